@@ -1,0 +1,32 @@
+// Algorithm 3: exact multiplication of a fixed-point vector by the momentum ratio n/d, with the
+// information it destroys saved in an information buffer, and its exact inverse.
+#ifndef HYPERGRAD_EXACT_MOMENTUM_H_
+#define HYPERGRAD_EXACT_MOMENTUM_H_
+
+#include <span>
+
+#include "fixed_point.h"
+#include "info_buffer.h"
+#include "rational.h"
+
+namespace hypergrad {
+
+// v_i ← v_i · n_i / d_i exactly, per element i, in the paper's order (reference notes §2.2):
+//   B ← B·d + (c mod d);  c ← c div d;  c ← c·n;  c ← c + (B mod n);  B ← B div n
+// with floor division and non-negative modulo. `ratios` has one entry per element of v, or a
+// single entry used for all. `buffer` must have v.size() elements.
+// Throws std::invalid_argument on size mismatches or a ratio outside [1, 65536]/[1, 65536], and
+// FixedPointOverflow naming the element if a result leaves (-2048, 2048) (possible only for
+// n > d); in both cases v and buffer are left unchanged.
+void MultiplyByRatio(FixedPointVector& v, std::span<const MomentumRatio> ratios,
+                     InfoBuffer& buffer);
+
+// The exact inverse of MultiplyByRatio with the same ratios: v_i ← v_i · d_i / n_i, reading back
+// the digits it saved. After MultiplyByRatio(v, r, B) then DivideByRatio(v, r, B), v and B hold
+// exactly the bits they held before. Same contract and errors as MultiplyByRatio.
+void DivideByRatio(FixedPointVector& v, std::span<const MomentumRatio> ratios,
+                   InfoBuffer& buffer);
+
+}  // namespace hypergrad
+
+#endif  // HYPERGRAD_EXACT_MOMENTUM_H_

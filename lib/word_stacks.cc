@@ -1,0 +1,29 @@
+#include "word_stacks.h"
+
+#include <stdexcept>
+
+namespace hypergrad {
+
+WordStacks::WordStacks(std::size_t count) : head_(count, kNoChunk), fill_(count, 0) {}
+
+std::uint32_t WordStacks::AllocateChunk() {
+  if (free_ != kNoChunk) {
+    const std::uint32_t chunk = free_;
+    free_ = ChunkAt(chunk).below;
+    return chunk;
+  }
+  if (unused_ == kNoChunk) {
+    throw std::length_error("WordStacks: more than 2^32 - 1 chunks (128 GiB) of buffer words");
+  }
+  if ((unused_ >> kPageBits) == pages_.size()) {
+    pages_.push_back(std::make_unique<Chunk[]>(std::size_t{1} << kPageBits));
+  }
+  return unused_++;
+}
+
+std::size_t WordStacks::AllocatedBytes() const {
+  return head_.capacity() * sizeof(std::uint32_t) + fill_.capacity() * sizeof(std::uint8_t) +
+         pages_.capacity() * sizeof(pages_[0]) + pages_.size() * (sizeof(Chunk) << kPageBits);
+}
+
+}  // namespace hypergrad

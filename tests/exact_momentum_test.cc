@@ -1,0 +1,167 @@
+// Algorithm 3 on fixed-point vectors, with both information buffers (reference notes §2, §10).
+#include "exact_momentum.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "random.h"
+
+namespace hypergrad {
+namespace {
+
+std::vector<double> NormalVector(std::size_t n, std::uint64_t seed, double scale = 1.0) {
+  RandomStream rng(seed);
+  std::vector<double> x(n);
+  for (double& v : x) v = scale * rng.Normal();
+  return x;
+}
+
+class ExactMomentumTest : public ::testing::TestWithParam<BufferKind> {
+ protected:
+  std::unique_ptr<InfoBuffer> Make(std::size_t size) { return MakeInfoBuffer(GetParam(), size); }
+};
+
+// The authors' test: after mul, val ≈ A·b (rtol 1e-3, atol 1e-4: loose because the applied
+// factor is n/d ≠ b and popped digits enter the low bits); after div, bit-exact.
+TEST_P(ExactMomentumTest, MultiplyThenDivideIsExact) {
+  const std::vector<double> a = NormalVector(100, 1);
+  for (const double b : {0.95, 0.9, 0.5, 0.3, 1.01}) {
+    FixedPointVector v = FixedPointVector::FromDoubles(a);
+    const FixedPointVector original = v;
+    auto buffer = Make(v.size());
+    const MomentumRatio ratio = MomentumToRatio(b);
+    MultiplyByRatio(v, {&ratio, 1}, *buffer);
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      EXPECT_NEAR(v.Value(i), a[i] * b, 1e-4 + 1e-3 * std::fabs(a[i] * b)) << "b " << b;
+    }
+    DivideByRatio(v, {&ratio, 1}, *buffer);
+    EXPECT_EQ(v, original) << "b " << b;
+    EXPECT_TRUE(buffer->Empty()) << "b " << b;
+  }
+}
+
+// 200 successive multiplications by random factors, then divisions in reverse order: exact,
+// where the same in floating point is wrong for most entries.
+TEST_P(ExactMomentumTest, TwoHundredMultipliesThenDividesAreExact) {
+  const std::size_t n = 100;
+  const std::vector<double> a = NormalVector(n, 2);
+  RandomStream rng(3);
+  std::vector<MomentumRatio> ratios;
+  std::vector<double> factors;
+  for (int k = 0; k < 200; ++k) {
+    factors.push_back(0.5 + 0.49 * rng.Uniform());
+    ratios.push_back(MomentumToRatio(factors.back()));
+  }
+  FixedPointVector v = FixedPointVector::FromDoubles(a);
+  const FixedPointVector original = v;
+  auto buffer = Make(n);
+  for (const MomentumRatio& r : ratios) MultiplyByRatio(v, {&r, 1}, *buffer);
+  for (auto r = ratios.rbegin(); r != ratios.rend(); ++r) DivideByRatio(v, {&*r, 1}, *buffer);
+  EXPECT_EQ(v, original);
+  EXPECT_TRUE(buffer->Empty());
+
+  std::size_t float_wrong = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    double x = a[i];
+    for (double f : factors) x *= f;
+    for (auto f = factors.rbegin(); f != factors.rend(); ++f) x /= *f;
+    float_wrong += (x != a[i]);
+  }
+  EXPECT_GE(float_wrong, n * 8 / 10) << "floating-point reversal should fail for >= 80%";
+}
+
+// Per-element factors, as per-block momentum schedules need.
+TEST_P(ExactMomentumTest, PerElementFactorsAreExact) {
+  const std::size_t n = 100;
+  const std::vector<double> a = NormalVector(n, 4);
+  RandomStream rng(5);
+  std::vector<std::vector<MomentumRatio>> steps(200, std::vector<MomentumRatio>(n));
+  for (auto& step : steps) {
+    for (auto& r : step) r = MomentumToRatio(0.3 + 0.75 * rng.Uniform());  // some above 1
+  }
+  FixedPointVector v = FixedPointVector::FromDoubles(a);
+  const FixedPointVector original = v;
+  auto buffer = Make(n);
+  for (const auto& step : steps) MultiplyByRatio(v, step, *buffer);
+  for (auto step = steps.rbegin(); step != steps.rend(); ++step) {
+    DivideByRatio(v, *step, *buffer);
+  }
+  EXPECT_EQ(v, original);
+  EXPECT_TRUE(buffer->Empty());
+}
+
+// The pattern of training: multiply by γ, subtract a gradient-like vector; T steps, then back.
+// Velocities change sign often, which exercises floor division on negatives.
+TEST_P(ExactMomentumTest, MomentumWithGradientStepsReversesBitForBit) {
+  const std::size_t n = 50;
+  for (const double gamma : {0.5, 0.9, 0.99}) {
+    const MomentumRatio ratio = MomentumToRatio(gamma);
+    FixedPointVector v = FixedPointVector::FromDoubles(NormalVector(n, 6));
+    const FixedPointVector original = v;
+    auto buffer = Make(n);
+    const int steps = 1000;
+    for (int t = 0; t < steps; ++t) {
+      MultiplyByRatio(v, {&ratio, 1}, *buffer);
+      v.Sub(NormalVector(n, 1000 + t, 1.0 - gamma));
+    }
+    for (int t = steps; t-- > 0;) {
+      v.Add(NormalVector(n, 1000 + t, 1.0 - gamma));
+      DivideByRatio(v, {&ratio, 1}, *buffer);
+    }
+    EXPECT_EQ(v, original) << "gamma " << gamma;
+    EXPECT_TRUE(buffer->Empty()) << "gamma " << gamma;
+  }
+}
+
+TEST_P(ExactMomentumTest, NegativeValuesUseFloorSemantics) {
+  // -1 unit times 1/2: floor(-1/2) = -1 with remainder 1; truncation would give 0 remainder -1.
+  FixedPointVector v(3);
+  v.raw()[0] = -1;
+  v.raw()[1] = -65537;
+  v.raw()[2] = std::numeric_limits<std::int64_t>::min() + 1;
+  const FixedPointVector original = v;
+  auto buffer = Make(3);
+  const MomentumRatio half = MomentumToRatio(0.5);
+  MultiplyByRatio(v, {&half, 1}, *buffer);
+  EXPECT_LT(v.raw()[1], 0);
+  DivideByRatio(v, {&half, 1}, *buffer);
+  EXPECT_EQ(v, original);
+}
+
+TEST_P(ExactMomentumTest, OverflowNamesTheElementAndChangesNothing) {
+  const std::vector<double> a = {1.0, -2.0, 2040.0, 3.0};
+  FixedPointVector v = FixedPointVector::FromDoubles(a);
+  auto buffer = Make(a.size());
+  const FixedPointVector original = v;
+  const MomentumRatio grow = MomentumToRatio(1.01);  // applied as 33096/32768
+  try {
+    MultiplyByRatio(v, {&grow, 1}, *buffer);
+    FAIL() << "2040 · 1.01 should overflow";
+  } catch (const FixedPointOverflow& e) {
+    EXPECT_EQ(e.index(), 2u);
+    EXPECT_NEAR(e.value(), 2040.0 * 33096 / 32768, 1e-9);
+  }
+  EXPECT_EQ(v, original);
+  EXPECT_TRUE(buffer->Empty());
+}
+
+TEST_P(ExactMomentumTest, RejectsMismatchedSizesAndBadRatios) {
+  FixedPointVector v(4);
+  auto buffer = Make(3);
+  const MomentumRatio r = MomentumToRatio(0.9);
+  EXPECT_THROW(MultiplyByRatio(v, {&r, 1}, *buffer), std::invalid_argument);
+  auto right = Make(4);
+  const std::vector<MomentumRatio> two = {r, r};
+  EXPECT_THROW(MultiplyByRatio(v, two, *right), std::invalid_argument);
+  const MomentumRatio zero{1, 0};
+  EXPECT_THROW(DivideByRatio(v, {&zero, 1}, *right), std::invalid_argument);
+}
+
+INSTANTIATE_TEST_SUITE_P(Buffers, ExactMomentumTest,
+                         ::testing::Values(BufferKind::kExact, BufferKind::kFast),
+                         [](const auto& p) { return std::string(BufferKindName(p.param)); });
+
+}  // namespace
+}  // namespace hypergrad
