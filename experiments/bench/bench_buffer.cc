@@ -1,0 +1,94 @@
+// Information-buffer benchmarks: Algorithm 3 throughput of both buffers, and bits stored per
+// value per step against the entropy bound log2(d/n) for a range of γ and T (counters).
+//
+//   bench_buffer --benchmark_format=json --benchmark_out=results/bench/bench_buffer.json
+#include <benchmark/benchmark.h>
+
+#include <cmath>
+#include <vector>
+
+#include "exact_momentum.h"
+#include "random.h"
+
+namespace hypergrad {
+namespace {
+
+FixedPointVector RandomValues(std::size_t n, std::uint64_t seed) {
+  RandomStream rng(seed);
+  std::vector<double> x(n);
+  for (double& v : x) v = rng.Normal();
+  return FixedPointVector::FromDoubles(x);
+}
+
+// One iteration = T momentum multiplies forward and T divides back on P values (so the exact
+// buffer's integers stay bounded and iterations are comparable).
+void BM_MultiplyDivide(benchmark::State& state) {
+  const auto kind = static_cast<BufferKind>(state.range(0));
+  const std::size_t p = 10000, steps = static_cast<std::size_t>(state.range(1));
+  const MomentumRatio ratio = MomentumToRatio(0.9);
+  FixedPointVector v = RandomValues(p, 1);
+  auto buffer = MakeInfoBuffer(kind, p);
+  for (auto _ : state) {
+    for (std::size_t t = 0; t < steps; ++t) MultiplyByRatio(v, {&ratio, 1}, *buffer);
+    for (std::size_t t = 0; t < steps; ++t) DivideByRatio(v, {&ratio, 1}, *buffer);
+    benchmark::DoNotOptimize(v.raw().data());
+  }
+  if (!buffer->Empty()) state.SkipWithError("buffer not empty after the reverse steps");
+  const double ops = static_cast<double>(state.iterations() * 2 * p * steps);
+  state.counters["element_ops_per_second"] = benchmark::Counter(ops, benchmark::Counter::kIsRate);
+  state.SetLabel(std::string(BufferKindName(kind)));
+}
+BENCHMARK(BM_MultiplyDivide)
+    ->ArgNames({"buffer", "steps"})
+    ->ArgsProduct({{static_cast<int>(BufferKind::kExact), static_cast<int>(BufferKind::kFast)},
+                   {10, 100}})
+    ->Unit(benchmark::kMillisecond);
+
+// Bits per value per step after T steps of v ← v·n/d − (1−γ)·g at γ = range(1)/1000.
+void BM_BitsPerStep(benchmark::State& state) {
+  const auto kind = static_cast<BufferKind>(state.range(0));
+  const double gamma = static_cast<double>(state.range(1)) / 1000.0;
+  const std::size_t steps = static_cast<std::size_t>(state.range(2)), p = 100;
+  const MomentumRatio ratio = MomentumToRatio(gamma);
+  double bits = 0.0, steady = 0.0;
+  std::size_t bytes = 0;
+  for (auto _ : state) {
+    FixedPointVector v = RandomValues(p, 2);
+    auto buffer = MakeInfoBuffer(kind, p);
+    std::vector<double> g(p);
+    double bits_at_half = 0.0;
+    for (std::size_t t = 0; t < steps; ++t) {
+      if (t == steps / 2) bits_at_half = buffer->InformationBits();
+      MultiplyByRatio(v, {&ratio, 1}, *buffer);
+      RandomStream rng(3, {t});
+      for (double& x : g) x = (1.0 - gamma) * rng.Normal();
+      v.Sub(g);
+    }
+    bits = buffer->InformationBits();
+    steady = (bits - bits_at_half) / static_cast<double>(p * (steps - steps / 2));
+    bytes = buffer->AllocatedBytes();
+  }
+  const double entropy = std::log2(static_cast<double>(ratio.d) / ratio.n);
+  const double per_step = bits / static_cast<double>(p * steps);
+  state.counters["gamma"] = gamma;
+  state.counters["steps"] = static_cast<double>(steps);
+  state.counters["bits_per_step"] = per_step;
+  state.counters["steady_bits_per_step"] = steady;
+  state.counters["entropy_bits_per_step"] = entropy;
+  state.counters["ratio_to_entropy"] = per_step / entropy;
+  state.counters["steady_ratio_to_entropy"] = steady / entropy;
+  state.counters["allocated_bytes_per_value"] = static_cast<double>(bytes) / p;
+  state.SetLabel(std::string(BufferKindName(kind)));
+}
+BENCHMARK(BM_BitsPerStep)
+    ->ArgNames({"buffer", "gamma_milli", "steps"})
+    ->ArgsProduct({{static_cast<int>(BufferKind::kExact), static_cast<int>(BufferKind::kFast)},
+                   {500, 900, 950, 980, 990},
+                   {1000, 10000}})
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond);
+
+}  // namespace
+}  // namespace hypergrad
+
+BENCHMARK_MAIN();

@@ -1,0 +1,30 @@
+// The common end of every experiment's main(): exceptions become "<program>: error: <what>" on
+// stderr and exit code 1; command-line errors are CLI11's (message and usage, its exit code).
+#ifndef HYPERGRAD_EXPERIMENTS_COMMON_GUARDED_MAIN_H_
+#define HYPERGRAD_EXPERIMENTS_COMMON_GUARDED_MAIN_H_
+
+#include <CLI/CLI.hpp>
+#include <exception>
+#include <iostream>
+
+namespace hypergrad::experiments {
+
+// Parses `argv` into `app`, then runs `body()` and returns its exit code.
+template <class Body>
+int GuardedMain(CLI::App& app, int argc, char** argv, Body&& body) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    return body();
+  } catch (const std::exception& e) {
+    std::cerr << app.get_name() << ": error: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+}  // namespace hypergrad::experiments
+
+#endif  // HYPERGRAD_EXPERIMENTS_COMMON_GUARDED_MAIN_H_
