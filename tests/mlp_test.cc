@@ -1,0 +1,204 @@
+// The MLP's loss, gradient, exact Hessian-vector product and mixed products against finite
+// differences, its layout, and determinism.
+#include "mlp.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "random.h"
+
+namespace hypergrad {
+namespace {
+
+std::vector<double> Normal(std::size_t n, std::uint64_t seed, double scale) {
+  RandomStream rng(seed);
+  std::vector<double> x(n);
+  for (double& v : x) v = scale * rng.Normal();
+  return x;
+}
+
+double Dot(std::span<const double> a, std::span<const double> b) {
+  double s = 0.0;
+  for (std::size_t i = 0; i < a.size(); ++i) s += a[i] * b[i];
+  return s;
+}
+
+// A small network with every feature on: two hidden layers, per-parameter L2, inputs as θ.
+struct Fixture {
+  std::shared_ptr<const Dataset> data =
+      std::make_shared<const Dataset>(MakeSyntheticDataset(12, 5, 3, 1));
+  Mlp MakeModel(bool scalar_l2 = false) const {
+    MlpOptions options;
+    options.layer_sizes = {5, 4, 3, 3};
+    const std::size_t n = MlpLayout(options.layer_sizes).num_params();
+    options.l2 = scalar_l2 ? std::vector<double>{0.03} : Normal(n, 2, 0.01);
+    for (double& v : options.l2) v = std::fabs(v);
+    options.hyper_l2 = true;
+    options.hyper_inputs = true;
+    return Mlp(options, data);
+  }
+  Batch batch{{3, 7, 7, 0, 11}};  // gathered, with a repeated row
+};
+
+// Central differences with step h on a smooth function: truncation error O(h²·f''') ≈ 1e-10
+// and rounding error ≈ 1e-16·|f|/h ≈ 1e-11 for h = 1e-5, so 1e-7 (absolute, plus the same
+// relative) leaves a wide margin while catching any wrong term.
+constexpr double kStep = 1e-5;
+constexpr double kTolerance = 1e-7;
+
+TEST(MlpTest, GradientMatchesFiniteDifferencesOfTheLoss) {
+  Fixture f;
+  const Mlp model = f.MakeModel();
+  const std::vector<double> w = Normal(model.num_params(), 3, 0.5);
+  std::vector<double> grad(model.num_params()), scratch(model.num_params());
+  model.Gradient(w, f.batch, grad);
+  for (std::size_t k = 0; k < w.size(); ++k) {
+    std::vector<double> plus = w, minus = w;
+    plus[k] += kStep;
+    minus[k] -= kStep;
+    const double fd =
+        (model.Gradient(plus, f.batch, scratch) - model.Gradient(minus, f.batch, scratch)) /
+        (2 * kStep);
+    EXPECT_NEAR(grad[k], fd, kTolerance * (1 + std::fabs(fd))) << model.ParameterName(k);
+  }
+}
+
+TEST(MlpTest, HessianVectorProductMatchesFiniteDifferencesOfTheGradient) {
+  Fixture f;
+  for (const bool scalar_l2 : {false, true}) {
+    const Mlp model = f.MakeModel(scalar_l2);
+    const std::size_t n = model.num_params();
+    const std::vector<double> w = Normal(n, 4, 0.5), u = Normal(n, 5, 1.0);
+    std::vector<double> grad(n), hvp(n), mixed(model.num_hyper());
+    model.GradientAndHvp(w, f.batch, u, grad, hvp, mixed);
+    std::vector<double> plus(n), minus(n), g_plus(n), g_minus(n);
+    for (std::size_t k = 0; k < n; ++k) {
+      plus[k] = w[k] + kStep * u[k];
+      minus[k] = w[k] - kStep * u[k];
+    }
+    model.Gradient(plus, f.batch, g_plus);
+    model.Gradient(minus, f.batch, g_minus);
+    for (std::size_t k = 0; k < n; ++k) {
+      const double fd = (g_plus[k] - g_minus[k]) / (2 * kStep);
+      EXPECT_NEAR(hvp[k], fd, kTolerance * (1 + std::fabs(fd))) << model.ParameterName(k);
+    }
+  }
+}
+
+// ∇_θ ⟨∇_w L(w, θ), u⟩ for θ = (λ, training inputs), against differences of ⟨∇_w L, u⟩ in θ.
+TEST(MlpTest, MixedProductsMatchFiniteDifferences) {
+  Fixture f;
+  for (const bool scalar_l2 : {false, true}) {
+    const Mlp model = f.MakeModel(scalar_l2);
+    const std::size_t n = model.num_params();
+    const std::vector<double> w = Normal(n, 6, 0.5), u = Normal(n, 7, 1.0);
+    std::vector<double> grad(n), hvp(n), mixed(model.num_hyper());
+    model.GradientAndHvp(w, f.batch, u, grad, hvp, mixed);
+    const std::size_t l2_count = model.l2().size();
+    ASSERT_EQ(mixed.size(), l2_count + f.data->inputs.size());
+
+    // ⟨∇_w L, u⟩ for a model rebuilt with θ changed in coordinate j by `delta`.
+    auto directional = [&](std::size_t j, double delta) {
+      MlpOptions options{{5, 4, 3, 3}, model.l2(), true, true};
+      Dataset data = *f.data;
+      if (j < l2_count) options.l2[j] += delta; else data.inputs[j - l2_count] += delta;
+      const Mlp changed(options, std::make_shared<const Dataset>(data));
+      std::vector<double> g(n);
+      changed.Gradient(w, f.batch, g);
+      return Dot(g, u);
+    };
+    for (std::size_t j = 0; j < mixed.size(); ++j) {
+      const double fd = (directional(j, kStep) - directional(j, -kStep)) / (2 * kStep);
+      EXPECT_NEAR(mixed[j], fd, kTolerance * (1 + std::fabs(fd))) << "theta " << j;
+    }
+    // Rows outside the batch do not influence the loss.
+    for (std::size_t r : {1u, 2u, 4u}) {
+      for (std::size_t d = 0; d < 5; ++d) EXPECT_EQ(mixed[l2_count + r * 5 + d], 0.0);
+    }
+  }
+}
+
+TEST(MlpTest, OutputsAreBitIdenticalOnEveryCall) {
+  Fixture f;
+  const Mlp model = f.MakeModel();
+  const std::size_t n = model.num_params();
+  const std::vector<double> w = Normal(n, 8, 0.5), u = Normal(n, 9, 1.0);
+  std::vector<double> g1(n), g2(n), hvp(n), mixed(model.num_hyper());
+  const double l1 = model.Gradient(w, f.batch, g1);
+  const double l2 = model.GradientAndHvp(w, f.batch, u, g2, hvp, mixed);
+  EXPECT_EQ(l1, l2);
+  EXPECT_EQ(g1, g2);  // bitwise: the reverse pass relies on it
+  std::vector<double> g3(n), hvp2(n), mixed2(model.num_hyper());
+  model.GradientAndHvp(w, f.batch, u, g3, hvp2, mixed2);
+  EXPECT_EQ(hvp, hvp2);
+  EXPECT_EQ(mixed, mixed2);
+}
+
+TEST(MlpTest, ContiguousBatchesGiveTheSameBitsAsGatheredOnes) {
+  Fixture f;
+  const Mlp model = f.MakeModel();
+  const std::vector<double> w = Normal(model.num_params(), 10, 0.5);
+  std::vector<double> g1(model.num_params()), g2(model.num_params());
+  const Batch contiguous{{4, 5, 6, 7}};
+  model.Gradient(w, contiguous, g1);
+  // The same rows after a detour through a copy: gathered path, must agree bitwise.
+  Dataset shuffled = f.data->Slice(4, 8);
+  MlpOptions options{{5, 4, 3, 3}, model.l2(), false, false};
+  const Mlp other(options, std::make_shared<const Dataset>(shuffled));
+  other.Gradient(w, Batch{{0, 1, 2, 3}}, g2);
+  EXPECT_EQ(g1, g2);
+}
+
+TEST(MlpTest, LossIsMeanCrossEntropyPlusL2WithoutAHalf) {
+  // Zero weights: every class has probability 1/C, so the NLL is log C; L2 adds Σ λ w² = 0.
+  auto data = std::make_shared<const Dataset>(MakeSyntheticDataset(6, 4, 3, 2));
+  MlpOptions options{{4, 3}, {0.5}, false, false};
+  const Mlp model(options, data);
+  std::vector<double> w(model.num_params(), 0.0), grad(model.num_params());
+  EXPECT_NEAR(model.Gradient(w, Batch{{0, 1, 2}}, grad), std::log(3.0), 1e-15);
+  w[0] = 2.0;  // adds λ·w² = 0.5·4 = 2 (no ½), plus a change of the NLL
+  const double nll = model.Evaluate(w, data->Slice(0, 3)).nll;
+  EXPECT_NEAR(model.Gradient(w, Batch{{0, 1, 2}}, grad), nll + 2.0, 1e-14);
+}
+
+TEST(MlpLayoutTest, MatchesTheAuthorsLayout) {
+  const MlpLayout layout({784, 50, 50, 50, 10});
+  EXPECT_EQ(layout.num_params(), 44860u);
+  const auto& l = layout.layers();
+  EXPECT_EQ(l[0].bias_offset, 39200u);
+  EXPECT_EQ(l[1].weight_offset, 39250u);
+  EXPECT_EQ(l[1].bias_offset, 41750u);
+  EXPECT_EQ(l[2].weight_offset, 41800u);
+  EXPECT_EQ(l[3].weight_offset, 44350u);
+  EXPECT_EQ(l[3].bias_offset, 44850u);
+  EXPECT_EQ(layout.ParameterName(39250 + 41 * 50 + 21), "W1[41,21]");
+  EXPECT_EQ(layout.ParameterName(39203), "b0[3]");
+  const ParameterBlocks blocks = layout.LayerParamBlocks();
+  EXPECT_EQ(blocks.num_blocks(), 8u);
+  EXPECT_EQ(blocks.block_of[39199], 0u);
+  EXPECT_EQ(blocks.block_of[39200], 1u);
+  EXPECT_EQ(blocks.block_of[44859], 7u);
+  EXPECT_EQ(blocks.names[6], "W3");
+  EXPECT_NO_THROW(blocks.Validate());
+  EXPECT_EQ(MlpLayout::Parse("784,10").num_params(), 7850u);
+  EXPECT_EQ(MlpLayout({784, 200, 50, 10}).num_params(), 167560u);
+  EXPECT_THROW(MlpLayout::Parse("784,x"), std::invalid_argument);
+  EXPECT_THROW(MlpLayout::Parse("784"), std::invalid_argument);
+  EXPECT_THROW(MlpLayout::Parse("784,0,10"), std::invalid_argument);
+}
+
+TEST(MlpTest, RejectsMismatchedDataAndSizes) {
+  auto data = std::make_shared<const Dataset>(MakeSyntheticDataset(6, 4, 3, 2));
+  EXPECT_THROW(Mlp(MlpOptions{{5, 3}, {}, false, false}, data), std::invalid_argument);
+  EXPECT_THROW(Mlp(MlpOptions{{4, 3}, {0.1, 0.2}, false, false}, data), std::invalid_argument);
+  EXPECT_THROW(Mlp(MlpOptions{{4, 3}, {}, true, false}, data), std::invalid_argument);
+  const Mlp model(MlpOptions{{4, 3}, {}, false, false}, data);
+  std::vector<double> w(model.num_params()), g(model.num_params() + 1);
+  EXPECT_THROW(model.Gradient(w, Batch{{0}}, g), std::invalid_argument);
+  std::vector<double> g_ok(model.num_params());
+  EXPECT_THROW(model.Gradient(w, Batch{{0, 9}}, g_ok), std::out_of_range);
+}
+
+}  // namespace
+}  // namespace hypergrad
