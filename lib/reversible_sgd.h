@@ -1,0 +1,115 @@
+// Stochastic gradient descent with momentum that runs backwards exactly, and the
+// hypergradients its reverse pass yields (paper Algorithms 1–2; reference notes §3).
+//
+// Forward, t = 0 … T−1:  g_t = ∇_w L(w_t, θ; batch_t);  v ← γ_t·v − (1−γ_t)·g_t;  w ← w + α_t·v
+// (the position update uses the *new* velocity). Reverse, from d_w = ∂f/∂w_T, d_v = 0,
+// d_θ = ∂f/∂θ, t = T−1 … 0:
+//   dα_t = d_w·v_{t+1};  w → w_t;  g_t = ∇L(w_t);  v → v_t;  d_v += α_t·d_w;
+//   dγ_t = d_v·(v_t + g_t);  d_w −= ∇²L·((1−γ_t)⊙d_v);  d_θ −= ∇_θ⟨∇_w L, (1−γ_t)⊙d_v⟩;
+//   d_v ← γ_t·d_v
+// with per-block sums for dα and dγ. The result is d_w = ∂f/∂w_0, d_v = ∂f/∂v_0.
+#ifndef HYPERGRAD_REVERSIBLE_SGD_H_
+#define HYPERGRAD_REVERSIBLE_SGD_H_
+
+#include <functional>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "model.h"
+#include "trajectory.h"
+
+namespace hypergrad {
+
+// Learning rates α[t][j] and momentum decays γ[t][j] for iteration t and parameter block j.
+struct Schedule {
+  std::size_t iters = 0;
+  std::size_t blocks = 1;
+  std::vector<double> alpha;  // iters × blocks, row-major
+  std::vector<double> gamma;  // iters × blocks, row-major; 0 < γ < 1 in practice
+
+  static Schedule Constant(std::size_t iters, std::size_t blocks, double alpha, double gamma);
+  double Alpha(std::size_t t, std::size_t j) const { return alpha[t * blocks + j]; }
+  double Gamma(std::size_t t, std::size_t j) const { return gamma[t * blocks + j]; }
+  // Throws std::invalid_argument unless the sizes match and every α is finite and every γ is
+  // in (0, 2) (the γ → n/d rule needs γ > 0; γ ≥ 1 is allowed but unusual).
+  void Validate() const;
+};
+
+// The rows used by iteration t. Called again, in reverse order, by the reverse pass: it must
+// return the same rows for the same t (derive any randomness from t).
+using BatchSchedule = std::function<Batch(std::size_t t)>;
+
+// Batch t = rows [(t mod (rows/batch))·batch, +batch): fixed consecutive batches, cycled.
+BatchSchedule SequentialBatches(std::size_t rows, std::size_t batch_size);
+// Batch t = `batch_size` rows drawn with replacement from [0, rows), from the stream
+// (seed, {stream, t}).
+BatchSchedule RandomBatches(std::size_t rows, std::size_t batch_size, std::uint64_t seed,
+                            std::uint64_t stream = 0);
+
+// One configured training run.
+struct TrainingSetup {
+  std::shared_ptr<const Model> model;
+  ParameterBlocks blocks;
+  Schedule schedule;
+  BatchSchedule batches;
+};
+
+struct SgdOptions {
+  ReversalMethod method = ReversalMethod::kReversible;
+  BufferKind buffer = BufferKind::kFast;
+  // Called before each forward update with t, w_t and the batch loss L(w_t) (learning curves).
+  std::function<void(std::size_t t, std::span<const double> w, double batch_loss)> on_step;
+  // Called after each reverse step with the number of steps done (progress display).
+  std::function<void(std::size_t done)> on_reverse_step;
+};
+
+struct Hypergradients {
+  std::vector<double> d_w0, d_v0;
+  std::vector<double> d_alpha;  // iters × blocks: ∂f/∂α[t][j] (α itself, not log α)
+  std::vector<double> d_gamma;  // iters × blocks: ∂f/∂γ[t][j]
+  std::vector<double> d_theta;  // ∂f/∂θ (direct term plus the reverse pass), size num_hyper()
+  ReversalCheck reversal;       // did the reverse pass arrive back at (w_0, v_0)?
+};
+
+class ReversibleSgd {
+ public:
+  // Throws std::invalid_argument if the blocks do not partition the model's parameters, the
+  // schedule is invalid or has a different number of blocks, or no batch schedule is given.
+  ReversibleSgd(TrainingSetup setup, SgdOptions options = {});
+
+  // Runs the T forward steps from (w0, v0) (quantised to fixed point). Throws
+  // FixedPointOverflow if training leaves the representable range, with a message naming the
+  // iteration and the parameter ("training diverged at iteration 12, parameter W0[3,4]: ...").
+  void Train(std::span<const double> w0, std::span<const double> v0);
+
+  // w_T and v_T after Train().
+  std::span<const double> weights() const { return trajectory_->position(); }
+  std::span<const double> velocity() const { return trajectory_->velocity(); }
+
+  // Runs training backwards from d_w = ∂f/∂w_T (size P) and the direct term d_θ = ∂f/∂θ
+  // (empty = zero, else size num_hyper()), and returns every hypergradient. May be called once
+  // per Train(). Mixed products are only computed when the model has hyperparameters.
+  Hypergradients Reverse(std::span<const double> d_wT, std::span<const double> d_theta = {});
+
+  // Memory the method holds beyond w and v (bytes) and the buffer's information (bits), as
+  // measured right after Train().
+  std::size_t extra_bytes_after_train() const { return extra_bytes_; }
+  double information_bits_after_train() const { return information_bits_; }
+
+  const TrainingSetup& setup() const { return setup_; }
+
+ private:
+  void Coefficients(std::size_t t, StepCoefficients& c) const;
+
+  TrainingSetup setup_;
+  SgdOptions options_;
+  std::unique_ptr<Trajectory> trajectory_;
+  bool trained_ = false;
+  std::size_t extra_bytes_ = 0;
+  double information_bits_ = 0.0;
+};
+
+}  // namespace hypergrad
+
+#endif  // HYPERGRAD_REVERSIBLE_SGD_H_

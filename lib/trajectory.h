@@ -1,0 +1,80 @@
+// How the forward pass's states (w_t, v_t) are kept so that the reverse pass can visit them
+// again, newest first. Three strategies behind one interface:
+//   kReversible:       exact fixed point + information buffer; states are *recomputed* by
+//                      running SGD with momentum backwards (the paper's method; memory does
+//                      not grow with T beyond the buffer).
+//   kStoredTrajectory: the same fixed-point forward pass, every state saved (the reference: its
+//                      hypergradients must equal the reversible ones bit for bit).
+//   kNaiveFloat:       float64 SGD, reversed by dividing by γ without a buffer (paper §2.2:
+//                      does not recover w_0; kept to show by how much).
+#ifndef HYPERGRAD_TRAJECTORY_H_
+#define HYPERGRAD_TRAJECTORY_H_
+
+#include <memory>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "info_buffer.h"
+#include "rational.h"
+
+namespace hypergrad {
+
+enum class ReversalMethod { kReversible, kStoredTrajectory, kNaiveFloat };
+
+// "reversible", "stored", "naive-float" (std::invalid_argument otherwise).
+ReversalMethod ParseReversalMethod(std::string_view name);
+std::string_view ReversalMethodName(ReversalMethod method);
+
+// Per-parameter coefficients of iteration t.
+struct StepCoefficients {
+  std::vector<double> alpha;            // α_t
+  std::vector<double> gamma;            // γ_t (float: (1 − γ)·g and hypergradients use it)
+  std::vector<double> one_minus_gamma;  // 1 − γ_t
+  std::vector<MomentumRatio> ratios;    // n/d applied exactly to fixed-point velocities
+};
+
+// Whether the reverse pass came back to where the forward pass started.
+struct ReversalCheck {
+  bool exact = false;          // w_0 and v_0 recovered bit for bit (and the buffer empty)
+  bool buffer_empty = true;    // information buffer back to empty (reversible method)
+  double max_w0_error = 0.0;   // max_k |recovered w_0[k] − w_0[k]|
+  double max_v0_error = 0.0;
+};
+
+class Trajectory {
+ public:
+  virtual ~Trajectory() = default;
+
+  // Starts from (w0, v0); fixed-point strategies quantise them (truncation toward zero).
+  // Throws FixedPointOverflow if a value is out of range.
+  virtual void Reset(std::span<const double> w0, std::span<const double> v0) = 0;
+  // The current position and velocity as doubles (exact values of the fixed-point numbers).
+  virtual std::span<const double> position() const = 0;
+  virtual std::span<const double> velocity() const = 0;
+
+  // Forward step with gradient g = ∇L(w_t): v ← γ·v − (1−γ)·g, then w ← w + α·v (the new v).
+  // Throws FixedPointOverflow (state unchanged) if a value leaves the fixed-point range.
+  virtual void StepForward(const StepCoefficients& c, std::span<const double> g) = 0;
+  // Reverse of the position update: w_{t+1} → w_t (velocity still v_{t+1}).
+  virtual void UndoPosition(const StepCoefficients& c) = 0;
+  // Reverse of the velocity update given g_t: v_{t+1} → v_t.
+  virtual void UndoVelocity(const StepCoefficients& c, std::span<const double> g) = 0;
+
+  // After undoing every step: compares the state with the one Reset started from.
+  virtual ReversalCheck Check() const = 0;
+  // Memory held to make the reverse pass possible, beyond the current w and v: buffer bytes
+  // (reversible), saved states (stored), nothing (naive).
+  virtual std::size_t ExtraBytes() const = 0;
+  // Information in the buffer, in bits (0 for the other strategies).
+  virtual double InformationBits() const { return 0.0; }
+};
+
+// `buffer` is used by the fixed-point strategies (the stored trajectory needs the same buffer
+// kind as the reversible run it is compared with, so that both follow the same trajectory).
+std::unique_ptr<Trajectory> MakeTrajectory(ReversalMethod method, BufferKind buffer,
+                                           std::size_t num_params);
+
+}  // namespace hypergrad
+
+#endif  // HYPERGRAD_TRAJECTORY_H_
