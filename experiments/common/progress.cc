@@ -12,6 +12,8 @@ Progress::Progress(std::string label, std::size_t total, bool enabled, double in
       start_(std::chrono::steady_clock::now()),
       last_print_(start_) {}
 
+void Progress::Restart() { start_ = last_print_ = std::chrono::steady_clock::now(); }
+
 double Progress::Elapsed() const {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
 }

@@ -23,7 +23,9 @@ class Progress {
   // Prints the final line (with the total time).
   void Finish(const std::string& detail = "");
 
-  // Seconds since construction.
+  // Starts the clock again (for a loop that begins later than the object was made).
+  void Restart();
+  // Seconds since construction or Restart().
   double Elapsed() const;
 
  private:

@@ -1,0 +1,198 @@
+// reversal_check: trains a network forward with exactly reversible SGD with momentum, runs the
+// training backwards while computing hypergradients, and reports whether the initial weights
+// and velocity came back bit for bit, with the buffer's bits per parameter per iteration.
+//
+//   reversal_check --problem synthetic --iters 10000 --gamma 0.9 --buffer fast --json
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cmath>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "common/guarded_main.h"
+#include "common/mnist_source.h"
+#include "common/progress.h"
+#include "mlp.h"
+#include "random.h"
+#include "reversible_sgd.h"
+
+namespace hypergrad::experiments {
+namespace {
+
+struct Options {
+  std::string problem = "synthetic";
+  std::string layers;  // default depends on the problem
+  std::size_t iters = 1000;
+  double gamma = 0.9;
+  double alpha = 0.1;
+  std::string buffer = "fast";
+  std::string method = "reversible";
+  std::uint64_t seed = 0;
+  std::size_t batch_size = 0;  // default depends on the problem
+  std::size_t train_size = 0;
+  std::string mnist_dir = DefaultMnistDir();
+  bool json = false;
+  bool quiet = false;
+};
+
+double Seconds(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
+}
+
+int Run(Options o) {
+  const bool mnist = o.problem == "mnist";
+  if (o.layers.empty()) o.layers = mnist ? "784,50,50,50,10" : "20,32,32,5";
+  if (o.batch_size == 0) o.batch_size = mnist ? 200 : 64;
+  if (o.train_size == 0) o.train_size = mnist ? 10000 : 1024;
+  const MlpLayout layout = MlpLayout::Parse(o.layers);
+
+  std::shared_ptr<const Dataset> data;
+  if (mnist) {
+    if (layout.sizes().front() != 784 || layout.sizes().back() != 10) {
+      throw std::invalid_argument("--layers for MNIST must start with 784 and end with 10");
+    }
+    MnistData all = LoadMnistFrom(o.mnist_dir);
+    if (o.train_size > all.train.rows) {
+      throw std::invalid_argument("--train-size " + std::to_string(o.train_size) +
+                                  " exceeds the 60000 MNIST training images");
+    }
+    data = std::make_shared<const Dataset>(all.train.Slice(0, o.train_size));
+  } else {
+    data = std::make_shared<const Dataset>(MakeSyntheticDataset(
+        o.train_size, layout.sizes().front(), layout.sizes().back(), o.seed));
+  }
+  if (o.batch_size > data->rows) throw std::invalid_argument("--batch-size exceeds the data");
+
+  auto model = std::make_shared<const Mlp>(MlpOptions{layout.sizes(), {}, false, false}, data);
+  const std::size_t n = model->num_params();
+  const ParameterBlocks blocks = ParameterBlocks::Single(n);
+  // Initial weights N(0, 1)/√fan-in, zero velocity.
+  std::vector<double> w0(n), v0(n, 0.0);
+  RandomStream rng(o.seed, {0});
+  for (const auto& layer : layout.layers()) {
+    const double scale = 1.0 / std::sqrt(static_cast<double>(layer.in));
+    for (std::size_t k = layer.weight_offset; k < layer.bias_offset + layer.out; ++k) {
+      w0[k] = scale * rng.Normal();
+    }
+  }
+
+  SgdOptions sgd_options{ParseReversalMethod(o.method), ParseBufferKind(o.buffer)};
+  Progress forward("forward", o.iters, !o.quiet), reverse("reverse", o.iters, !o.quiet);
+  sgd_options.on_step = [&](std::size_t t, std::span<const double>, double loss) {
+    forward.Update(t + 1, "batch loss " + std::to_string(loss));
+  };
+  sgd_options.on_reverse_step = [&](std::size_t done) { reverse.Update(done); };
+  ReversibleSgd sgd({model, blocks, Schedule::Constant(o.iters, 1, o.alpha, o.gamma),
+                     SequentialBatches(data->rows, o.batch_size)},
+                    sgd_options);
+
+  auto begin = std::chrono::steady_clock::now();
+  sgd.Train(w0, v0);
+  const double seconds_forward = Seconds(begin);
+  std::vector<double> d_w(n);
+  const Evaluation final_eval = model->Evaluate(sgd.weights(), *data, d_w);
+  forward.Finish();
+  begin = std::chrono::steady_clock::now();
+  reverse.Restart();
+  const Hypergradients h = sgd.Reverse(d_w);
+  reverse.Finish();
+  const double seconds_reverse = Seconds(begin);
+
+  const MomentumRatio ratio = MomentumToRatio(o.gamma);
+  const double per_iter = sgd.information_bits_after_train() / static_cast<double>(n * o.iters);
+  double d_log_alpha = 0.0;
+  for (double d : h.d_alpha) d_log_alpha += o.alpha * d;
+
+  nlohmann::ordered_json out;
+  out["bitwise_equal"] = h.reversal.exact;
+  out["buffer_empty_after_reverse"] = h.reversal.buffer_empty;
+  out["max_w0_error"] = h.reversal.max_w0_error;
+  out["max_v0_error"] = h.reversal.max_v0_error;
+  out["problem"] = o.problem;
+  out["layers"] = o.layers;
+  out["params"] = n;
+  out["iters"] = o.iters;
+  out["alpha"] = o.alpha;
+  out["gamma"] = o.gamma;
+  out["n"] = ratio.n;
+  out["d"] = ratio.d;
+  out["method"] = o.method;
+  out["buffer"] = o.buffer;
+  out["seed"] = o.seed;
+  out["batch_size"] = o.batch_size;
+  out["train_size"] = o.train_size;
+  out["final_train_loss"] = final_eval.nll;
+  out["d_loss_d_log_alpha"] = d_log_alpha;
+  out["info_bits_per_param_per_iter"] = per_iter;
+  out["entropy_bits_per_param_per_iter"] = std::log2(static_cast<double>(ratio.d) / ratio.n);
+  out["allocated_bytes"] = sgd.extra_bytes_after_train();
+  out["seconds_forward"] = seconds_forward;
+  out["seconds_reverse"] = seconds_reverse;
+  if (o.json) {
+    std::cout << out.dump(2) << "\n";
+  } else {
+    std::cout << o.problem << " [" << o.layers << "], " << n << " parameters, " << o.iters
+              << " iterations, alpha " << o.alpha << ", gamma " << o.gamma << ", " << o.method
+              << " (" << o.buffer << " buffer)\n"
+              << "  recovered w_0 and v_0 bit for bit: " << (h.reversal.exact ? "yes" : "NO")
+              << " (max errors " << h.reversal.max_w0_error << ", " << h.reversal.max_v0_error
+              << ")\n"
+              << "  final training loss " << final_eval.nll << "; d loss / d log alpha "
+              << d_log_alpha << "\n"
+              << "  buffer: " << per_iter << " bits per parameter per iteration (bound "
+              << out["entropy_bits_per_param_per_iter"].get<double>() << "), "
+              << sgd.extra_bytes_after_train() << " bytes\n"
+              << "  time: forward " << seconds_forward << " s, reverse " << seconds_reverse
+              << " s\n";
+  }
+  const bool must_be_exact = o.method != "naive-float";
+  if (must_be_exact && !h.reversal.exact) {
+    std::cerr << "reversal_check: error: the reverse pass did not recover w_0 and v_0 exactly\n";
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace hypergrad::experiments
+
+int main(int argc, char** argv) {
+  hypergrad::experiments::Options o;
+  CLI::App app{
+      "Trains a multilayer perceptron with exactly reversible SGD with momentum, runs the "
+      "training backwards computing hypergradients, and checks that the initial weights and "
+      "velocity are recovered bit for bit.",
+      "reversal_check"};
+  app.add_option("--problem", o.problem, "synthetic (generated data, no download) or mnist")
+      ->check(CLI::IsMember({"synthetic", "mnist"}))
+      ->capture_default_str();
+  app.add_option("--layers", o.layers,
+                 "layer sizes, e.g. 784,50,50,50,10 (default: 20,32,32,5 synthetic, "
+                 "784,50,50,50,10 mnist)");
+  app.add_option("--iters", o.iters, "training iterations T")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{100000000}))
+      ->capture_default_str();
+  app.add_option("--gamma", o.gamma, "momentum decay")->check(CLI::Range(1e-6, 0.999999))
+      ->capture_default_str();
+  app.add_option("--alpha", o.alpha, "learning rate")->check(CLI::Range(0.0, 1e6))
+      ->capture_default_str();
+  app.add_option("--buffer", o.buffer, "information buffer: exact or fast")
+      ->check(CLI::IsMember({"exact", "fast"}))
+      ->capture_default_str();
+  app.add_option("--method", o.method, "reversible, stored or naive-float")
+      ->check(CLI::IsMember({"reversible", "stored", "naive-float"}))
+      ->capture_default_str();
+  app.add_option("--seed", o.seed, "seed of the data (synthetic) and initial weights")
+      ->capture_default_str();
+  app.add_option("--batch-size", o.batch_size, "batch size (default 64 synthetic, 200 mnist)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--train-size", o.train_size,
+                 "training rows (default 1024 synthetic, the first 10000 MNIST images)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--mnist-dir", o.mnist_dir, "folder with the four MNIST idx files")
+      ->capture_default_str();
+  app.add_flag("--json", o.json, "print one JSON object on stdout");
+  app.add_flag("--quiet", o.quiet, "no progress lines on stderr");
+  return hypergrad::experiments::GuardedMain(app, argc, argv,
+                                             [&] { return hypergrad::experiments::Run(o); });
+}

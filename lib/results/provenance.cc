@@ -1,0 +1,92 @@
+#include "results/provenance.h"
+
+#include <unistd.h>
+
+#include <H5public.h>
+#include <boost/version.hpp>
+#include <cstdio>
+#include <ctime>
+#include <xtensor-blas/xblas_config.hpp>
+#include <xtensor/xtensor_config.hpp>
+
+// Declared here rather than through <cblas.h>, which clashes with xtensor-blas.
+extern "C" char* openblas_get_config(void);
+
+#ifndef HYPERGRAD_SOURCE_DIR
+#define HYPERGRAD_SOURCE_DIR "."
+#endif
+#ifndef HYPERGRAD_BUILD_TYPE
+#define HYPERGRAD_BUILD_TYPE "unknown"
+#endif
+
+namespace hypergrad {
+namespace {
+
+// First line of a shell command's output ("" on failure).
+std::string Run(const std::string& command) {
+  std::string out;
+  if (FILE* pipe = popen(command.c_str(), "r")) {
+    char buffer[256];
+    while (fgets(buffer, sizeof buffer, pipe) != nullptr) out += buffer;
+    pclose(pipe);
+  }
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  return out;
+}
+
+std::string Quote(const std::string& arg) {
+  if (arg.find_first_of(" \t\"'") == std::string::npos && !arg.empty()) return arg;
+  std::string quoted = "'";
+  for (char c : arg) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return quoted + "'";
+}
+
+}  // namespace
+
+std::string UtcNow() {
+  const std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  char buffer[32];
+  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return buffer;
+}
+
+Provenance CollectProvenance(int argc, char** argv) {
+  Provenance p;
+  for (int i = 0; i < argc; ++i) p.command_line += (i ? " " : "") + Quote(argv[i]);
+  const std::string git = std::string("git -C '") + HYPERGRAD_SOURCE_DIR + "' ";
+  p.git_revision = Run(git + "rev-parse HEAD 2>/dev/null");
+  if (p.git_revision.empty()) p.git_revision = "unknown";
+  p.git_dirty = !Run(git + "status --porcelain --untracked-files=no 2>/dev/null").empty();
+  p.start_time = UtcNow();
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  p.host = host;
+  p.compiler = std::string("GCC ") + __VERSION__;
+  p.build_type = HYPERGRAD_BUILD_TYPE;
+  char versions[512];
+  std::snprintf(versions, sizeof versions,
+                "xtensor %d.%d.%d; xtensor-blas %d.%d.%d; HDF5 %d.%d.%d; Boost %d.%d.%d; %s",
+                XTENSOR_VERSION_MAJOR, XTENSOR_VERSION_MINOR, XTENSOR_VERSION_PATCH,
+                XTENSOR_BLAS_VERSION_MAJOR, XTENSOR_BLAS_VERSION_MINOR, XTENSOR_BLAS_VERSION_PATCH,
+                H5_VERS_MAJOR, H5_VERS_MINOR, H5_VERS_RELEASE, BOOST_VERSION / 100000,
+                BOOST_VERSION / 100 % 1000, BOOST_VERSION % 100, openblas_get_config());
+  p.library_versions = versions;
+  return p;
+}
+
+void WriteProvenance(H5Writer& writer, const Provenance& p, bool quick) {
+  writer.SetAttribute("/", "command_line", p.command_line);
+  writer.SetAttribute("/", "git_revision", p.git_revision);
+  writer.SetAttribute("/", "git_dirty", p.git_dirty);
+  writer.SetAttribute("/", "start_time", p.start_time);
+  writer.SetAttribute("/", "end_time", UtcNow());
+  writer.SetAttribute("/", "host", p.host);
+  writer.SetAttribute("/", "compiler", p.compiler);
+  writer.SetAttribute("/", "build_type", p.build_type);
+  writer.SetAttribute("/", "library_versions", p.library_versions);
+  writer.SetAttribute("/", "quick", quick);
+}
+
+}  // namespace hypergrad
