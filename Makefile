@@ -29,11 +29,16 @@ build: configure
 test: build
 	cd $(BUILD) && $(TEST_ENV) ctest --output-on-failure -j $(JOBS)
 
+BENCHMARKS := bench_buffer bench_hypergrad
+
 bench: build
 	@mkdir -p $(BENCH_OUT)
-	$(TEST_ENV) $(BUILD)/bin/bench_buffer --benchmark_format=console \
-	  --benchmark_out=$(BENCH_OUT)/bench_buffer.json --benchmark_out_format=json
-	@echo "benchmark results: $(BENCH_OUT)/bench_buffer.json"
+	@for b in $(BENCHMARKS); do \
+	  echo "== $$b"; \
+	  $(TEST_ENV) $(BUILD)/bin/$$b --benchmark_format=console \
+	    --benchmark_out=$(BENCH_OUT)/$$b.json --benchmark_out_format=json || exit 1; \
+	done
+	@echo "benchmark results (JSON): $(BENCH_OUT)/"
 
 sanitize: deps
 	cmake -S . -B $(SAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHYPERGRAD_SANITIZE=ON

@@ -1,0 +1,90 @@
+// Time of the reverse pass against training alone, on the Fig-2 network (784-50-50-50-10,
+// batch 200, T = 100; generated inputs of MNIST's shape, so no download is needed). The paper's
+// reverse pass costs two Hessian-vector products per step; target: forward + reverse ≤ 3 ×
+// forward.
+//
+//   bench_hypergrad --benchmark_format=json --benchmark_out=results/bench/bench_hypergrad.json
+#include <benchmark/benchmark.h>
+
+#include <cmath>
+
+#include "mlp.h"
+#include "random.h"
+#include "reversible_sgd.h"
+
+namespace hypergrad {
+namespace {
+
+struct Fig2Problem {
+  std::shared_ptr<const Mlp> model;
+  ParameterBlocks blocks;
+  std::vector<double> w0, v0;
+  Fig2Problem() {
+    auto data = std::make_shared<const Dataset>(MakeSyntheticDataset(10000, 784, 10, 1));
+    model = std::make_shared<const Mlp>(MlpOptions{{784, 50, 50, 50, 10}, {}, false, false}, data);
+    blocks = model->layout().LayerParamBlocks();
+    RandomStream rng(2);
+    w0.resize(model->num_params());
+    for (double& w : w0) w = std::exp(-3.0) * rng.Normal();
+    v0.assign(w0.size(), 0.0);
+  }
+  TrainingSetup Setup(std::size_t iters) const {
+    return {model, blocks, Schedule::Constant(iters, blocks.num_blocks(), std::exp(-1.0), 0.5),
+            RandomBatches(10000, 200, 3)};
+  }
+};
+
+const Fig2Problem& Problem() {
+  static const Fig2Problem problem;
+  return problem;
+}
+
+void BM_Forward(benchmark::State& state) {
+  const auto iters = static_cast<std::size_t>(state.range(0));
+  Problem();  // build the data outside the timed loop
+  for (auto _ : state) {
+    ReversibleSgd sgd(Problem().Setup(iters), {.buffer = BufferKind::kFast});
+    sgd.Train(Problem().w0, Problem().v0);
+    benchmark::DoNotOptimize(sgd.weights().data());
+  }
+  state.counters["gradients_per_run"] = static_cast<double>(iters);
+}
+BENCHMARK(BM_Forward)->Arg(100)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
+
+// Forward + reverse with each strategy; `method` as in ReversalMethod.
+void BM_ForwardReverse(benchmark::State& state) {
+  const auto iters = static_cast<std::size_t>(state.range(0));
+  const auto method = static_cast<ReversalMethod>(state.range(1));
+  const auto buffer = static_cast<BufferKind>(state.range(2));
+  bool exact = true;
+  std::size_t extra_bytes = 0;
+  Problem();
+  for (auto _ : state) {
+    ReversibleSgd sgd(Problem().Setup(iters), {.method = method, .buffer = buffer});
+    sgd.Train(Problem().w0, Problem().v0);
+    std::vector<double> d_w(Problem().w0.size());
+    state.PauseTiming();  // the meta-objective's own cost is not the method's
+    Problem().model->Evaluate(sgd.weights(), Problem().model->data(), d_w);
+    state.ResumeTiming();
+    exact = sgd.Reverse(d_w).reversal.exact && exact;
+    extra_bytes = sgd.extra_bytes_after_train();
+  }
+  if (method != ReversalMethod::kNaiveFloat && !exact) state.SkipWithError("reversal not exact");
+  state.counters["gradients_per_run"] = static_cast<double>(2 * iters);
+  state.counters["hvps_per_run"] = static_cast<double>(iters);
+  state.counters["extra_bytes"] = static_cast<double>(extra_bytes);
+  state.SetLabel(std::string(ReversalMethodName(method)) + "/" + std::string(BufferKindName(buffer)));
+}
+BENCHMARK(BM_ForwardReverse)
+    ->ArgNames({"iters", "method", "buffer"})
+    ->Args({100, static_cast<int>(ReversalMethod::kReversible), static_cast<int>(BufferKind::kFast)})
+    ->Args({100, static_cast<int>(ReversalMethod::kReversible), static_cast<int>(BufferKind::kExact)})
+    ->Args({100, static_cast<int>(ReversalMethod::kStoredTrajectory), static_cast<int>(BufferKind::kFast)})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->MinTime(2.0);
+
+}  // namespace
+}  // namespace hypergrad
+
+BENCHMARK_MAIN();
