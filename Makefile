@@ -7,11 +7,30 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 TEST_ENV   := OPENBLAS_NUM_THREADS=1
 BENCH_OUT  ?= results/bench
 
-.PHONY: all deps configure build data test bench sanitize clean help
+.PHONY: all deps configure build data test bench sanitize clean help reproduce figures report \
+        $(FIGURES)
+
+# make reproduce QUICK=1: every target with --quick, results under results/quick/ (git-ignored).
+QUICK      ?=
+ifeq ($(strip $(QUICK)),)
+RESULTS    := results
+QUICK_FLAG :=
+else
+RESULTS    := results/quick
+QUICK_FLAG := --quick
+endif
+PYTHON     := /usr/bin/python3
+BIN        := $(BUILD)/bin
+# Each figure: its experiment target writes $(RESULTS)/<name>.h5, its analysis script renders
+# $(RESULTS)/figures/figNN.png and .pdf.
+FIGURES    := fig01 fig10
 
 all: build
 
 help:
+	@echo "make reproduce  set up, fetch data, build, run every figure target, render figures and"
+	@echo "                results/REPORT.md (QUICK=1: small settings, under results/quick/)"
+	@echo "make figNN      one figure (e.g. make fig10 QUICK=1)"
 	@echo "make test       install missing packages, build (Release), run the test suite"
 	@echo "make bench      build and run the benchmarks, JSON under $(BENCH_OUT)/"
 	@echo "make sanitize   build with AddressSanitizer + UBSan in $(SAN_BUILD)/ and run the tests"
@@ -51,6 +70,26 @@ sanitize: deps
 	cmake --build $(SAN_BUILD) -j $(JOBS)
 	cd $(SAN_BUILD) && $(TEST_ENV) ASAN_OPTIONS=detect_leaks=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS)
+
+reproduce: build data
+	@$(MAKE) --no-print-directory figures report QUICK=$(QUICK) SKIP_SETUP=1
+	@echo "reproduction done: $(RESULTS)/REPORT.md and $(RESULTS)/figures/"
+
+figures: $(FIGURES)
+
+report:
+	$(PYTHON) analysis/report.py --results $(RESULTS)
+
+# With SKIP_SETUP=1 (set by reproduce) the figure targets do not repeat the set-up steps.
+SETUP := $(if $(SKIP_SETUP),,build data)
+
+fig01: $(SETUP)
+	$(TEST_ENV) $(BIN)/fig01_toy $(QUICK_FLAG) --out $(RESULTS)/fig01_toy.h5
+	$(PYTHON) analysis/fig01.py --results $(RESULTS)
+
+fig10: $(SETUP)
+	$(TEST_ENV) $(BIN)/fig10_chaos $(QUICK_FLAG) --threads 2 --out $(RESULTS)/fig10_chaos.h5
+	$(PYTHON) analysis/fig10.py --results $(RESULTS)
 
 clean:
 	rm -rf $(BUILD) $(SAN_BUILD)

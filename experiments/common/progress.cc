@@ -19,6 +19,7 @@ double Progress::Elapsed() const {
 }
 
 void Progress::MaybePrint(std::size_t done, const std::string& detail, bool force) {
+  std::lock_guard<std::mutex> lock(mutex_);
   const auto now = std::chrono::steady_clock::now();
   if (!force && std::chrono::duration<double>(now - last_print_).count() < interval_) return;
   last_print_ = now;

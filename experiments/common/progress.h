@@ -1,11 +1,12 @@
 // Progress of long loops on stderr: "forward: 41% (410000/1000000), 3.1 s elapsed, ~4.4 s left".
 // Prints at most once per `interval` seconds and once at the end; never to stdout, so JSON output
-// stays clean.
+// stays clean. Safe to call from several threads.
 #ifndef HYPERGRAD_EXPERIMENTS_COMMON_PROGRESS_H_
 #define HYPERGRAD_EXPERIMENTS_COMMON_PROGRESS_H_
 
 #include <chrono>
 #include <cstddef>
+#include <mutex>
 #include <string>
 
 namespace hypergrad::experiments {
@@ -17,8 +18,7 @@ class Progress {
 
   // `done` units finished; `detail` (e.g. "loss 0.53") is appended when given.
   void Update(std::size_t done, const std::string& detail = "") {
-    if (!enabled_ || ((done & 63) != 0 && done != total_)) return;  // cheap early exit
-    MaybePrint(done, detail, /*force=*/false);
+    if (enabled_) MaybePrint(done, detail, /*force=*/false);
   }
   // Prints the final line (with the total time).
   void Finish(const std::string& detail = "");
@@ -36,6 +36,7 @@ class Progress {
   bool enabled_;
   double interval_;
   std::chrono::steady_clock::time_point start_, last_print_;
+  std::mutex mutex_;
 };
 
 }  // namespace hypergrad::experiments

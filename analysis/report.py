@@ -1,0 +1,58 @@
+"""Writes REPORT.md: for each figure whose results exist, the picture, the paper's claim and
+numbers, ours, whether they agree (with the tolerance), and how the run was made.
+
+Each analysis/figNN.py contributes a section through its section(results) function; adding a
+figure needs no change here.
+"""
+import glob
+import importlib
+import os
+import sys
+
+import common
+
+
+def main():
+    args = common.parse_args(__doc__)
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path.insert(0, here)
+    sections, missing = [], []
+    for path in sorted(glob.glob(os.path.join(here, "fig[0-9][0-9].py"))):
+        module = importlib.import_module(os.path.splitext(os.path.basename(path))[0])
+        if not os.path.exists(common.result_path(args.results, module.NAME)):
+            missing.append(module.NUMBER)
+            continue
+        sections.append(module.section(args.results))
+
+    quick = os.path.basename(os.path.normpath(args.results)) == "quick"
+    lines = ["# Reproduction report", ""]
+    lines.append("*Gradient-based Hyperparameter Optimization through Reversible Learning* "
+                 "(Maclaurin, Duvenaud & Adams, ICML 2015): the paper's numbers next to ours.")
+    if quick:
+        lines.append("")
+        lines.append("**Quick run** (`make reproduce QUICK=1`): small grids and few "
+                     "meta-iterations; numbers are for checking the pipeline, not the paper.")
+    lines += ["", "| figure | quantities agreeing |", "|---|---|"]
+    for s in sections:
+        judged = [r for r in s.rows if r.agree is not None]
+        lines.append(f"| [{s.title}](#{s.number}) | {sum(bool(r.agree) for r in judged)} of {len(judged)} |")
+    if missing:
+        lines.append("")
+        lines.append("Not yet run or not yet implemented: " + ", ".join(missing) + ".")
+    for s in sections:
+        rel = os.path.relpath(s.image, args.results)
+        lines += ["", f'<a id="{s.number}"></a>', f"## {s.title}", "", f"![{s.number}]({rel})", "",
+                  f"**Paper's claim.** {s.claim}", "",
+                  "| quantity | paper | ours | agree | tolerance |", "|---|---|---|---|---|"]
+        lines += [r.markdown() for r in s.rows]
+        lines += ["", s.notes, "", "<details><summary>How this was made</summary>", ""]
+        lines += [f"- {key}: `{value}`" for key, value in s.provenance.items()]
+        lines += ["", "</details>"]
+    path = os.path.join(args.results, "REPORT.md")
+    with open(path, "w") as out:
+        out.write("\n".join(lines) + "\n")
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,42 @@
+// What every figure target shares: the common command-line options (--quick, --out, --seed,
+// --threads, --quiet), where results go, parallel loops over independent runs, and writing the
+// result file with its provenance.
+#ifndef HYPERGRAD_EXPERIMENTS_COMMON_EXPERIMENT_H_
+#define HYPERGRAD_EXPERIMENTS_COMMON_EXPERIMENT_H_
+
+#include <CLI/CLI.hpp>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "results/h5_writer.h"
+#include "results/provenance.h"
+
+namespace hypergrad::experiments {
+
+struct ExperimentOptions {
+  bool quick = false;        // small grids and few meta-iterations, for smoke tests and QUICK=1
+  std::string out;           // result file; default results/[quick/]<name>.h5
+  std::uint64_t seed = 0;
+  unsigned threads = 2;      // independent runs in parallel (the machine has 2 cores)
+  bool quiet = false;        // no progress on stderr
+};
+
+// Adds the common options to `app`.
+void AddExperimentOptions(CLI::App& app, ExperimentOptions& options);
+
+// --out if given, else results/<name>.h5 (results/quick/<name>.h5 with --quick).
+std::string ResultPath(const ExperimentOptions& options, const std::string& name);
+
+// Calls body(i) for i in [0, count) on `threads` threads (each i exactly once, in no particular
+// order). The first exception thrown by a body is rethrown here after all threads stop.
+void ParallelFor(std::size_t count, unsigned threads, const std::function<void(std::size_t)>& body);
+
+// Opens the result file (atomically: see H5Writer), lets `write` fill it, adds provenance and
+// the common options, and commits it. Prints the path unless quiet.
+void WriteResult(const ExperimentOptions& options, const std::string& name,
+                 const Provenance& provenance, const std::function<void(H5Writer&)>& write);
+
+}  // namespace hypergrad::experiments
+
+#endif  // HYPERGRAD_EXPERIMENTS_COMMON_EXPERIMENT_H_

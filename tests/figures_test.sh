@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Smoke test of the figure pipeline: each figure target in quick mode (fake MNIST where MNIST is
+# needed) writes its HDF5 file with the promised datasets and provenance; the analysis renders
+# the figures and REPORT.md from them. Usage: figures_test.sh BIN_DIR SOURCE_DIR
+set -euo pipefail
+bin=$1
+src=$2
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+py=/usr/bin/python3
+
+$py "$src/tests/support/make_fake_mnist.py" "$tmp/mnist" 1000 100
+"$bin/fig01_toy" --quick --quiet --out "$tmp/res/fig01_toy.h5"
+"$bin/fig10_chaos" --quick --quiet --points 3 --mnist-dir "$tmp/mnist" --out "$tmp/res/fig10_chaos.h5"
+
+$py - "$tmp/res" <<'PY'
+import sys, h5py, numpy as np
+res = sys.argv[1]
+provenance = ("git_revision", "git_dirty", "command_line", "start_time", "end_time", "host",
+              "compiler", "library_versions", "build_type", "quick", "seed", "experiment")
+expected = {
+    "fig01_toy": {"trajectories": (3, 51, 2), "losses": (3, 51), "final_loss": (3,),
+                  "surface/loss": (90, 68), "reversal_exact": (3,)},
+    "fig10_chaos": {"log_alpha": (3,), "loss": (3,), "gradient": (3,), "diverged": (3,),
+                    "reversal_exact": (3,)},
+}
+for name, datasets in expected.items():
+    f = h5py.File(f"{res}/{name}.h5", "r")
+    for key, shape in datasets.items():
+        assert f[key].shape == shape, (name, key, f[key].shape)
+    for key in provenance:
+        assert key in f.attrs, (name, key)
+    assert bool(f.attrs["quick"]), name
+    assert f["reversal_exact"][:].all() or name == "fig10_chaos", name
+f = h5py.File(f"{res}/fig10_chaos.h5", "r")
+ok = ~f["diverged"][:].astype(bool)
+assert f["reversal_exact"][:][ok].all() and np.isfinite(f["loss"][:][ok]).all()
+PY
+mkdir -p "$tmp/quick" && mv "$tmp/res"/* "$tmp/quick/"
+(cd "$src" && $py analysis/report.py --results "$tmp/quick") > /dev/null
+for f in figures/fig01.png figures/fig01.pdf figures/fig10.png figures/fig10.pdf REPORT.md; do
+  [ -s "$tmp/quick/$f" ] || fail "missing $f"
+done
+grep -q "Quick run" "$tmp/quick/REPORT.md" || fail "REPORT.md does not say it is a quick run"
+grep -q "## Fig 10" "$tmp/quick/REPORT.md" || fail "REPORT.md has no Fig 10 section"
+# Bad input: no data → clear error, non-zero exit, no result file.
+if "$bin/fig10_chaos" --quick --quiet --mnist-dir "$tmp/none" --out "$tmp/bad.h5" 2> "$tmp/err"; then
+  fail "fig10_chaos ran without data"
+fi
+grep -q "not found" "$tmp/err" || fail "unclear error: $(cat "$tmp/err")"
+[ ! -e "$tmp/bad.h5" ] || fail "a failed run left a result file"
+echo "figures_test: all passed"
