@@ -69,4 +69,58 @@ std::vector<double> InitScaleChainRule(const ParameterBlocks& blocks, std::span<
   return out;
 }
 
+ScheduleHyperparameters ScheduleHyperparameters::Constant(std::size_t iters, std::size_t blocks,
+                                                          double log_alpha, double gamma,
+                                                          double log_init_scale) {
+  ScheduleHyperparameters h;
+  h.iters = iters;
+  h.blocks = blocks;
+  h.log_alpha.assign(iters * blocks, log_alpha);
+  h.logit_gamma.assign(iters * blocks, Logit(gamma));
+  h.log_init_scale.assign(blocks, log_init_scale);
+  return h;
+}
+
+Schedule ScheduleHyperparameters::ToSchedule() const {
+  return {iters, blocks, Exp(log_alpha), LogisticOf(logit_gamma)};
+}
+
+std::vector<double> ScheduleHyperparameters::Flatten() const {
+  std::vector<double> flat = log_alpha;
+  flat.insert(flat.end(), logit_gamma.begin(), logit_gamma.end());
+  flat.insert(flat.end(), log_init_scale.begin(), log_init_scale.end());
+  return flat;
+}
+
+ScheduleHyperparameters ScheduleHyperparameters::Unflatten(std::size_t iters, std::size_t blocks,
+                                                           std::span<const double> flat) {
+  const std::size_t tb = iters * blocks;
+  if (flat.size() != 2 * tb + blocks) {
+    throw std::invalid_argument("ScheduleHyperparameters: " + std::to_string(flat.size()) +
+                                " values for " + std::to_string(iters) + " iterations and " +
+                                std::to_string(blocks) + " blocks (expected " +
+                                std::to_string(2 * tb + blocks) + ")");
+  }
+  ScheduleHyperparameters h;
+  h.iters = iters;
+  h.blocks = blocks;
+  h.log_alpha.assign(flat.begin(), flat.begin() + static_cast<std::ptrdiff_t>(tb));
+  h.logit_gamma.assign(flat.begin() + static_cast<std::ptrdiff_t>(tb),
+                       flat.begin() + static_cast<std::ptrdiff_t>(2 * tb));
+  h.log_init_scale.assign(flat.begin() + static_cast<std::ptrdiff_t>(2 * tb), flat.end());
+  return h;
+}
+
+std::vector<double> ScheduleHyperparameters::FlatGradient(const Hypergradients& h,
+                                                          const ParameterBlocks& partition,
+                                                          std::span<const double> w0) const {
+  const Schedule schedule = ToSchedule();
+  std::vector<double> flat = ExpChainRule(schedule.alpha, h.d_alpha);
+  const std::vector<double> d_gamma = LogisticChainRule(schedule.gamma, h.d_gamma);
+  const std::vector<double> d_scale = InitScaleChainRule(partition, w0, h.d_w0);
+  flat.insert(flat.end(), d_gamma.begin(), d_gamma.end());
+  flat.insert(flat.end(), d_scale.begin(), d_scale.end());
+  return flat;
+}
+
 }  // namespace hypergrad

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "model.h"
+#include "reversible_sgd.h"
 
 namespace hypergrad {
 
@@ -33,6 +34,29 @@ std::vector<double> ScaledInitialWeights(const ParameterBlocks& blocks,
 // ∂f/∂(log s_j) = Σ_{k ∈ j} ∂f/∂w_0[k]·w_0[k] for w_0 = exp(log s)·ε.
 std::vector<double> InitScaleChainRule(const ParameterBlocks& blocks, std::span<const double> w0,
                                        std::span<const double> d_w0);
+
+// The hyperparameters of Figs 2–5 for T iterations and B parameter blocks, on the unconstrained
+// scale the meta-optimizer works on: log α[t][j], logit γ[t][j] (row-major T × B) and
+// log s[j], the initial scale of each block (w_0 = exp(log s_block)·ε). Flattened in that order
+// (2·T·B + B values: 1,608 for T = 100, B = 8).
+struct ScheduleHyperparameters {
+  std::size_t iters = 0, blocks = 0;
+  std::vector<double> log_alpha, logit_gamma, log_init_scale;
+
+  static ScheduleHyperparameters Constant(std::size_t iters, std::size_t blocks, double log_alpha,
+                                          double gamma, double log_init_scale);
+  std::size_t size() const { return 2 * iters * blocks + blocks; }
+  // α = exp(log α), γ = σ(logit γ).
+  Schedule ToSchedule() const;
+  std::vector<double> Flatten() const;
+  // Inverse of Flatten; throws std::invalid_argument if the size is not 2·T·B + B.
+  static ScheduleHyperparameters Unflatten(std::size_t iters, std::size_t blocks,
+                                           std::span<const double> flat);
+  // ∂f/∂(flattened hyperparameters) from the hypergradients of a run that started from
+  // w0 = exp(log s)·ε: α·∂f/∂α, γ(1−γ)·∂f/∂γ and Σ_{k∈j} ∂f/∂w_0[k]·w_0[k].
+  std::vector<double> FlatGradient(const Hypergradients& h, const ParameterBlocks& partition,
+                                   std::span<const double> w0) const;
+};
 
 }  // namespace hypergrad
 

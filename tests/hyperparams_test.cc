@@ -38,3 +38,36 @@ TEST(HyperparamsTest, InitialScalesAndTheirGradient) {
 
 }  // namespace
 }  // namespace hypergrad
+
+namespace hypergrad {
+namespace {
+
+TEST(ScheduleHyperparametersTest, FlattensAndConvertsToASchedule) {
+  auto h = ScheduleHyperparameters::Constant(3, 2, -1.0, 0.5, -3.0);
+  EXPECT_EQ(h.size(), 14u);
+  h.log_alpha[4] = 0.25;
+  const std::vector<double> flat = h.Flatten();
+  const auto back = ScheduleHyperparameters::Unflatten(3, 2, flat);
+  EXPECT_EQ(back.Flatten(), flat);
+  const Schedule s = h.ToSchedule();
+  EXPECT_DOUBLE_EQ(s.Alpha(2, 0), std::exp(0.25));
+  EXPECT_DOUBLE_EQ(s.Gamma(1, 1), 0.5);
+  EXPECT_THROW(ScheduleHyperparameters::Unflatten(3, 2, std::vector<double>(13)),
+               std::invalid_argument);
+}
+
+TEST(ScheduleHyperparametersTest, FlatGradientAppliesEachChainRule) {
+  const auto h = ScheduleHyperparameters::Constant(1, 2, std::log(2.0), 0.25, 0.0);
+  const ParameterBlocks blocks{{0, 1, 1}, {"a", "b"}};
+  Hypergradients g;
+  g.d_alpha = {1.0, 3.0};
+  g.d_gamma = {4.0, 8.0};
+  g.d_w0 = {1.0, 2.0, -1.0};
+  const std::vector<double> w0 = {0.5, 1.0, 2.0};
+  const std::vector<double> flat = h.FlatGradient(g, blocks, w0);
+  // α·dα = 2·(1, 3); γ(1−γ)·dγ = 0.1875·(4, 8); Σ d_w0·w0 per block = (0.5, 2 − 2).
+  EXPECT_EQ(flat, (std::vector<double>{2.0, 6.0, 0.75, 1.5, 0.5, 0.0}));
+}
+
+}  // namespace
+}  // namespace hypergrad

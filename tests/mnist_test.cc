@@ -113,3 +113,21 @@ TEST_F(MnistTest, CountMismatchAndBadLabelsAreErrors) {
 
 }  // namespace
 }  // namespace hypergrad
+
+namespace hypergrad {
+namespace {
+
+TEST(ConsecutiveSplitsTest, SlicesTrainThenTestWithoutShuffling) {
+  MnistData m;
+  m.train = MakeDataset({0, 1, 2, 3, 4}, 1, {0, 1, 2, 3, 4}, 10);
+  m.test = MakeDataset({10, 11, 12}, 1, {5, 6, 7}, 10);
+  const auto splits = ConsecutiveSplits(m, {2, 2, 3});
+  EXPECT_EQ(splits[0].inputs, (std::vector<double>{0, 1}));
+  EXPECT_EQ(splits[1].inputs, (std::vector<double>{2, 3}));
+  EXPECT_EQ(splits[2].inputs, (std::vector<double>{4, 10, 11}));  // straddles the two files
+  EXPECT_EQ(splits[2].Labels(), (std::vector<std::size_t>{4, 5, 6}));
+  EXPECT_THROW(ConsecutiveSplits(m, {5, 4}), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace hypergrad

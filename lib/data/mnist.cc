@@ -74,6 +74,34 @@ MnistData LoadMnist(const std::string& dir) {
   return mnist;
 }
 
+std::vector<Dataset> ConsecutiveSplits(const MnistData& mnist, const std::vector<std::size_t>& sizes) {
+  const std::size_t train_rows = mnist.train.rows;
+  std::size_t total = 0;
+  for (std::size_t s : sizes) total += s;
+  if (total > train_rows + mnist.test.rows) {
+    throw std::invalid_argument("ConsecutiveSplits: " + std::to_string(total) + " rows requested, " +
+                                std::to_string(train_rows + mnist.test.rows) + " available");
+  }
+  std::vector<Dataset> splits;
+  std::size_t begin = 0;
+  for (std::size_t size : sizes) {
+    const std::size_t end = begin + size;
+    if (end <= train_rows) {
+      splits.push_back(mnist.train.Slice(begin, end));
+    } else if (begin >= train_rows) {
+      splits.push_back(mnist.test.Slice(begin - train_rows, end - train_rows));
+    } else {  // straddles the two files
+      Dataset a = mnist.train.Slice(begin, train_rows), b = mnist.test.Slice(0, end - train_rows);
+      a.inputs.insert(a.inputs.end(), b.inputs.begin(), b.inputs.end());
+      a.targets.insert(a.targets.end(), b.targets.begin(), b.targets.end());
+      a.rows += b.rows;
+      splits.push_back(std::move(a));
+    }
+    begin = end;
+  }
+  return splits;
+}
+
 std::vector<double> MeanInput(const Dataset& data) {
   std::vector<double> mean(data.input_dim, 0.0);
   for (std::size_t r = 0; r < data.rows; ++r) {

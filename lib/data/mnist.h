@@ -38,6 +38,12 @@ inline constexpr const char* kMnistFiles[4] = {
 // corrupt, or image and label counts disagree.
 MnistData LoadMnist(const std::string& dir);
 
+// Consecutive slices of the training images followed by the test images, from row 0, with no
+// shuffling (reference notes §6.1): sizes {10000, 10000, 10000} gives train = training images
+// 0–9,999, valid = 10,000–19,999, test = 20,000–29,999. Throws std::invalid_argument if the
+// sizes add up to more than 70,000.
+std::vector<Dataset> ConsecutiveSplits(const MnistData& mnist, const std::vector<std::size_t>& sizes);
+
 // The per-pixel mean of the inputs of `data`.
 std::vector<double> MeanInput(const Dataset& data);
 // Subtracts `mean` (one value per input dimension) from every row of `data`.
