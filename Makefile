@@ -8,7 +8,7 @@ TEST_ENV   := OPENBLAS_NUM_THREADS=1
 BENCH_OUT  ?= results/bench
 
 .PHONY: all deps configure build data test bench sanitize clean help reproduce figures report \
-        $(FIGURES)
+        $(FIGURES) $(ALIASES)
 
 # make reproduce QUICK=1: every target with --quick, results under results/quick/ (git-ignored).
 QUICK      ?=
@@ -23,7 +23,9 @@ PYTHON     := /usr/bin/python3
 BIN        := $(BUILD)/bin
 # Each figure: its experiment target writes $(RESULTS)/<name>.h5, its analysis script renders
 # $(RESULTS)/figures/figNN.png and .pdf.
-FIGURES    := fig01 fig10
+FIGURES    := fig01 fig02 fig04 fig10
+# Figs 3 and 5 come from the Fig 2 run.
+ALIASES    := fig03 fig05
 
 all: build
 
@@ -86,6 +88,19 @@ SETUP := $(if $(SKIP_SETUP),,build data)
 fig01: $(SETUP)
 	$(TEST_ENV) $(BIN)/fig01_toy $(QUICK_FLAG) --out $(RESULTS)/fig01_toy.h5
 	$(PYTHON) analysis/fig01.py --results $(RESULTS)
+
+fig02: $(SETUP)
+	$(TEST_ENV) $(BIN)/fig02_schedules $(QUICK_FLAG) --threads 2 --out $(RESULTS)/fig02_schedules.h5
+	$(PYTHON) analysis/fig02.py --results $(RESULTS)
+	$(PYTHON) analysis/fig03.py --results $(RESULTS)
+	$(PYTHON) analysis/fig05.py --results $(RESULTS)
+
+$(ALIASES): fig02
+
+fig04: $(SETUP)
+	$(TEST_ENV) $(BIN)/fig04_initial_hypergradient $(QUICK_FLAG) --threads 2 \
+	  --out $(RESULTS)/fig04_initial_hypergradient.h5
+	$(PYTHON) analysis/fig04.py --results $(RESULTS)
 
 fig10: $(SETUP)
 	$(TEST_ENV) $(BIN)/fig10_chaos $(QUICK_FLAG) --threads 2 --out $(RESULTS)/fig10_chaos.h5

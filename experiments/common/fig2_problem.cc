@@ -1,0 +1,76 @@
+#include "common/fig2_problem.h"
+
+#include "common/experiment.h"
+#include "common/mnist_source.h"
+#include "fixed_point.h"
+#include "random.h"
+#include "reversible_sgd.h"
+
+namespace hypergrad::experiments {
+
+Fig2Problem::Fig2Problem(const std::string& mnist_dir, Fig2Settings settings, std::uint64_t seed)
+    : settings_(settings), seed_(seed) {
+  MnistData mnist = LoadMnistFrom(mnist_dir);
+  const std::vector<double> mean = MeanInput(mnist.train);
+  SubtractMean(mnist.train, mean);
+  SubtractMean(mnist.test, mean);
+  std::vector<Dataset> splits = ConsecutiveSplits(mnist, {10000, 10000, 10000});
+  train_ = std::make_shared<const Dataset>(std::move(splits[0]));
+  valid_ = std::move(splits[1]);
+  test_ = std::move(splits[2]);
+  model_ = std::make_shared<const Mlp>(
+      MlpOptions{{784, 50, 50, 50, 10}, {settings_.l2}, false, false}, train_);
+  blocks_ = model_->layout().LayerParamBlocks();
+}
+
+ScheduleHyperparameters Fig2Problem::InitialHyperparameters() const {
+  return ScheduleHyperparameters::Constant(settings_.iters, blocks_.num_blocks(),
+                                           settings_.initial_log_alpha, settings_.initial_gamma,
+                                           settings_.initial_log_scale);
+}
+
+Fig2Run Fig2Problem::Run(const ScheduleHyperparameters& hypers, std::uint64_t k, bool full_curve,
+                         bool hypergradient, unsigned threads) const {
+  const std::size_t n = model_->num_params();
+  RandomStream rng(seed_, {0, k});
+  std::vector<double> epsilon(n);
+  for (double& e : epsilon) e = rng.Normal();
+  const std::vector<double> w0 = ScaledInitialWeights(blocks_, hypers.log_init_scale, epsilon);
+
+  Fig2Run run;
+  std::vector<std::vector<double>> positions;
+  SgdOptions options;
+  options.on_step = [&](std::size_t, std::span<const double> w, double loss) {
+    run.batch_curve.push_back(loss);
+    if (full_curve) positions.emplace_back(w.begin(), w.end());
+  };
+  ReversibleSgd sgd({model_, blocks_, hypers.ToSchedule(),
+                     RandomBatches(train_->rows, settings_.batch_size, seed_, k)},
+                    options);
+  try {
+    sgd.Train(w0, std::vector<double>(n, 0.0));
+  } catch (const FixedPointOverflow&) {
+    run.diverged = true;
+    return run;
+  }
+  std::vector<double> d_w(n);
+  run.train_loss = model_->Evaluate(sgd.weights(), *train_, d_w).nll;
+  run.valid_loss = model_->Evaluate(sgd.weights(), valid_).nll;
+  const Evaluation test = model_->Evaluate(sgd.weights(), test_);
+  run.test_loss = test.nll;
+  run.test_error = test.error;
+  if (full_curve) {
+    run.full_curve.resize(positions.size());
+    ParallelFor(positions.size(), threads, [&](std::size_t t) {
+      run.full_curve[t] = model_->Evaluate(positions[t], *train_).nll;
+    });
+  }
+  if (hypergradient) {
+    const Hypergradients h = sgd.Reverse(d_w);
+    run.exact = h.reversal.exact;
+    run.gradient = hypers.FlatGradient(h, blocks_, w0);
+  }
+  return run;
+}
+
+}  // namespace hypergrad::experiments

@@ -1,0 +1,63 @@
+// The training problem of Figs 2–5 (reference notes §Figs 2, 3, 5): a 784-50-50-50-10 tanh
+// network on the first 10,000 MNIST training images (mean image of the 60,000 subtracted),
+// T = 100 iterations of batches of 200 drawn with replacement, per-block schedules for the
+// 8 blocks (weights and biases of each layer), w_0 = exp(log s_block)·N(0, 1), v_0 = 0.
+// Meta-objective: mean NLL on all 10,000 *training* images at w_T (as the authors' code).
+#ifndef HYPERGRAD_EXPERIMENTS_COMMON_FIG2_PROBLEM_H_
+#define HYPERGRAD_EXPERIMENTS_COMMON_FIG2_PROBLEM_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "hyperparams.h"
+#include "mlp.h"
+
+namespace hypergrad::experiments {
+
+struct Fig2Settings {
+  std::size_t iters = 100;      // T
+  std::size_t batch_size = 200;
+  double initial_log_alpha = -1.0;
+  double initial_gamma = 0.5;   // logit 0
+  double initial_log_scale = -3.0;
+  double l2 = 1.3838965267367376e-87;  // e^-100: the authors' fixed, effectively-zero penalty
+};
+
+// The outcome of one training run and its reverse pass.
+struct Fig2Run {
+  double train_loss = 0, valid_loss = 0, test_loss = 0, test_error = 0;
+  std::vector<double> batch_curve;  // batch loss before each update, t = 0 … T−1
+  std::vector<double> full_curve;   // loss on all training images at w_t (if asked for)
+  std::vector<double> gradient;     // ∂(train loss)/∂(flattened hyperparameters)
+  bool exact = false;               // reverse pass recovered w_0, v_0 bit for bit
+  bool diverged = false;            // weights left the fixed-point range (other fields unset)
+};
+
+class Fig2Problem {
+ public:
+  // Loads MNIST from `mnist_dir` and builds the splits (10,000 train, valid, test).
+  Fig2Problem(const std::string& mnist_dir, Fig2Settings settings, std::uint64_t seed);
+
+  const Fig2Settings& settings() const { return settings_; }
+  const ParameterBlocks& blocks() const { return blocks_; }
+  ScheduleHyperparameters InitialHyperparameters() const;
+
+  // Trains with `hypers` using run k's random numbers (initial weights from (seed, 0, k), batch
+  // t from (seed, k, t)), runs the reverse pass (unless `hypergradient` is false) and evaluates.
+  // `threads` are used for the full-training-set learning curve (if `full_curve`).
+  Fig2Run Run(const ScheduleHyperparameters& hypers, std::uint64_t k, bool full_curve,
+              bool hypergradient = true, unsigned threads = 1) const;
+
+ private:
+  Fig2Settings settings_;
+  std::uint64_t seed_;
+  std::shared_ptr<const Dataset> train_;
+  Dataset valid_, test_;
+  std::shared_ptr<const Mlp> model_;
+  ParameterBlocks blocks_;
+};
+
+}  // namespace hypergrad::experiments
+
+#endif  // HYPERGRAD_EXPERIMENTS_COMMON_FIG2_PROBLEM_H_
