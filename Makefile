@@ -23,7 +23,7 @@ PYTHON     := /usr/bin/python3
 BIN        := $(BUILD)/bin
 # Each figure: its experiment target writes $(RESULTS)/<name>.h5, its analysis script renders
 # $(RESULTS)/figures/figNN.png and .pdf.
-FIGURES    := fig01 fig02 fig04 fig10
+FIGURES    := fig01 fig02 fig04 fig06 fig07 fig10
 # Figs 3 and 5 come from the Fig 2 run.
 ALIASES    := fig03 fig05
 
@@ -101,6 +101,14 @@ fig04: $(SETUP)
 	$(TEST_ENV) $(BIN)/fig04_initial_hypergradient $(QUICK_FLAG) --threads 2 \
 	  --out $(RESULTS)/fig04_initial_hypergradient.h5
 	$(PYTHON) analysis/fig04.py --results $(RESULTS)
+
+fig06: $(SETUP)
+	$(TEST_ENV) $(BIN)/fig06_l2_penalties $(QUICK_FLAG) --out $(RESULTS)/fig06_l2_penalties.h5
+	$(PYTHON) analysis/fig06.py --results $(RESULTS)
+
+fig07: $(SETUP)
+	$(TEST_ENV) $(BIN)/fig07_learned_data $(QUICK_FLAG) --out $(RESULTS)/fig07_learned_data.h5
+	$(PYTHON) analysis/fig07.py --results $(RESULTS)
 
 fig10: $(SETUP)
 	$(TEST_ENV) $(BIN)/fig10_chaos $(QUICK_FLAG) --threads 2 --out $(RESULTS)/fig10_chaos.h5

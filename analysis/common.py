@@ -87,7 +87,7 @@ class Row:
         self.agree, self.tolerance = agree, tolerance
 
     def markdown(self):
-        verdict = "yes" if self.agree else "**no**"
+        verdict = "—" if self.agree is None else ("yes" if self.agree else "**no**")
         return f"| {self.quantity} | {self.paper} | {self.ours} | {verdict} | {self.tolerance} |"
 
 

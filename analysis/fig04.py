@@ -37,7 +37,7 @@ def section(results):
     rows = [Row("share of weight learning-rate hypergradients < 0", "all", f"{100 * negative:.1f}%",
                 negative >= 0.95, "≥ 95%"),
             Row("Layer 1..4 at t = 0", "≈ −6e-4", ", ".join(f"{v:.1e}" for v in weights[0]),
-                bool(np.all((weights[0] < 0) & (np.abs(weights[0]) < 6e-3))), "negative, |·| < 6e-3")]
+                bool(np.all((weights[0] < 0) & (np.abs(weights[0]) < 6e-3))), "negative, magnitude < 6e-3")]
     for layer in range(1, 5):
         col = weights[:, layer - 1]
         paper_value, paper_at = PAPER_MIN[layer]

@@ -9,7 +9,9 @@
 //   momentum γ            —                    0.9 (applied as 58983/65536)
 //   learning rates        —                    1,000 values of log α in [0.5, 2.5]; one α for all
 //   initial weights       —                    N(0, 1)·e^-2, the same for every α
-// Quick mode: 16 values of log α.
+// Quick mode: 16 values of log α. Beyond the paper: the same sweep on a coarser grid (41 values)
+// for --extra-seeds more initial-weight draws (default 3; quick 0), to show how much the onset of
+// chaos depends on the draw.
 #include <atomic>
 #include <cmath>
 #include <iostream>
@@ -31,7 +33,8 @@ const std::vector<std::size_t> kLayers = {784, 200, 50, 10};
 constexpr std::size_t kTrainSize = 1000, kBatchSize = 250, kIters = 50;
 constexpr double kGamma = 0.9, kLogInitScale = -2.0;
 constexpr double kLogAlphaLow = 0.5, kLogAlphaHigh = 2.5;
-constexpr std::size_t kPoints = 1000, kQuickPoints = 16;
+constexpr std::size_t kPoints = 1000, kQuickPoints = 16, kExtraPoints = 41;
+constexpr std::size_t kUnset = static_cast<std::size_t>(-1);
 
 struct Point {
   double loss = std::numeric_limits<double>::quiet_NaN();
@@ -40,27 +43,35 @@ struct Point {
   bool exact = false;
 };
 
-int Run(const ExperimentOptions& options, const std::string& mnist_dir, std::size_t points_flag,
-        const Provenance& provenance) {
-  const std::size_t points = points_flag ? points_flag : (options.quick ? kQuickPoints : kPoints);
-  MnistData mnist = LoadMnistFrom(mnist_dir);
-  auto data = std::make_shared<const Dataset>(mnist.train.Slice(0, kTrainSize));
-  auto model = std::make_shared<const Mlp>(MlpOptions{kLayers, {}, false, false}, data);
-  const std::size_t n = model->num_params();
-  const ParameterBlocks blocks = ParameterBlocks::Single(n);
-  std::vector<double> w0(n);
-  RandomStream rng(options.seed, {0});
-  for (double& w : w0) w = std::exp(kLogInitScale) * rng.Normal();
-  const std::vector<double> v0(n, 0.0);
-
+std::vector<double> Grid(std::size_t points) {
   std::vector<double> log_alphas(points);
   for (std::size_t i = 0; i < points; ++i) {
     log_alphas[i] = points == 1 ? kLogAlphaLow
                                 : kLogAlphaLow + (kLogAlphaHigh - kLogAlphaLow) * static_cast<double>(i) /
                                                      static_cast<double>(points - 1);
   }
+  return log_alphas;
+}
+
+// Initial weights N(0, 1)·e^-2 from `seed`.
+std::vector<double> InitialWeights(std::size_t n, std::uint64_t seed) {
+  std::vector<double> w0(n);
+  RandomStream rng(seed, {0});
+  for (double& w : w0) w = std::exp(kLogInitScale) * rng.Normal();
+  return w0;
+}
+
+// Loss at w_T and its gradient with respect to log α for every learning rate of the grid, all
+// runs starting from w0.
+std::vector<Point> Sweep(const std::shared_ptr<const Mlp>& model, std::span<const double> w0,
+                         const std::vector<double>& log_alphas, const ExperimentOptions& options,
+                         const std::string& label) {
+  const std::size_t n = model->num_params(), points = log_alphas.size();
+  const ParameterBlocks blocks = ParameterBlocks::Single(n);
+  const std::vector<double> v0(n, 0.0);
+  const Dataset& data = model->data();
   std::vector<Point> results(points);
-  Progress progress("fig10 learning rates", points, !options.quiet, 5.0);
+  Progress progress(label, points, !options.quiet, 5.0);
   std::atomic<std::size_t> done{0};
   ParallelFor(points, options.threads, [&](std::size_t i) {
     const double alpha = std::exp(log_alphas[i]);
@@ -70,7 +81,7 @@ int Run(const ExperimentOptions& options, const std::string& mnist_dir, std::siz
     try {
       sgd.Train(w0, v0);
       std::vector<double> d_w(n);
-      p.loss = model->Evaluate(sgd.weights(), *data, d_w).nll;
+      p.loss = model->Evaluate(sgd.weights(), data, d_w).nll;
       const Hypergradients h = sgd.Reverse(d_w);
       double d_alpha = 0.0;
       for (double d : h.d_alpha) d_alpha += d;
@@ -82,6 +93,34 @@ int Run(const ExperimentOptions& options, const std::string& mnist_dir, std::siz
     progress.Update(++done);
   });
   progress.Finish();
+  return results;
+}
+
+int Run(const ExperimentOptions& options, const std::string& mnist_dir, std::size_t points_flag,
+        std::size_t extra_seeds_flag, const Provenance& provenance) {
+  const std::size_t points = points_flag ? points_flag : (options.quick ? kQuickPoints : kPoints);
+  const std::size_t extra_seeds = extra_seeds_flag != kUnset ? extra_seeds_flag : (options.quick ? 0 : 3);
+  MnistData mnist = LoadMnistFrom(mnist_dir);
+  auto data = std::make_shared<const Dataset>(mnist.train.Slice(0, kTrainSize));
+  auto model = std::make_shared<const Mlp>(MlpOptions{kLayers, {}, false, false}, data);
+  const std::size_t n = model->num_params();
+  const std::vector<double> log_alphas = Grid(points);
+  const std::vector<Point> results =
+      Sweep(model, InitialWeights(n, options.seed), log_alphas, options, "fig10 learning rates");
+
+  const std::vector<double> extra_grid = Grid(kExtraPoints);
+  std::vector<double> extra_loss, extra_gradient;
+  std::vector<std::int64_t> extra_seed_values;
+  for (std::size_t s = 1; s <= extra_seeds; ++s) {
+    const std::uint64_t seed = options.seed + s;
+    const std::vector<Point> sweep = Sweep(model, InitialWeights(n, seed), extra_grid, options,
+                                           "fig10 extra seed " + std::to_string(s));
+    for (const Point& p : sweep) {
+      extra_loss.push_back(p.loss);
+      extra_gradient.push_back(p.gradient);
+    }
+    extra_seed_values.push_back(static_cast<std::int64_t>(seed));
+  }
 
   std::vector<double> loss(points), gradient(points);
   std::vector<std::int64_t> diverged(points), exact(points);
@@ -113,6 +152,13 @@ int Run(const ExperimentOptions& options, const std::string& mnist_dir, std::siz
     w.SetAttribute("/", "buffer", "fast");
     w.SetAttribute("/", "objective", "mean cross-entropy on the 1,000 training images at w_T");
     w.SetAttribute("/gradient", "meaning", "d loss / d log alpha = alpha * sum_t d loss / d alpha_t");
+    if (extra_seeds > 0) {
+      w.Write("/seeds/log_alpha", extra_grid);
+      w.Write("/seeds/loss", extra_loss, {extra_seeds, kExtraPoints});
+      w.Write("/seeds/gradient", extra_gradient, {extra_seeds, kExtraPoints});
+      w.WriteInts("/seeds/seed", extra_seed_values);
+      w.SetAttribute("/seeds", "meaning", "the same sweep on a coarser grid from other initial-weight draws (NaN: diverged)");
+    }
   });
   return 0;
 }
@@ -124,7 +170,7 @@ int main(int argc, char** argv) {
   const auto provenance = hypergrad::CollectProvenance(argc, argv);
   hypergrad::experiments::ExperimentOptions options;
   std::string mnist_dir = hypergrad::experiments::DefaultMnistDir();
-  std::size_t points = 0;
+  std::size_t points = 0, extra_seeds = hypergrad::experiments::kUnset;
   CLI::App app{"Fig 10: training loss after 50 iterations and its exact gradient with respect to "
                "the log learning rate, for 1,000 learning rates (--quick: 16).",
                "fig10_chaos"};
@@ -133,7 +179,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--points", points, "number of log learning rates (default 1000; quick 16)")
       ->check(CLI::Range(1, 100000));
+  app.add_option("--extra-seeds", extra_seeds,
+                 "more initial-weight draws swept on a 41-point grid (default 3; quick 0)")
+      ->check(CLI::Range(0, 100));
   return hypergrad::experiments::GuardedMain(app, argc, argv, [&] {
-    return hypergrad::experiments::Run(options, mnist_dir, points, provenance);
+    return hypergrad::experiments::Run(options, mnist_dir, points, extra_seeds, provenance);
   });
 }
