@@ -69,6 +69,17 @@ def figure(results, number, name, render):
     return png
 
 
+def mosaic(images, rows, cols, padding=2):
+    """Tiles images (N × h × w) into one rows × cols picture with `padding` NaN pixels between
+    them (drawn as background)."""
+    n, h, w = images.shape
+    out = np.full((rows * h + (rows - 1) * padding, cols * w + (cols - 1) * padding), np.nan)
+    for i in range(min(n, rows * cols)):
+        r, c = divmod(i, cols)
+        out[r * (h + padding):r * (h + padding) + h, c * (w + padding):c * (w + padding) + w] = images[i]
+    return out
+
+
 def text(value):
     """An HDF5 attribute as a Python value (bytes → str, numpy scalars → Python)."""
     if isinstance(value, bytes):

@@ -17,6 +17,8 @@ $py "$src/tests/support/make_fake_mnist.py" "$tmp/mnist30k" 30000 100
 "$bin/fig02_schedules" --quick --quiet --mnist-dir "$tmp/mnist30k" --out "$tmp/res/fig02_schedules.h5"
 "$bin/fig04_initial_hypergradient" --quick --quiet --seeds 2 --mnist-dir "$tmp/mnist30k" \
   --out "$tmp/res/fig04_initial_hypergradient.h5"
+"$bin/fig06_l2_penalties" --quick --quiet --mnist-dir "$tmp/mnist30k" --out "$tmp/res/fig06_l2_penalties.h5"
+"$bin/fig07_learned_data" --quick --quiet --mnist-dir "$tmp/mnist30k" --out "$tmp/res/fig07_learned_data.h5"
 
 $py - "$tmp/res" <<'PY'
 import sys, h5py, numpy as np
@@ -33,6 +35,9 @@ expected = {
                         "meta/test_error": (4,), "meta/batch_loss_curve": (3, 20),
                         "curves/initial": (20,), "curves/final": (20,), "meta/reversal_exact": (3,),
                         "search/test_error": (3,), "comparison/learned_test_error": ()},
+    "fig06_l2_penalties": {"l2": (3, 7850), "meta/valid_loss": (3,), "meta/reversal_exact": (3,)},
+    "fig07_learned_data": {"images": (3, 10, 28, 28), "meta/valid_loss": (3,), "meta/l2": (3,),
+                           "meta/reversal_exact": (3,)},
     "fig04_initial_hypergradient": {"mean/d_log_alpha": (20, 8), "mean/d_log_init_scale": (8,),
                                     "per_seed/gradient": (2, 20 * 8 * 2 + 8)},
 }
@@ -52,7 +57,8 @@ PY
 mkdir -p "$tmp/quick" && mv "$tmp/res"/* "$tmp/quick/"
 (cd "$src" && $py analysis/report.py --results "$tmp/quick") > /dev/null
 for f in figures/fig01.png figures/fig01.pdf figures/fig10.png figures/fig10.pdf REPORT.md \
-         figures/fig02.png figures/fig02_extra.png figures/fig03.png figures/fig04.png figures/fig05.png; do
+         figures/fig02.png figures/fig02_extra.png figures/fig03.png figures/fig04.png figures/fig05.png \
+         figures/fig06.png figures/fig07.png; do
   [ -s "$tmp/quick/$f" ] || fail "missing $f"
 done
 grep -q "Quick run" "$tmp/quick/REPORT.md" || fail "REPORT.md does not say it is a quick run"
