@@ -13,7 +13,7 @@ py=/usr/bin/python3
 $py "$src/tests/support/make_fake_mnist.py" "$tmp/mnist" 1000 100
 "$bin/fig01_toy" --quick --quiet --out "$tmp/res/fig01_toy.h5"
 "$bin/fig10_chaos" --quick --quiet --points 3 --mnist-dir "$tmp/mnist" --out "$tmp/res/fig10_chaos.h5"
-$py "$src/tests/support/make_fake_mnist.py" "$tmp/mnist30k" 30000 100
+$py "$src/tests/support/make_fake_mnist.py" "$tmp/mnist30k" 30000 1000
 "$bin/fig02_schedules" --quick --quiet --mnist-dir "$tmp/mnist30k" --out "$tmp/res/fig02_schedules.h5"
 "$bin/fig04_initial_hypergradient" --quick --quiet --seeds 2 --mnist-dir "$tmp/mnist30k" \
   --out "$tmp/res/fig04_initial_hypergradient.h5"
