@@ -1,11 +1,6 @@
 #include "common/experiment.h"
 
-#include <atomic>
-#include <exception>
 #include <iostream>
-#include <mutex>
-#include <thread>
-#include <vector>
 
 namespace hypergrad::experiments {
 
@@ -24,29 +19,6 @@ void AddExperimentOptions(CLI::App& app, ExperimentOptions& options) {
 std::string ResultPath(const ExperimentOptions& options, const std::string& name) {
   if (!options.out.empty()) return options.out;
   return std::string(options.quick ? "results/quick/" : "results/") + name + ".h5";
-}
-
-void ParallelFor(std::size_t count, unsigned threads, const std::function<void(std::size_t)>& body) {
-  std::atomic<std::size_t> next{0};
-  std::exception_ptr failure;
-  std::mutex failure_mutex;
-  auto worker = [&] {
-    for (std::size_t i = next++; i < count; i = next++) {
-      try {
-        body(i);
-      } catch (...) {
-        std::lock_guard<std::mutex> lock(failure_mutex);
-        if (!failure) failure = std::current_exception();
-        next = count;  // stop handing out work
-      }
-    }
-  };
-  std::vector<std::thread> pool;
-  const unsigned used = std::max(1u, std::min<unsigned>(threads, static_cast<unsigned>(count)));
-  for (unsigned t = 1; t < used; ++t) pool.emplace_back(worker);
-  worker();
-  for (auto& thread : pool) thread.join();
-  if (failure) std::rethrow_exception(failure);
 }
 
 void WriteResult(const ExperimentOptions& options, const std::string& name,

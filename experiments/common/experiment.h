@@ -9,6 +9,7 @@
 #include <functional>
 #include <string>
 
+#include "parallel.h"
 #include "results/h5_writer.h"
 #include "results/provenance.h"
 
@@ -27,10 +28,6 @@ void AddExperimentOptions(CLI::App& app, ExperimentOptions& options);
 
 // --out if given, else results/<name>.h5 (results/quick/<name>.h5 with --quick).
 std::string ResultPath(const ExperimentOptions& options, const std::string& name);
-
-// Calls body(i) for i in [0, count) on `threads` threads (each i exactly once, in no particular
-// order). The first exception thrown by a body is rethrown here after all threads stop.
-void ParallelFor(std::size_t count, unsigned threads, const std::function<void(std::size_t)>& body);
 
 // Opens the result file (atomically: see H5Writer), lets `write` fill it, adds provenance and
 // the common options, and commits it. Prints the path unless quiet.
