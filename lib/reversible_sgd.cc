@@ -1,5 +1,6 @@
 #include "reversible_sgd.h"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -86,6 +87,14 @@ ReversibleSgd::ReversibleSgd(TrainingSetup setup, SgdOptions options)
 void ReversibleSgd::Coefficients(std::size_t t, StepCoefficients& c) const {
   const Schedule& s = setup_.schedule;
   const std::size_t blocks = s.blocks;
+  const std::span<const double> alpha_t{s.alpha.data() + t * blocks, blocks};
+  const std::span<const double> gamma_t{s.gamma.data() + t * blocks, blocks};
+  if (std::equal(alpha_t.begin(), alpha_t.end(), c.block_alpha.begin(), c.block_alpha.end()) &&
+      std::equal(gamma_t.begin(), gamma_t.end(), c.block_gamma.begin(), c.block_gamma.end())) {
+    return;  // same values as the step before: the expansion is already there
+  }
+  c.block_alpha.assign(alpha_t.begin(), alpha_t.end());
+  c.block_gamma.assign(gamma_t.begin(), gamma_t.end());
   std::vector<double> one_minus(blocks);
   std::vector<MomentumRatio> block_ratios(blocks);
   for (std::size_t j = 0; j < blocks; ++j) {
@@ -97,8 +106,8 @@ void ReversibleSgd::Coefficients(std::size_t t, StepCoefficients& c) const {
   c.gamma.resize(n);
   c.one_minus_gamma.resize(n);
   c.ratios.resize(n);
-  setup_.blocks.Expand({s.alpha.data() + t * blocks, blocks}, c.alpha);
-  setup_.blocks.Expand({s.gamma.data() + t * blocks, blocks}, c.gamma);
+  setup_.blocks.Expand(alpha_t, c.alpha);
+  setup_.blocks.Expand(gamma_t, c.gamma);
   setup_.blocks.Expand(one_minus, c.one_minus_gamma);
   for (std::size_t k = 0; k < n; ++k) c.ratios[k] = block_ratios[setup_.blocks.block_of[k]];
 }

@@ -1,10 +1,21 @@
 #include "shared_mlp.h"
 
 #include <stdexcept>
+#include <xtensor-blas/xblas.hpp>
+#include <xtensor/xadapt.hpp>
 
 #include "parallel.h"
 
 namespace hypergrad {
+namespace {
+
+// A row-major rows × cols view of memory we do not own.
+auto View(const double* data, std::size_t rows, std::size_t cols) {
+  return xt::adapt(const_cast<double*>(data), rows * cols, xt::no_ownership(),
+                   std::array<std::size_t, 2>{rows, cols});
+}
+
+}  // namespace
 
 SharedMlp::SharedMlp(SharedMlpOptions options, std::vector<std::shared_ptr<const Dataset>> task_data,
                      std::vector<double> sharing)
@@ -48,18 +59,10 @@ std::string SharedMlp::ParameterName(std::size_t k) const {
 
 void SharedMlp::Mix(std::size_t layer, std::span<const double> x, std::vector<double>& out) const {
   const std::size_t tasks = options_.tasks, width = LayerWidth(layer);
-  const double* t = sharing_.data() + layer * tasks * tasks;
-  const double* z = x.data() + LayerOffset(layer);
   out.assign(tasks * width, 0.0);
-  for (std::size_t r = 0; r < tasks; ++r) {
-    for (std::size_t s = 0; s < tasks; ++s) {
-      const double m = t[r * tasks + s];
-      if (m == 0.0) continue;
-      const double* src = z + s * width;
-      double* dst = out.data() + r * width;
-      for (std::size_t c = 0; c < width; ++c) dst[c] += m * src[c];
-    }
-  }
+  auto result = View(out.data(), tasks, width);
+  xt::blas::gemm(View(sharing_.data() + layer * tasks * tasks, tasks, tasks),
+                 View(x.data() + LayerOffset(layer), tasks, width), result);
 }
 
 std::vector<std::vector<double>> SharedMlp::TaskWeights(std::span<const double> z) const {
@@ -80,27 +83,21 @@ std::vector<std::vector<double>> SharedMlp::TaskWeights(std::span<const double> 
 void SharedMlp::PullBack(std::span<const double> z, const std::vector<std::vector<double>>& d_w,
                          std::span<double> d_z, std::span<double> d_sharing) const {
   const std::size_t tasks = options_.tasks;
+  std::vector<double> rows;
   for (std::size_t i = 0; i < layer_widths_.size(); ++i) {
     const std::size_t width = LayerWidth(i), start = layout_.layers()[i].weight_offset;
-    const double* t = sharing_.data() + i * tasks * tasks;
-    const double* zi = z.data() + LayerOffset(i);
-    double* dz = d_z.data() + LayerOffset(i);
-    double* dt = d_sharing.empty() ? nullptr : d_sharing.data() + i * tasks * tasks;
-    // d Z_i = T_iᵀ · D_i and d T_i = D_i · Z_iᵀ, where row r of D_i is task r's ∂f/∂W_i.
-    std::fill(dz, dz + tasks * width, 0.0);
+    // D_i: row r is task r's ∂f/∂W_i. Then d Z_i = T_iᵀ·D_i and d T_i = D_i·Z_iᵀ.
+    rows.resize(tasks * width);
     for (std::size_t r = 0; r < tasks; ++r) {
-      const double* d = d_w[r].data() + start;
-      for (std::size_t s = 0; s < tasks; ++s) {
-        const double m = t[r * tasks + s];
-        double* out = dz + s * width;
-        double dot = 0.0;
-        const double* zs = zi + s * width;
-        for (std::size_t c = 0; c < width; ++c) {
-          out[c] += m * d[c];
-          dot += d[c] * zs[c];
-        }
-        if (dt) dt[r * tasks + s] = dot;
-      }
+      std::copy_n(d_w[r].begin() + static_cast<std::ptrdiff_t>(start), width,
+                  rows.begin() + static_cast<std::ptrdiff_t>(r * width));
+    }
+    const auto d = View(rows.data(), tasks, width);
+    auto dz = View(d_z.data() + LayerOffset(i), tasks, width);
+    xt::blas::gemm(View(sharing_.data() + i * tasks * tasks, tasks, tasks), d, dz, true, false);
+    if (!d_sharing.empty()) {
+      auto dt = View(d_sharing.data() + i * tasks * tasks, tasks, tasks);
+      xt::blas::gemm(d, View(z.data() + LayerOffset(i), tasks, width), dt, false, true);
     }
   }
 }

@@ -32,6 +32,8 @@ struct StepCoefficients {
   std::vector<double> gamma;            // γ_t (float: (1 − γ)·g and hypergradients use it)
   std::vector<double> one_minus_gamma;  // 1 − γ_t
   std::vector<MomentumRatio> ratios;    // n/d applied exactly to fixed-point velocities
+  // The per-block values these were expanded from (lets a constant schedule skip re-expanding).
+  std::vector<double> block_alpha, block_gamma;
 };
 
 // Whether the reverse pass came back to where the forward pass started.

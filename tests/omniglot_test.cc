@@ -117,3 +117,38 @@ TEST(OmniglotTransformsTest, QuarterTurnFollowsTheAuthorsIndexing) {
 
 }  // namespace
 }  // namespace hypergrad
+
+namespace hypergrad {
+namespace {
+
+std::vector<OmniglotImage> FakeImages() {
+  std::vector<OmniglotImage> images;
+  for (const char* alphabet : {"Greek", "Latin"}) {
+    for (int character = 1; character <= 3; ++character) {
+      for (int drawer = 1; drawer <= 4; ++drawer) {
+        std::vector<double> pixels(784, 0.0);
+        pixels[static_cast<std::size_t>(character * 28 + drawer)] = 1.0;
+        images.push_back({alphabet, character, drawer, pixels});
+      }
+    }
+  }
+  return images;
+}
+
+TEST(OmniglotTasksTest, AlphabetsAndRotationsShareLabelPermutations) {
+  const OmniglotTasks tasks = MakeOmniglotTasks(FakeImages(), {"Latin", "Greek"}, 3, 5, 7);
+  ASSERT_EQ(tasks.names.size(), 4u);
+  EXPECT_EQ(tasks.names[2], "Latin (rotated)");
+  EXPECT_EQ(tasks.images[0].size(), 3u);     // characters
+  EXPECT_EQ(tasks.images[0][0].size(), 3u);  // drawers 1-3 of 4
+  EXPECT_EQ(tasks.labels[0], tasks.labels[2]);
+  EXPECT_EQ(tasks.labels[1], tasks.labels[3]);
+  for (auto label : tasks.labels[0]) EXPECT_LT(label, 5u);
+  EXPECT_EQ(tasks.images[2][1][2], RotateQuarter(tasks.images[0][1][2]));
+  EXPECT_THROW(MakeOmniglotTasks(FakeImages(), {"Korean"}, 3, 5, 7), std::invalid_argument);
+  EXPECT_THROW(MakeOmniglotTasks(FakeImages(), {"Latin"}, 5, 5, 7), std::invalid_argument);
+  EXPECT_THROW(MakeOmniglotTasks(FakeImages(), {"Latin"}, 3, 2, 7), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace hypergrad

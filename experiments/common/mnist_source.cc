@@ -9,7 +9,13 @@
 
 namespace hypergrad::experiments {
 
+#ifndef HYPERGRAD_OMNIGLOT_ZIP
+#define HYPERGRAD_OMNIGLOT_ZIP "data/omniglot/images_background_small1.zip"
+#endif
+
 std::string DefaultMnistDir() { return HYPERGRAD_MNIST_DIR; }
+
+std::string DefaultOmniglotZip() { return HYPERGRAD_OMNIGLOT_ZIP; }
 
 MnistData LoadMnistFrom(const std::string& dir) {
   for (const char* name : kMnistFiles) {

@@ -4,10 +4,14 @@
 #include <zip.h>
 
 #include <algorithm>
+#include <map>
 #include <memory>
+#include <numeric>
 #include <regex>
 #include <stdexcept>
 #include <tuple>
+
+#include "random.h"
 
 namespace hypergrad {
 namespace {
@@ -136,6 +140,57 @@ std::vector<OmniglotImage> LoadOmniglotZip(const std::string& zip_path) {
     return std::tie(a.alphabet, a.character, a.drawer) < std::tie(b.alphabet, b.character, b.drawer);
   });
   return images;
+}
+
+OmniglotTasks MakeOmniglotTasks(const std::vector<OmniglotImage>& images,
+                                const std::vector<std::string>& alphabets, int drawers,
+                                std::size_t classes, std::uint64_t seed) {
+  OmniglotTasks tasks;
+  tasks.classes = classes;
+  const std::size_t count = alphabets.size();
+  tasks.images.resize(2 * count);
+  tasks.labels.resize(2 * count);
+  for (std::size_t a = 0; a < count; ++a) {
+    // character number → drawer number → image
+    std::map<int, std::map<int, const OmniglotImage*>> found;
+    for (const OmniglotImage& image : images) {
+      if (image.alphabet == alphabets[a] && image.drawer >= 1 && image.drawer <= drawers) {
+        found[image.character][image.drawer] = &image;
+      }
+    }
+    if (found.empty()) throw std::invalid_argument("Omniglot: no images of alphabet " + alphabets[a]);
+    if (found.size() > classes) {
+      throw std::invalid_argument("Omniglot: alphabet " + alphabets[a] + " has " +
+                                  std::to_string(found.size()) + " characters, more than " +
+                                  std::to_string(classes) + " output units");
+    }
+    std::vector<std::size_t> permutation(classes);
+    std::iota(permutation.begin(), permutation.end(), 0);
+    RandomStream rng(seed, {a});
+    for (std::size_t i = classes; i > 1; --i) std::swap(permutation[i - 1], permutation[rng.UniformInt(i)]);
+    std::size_t c = 0;
+    for (const auto& [character, by_drawer] : found) {
+      if (by_drawer.size() != static_cast<std::size_t>(drawers)) {
+        throw std::invalid_argument("Omniglot: alphabet " + alphabets[a] + ", character " +
+                                    std::to_string(character) + " has " +
+                                    std::to_string(by_drawer.size()) + " of drawers 1-" +
+                                    std::to_string(drawers));
+      }
+      std::vector<std::vector<double>> upright, turned;
+      for (const auto& [drawer, image] : by_drawer) {
+        upright.push_back(image->pixels);
+        turned.push_back(RotateQuarter(image->pixels));
+      }
+      tasks.images[a].push_back(std::move(upright));
+      tasks.images[count + a].push_back(std::move(turned));
+      tasks.labels[a].push_back(permutation[c]);
+      tasks.labels[count + a].push_back(permutation[c]);
+      ++c;
+    }
+  }
+  for (const auto& name : alphabets) tasks.names.push_back(name);
+  for (const auto& name : alphabets) tasks.names.push_back(name + " (rotated)");
+  return tasks;
 }
 
 }  // namespace hypergrad

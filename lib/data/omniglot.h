@@ -25,6 +25,26 @@ struct OmniglotImage {
 // if the zip cannot be read, a PNG cannot be decoded or is not 105 × 105.
 std::vector<OmniglotImage> LoadOmniglotZip(const std::string& zip_path);
 
+// The tasks of the Omniglot experiment (reference notes §6.2): each alphabet, then each
+// alphabet turned a quarter (RotateQuarter), as separate tasks.
+struct OmniglotTasks {
+  std::vector<std::string> names;  // alphabets, then "<alphabet> (rotated)"
+  std::size_t classes = 0;         // output units per task (55: the largest Omniglot alphabet)
+  // images[task][character][i]: the i-th used drawer's image (28 × 28, ink in [0, 1]).
+  std::vector<std::vector<std::vector<std::vector<double>>>> images;
+  // labels[task][character]: the output unit of the character. Each alphabet's characters get
+  // a random permutation of the `classes` units, shared with its rotated copy (so that output
+  // layers can share between an alphabet and its rotation).
+  std::vector<std::vector<std::size_t>> labels;
+};
+
+// Builds the tasks from LoadOmniglotZip's images: `alphabets` in order, drawers 1 … `drawers`
+// of every character. Throws std::invalid_argument naming the alphabet if it is missing, has a
+// character without all those drawers, or has more characters than `classes`.
+OmniglotTasks MakeOmniglotTasks(const std::vector<OmniglotImage>& images,
+                                const std::vector<std::string>& alphabets, int drawers,
+                                std::size_t classes, std::uint64_t seed);
+
 // Area averaging from 105 × 105 to 28 × 28: output (r, c) is the coverage-weighted mean over the
 // input square [3.75r, 3.75(r+1)) × [3.75c, 3.75(c+1)). Input and output row-major.
 std::vector<double> Downsample105To28(std::span<const double> image105);
