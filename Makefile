@@ -23,9 +23,9 @@ PYTHON     := /usr/bin/python3
 BIN        := $(BUILD)/bin
 # Each figure: its experiment target writes $(RESULTS)/<name>.h5, its analysis script renders
 # $(RESULTS)/figures/figNN.png and .pdf.
-FIGURES    := fig01 fig02 fig04 fig06 fig07 fig10
-# Figs 3 and 5 come from the Fig 2 run.
-ALIASES    := fig03 fig05
+FIGURES    := fig01 fig02 fig04 fig06 fig07 fig08 fig10
+# Figs 3 and 5 come from the Fig 2 run, Fig 9 from the Fig 8 run.
+ALIASES    := fig03 fig05 fig09
 
 all: build
 
@@ -95,7 +95,8 @@ fig02: $(SETUP)
 	$(PYTHON) analysis/fig03.py --results $(RESULTS)
 	$(PYTHON) analysis/fig05.py --results $(RESULTS)
 
-$(ALIASES): fig02
+fig03 fig05: fig02
+fig09: fig08
 
 fig04: $(SETUP)
 	$(TEST_ENV) $(BIN)/fig04_initial_hypergradient $(QUICK_FLAG) --threads 2 \
@@ -109,6 +110,11 @@ fig06: $(SETUP)
 fig07: $(SETUP)
 	$(TEST_ENV) $(BIN)/fig07_learned_data $(QUICK_FLAG) --out $(RESULTS)/fig07_learned_data.h5
 	$(PYTHON) analysis/fig07.py --results $(RESULTS)
+
+fig08: $(SETUP)
+	$(TEST_ENV) $(BIN)/fig08_09_omniglot $(QUICK_FLAG) --threads 2 --out $(RESULTS)/fig08_09_omniglot.h5
+	$(PYTHON) analysis/fig08.py --results $(RESULTS)
+	$(PYTHON) analysis/fig09.py --results $(RESULTS)
 
 fig10: $(SETUP)
 	$(TEST_ENV) $(BIN)/fig10_chaos $(QUICK_FLAG) --threads 2 --out $(RESULTS)/fig10_chaos.h5

@@ -11,7 +11,6 @@
 #include <cmath>
 
 #include "common/experiment.h"
-#include "common/guarded_main.h"
 #include "hyperparams.h"
 #include "meta_optimizers.h"
 #include "reversible_sgd.h"
@@ -94,8 +93,8 @@ int Run(const ExperimentOptions& options, const Provenance& provenance) {
     w.Write("/surface/x", grid_x);
     w.Write("/surface/y", grid_y);
     w.Write("/surface/loss", surface, {grid_y.size(), grid_x.size()});
-    w.SetAttribute("/", "iters", static_cast<std::int64_t>(kIters));
-    w.SetAttribute("/", "meta_iters", static_cast<std::int64_t>(kMetaIters));
+    w.SetAttribute("/", "iters", kIters);
+    w.SetAttribute("/", "meta_iters", kMetaIters);
     w.SetAttribute("/", "initial_log_alpha", kInitialLogAlpha);
     w.SetAttribute("/", "initial_gamma", kInitialGamma);
     w.SetAttribute("/", "meta_optimizer", "momentum SGD, step 0.01, mass 0.9");
@@ -109,13 +108,12 @@ int Run(const ExperimentOptions& options, const Provenance& provenance) {
 }  // namespace hypergrad::experiments
 
 int main(int argc, char** argv) {
-  const auto provenance = hypergrad::CollectProvenance(argc, argv);
-  hypergrad::experiments::ExperimentOptions options;
-  CLI::App app{"Fig 1: meta-optimization of a learning-rate and momentum schedule on a 2-D toy "
-               "surface; three meta-iterations of trajectories. (--quick runs the same: it takes "
-               "well under a second.)",
-               "fig01_toy"};
-  hypergrad::experiments::AddExperimentOptions(app, options);
-  return hypergrad::experiments::GuardedMain(
-      app, argc, argv, [&] { return hypergrad::experiments::Run(options, provenance); });
+  using namespace hypergrad::experiments;
+  return ExperimentMain(
+      argc, argv, "fig01_toy",
+      "Fig 1: meta-optimization of a learning-rate and momentum schedule on a 2-D toy "
+      "surface; three meta-iterations of trajectories. (--quick runs the same: it takes "
+      "well under a second.)",
+      [](CLI::App&) {},
+      [&](const auto& o, const auto& p) { return Run(o, p); });
 }

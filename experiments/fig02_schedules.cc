@@ -20,7 +20,6 @@
 
 #include "common/experiment.h"
 #include "common/fig2_problem.h"
-#include "common/guarded_main.h"
 #include "common/mnist_source.h"
 #include "common/progress.h"
 #include "meta_optimizers.h"
@@ -140,9 +139,9 @@ int Run(const ExperimentOptions& options, const std::string& mnist_dir, const Pr
     w.WriteScalar("/comparison/search_best_log_alpha", search_log_alpha[best]);
     w.WriteScalar("/comparison/search_best_test_error", search_error[best]);
     w.WriteScalar("/comparison/search_best_test_loss", search_test[best]);
-    w.SetAttribute("/", "iters", static_cast<std::int64_t>(T));
-    w.SetAttribute("/", "meta_iters", static_cast<std::int64_t>(meta_iters));
-    w.SetAttribute("/", "batch_size", static_cast<std::int64_t>(settings.batch_size));
+    w.SetAttribute("/", "iters", T);
+    w.SetAttribute("/", "meta_iters", meta_iters);
+    w.SetAttribute("/", "batch_size", settings.batch_size);
     w.SetAttribute("/", "initial_log_alpha", settings.initial_log_alpha);
     w.SetAttribute("/", "initial_gamma", settings.initial_gamma);
     w.SetAttribute("/", "initial_log_scale", settings.initial_log_scale);
@@ -164,17 +163,13 @@ int Run(const ExperimentOptions& options, const std::string& mnist_dir, const Pr
 }  // namespace hypergrad::experiments
 
 int main(int argc, char** argv) {
-  const auto provenance = hypergrad::CollectProvenance(argc, argv);
-  hypergrad::experiments::ExperimentOptions options;
-  std::string mnist_dir = hypergrad::experiments::DefaultMnistDir();
-  CLI::App app{"Figs 2, 3, 5: optimizes learning-rate and momentum schedules per layer and "
-               "initial weight scales (1,608 hyperparameters) by exact hypergradients, 50 "
-               "meta-iterations; also a 1-D learning-rate search baseline.",
-               "fig02_schedules"};
-  hypergrad::experiments::AddExperimentOptions(app, options);
-  app.add_option("--mnist-dir", mnist_dir, "folder with the four MNIST idx files")
-      ->capture_default_str();
-  return hypergrad::experiments::GuardedMain(app, argc, argv, [&] {
-    return hypergrad::experiments::Run(options, mnist_dir, provenance);
-  });
+  using namespace hypergrad::experiments;
+  std::string mnist_dir = DefaultMnistDir();
+  return ExperimentMain(
+      argc, argv, "fig02_schedules",
+      "Figs 2, 3, 5: optimizes learning-rate and momentum schedules per layer and "
+      "initial weight scales (1,608 hyperparameters) by exact hypergradients, 50 "
+      "meta-iterations; also a 1-D learning-rate search baseline.",
+      [&](CLI::App& app) { AddMnistDirOption(app, mnist_dir); },
+      [&](const auto& o, const auto& p) { return Run(o, mnist_dir, p); });
 }

@@ -12,7 +12,6 @@
 
 #include "common/experiment.h"
 #include "common/fig2_problem.h"
-#include "common/guarded_main.h"
 #include "common/mnist_source.h"
 #include "common/progress.h"
 
@@ -66,8 +65,8 @@ int Run(const ExperimentOptions& options, const std::string& mnist_dir, std::siz
     w.Write("/stderr/d_log_init_scale", e.log_init_scale);
     w.Write("/per_seed/gradient", all, {seeds, size});
     w.Write("/per_seed/train_loss", train_loss);
-    w.SetAttribute("/", "seeds", static_cast<std::int64_t>(seeds));
-    w.SetAttribute("/", "iters", static_cast<std::int64_t>(T));
+    w.SetAttribute("/", "seeds", seeds);
+    w.SetAttribute("/", "iters", T);
     w.SetAttribute("/", "block_names", "W0,b0,W1,b1,W2,b2,W3,b3");
     w.SetAttribute("/", "objective", "mean NLL on the 10,000 training images at w_T");
     w.SetAttribute("/per_seed/gradient", "layout", "flattened: log alpha (T x B), logit gamma (T x B), log scale (B)");
@@ -79,19 +78,17 @@ int Run(const ExperimentOptions& options, const std::string& mnist_dir, std::siz
 }  // namespace hypergrad::experiments
 
 int main(int argc, char** argv) {
-  const auto provenance = hypergrad::CollectProvenance(argc, argv);
-  hypergrad::experiments::ExperimentOptions options;
-  std::string mnist_dir = hypergrad::experiments::DefaultMnistDir();
+  using namespace hypergrad::experiments;
+  std::string mnist_dir = DefaultMnistDir();
   std::size_t seeds = 0;
-  CLI::App app{"Fig 4: the hypergradient at the initial hyperparameters of Fig 2 (learning "
-               "rates per iteration and block, momenta, initial scales), averaged over seeds.",
-               "fig04_initial_hypergradient"};
-  hypergrad::experiments::AddExperimentOptions(app, options);
-  app.add_option("--mnist-dir", mnist_dir, "folder with the four MNIST idx files")
-      ->capture_default_str();
-  app.add_option("--seeds", seeds, "number of seeds (default 100 as the paper; quick 4)")
-      ->check(CLI::Range(1, 100000));
-  return hypergrad::experiments::GuardedMain(app, argc, argv, [&] {
-    return hypergrad::experiments::Run(options, mnist_dir, seeds, provenance);
-  });
+  return ExperimentMain(
+      argc, argv, "fig04_initial_hypergradient",
+      "Fig 4: the hypergradient at the initial hyperparameters of Fig 2 (learning rates per "
+      "iteration and block, momenta, initial scales), averaged over seeds.",
+      [&](CLI::App& app) {
+        AddMnistDirOption(app, mnist_dir);
+        app.add_option("--seeds", seeds, "number of seeds (default 100 as the paper; quick 4)")
+            ->check(CLI::Range(1, 100000));
+      },
+      [&](const auto& o, const auto& p) { return Run(o, mnist_dir, seeds, p); });
 }

@@ -15,7 +15,6 @@
 #include <iostream>
 
 #include "common/experiment.h"
-#include "common/guarded_main.h"
 #include "common/mnist_source.h"
 #include "common/progress.h"
 #include "hyperparams.h"
@@ -102,11 +101,11 @@ int Run(const ExperimentOptions& options, const std::string& mnist_dir, const Pr
     w.WriteInts("/meta/reversal_exact", exact);
     w.SetAttribute("/l2", "meaning", "lambda used in run k (row k), per parameter in the layout W0 (784 x 10, row-major), b0");
     w.SetAttribute("/meta/train_loss", "meaning", "training loss including the L2 penalty, all 10,000 images, at w_T");
-    w.SetAttribute("/", "iters", static_cast<std::int64_t>(kIters));
-    w.SetAttribute("/", "meta_iters", static_cast<std::int64_t>(meta_iters));
+    w.SetAttribute("/", "iters", kIters);
+    w.SetAttribute("/", "meta_iters", meta_iters);
     w.SetAttribute("/", "alpha", kAlpha);
     w.SetAttribute("/", "gamma", kGamma);
-    w.SetAttribute("/", "batch_size", static_cast<std::int64_t>(kBatch));
+    w.SetAttribute("/", "batch_size", kBatch);
     w.SetAttribute("/", "initial_log_l2", kInitialLogL2);
     w.SetAttribute("/", "meta_optimizer", "gradient descent on log lambda, step 1000");
     w.SetAttribute("/", "meta_objective", "validation mean NLL + 0.01 * sum lambda^2");
@@ -119,15 +118,12 @@ int Run(const ExperimentOptions& options, const std::string& mnist_dir, const Pr
 }  // namespace hypergrad::experiments
 
 int main(int argc, char** argv) {
-  const auto provenance = hypergrad::CollectProvenance(argc, argv);
-  hypergrad::experiments::ExperimentOptions options;
-  std::string mnist_dir = hypergrad::experiments::DefaultMnistDir();
-  CLI::App app{"Fig 6: learns one L2 penalty per parameter of a logistic regression on MNIST "
-               "(7,850 hyperparameters) from the exact hypergradient of the validation loss.",
-               "fig06_l2_penalties"};
-  hypergrad::experiments::AddExperimentOptions(app, options);
-  app.add_option("--mnist-dir", mnist_dir, "folder with the four MNIST idx files")->capture_default_str();
-  return hypergrad::experiments::GuardedMain(app, argc, argv, [&] {
-    return hypergrad::experiments::Run(options, mnist_dir, provenance);
-  });
+  using namespace hypergrad::experiments;
+  std::string mnist_dir = DefaultMnistDir();
+  return ExperimentMain(
+      argc, argv, "fig06_l2_penalties",
+      "Fig 6: learns one L2 penalty per parameter of a logistic regression on MNIST "
+      "(7,850 hyperparameters) from the exact hypergradient of the validation loss.",
+      [&](CLI::App& app) { AddMnistDirOption(app, mnist_dir); },
+      [&](const auto& o, const auto& p) { return Run(o, mnist_dir, p); });
 }

@@ -15,7 +15,6 @@
 #include <iostream>
 
 #include "common/experiment.h"
-#include "common/guarded_main.h"
 #include "common/mnist_source.h"
 #include "common/progress.h"
 #include "meta_optimizers.h"
@@ -102,8 +101,8 @@ int Run(const ExperimentOptions& options, const std::string& mnist_dir, const Pr
     w.Write("/meta/fake_to_real_std", fake_std);
     w.WriteInts("/meta/reversal_exact", exact);
     w.SetAttribute("/images", "meaning", "the 10 learned images (digits 0-9) used in run k, mean-subtracted pixel space");
-    w.SetAttribute("/", "iters", static_cast<std::int64_t>(kIters));
-    w.SetAttribute("/", "meta_iters", static_cast<std::int64_t>(meta_iters));
+    w.SetAttribute("/", "iters", kIters);
+    w.SetAttribute("/", "meta_iters", meta_iters);
     w.SetAttribute("/", "alpha", kAlpha);
     w.SetAttribute("/", "gamma", kGamma);
     w.SetAttribute("/", "initial_l2", std::exp(kInitialLogL2));
@@ -119,15 +118,12 @@ int Run(const ExperimentOptions& options, const std::string& mnist_dir, const Pr
 }  // namespace hypergrad::experiments
 
 int main(int argc, char** argv) {
-  const auto provenance = hypergrad::CollectProvenance(argc, argv);
-  hypergrad::experiments::ExperimentOptions options;
-  std::string mnist_dir = hypergrad::experiments::DefaultMnistDir();
-  CLI::App app{"Fig 7: learns a training set of ten images (and an L2 penalty) from the exact "
-               "hypergradient of a logistic regression's validation loss.",
-               "fig07_learned_data"};
-  hypergrad::experiments::AddExperimentOptions(app, options);
-  app.add_option("--mnist-dir", mnist_dir, "folder with the four MNIST idx files")->capture_default_str();
-  return hypergrad::experiments::GuardedMain(app, argc, argv, [&] {
-    return hypergrad::experiments::Run(options, mnist_dir, provenance);
-  });
+  using namespace hypergrad::experiments;
+  std::string mnist_dir = DefaultMnistDir();
+  return ExperimentMain(
+      argc, argv, "fig07_learned_data",
+      "Fig 7: learns a training set of ten images (and an L2 penalty) from the exact "
+      "hypergradient of a logistic regression's validation loss.",
+      [&](CLI::App& app) { AddMnistDirOption(app, mnist_dir); },
+      [&](const auto& o, const auto& p) { return Run(o, mnist_dir, p); });
 }

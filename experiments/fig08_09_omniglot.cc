@@ -25,7 +25,6 @@
 #include <numeric>
 
 #include "common/experiment.h"
-#include "common/guarded_main.h"
 #include "common/mnist_source.h"
 #include "common/progress.h"
 #include "data/omniglot.h"
@@ -244,8 +243,8 @@ int Run(const ExperimentOptions& options, const std::string& zip, const Provenan
     w.SetAttribute("/", "layers", "784,400,200,55");
     w.SetAttribute("/", "drawers", "1-15 (12 train / 3 test per character; 10 / 2 inside meta-iterations)");
     w.SetAttribute("/", "downsampling", "area averaging 105 -> 28, ink = 1 - pixel");
-    w.SetAttribute("/", "iters", static_cast<std::int64_t>(iters));
-    w.SetAttribute("/", "meta_iters", static_cast<std::int64_t>(meta_iters));
+    w.SetAttribute("/", "iters", iters);
+    w.SetAttribute("/", "meta_iters", meta_iters);
     w.SetAttribute("/", "alpha", kAlpha);
     w.SetAttribute("/", "gamma", kGamma);
     w.SetAttribute("/", "l2_on_z", std::exp(kLogL2));
@@ -261,16 +260,15 @@ int Run(const ExperimentOptions& options, const std::string& zip, const Provenan
 }  // namespace hypergrad::experiments
 
 int main(int argc, char** argv) {
-  const auto provenance = hypergrad::CollectProvenance(argc, argv);
-  hypergrad::experiments::ExperimentOptions options;
-  std::string zip = hypergrad::experiments::DefaultOmniglotZip();
-  CLI::App app{"Figs 8 and 9: learns how ten Omniglot task networks (five alphabets and their "
-               "rotations) share their layers, w = T·z, from the exact hypergradient of the "
-               "validation loss; compares separate, tied-first-layer and learned sharing.",
-               "fig08_09_omniglot"};
-  hypergrad::experiments::AddExperimentOptions(app, options);
-  app.add_option("--omniglot-zip", zip, "images_background_small1.zip")->capture_default_str();
-  return hypergrad::experiments::GuardedMain(app, argc, argv, [&] {
-    return hypergrad::experiments::Run(options, zip, provenance);
-  });
+  using namespace hypergrad::experiments;
+  std::string zip = DefaultOmniglotZip();
+  return ExperimentMain(
+      argc, argv, "fig08_09_omniglot",
+      "Figs 8 and 9: learns how ten Omniglot task networks (five alphabets and their rotations) "
+      "share their layers, w = T·z, from the exact hypergradient of the validation loss; compares "
+      "separate, tied-first-layer and learned sharing.",
+      [&](CLI::App& app) {
+        app.add_option("--omniglot-zip", zip, "images_background_small1.zip")->capture_default_str();
+      },
+      [&](const auto& o, const auto& p) { return Run(o, zip, p); });
 }

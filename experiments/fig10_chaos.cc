@@ -18,7 +18,6 @@
 #include <limits>
 
 #include "common/experiment.h"
-#include "common/guarded_main.h"
 #include "common/mnist_source.h"
 #include "common/progress.h"
 #include "fixed_point.h"
@@ -142,11 +141,11 @@ int Run(const ExperimentOptions& options, const std::string& mnist_dir, std::siz
     w.WriteInts("/diverged", diverged);
     w.WriteInts("/reversal_exact", exact);
     w.SetAttribute("/", "layers", "784,200,50,10");
-    w.SetAttribute("/", "train_size", static_cast<std::int64_t>(kTrainSize));
+    w.SetAttribute("/", "train_size", kTrainSize);
     w.SetAttribute("/", "normalize", "none (pixels/255)");
-    w.SetAttribute("/", "batch_size", static_cast<std::int64_t>(kBatchSize));
+    w.SetAttribute("/", "batch_size", kBatchSize);
     w.SetAttribute("/", "batch_order", "sequential, cycled");
-    w.SetAttribute("/", "iters", static_cast<std::int64_t>(kIters));
+    w.SetAttribute("/", "iters", kIters);
     w.SetAttribute("/", "gamma", kGamma);
     w.SetAttribute("/", "log_init_scale", kLogInitScale);
     w.SetAttribute("/", "buffer", "fast");
@@ -167,22 +166,20 @@ int Run(const ExperimentOptions& options, const std::string& mnist_dir, std::siz
 }  // namespace hypergrad::experiments
 
 int main(int argc, char** argv) {
-  const auto provenance = hypergrad::CollectProvenance(argc, argv);
-  hypergrad::experiments::ExperimentOptions options;
-  std::string mnist_dir = hypergrad::experiments::DefaultMnistDir();
-  std::size_t points = 0, extra_seeds = hypergrad::experiments::kUnset;
-  CLI::App app{"Fig 10: training loss after 50 iterations and its exact gradient with respect to "
-               "the log learning rate, for 1,000 learning rates (--quick: 16).",
-               "fig10_chaos"};
-  hypergrad::experiments::AddExperimentOptions(app, options);
-  app.add_option("--mnist-dir", mnist_dir, "folder with the four MNIST idx files")
-      ->capture_default_str();
-  app.add_option("--points", points, "number of log learning rates (default 1000; quick 16)")
-      ->check(CLI::Range(1, 100000));
-  app.add_option("--extra-seeds", extra_seeds,
-                 "more initial-weight draws swept on a 41-point grid (default 3; quick 0)")
-      ->check(CLI::Range(0, 100));
-  return hypergrad::experiments::GuardedMain(app, argc, argv, [&] {
-    return hypergrad::experiments::Run(options, mnist_dir, points, extra_seeds, provenance);
-  });
+  using namespace hypergrad::experiments;
+  std::string mnist_dir = DefaultMnistDir();
+  std::size_t points = 0, extra_seeds = kUnset;
+  return ExperimentMain(
+      argc, argv, "fig10_chaos",
+      "Fig 10: training loss after 50 iterations and its exact gradient with respect to the log "
+      "learning rate, for 1,000 learning rates (--quick: 16).",
+      [&](CLI::App& app) {
+        AddMnistDirOption(app, mnist_dir);
+        app.add_option("--points", points, "number of log learning rates (default 1000; quick 16)")
+            ->check(CLI::Range(1, 100000));
+        app.add_option("--extra-seeds", extra_seeds,
+                       "more initial-weight draws swept on a 41-point grid (default 3; quick 0)")
+            ->check(CLI::Range(0, 100));
+      },
+      [&](const auto& o, const auto& p) { return Run(o, mnist_dir, points, extra_seeds, p); });
 }

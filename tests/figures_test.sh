@@ -19,6 +19,8 @@ $py "$src/tests/support/make_fake_mnist.py" "$tmp/mnist30k" 30000 1000
   --out "$tmp/res/fig04_initial_hypergradient.h5"
 "$bin/fig06_l2_penalties" --quick --quiet --mnist-dir "$tmp/mnist30k" --out "$tmp/res/fig06_l2_penalties.h5"
 "$bin/fig07_learned_data" --quick --quiet --mnist-dir "$tmp/mnist30k" --out "$tmp/res/fig07_learned_data.h5"
+$py "$src/tests/support/make_fake_omniglot.py" "$tmp/omniglot.zip" 3
+"$bin/fig08_09_omniglot" --quick --quiet --omniglot-zip "$tmp/omniglot.zip" --out "$tmp/res/fig08_09_omniglot.h5"
 
 $py - "$tmp/res" <<'PY'
 import sys, h5py, numpy as np
@@ -38,6 +40,9 @@ expected = {
     "fig06_l2_penalties": {"l2": (3, 7850), "meta/valid_loss": (3,), "meta/reversal_exact": (3,)},
     "fig07_learned_data": {"images": (3, 10, 28, 28), "meta/valid_loss": (3,), "meta/l2": (3,),
                            "meta/reversal_exact": (3,)},
+    "fig08_09_omniglot": {"examples": (10, 15, 28, 28), "meta/sharing": (3, 3, 10, 10),
+                          "meta/valid_loss": (2,), "comparison/sharing": (3, 3, 10, 10),
+                          "comparison/test_loss": (3,), "meta/reversal_exact": (2,)},
     "fig04_initial_hypergradient": {"mean/d_log_alpha": (20, 8), "mean/d_log_init_scale": (8,),
                                     "per_seed/gradient": (2, 20 * 8 * 2 + 8)},
 }
@@ -58,7 +63,7 @@ mkdir -p "$tmp/quick" && mv "$tmp/res"/* "$tmp/quick/"
 (cd "$src" && $py analysis/report.py --results "$tmp/quick") > /dev/null
 for f in figures/fig01.png figures/fig01.pdf figures/fig10.png figures/fig10.pdf REPORT.md \
          figures/fig02.png figures/fig02_extra.png figures/fig03.png figures/fig04.png figures/fig05.png \
-         figures/fig06.png figures/fig07.png; do
+         figures/fig06.png figures/fig07.png figures/fig08.png figures/fig09.png; do
   [ -s "$tmp/quick/$f" ] || fail "missing $f"
 done
 grep -q "Quick run" "$tmp/quick/REPORT.md" || fail "REPORT.md does not say it is a quick run"

@@ -2,6 +2,8 @@
 
 #include <iostream>
 
+#include "common/guarded_main.h"
+
 namespace hypergrad::experiments {
 
 void AddExperimentOptions(CLI::App& app, ExperimentOptions& options) {
@@ -19,6 +21,21 @@ void AddExperimentOptions(CLI::App& app, ExperimentOptions& options) {
 std::string ResultPath(const ExperimentOptions& options, const std::string& name) {
   if (!options.out.empty()) return options.out;
   return std::string(options.quick ? "results/quick/" : "results/") + name + ".h5";
+}
+
+int ExperimentMain(int argc, char** argv, const std::string& name, const std::string& description,
+                   const std::function<void(CLI::App&)>& add_options,
+                   const std::function<int(const ExperimentOptions&, const Provenance&)>& run) {
+  const Provenance provenance = CollectProvenance(argc, argv);
+  ExperimentOptions options;
+  CLI::App app{description, name};
+  AddExperimentOptions(app, options);
+  add_options(app);
+  return GuardedMain(app, argc, argv, [&] { return run(options, provenance); });
+}
+
+void AddMnistDirOption(CLI::App& app, std::string& dir) {
+  app.add_option("--mnist-dir", dir, "folder with the four MNIST idx files")->capture_default_str();
 }
 
 void WriteResult(const ExperimentOptions& options, const std::string& name,

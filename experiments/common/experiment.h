@@ -29,6 +29,15 @@ void AddExperimentOptions(CLI::App& app, ExperimentOptions& options);
 // --out if given, else results/<name>.h5 (results/quick/<name>.h5 with --quick).
 std::string ResultPath(const ExperimentOptions& options, const std::string& name);
 
+// The whole main() of a figure target: collects the provenance, parses the common options plus
+// those `add_options` adds, and runs `run`, turning errors into a message and a non-zero exit.
+int ExperimentMain(int argc, char** argv, const std::string& name, const std::string& description,
+                   const std::function<void(CLI::App&)>& add_options,
+                   const std::function<int(const ExperimentOptions&, const Provenance&)>& run);
+
+// --mnist-dir DIR (default: the folder the build fetched).
+void AddMnistDirOption(CLI::App& app, std::string& dir);
+
 // Opens the result file (atomically: see H5Writer), lets `write` fill it, adds provenance and
 // the common options, and commits it. Prints the path unless quiet.
 void WriteResult(const ExperimentOptions& options, const std::string& name,

@@ -42,6 +42,10 @@ class H5Writer {
   }
   void SetAttribute(const std::string& object, const std::string& name, double value);
   void SetAttribute(const std::string& object, const std::string& name, std::int64_t value);
+  // Counts and sizes, stored as int64.
+  void SetAttribute(const std::string& object, const std::string& name, std::size_t value) {
+    SetAttribute(object, name, static_cast<std::int64_t>(value));
+  }
   // Stored as HDF5's enum {FALSE, TRUE} over int8, which h5py reads as numpy.bool_.
   void SetAttribute(const std::string& object, const std::string& name, bool value);
   void SetAttribute(const std::string& object, const std::string& name,
