@@ -56,7 +56,7 @@ data: configure
 test: build
 	cd $(BUILD) && $(TEST_ENV) ctest --output-on-failure -j $(JOBS)
 
-BENCHMARKS := bench_buffer bench_hypergrad
+BENCHMARKS := bench_buffer bench_hypergrad bench_recovery
 
 bench: build
 	@mkdir -p $(BENCH_OUT)

@@ -78,13 +78,18 @@ void BM_BitsPerStep(benchmark::State& state) {
   state.counters["ratio_to_entropy"] = per_step / entropy;
   state.counters["steady_ratio_to_entropy"] = steady / entropy;
   state.counters["allocated_bytes_per_value"] = static_cast<double>(bytes) / p;
+  // What storing the trajectory would cost instead (bits per value per step), and when a plain
+  // 64-bit buffer would overflow (it needs log2(d) bits of headroom for the push).
+  state.counters["store_float32_bits_per_step"] = 32.0;
+  state.counters["store_float64_bits_per_step"] = 64.0;
+  state.counters["uint64_overflow_step"] = std::floor((64.0 - std::log2(ratio.d)) / entropy);
   state.SetLabel(std::string(BufferKindName(kind)));
 }
 BENCHMARK(BM_BitsPerStep)
     ->ArgNames({"buffer", "gamma_milli", "steps"})
     ->ArgsProduct({{static_cast<int>(BufferKind::kExact), static_cast<int>(BufferKind::kFast)},
-                   {500, 900, 950, 980, 990},
-                   {1000, 10000}})
+                   {500, 600, 700, 800, 900, 950, 980, 990, 999},
+                   {100, 1000, 10000}})
     ->Iterations(1)
     ->Unit(benchmark::kMillisecond);
 
