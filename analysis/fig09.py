@@ -32,6 +32,9 @@ def render(results):
             ax.imshow(correlation(sharing[m, layer]), cmap="binary", vmin=0, vmax=1)
             ax.set_xticks([])
             ax.set_yticks([])
+            for side in ax.spines.values():
+                side.set_visible(True)
+                side.set_linewidth(0.5)
             if m == 0:
                 ax.set_title(LAYERS[layer])
         axes[m, 0].set_ylabel(name.replace(" ", "\n"), fontsize=7)
