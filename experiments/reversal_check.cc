@@ -126,6 +126,7 @@ int Run(Options o) {
   out["info_bits_per_param_per_iter"] = per_iter;
   out["entropy_bits_per_param_per_iter"] = std::log2(static_cast<double>(ratio.d) / ratio.n);
   out["allocated_bytes"] = sgd.extra_bytes_after_train();
+  out["recomputed_steps"] = sgd.recomputed_steps();
   out["seconds_forward"] = seconds_forward;
   out["seconds_reverse"] = seconds_reverse;
   if (o.json) {
@@ -179,8 +180,8 @@ int main(int argc, char** argv) {
   app.add_option("--buffer", o.buffer, "information buffer: exact or fast")
       ->check(CLI::IsMember({"exact", "fast"}))
       ->capture_default_str();
-  app.add_option("--method", o.method, "reversible, stored or naive-float")
-      ->check(CLI::IsMember({"reversible", "stored", "naive-float"}))
+  app.add_option("--method", o.method, "reversible, stored, checkpointed (every ⌈√T⌉ steps) or naive-float")
+      ->check(CLI::IsMember({"reversible", "stored", "checkpointed", "naive-float"}))
       ->capture_default_str();
   app.add_option("--seed", o.seed, "seed of the data (synthetic) and initial weights")
       ->capture_default_str();

@@ -23,6 +23,7 @@ class ExactBuffer final : public InfoBuffer {
   double InformationBits() const override;
   std::size_t AllocatedBytes() const override;
   bool Empty() const override;
+  std::unique_ptr<InfoBuffer> Clone() const override { return std::make_unique<ExactBuffer>(*this); }
 
   // Unchecked forms for the hot loop of Algorithm 3 (same contract, arguments not validated).
   void PushUnchecked(std::size_t i, std::uint32_t digit, std::uint32_t radix) {

@@ -53,6 +53,8 @@ class InfoBuffer {
   virtual std::size_t AllocatedBytes() const = 0;
   // True when every element is empty (B_i = 0), e.g. after a complete reverse pass.
   virtual bool Empty() const = 0;
+  // An independent copy holding the same information (checkpointing snapshots).
+  virtual std::unique_ptr<InfoBuffer> Clone() const = 0;
 };
 
 enum class BufferKind { kExact, kFast };

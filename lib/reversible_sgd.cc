@@ -81,12 +81,22 @@ ReversibleSgd::ReversibleSgd(TrainingSetup setup, SgdOptions options)
                                 std::to_string(setup_.schedule.blocks) + " blocks, partition " +
                                 std::to_string(setup_.blocks.num_blocks()));
   }
-  trajectory_ = MakeTrajectory(options_.method, options_.buffer, setup_.model->num_params());
+  const std::size_t interval =
+      options_.checkpoint_interval > 0
+          ? options_.checkpoint_interval
+          : static_cast<std::size_t>(std::ceil(std::sqrt(static_cast<double>(setup_.schedule.iters))));
+  trajectory_ = MakeTrajectory(options_.method, options_.buffer, setup_.model->num_params(), interval);
+  trajectory_->SetReplay([this](std::size_t t, std::span<const double> w, std::span<double> g,
+                                StepCoefficients& c) {
+    Coefficients(t, c);
+    setup_.model->Gradient(w, setup_.batches(t), g);
+  });
 }
 
 void ReversibleSgd::Coefficients(std::size_t t, StepCoefficients& c) const {
   const Schedule& s = setup_.schedule;
   const std::size_t blocks = s.blocks;
+  c.t = t;
   const std::span<const double> alpha_t{s.alpha.data() + t * blocks, blocks};
   const std::span<const double> gamma_t{s.gamma.data() + t * blocks, blocks};
   if (std::equal(alpha_t.begin(), alpha_t.end(), c.block_alpha.begin(), c.block_alpha.end()) &&

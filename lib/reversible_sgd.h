@@ -58,6 +58,8 @@ struct TrainingSetup {
 struct SgdOptions {
   ReversalMethod method = ReversalMethod::kReversible;
   BufferKind buffer = BufferKind::kFast;
+  // Snapshot spacing of kCheckpointed; 0 means ⌈√T⌉.
+  std::size_t checkpoint_interval = 0;
   // Called before each forward update with t, w_t and the batch loss L(w_t) (learning curves).
   std::function<void(std::size_t t, std::span<const double> w, double batch_loss)> on_step;
   // Called after each reverse step with the number of steps done (progress display).
@@ -96,6 +98,8 @@ class ReversibleSgd {
   // measured right after Train().
   std::size_t extra_bytes_after_train() const { return extra_bytes_; }
   double information_bits_after_train() const { return information_bits_; }
+  // Forward steps recomputed by the reverse pass (checkpointing; 0 for the other methods).
+  std::size_t recomputed_steps() const { return trajectory_->RecomputedSteps(); }
 
   const TrainingSetup& setup() const { return setup_; }
 

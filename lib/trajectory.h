@@ -7,9 +7,13 @@
 //                      hypergradients must equal the reversible ones bit for bit).
 //   kNaiveFloat:       float64 SGD, reversed by dividing by γ without a buffer (paper §2.2:
 //                      does not recover w_0; kept to show by how much).
+//   kCheckpointed:     the same fixed-point forward pass, a snapshot (w, v and the buffer) every
+//                      k steps (k = ⌈√T⌉ by default); each segment is recomputed once from its
+//                      snapshot during the reverse pass (one extra forward sweep).
 #ifndef HYPERGRAD_TRAJECTORY_H_
 #define HYPERGRAD_TRAJECTORY_H_
 
+#include <functional>
 #include <memory>
 #include <span>
 #include <string_view>
@@ -20,14 +24,15 @@
 
 namespace hypergrad {
 
-enum class ReversalMethod { kReversible, kStoredTrajectory, kNaiveFloat };
+enum class ReversalMethod { kReversible, kStoredTrajectory, kNaiveFloat, kCheckpointed };
 
-// "reversible", "stored", "naive-float" (std::invalid_argument otherwise).
+// "reversible", "stored", "naive-float", "checkpointed" (std::invalid_argument otherwise).
 ReversalMethod ParseReversalMethod(std::string_view name);
 std::string_view ReversalMethodName(ReversalMethod method);
 
 // Per-parameter coefficients of iteration t.
 struct StepCoefficients {
+  std::size_t t = 0;                    // the iteration
   std::vector<double> alpha;            // α_t
   std::vector<double> gamma;            // γ_t (float: (1 − γ)·g and hypergradients use it)
   std::vector<double> one_minus_gamma;  // 1 − γ_t
@@ -70,12 +75,23 @@ class Trajectory {
   virtual std::size_t ExtraBytes() const = 0;
   // Information in the buffer, in bits (0 for the other strategies).
   virtual double InformationBits() const { return 0.0; }
+  // Forward steps recomputed during the reverse pass (checkpointing), so far.
+  virtual std::size_t RecomputedSteps() const { return 0; }
+
+  // How a strategy that recomputes forward steps gets their inputs: for iteration t at position
+  // w, fill c with the iteration's coefficients and g with ∇L(w) (bit-identical to the forward
+  // pass). Set by ReversibleSgd; ignored by strategies that never recompute.
+  using Replay = std::function<void(std::size_t t, std::span<const double> w, std::span<double> g,
+                                    StepCoefficients& c)>;
+  virtual void SetReplay(Replay) {}
 };
 
 // `buffer` is used by the fixed-point strategies (the stored trajectory needs the same buffer
 // kind as the reversible run it is compared with, so that both follow the same trajectory).
+// `checkpoint_interval` is the snapshot spacing of kCheckpointed (≥ 1).
 std::unique_ptr<Trajectory> MakeTrajectory(ReversalMethod method, BufferKind buffer,
-                                           std::size_t num_params);
+                                           std::size_t num_params,
+                                           std::size_t checkpoint_interval = 1);
 
 }  // namespace hypergrad
 

@@ -16,6 +16,11 @@ class WordStacks {
  public:
   // `count` empty stacks.
   explicit WordStacks(std::size_t count);
+  // Deep copies (checkpointing snapshots of a buffer).
+  WordStacks(const WordStacks& other);
+  WordStacks& operator=(const WordStacks& other);
+  WordStacks(WordStacks&&) = default;
+  WordStacks& operator=(WordStacks&&) = default;
 
   std::size_t count() const { return head_.size(); }
   bool Empty(std::size_t stack) const { return head_[stack] == kNoChunk; }

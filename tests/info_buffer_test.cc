@@ -136,3 +136,28 @@ INSTANTIATE_TEST_SUITE_P(Buffers, InfoBufferTest,
 
 }  // namespace
 }  // namespace hypergrad
+
+namespace hypergrad {
+namespace {
+
+class InfoBufferCloneTest : public ::testing::TestWithParam<BufferKind> {};
+
+// A clone holds the same information and is independent of the original.
+TEST_P(InfoBufferCloneTest, CloneGivesBackTheSameDigitsIndependently) {
+  auto buffer = MakeInfoBuffer(GetParam(), 3);
+  auto ops = testing::RandomOps({.count = 3000, .elements = 3, .max_radix = 70000}, 4);
+  testing::Apply(*buffer, ops);
+  auto copy = buffer->Clone();
+  EXPECT_EQ(copy->InformationBits(), buffer->InformationBits());
+  EXPECT_EQ(testing::Undo(*copy, ops), 0u);
+  EXPECT_TRUE(copy->Empty());
+  EXPECT_FALSE(buffer->Empty());  // the original is untouched
+  EXPECT_EQ(testing::Undo(*buffer, ops), 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Buffers, InfoBufferCloneTest,
+                         ::testing::Values(BufferKind::kExact, BufferKind::kFast),
+                         [](const auto& p) { return std::string(BufferKindName(p.param)); });
+
+}  // namespace
+}  // namespace hypergrad

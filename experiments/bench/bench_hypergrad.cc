@@ -57,7 +57,7 @@ void BM_ForwardReverse(benchmark::State& state) {
   const auto method = static_cast<ReversalMethod>(state.range(1));
   const auto buffer = static_cast<BufferKind>(state.range(2));
   bool exact = true;
-  std::size_t extra_bytes = 0;
+  std::size_t extra_bytes = 0, recomputed = 0;
   Problem();
   for (auto _ : state) {
     ReversibleSgd sgd(Problem().Setup(iters), {.method = method, .buffer = buffer});
@@ -68,11 +68,13 @@ void BM_ForwardReverse(benchmark::State& state) {
     state.ResumeTiming();
     exact = sgd.Reverse(d_w).reversal.exact && exact;
     extra_bytes = sgd.extra_bytes_after_train();
+    recomputed = sgd.recomputed_steps();
   }
   if (method != ReversalMethod::kNaiveFloat && !exact) state.SkipWithError("reversal not exact");
-  state.counters["gradients_per_run"] = static_cast<double>(2 * iters);
+  state.counters["gradients_per_run"] = static_cast<double>(2 * iters + recomputed);
   state.counters["hvps_per_run"] = static_cast<double>(iters);
   state.counters["extra_bytes"] = static_cast<double>(extra_bytes);
+  state.counters["recomputed_steps"] = static_cast<double>(recomputed);
   state.SetLabel(std::string(ReversalMethodName(method)) + "/" + std::string(BufferKindName(buffer)));
 }
 BENCHMARK(BM_ForwardReverse)
@@ -80,6 +82,7 @@ BENCHMARK(BM_ForwardReverse)
     ->Args({100, static_cast<int>(ReversalMethod::kReversible), static_cast<int>(BufferKind::kFast)})
     ->Args({100, static_cast<int>(ReversalMethod::kReversible), static_cast<int>(BufferKind::kExact)})
     ->Args({100, static_cast<int>(ReversalMethod::kStoredTrajectory), static_cast<int>(BufferKind::kFast)})
+    ->Args({100, static_cast<int>(ReversalMethod::kCheckpointed), static_cast<int>(BufferKind::kFast)})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime()
     ->MinTime(2.0);

@@ -1,6 +1,6 @@
-// What every figure target shares: the common command-line options (--quick, --out, --seed,
-// --threads, --quiet), where results go, parallel loops over independent runs, and writing the
-// result file with its provenance.
+// What every figure target shares: its main() (provenance, the common command-line options
+// --quick, --out, --seed, --threads, --quiet, clear errors), where results go, and writing the
+// result file with its provenance. Parallel loops come from the library (parallel.h).
 #ifndef HYPERGRAD_EXPERIMENTS_COMMON_EXPERIMENT_H_
 #define HYPERGRAD_EXPERIMENTS_COMMON_EXPERIMENT_H_
 

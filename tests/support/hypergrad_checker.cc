@@ -82,9 +82,12 @@ void ExpectHypergradMatchesFiniteDifferences(const HypergradProblem& problem,
         ComputeHypergradients(problem, ReversalMethod::kReversible, buffer);
     const Hypergradients stored =
         ComputeHypergradients(problem, ReversalMethod::kStoredTrajectory, buffer);
+    const Hypergradients checkpointed =
+        ComputeHypergradients(problem, ReversalMethod::kCheckpointed, buffer);
     EXPECT_TRUE(reversible.reversal.exact) << name << ": w_0, v_0 not recovered bit for bit";
     EXPECT_TRUE(reversible.reversal.buffer_empty) << name;
     ExpectAllBitwiseEqual(reversible, stored, name + " buffer: reversible vs stored trajectory");
+    ExpectAllBitwiseEqual(checkpointed, stored, name + " buffer: checkpointed vs stored trajectory");
     if (buffer == BufferKind::kExact) exact = reversible;
   }
   const Point x{problem.w0, problem.v0, problem.schedule.alpha, problem.schedule.gamma,

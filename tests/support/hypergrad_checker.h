@@ -1,7 +1,7 @@
 // One reusable check for hypergradients (in the spirit of Stan Math's expect_ad): for a small
 // training problem it compares the reversible method's hypergradients
-//   * with the stored-trajectory reverse pass, bit for bit, for both information buffers, and
-//     checks that the reverse pass recovered (w_0, v_0) exactly;
+//   * with the stored-trajectory and the √T-checkpointed reverse passes, bit for bit, for both
+//     information buffers, and checks that the reverse pass recovered (w_0, v_0) exactly;
 //   * with central finite differences of the whole training run, for every entry of
 //     ∂f/∂w_0, ∂f/∂v_0, ∂f/∂α, ∂f/∂γ and ∂f/∂θ.
 // Each hypergradient test is then a few lines: build a HypergradProblem and call the checker.
