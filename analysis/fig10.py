@@ -75,11 +75,18 @@ def section(results):
         rows.append(Row(f"log α of the loss minimum, {len(seeds)} other initial draws", "1.659",
                         ", ".join(f"{v:.2f}" for v in minima),
                         bool(min(minima) - 0.2 <= 1.659 <= max(minima) + 0.2), "paper within the range ±0.2"))
+    onset_note = ""
+    if "seeds" in f:
+        onset_note = (f" Over {1 + len(onsets)} initial draws the first \\|gradient\\| > 0.5 falls at "
+                      f"{min([first_big] + onsets):.2f}–{max([first_big] + onsets):.2f}, later than the "
+                      "paper's 1.48 every time, so the later onset of chaos is not the draw: our runs "
+                      "stay stable to somewhat higher learning rates. The loss values at moderate "
+                      "rates agree closely; we have not found a setting that explains the shift.")
     notes = (f"{len(x)} learning rates ({'quick run: coarse grid' if len(x) < 1000 else 'as the paper'}); "
              f"{int((~ok).sum())} runs diverged (weights left ±2048) and are recorded as such. "
              "The share rows agree when the gradient is tame below log α = 1 (≤ 5%), chaotic above "
              "2 (≥ 80%) and rising in between. Initial weights are a different N(0,1)·e^-2 draw than "
-             "the authors', so values at a given rate differ somewhat; the shape is the claim.")
+             "the authors', so values at a given rate differ somewhat; the shape is the claim." + onset_note)
     claim = ("Loss is smooth and low up to log α ≈ 1.5, then the gradient with respect to the "
              "learning rate becomes chaotic and uninformative at higher rates.")
     return Section(NUMBER, "Fig 10: loss and gradient against the learning rate", image, claim,
