@@ -8,43 +8,22 @@
 
 #include <cmath>
 
-#include "mlp.h"
-#include "random.h"
-#include "reversible_sgd.h"
+#include "fig2_network.h"
 
 namespace hypergrad {
 namespace {
 
-struct Fig2Problem {
-  std::shared_ptr<const Mlp> model;
-  ParameterBlocks blocks;
-  std::vector<double> w0, v0;
-  Fig2Problem() {
-    auto data = std::make_shared<const Dataset>(MakeSyntheticDataset(10000, 784, 10, 1));
-    model = std::make_shared<const Mlp>(MlpOptions{{784, 50, 50, 50, 10}, {}, false, false}, data);
-    blocks = model->layout().LayerParamBlocks();
-    RandomStream rng(2);
-    w0.resize(model->num_params());
-    for (double& w : w0) w = std::exp(-3.0) * rng.Normal();
-    v0.assign(w0.size(), 0.0);
-  }
-  TrainingSetup Setup(std::size_t iters) const {
-    return {model, blocks, Schedule::Constant(iters, blocks.num_blocks(), std::exp(-1.0), 0.5),
-            RandomBatches(10000, 200, 3)};
-  }
-};
-
-const Fig2Problem& Problem() {
-  static const Fig2Problem problem;
-  return problem;
+const bench::Fig2Network& Problem() {
+  static const bench::Fig2Network network(10000);
+  return network;
 }
 
 void BM_Forward(benchmark::State& state) {
   const auto iters = static_cast<std::size_t>(state.range(0));
   Problem();  // build the data outside the timed loop
   for (auto _ : state) {
-    ReversibleSgd sgd(Problem().Setup(iters), {.buffer = BufferKind::kFast});
-    sgd.Train(Problem().w0, Problem().v0);
+    ReversibleSgd sgd(Problem().Setup(iters, 0.5), {.buffer = BufferKind::kFast});
+    sgd.Train(Problem().w0(), Problem().v0());
     benchmark::DoNotOptimize(sgd.weights().data());
   }
   state.counters["gradients_per_run"] = static_cast<double>(iters);
@@ -60,11 +39,11 @@ void BM_ForwardReverse(benchmark::State& state) {
   std::size_t extra_bytes = 0, recomputed = 0;
   Problem();
   for (auto _ : state) {
-    ReversibleSgd sgd(Problem().Setup(iters), {.method = method, .buffer = buffer});
-    sgd.Train(Problem().w0, Problem().v0);
-    std::vector<double> d_w(Problem().w0.size());
+    ReversibleSgd sgd(Problem().Setup(iters, 0.5), {.method = method, .buffer = buffer});
+    sgd.Train(Problem().w0(), Problem().v0());
+    std::vector<double> d_w(Problem().w0().size());
     state.PauseTiming();  // the meta-objective's own cost is not the method's
-    Problem().model->Evaluate(sgd.weights(), Problem().model->data(), d_w);
+    Problem().model().Evaluate(sgd.weights(), Problem().model().data(), d_w);
     state.ResumeTiming();
     exact = sgd.Reverse(d_w).reversal.exact && exact;
     extra_bytes = sgd.extra_bytes_after_train();
