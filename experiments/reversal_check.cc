@@ -27,6 +27,7 @@ struct Options {
   double alpha = 0.1;
   std::string buffer = "fast";
   std::string method = "reversible";
+  std::size_t snapshots = 10;  // --method revolve
   std::uint64_t seed = 0;
   std::size_t batch_size = 0;  // default depends on the problem
   std::size_t train_size = 0;
@@ -77,6 +78,7 @@ int Run(Options o) {
   }
 
   SgdOptions sgd_options{ParseReversalMethod(o.method), ParseBufferKind(o.buffer)};
+  sgd_options.revolve_snapshots = o.snapshots;
   Progress forward("forward", o.iters, !o.quiet), reverse("reverse", o.iters, !o.quiet);
   sgd_options.on_step = [&](std::size_t t, std::span<const double>, double loss) {
     forward.Update(t + 1, "batch loss " + std::to_string(loss));
@@ -117,6 +119,7 @@ int Run(Options o) {
   out["n"] = ratio.n;
   out["d"] = ratio.d;
   out["method"] = o.method;
+  if (o.method == "revolve") out["snapshots"] = o.snapshots;
   out["buffer"] = o.buffer;
   out["seed"] = o.seed;
   out["batch_size"] = o.batch_size;
@@ -127,6 +130,7 @@ int Run(Options o) {
   out["entropy_bits_per_param_per_iter"] = std::log2(static_cast<double>(ratio.d) / ratio.n);
   out["allocated_bytes"] = sgd.extra_bytes_after_train();
   out["recomputed_steps"] = sgd.recomputed_steps();
+  out["peak_extra_bytes"] = sgd.peak_extra_bytes();
   out["seconds_forward"] = seconds_forward;
   out["seconds_reverse"] = seconds_reverse;
   if (o.json) {
@@ -180,8 +184,13 @@ int main(int argc, char** argv) {
   app.add_option("--buffer", o.buffer, "information buffer: exact or fast")
       ->check(CLI::IsMember({"exact", "fast"}))
       ->capture_default_str();
-  app.add_option("--method", o.method, "reversible, stored, checkpointed (every ⌈√T⌉ steps) or naive-float")
-      ->check(CLI::IsMember({"reversible", "stored", "checkpointed", "naive-float"}))
+  app.add_option("--method", o.method,
+                 "reversible, stored, checkpointed (every ⌈√T⌉ steps), revolve (binomial "
+                 "checkpointing with --snapshots) or naive-float")
+      ->check(CLI::IsMember({"reversible", "stored", "checkpointed", "revolve", "naive-float"}))
+      ->capture_default_str();
+  app.add_option("--snapshots", o.snapshots, "snapshots of --method revolve")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1000}))
       ->capture_default_str();
   app.add_option("--seed", o.seed, "seed of the data (synthetic) and initial weights")
       ->capture_default_str();

@@ -81,11 +81,15 @@ ReversibleSgd::ReversibleSgd(TrainingSetup setup, SgdOptions options)
                                 std::to_string(setup_.schedule.blocks) + " blocks, partition " +
                                 std::to_string(setup_.blocks.num_blocks()));
   }
-  const std::size_t interval =
-      options_.checkpoint_interval > 0
-          ? options_.checkpoint_interval
-          : static_cast<std::size_t>(std::ceil(std::sqrt(static_cast<double>(setup_.schedule.iters))));
-  trajectory_ = MakeTrajectory(options_.method, options_.buffer, setup_.model->num_params(), interval);
+  const auto iters = static_cast<double>(setup_.schedule.iters);
+  TrajectoryOptions trajectory_options{
+      .buffer = options_.buffer,
+      .checkpoint_interval = options_.checkpoint_interval > 0
+                                 ? options_.checkpoint_interval
+                                 : std::max<std::size_t>(1, static_cast<std::size_t>(std::ceil(std::sqrt(iters)))),
+      .revolve_snapshots = options_.revolve_snapshots,
+      .steps = setup_.schedule.iters};
+  trajectory_ = MakeTrajectory(options_.method, setup_.model->num_params(), trajectory_options);
   trajectory_->SetReplay([this](std::size_t t, std::span<const double> w, std::span<double> g,
                                 StepCoefficients& c) {
     Coefficients(t, c);

@@ -60,6 +60,8 @@ struct SgdOptions {
   BufferKind buffer = BufferKind::kFast;
   // Snapshot spacing of kCheckpointed; 0 means ⌈√T⌉.
   std::size_t checkpoint_interval = 0;
+  // Snapshots of kRevolve (binomial checkpointing), ≥ 1.
+  std::size_t revolve_snapshots = 10;
   // Called before each forward update with t, w_t and the batch loss L(w_t) (learning curves).
   std::function<void(std::size_t t, std::span<const double> w, double batch_loss)> on_step;
   // Called after each reverse step with the number of steps done (progress display).
@@ -77,7 +79,8 @@ struct Hypergradients {
 class ReversibleSgd {
  public:
   // Throws std::invalid_argument if the blocks do not partition the model's parameters, the
-  // schedule is invalid or has a different number of blocks, or no batch schedule is given.
+  // schedule is invalid or has a different number of blocks, no batch schedule is given, or
+  // the method's options are out of range (e.g. 0 Revolve snapshots).
   ReversibleSgd(TrainingSetup setup, SgdOptions options = {});
 
   // Runs the T forward steps from (w0, v0) (quantised to fixed point). Throws
@@ -100,6 +103,9 @@ class ReversibleSgd {
   double information_bits_after_train() const { return information_bits_; }
   // Forward steps recomputed by the reverse pass (checkpointing; 0 for the other methods).
   std::size_t recomputed_steps() const { return trajectory_->RecomputedSteps(); }
+  // The most memory (bytes) the method has held beyond w and v since Train() began, the reverse
+  // pass included (checkpointing holds recomputed states there).
+  std::size_t peak_extra_bytes() const { return trajectory_->PeakExtraBytes(); }
 
   const TrainingSetup& setup() const { return setup_; }
 

@@ -10,6 +10,10 @@
 //   kCheckpointed:     the same fixed-point forward pass, a snapshot (w, v and the buffer) every
 //                      k steps (k = ⌈√T⌉ by default); each segment is recomputed once from its
 //                      snapshot during the reverse pass (one extra forward sweep).
+//   kRevolve:          the same forward pass with s snapshots placed by binomial checkpointing
+//                      (Griewank & Walther's Revolve, via ADOL-C): fewest recomputed steps for
+//                      a fixed number of snapshots.
+// The three baselines (stored, √T, Revolve) are in checkpointing.h.
 #ifndef HYPERGRAD_TRAJECTORY_H_
 #define HYPERGRAD_TRAJECTORY_H_
 
@@ -24,9 +28,10 @@
 
 namespace hypergrad {
 
-enum class ReversalMethod { kReversible, kStoredTrajectory, kNaiveFloat, kCheckpointed };
+enum class ReversalMethod { kReversible, kStoredTrajectory, kNaiveFloat, kCheckpointed, kRevolve };
 
-// "reversible", "stored", "naive-float", "checkpointed" (std::invalid_argument otherwise).
+// "reversible", "stored", "naive-float", "checkpointed", "revolve" (std::invalid_argument
+// otherwise).
 ReversalMethod ParseReversalMethod(std::string_view name);
 std::string_view ReversalMethodName(ReversalMethod method);
 
@@ -75,6 +80,9 @@ class Trajectory {
   virtual std::size_t ExtraBytes() const = 0;
   // Information in the buffer, in bits (0 for the other strategies).
   virtual double InformationBits() const { return 0.0; }
+  // The largest ExtraBytes() since Reset, including states held only during the reverse pass
+  // (checkpointing recomputes segments and takes snapshots there).
+  virtual std::size_t PeakExtraBytes() const { return ExtraBytes(); }
   // Forward steps recomputed during the reverse pass (checkpointing), so far.
   virtual std::size_t RecomputedSteps() const { return 0; }
 
@@ -86,12 +94,19 @@ class Trajectory {
   virtual void SetReplay(Replay) {}
 };
 
-// `buffer` is used by the fixed-point strategies (the stored trajectory needs the same buffer
-// kind as the reversible run it is compared with, so that both follow the same trajectory).
-// `checkpoint_interval` is the snapshot spacing of kCheckpointed (≥ 1).
-std::unique_ptr<Trajectory> MakeTrajectory(ReversalMethod method, BufferKind buffer,
-                                           std::size_t num_params,
-                                           std::size_t checkpoint_interval = 1);
+struct TrajectoryOptions {
+  // Used by every fixed-point strategy: the stored and checkpointed trajectories need the same
+  // buffer kind as the reversible run they are compared with, so that all follow the same
+  // trajectory.
+  BufferKind buffer = BufferKind::kFast;
+  std::size_t checkpoint_interval = 1;  // kCheckpointed: snapshot spacing (≥ 1)
+  std::size_t revolve_snapshots = 0;    // kRevolve: number of snapshots s (≥ 1)
+  std::size_t steps = 0;                // kRevolve: T, the schedule is planned for it (≥ 1)
+};
+
+// Throws std::invalid_argument for an option out of range for `method` (see above).
+std::unique_ptr<Trajectory> MakeTrajectory(ReversalMethod method, std::size_t num_params,
+                                           const TrajectoryOptions& options);
 
 }  // namespace hypergrad
 

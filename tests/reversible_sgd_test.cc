@@ -11,14 +11,15 @@
 #include "random.h"
 #include "support/hypergrad_checker.h"
 #include "support/quadratic_model.h"
+#include "support/small_mlp_run.h"
 
 namespace hypergrad {
 namespace {
 
-using testing::ComputeHypergradients;
 using testing::ExpectHypergradMatchesFiniteDifferences;
 using testing::HypergradProblem;
 using testing::QuadraticModel;
+using testing::SmallMlpRun;
 
 std::vector<double> Uniform(std::size_t n, RandomStream& rng, double low, double high) {
   std::vector<double> x(n);
@@ -127,25 +128,6 @@ TEST(HypergradientTest, MlpL2PenaltiesAndTrainingInputs) {
 }
 
 // A small MLP on generated data, trained with a constant schedule.
-struct SmallMlpRun {
-  std::shared_ptr<const Mlp> model;
-  ParameterBlocks blocks;
-  std::vector<double> w0, v0;
-
-  explicit SmallMlpRun(std::uint64_t seed) {
-    auto data = std::make_shared<const Dataset>(MakeSyntheticDataset(64, 6, 3, seed));
-    model = std::make_shared<const Mlp>(MlpOptions{{6, 8, 3}, {1e-3}, false, false}, data);
-    blocks = model->layout().LayerParamBlocks();
-    RandomStream rng(seed, {1});
-    w0 = Normal(model->num_params(), rng, 0.3);
-    v0.assign(model->num_params(), 0.0);
-  }
-  TrainingSetup Setup(std::size_t iters, double alpha, double gamma) const {
-    return {model, blocks, Schedule::Constant(iters, blocks.num_blocks(), alpha, gamma),
-            SequentialBatches(64, 16)};
-  }
-};
-
 struct ReversalCase {
   std::size_t iters;
   double gamma;
@@ -212,34 +194,6 @@ TEST(NaiveFloatReversalTest, DoesNotRecoverTheInitialWeights) {
     std::cout << "naive float reversal, gamma " << e.gamma << ", T = " << e.iters
               << ": max |w0 error| = " << h.reversal.max_w0_error
               << ", max |v0 error| = " << h.reversal.max_v0_error << "\n";
-  }
-}
-
-// √T checkpointing (and any snapshot spacing) recomputes each segment once from its snapshot and
-// gives the stored trajectory's hypergradients bit for bit.
-TEST(CheckpointedTest, RecomputesEachSegmentOnceAndMatchesTheStoredTrajectory) {
-  const SmallMlpRun run(9);
-  struct Case { std::size_t iters, interval, recomputed; };
-  for (const Case c : {Case{100, 0, 90}, Case{10, 3, 6}, Case{37, 1, 0}, Case{37, 37, 36}, Case{50, 8, 43}}) {
-    Hypergradients result[2];
-    std::size_t recomputed = 0;
-    for (int m = 0; m < 2; ++m) {
-      SgdOptions options{m == 0 ? ReversalMethod::kCheckpointed : ReversalMethod::kStoredTrajectory,
-                         BufferKind::kFast};
-      options.checkpoint_interval = c.interval;
-      ReversibleSgd sgd(run.Setup(c.iters, 0.2, 0.9), options);
-      sgd.Train(run.w0, run.v0);
-      std::vector<double> d_w(run.model->num_params());
-      run.model->Evaluate(sgd.weights(), run.model->data(), d_w);
-      result[m] = sgd.Reverse(d_w);
-      if (m == 0) recomputed = sgd.recomputed_steps();
-    }
-    EXPECT_TRUE(result[0].reversal.exact) << c.iters << "/" << c.interval;
-    EXPECT_EQ(recomputed, c.recomputed) << c.iters << "/" << c.interval;
-    EXPECT_EQ(result[0].d_w0, result[1].d_w0);
-    EXPECT_EQ(result[0].d_v0, result[1].d_v0);
-    EXPECT_EQ(result[0].d_alpha, result[1].d_alpha);
-    EXPECT_EQ(result[0].d_gamma, result[1].d_gamma);
   }
 }
 

@@ -62,11 +62,11 @@ void CompareWithFiniteDifferences(const HypergradProblem& p, const Point& x,
 
 }  // namespace
 
-Hypergradients ComputeHypergradients(const HypergradProblem& problem, ReversalMethod method,
-                                     BufferKind buffer) {
+Hypergradients ComputeHypergradients(const HypergradProblem& problem,
+                                     const SgdOptions& options) {
   ReversibleSgd sgd({problem.make_model(problem.theta), problem.blocks, problem.schedule,
                      problem.batches},
-                    {.method = method, .buffer = buffer});
+                    options);
   sgd.Train(problem.w0, problem.v0);
   std::vector<double> d_w(problem.w0.size()), d_theta(problem.theta.size());
   problem.objective(sgd.weights(), problem.theta, d_w, d_theta);
@@ -78,16 +78,21 @@ void ExpectHypergradMatchesFiniteDifferences(const HypergradProblem& problem,
   Hypergradients exact;
   for (BufferKind buffer : {BufferKind::kExact, BufferKind::kFast}) {
     const std::string name(BufferKindName(buffer));
-    const Hypergradients reversible =
-        ComputeHypergradients(problem, ReversalMethod::kReversible, buffer);
-    const Hypergradients stored =
-        ComputeHypergradients(problem, ReversalMethod::kStoredTrajectory, buffer);
-    const Hypergradients checkpointed =
-        ComputeHypergradients(problem, ReversalMethod::kCheckpointed, buffer);
+    const auto run = [&](ReversalMethod method) {
+      // Two Revolve snapshots: even short runs then need restores and repeated advances.
+      return ComputeHypergradients(
+          problem, {.method = method, .buffer = buffer, .revolve_snapshots = 2});
+    };
+    const Hypergradients reversible = run(ReversalMethod::kReversible);
+    const Hypergradients stored = run(ReversalMethod::kStoredTrajectory);
     EXPECT_TRUE(reversible.reversal.exact) << name << ": w_0, v_0 not recovered bit for bit";
     EXPECT_TRUE(reversible.reversal.buffer_empty) << name;
     ExpectAllBitwiseEqual(reversible, stored, name + " buffer: reversible vs stored trajectory");
-    ExpectAllBitwiseEqual(checkpointed, stored, name + " buffer: checkpointed vs stored trajectory");
+    for (ReversalMethod method : {ReversalMethod::kCheckpointed, ReversalMethod::kRevolve}) {
+      ExpectAllBitwiseEqual(run(method), stored,
+                            name + " buffer: " + std::string(ReversalMethodName(method)) +
+                                " vs stored trajectory");
+    }
     if (buffer == BufferKind::kExact) exact = reversible;
   }
   const Point x{problem.w0, problem.v0, problem.schedule.alpha, problem.schedule.gamma,

@@ -1,7 +1,7 @@
 // One reusable check for hypergradients (in the spirit of Stan Math's expect_ad): for a small
 // training problem it compares the reversible method's hypergradients
-//   * with the stored-trajectory and the √T-checkpointed reverse passes, bit for bit, for both
-//     information buffers, and checks that the reverse pass recovered (w_0, v_0) exactly;
+//   * with the stored-trajectory, √T-checkpointed and Revolve reverse passes, bit for bit, for
+//     both information buffers, and checks that the reverse pass recovered (w_0, v_0) exactly;
 //   * with central finite differences of the whole training run, for every entry of
 //     ∂f/∂w_0, ∂f/∂v_0, ∂f/∂α, ∂f/∂γ and ∂f/∂θ.
 // Each hypergradient test is then a few lines: build a HypergradProblem and call the checker.
@@ -46,9 +46,8 @@ struct FiniteDifferenceOptions {
 void ExpectHypergradMatchesFiniteDifferences(const HypergradProblem& problem,
                                              const FiniteDifferenceOptions& options = {});
 
-// The hypergradients of `problem` by one method and buffer.
-Hypergradients ComputeHypergradients(const HypergradProblem& problem, ReversalMethod method,
-                                     BufferKind buffer);
+// The hypergradients of `problem` trained and reversed with `options`.
+Hypergradients ComputeHypergradients(const HypergradProblem& problem, const SgdOptions& options);
 
 }  // namespace hypergrad::testing
 

@@ -1,0 +1,92 @@
+// The fixed-point trajectory shared by the reversible method and the checkpointing baselines
+// (library-internal: use MakeTrajectory). Fixed-point w and v with Algorithm 3 for the momentum;
+// the double views are refreshed after every change, so the products α·v and (1−γ)·g are formed
+// from identical doubles in both directions.
+#ifndef HYPERGRAD_FIXED_POINT_TRAJECTORY_H_
+#define HYPERGRAD_FIXED_POINT_TRAJECTORY_H_
+
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "fixed_point.h"
+#include "info_buffer.h"
+#include "trajectory.h"
+
+namespace hypergrad {
+
+// Largest |a_k − b_k|; NaN if any difference is NaN (a diverged naive reversal).
+double MaxAbsDifference(std::span<const double> a, std::span<const double> b);
+
+// A complete forward state at iteration t: what a snapshot holds so that steps recomputed from
+// it pop the very digits the forward pass popped.
+struct FixedPointState {
+  std::size_t t = 0;
+  FixedPointVector w, v;
+  std::unique_ptr<InfoBuffer> buffer;
+
+  FixedPointState Copy() const;
+  // Bytes held: w and v (8 bytes per value each) and the buffer.
+  std::size_t Bytes() const;
+};
+
+class FixedPointTrajectory : public Trajectory {
+ public:
+  FixedPointTrajectory(BufferKind kind, std::size_t n);
+
+  void Reset(std::span<const double> w0, std::span<const double> v0) override;
+  std::span<const double> position() const override { return w_values_; }
+  std::span<const double> velocity() const override { return v_values_; }
+  void StepForward(const StepCoefficients& c, std::span<const double> g) override;
+  void UndoPosition(const StepCoefficients& c) override;
+  void UndoVelocity(const StepCoefficients& c, std::span<const double> g) override;
+  ReversalCheck Check() const override;
+  std::size_t ExtraBytes() const override { return buffer_ ? buffer_->AllocatedBytes() : 0; }
+  double InformationBits() const override { return buffer_ ? buffer_->InformationBits() : 0.0; }
+
+ protected:
+  // One forward step of `state` (v ← γv − (1−γ)g by Algorithm 3, then w ← w + αv), all or
+  // nothing: on FixedPointOverflow the state is unchanged. `v_values` holds v's doubles on entry
+  // and on exit.
+  static void Step(FixedPointVector& w, FixedPointVector& v, InfoBuffer& buffer,
+                   std::vector<double>& v_values, const StepCoefficients& c,
+                   std::span<const double> g);
+  // The current state (w_t, v_t, a copy of the buffer) at iteration t.
+  FixedPointState Snapshot(std::size_t t) const;
+
+  BufferKind kind_;
+  FixedPointVector w_, v_, w0_, v0_;
+  std::vector<double> w_values_, v_values_;
+  std::unique_ptr<InfoBuffer> buffer_;
+};
+
+// Base of the checkpointing strategies: recomputes forward steps from a snapshot through the
+// replay hook (the forward pass's coefficients and gradients, bit for bit).
+class RecomputingTrajectory : public FixedPointTrajectory {
+ public:
+  using FixedPointTrajectory::FixedPointTrajectory;
+
+  void SetReplay(Replay replay) override { replay_ = std::move(replay); }
+  void Reset(std::span<const double> w0, std::span<const double> v0) override;
+  std::size_t RecomputedSteps() const override { return recomputed_; }
+  std::size_t PeakExtraBytes() const override { return peak_bytes_; }
+  ReversalCheck Check() const override;
+
+ protected:
+  // Advances `state` by one recomputed step (counted in RecomputedSteps).
+  void Recompute(FixedPointState& state);
+  // Records the current ExtraBytes() in the peak.
+  void NotePeak() { peak_bytes_ = std::max(peak_bytes_, ExtraBytes()); }
+  // Bytes of one (w, v) pair.
+  std::size_t StateBytes() const { return 2 * w_.size() * sizeof(std::int64_t); }
+
+ private:
+  Replay replay_;
+  std::size_t recomputed_ = 0, peak_bytes_ = 0;
+  StepCoefficients coefficients_;
+  std::vector<double> g_, w_scratch_, v_scratch_;
+};
+
+}  // namespace hypergrad
+
+#endif  // HYPERGRAD_FIXED_POINT_TRAJECTORY_H_
