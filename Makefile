@@ -58,14 +58,19 @@ test: build
 
 BENCHMARKS := bench_buffer bench_hypergrad bench_recovery
 
+# BENCH_FULL=1 adds the largest sizes (T = 10000: about an hour). Each JSON file is replaced
+# only when its benchmark finished; then the figures and the report section are rendered.
 bench: build
 	@mkdir -p $(BENCH_OUT)
 	@for b in $(BENCHMARKS); do \
 	  echo "== $$b"; \
-	  $(TEST_ENV) $(BUILD)/bin/$$b --benchmark_format=console \
-	    --benchmark_out=$(BENCH_OUT)/$$b.json --benchmark_out_format=json || exit 1; \
+	  BENCH_FULL=$(BENCH_FULL) $(TEST_ENV) $(BUILD)/bin/$$b --benchmark_format=console \
+	    --benchmark_out=$(BENCH_OUT)/$$b.json.partial --benchmark_out_format=json || exit 1; \
+	  mv $(BENCH_OUT)/$$b.json.partial $(BENCH_OUT)/$$b.json; \
 	done
 	@echo "benchmark results (JSON): $(BENCH_OUT)/"
+	$(PYTHON) analysis/bench.py --bench $(BENCH_OUT) --results $(RESULTS)
+	$(PYTHON) analysis/report.py --results $(RESULTS) --bench $(BENCH_OUT)
 
 sanitize: deps
 	cmake -S . -B $(SAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHYPERGRAD_SANITIZE=ON

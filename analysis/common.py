@@ -29,11 +29,15 @@ plt.rcParams.update({
 })
 
 
-def parse_args(description):
-    """--results DIR (default results): where the HDF5 files are; figures go to DIR/figures."""
+def parse_args(description, bench=False):
+    """--results DIR (default results): where the HDF5 files are; figures go to DIR/figures.
+    With bench=True also --bench DIR: the benchmark JSON (default RESULTS/bench)."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--results", default="results",
                         help="results folder (results, or results/quick for QUICK=1 runs)")
+    if bench:
+        parser.add_argument("--bench", default=None,
+                            help="benchmark JSON folder (default RESULTS/bench, from make bench)")
     return parser.parse_args()
 
 

@@ -2,18 +2,20 @@
 numbers, ours, whether they agree (with the tolerance), and how the run was made.
 
 Each analysis/figNN.py contributes a section through its section(results) function; adding a
-figure needs no change here.
+figure needs no change here. The benchmarks' "Memory and exactness" section (analysis/bench.py)
+follows when their JSON exists (make bench).
 """
 import glob
 import importlib
 import os
 import sys
 
+import bench
 import common
 
 
 def main():
-    args = common.parse_args(__doc__)
+    args = common.parse_args(__doc__, bench=True)
     here = os.path.dirname(os.path.abspath(__file__))
     sys.path.insert(0, here)
     sections, missing = [], []
@@ -36,6 +38,9 @@ def main():
     for s in sections:
         judged = [r for r in s.rows if r.agree is not None]
         lines.append(f"| [{s.title}](#{s.number}) | {sum(bool(r.agree) for r in judged)} of {len(judged)} |")
+    bench_lines = bench.section(args.bench or os.path.join(args.results, "bench"), args.results)
+    if bench_lines:
+        lines.append("| [Memory and exactness (benchmarks)](#bench) | see its targets table |")
     if missing:
         lines.append("")
         lines.append("Not yet run or not yet implemented: " + ", ".join(missing) + ".")
@@ -48,6 +53,8 @@ def main():
         lines += ["", s.notes, "", "<details><summary>How this was made</summary>", ""]
         lines += [f"- {key}: `{value}`" for key, value in s.provenance.items()]
         lines += ["", "</details>"]
+    if bench_lines:
+        lines += [""] + bench_lines
     path = os.path.join(args.results, "REPORT.md")
     with open(path, "w") as out:
         out.write("\n".join(lines) + "\n")

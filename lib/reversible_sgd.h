@@ -11,6 +11,7 @@
 #ifndef HYPERGRAD_REVERSIBLE_SGD_H_
 #define HYPERGRAD_REVERSIBLE_SGD_H_
 
+#include <algorithm>
 #include <functional>
 #include <memory>
 #include <span>
@@ -105,7 +106,9 @@ class ReversibleSgd {
   std::size_t recomputed_steps() const { return trajectory_->RecomputedSteps(); }
   // The most memory (bytes) the method has held beyond w and v since Train() began, the reverse
   // pass included (checkpointing holds recomputed states there).
-  std::size_t peak_extra_bytes() const { return trajectory_->PeakExtraBytes(); }
+  std::size_t peak_extra_bytes() const {
+    return std::max(extra_bytes_, trajectory_->PeakExtraBytes());
+  }
 
   const TrainingSetup& setup() const { return setup_; }
 

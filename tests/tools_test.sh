@@ -19,6 +19,11 @@ done
 # reversal_check on generated data.
 "$bin/reversal_check" --problem synthetic --iters 500 --json --quiet > "$tmp/r.json"
 grep -q '"bitwise_equal": true' "$tmp/r.json" || fail "reversal_check synthetic"
+# Revolve with 3 snapshots over 200 steps: t(200, 3) = 1305 forward steps, 1106 recomputed.
+"$bin/reversal_check" --problem synthetic --iters 200 --method revolve --snapshots 3 --json \
+  --quiet > "$tmp/rv.json"
+grep -q '"recomputed_steps": 1106' "$tmp/rv.json" || fail "revolve recomputed steps: $(cat "$tmp/rv.json")"
+"$bin/reversal_check" --method revolve --snapshots 0 --quiet 2>/dev/null && fail "accepted 0 snapshots"
 if "$bin/reversal_check" --problem synthetic --iters 50 --alpha 100000 --quiet 2> "$tmp/err"; then
   fail "reversal_check did not fail on divergence"
 fi

@@ -1,72 +1,245 @@
-// Time of the reverse pass against training alone, on the Fig-2 network (784-50-50-50-10,
-// batch 200, T = 100; generated inputs of MNIST's shape, so no download is needed). The paper's
-// reverse pass costs two Hessian-vector products per step; target: forward + reverse ≤ 3 ×
-// forward.
+// Memory and time of hypergradients on the Fig-2 network (784-50-50-50-10, batch 200, α = e^-1,
+// γ = 0.9; generated inputs of MNIST's shape, so no download), T ∈ {100, 1000} (and 10000 with BENCH_FULL=1), for
+// every way of revisiting the forward pass newest first:
+//   naive-float (no memory, not exact: the measured-memory baseline), reversible with the exact
+//   and with the fast buffer, store-all, √T checkpointing, and Revolve (binomial checkpointing,
+//   ADOL-C's schedule) with s ∈ {2, 5, 10, 20} snapshots.
+// Counters per run: wall time split into forward and reverse, gradient and HVP evaluations,
+// recomputed steps, peak memory beyond the model computed by the method and measured on the
+// heap (peak live bytes minus the naive-float run's peak at the same T), the states-only memory
+// of the same method in float64, and whether the hypergradients equal the stored trajectory's
+// bit for bit (they must: a mismatch is reported as an error). Revolve runs needing more than
+// 10·T forward steps (30·T with BENCH_FULL=1) are left out; their counts follow from t(T, s).
 //
 //   bench_hypergrad --benchmark_format=json --benchmark_out=results/bench/bench_hypergrad.json
 #include <benchmark/benchmark.h>
 
+#include <chrono>
 #include <cmath>
+#include <map>
+#include <string>
+#include <vector>
 
+#include "bench_size.h"
 #include "fig2_network.h"
+#include "heap_meter.h"
+#include "revolve_schedule.h"
 
 namespace hypergrad {
 namespace {
+
+using bench::FullSize;
+using bench::HeapMeter;
+
+// The momentum decay of the headline numbers (0.152 bits per parameter per step).
+constexpr double kGamma = 0.9;
 
 const bench::Fig2Network& Problem() {
   static const bench::Fig2Network network(10000);
   return network;
 }
 
+struct Method {
+  ReversalMethod method;
+  BufferKind buffer = BufferKind::kFast;
+  std::size_t snapshots = 0;  // Revolve
+
+  std::string Name() const {
+    std::string name = "method:" + std::string(ReversalMethodName(method)) +
+                       "/buffer:" + std::string(BufferKindName(buffer));
+    if (method == ReversalMethod::kRevolve) name += "/snapshots:" + std::to_string(snapshots);
+    return name;
+  }
+};
+
+struct RunResult {
+  Hypergradients h;
+  double seconds_forward = 0.0, seconds_reverse = 0.0;
+  std::size_t recomputed = 0, computed_peak_bytes = 0, measured_peak_bytes = 0;
+};
+
+double Since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// One training run and its reverse pass; the meta-objective's gradient is neither timed nor
+// measured (it is the same for every method).
+RunResult Run(std::size_t iters, const Method& m) {
+  const bench::Fig2Network& p = Problem();
+  RunResult r;
+  std::vector<double> d_w(p.w0().size());
+  HeapMeter::ResetPeak();
+  const std::size_t base = HeapMeter::Current();
+  SgdOptions options{.method = m.method, .buffer = m.buffer};
+  options.revolve_snapshots = m.snapshots;
+  ReversibleSgd sgd(p.Setup(iters, kGamma), options);
+  auto start = std::chrono::steady_clock::now();
+  sgd.Train(p.w0(), p.v0());
+  r.seconds_forward = Since(start);
+  p.model().Evaluate(sgd.weights(), p.model().data(), d_w);
+  start = std::chrono::steady_clock::now();
+  r.h = sgd.Reverse(d_w);
+  r.seconds_reverse = Since(start);
+  r.measured_peak_bytes = HeapMeter::Peak() - base;
+  r.recomputed = sgd.recomputed_steps();
+  r.computed_peak_bytes = sgd.peak_extra_bytes();
+  return r;
+}
+
+// Per T and buffer: the stored trajectory's hypergradients (the reference every method must
+// equal; the buffer kind decides the fixed-point trajectory) and the naive-float run's heap peak
+// (the memory any method needs without reversal storage).
+struct Reference {
+  Hypergradients stored;
+  std::size_t baseline_peak_bytes = 0;
+};
+
+std::map<std::pair<std::size_t, BufferKind>, Reference>& References() {
+  static std::map<std::pair<std::size_t, BufferKind>, Reference> references;
+  return references;
+}
+
+void Remember(std::size_t iters, const Method& m, const RunResult& r) {
+  Reference& ref = References()[{iters, m.buffer}];
+  if (m.method == ReversalMethod::kStoredTrajectory) ref.stored = r.h;
+  if (m.method == ReversalMethod::kNaiveFloat) {
+    for (BufferKind b : {BufferKind::kExact, BufferKind::kFast}) {
+      References()[{iters, b}].baseline_peak_bytes = r.measured_peak_bytes;
+    }
+  }
+}
+
+// Runs (untimed) whatever reference a filtered run has not produced yet.
+const Reference& ReferenceFor(std::size_t iters, BufferKind buffer) {
+  Reference& ref = References()[{iters, buffer}];
+  if (ref.stored.d_w0.empty()) {
+    ref.stored = Run(iters, {ReversalMethod::kStoredTrajectory, buffer}).h;
+  }
+  if (ref.baseline_peak_bytes == 0) {
+    ref.baseline_peak_bytes = Run(iters, {ReversalMethod::kNaiveFloat}).measured_peak_bytes;
+  }
+  return ref;
+}
+
+bool SameHypergradients(const Hypergradients& a, const Hypergradients& b) {
+  return a.d_w0 == b.d_w0 && a.d_v0 == b.d_v0 && a.d_alpha == b.d_alpha &&
+         a.d_gamma == b.d_gamma;
+}
+
+// Memory the same method would hold in a float64 implementation: (w, v) states only.
+double StatesOnlyBytes(std::size_t iters, const Method& m, std::size_t computed_bytes) {
+  const double state = 2.0 * 8.0 * static_cast<double>(Problem().w0().size());
+  const double t = static_cast<double>(iters);
+  switch (m.method) {
+    case ReversalMethod::kStoredTrajectory: return t * state;
+    case ReversalMethod::kCheckpointed: {
+      const double k = std::ceil(std::sqrt(t));
+      return (std::ceil(t / k) + k) * state;
+    }
+    case ReversalMethod::kRevolve:
+      return static_cast<double>(std::min(m.snapshots, iters) + 1) * state;
+    case ReversalMethod::kReversible: return static_cast<double>(computed_bytes);
+    case ReversalMethod::kNaiveFloat: return 0.0;
+  }
+  return 0.0;
+}
+
 void BM_Forward(benchmark::State& state) {
   const auto iters = static_cast<std::size_t>(state.range(0));
   Problem();  // build the data outside the timed loop
   for (auto _ : state) {
-    ReversibleSgd sgd(Problem().Setup(iters, 0.5), {.buffer = BufferKind::kFast});
+    ReversibleSgd sgd(Problem().Setup(iters, kGamma), {.buffer = BufferKind::kFast});
     sgd.Train(Problem().w0(), Problem().v0());
     benchmark::DoNotOptimize(sgd.weights().data());
   }
-  state.counters["gradients_per_run"] = static_cast<double>(iters);
+  state.counters["iters"] = static_cast<double>(iters);
+  state.counters["gradients"] = static_cast<double>(iters);
 }
-BENCHMARK(BM_Forward)->Arg(100)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
 
-// Forward + reverse with each strategy; `method` as in ReversalMethod.
-void BM_ForwardReverse(benchmark::State& state) {
-  const auto iters = static_cast<std::size_t>(state.range(0));
-  const auto method = static_cast<ReversalMethod>(state.range(1));
-  const auto buffer = static_cast<BufferKind>(state.range(2));
-  bool exact = true;
-  std::size_t extra_bytes = 0, recomputed = 0;
+void BM_Hypergradient(benchmark::State& state, std::size_t iters, Method m) {
   Problem();
+  RunResult r;
   for (auto _ : state) {
-    ReversibleSgd sgd(Problem().Setup(iters, 0.5), {.method = method, .buffer = buffer});
-    sgd.Train(Problem().w0(), Problem().v0());
-    std::vector<double> d_w(Problem().w0().size());
-    state.PauseTiming();  // the meta-objective's own cost is not the method's
-    Problem().model().Evaluate(sgd.weights(), Problem().model().data(), d_w);
-    state.ResumeTiming();
-    exact = sgd.Reverse(d_w).reversal.exact && exact;
-    extra_bytes = sgd.extra_bytes_after_train();
-    recomputed = sgd.recomputed_steps();
+    r = Run(iters, m);
+    state.SetIterationTime(r.seconds_forward + r.seconds_reverse);
   }
-  if (method != ReversalMethod::kNaiveFloat && !exact) state.SkipWithError("reversal not exact");
-  state.counters["gradients_per_run"] = static_cast<double>(2 * iters + recomputed);
-  state.counters["hvps_per_run"] = static_cast<double>(iters);
-  state.counters["extra_bytes"] = static_cast<double>(extra_bytes);
-  state.counters["recomputed_steps"] = static_cast<double>(recomputed);
-  state.SetLabel(std::string(ReversalMethodName(method)) + "/" + std::string(BufferKindName(buffer)));
+  Remember(iters, m, r);
+  const Reference& ref = ReferenceFor(iters, m.buffer);
+  const bool exact_method = m.method != ReversalMethod::kNaiveFloat;
+  const bool bitwise = SameHypergradients(r.h, ref.stored);
+  if (exact_method && !(bitwise && r.h.reversal.exact)) {
+    state.SkipWithError("hypergradients differ from the stored trajectory's");
+  }
+  const std::size_t measured_extra =
+      r.measured_peak_bytes > ref.baseline_peak_bytes ? r.measured_peak_bytes - ref.baseline_peak_bytes : 0;
+  state.counters["iters"] = static_cast<double>(iters);
+  state.counters["snapshots"] = static_cast<double>(m.snapshots);
+  state.counters["params"] = static_cast<double>(Problem().w0().size());
+  state.counters["seconds_forward"] = r.seconds_forward;
+  state.counters["seconds_reverse"] = r.seconds_reverse;
+  state.counters["gradients"] = static_cast<double>(2 * iters + r.recomputed);
+  state.counters["hvps"] = static_cast<double>(iters);
+  state.counters["recomputed_steps"] = static_cast<double>(r.recomputed);
+  // Forward steps as Griewank & Walther count them (the last step, reversed first, excluded).
+  state.counters["forward_steps"] = static_cast<double>(iters - 1 + r.recomputed);
+  state.counters["closed_form_forward_steps"] =
+      m.method == ReversalMethod::kRevolve
+          ? static_cast<double>(BinomialForwardSteps(iters, m.snapshots))
+          : 0.0;
+  state.counters["computed_peak_extra_bytes"] = static_cast<double>(r.computed_peak_bytes);
+  state.counters["states_only_bytes"] = StatesOnlyBytes(iters, m, r.computed_peak_bytes);
+  state.counters["measured_peak_bytes"] = static_cast<double>(r.measured_peak_bytes);
+  state.counters["measured_baseline_peak_bytes"] = static_cast<double>(ref.baseline_peak_bytes);
+  state.counters["measured_peak_extra_bytes"] = static_cast<double>(measured_extra);
+  state.counters["bitwise_equal_to_stored"] = bitwise ? 1.0 : 0.0;
+  state.counters["reversal_exact"] = r.h.reversal.exact ? 1.0 : 0.0;
+  state.SetLabel(std::string(ReversalMethodName(m.method)) + "/" +
+                 std::string(BufferKindName(m.buffer)) +
+                 (m.snapshots ? "/s=" + std::to_string(m.snapshots) : ""));
 }
-BENCHMARK(BM_ForwardReverse)
-    ->ArgNames({"iters", "method", "buffer"})
-    ->Args({100, static_cast<int>(ReversalMethod::kReversible), static_cast<int>(BufferKind::kFast)})
-    ->Args({100, static_cast<int>(ReversalMethod::kReversible), static_cast<int>(BufferKind::kExact)})
-    ->Args({100, static_cast<int>(ReversalMethod::kStoredTrajectory), static_cast<int>(BufferKind::kFast)})
-    ->Args({100, static_cast<int>(ReversalMethod::kCheckpointed), static_cast<int>(BufferKind::kFast)})
-    ->Unit(benchmark::kMillisecond)
-    ->UseRealTime()
-    ->MinTime(2.0);
+
+void RegisterAll() {
+  const bool full = FullSize();
+  const std::vector<std::size_t> sizes = full ? std::vector<std::size_t>{100, 1000, 10000}
+                                              : std::vector<std::size_t>{100, 1000};
+  const std::size_t revolve_cap = full ? 30 : 10;  // largest t(T, s)/T run
+  for (std::size_t iters : sizes) {
+    benchmark::RegisterBenchmark("BM_Forward", BM_Forward)
+        ->Arg(static_cast<int>(iters))
+        ->ArgName("iters")
+        ->Iterations(1)
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
+    // Naive float first (the memory baseline), stored second (the reference hypergradients).
+    std::vector<Method> methods = {{ReversalMethod::kNaiveFloat},
+                                   {ReversalMethod::kStoredTrajectory},
+                                   {ReversalMethod::kReversible, BufferKind::kFast},
+                                   {ReversalMethod::kReversible, BufferKind::kExact},
+                                   {ReversalMethod::kCheckpointed}};
+    for (std::size_t s : {2, 5, 10, 20}) {
+      if (BinomialForwardSteps(iters, s) <= revolve_cap * iters) {
+        methods.push_back({ReversalMethod::kRevolve, BufferKind::kFast, s});
+      }
+    }
+    for (const Method& m : methods) {
+      benchmark::RegisterBenchmark(
+          ("BM_Hypergradient/iters:" + std::to_string(iters) + "/" + m.Name()).c_str(),
+          BM_Hypergradient, iters, m)
+          ->Iterations(1)
+          ->Unit(benchmark::kMillisecond)
+          ->UseManualTime();
+    }
+  }
+}
 
 }  // namespace
 }  // namespace hypergrad
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  hypergrad::RegisterAll();
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

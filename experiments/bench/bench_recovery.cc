@@ -12,6 +12,7 @@
 
 #include <cmath>
 
+#include "bench_size.h"
 #include "fig2_network.h"
 
 namespace hypergrad {
@@ -42,6 +43,8 @@ Hypergradients Run(std::size_t iters, double gamma, ReversalMethod method) {
   return sgd.Reverse(d_w);
 }
 
+}  // namespace
+
 void BM_RecoveryError(benchmark::State& state) {
   const auto iters = static_cast<std::size_t>(state.range(0));
   const double gamma = static_cast<double>(state.range(1)) / 1000.0;
@@ -64,11 +67,23 @@ void BM_RecoveryError(benchmark::State& state) {
 }
 BENCHMARK(BM_RecoveryError)
     ->ArgNames({"iters", "gamma_milli"})
-    ->ArgsProduct({{10, 30, 100}, {600, 900, 950, 990}})
+    ->ArgsProduct({{10, 30, 100, 300}, {600, 900, 950, 990}})
     ->Iterations(1)
     ->Unit(benchmark::kMillisecond);
 
-}  // namespace
 }  // namespace hypergrad
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  if (hypergrad::bench::FullSize()) {  // T = 1000 stores 0.7 GB for the reference
+    benchmark::RegisterBenchmark("BM_RecoveryError", hypergrad::BM_RecoveryError)
+        ->ArgNames({"iters", "gamma_milli"})
+        ->ArgsProduct({{1000}, {600, 900, 950, 990}})
+        ->Iterations(1)
+        ->Unit(benchmark::kMillisecond);
+  }
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

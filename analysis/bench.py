@@ -1,0 +1,394 @@
+"""Benchmarks: renders results/figures/bench_bits.png, bench_recovery.png and bench_memory.png
+from the Google Benchmark JSON under results/bench/ (written by `make bench`), and provides the
+"Memory and exactness" section of REPORT.md (report.py calls section()).
+
+Reads JSON only; it never reruns a benchmark.
+"""
+import argparse
+import json
+import math
+import os
+
+import common
+
+FILES = ("bench_buffer", "bench_hypergrad", "bench_recovery")
+PAPER_BITS = {0.9: 0.152, 0.98: 0.029}   # the paper's bits per parameter per iteration
+METHOD_ORDER = ["stored", "checkpointed", "revolve s=2", "revolve s=5", "revolve s=10",
+                "revolve s=20", "reversible exact", "reversible fast", "naive-float"]
+METHOD_TEXT = {
+    "stored": "store all (w, v)", "checkpointed": "√T checkpointing",
+    "reversible exact": "reversible, exact buffer", "reversible fast": "reversible, fast buffer",
+    "naive-float": "naive float (not exact)",
+}
+
+
+def load(bench):
+    """{file: [benchmark entries]} for the JSON files that exist."""
+    out = {}
+    for name in FILES:
+        path = os.path.join(bench, name + ".json")
+        if os.path.exists(path):
+            with open(path) as f:
+                data = json.load(f)
+            out[name] = {"context": data.get("context", {}), "runs": data.get("benchmarks", [])}
+    return out
+
+
+def field(name, key):
+    """The value of `key:` in a benchmark name like BM_X/iters:100/method:stored."""
+    for part in name.split("/"):
+        if part.startswith(key + ":"):
+            return part.split(":", 1)[1]
+    return None
+
+
+def method_of(run):
+    method, buffer = field(run["name"], "method"), field(run["name"], "buffer")
+    if method == "revolve":
+        return f"revolve s={field(run['name'], 'snapshots')}"
+    if method == "reversible":
+        return f"reversible {buffer}"
+    return method
+
+
+def hypergrad_runs(data):
+    runs = [r for r in data.get("bench_hypergrad", {}).get("runs", [])
+            if r["name"].startswith("BM_Hypergradient") and not r.get("error_occurred")]
+    forward = {int(r["iters"]): r for r in data.get("bench_hypergrad", {}).get("runs", [])
+               if r["name"].startswith("BM_Forward") and not r.get("error_occurred")}
+    return runs, forward
+
+
+def seconds(run):
+    scale = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}[run.get("time_unit", "ns")]
+    return run["real_time"] * scale
+
+
+def fresh(bench, results, figure, source):
+    """True if results/figures/<figure>.png exists and is newer than <source>.json."""
+    png = os.path.join(results, "figures", figure + ".png")
+    json_path = os.path.join(bench, source + ".json")
+    return os.path.exists(png) and os.path.getmtime(png) >= os.path.getmtime(json_path)
+
+
+def mb(x):
+    return f"{x / 1e6:,.1f} MB" if x >= 1e5 else f"{x / 1e3:,.0f} kB"
+
+
+def binomial_forward_steps(T, s):
+    """Griewank & Walther's t(T, s) (as lib/revolve_schedule.cc)."""
+    if s + 1 >= T:
+        return T - 1
+    r, beta = 0, 1
+    while beta < T:
+        r += 1
+        beta = beta * (s + r) // r
+    return r * T - beta * r // (s + 1)
+
+
+# ---------------------------------------------------------------------------------------------
+def render_bits(data, results):
+    import matplotlib.pyplot as plt
+    runs = [r for r in data["bench_buffer"]["runs"] if r["name"].startswith("BM_BitsPerStep")]
+    fig, (left, middle, right) = plt.subplots(1, 3, figsize=(11, 3.3))
+    colours = {100: "0.6", 1000: "tab:blue", 10000: "black"}
+    for buffer, marker in (("exact", "o"), ("fast", "x")):
+        for T in (100, 1000, 10000):
+            rs = sorted((r for r in runs if r["label"] == buffer and int(r["steps"]) == T),
+                        key=lambda r: r["gamma"])
+            if not rs:
+                continue
+            g = [r["gamma"] for r in rs]
+            left.plot(g, [r["bits_per_step"] for r in rs], marker=marker, linestyle="none",
+                      color=colours[T], markersize=4, label=f"{buffer}, T={T}")
+            middle.plot(g, [8 * r["allocated_bytes_per_value"] / T for r in rs], marker=marker,
+                        color=colours[T], markersize=4, linewidth=0.8, label=f"{buffer}, T={T}")
+    rs = sorted((r for r in runs if r["label"] == "fast" and int(r["steps"]) == 1000),
+                key=lambda r: r["gamma"])
+    g = [r["gamma"] for r in rs]
+    for ax in (left, middle):
+        ax.plot(g, [r["entropy_bits_per_step"] for r in rs], color="red", linewidth=1,
+                label="log2(d/n)")
+        ax.axhline(32, color="0.4", linestyle=":", linewidth=1)
+        ax.axhline(64, color="0.4", linestyle="--", linewidth=1)
+        ax.text(0.5, 36, "store float32", fontsize=7)
+        ax.text(0.5, 72, "store float64", fontsize=7)
+        ax.set_yscale("log")
+        ax.set_xlabel("momentum decay γ")
+    left.plot(list(PAPER_BITS), list(PAPER_BITS.values()), "s", color="red", fillstyle="none",
+              markersize=8, label="paper")
+    left.set_ylabel("information bits / parameter / step")
+    left.set_title("information stored")
+    middle.set_ylabel("allocated bits / parameter / step")
+    middle.set_title("memory allocated (start-up included)")
+    left.legend(fontsize=6, ncol=2)
+    right.plot(g, [r["uint64_overflow_step"] for r in rs], "o-", color="black", markersize=3)
+    right.set_yscale("log")
+    right.set_xlabel("momentum decay γ")
+    right.set_ylabel("step")
+    right.set_title("a fixed 64-bit buffer overflows at")
+    path = common.save(fig, results, "bench_bits")
+    return path
+
+
+def render_recovery(data, results):
+    import matplotlib.pyplot as plt
+    runs = [r for r in data["bench_recovery"]["runs"] if not r.get("error_occurred")]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(8, 3.2))
+    for gamma in sorted({r["gamma"] for r in runs}):
+        rs = sorted((r for r in runs if r["gamma"] == gamma), key=lambda r: r["iters"])
+        T = [r["iters"] for r in rs]
+        # Non-finite errors (overflow) are drawn at the top of the axis.
+        w0 = [r["naive_w0_max_error"] if math.isfinite(r["naive_w0_max_error"]) else 1e300 for r in rs]
+        left.plot(T, w0, "o-", markersize=3, label=f"naive float, γ={gamma:g}")
+        right.plot(T, [r["naive_d_alpha_rel_error"] if math.isfinite(r["naive_d_alpha_rel_error"])
+                       else 1e300 for r in rs], "o-", markersize=3, label=f"γ={gamma:g}")
+    for ax in (left, right):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("training steps T")
+        ax.set_ylim(1e-17, 1e20)
+    left.set_ylabel("max |recovered w_0 − w_0|")
+    left.set_title("recovery of w_0 (exact method: 0)")
+    right.set_ylabel("relative error of ∂f/∂α")
+    right.set_title("hypergradient error (exact method: 0)")
+    left.legend(fontsize=6)
+    return common.save(fig, results, "bench_recovery")
+
+
+def render_memory(data, results):
+    import matplotlib.pyplot as plt
+    runs, forward = hypergrad_runs(data)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
+    for k, method in enumerate(METHOD_ORDER):
+        rs = sorted((r for r in runs if method_of(r) == method), key=lambda r: r["iters"])
+        if not rs:
+            continue
+        T = [r["iters"] for r in rs]
+        colour = f"C{k}"
+        label = METHOD_TEXT.get(method, method)
+        if method != "naive-float":
+            left.plot(T, [max(r["measured_peak_extra_bytes"], 1) for r in rs], "o-", color=colour,
+                      markersize=4, label=label)
+            left.plot(T, [r["computed_peak_extra_bytes"] for r in rs], "x:", color=colour,
+                      markersize=4)
+        right.plot(T, [seconds(r) for r in rs], "o-", color=colour, markersize=4, label=label)
+    if forward:
+        T = sorted(forward)
+        right.plot(T, [seconds(forward[t]) for t in T], "k--", label="training alone")
+    left.set_ylabel("peak memory beyond the model (bytes)")
+    left.set_title("memory (o measured heap, x computed)")
+    right.set_ylabel("training + reverse pass (s)")
+    right.set_title("time")
+    for ax in (left, right):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("training steps T")
+    right.legend(fontsize=6, loc="upper left")
+    return common.save(fig, results, "bench_memory")
+
+
+# ---------------------------------------------------------------------------------------------
+def headline(data):
+    """The README's headline numbers as a dict (None where the run is missing)."""
+    out = {}
+    bits = [r for r in data.get("bench_buffer", {}).get("runs", [])
+            if r["name"].startswith("BM_BitsPerStep") and r.get("label") == "fast"
+            and int(r["steps"]) == 1000 and abs(r["gamma"] - 0.9) < 1e-9]
+    if bits:
+        out["bits_0.9"] = bits[0]["bits_per_step"]
+        out["steady_bits_0.9"] = bits[0]["steady_bits_per_step"]
+        out["entropy_0.9"] = bits[0]["entropy_bits_per_step"]
+    runs, forward = hypergrad_runs(data)
+    at = {method_of(r): r for r in runs if r["iters"] == 1000}
+    if "reversible fast" in at:
+        rev = at["reversible fast"]
+        store64 = 1000 * 16 * rev["params"]   # (w, v) per step in 64 bits
+        out["store_bytes"] = store64
+        out["reversible_bytes"] = rev["computed_peak_extra_bytes"]
+        out["reversible_measured_bytes"] = rev["measured_peak_extra_bytes"]
+        out["memory_ratio"] = store64 / rev["computed_peak_extra_bytes"]
+        out["memory_ratio_measured"] = store64 / max(rev["measured_peak_extra_bytes"], 1)
+        if 1000 in forward:
+            out["time_ratio"] = seconds(rev) / seconds(forward[1000])
+    return out
+
+
+def section(bench, results):
+    """Markdown lines of the "Memory and exactness" section, or [] if no benchmark JSON."""
+    data = load(bench)
+    if not data:
+        return []
+    lines = ['<a id="bench"></a>', "## Memory and exactness (benchmarks)", ""]
+    lines.append("From `make bench` (Google Benchmark JSON in `results/bench/`; "
+                 "`make bench BENCH_FULL=1` adds T = 10000).")
+    ctx = data.get("bench_hypergrad", data[next(iter(data))])["context"]
+    lines.append(f"Machine: {ctx.get('num_cpus', '?')} CPUs at {ctx.get('mhz_per_cpu', '?')} MHz, "
+                 f"run {ctx.get('date', '?')}, one OpenBLAS thread.")
+    rel = lambda name: os.path.relpath(os.path.join(results, "figures", name + ".png"), results)
+    h = headline(data)
+
+    if "bench_buffer" in data:
+        if not fresh(bench, results, "bench_bits", "bench_buffer"):
+            render_bits(data, results)
+        lines += ["", "### Bits per iteration against γ", "", f"![bench_bits]({rel('bench_bits')})", "",
+                  "Fast buffer, 100 values, T steps of v ← v·n/d − (1−γ)·g. *Total* counts "
+                  "everything stored after T steps (including the start-up cost of each "
+                  "element's coder, ≈ 7 bits); *steady* is the rate over the second half of the "
+                  "run. Target: ≤ 1.01 × log2(d/n) at T ≥ 1000.", "",
+                  "| γ | log2(d/n) | paper | fast, T=1000 total | steady | fast, T=10000 total "
+                  "| steady | ≤ 1.01× (T=10000 total / steady) | exact, T=1000 | 64-bit buffer overflows at step |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
+        runs = [r for r in data["bench_buffer"]["runs"] if r["name"].startswith("BM_BitsPerStep")]
+        for gamma in sorted({r["gamma"] for r in runs}):
+            pick = lambda label, T: next((r for r in runs if r["label"] == label and
+                                          int(r["steps"]) == T and r["gamma"] == gamma), None)
+            f1, f4, e1 = pick("fast", 1000), pick("fast", 10000), pick("exact", 1000)
+            if not (f1 and f4 and e1):
+                continue
+            ent = f1["entropy_bits_per_step"]
+            ok_total = f4["bits_per_step"] <= 1.01 * ent
+            ok_steady = f4["steady_bits_per_step"] <= 1.01 * ent
+            paper = PAPER_BITS.get(round(gamma, 3))
+            lines.append(
+                f"| {gamma:g} | {ent:.4f} | {paper if paper else '—'} | {f1['bits_per_step']:.4f} "
+                f"| {f1['steady_bits_per_step']:.4f} | {f4['bits_per_step']:.4f} "
+                f"| {f4['steady_bits_per_step']:.4f} | {'yes' if ok_total else 'no'} / "
+                f"{'yes' if ok_steady else 'no'} | {e1['bits_per_step']:.4f} "
+                f"| {f1['uint64_overflow_step']:,.0f} |")
+
+    if "bench_recovery" in data:
+        if not fresh(bench, results, "bench_recovery", "bench_recovery"):
+            render_recovery(data, results)
+        lines += ["", "### Recovery error of naive floating-point reversal", "",
+                  f"![bench_recovery]({rel('bench_recovery')})", "",
+                  "Fig-2 network: float64 SGD with momentum reversed by dividing by γ (no buffer) "
+                  "against the exact method, which recovers w_0 bit for bit (error 0, checked in "
+                  "every run). Hypergradient errors are relative to the stored trajectory's; "
+                  "they include the exact method's n/d and quantisation (≈ 1e-5), so values near "
+                  "that are agreement, not a reversal failure.", "",
+                  "| T | γ | max \\|w_0 error\\| naive | exact | rel. error ∂f/∂w_0 | rel. error ∂f/∂α |",
+                  "|---|---|---|---|---|---|"]
+        for r in sorted((r for r in data["bench_recovery"]["runs"] if not r.get("error_occurred")),
+                        key=lambda r: (r["iters"], r["gamma"])):
+            lines.append(f"| {r['iters']:.0f} | {r['gamma']:g} | {r['naive_w0_max_error']:.3g} "
+                         f"| {r['exact_w0_max_error']:.0f} | {r['naive_d_w0_rel_error']:.3g} "
+                         f"| {r['naive_d_alpha_rel_error']:.3g} |")
+
+    if "bench_hypergrad" in data:
+        if not fresh(bench, results, "bench_memory", "bench_hypergrad"):
+            render_memory(data, results)
+        runs, forward = hypergrad_runs(data)
+        lines += ["", "### Memory and time of hypergradients", "",
+                  f"![bench_memory]({rel('bench_memory')})", "",
+                  "Fig-2 network (784-50-50-50-10, batch 200, α = e^-1, γ = 0.9). *Computed*: "
+                  "what the method holds (buffer, states, snapshots with their buffer copies, "
+                  "recomputed segments), at its peak. *Measured*: peak heap of the whole "
+                  "training + reverse run minus that of the naive-float run (which stores "
+                  "nothing), via counting operator new; it can be below the computed value when "
+                  "the method's peak falls while the HVP's work arrays are not allocated. "
+                  "*States only*: what the same method would hold in float64 without buffer "
+                  "copies. Every exact method's hypergradients equal the stored trajectory's bit "
+                  "for bit (column 'bitwise').", ""]
+        lines += ["| T | method | computed | measured | states only | time | × training | "
+                  "gradients | HVPs | recomputed steps | forward steps (t(T,s)) | bitwise |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        order = {m: i for i, m in enumerate(METHOD_ORDER)}
+        for r in sorted(runs, key=lambda r: (r["iters"], order.get(method_of(r), 99))):
+            m = method_of(r)
+            T = int(r["iters"])
+            ratio = seconds(r) / seconds(forward[T]) if T in forward else float("nan")
+            closed = (f"{r['forward_steps']:,.0f} ({r['closed_form_forward_steps']:,.0f})"
+                      if m.startswith("revolve") else f"{r['forward_steps']:,.0f}")
+            bitwise = "—" if m == "naive-float" else ("yes" if r["bitwise_equal_to_stored"] else "**no**")
+            lines.append(
+                f"| {T} | {METHOD_TEXT.get(m, m)} | {mb(r['computed_peak_extra_bytes'])} "
+                f"| {mb(r['measured_peak_extra_bytes'])} | {mb(r['states_only_bytes'])} "
+                f"| {seconds(r):.2f} s | {ratio:.2f} | {r['gradients']:,.0f} | {r['hvps']:,.0f} "
+                f"| {r['recomputed_steps']:,.0f} | {closed} | {bitwise} |")
+        skipped = []
+        for T in sorted({int(r["iters"]) for r in runs}):
+            for s in (2, 5, 10, 20):
+                if not any(method_of(r) == f"revolve s={s}" and r["iters"] == T for r in runs):
+                    skipped.append(f"T={T}, s={s}: t(T,s) = {binomial_forward_steps(T, s):,}")
+        if skipped:
+            lines += ["", "Revolve runs left out for time (forward steps from the closed form, "
+                      "which the unit tests check against ADOL-C's schedule): " + "; ".join(skipped) + "."]
+        lines += revolve_headline(runs)
+
+    lines += ["", "### Targets", "", "| target | measured | met |", "|---|---|---|"]
+    if "bits_0.9" in h:
+        lines.append(f"| bits at γ = 0.9, T = 1000 (paper 0.152) | {h['bits_0.9']:.4f} total, "
+                     f"{h['steady_bits_0.9']:.4f} steady; log2(d/n) = {h['entropy_0.9']:.4f} | "
+                     f"{'yes' if h['steady_bits_0.9'] <= 1.01 * h['entropy_0.9'] else 'no'} (steady ≤ 1.01×), "
+                     f"{'yes' if h['bits_0.9'] <= 1.01 * h['entropy_0.9'] else 'no'} (total ≤ 1.01×) |")
+    if "memory_ratio" in h:
+        lines.append(f"| extra memory ≥ 300× below storing (w, v) in 64 bits, γ = 0.9, T = 1000 "
+                     f"| {mb(h['store_bytes'])} vs {mb(h['reversible_bytes'])} computed "
+                     f"({h['memory_ratio']:.0f}×), {mb(h['reversible_measured_bytes'])} measured "
+                     f"({h['memory_ratio_measured']:.0f}×) "
+                     f"| {'yes' if min(h['memory_ratio'], h['memory_ratio_measured']) >= 300 else 'no'} |")
+    if "time_ratio" in h:
+        lines.append(f"| hypergradient time ≤ 3 × training, T = 1000 (fast buffer) "
+                     f"| {h['time_ratio']:.2f}× | {'yes' if h['time_ratio'] <= 3 else 'no'} |")
+    return lines
+
+
+def revolve_headline(runs):
+    """At the reversible method's memory, Revolve's recomputations; at Revolve's, memory."""
+    out = []
+    for T in sorted({int(r["iters"]) for r in runs}):
+        at = {method_of(r): r for r in runs if r["iters"] == T}
+        rev = at.get("reversible fast")
+        if rev is None:
+            continue
+        state = 16 * rev["params"]
+        memory = rev["computed_peak_extra_bytes"]
+        fit = int(memory // state) - 1   # snapshots that fit next to Revolve's working state
+        lines = [f"- **T = {T}.** The reversible method (fast buffer) holds {mb(memory)} "
+                 f"({memory / state:.2f} states of {mb(state)}) and recomputes nothing. "]
+        if fit >= 1:
+            t = binomial_forward_steps(T, fit)
+            lines[0] += (f"In that memory Revolve fits s = {fit} float64 snapshots plus its working "
+                         f"state and needs t(T, {fit}) = {t:,} forward steps: {t - (T - 1):,} "
+                         f"recomputed, {t / T:.1f}× the training run. ")
+        else:
+            t = T * (T - 1) // 2
+            lines[0] += (f"That is less than two float64 states: Revolve cannot run in it at all "
+                         f"(one snapshot plus the working state already need {mb(2 * state)}; even "
+                         f"then, T(T−1)/2 = {t:,} forward steps). ")
+        revolves = [r for m, r in at.items() if m.startswith("revolve")]
+        if revolves:
+            r = min(revolves, key=lambda r: r["recomputed_steps"])
+            s = int(r["snapshots"])
+            lines[0] += (f"Conversely, Revolve's fewest recomputations measured here "
+                         f"({r['recomputed_steps']:,.0f}, s = {s}) cost {mb(r['states_only_bytes'])} "
+                         f"in float64 states ({r['states_only_bytes'] / memory:.0f}× the reversible "
+                         f"method's memory; {mb(r['measured_peak_extra_bytes'])} measured here with "
+                         f"buffer copies), and to recompute nothing, as the reversible method does, "
+                         f"Revolve needs T − 1 snapshots: store-all memory, {mb((T - 1) * state)} "
+                         f"({(T - 1) * state / memory:.0f}×).")
+        out += lines
+    return ["", "**Reversible learning against Revolve:**", ""] + out if out else []
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--bench", default="results/bench", help="folder of the benchmark JSON")
+    parser.add_argument("--results", default="results", help="figures go to RESULTS/figures")
+    args = parser.parse_args()
+    data = load(args.bench)
+    if not data:
+        raise SystemExit(f"no benchmark JSON in {args.bench}: run `make bench` first")
+    if "bench_buffer" in data:
+        render_bits(data, args.results)
+    if "bench_recovery" in data:
+        render_recovery(data, args.results)
+    if "bench_hypergrad" in data:
+        render_memory(data, args.results)
+    for key, value in headline(data).items():
+        print(f"{key}: {value:.6g}")
+
+
+if __name__ == "__main__":
+    main()
