@@ -18,6 +18,7 @@
 #define HYPERGRAD_ANS_BUFFER_H_
 
 #include <algorithm>
+#include <bit>
 #include <cstdint>
 #include <vector>
 
@@ -39,11 +40,48 @@ class AnsBuffer final : public InfoBuffer {
   bool Empty() const override;
   std::unique_ptr<InfoBuffer> Clone() const override { return std::make_unique<AnsBuffer>(*this); }
 
+  // The quantised uniform distribution over [0, radix): the first `rem` digits get frequency
+  // q + 1, the others q, where q = ⌊M/radix⌋ and rem = M mod radix. Prepared once per radix
+  // (Algorithm 3 uses the same n and d for a whole vector); divisions by a power of two (the
+  // momentum denominator 2^16 gives q = 2^8) become shifts.
+  class Radix {
+   public:
+    explicit Radix(std::uint32_t radix)
+        : q_(static_cast<std::uint32_t>(kTotal / radix)),
+          rem_(static_cast<std::uint32_t>(kTotal % radix)),
+          wide_end_(rem_ * (q_ + 1)),
+          trivial_(radix == 1),
+          q_shift_(rem_ == 0 && (q_ & (q_ - 1)) == 0 ? std::countr_zero(q_) : -1) {}
+    bool trivial() const { return trivial_; }
+    std::uint64_t Frequency(std::uint32_t digit) const { return q_ + (digit < rem_ ? 1u : 0u); }
+    std::uint32_t Start(std::uint32_t digit) const { return digit * q_ + std::min(digit, rem_); }
+    std::uint32_t DigitAt(std::uint32_t slot) const {
+      if (q_shift_ >= 0) return slot >> q_shift_;
+      return slot < wide_end_ ? slot / (q_ + 1) : rem_ + (slot - wide_end_) / q_;
+    }
+    // x / freq and x mod freq for freq = Frequency(some digit).
+    void DivMod(std::uint64_t x, std::uint64_t freq, std::uint64_t& quotient,
+                std::uint64_t& remainder) const {
+      if (q_shift_ >= 0) {  // then every frequency is q = 2^shift
+        quotient = x >> q_shift_;
+        remainder = x & (freq - 1);
+      } else {
+        quotient = x / freq;
+        remainder = x % freq;
+      }
+    }
+
+   private:
+    std::uint32_t q_, rem_, wide_end_;
+    bool trivial_;
+    int q_shift_;
+  };
+  static Radix Prepare(std::uint32_t radix) { return Radix(radix); }
+
   // Unchecked forms for the hot loop of Algorithm 3 (same contract, arguments not validated).
-  void PushUnchecked(std::size_t i, std::uint32_t digit, std::uint32_t radix) {
-    if (radix == 1) return;  // a base-1 digit carries no information (and freq = M would overflow)
-    const Slots slots(radix);
-    const std::uint64_t freq = slots.Frequency(digit);
+  void PushUnchecked(std::size_t i, std::uint32_t digit, const Radix& radix) {
+    if (radix.trivial()) return;  // a base-1 digit carries no information (freq = M would overflow)
+    const std::uint64_t freq = radix.Frequency(digit);
     std::uint64_t x = state_[i];
     // Renormalise: x must be below freq·2^40 so that the coded state stays below 2^64.
     const std::uint64_t limit = freq << (kLowerBoundBits - kTotalBits + kWordBits);
@@ -51,21 +89,27 @@ class AnsBuffer final : public InfoBuffer {
       stacks_.Push(i, static_cast<std::uint16_t>(x));
       x >>= kWordBits;
     }
-    state_[i] = ((x / freq) << kTotalBits) + x % freq + slots.Start(digit);
+    std::uint64_t quotient, remainder;
+    radix.DivMod(x, freq, quotient, remainder);
+    state_[i] = (quotient << kTotalBits) + remainder + radix.Start(digit);
   }
-
-  std::uint32_t PopUnchecked(std::size_t i, std::uint32_t radix) {
-    if (radix == 1) return 0;
-    const Slots slots(radix);
+  std::uint32_t PopUnchecked(std::size_t i, const Radix& radix) {
+    if (radix.trivial()) return 0;
     std::uint64_t x = state_[i];
     const auto slot = static_cast<std::uint32_t>(x & (kTotal - 1));
-    const std::uint32_t digit = slots.DigitAt(slot);
-    x = slots.Frequency(digit) * (x >> kTotalBits) + slot - slots.Start(digit);
+    const std::uint32_t digit = radix.DigitAt(slot);
+    x = radix.Frequency(digit) * (x >> kTotalBits) + slot - radix.Start(digit);
     while (x < kLowerBound && !stacks_.Empty(i)) {
       x = (x << kWordBits) | stacks_.Pop(i);
     }
     state_[i] = x;
     return digit;
+  }
+  void PushUnchecked(std::size_t i, std::uint32_t digit, std::uint32_t radix) {
+    PushUnchecked(i, digit, Radix(radix));
+  }
+  std::uint32_t PopUnchecked(std::size_t i, std::uint32_t radix) {
+    return PopUnchecked(i, Radix(radix));
   }
 
   // Coder state of element i, for tests.
@@ -77,21 +121,6 @@ class AnsBuffer final : public InfoBuffer {
   static constexpr int kWordBits = 16;        // states live in [L, L·2^16) = [2^48, 2^64)
   static constexpr std::uint64_t kTotal = std::uint64_t{1} << kTotalBits;
   static constexpr std::uint64_t kLowerBound = std::uint64_t{1} << kLowerBoundBits;
-
-  // The quantised uniform distribution over [0, radix): the first `rem` digits get frequency
-  // q + 1, the others q, where q = ⌊M/radix⌋ and rem = M mod radix.
-  struct Slots {
-    explicit Slots(std::uint32_t radix)
-        : q(static_cast<std::uint32_t>(kTotal / radix)),
-          rem(static_cast<std::uint32_t>(kTotal % radix)),
-          wide_end(rem * (q + 1)) {}
-    std::uint64_t Frequency(std::uint32_t digit) const { return q + (digit < rem ? 1u : 0u); }
-    std::uint32_t Start(std::uint32_t digit) const { return digit * q + std::min(digit, rem); }
-    std::uint32_t DigitAt(std::uint32_t slot) const {
-      return slot < wide_end ? slot / (q + 1) : rem + (slot - wide_end) / q;
-    }
-    std::uint32_t q, rem, wide_end;
-  };
 
   std::vector<std::uint64_t> state_;
   WordStacks stacks_;

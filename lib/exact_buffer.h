@@ -26,6 +26,7 @@ class ExactBuffer final : public InfoBuffer {
   std::unique_ptr<InfoBuffer> Clone() const override { return std::make_unique<ExactBuffer>(*this); }
 
   // Unchecked forms for the hot loop of Algorithm 3 (same contract, arguments not validated).
+  static std::uint32_t Prepare(std::uint32_t radix) { return radix; }  // nothing to precompute
   void PushUnchecked(std::size_t i, std::uint32_t digit, std::uint32_t radix) {
     auto& b = integers_[i];
     b *= radix;

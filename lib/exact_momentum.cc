@@ -12,27 +12,39 @@ namespace {
 // Any other InfoBuffer implementation, through its checked virtual interface.
 struct VirtualBuffer {
   InfoBuffer& buffer;
+  static std::uint32_t Prepare(std::uint32_t radix) { return radix; }
   void PushUnchecked(std::size_t i, std::uint32_t digit, std::uint32_t radix) {
     buffer.Push(i, digit, radix);
   }
   std::uint32_t PopUnchecked(std::size_t i, std::uint32_t radix) { return buffer.Pop(i, radix); }
 };
 
+// The factor n/d prepared once for a run of elements: the buffer's radices and the divisor.
+template <class Buffer>
+struct Factor {
+  Factor(std::uint32_t numerator, std::uint32_t denominator)
+      : n(numerator), d(denominator), radix_n(Buffer::Prepare(n)), radix_d(Buffer::Prepare(d)),
+        divide_by_d(d) {}
+  std::uint32_t n, d;
+  decltype(Buffer::Prepare(1u)) radix_n, radix_d;
+  FixedDivisor divide_by_d;
+};
+
 // Algorithm 3 on element i: c ← c · n / d. Returns false, with c and the buffer unchanged, if
 // the result would not be representable.
 template <class Buffer>
-inline bool RationalMultiplyElement(std::int64_t& c, std::size_t i, std::uint32_t n,
-                                    std::uint32_t d, Buffer& buffer) {
-  const auto [quotient, remainder] = FloorDivMod(c, d);
+inline bool RationalMultiplyElement(std::int64_t& c, std::size_t i, const Factor<Buffer>& f,
+                                    Buffer& buffer) {
+  const auto [quotient, remainder] = f.divide_by_d.FloorDivMod(c);
   std::int64_t scaled;
-  if (__builtin_mul_overflow(quotient, std::int64_t{n}, &scaled)) return false;
-  buffer.PushUnchecked(i, static_cast<std::uint32_t>(remainder), d);
-  const std::uint32_t digit = buffer.PopUnchecked(i, n);
+  if (__builtin_mul_overflow(quotient, std::int64_t{f.n}, &scaled)) return false;
+  buffer.PushUnchecked(i, static_cast<std::uint32_t>(remainder), f.radix_d);
+  const std::uint32_t digit = buffer.PopUnchecked(i, f.radix_n);
   std::int64_t result;
   if (__builtin_add_overflow(scaled, std::int64_t{digit}, &result) ||
       result == std::numeric_limits<std::int64_t>::min()) {
-    buffer.PushUnchecked(i, digit, n);  // undo the pop, then the push
-    buffer.PopUnchecked(i, d);
+    buffer.PushUnchecked(i, digit, f.radix_n);  // undo the pop, then the push
+    buffer.PopUnchecked(i, f.radix_d);
     return false;
   }
   c = result;
@@ -42,21 +54,26 @@ inline bool RationalMultiplyElement(std::int64_t& c, std::size_t i, std::uint32_
 template <class Buffer>
 void ApplyRatios(std::span<std::int64_t> c, std::span<const MomentumRatio> ratios, bool inverse,
                  Buffer& buffer) {
+  if (c.empty()) return;
   const bool broadcast = ratios.size() == 1;
-  auto numerator = [&](std::size_t i) {
+  auto factor = [&](std::size_t i, bool invert) {
     const MomentumRatio& r = ratios[broadcast ? 0 : i];
-    return inverse ? r.d : r.n;
+    return invert ? Factor<Buffer>(r.d, r.n) : Factor<Buffer>(r.n, r.d);
   };
-  auto denominator = [&](std::size_t i) {
-    const MomentumRatio& r = ratios[broadcast ? 0 : i];
-    return inverse ? r.n : r.d;
-  };
+  // Ratios come in runs (one per parameter block): prepare a factor when the ratio changes.
+  MomentumRatio current = ratios[0];
+  Factor<Buffer> f = factor(0, inverse);
   for (std::size_t i = 0; i < c.size(); ++i) {
-    if (!RationalMultiplyElement(c[i], i, numerator(i), denominator(i), buffer)) {
-      const double value = ToDouble(c[i]) * numerator(i) / denominator(i);
+    const MomentumRatio& r = ratios[broadcast ? 0 : i];
+    if (r.n != current.n || r.d != current.d) {
+      current = r;
+      f = factor(i, inverse);
+    }
+    if (!RationalMultiplyElement(c[i], i, f, buffer)) {
+      const double value = ToDouble(c[i]) * f.n / f.d;
       // All-or-nothing: undo the elements already done (each is exactly invertible).
       for (std::size_t j = i; j-- > 0;) {
-        RationalMultiplyElement(c[j], j, denominator(j), numerator(j), buffer);
+        RationalMultiplyElement(c[j], j, factor(j, !inverse), buffer);
       }
       throw FixedPointOverflow(i, value);
     }

@@ -3,6 +3,7 @@
 #ifndef HYPERGRAD_RATIONAL_H_
 #define HYPERGRAD_RATIONAL_H_
 
+#include <bit>
 #include <cstdint>
 
 namespace hypergrad {
@@ -25,6 +26,22 @@ inline FloorDivModResult FloorDivMod(std::int64_t c, std::int64_t m) {
   }
   return {q, r};
 }
+
+// FloorDivMod by a fixed m > 0, with a shift and a mask when m is a power of two (the momentum
+// denominator is 2^16 for every γ < 1), which is exact for negative c too (arithmetic shift).
+class FixedDivisor {
+ public:
+  explicit FixedDivisor(std::int64_t m)
+      : m_(m), shift_(m > 0 && (m & (m - 1)) == 0 ? std::countr_zero(static_cast<std::uint64_t>(m)) : -1) {}
+  FloorDivModResult FloorDivMod(std::int64_t c) const {
+    if (shift_ >= 0) return {c >> shift_, c & (m_ - 1)};
+    return hypergrad::FloorDivMod(c, m_);
+  }
+
+ private:
+  std::int64_t m_;
+  int shift_;
+};
 
 // The exactly applied momentum factor n/d (numerator, denominator ≤ 2^16).
 struct MomentumRatio {

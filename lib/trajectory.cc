@@ -52,14 +52,13 @@ void FixedPointTrajectory::Step(FixedPointVector& w, FixedPointVector& v, InfoBu
     DivideByRatio(v, c.ratios, buffer);  // leave the state as it was
     throw;
   }
-  std::vector<double> old_v = v_values;
   v.CopyValuesTo(v_values);
   try {
     w.AddScaled(c.alpha, v_values);
   } catch (const FixedPointOverflow&) {
-    v_values = std::move(old_v);
     v.AddScaled(c.one_minus_gamma, g);
     DivideByRatio(v, c.ratios, buffer);
+    v.CopyValuesTo(v_values);  // the old v's doubles again
     throw;
   }
 }
