@@ -6,20 +6,14 @@
 
 #include <string>
 
+#include "support/hypergrad_checker.h"
 #include "support/small_mlp_run.h"
 
 namespace hypergrad {
 namespace {
 
+using testing::ExpectAllBitwiseEqual;
 using testing::SmallMlpRun;
-
-void ExpectSameHypergradients(const Hypergradients& a, const Hypergradients& b,
-                              const std::string& what) {
-  EXPECT_EQ(a.d_w0, b.d_w0) << what;
-  EXPECT_EQ(a.d_v0, b.d_v0) << what;
-  EXPECT_EQ(a.d_alpha, b.d_alpha) << what;
-  EXPECT_EQ(a.d_gamma, b.d_gamma) << what;
-}
 
 // √T checkpointing (and any snapshot spacing) recomputes each segment once from its snapshot.
 TEST(SqrtCheckpointingTest, RecomputesEachSegmentOnceAndMatchesTheStoredTrajectory) {
@@ -35,7 +29,7 @@ TEST(SqrtCheckpointingTest, RecomputesEachSegmentOnceAndMatchesTheStoredTrajecto
     EXPECT_TRUE(checkpointed.hypergradients.reversal.exact) << what;
     EXPECT_EQ(checkpointed.recomputed_steps, c.recomputed) << what;
     EXPECT_GE(checkpointed.peak_extra_bytes, checkpointed.extra_bytes_after_train) << what;
-    ExpectSameHypergradients(checkpointed.hypergradients, stored.hypergradients, what);
+    ExpectAllBitwiseEqual(checkpointed.hypergradients, stored.hypergradients, what);
   }
 }
 
@@ -60,7 +54,7 @@ TEST_P(RevolveTrajectoryTest, CountsMemoryAndHypergradients) {
   EXPECT_TRUE(revolve.hypergradients.reversal.exact) << what;
   EXPECT_EQ(revolve.recomputed_steps, BinomialForwardSteps(c.iters, c.snapshots) - (c.iters - 1))
       << what;
-  ExpectSameHypergradients(revolve.hypergradients, stored.hypergradients, what);
+  ExpectAllBitwiseEqual(revolve.hypergradients, stored.hypergradients, what);
   // Memory: a state is 2·8·P bytes (plus a buffer copy); s snapshots + 1 working state, while
   // the stored trajectory holds T states.
   const std::size_t state = 2 * sizeof(std::int64_t) * run.model->num_params();

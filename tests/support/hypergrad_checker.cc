@@ -28,14 +28,6 @@ double MetaLossFloat(const HypergradProblem& p, const Point& x) {
   return p.objective(sgd.weights(), x.theta, d_w, d_theta);
 }
 
-void ExpectAllBitwiseEqual(const Hypergradients& a, const Hypergradients& b,
-                           const std::string& what) {
-  EXPECT_EQ(a.d_w0, b.d_w0) << what;
-  EXPECT_EQ(a.d_v0, b.d_v0) << what;
-  EXPECT_EQ(a.d_alpha, b.d_alpha) << what;
-  EXPECT_EQ(a.d_gamma, b.d_gamma) << what;
-  EXPECT_EQ(a.d_theta, b.d_theta) << what;
-}
 
 // Compares one kind of hypergradient with central differences in the matching coordinates.
 void CompareWithFiniteDifferences(const HypergradProblem& p, const Point& x,
@@ -61,6 +53,15 @@ void CompareWithFiniteDifferences(const HypergradProblem& p, const Point& x,
 }
 
 }  // namespace
+
+void ExpectAllBitwiseEqual(const Hypergradients& a, const Hypergradients& b,
+                           const std::string& what) {
+  EXPECT_EQ(a.d_w0, b.d_w0) << what;
+  EXPECT_EQ(a.d_v0, b.d_v0) << what;
+  EXPECT_EQ(a.d_alpha, b.d_alpha) << what;
+  EXPECT_EQ(a.d_gamma, b.d_gamma) << what;
+  EXPECT_EQ(a.d_theta, b.d_theta) << what;
+}
 
 Hypergradients ComputeHypergradients(const HypergradProblem& problem,
                                      const SgdOptions& options) {

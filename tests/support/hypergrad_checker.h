@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "reversible_sgd.h"
@@ -45,6 +46,10 @@ struct FiniteDifferenceOptions {
 
 void ExpectHypergradMatchesFiniteDifferences(const HypergradProblem& problem,
                                              const FiniteDifferenceOptions& options = {});
+
+// Every hypergradient of a equals b's bit for bit (`what` names the comparison on failure).
+void ExpectAllBitwiseEqual(const Hypergradients& a, const Hypergradients& b,
+                           const std::string& what);
 
 // The hypergradients of `problem` trained and reversed with `options`.
 Hypergradients ComputeHypergradients(const HypergradProblem& problem, const SgdOptions& options);
