@@ -205,6 +205,7 @@ def headline(data):
         rev = at["reversible fast"]
         store64 = 1000 * 16 * rev["params"]   # (w, v) per step in 64 bits
         out["store_bytes"] = store64
+        out["state_bytes"] = 16 * rev["params"]
         out["reversible_bytes"] = rev["computed_peak_extra_bytes"]
         out["reversible_measured_bytes"] = rev["measured_peak_extra_bytes"]
         out["memory_ratio"] = store64 / rev["computed_peak_extra_bytes"]
@@ -327,7 +328,10 @@ def section(bench, results):
                      f"| {mb(h['store_bytes'])} vs {mb(h['reversible_bytes'])} computed "
                      f"({h['memory_ratio']:.0f}×), {mb(h['reversible_measured_bytes'])} measured "
                      f"({h['memory_ratio_measured']:.0f}×) "
-                     f"| {'yes' if min(h['memory_ratio'], h['memory_ratio_measured']) >= 300 else 'no'} |")
+                     f"| {'yes' if h['memory_ratio'] >= 300 else 'no'} (buffer bytes), "
+                     f"{'yes' if h['memory_ratio_measured'] >= 300 else 'no'} (heap: it also counts "
+                     f"the fixed-point trajectory's float64 view of w and v, one state, "
+                     f"{mb(h['state_bytes'])}, constant in T) |")
     if "time_ratio" in h:
         lines.append(f"| hypergradient time ≤ 3 × training, T = 1000 (fast buffer) "
                      f"| {h['time_ratio']:.2f}× | {'yes' if h['time_ratio'] <= 3 else 'no'} |")
@@ -349,7 +353,8 @@ def revolve_headline(runs):
                  f"({memory / state:.2f} states of {mb(state)}) and recomputes nothing. "]
         if fit >= 1:
             t = binomial_forward_steps(T, fit)
-            lines[0] += (f"In that memory Revolve fits s = {fit} float64 snapshots plus its working "
+            noun = "snapshot" if fit == 1 else "snapshots"
+            lines[0] += (f"In that memory Revolve fits s = {fit} float64 {noun} plus its working "
                          f"state and needs t(T, {fit}) = {t:,} forward steps: {t - (T - 1):,} "
                          f"recomputed, {t / T:.1f}× the training run. ")
         else:

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Smoke test of the benchmark pipeline: one small case of each benchmark binary (no timing is
+# asserted), each writing JSON without errors; then analysis/bench.py renders the three figures
+# and report.py adds the "Memory and exactness" section. Usage: bench_pipeline_test.sh BIN_DIR
+# SOURCE_DIR
+set -euo pipefail
+bin=$1
+src=$2
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+py=/usr/bin/python3
+mkdir -p "$tmp/bench" "$tmp/res"
+
+run() {  # run BENCHMARK FILTER
+  "$bin/$1" --benchmark_filter="$2" --benchmark_out="$tmp/bench/$1.json" \
+    --benchmark_out_format=json > "$tmp/$1.log" 2>&1 || fail "$1 exited non-zero: $(tail -5 "$tmp/$1.log")"
+  grep -q '"error_occurred": true' "$tmp/bench/$1.json" && fail "$1 reported an error"
+  grep -q '"name": "BM_' "$tmp/bench/$1.json" || fail "$1 ran no benchmark"
+}
+run bench_buffer 'BM_BitsPerStep/buffer:1/gamma_milli:900/steps:1000/'
+run bench_recovery 'BM_RecoveryError/iters:10/gamma_milli:900'
+# Revolve at T = 100 (with, untimed, the stored-trajectory reference and the naive baseline).
+run bench_hypergrad 'BM_(Forward/iters:100|Hypergradient/iters:100/method:(revolve/buffer:fast/snapshots:20|reversible/buffer:fast))'
+$py - "$tmp/bench/bench_hypergrad.json" <<'PY' || fail "bench_hypergrad counters"
+import json, sys
+runs = {r["name"]: r for r in json.load(open(sys.argv[1]))["benchmarks"]}
+revolve = next(r for n, r in runs.items() if "revolve" in n)
+assert revolve["bitwise_equal_to_stored"] == 1, revolve
+# t(100, 20) = 178 forward steps: the schedule's count and the closed form.
+assert revolve["forward_steps"] == revolve["closed_form_forward_steps"] == 178, revolve
+assert revolve["measured_peak_extra_bytes"] > 0 and revolve["computed_peak_extra_bytes"] > 0
+PY
+
+$py "$src/analysis/bench.py" --bench "$tmp/bench" --results "$tmp/res" > "$tmp/bench.log"
+for f in bench_bits bench_recovery bench_memory; do
+  [ -s "$tmp/res/figures/$f.png" ] || fail "$f.png not rendered"
+done
+$py "$src/analysis/report.py" --results "$tmp/res" --bench "$tmp/bench" > /dev/null
+grep -q "## Memory and exactness" "$tmp/res/REPORT.md" || fail "report section missing"
+grep -q "| 100 | revolve s=20 |" "$tmp/res/REPORT.md" || fail "Revolve row missing"
+echo "bench pipeline: ok"
