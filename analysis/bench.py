@@ -71,6 +71,11 @@ def fresh(bench, results, figure, source):
     return os.path.exists(png) and os.path.getmtime(png) >= os.path.getmtime(json_path)
 
 
+def times(x):
+    """A ratio as '354×' (or '1.4×' below 10)."""
+    return f"{x:.1f}×" if x < 10 else f"{x:,.0f}×"
+
+
 def mb(x):
     return f"{x / 1e6:,.1f} MB" if x >= 1e5 else f"{x / 1e3:,.0f} kB"
 
@@ -368,11 +373,11 @@ def revolve_headline(runs):
             s = int(r["snapshots"])
             lines[0] += (f"Conversely, Revolve's fewest recomputations measured here "
                          f"({r['recomputed_steps']:,.0f}, s = {s}) cost {mb(r['states_only_bytes'])} "
-                         f"in float64 states ({r['states_only_bytes'] / memory:.0f}× the reversible "
+                         f"in float64 states ({times(r['states_only_bytes'] / memory)} the reversible "
                          f"method's memory; {mb(r['measured_peak_extra_bytes'])} measured here with "
                          f"buffer copies), and to recompute nothing, as the reversible method does, "
                          f"Revolve needs T − 1 snapshots: store-all memory, {mb((T - 1) * state)} "
-                         f"({(T - 1) * state / memory:.0f}×).")
+                         f"({times((T - 1) * state / memory)}).")
         out += lines
     return ["", "**Reversible learning against Revolve:**", ""] + out if out else []
 
