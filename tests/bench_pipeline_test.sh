@@ -6,10 +6,7 @@
 set -euo pipefail
 bin=$1
 src=$2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-py=/usr/bin/python3
+source "$(dirname "$0")/support/script_common.sh"
 mkdir -p "$tmp/bench" "$tmp/res"
 
 run() {  # run BENCHMARK FILTER

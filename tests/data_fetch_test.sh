@@ -4,9 +4,7 @@
 # message naming the problem. Usage: data_fetch_test.sh SOURCE_DIR
 set -euo pipefail
 src=$1
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+source "$(dirname "$0")/support/script_common.sh"
 
 mkdir -p "$tmp/store" "$tmp/project/links"
 echo "some data" > "$tmp/store/good.bin"

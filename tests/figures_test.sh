@@ -5,10 +5,7 @@
 set -euo pipefail
 bin=$1
 src=$2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-py=/usr/bin/python3
+source "$(dirname "$0")/support/script_common.sh"
 
 $py "$src/tests/support/make_fake_mnist.py" "$tmp/mnist" 1000 100
 "$bin/fig01_toy" --quick --quiet --out "$tmp/res/fig01_toy.h5"

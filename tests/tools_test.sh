@@ -5,9 +5,7 @@
 set -euo pipefail
 bin=$1
 here=$(cd "$(dirname "$0")" && pwd)
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+source "$(dirname "$0")/support/script_common.sh"
 
 # buffer_check: exact recovery with both buffers.
 for buffer in exact fast; do
