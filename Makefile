@@ -58,6 +58,15 @@ test: build
 
 BENCHMARKS := bench_buffer bench_hypergrad bench_recovery
 
+# Results in results/bench feed results/figures and REPORT.md; elsewhere (BENCH_OUT=DIR) the
+# figures go to DIR/figures and the committed report is left alone.
+ifeq ($(BENCH_OUT),results/bench)
+BENCH_RENDER = $(PYTHON) analysis/bench.py --bench $(BENCH_OUT) --results results && \
+  $(PYTHON) analysis/report.py --results results --bench $(BENCH_OUT)
+else
+BENCH_RENDER = $(PYTHON) analysis/bench.py --bench $(BENCH_OUT) --results $(BENCH_OUT)
+endif
+
 # BENCH_FULL=1 adds the largest sizes (T = 10000: about an hour). Each JSON file is replaced
 # only when its benchmark finished; then the figures and the report section are rendered.
 bench: build
@@ -69,8 +78,7 @@ bench: build
 	  mv $(BENCH_OUT)/$$b.json.partial $(BENCH_OUT)/$$b.json; \
 	done
 	@echo "benchmark results (JSON): $(BENCH_OUT)/"
-	$(PYTHON) analysis/bench.py --bench $(BENCH_OUT) --results $(RESULTS)
-	$(PYTHON) analysis/report.py --results $(RESULTS) --bench $(BENCH_OUT)
+	$(BENCH_RENDER)
 
 sanitize: deps
 	cmake -S . -B $(SAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHYPERGRAD_SANITIZE=ON
