@@ -164,12 +164,10 @@ int Run(const ExperimentOptions& options, const std::string& mnist_dir, const Pr
 
 int main(int argc, char** argv) {
   using namespace hypergrad::experiments;
-  std::string mnist_dir = DefaultMnistDir();
-  return ExperimentMain(
+  return MnistExperimentMain(
       argc, argv, "fig02_schedules",
       "Figs 2, 3, 5: optimizes learning-rate and momentum schedules per layer and "
       "initial weight scales (1,608 hyperparameters) by exact hypergradients, 50 "
       "meta-iterations; also a 1-D learning-rate search baseline.",
-      [&](CLI::App& app) { AddMnistDirOption(app, mnist_dir); },
-      [&](const auto& o, const auto& p) { return Run(o, mnist_dir, p); });
+      Run);
 }

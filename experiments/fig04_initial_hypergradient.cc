@@ -79,16 +79,16 @@ int Run(const ExperimentOptions& options, const std::string& mnist_dir, std::siz
 
 int main(int argc, char** argv) {
   using namespace hypergrad::experiments;
-  std::string mnist_dir = DefaultMnistDir();
   std::size_t seeds = 0;
-  return ExperimentMain(
+  return MnistExperimentMain(
       argc, argv, "fig04_initial_hypergradient",
       "Fig 4: the hypergradient at the initial hyperparameters of Fig 2 (learning rates per "
       "iteration and block, momenta, initial scales), averaged over seeds.",
+      [&](const auto& o, const std::string& mnist_dir, const auto& p) {
+        return Run(o, mnist_dir, seeds, p);
+      },
       [&](CLI::App& app) {
-        AddMnistDirOption(app, mnist_dir);
         app.add_option("--seeds", seeds, "number of seeds (default 100 as the paper; quick 4)")
             ->check(CLI::Range(1, 100000));
-      },
-      [&](const auto& o, const auto& p) { return Run(o, mnist_dir, seeds, p); });
+      });
 }

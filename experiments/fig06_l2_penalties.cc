@@ -119,11 +119,9 @@ int Run(const ExperimentOptions& options, const std::string& mnist_dir, const Pr
 
 int main(int argc, char** argv) {
   using namespace hypergrad::experiments;
-  std::string mnist_dir = DefaultMnistDir();
-  return ExperimentMain(
+  return MnistExperimentMain(
       argc, argv, "fig06_l2_penalties",
       "Fig 6: learns one L2 penalty per parameter of a logistic regression on MNIST "
       "(7,850 hyperparameters) from the exact hypergradient of the validation loss.",
-      [&](CLI::App& app) { AddMnistDirOption(app, mnist_dir); },
-      [&](const auto& o, const auto& p) { return Run(o, mnist_dir, p); });
+      Run);
 }

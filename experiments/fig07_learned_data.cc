@@ -119,11 +119,9 @@ int Run(const ExperimentOptions& options, const std::string& mnist_dir, const Pr
 
 int main(int argc, char** argv) {
   using namespace hypergrad::experiments;
-  std::string mnist_dir = DefaultMnistDir();
-  return ExperimentMain(
+  return MnistExperimentMain(
       argc, argv, "fig07_learned_data",
       "Fig 7: learns a training set of ten images (and an L2 penalty) from the exact "
       "hypergradient of a logistic regression's validation loss.",
-      [&](CLI::App& app) { AddMnistDirOption(app, mnist_dir); },
-      [&](const auto& o, const auto& p) { return Run(o, mnist_dir, p); });
+      Run);
 }

@@ -167,19 +167,19 @@ int Run(const ExperimentOptions& options, const std::string& mnist_dir, std::siz
 
 int main(int argc, char** argv) {
   using namespace hypergrad::experiments;
-  std::string mnist_dir = DefaultMnistDir();
   std::size_t points = 0, extra_seeds = kUnset;
-  return ExperimentMain(
+  return MnistExperimentMain(
       argc, argv, "fig10_chaos",
       "Fig 10: training loss after 50 iterations and its exact gradient with respect to the log "
       "learning rate, for 1,000 learning rates (--quick: 16).",
+      [&](const auto& o, const std::string& mnist_dir, const auto& p) {
+        return Run(o, mnist_dir, points, extra_seeds, p);
+      },
       [&](CLI::App& app) {
-        AddMnistDirOption(app, mnist_dir);
         app.add_option("--points", points, "number of log learning rates (default 1000; quick 16)")
             ->check(CLI::Range(1, 100000));
         app.add_option("--extra-seeds", extra_seeds,
                        "more initial-weight draws swept on a 41-point grid (default 3; quick 0)")
             ->check(CLI::Range(0, 100));
-      },
-      [&](const auto& o, const auto& p) { return Run(o, mnist_dir, points, extra_seeds, p); });
+      });
 }

@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "common/guarded_main.h"
+#include "common/mnist_source.h"
 
 namespace hypergrad::experiments {
 
@@ -34,8 +35,20 @@ int ExperimentMain(int argc, char** argv, const std::string& name, const std::st
   return GuardedMain(app, argc, argv, [&] { return run(options, provenance); });
 }
 
-void AddMnistDirOption(CLI::App& app, std::string& dir) {
-  app.add_option("--mnist-dir", dir, "folder with the four MNIST idx files")->capture_default_str();
+int MnistExperimentMain(
+    int argc, char** argv, const std::string& name, const std::string& description,
+    const std::function<int(const ExperimentOptions&, const std::string& mnist_dir,
+                            const Provenance&)>& run,
+    const std::function<void(CLI::App&)>& add_options) {
+  std::string mnist_dir = DefaultMnistDir();
+  return ExperimentMain(
+      argc, argv, name, description,
+      [&](CLI::App& app) {
+        app.add_option("--mnist-dir", mnist_dir, "folder with the four MNIST idx files")
+            ->capture_default_str();
+        if (add_options) add_options(app);
+      },
+      [&](const ExperimentOptions& o, const Provenance& p) { return run(o, mnist_dir, p); });
 }
 
 void WriteResult(const ExperimentOptions& options, const std::string& name,

@@ -35,8 +35,13 @@ int ExperimentMain(int argc, char** argv, const std::string& name, const std::st
                    const std::function<void(CLI::App&)>& add_options,
                    const std::function<int(const ExperimentOptions&, const Provenance&)>& run);
 
-// --mnist-dir DIR (default: the folder the build fetched).
-void AddMnistDirOption(CLI::App& app, std::string& dir);
+// ExperimentMain for a target trained on MNIST: adds --mnist-dir DIR (default: the folder the
+// build fetched) before the options `add_options` adds (if any), and passes DIR to `run`.
+int MnistExperimentMain(
+    int argc, char** argv, const std::string& name, const std::string& description,
+    const std::function<int(const ExperimentOptions&, const std::string& mnist_dir,
+                            const Provenance&)>& run,
+    const std::function<void(CLI::App&)>& add_options = {});
 
 // Opens the result file (atomically: see H5Writer), lets `write` fill it, adds provenance and
 // the common options, and commits it. Prints the path unless quiet.
