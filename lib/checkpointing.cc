@@ -185,12 +185,11 @@ class RevolveTrajectory final : public RecomputingTrajectory {
             throw std::logic_error("Revolve trajectory: reverse step " + std::to_string(t) +
                                    " requested, schedule is at step " + std::to_string(a.from));
           }
-          NotePeak();
-          for (std::size_t k = a.live_slots; k < slots_.size(); ++k) slots_[k].reset();
-          return;
+          break;
       }
       NotePeak();
       for (std::size_t k = a.live_slots; k < slots_.size(); ++k) slots_[k].reset();
+      if (a.kind == Kind::kReverseStep) return;
     }
     throw std::logic_error("Revolve trajectory: schedule ended before reverse step " +
                            std::to_string(t));

@@ -56,24 +56,24 @@ void ApplyRatios(std::span<std::int64_t> c, std::span<const MomentumRatio> ratio
                  Buffer& buffer) {
   if (c.empty()) return;
   const bool broadcast = ratios.size() == 1;
-  auto factor = [&](std::size_t i, bool invert) {
-    const MomentumRatio& r = ratios[broadcast ? 0 : i];
+  auto ratio_at = [&](std::size_t i) { return ratios[broadcast ? 0 : i]; };
+  auto factor = [](const MomentumRatio& r, bool invert) {
     return invert ? Factor<Buffer>(r.d, r.n) : Factor<Buffer>(r.n, r.d);
   };
   // Ratios come in runs (one per parameter block): prepare a factor when the ratio changes.
-  MomentumRatio current = ratios[0];
-  Factor<Buffer> f = factor(0, inverse);
+  MomentumRatio current = ratio_at(0);
+  Factor<Buffer> f = factor(current, inverse);
   for (std::size_t i = 0; i < c.size(); ++i) {
-    const MomentumRatio& r = ratios[broadcast ? 0 : i];
+    const MomentumRatio r = ratio_at(i);
     if (r.n != current.n || r.d != current.d) {
       current = r;
-      f = factor(i, inverse);
+      f = factor(r, inverse);
     }
     if (!RationalMultiplyElement(c[i], i, f, buffer)) {
       const double value = ToDouble(c[i]) * f.n / f.d;
       // All-or-nothing: undo the elements already done (each is exactly invertible).
       for (std::size_t j = i; j-- > 0;) {
-        RationalMultiplyElement(c[j], j, factor(j, !inverse), buffer);
+        RationalMultiplyElement(c[j], j, factor(ratio_at(j), !inverse), buffer);
       }
       throw FixedPointOverflow(i, value);
     }

@@ -18,7 +18,8 @@ void* Allocate(std::size_t n, std::size_t alignment) {
                 ? std::malloc(n)
                 : std::aligned_alloc(alignment, (n + alignment - 1) / alignment * alignment);
   if (p == nullptr) return nullptr;
-  const std::size_t now = current_bytes.fetch_add(malloc_usable_size(p)) + malloc_usable_size(p);
+  const std::size_t size = malloc_usable_size(p);
+  const std::size_t now = current_bytes.fetch_add(size) + size;
   std::size_t peak = peak_bytes.load();
   while (now > peak && !peak_bytes.compare_exchange_weak(peak, now)) {
   }
