@@ -8,6 +8,8 @@ packages=(
   g++ cmake make pkg-config git
   # numerics: xtensor + xtensor-blas on OpenBLAS, Boost.Multiprecision (header-only)
   xtl-dev libxtensor-dev libxtensor-blas-dev libopenblas-dev liblapack-dev libboost-dev
+  # MD5 of the authors' RandomState(obj) seeds
+  libssl-dev
   # results, command lines, JSON
   libhdf5-dev libcli11-dev nlohmann-json3-dev
   # data: Omniglot PNGs inside a zip

@@ -40,7 +40,7 @@ int Run(const ExperimentOptions& options, const Provenance& provenance) {
     const std::vector<double> logit_gamma(x.begin() + kIters, x.end());
     Schedule schedule{kIters, 1, Exp(log_alpha), LogisticOf(logit_gamma)};
     SgdOptions sgd_options;
-    sgd_options.buffer = BufferKind::kExact;  // the authors' arithmetic, bit for bit
+    sgd_options.buffer = options.buffer;  // exact by default: the authors' arithmetic, bit for bit
     sgd_options.on_step = [&](std::size_t, std::span<const double> w, double loss) {
       trajectories.insert(trajectories.end(), w.begin(), w.end());
       losses.push_back(loss);
@@ -99,7 +99,6 @@ int Run(const ExperimentOptions& options, const Provenance& provenance) {
     w.SetAttribute("/", "initial_gamma", kInitialGamma);
     w.SetAttribute("/", "meta_optimizer", "momentum SGD, step 0.01, mass 0.9");
     w.SetAttribute("/", "w0", kW0);
-    w.SetAttribute("/", "buffer", "exact");
   });
   return 0;
 }

@@ -35,7 +35,7 @@ int Run(const ExperimentOptions& options, const std::string& mnist_dir, const Pr
   Fig2Settings settings;
   if (options.quick) settings.iters = kQuickIters;
   const std::size_t meta_iters = options.quick ? kQuickMetaIters : kMetaIters;
-  const Fig2Problem problem(mnist_dir, settings, options.seed);
+  const Fig2Problem problem(mnist_dir, settings, options);
   const std::size_t T = settings.iters, B = problem.blocks().num_blocks();
 
   ScheduleHyperparameters hypers = problem.InitialHyperparameters();
@@ -148,7 +148,9 @@ int Run(const ExperimentOptions& options, const std::string& mnist_dir, const Pr
     w.SetAttribute("/", "meta_optimizer", "the authors' Adam variant, step 0.04");
     w.SetAttribute("/", "meta_objective", "mean NLL on the 10,000 training images at w_T");
     w.SetAttribute("/", "block_names", "W0,b0,W1,b1,W2,b2,W3,b3");
-    w.SetAttribute("/", "buffer", "fast");
+    w.Write("/streams/epsilon_first", problem.FirstEpsilon(0, 8));
+    w.WriteInts("/streams/batch_first", problem.FirstBatchRows(0, 8));
+    w.SetAttribute("/streams", "meaning", "run 0's first standard normals (w_0 = scale * epsilon) and the first rows of its batch 0");
     w.SetAttribute("/curves", "meaning",
                    "loss on all 10,000 training images at w_t before update t; initial = run 0, "
                    "final = the last meta-iteration's run");

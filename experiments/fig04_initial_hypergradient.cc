@@ -25,7 +25,7 @@ int Run(const ExperimentOptions& options, const std::string& mnist_dir, std::siz
   Fig2Settings settings;
   if (options.quick) settings.iters = kQuickIters;
   const std::size_t seeds = seeds_flag ? seeds_flag : (options.quick ? kQuickSeeds : kSeeds);
-  const Fig2Problem problem(mnist_dir, settings, options.seed);
+  const Fig2Problem problem(mnist_dir, settings, options);
   const ScheduleHyperparameters hypers = problem.InitialHyperparameters();
   const std::size_t T = settings.iters, B = problem.blocks().num_blocks();
 

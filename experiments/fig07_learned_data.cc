@@ -19,6 +19,7 @@
 #include "common/progress.h"
 #include "meta_optimizers.h"
 #include "mlp.h"
+#include "numpy_random.h"
 #include "random.h"
 #include "reversible_sgd.h"
 
@@ -47,9 +48,9 @@ int Run(const ExperimentOptions& options, const std::string& mnist_dir, const Pr
   const double real_std = StdDev(valid.inputs);
   const MlpLayout layout({kPixels, 10});
   const std::size_t n = layout.num_params();
-  std::vector<double> w0(n);
-  RandomStream rng(options.seed, {0});
-  for (double& w : w0) w = std::exp(kLogInitScale) * rng.Normal();
+  // The authors reset npr.seed(0) before every meta-iteration and draw v_0 = randn·0, then w_0:
+  // the same w_0 each time (and the same as Fig 6's).
+  const std::vector<double> w0 = SeededInitialWeights(n, kLogInitScale, options.seed, options.streams);
   const std::vector<double> v0(n, 0.0);
   std::vector<std::size_t> labels(kImages);
   for (std::size_t c = 0; c < kImages; ++c) labels[c] = c;
@@ -57,8 +58,15 @@ int Run(const ExperimentOptions& options, const std::string& mnist_dir, const Pr
   // θ = [log λ, pixels of the 10 images].
   std::vector<double> theta(1 + kImages * kPixels);
   theta[0] = kInitialLogL2;
-  RandomStream noise(options.seed, {1});
-  for (std::size_t i = 1; i < theta.size(); ++i) theta[i] = kNoise * noise.Normal();
+  // The authors: npr.seed(0); randn(10, 784)·0.01, the first draw of the run.
+  if (options.streams == Streams::kAuthors) {
+    if (options.seed > 0xFFFFFFFFu) throw std::invalid_argument("--seed: numpy seeds are below 2^32");
+    NumpyRandomState noise(static_cast<std::uint32_t>(options.seed));
+    for (std::size_t i = 1; i < theta.size(); ++i) theta[i] = noise.StandardNormal() * kNoise;
+  } else {
+    RandomStream noise(options.seed, {1});
+    for (std::size_t i = 1; i < theta.size(); ++i) theta[i] = kNoise * noise.Normal();
+  }
   GradientDescent meta(kMetaStep);
   std::vector<double> valid_loss, test_loss, test_error, fake_loss, l2s, fake_std, images;
   std::vector<std::int64_t> exact;
@@ -69,7 +77,8 @@ int Run(const ExperimentOptions& options, const std::string& mnist_dir, const Pr
         MakeDataset(std::vector<double>(theta.begin() + 1, theta.end()), kPixels, labels, 10));
     auto model = std::make_shared<const Mlp>(MlpOptions{layout.sizes(), {l2}, true, true}, fake);
     ReversibleSgd sgd({model, ParameterBlocks::Single(n), Schedule::Constant(kIters, 1, kAlpha, kGamma),
-                       SequentialBatches(kImages, kImages)});
+                       SequentialBatches(kImages, kImages)},
+                      SgdOptions{.buffer = options.buffer});
     sgd.Train(w0, v0);
     std::vector<double> d_w(n), scratch(n);
     const double valid_nll = model->Evaluate(sgd.weights(), valid, d_w).nll;
@@ -93,6 +102,7 @@ int Run(const ExperimentOptions& options, const std::string& mnist_dir, const Pr
 
   WriteResult(options, "fig07_learned_data", provenance, [&](H5Writer& w) {
     w.Write("/images", images, {meta_iters, kImages, 28, 28});
+    w.Write("/streams/w0_first", std::vector<double>(w0.begin(), w0.begin() + 8));
     w.Write("/meta/valid_loss", valid_loss);
     w.Write("/meta/test_loss", test_loss);
     w.Write("/meta/test_error", test_error);
@@ -109,7 +119,6 @@ int Run(const ExperimentOptions& options, const std::string& mnist_dir, const Pr
     w.SetAttribute("/", "initial_noise", kNoise);
     w.SetAttribute("/", "meta_optimizer", "gradient descent, step 1, on (log lambda, pixels)");
     w.SetAttribute("/", "meta_objective", "validation mean NLL (first 10,000 training images)");
-    w.SetAttribute("/", "buffer", "fast");
   });
   return 0;
 }

@@ -178,6 +178,7 @@ int Run(const ExperimentOptions& options, const std::string& zip, const Provenan
     auto model = std::make_shared<const SharedMlp>(shape, inner_train, sharing);
     const std::size_t n = model->num_params();
     SgdOptions sgd_options;
+    sgd_options.buffer = options.buffer;
     sgd_options.on_step = [&](std::size_t, std::span<const double>, double loss) {
       inner_curves.push_back(loss);
     };
@@ -207,7 +208,8 @@ int Run(const ExperimentOptions& options, const std::string& zip, const Provenan
   for (std::size_t m = 0; m < settings.size(); ++m) {
     auto model = std::make_shared<const SharedMlp>(shape, train12, settings[m]);
     const std::size_t n = model->num_params();
-    ReversibleSgd sgd({model, ParameterBlocks::Single(n), schedule, full_batch});
+    ReversibleSgd sgd({model, ParameterBlocks::Single(n), schedule, full_batch},
+                      SgdOptions{.buffer = options.buffer});
     sgd.Train(initial_z(n, 1000), std::vector<double>(n, 0.0));
     final_train.push_back(MetaLoss(*model, sgd.weights(), train12, {}, {}, options.threads));
     final_test.push_back(MetaLoss(*model, sgd.weights(), test3, {}, {}, options.threads));
@@ -250,7 +252,6 @@ int Run(const ExperimentOptions& options, const std::string& zip, const Provenan
     w.SetAttribute("/", "l2_on_z", std::exp(kLogL2));
     w.SetAttribute("/", "meta_optimizer", "gradient descent on T, step 0.2");
     w.SetAttribute("/", "meta_objective", "sum over tasks of validation mean NLL / 10 at w = T z_T");
-    w.SetAttribute("/", "buffer", "fast");
     w.SetAttribute("/", "omniglot_zip", zip);
   });
   return 0;
@@ -270,5 +271,9 @@ int main(int argc, char** argv) {
       [&](CLI::App& app) {
         app.add_option("--omniglot-zip", zip, "images_background_small1.zip")->capture_default_str();
       },
-      [&](const auto& o, const auto& p) { return Run(o, zip, p); });
+      [&](const auto& o, const auto& p) { return Run(o, zip, p); },
+      // Our Omniglot data are not the authors' (reference notes §6.2), so their draws cannot be
+      // replayed on them: this target uses the native streams, and the fast buffer (4 million
+      // parameters; the exact one would only reproduce the authors' digits on their data).
+      ExperimentOptions{.streams = Streams::kNative, .buffer = hypergrad::BufferKind::kFast});
 }

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "fixed_point.h"
+#include "numpy_random.h"
 #include "random.h"
 
 namespace hypergrad {
@@ -60,6 +61,22 @@ BatchSchedule RandomBatches(std::size_t rows, std::size_t batch_size, std::uint6
     Batch b;
     b.rows.resize(batch_size);
     for (std::size_t& r : b.rows) r = rng.UniformInt(rows);
+    return b;
+  };
+}
+
+BatchSchedule AuthorsRandomBatches(std::size_t rows, std::size_t batch_size, std::int64_t seed,
+                                   std::int64_t run) {
+  if (batch_size == 0 || rows == 0 || rows > (std::size_t{1} << 32)) {
+    throw std::invalid_argument("the authors' random batches need 1 to 2^32 rows and a positive "
+                                "batch size, got " + std::to_string(rows) + " rows, batch " +
+                                std::to_string(batch_size));
+  }
+  return [=](std::size_t t) {
+    NumpyRandomState rng = AuthorsRandomState({seed, run, static_cast<std::int64_t>(t)});
+    Batch b;
+    b.rows.resize(batch_size);
+    for (std::size_t& r : b.rows) r = rng.RandInt(rows);
     return b;
   };
 }

@@ -55,7 +55,45 @@ for name, datasets in expected.items():
 f = h5py.File(f"{res}/fig10_chaos.h5", "r")
 ok = ~f["diverged"][:].astype(bool)
 assert f["reversal_exact"][:][ok].all() and np.isfinite(f["loss"][:][ok]).all()
+
+# The MNIST targets follow the authors' random draws by default (reference notes §7): their
+# first draws equal numpy's, computed here by Debian's numpy.
+import hashlib, math
+def authors_rs(obj):
+    return np.random.RandomState(int(hashlib.md5(str(obj).encode()).hexdigest()[:8], 16))
+def seeded_w0(n, log_scale):  # npr.seed(0); v_0 = randn(n)*0; w_0 = randn(n)*e^log_scale
+    rs = np.random.RandomState(0)
+    rs.randn(n)
+    return rs.randn(8) * math.exp(log_scale)  # the C library's exp, as numpy's of 2015
+for name in ("fig02_schedules", "fig04_initial_hypergradient", "fig06_l2_penalties",
+             "fig07_learned_data", "fig10_chaos"):
+    a = h5py.File(f"{res}/{name}.h5", "r").attrs
+    assert a["rng"] == "authors" and a["buffer"] == "exact", (name, a["rng"], a["buffer"])
+assert h5py.File(f"{res}/fig08_09_omniglot.h5", "r").attrs["rng"] == "native"
+assert h5py.File(f"{res}/fig01_toy.h5", "r").attrs["rng"] == "none"
+def same(expected, actual, what):
+    assert np.array_equal(np.asarray(expected), np.asarray(actual)), (what, expected, actual)
+same(seeded_w0(167560, -2.0), f["streams/w0_first"][:], "fig10 w_0")
+g = h5py.File(f"{res}/fig02_schedules.h5", "r")
+same(authors_rs((0, 0)).randn(8), g["streams/epsilon_first"][:], "fig02 run 0 epsilon")
+same(authors_rs((0, 0, 0)).randint(10000, size=200)[:8], g["streams/batch_first"][:], "fig02 batch 0")
+same(seeded_w0(7850, -4.0), h5py.File(f"{res}/fig06_l2_penalties.h5", "r")["streams/w0_first"][:], "fig06 w_0")
+h = h5py.File(f"{res}/fig07_learned_data.h5", "r")
+same(seeded_w0(7850, -4.0), h["streams/w0_first"][:], "fig07 w_0")
+same(np.random.RandomState(0).randn(8) * 0.01, h["images"][0].ravel()[:8], "fig07 initial images")
 PY
+# --rng native: this suite's own streams, recorded as such.
+"$bin/fig10_chaos" --quick --quiet --points 2 --rng native --buffer fast --mnist-dir "$tmp/mnist" --out "$tmp/native.h5"
+$py - "$tmp/native.h5" "$tmp/res/fig10_chaos.h5" <<'PY'
+import sys, h5py, numpy as np
+native, authors = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
+assert native.attrs["rng"] == "native" and native.attrs["buffer"] == "fast"
+assert not np.array_equal(native["streams/w0_first"][:], authors["streams/w0_first"][:])
+PY
+if "$bin/fig10_chaos" --quick --quiet --rng numpy --mnist-dir "$tmp/mnist" --out "$tmp/bad.h5" 2> "$tmp/err"; then
+  fail "fig10_chaos accepted --rng numpy"
+fi
+grep -q -- "--rng" "$tmp/err" || fail "unclear --rng error: $(cat "$tmp/err")"
 mkdir -p "$tmp/quick" && mv "$tmp/res"/* "$tmp/quick/"
 (cd "$src" && $py analysis/report.py --results "$tmp/quick") > /dev/null
 for f in figures/fig01.png figures/fig01.pdf figures/fig10.png figures/fig10.pdf REPORT.md \

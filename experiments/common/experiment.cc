@@ -1,11 +1,59 @@
 #include "common/experiment.h"
 
+#include <cmath>
 #include <iostream>
+#include <map>
 
 #include "common/guarded_main.h"
 #include "common/mnist_source.h"
+#include "numpy_random.h"
+#include "random.h"
 
 namespace hypergrad::experiments {
+
+std::string_view StreamsName(Streams streams) {
+  switch (streams) {
+    case Streams::kAuthors: return "authors";
+    case Streams::kNative: return "native";
+    case Streams::kNone: break;
+  }
+  return "none";
+}
+
+namespace {
+
+// What the "rng" attribute says about the draws.
+std::string StreamsDetail(Streams streams) {
+  switch (streams) {
+    case Streams::kAuthors:
+      return "numpy legacy RandomState (MT19937, polar normals, masked randint) in the order of "
+             "the authors' code; util.RandomState(obj) seeds = first 8 hex digits of md5(str(obj))";
+    case Streams::kNative:
+      return "counter-based SplitMix64 streams named by (seed, path), random.h";
+    case Streams::kNone: break;
+  }
+  return "the target draws no random numbers";
+}
+
+}  // namespace
+
+std::vector<double> SeededInitialWeights(std::size_t n, double log_scale, std::uint64_t seed,
+                                         Streams streams) {
+  std::vector<double> w0(n);
+  const double scale = std::exp(log_scale);  // the C library's exp, as numpy's of 2015
+  if (streams == Streams::kAuthors) {
+    if (seed > 0xFFFFFFFFu) {
+      throw std::invalid_argument("seed " + std::to_string(seed) + ": numpy seeds are below 2^32");
+    }
+    NumpyRandomState rng(static_cast<std::uint32_t>(seed));
+    rng.SkipNormals(n);
+    for (double& w : w0) w = rng.StandardNormal() * scale;
+    return w0;
+  }
+  RandomStream rng(seed, {0});
+  for (double& w : w0) w = scale * rng.Normal();
+  return w0;
+}
 
 void AddExperimentOptions(CLI::App& app, ExperimentOptions& options) {
   app.add_flag("--quick", options.quick,
@@ -17,6 +65,20 @@ void AddExperimentOptions(CLI::App& app, ExperimentOptions& options) {
       ->check(CLI::Range(1u, 64u))
       ->capture_default_str();
   app.add_flag("--quiet", options.quiet, "no progress lines on stderr");
+  if (options.streams != Streams::kNone) {
+    app.add_option("--rng", options.streams,
+                   "whose random draws: 'authors' (numpy's legacy RandomState seeded and drawn as "
+                   "the authors' code does) or 'native' (this suite's counter-based streams)")
+        ->transform(CLI::CheckedTransformer(
+            std::map<std::string, Streams>{{"authors", Streams::kAuthors}, {"native", Streams::kNative}}))
+        ->default_str(std::string(StreamsName(options.streams)));
+  }
+  app.add_option("--buffer", options.buffer,
+                 "information buffer: 'exact' (the authors' big integers: their digits, their "
+                 "trajectory) or 'fast' (rANS coder: other exact digits)")
+      ->transform(CLI::CheckedTransformer(
+          std::map<std::string, BufferKind>{{"exact", BufferKind::kExact}, {"fast", BufferKind::kFast}}))
+      ->default_str(std::string(BufferKindName(options.buffer)));
 }
 
 std::string ResultPath(const ExperimentOptions& options, const std::string& name) {
@@ -26,9 +88,10 @@ std::string ResultPath(const ExperimentOptions& options, const std::string& name
 
 int ExperimentMain(int argc, char** argv, const std::string& name, const std::string& description,
                    const std::function<void(CLI::App&)>& add_options,
-                   const std::function<int(const ExperimentOptions&, const Provenance&)>& run) {
+                   const std::function<int(const ExperimentOptions&, const Provenance&)>& run,
+                   const ExperimentOptions& defaults) {
   const Provenance provenance = CollectProvenance(argc, argv);
-  ExperimentOptions options;
+  ExperimentOptions options = defaults;
   CLI::App app{description, name};
   AddExperimentOptions(app, options);
   add_options(app);
@@ -41,6 +104,9 @@ int MnistExperimentMain(
                             const Provenance&)>& run,
     const std::function<void(CLI::App&)>& add_options) {
   std::string mnist_dir = DefaultMnistDir();
+  ExperimentOptions defaults;
+  defaults.streams = Streams::kAuthors;
+  defaults.buffer = BufferKind::kExact;
   return ExperimentMain(
       argc, argv, name, description,
       [&](CLI::App& app) {
@@ -48,7 +114,8 @@ int MnistExperimentMain(
             ->capture_default_str();
         if (add_options) add_options(app);
       },
-      [&](const ExperimentOptions& o, const Provenance& p) { return run(o, mnist_dir, p); });
+      [&](const ExperimentOptions& o, const Provenance& p) { return run(o, mnist_dir, p); },
+      defaults);
 }
 
 void WriteResult(const ExperimentOptions& options, const std::string& name,
@@ -58,6 +125,9 @@ void WriteResult(const ExperimentOptions& options, const std::string& name,
   writer.SetAttribute("/", "experiment", name);
   writer.SetAttribute("/", "seed", static_cast<std::int64_t>(options.seed));
   writer.SetAttribute("/", "threads", static_cast<std::int64_t>(options.threads));
+  writer.SetAttribute("/", "rng", std::string(StreamsName(options.streams)));
+  writer.SetAttribute("/", "rng_detail", StreamsDetail(options.streams));
+  writer.SetAttribute("/", "buffer", std::string(BufferKindName(options.buffer)));
   WriteProvenance(writer, provenance, options.quick);
   writer.Commit();
   if (!options.quiet) std::cerr << name << ": wrote " << writer.path() << "\n";

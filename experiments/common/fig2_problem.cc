@@ -3,13 +3,15 @@
 #include "common/experiment.h"
 #include "common/mnist_source.h"
 #include "fixed_point.h"
+#include "numpy_random.h"
 #include "random.h"
 #include "reversible_sgd.h"
 
 namespace hypergrad::experiments {
 
-Fig2Problem::Fig2Problem(const std::string& mnist_dir, Fig2Settings settings, std::uint64_t seed)
-    : settings_(settings), seed_(seed) {
+Fig2Problem::Fig2Problem(const std::string& mnist_dir, Fig2Settings settings,
+                         const ExperimentOptions& options)
+    : settings_(settings), seed_(options.seed), streams_(options.streams), buffer_(options.buffer) {
   MnistData mnist = LoadMnistFrom(mnist_dir);
   const std::vector<double> mean = MeanInput(mnist.train);
   SubtractMean(mnist.train, mean);
@@ -29,24 +31,52 @@ ScheduleHyperparameters Fig2Problem::InitialHyperparameters() const {
                                            settings_.initial_log_scale);
 }
 
-Fig2Run Fig2Problem::Run(const ScheduleHyperparameters& hypers, std::uint64_t k, bool full_curve,
-                         bool hypergradient, unsigned threads) const {
+std::vector<double> Fig2Problem::Epsilon(std::uint64_t k) const {
   const std::size_t n = model_->num_params();
+  if (streams_ == Streams::kAuthors) {
+    return AuthorsRandomState({static_cast<std::int64_t>(seed_), static_cast<std::int64_t>(k)}).Randn(n);
+  }
   RandomStream rng(seed_, {0, k});
   std::vector<double> epsilon(n);
   for (double& e : epsilon) e = rng.Normal();
-  const std::vector<double> w0 = ScaledInitialWeights(blocks_, hypers.log_init_scale, epsilon);
+  return epsilon;
+}
+
+BatchSchedule Fig2Problem::Batches(std::uint64_t k) const {
+  if (streams_ == Streams::kAuthors) {
+    return AuthorsRandomBatches(train_->rows, settings_.batch_size, static_cast<std::int64_t>(seed_),
+                                static_cast<std::int64_t>(k));
+  }
+  return RandomBatches(train_->rows, settings_.batch_size, seed_, k);
+}
+
+std::vector<double> Fig2Problem::FirstEpsilon(std::uint64_t k, std::size_t count) const {
+  std::vector<double> e = Epsilon(k);
+  e.resize(std::min(count, e.size()));
+  return e;
+}
+
+std::vector<std::int64_t> Fig2Problem::FirstBatchRows(std::uint64_t k, std::size_t count) const {
+  const Batch b = Batches(k)(0);
+  std::vector<std::int64_t> rows;
+  for (std::size_t i = 0; i < std::min(count, b.rows.size()); ++i) rows.push_back(static_cast<std::int64_t>(b.rows[i]));
+  return rows;
+}
+
+Fig2Run Fig2Problem::Run(const ScheduleHyperparameters& hypers, std::uint64_t k, bool full_curve,
+                         bool hypergradient, unsigned threads) const {
+  const std::size_t n = model_->num_params();
+  const std::vector<double> w0 = ScaledInitialWeights(blocks_, hypers.log_init_scale, Epsilon(k));
 
   Fig2Run run;
   std::vector<std::vector<double>> positions;
   SgdOptions options;
+  options.buffer = buffer_;
   options.on_step = [&](std::size_t, std::span<const double> w, double loss) {
     run.batch_curve.push_back(loss);
     if (full_curve) positions.emplace_back(w.begin(), w.end());
   };
-  ReversibleSgd sgd({model_, blocks_, hypers.ToSchedule(),
-                     RandomBatches(train_->rows, settings_.batch_size, seed_, k)},
-                    options);
+  ReversibleSgd sgd({model_, blocks_, hypers.ToSchedule(), Batches(k)}, options);
   try {
     sgd.Train(w0, std::vector<double>(n, 0.0));
   } catch (const FixedPointOverflow&) {

@@ -10,8 +10,10 @@
 #include <string>
 #include <vector>
 
+#include "common/experiment.h"
 #include "hyperparams.h"
 #include "mlp.h"
+#include "reversible_sgd.h"
 
 namespace hypergrad::experiments {
 
@@ -36,22 +38,35 @@ struct Fig2Run {
 
 class Fig2Problem {
  public:
-  // Loads MNIST from `mnist_dir` and builds the splits (10,000 train, valid, test).
-  Fig2Problem(const std::string& mnist_dir, Fig2Settings settings, std::uint64_t seed);
+  // Loads MNIST from `mnist_dir` and builds the splits (10,000 train, valid, test). Runs draw
+  // from `options.streams` with `options.seed` and use `options.buffer`.
+  Fig2Problem(const std::string& mnist_dir, Fig2Settings settings, const ExperimentOptions& options);
 
   const Fig2Settings& settings() const { return settings_; }
   const ParameterBlocks& blocks() const { return blocks_; }
   ScheduleHyperparameters InitialHyperparameters() const;
+  // The first `count` values of run k's ε and the first rows of its batch 0 (provenance: lets a
+  // test compare the draws with numpy's).
+  std::vector<double> FirstEpsilon(std::uint64_t k, std::size_t count) const;
+  std::vector<std::int64_t> FirstBatchRows(std::uint64_t k, std::size_t count) const;
 
-  // Trains with `hypers` using run k's random numbers (initial weights from (seed, 0, k), batch
-  // t from (seed, k, t)), runs the reverse pass (unless `hypergradient` is false) and evaluates.
+  // Trains with `hypers` using run k's random numbers, runs the reverse pass (unless
+  // `hypergradient` is false) and evaluates. The authors' draws: ε = RandomState((seed, k))
+  // .randn(P), batch t = RandomState((seed, k, t)).randint(10000, size=200); native: ε from
+  // (seed, {0, k}), batch t from (seed, {k, t}).
   // `threads` are used for the full-training-set learning curve (if `full_curve`).
   Fig2Run Run(const ScheduleHyperparameters& hypers, std::uint64_t k, bool full_curve,
               bool hypergradient = true, unsigned threads = 1) const;
 
  private:
+  // The standard normals ε of run k (w_0 = scale ⊙ ε) and its batch schedule.
+  std::vector<double> Epsilon(std::uint64_t k) const;
+  BatchSchedule Batches(std::uint64_t k) const;
+
   Fig2Settings settings_;
   std::uint64_t seed_;
+  Streams streams_;
+  BufferKind buffer_;
   std::shared_ptr<const Dataset> train_;
   Dataset valid_, test_;
   std::shared_ptr<const Mlp> model_;
