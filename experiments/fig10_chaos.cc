@@ -71,8 +71,14 @@ std::vector<Point> Sweep(const std::shared_ptr<const Mlp>& model, std::span<cons
                        SequentialBatches(kTrainSize, kBatchSize)},
                       SgdOptions{.buffer = options.buffer});
     Point& p = results[i];
+    // Only training that leaves ±2048 is divergence (data: recorded, not numbers); the reverse
+    // pass revisits the same states, so an overflow there is a fault and ends the run.
     try {
       sgd.Train(w0, v0);
+    } catch (const FixedPointOverflow&) {
+      p.diverged = true;
+    }
+    if (!p.diverged) {
       std::vector<double> d_w(n);
       p.loss = model->Evaluate(sgd.weights(), data, d_w).nll;
       const Hypergradients h = sgd.Reverse(d_w);
@@ -80,8 +86,6 @@ std::vector<Point> Sweep(const std::shared_ptr<const Mlp>& model, std::span<cons
       for (double d : h.d_alpha) d_alpha += d;
       p.gradient = alpha * d_alpha;
       p.exact = h.reversal.exact;
-    } catch (const FixedPointOverflow&) {
-      p.diverged = true;  // weights left ±2048: recorded as diverged, not as numbers
     }
     progress.Update(++done);
   });

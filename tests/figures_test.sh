@@ -82,6 +82,15 @@ h = h5py.File(f"{res}/fig07_learned_data.h5", "r")
 same(seeded_w0(7850, -4.0), h["streams/w0_first"][:], "fig07 w_0")
 same(np.random.RandomState(0).randn(8) * 0.01, h["images"][0].ravel()[:8], "fig07 initial images")
 PY
+# Same bits whatever OPENBLAS_NUM_THREADS says: each program sets OpenBLAS's thread count itself.
+OPENBLAS_NUM_THREADS=2 "$bin/fig10_chaos" --quick --quiet --points 3 --mnist-dir "$tmp/mnist" --out "$tmp/blas2.h5"
+$py - "$tmp/blas2.h5" "$tmp/res/fig10_chaos.h5" <<'PY'
+import sys, h5py, numpy as np
+two, one = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
+assert two.attrs["blas_threads"] == 1 and one.attrs["blas_threads"] == 1
+for key in ("loss", "gradient", "diverged", "reversal_exact", "streams/w0_first"):
+    assert np.array_equal(two[key][:], one[key][:], equal_nan=True), key
+PY
 # --rng native: this suite's own streams, recorded as such.
 "$bin/fig10_chaos" --quick --quiet --points 2 --rng native --buffer fast --mnist-dir "$tmp/mnist" --out "$tmp/native.h5"
 $py - "$tmp/native.h5" "$tmp/res/fig10_chaos.h5" <<'PY'

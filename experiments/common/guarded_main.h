@@ -1,11 +1,15 @@
 // The common end of every experiment's main(): exceptions become "<program>: error: <what>" on
 // stderr and exit code 1; command-line errors are CLI11's (message and usage, its exit code).
+// Before the body runs, OpenBLAS is set to one thread (blas_threads.h), whatever
+// OPENBLAS_NUM_THREADS says: the same bits however the program is started.
 #ifndef HYPERGRAD_EXPERIMENTS_COMMON_GUARDED_MAIN_H_
 #define HYPERGRAD_EXPERIMENTS_COMMON_GUARDED_MAIN_H_
 
 #include <CLI/CLI.hpp>
 #include <exception>
 #include <iostream>
+
+#include "blas_threads.h"
 
 namespace hypergrad::experiments {
 
@@ -18,6 +22,7 @@ int GuardedMain(CLI::App& app, int argc, char** argv, Body&& body) {
     return app.exit(e);
   }
   try {
+    SetBlasThreads(1);
     return body();
   } catch (const std::exception& e) {
     std::cerr << app.get_name() << ": error: " << e.what() << "\n";

@@ -9,30 +9,18 @@
 #include <xtensor-blas/xblas_config.hpp>
 #include <xtensor/xtensor_config.hpp>
 
+#include "blas_threads.h"
+#include "build_info.h"  // generated at build time (lib/results/build_info.cmake)
+
 // Declared here rather than through <cblas.h>, which clashes with xtensor-blas.
 extern "C" char* openblas_get_config(void);
 
-#ifndef HYPERGRAD_SOURCE_DIR
-#define HYPERGRAD_SOURCE_DIR "."
-#endif
 #ifndef HYPERGRAD_BUILD_TYPE
 #define HYPERGRAD_BUILD_TYPE "unknown"
 #endif
 
 namespace hypergrad {
 namespace {
-
-// First line of a shell command's output ("" on failure).
-std::string Run(const std::string& command) {
-  std::string out;
-  if (FILE* pipe = popen(command.c_str(), "r")) {
-    char buffer[256];
-    while (fgets(buffer, sizeof buffer, pipe) != nullptr) out += buffer;
-    pclose(pipe);
-  }
-  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-  return out;
-}
 
 std::string Quote(const std::string& arg) {
   if (arg.find_first_of(" \t\"'") == std::string::npos && !arg.empty()) return arg;
@@ -55,10 +43,9 @@ std::string UtcNow() {
 Provenance CollectProvenance(int argc, char** argv) {
   Provenance p;
   for (int i = 0; i < argc; ++i) p.command_line += (i ? " " : "") + Quote(argv[i]);
-  const std::string git = std::string("git -C '") + HYPERGRAD_SOURCE_DIR + "' ";
-  p.git_revision = Run(git + "rev-parse HEAD 2>/dev/null");
-  if (p.git_revision.empty()) p.git_revision = "unknown";
-  p.git_dirty = !Run(git + "status --porcelain --untracked-files=no 2>/dev/null").empty();
+  // The state of the sources when this binary was built (build_info.h), not of the folder now.
+  p.git_revision = HYPERGRAD_GIT_REVISION;
+  p.git_dirty = HYPERGRAD_GIT_DIRTY;
   p.start_time = UtcNow();
   char host[256] = {};
   gethostname(host, sizeof host - 1);
@@ -80,6 +67,7 @@ void WriteProvenance(H5Writer& writer, const Provenance& p, bool quick) {
   writer.SetAttribute("/", "command_line", p.command_line);
   writer.SetAttribute("/", "git_revision", p.git_revision);
   writer.SetAttribute("/", "git_dirty", p.git_dirty);
+  writer.SetAttribute("/", "blas_threads", static_cast<std::int64_t>(BlasThreads()));
   writer.SetAttribute("/", "start_time", p.start_time);
   writer.SetAttribute("/", "end_time", UtcNow());
   writer.SetAttribute("/", "host", p.host);

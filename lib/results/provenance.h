@@ -11,7 +11,7 @@ namespace hypergrad {
 struct Provenance {
   std::string command_line;    // argv joined with spaces (arguments with spaces quoted)
   std::string git_revision;    // of the source tree the binary was built from, or "unknown"
-  bool git_dirty = false;      // uncommitted changes in that tree
+  std::string git_dirty;       // uncommitted changes in that tree then: "true", "false", "unknown"
   std::string start_time;      // UTC, ISO 8601
   std::string host;
   std::string compiler;        // e.g. "GCC 12.2.0"
@@ -19,11 +19,12 @@ struct Provenance {
   std::string library_versions;  // xtensor, xtensor-blas, HDF5, Boost, OpenBLAS
 };
 
-// Collects everything but the end time, which WriteProvenance adds. The git revision is read
-// from the source tree the binary was configured from (HYPERGRAD_SOURCE_DIR), if git is there.
+// Collects everything but the end time, which WriteProvenance adds. The git revision and
+// dirtiness are those of the sources at build time (lib/results/build_info.cmake).
 Provenance CollectProvenance(int argc, char** argv);
 
-// Writes the provenance, `quick`, and the end time as attributes of the file's root.
+// Writes the provenance, `quick`, OpenBLAS's thread count and the end time as attributes of the
+// file's root.
 void WriteProvenance(H5Writer& writer, const Provenance& provenance, bool quick);
 
 // The current UTC time, ISO 8601 (e.g. "2026-11-28T20:15:00Z").
