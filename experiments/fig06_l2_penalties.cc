@@ -79,7 +79,7 @@ int Run(const ExperimentOptions& options, const std::string& mnist_dir, const Pr
 
     const Hypergradients h = sgd.Reverse(d_w, d_l2);
     if (!h.reversal.exact) throw std::runtime_error("reverse pass of meta-iteration " + std::to_string(k) + " was not exact");
-    exact.push_back(1);
+    exact.push_back(h.reversal.exact);
     const std::vector<double> g = ExpChainRule(l2, h.d_theta);
     double norm = 0.0;
     for (double v : g) norm += v * v;

@@ -93,7 +93,7 @@ int Run(const ExperimentOptions& options, const std::string& mnist_dir, const Pr
 
     const Hypergradients h = sgd.Reverse(d_w);  // no direct term: f does not depend on θ
     if (!h.reversal.exact) throw std::runtime_error("reverse pass of meta-iteration " + std::to_string(k) + " was not exact");
-    exact.push_back(1);
+    exact.push_back(h.reversal.exact);
     std::vector<double> g = h.d_theta;  // [∂f/∂λ, ∂f/∂pixels]
     g[0] *= l2;                         // ∂f/∂log λ
     progress.Update(k + 1, "valid loss " + std::to_string(valid_nll) + ", test error " + std::to_string(t.error));

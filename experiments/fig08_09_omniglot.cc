@@ -190,7 +190,7 @@ int Run(const ExperimentOptions& options, const std::string& zip, const Provenan
     valid_loss.push_back(f);
     const Hypergradients h = sgd.Reverse(d_z, d_sharing);
     if (!h.reversal.exact) throw std::runtime_error("reverse pass of meta-iteration " + std::to_string(k) + " was not exact");
-    exact.push_back(1);
+    exact.push_back(h.reversal.exact);
     double norm = 0.0;
     for (std::size_t i = 0; i < sharing.size(); ++i) {
       norm += h.d_theta[i] * h.d_theta[i];

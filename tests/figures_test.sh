@@ -52,6 +52,8 @@ for name, datasets in expected.items():
     assert bool(f.attrs["quick"]), name
     if "reversal_exact" in f and name != "fig10_chaos":
         assert f["reversal_exact"][:].all(), name
+    if "meta/reversal_exact" in f:  # what each reverse pass reported, not a constant
+        assert f["meta/reversal_exact"][:].all(), name
 f = h5py.File(f"{res}/fig10_chaos.h5", "r")
 ok = ~f["diverged"][:].astype(bool)
 assert f["reversal_exact"][:][ok].all() and np.isfinite(f["loss"][:][ok]).all()
