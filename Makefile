@@ -7,7 +7,7 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 TEST_ENV   := OPENBLAS_NUM_THREADS=1
 BENCH_OUT  ?= results/bench
 
-.PHONY: all deps configure build data test bench sanitize clean help reproduce figures report \
+.PHONY: all deps configure build data test bench sanitize clean help reproduce figures report sensitivity \
         $(FIGURES) $(ALIASES)
 
 # make reproduce QUICK=1: every target with --quick, results under results/quick/ (git-ignored).
@@ -33,6 +33,7 @@ help:
 	@echo "make reproduce  set up, fetch data, build, run every figure target, render figures and"
 	@echo "                results/REPORT.md (QUICK=1: small settings, under results/quick/)"
 	@echo "make figNN      one figure (e.g. make fig10 QUICK=1)"
+	@echo "make sensitivity  Figs 2-7 again with the fast buffer (the report's tolerances)"
 	@echo "make test       install missing packages, build (Release), run the test suite"
 	@echo "make bench      build and run the benchmarks, JSON under $(BENCH_OUT)/"
 	@echo "make sanitize   build with AddressSanitizer + UBSan in $(SAN_BUILD)/ and run the tests"
@@ -87,10 +88,22 @@ sanitize: deps
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS)
 
 reproduce: build data
-	@$(MAKE) --no-print-directory figures report QUICK=$(QUICK) SKIP_SETUP=1
+	@$(MAKE) --no-print-directory figures sensitivity report QUICK=$(QUICK) SKIP_SETUP=1
 	@echo "reproduction done: $(RESULTS)/REPORT.md and $(RESULTS)/figures/"
 
 figures: $(FIGURES)
+
+# The report's tolerances: the MNIST meta-optimizations again with the fast buffer (other exact
+# digits, a change of v below 1.5e-11 per step) under $(RESULTS)/sensitivity/; how far that
+# moves each compared number is how sensitive it is (Fig 10 measures its own points).
+SENS := $(RESULTS)/sensitivity
+sensitivity: $(SETUP)
+	@mkdir -p $(SENS)
+	$(TEST_ENV) $(BIN)/fig02_schedules $(QUICK_FLAG) --quiet --threads 2 --buffer fast --out $(SENS)/fig02_schedules.h5
+	$(TEST_ENV) $(BIN)/fig04_initial_hypergradient $(QUICK_FLAG) --quiet --threads 2 --buffer fast \
+	  $(if $(QUICK),,--seeds 50) --out $(SENS)/fig04_initial_hypergradient.h5
+	$(TEST_ENV) $(BIN)/fig06_l2_penalties $(QUICK_FLAG) --quiet --buffer fast --out $(SENS)/fig06_l2_penalties.h5
+	$(TEST_ENV) $(BIN)/fig07_learned_data $(QUICK_FLAG) --quiet --buffer fast --out $(SENS)/fig07_learned_data.h5
 
 report:
 	$(PYTHON) analysis/report.py --results $(RESULTS)

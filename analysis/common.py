@@ -94,16 +94,80 @@ def text(value):
 
 
 class Row:
-    """One line of a report table: a quantity, the paper's value, ours, and whether they agree
-    within the stated tolerance."""
+    """One line of a report table: a quantity, the reference value, ours, their relative
+    difference, and whether they agree within the stated (justified) tolerance."""
 
-    def __init__(self, quantity, paper, ours, agree, tolerance):
+    def __init__(self, quantity, paper, ours, agree, tolerance, diff="—"):
         self.quantity, self.paper, self.ours = quantity, paper, ours
-        self.agree, self.tolerance = agree, tolerance
+        self.agree, self.tolerance, self.diff = agree, tolerance, diff
 
     def markdown(self):
         verdict = "—" if self.agree is None else ("yes" if self.agree else "**no**")
-        return f"| {self.quantity} | {self.paper} | {self.ours} | {verdict} | {self.tolerance} |"
+        return (f"| {self.quantity} | {self.paper} | {self.ours} | {self.diff} | {verdict} "
+                f"| {self.tolerance} |")
+
+
+def relative(ours, reference):
+    """|ours − reference| / |reference| (inf when ours is not finite)."""
+    if not np.isfinite(ours):
+        return float("inf")
+    return abs(ours - reference) / abs(reference)
+
+
+def compare(quantity, reference, ours, rtol, why, digits=4, reference_text=None):
+    """A row comparing a number with its reference: agrees when the relative difference is at
+    most `rtol`; `why` says what justifies that tolerance."""
+    rel = relative(ours, reference)
+    fmt = f"{{:.{digits}g}}"
+    return Row(quantity, reference_text or fmt.format(reference),
+               fmt.format(ours) if np.isfinite(ours) else str(ours), rel <= rtol,
+               f"{rtol:.0e} rel.: {why}", f"{rel:.1e}")
+
+
+def justified_rtol(ours, perturbed, base_rtol, base_why):
+    """The tolerance of a comparison with the authors' value: `base_rtol` (what fixed point and
+    another summation order can move; `base_why` says so), or, where the quantity is sensitive,
+    three times how far the same run with the other information buffer moved it. That run pops
+    other exact digits, a change of v below 1.5e-11 per step: a perturbation of the size of the
+    differences from the authors' float64 runs, measured rather than guessed."""
+    if perturbed is None or not np.isfinite(perturbed) or not np.isfinite(ours) or ours == 0:
+        return base_rtol, base_why
+    move = abs(perturbed - ours) / abs(ours)
+    if 3 * move <= base_rtol:
+        return base_rtol, base_why
+    return 3 * move, f"sensitive: the other buffer moves it {move:.0e}; 3×"
+
+
+def compare_sensitive(quantity, reference, ours, perturbed, base_rtol, base_why, digits=4,
+                      reference_text=None):
+    """compare() with the tolerance of justified_rtol()."""
+    rtol, why = justified_rtol(ours, perturbed, base_rtol, base_why)
+    return compare(quantity, reference, ours, rtol, why, digits, reference_text)
+
+
+def printed_rtol(text):
+    """Half a unit of the last printed digit of a reference value, relative ("0.531" → 9.4e-4):
+    the reference itself is known no better."""
+    mantissa = text.lower().split("e")[0]
+    decimals = len(mantissa.split(".")[1]) if "." in mantissa else 0
+    value = abs(float(text))
+    scale = 10.0 ** int(text.lower().split("e")[1]) if "e" in text.lower() else 1.0
+    return 0.5 * 10.0 ** (-decimals) * scale / value
+
+
+def compare_printed(quantity, reference_text, ours, perturbed, digits=4):
+    """A comparison with a reference printed to a few digits: the tolerance is its rounding plus
+    1e-3 (fixed point vs float64, summation order), or the measured sensitivity if larger."""
+    base = printed_rtol(reference_text) + 1e-3
+    return compare_sensitive(quantity, float(reference_text), ours, perturbed, base,
+                             "reference's printed digits + 1e-3", digits, reference_text)
+
+
+def load_perturbed(results, name):
+    """The same target run with the other buffer (make reproduce writes it under
+    RESULTS/sensitivity/), or None."""
+    path = os.path.join(results, "sensitivity", name + ".h5")
+    return h5py.File(path, "r") if os.path.exists(path) else None
 
 
 class Section:
@@ -114,7 +178,8 @@ class Section:
         self.rows, self.notes = rows, notes
         self.provenance = {key: text(h5.attrs[key]) for key in (
             "command_line", "git_revision", "git_dirty", "start_time", "end_time", "host",
-            "build_type", "quick", "seed") if key in h5.attrs}
+            "build_type", "quick", "seed", "rng", "buffer", "blas_threads")
+            if key in h5.attrs}
 
 
 def close(ours, paper, relative):

@@ -36,19 +36,27 @@ def section(results):
     f = common.load(results, NAME)
     meta, initial, final = f["meta/train_loss"][:], f["curves/initial"][:], f["curves/final"][:]
     K = len(meta) - 1
-    rows = [Row("final training loss, meta-iteration 0", "0.531", f"{meta[0]:.4f}",
-                common.close(meta[0], 0.531, 0.25), "±25%"),
-            Row(f"final training loss, meta-iteration {K - 1} (last run)", "0.1235 (run 49)",
-                f"{meta[K - 1]:.4f}", K == 50 and common.close(meta[K - 1], 0.1235, 0.25),
-                "±25%, full run only")]
-    for step, paper in ((20, 2.209), (50, 1.027), (100, 0.534)):
-        rows.append(Row(f"initial hypers: loss at iteration {step}", f"{paper}",
-                        f"{value_at(initial, step):.3f}", common.close(value_at(initial, step), paper, 0.25),
-                        "±25%"))
-    for step, paper in ((10, 0.531), (20, 0.433), (50, 0.219), (100, 0.125)):
-        rows.append(Row(f"final hypers: loss at iteration {step}", f"{paper}",
-                        f"{value_at(final, step):.3f}", common.close(value_at(final, step), paper, 0.35),
-                        "±35%"))
+    other = common.load_perturbed(results, NAME)
+    def perturbed(key, i):
+        return None if other is None else other[key][:][i] if i < len(other[key]) else None
+    rows = []
+    # The authors' meta curve (reference notes §Figs 2, 3, 5): record k = run k's final loss;
+    # record 50 = the final hyperparameters with run 49's losses.
+    for k, paper in ((0, "0.531"), (1, "0.458"), (2, "0.393"), (5, "0.295"), (10, "0.256"),
+                     (20, "0.211"), (30, "0.167"), (40, "0.133"), (49, "0.1235"), (50, "0.1235")):
+        if k <= K:
+            rows.append(common.compare_printed(f"meta curve: final training loss of record {k}", paper,
+                                               meta[k], perturbed("meta/train_loss", k)))
+    for step, paper in ((1, "2.302"), (20, "2.209"), (50, "1.027"), (100, "0.534")):
+        if step <= len(initial):
+            rows.append(common.compare_printed(f"initial hypers (run 0): loss at iteration {step}", paper,
+                                               value_at(initial, step),
+                                               None if other is None else value_at(other["curves/initial"][:], step)))
+    for step, paper in ((1, "2.378"), (10, "0.531"), (20, "0.433"), (50, "0.219"), (100, "0.125")):
+        if step <= len(final):
+            rows.append(common.compare_printed(f"final hypers (run {K - 1}): loss at iteration {step}", paper,
+                                               value_at(final, step),
+                                               None if other is None else value_at(other["curves/final"][:], step)))
     c = "comparison"
     learned, best = f[f"{c}/learned_test_error"][()], f[f"{c}/search_best_test_error"][()]
     best_log_alpha = f[f"{c}/search_best_log_alpha"][()]
@@ -58,7 +66,12 @@ def section(results):
                     "BO chose α = 2.4 (not reproducible)",
                     f"{100 * learned:.2f}% vs {100 * best:.2f}% (α = {np.exp(best_log_alpha):.2f}): "
                     f"{winner} wins by {100 * abs(learned - best):.2f} points", None, "—"))
-    notes = ("The meta-objective is the training loss, as in the authors' code (the paper's "
+    notes = ("With the authors' draws (w_0 = scale ⊙ RandomState((0, k)).randn, batches "
+             "RandomState((0, k, t)).randint(10000, 200)) and the exact buffer, each run follows "
+             "theirs. Tolerances: the reference's printed digits plus 1e-3, or three times the "
+             "move that the same run with the fast buffer (other exact digits) shows, where that "
+             "is larger (results/sensitivity/). "
+             "The meta-objective is the training loss, as in the authors' code (the paper's "
              "caption speaks of each elementary iteration; the plot is per meta-iteration). "
              "Learning curves are the loss on all 10,000 training images at w_t before update t, "
              "for run 0 (initial hyperparameters) and the last run; the right panel has one "

@@ -35,16 +35,17 @@ def section(results):
     image = common.figure(results, NUMBER, NAME, render)
     f = common.load(results, NAME)
     final = np.exp(f["meta/log_init_scale"][-1])
-    rows = [Row("first-layer weight scale vs 1/√784 = 0.0357", "0.0441", f"{final[0]:.4f}",
-                0.5 <= final[0] / 0.0357 <= 2, "within ×2 of 1/√784")]
-    for layer in range(2, 5):
-        paper = PAPER_WEIGHTS[layer - 1]
-        rows.append(Row(f"Layer {layer} weight scale", f"{paper}", f"{final[2 * (layer - 1)]:.3f}",
-                        0.5 <= final[2 * (layer - 1)] / paper <= 2, "within ×2"))
-    for layer in range(1, 5):
-        paper = PAPER_BIASES[layer - 1]
-        rows.append(Row(f"Layer {layer} bias scale", f"{paper}", f"{final[2 * (layer - 1) + 1]:.3f}",
-                        0.5 <= final[2 * (layer - 1) + 1] / paper <= 2, "within ×2"))
+    other = common.load_perturbed(results, NAME)
+    other_final = None if other is None else np.exp(other["meta/log_init_scale"][-1])
+    rows = []
+    for block, name in enumerate(("W", "b")[j % 2] + str(j // 2 + 1) for j in range(8)):
+        paper = (PAPER_WEIGHTS if block % 2 == 0 else PAPER_BIASES)[block // 2]
+        kind = "weight" if block % 2 == 0 else "bias"
+        rows.append(common.compare_printed(f"Layer {block // 2 + 1} {kind} scale ({name}), final", f"{paper}",
+                                           final[block], None if other_final is None else other_final[block]))
+    rows.append(Row("first-layer weight scale near 1/√784 = 0.0357", "0.0441 (×1.24)",
+                    f"{final[0]:.4f} (×{final[0] * np.sqrt(784):.2f})", 0.5 <= final[0] * np.sqrt(784) <= 2,
+                    "within ×2 of 1/√784 (the paper's claim)"))
     notes = ("Scales after the last meta-update (initially e^-3 = 0.0498 for every block). The "
              "first layer's 784 inputs make 1/√784 the classic choice; the paper's claim is that "
              "the learned scale ends near it.")

@@ -27,66 +27,102 @@ def render(results):
     return common.save(fig, results, NUMBER), f
 
 
+# The authors' results at points of the 1,000-point grid (reference notes §Fig 10): index,
+# log α, loss, gradient (None: not given with more digits).
+REFERENCE = [
+    (0, 0.5, 0.0288064, -0.06210),
+    (250, 1.0005, 0.0095684, -0.02063),
+    (491, 1.483, 0.0041863, 0.9388),
+    (579, 1.6592, 0.00244007, 0.01779),
+    (749, 1.9995, 0.0078759, -11.36),
+    (849, 2.2, 0.036, None),
+    (949, 2.4, 0.197, None),
+    (999, 2.5, 148.7, None),
+]
+# Fixed point (2^-52 truncation) and another summation order than the authors' numpy: 1e-3 is
+# far above what they move a non-chaotic point (the notes' independent float64 run agrees to
+# 4+ digits up to log α 2.2).
+BASE_RTOL, BASE_WHY = 1e-3, "fixed point vs float64, summation order"
+
+
+def first_big(x, grad, ok):
+    big = ok & (np.abs(grad) > 0.5)
+    return (float(x[np.argmax(big)]), int(np.argmax(big))) if big.any() else (float("nan"), -1)
+
+
 def section(results):
     image = common.figure(results, NUMBER, NAME, render)
     f = common.load(results, NAME)
     x, loss, grad = f["log_alpha"][:], f["loss"][:], f["gradient"][:]
     ok = ~f["diverged"][:].astype(bool) & np.isfinite(loss)
-    best = int(np.nanargmin(np.where(ok, loss, np.nan)))
+    full = len(x) == 1000
+    rows = []
+    perturbed = {}
+    if "perturbed" in f:
+        for i, pl, pg in zip(f["perturbed/index"][:], f["perturbed/loss"][:], f["perturbed/gradient"][:]):
+            perturbed[int(i)] = (pl, pg)
+    if full:
+        for i, la, ref_loss, ref_grad in REFERENCE:
+            pl, pg = perturbed.get(i, (None, None))
+            rows.append(common.compare_sensitive(f"loss at log α {x[i]:.4f} (grid point {i})", ref_loss,
+                                                 loss[i], pl, BASE_RTOL, BASE_WHY, digits=6))
+            if ref_grad is not None:
+                rows.append(common.compare_sensitive(f"gradient at log α {x[i]:.4f}", ref_grad, grad[i],
+                                                     pg, BASE_RTOL, BASE_WHY))
+    best = int(np.nanargmin(np.where(ok & (x <= 2.0), loss, np.nan)))
+    rows.append(Row("loss minimum (log α ≤ 2): grid point, log α", "579, 1.6592",
+                    f"{best}, {x[best]:.4f}", abs(best - 579) <= 1 if full else None,
+                    "±1 grid point", f"{best - 579:+d} points" if full else "—"))
+    onset, onset_i = first_big(x, grad, ok)
+    rows.append(Row("first \\|gradient\\| > 0.5: grid point, log α", "491, 1.483",
+                    f"{onset_i}, {onset:.4f}", abs(onset_i - 491) <= 1 if full else None,
+                    "±1 grid point", f"{onset_i - 491:+d} points" if full else "—"))
     big = ok & (np.abs(grad) > 0.5)
-    first_big = float(x[np.argmax(big)]) if big.any() else float("nan")
-    spacing = (x[-1] - x[0]) / max(len(x) - 1, 1)
-    rows = [
-        Row("log α of the loss minimum", "1.659", f"{x[best]:.3f}",
-            abs(x[best] - 1.659) <= max(0.15, spacing), "±0.15 (or one grid step)"),
-        Row("minimum loss", "0.00244", f"{loss[best]:.5f}", 0.5 <= loss[best] / 0.00244 <= 2,
-            "within a factor of 2"),
-        Row("first log α with \\|gradient\\| > 0.5", "1.483", f"{first_big:.3f}",
-            bool(np.isfinite(first_big)) and abs(first_big - 1.483) <= max(0.2, spacing),
-            "±0.2 (or one grid step)"),
-    ]
-    for value, paper in ((0.5, 0.0288), (1.0, 0.0096), (1.5, 0.0043)):
-        i = int(np.argmin(np.abs(x - value)))
-        rows.append(Row(f"loss at log α ≈ {value} (ours at {x[i]:.3f})", f"{paper}", f"{loss[i]:.4f}",
-                        common.close(loss[i], paper, 0.5), "±50% (another w_0 draw)"))
-    shares = []
-    for low, high, paper in ((0.5, 1.0, "0%"), (1.0, 1.5, "1.2%"), (1.5, 2.0, "41%"),
-                             (2.0, 2.5001, "96%")):
+    for low, high, paper in ((0.5, 1.0, 0.0), (1.0, 1.5, 1.2), (1.5, 2.0, 41.0), (2.0, 2.5001, 96.0)):
         inside = ok & (x >= low) & (x < high)
-        share = 100.0 * big[inside].sum() / max(inside.sum(), 1)
-        shares.append(share)
-        rows.append(Row(f"share of \\|gradient\\| > 0.5 in [{low}, {min(high, 2.5)})", paper,
-                        f"{share:.1f}% of {inside.sum()}", None, "shape only"))
-    rising = shares[0] <= 5 and shares[-1] >= 80 and shares[2] >= shares[1]
-    for row in rows[-4:]:
-        row.agree = rising
+        n = max(int(((x >= low) & (x < high)).sum()), 1)
+        share = 100.0 * big[inside].sum() / n
+        # Chaotic points flip with any change of the trajectory; ±3 percentage points is a few
+        # points of the ~250 in each half unit.
+        rows.append(Row(f"share of \\|gradient\\| > 0.5 in [{low}, {min(high, 2.5)})", f"{paper:g}%",
+                        f"{share:.1f}% of {n}", abs(share - paper) <= 3.0 if full else None,
+                        "±3 points (chaotic points flip)", f"{share - paper:+.1f} points"))
+    finite = np.isfinite(grad)
+    rows.append(Row("largest \\|gradient\\|", "6.3e33", f"{np.nanmax(np.abs(grad)):.2g}", None,
+                    "chaos: order of magnitude only"))
+    rows.append(Row("gradients that are not finite (NaN/inf) or diverged runs", "last 3 NaN",
+                    f"{int((~finite).sum())} (indices {', '.join(str(i) for i in np.flatnonzero(~finite)[:6])})",
+                    None, "—"))
+    notes_seeds = ""
     if "seeds" in f:
         grid, seeds = f["seeds/log_alpha"][:], f["seeds/seed"][:]
         onsets, minima = [], []
         for loss_s, grad_s in zip(f["seeds/loss"][:], f["seeds/gradient"][:]):
-            finite = np.isfinite(loss_s)
-            wild = finite & (np.abs(grad_s) > 0.5)
-            onsets.append(float(grid[np.argmax(wild)]) if wild.any() else float("nan"))
-            minima.append(float(grid[np.nanargmin(np.where(finite, loss_s, np.nan))]))
+            fin = np.isfinite(loss_s)
+            onsets.append(first_big(grid, grad_s, fin)[0])
+            minima.append(float(grid[np.nanargmin(np.where(fin & (grid <= 2.0), loss_s, np.nan))]))
         step = grid[1] - grid[0]
-        rows.append(Row(f"first \\|gradient\\| > 0.5, {len(seeds)} other initial draws (grid step {step:.2f})",
-                        "1.483", ", ".join(f"{v:.2f}" for v in onsets),
-                        bool(min(onsets) - 0.2 <= 1.483 <= max(onsets) + 0.2), "paper within the range ±0.2"))
-        rows.append(Row(f"log α of the loss minimum, {len(seeds)} other initial draws", "1.659",
-                        ", ".join(f"{v:.2f}" for v in minima),
-                        bool(min(minima) - 0.2 <= 1.659 <= max(minima) + 0.2), "paper within the range ±0.2"))
-    onset_note = ""
-    if "seeds" in f:
-        onset_note = (f" Over {1 + len(onsets)} initial draws the first \\|gradient\\| > 0.5 falls at "
-                      f"{min([first_big] + onsets):.2f}–{max([first_big] + onsets):.2f}, later than the "
-                      "paper's 1.48 every time, so the later onset of chaos is not the draw: our runs "
-                      "stay stable to somewhat higher learning rates. The loss values at moderate "
-                      "rates agree closely; we have not found a setting that explains the shift.")
-    notes = (f"{len(x)} learning rates ({'quick run: coarse grid' if len(x) < 1000 else 'as the paper'}); "
+        # The notes: the authors' draw gives 1.65 on a 0.05 grid (1.62 on 0.02, 1.483 on the
+        # 1,000-point grid): the statistic depends on the grid.
+        rows.append(Row(f"first \\|gradient\\| > 0.5 of the authors' draw on the {len(grid)}-point grid (step {step:.2f})",
+                        "1.65", f"{onsets[0]:.2f}", abs(onsets[0] - 1.65) <= step + 1e-9, "±1 grid step",
+                        f"{(onsets[0] - 1.65) / step:+.0f} steps"))
+        rows.append(Row(f"same statistic, {len(seeds) - 1} other draws npr.seed({seeds[1]}…{seeds[-1]})",
+                        "1.62–1.98 (16 draws, 0.02 grid)", ", ".join(f"{v:.2f}" for v in onsets[1:]), None,
+                        "spread only"))
+        notes_seeds = (f" On one {len(grid)}-point grid the authors' draw (row 0) has its first \\|gradient\\| > 0.5 "
+                       f"at {onsets[0]:.2f}; {len(seeds) - 1} other draws put it at {min(onsets[1:]):.2f}–{max(onsets[1:]):.2f}, "
+                       f"and their loss minima at {min(minima[1:]):.2f}–{max(minima[1:]):.2f}. The onset of chaos "
+                       "depends on the initial draw and on the grid; compared like with like, the "
+                       "authors' draw is an early one.")
+    notes = (f"{len(x)} learning rates{'' if full else ' (quick run: coarse grid; no reference points)'}; "
              f"{int((~ok).sum())} runs diverged (weights left ±2048) and are recorded as such. "
-             "The share rows agree when the gradient is tame below log α = 1 (≤ 5%), chaotic above "
-             "2 (≥ 80%) and rising in between. Initial weights are a different N(0,1)·e^-2 draw than "
-             "the authors', so values at a given rate differ somewhat; the shape is the claim." + onset_note)
+             "With the authors' initial weights (npr.seed(0), a discarded v_0 draw, then "
+             "randn·e^-2) and the exact buffer the run follows theirs point by point. Tolerances: "
+             "1e-3 relative where the point is not chaotic; where it is, three times the move "
+             "that the other information buffer (other exact digits: a change of v below 1.5e-11 "
+             "per step) causes at that point, which the target measures in the same run "
+             "(/perturbed)." + notes_seeds)
     claim = ("Loss is smooth and low up to log α ≈ 1.5, then the gradient with respect to the "
              "learning rate becomes chaotic and uninformative at higher rates.")
     return Section(NUMBER, "Fig 10: loss and gradient against the learning rate", image, claim,

@@ -48,7 +48,8 @@ def main():
         rel = os.path.relpath(s.image, args.results)
         lines += ["", f'<a id="{s.number}"></a>', f"## {s.title}", "", f"![{s.number}]({rel})", "",
                   f"**Paper's claim.** {s.claim}", "",
-                  "| quantity | paper | ours | agree | tolerance |", "|---|---|---|---|---|"]
+                  "| quantity | reference | ours | rel. diff | agree | tolerance |",
+                  "|---|---|---|---|---|---|"]
         lines += [r.markdown() for r in s.rows]
         lines += ["", s.notes, "", "<details><summary>How this was made</summary>", ""]
         lines += [f"- {key}: `{value}`" for key, value in s.provenance.items()]

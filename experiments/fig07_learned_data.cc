@@ -68,7 +68,7 @@ int Run(const ExperimentOptions& options, const std::string& mnist_dir, const Pr
     for (std::size_t i = 1; i < theta.size(); ++i) theta[i] = kNoise * noise.Normal();
   }
   GradientDescent meta(kMetaStep);
-  std::vector<double> valid_loss, test_loss, test_error, fake_loss, l2s, fake_std, images;
+  std::vector<double> valid_loss, test_loss, test_error, fake_loss, fake_loss_l2, l2s, fake_std, images;
   std::vector<std::int64_t> exact;
   Progress progress("fig07 meta-iterations", meta_iters, !options.quiet, 0.0);
   for (std::size_t k = 0; k < meta_iters; ++k) {
@@ -87,6 +87,8 @@ int Run(const ExperimentOptions& options, const std::string& mnist_dir, const Pr
     test_loss.push_back(t.nll);
     test_error.push_back(t.error);
     fake_loss.push_back(model->Evaluate(sgd.weights(), *fake).nll);
+    // The authors' learning curve ends with the training loss itself: NLL + λ‖w‖².
+    fake_loss_l2.push_back(model->Gradient(sgd.weights(), SequentialBatches(kImages, kImages)(0), scratch));
     l2s.push_back(l2);
     fake_std.push_back(StdDev(fake->inputs) / real_std);
     images.insert(images.end(), theta.begin() + 1, theta.end());  // the images of run k
@@ -107,6 +109,8 @@ int Run(const ExperimentOptions& options, const std::string& mnist_dir, const Pr
     w.Write("/meta/test_loss", test_loss);
     w.Write("/meta/test_error", test_error);
     w.Write("/meta/fake_loss", fake_loss);
+    w.Write("/meta/fake_training_loss", fake_loss_l2);
+    w.SetAttribute("/meta/fake_training_loss", "meaning", "the training loss on the learned images at w_T: mean NLL + lambda * |w|^2 (the last point of the authors' learning curve)");
     w.Write("/meta/l2", l2s);
     w.Write("/meta/fake_to_real_std", fake_std);
     w.WriteInts("/meta/reversal_exact", exact);
