@@ -33,6 +33,37 @@ def section(results):
     image = common.figure(results, NUMBER, NAME, render)
     f = common.load(results, NAME)
     m = f["meta"]
+    other = common.load_perturbed(results, NAME)
+    rows = []
+    # The authors print the meta-objective as "validation loss" (M_final: validation NLL +
+    # 0.01·Σλ²) and the last point of the learning curve (training NLL + Σλw² on all 10,000).
+    for key, label, paper in (("train_loss", "training loss (with L2)", ("0.91", "0.51")),
+                              ("meta_loss", "validation loss + 0.01·Σλ² (the authors' 'validation loss')", ("0.76", "0.43")),
+                              ("test_loss", "test loss", ("0.71", "0.45"))):
+        v = m[key][:]
+        o = None if other is None else other["meta"][key][:]
+        for end, ref in ((0, paper[0]), (-1, paper[1])):
+            rows.append(common.compare_printed(f"{label}, {'first' if end == 0 else 'last'} meta-iteration",
+                                               ref, v[end], None if o is None else o[end]))
+    rows.append(Row("validation NLL alone, first → last", "—", f"{m['valid_loss'][0]:.4f} → {m['valid_loss'][-1]:.4f}",
+                    None, "no reference"))
+    images = penalty_images(f)
+    clip = np.percentile(images, 98)
+    fig, ax = plt.subplots(figsize=(5, 2.4))
+    shown = ax.imshow(np.minimum(common.mosaic(images, 2, 5), clip), cmap="binary", vmin=0, vmax=clip)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for side in ax.spines.values():
+        side.set_visible(False)
+    bar = fig.colorbar(shown, ax=ax, ticks=[0, clip], fraction=0.03)
+    bar.ax.set_yticklabels(["0", f"{clip:.2g}"])
+    return common.save(fig, results, NUMBER)
+
+
+def section(results):
+    image = common.figure(results, NUMBER, NAME, render)
+    f = common.load(results, NAME)
+    m = f["meta"]
     rows = []
     for key, label, paper in (("train_loss", "training loss (with L2)", (0.91, 0.51)),
                               ("valid_loss", "validation loss", (0.76, 0.43)),

@@ -1,6 +1,7 @@
 #include "exact_momentum.h"
 
 #include <limits>
+#include <stdexcept>
 #include <string>
 
 #include "ans_buffer.h"
@@ -31,23 +32,24 @@ struct Factor {
 };
 
 // Algorithm 3 on element i: c ← c · n / d. Returns false, with c and the buffer unchanged, if
-// the result would not be representable.
+// the result would not be representable. ⌊c/d⌋·n + digit is formed in 128 bits and only the
+// result is checked: ⌊c/d⌋·n alone may leave int64 when the digit brings it back (the exact
+// inverse of a multiply near −2048 does).
 template <class Buffer>
 inline bool RationalMultiplyElement(std::int64_t& c, std::size_t i, const Factor<Buffer>& f,
                                     Buffer& buffer) {
+  __extension__ using Int128 = __int128;
   const auto [quotient, remainder] = f.divide_by_d.FloorDivMod(c);
-  std::int64_t scaled;
-  if (__builtin_mul_overflow(quotient, std::int64_t{f.n}, &scaled)) return false;
   buffer.PushUnchecked(i, static_cast<std::uint32_t>(remainder), f.radix_d);
   const std::uint32_t digit = buffer.PopUnchecked(i, f.radix_n);
-  std::int64_t result;
-  if (__builtin_add_overflow(scaled, std::int64_t{digit}, &result) ||
-      result == std::numeric_limits<std::int64_t>::min()) {
+  const Int128 result = Int128{quotient} * f.n + digit;
+  if (result <= std::numeric_limits<std::int64_t>::min() ||
+      result > std::numeric_limits<std::int64_t>::max()) {
     buffer.PushUnchecked(i, digit, f.radix_n);  // undo the pop, then the push
     buffer.PopUnchecked(i, f.radix_d);
     return false;
   }
-  c = result;
+  c = static_cast<std::int64_t>(result);
   return true;
 }
 
@@ -71,9 +73,15 @@ void ApplyRatios(std::span<std::int64_t> c, std::span<const MomentumRatio> ratio
     }
     if (!RationalMultiplyElement(c[i], i, f, buffer)) {
       const double value = ToDouble(c[i]) * f.n / f.d;
-      // All-or-nothing: undo the elements already done (each is exactly invertible).
+      // All-or-nothing: undo the elements already done. Each is exactly invertible and its
+      // inverse lands on a value that was representable, so an undo cannot fail; if one did,
+      // v and the buffer would no longer be what the caller had, so say so loudly.
       for (std::size_t j = i; j-- > 0;) {
-        RationalMultiplyElement(c[j], j, factor(ratio_at(j), !inverse), buffer);
+        if (!RationalMultiplyElement(c[j], j, factor(ratio_at(j), !inverse), buffer)) {
+          throw std::logic_error("Algorithm 3: undoing element " + std::to_string(j) +
+                                 " after an overflow at element " + std::to_string(i) +
+                                 " failed; the vector and buffer are inconsistent");
+        }
       }
       throw FixedPointOverflow(i, value);
     }

@@ -144,6 +144,7 @@ void ReversibleSgd::Coefficients(std::size_t t, StepCoefficients& c) const {
 }
 
 void ReversibleSgd::Train(std::span<const double> w0, std::span<const double> v0) {
+  trained_ = false;  // a Train that fails leaves nothing to reverse
   const Model& model = *setup_.model;
   const std::size_t n = model.num_params();
   if (w0.size() != n || v0.size() != n) {
@@ -178,7 +179,6 @@ void ReversibleSgd::Train(std::span<const double> w0, std::span<const double> v0
 Hypergradients ReversibleSgd::Reverse(std::span<const double> d_wT,
                                       std::span<const double> d_theta) {
   if (!trained_) throw std::logic_error("ReversibleSgd::Reverse: call Train first (once per Reverse)");
-  trained_ = false;
   const Model& model = *setup_.model;
   const std::size_t n = model.num_params(), hyper = model.num_hyper();
   const std::size_t iters = setup_.schedule.iters, blocks = setup_.schedule.blocks;
@@ -191,6 +191,7 @@ Hypergradients ReversibleSgd::Reverse(std::span<const double> d_wT,
                                 std::to_string(d_theta.size()) + " values, the model " +
                                 std::to_string(hyper) + " hyperparameters");
   }
+  trained_ = false;  // the arguments are right: this call consumes the trained state
   Hypergradients h;
   h.d_alpha.assign(iters * blocks, 0.0);
   h.d_gamma.assign(iters * blocks, 0.0);

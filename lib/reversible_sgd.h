@@ -88,10 +88,14 @@ class ReversibleSgd {
   // schedule is invalid or has a different number of blocks, no batch schedule is given, or
   // the method's options are out of range (e.g. 0 Revolve snapshots).
   ReversibleSgd(TrainingSetup setup, SgdOptions options = {});
+  // Neither copied nor moved: the trajectory's replay hook refers to this object.
+  ReversibleSgd(const ReversibleSgd&) = delete;
+  ReversibleSgd& operator=(const ReversibleSgd&) = delete;
 
   // Runs the T forward steps from (w0, v0) (quantised to fixed point). Throws
   // FixedPointOverflow if training leaves the representable range, with a message naming the
   // iteration and the parameter ("training diverged at iteration 12, parameter W0[3,4]: ...").
+  // After a failed Train, Reverse refuses to run until a Train succeeds.
   void Train(std::span<const double> w0, std::span<const double> v0);
 
   // w_T and v_T after Train().
@@ -100,7 +104,9 @@ class ReversibleSgd {
 
   // Runs training backwards from d_w = ∂f/∂w_T (size P) and the direct term d_θ = ∂f/∂θ
   // (empty = zero, else size num_hyper()), and returns every hypergradient. May be called once
-  // per Train(). Mixed products are only computed when the model has hyperparameters.
+  // per successful Train(); a call with wrongly sized arguments throws std::invalid_argument and
+  // leaves the trained state for a correct call. Mixed products are only computed when the
+  // model has hyperparameters.
   Hypergradients Reverse(std::span<const double> d_wT, std::span<const double> d_theta = {});
 
   // Memory the method holds beyond w and v (bytes) and the buffer's information (bits), as

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include "random.h"
@@ -143,6 +144,37 @@ TEST_P(ExactMomentumTest, OverflowNamesTheElementAndChangesNothing) {
     EXPECT_EQ(e.index(), 2u);
     EXPECT_NEAR(e.value(), 2040.0 * 33096 / 32768, 1e-9);
   }
+  EXPECT_EQ(v, original);
+  EXPECT_TRUE(buffer->Empty());
+}
+
+// Near the bottom of int64 ⌊c/d⌋·n leaves int64 before the popped digit brings it back: the
+// exact inverse of a multiply by 1/3 from INT64_MIN + 1 must not throw.
+FixedPointVector FromRaw(const std::vector<std::int64_t>& raw) {
+  FixedPointVector v(raw.size());
+  std::copy(raw.begin(), raw.end(), v.raw().begin());
+  return v;
+}
+
+TEST_P(ExactMomentumTest, InverseNearTheLowerLimitWithANonPowerOfTwoDivisor) {
+  FixedPointVector v = FromRaw({std::numeric_limits<std::int64_t>::min() + 1});
+  const FixedPointVector original = v;
+  auto buffer = Make(1);
+  const MomentumRatio third{1, 3};
+  MultiplyByRatio(v, {&third, 1}, *buffer);
+  DivideByRatio(v, {&third, 1}, *buffer);
+  EXPECT_EQ(v, original);
+  EXPECT_TRUE(buffer->Empty());
+}
+
+// An overflow at element 1 rolls element 0 back through that same inverse: v and the buffer
+// are unchanged afterwards.
+TEST_P(ExactMomentumTest, RollbackThroughTheLowerLimitRestoresEverything) {
+  FixedPointVector v = FromRaw({std::numeric_limits<std::int64_t>::min() + 1, std::int64_t{1} << 62});
+  const FixedPointVector original = v;
+  auto buffer = Make(2);
+  const std::vector<MomentumRatio> ratios = {{1, 3}, {2, 1}};
+  EXPECT_THROW(MultiplyByRatio(v, ratios, *buffer), FixedPointOverflow);
   EXPECT_EQ(v, original);
   EXPECT_TRUE(buffer->Empty());
 }

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <type_traits>
 
 #include "fixed_point.h"
 #include "mlp.h"
@@ -242,6 +243,31 @@ TEST(ReversibleSgdTest, ReportsEveryStepAndTheMemoryUsed) {
   sgd.Reverse(d_w);
   EXPECT_EQ(reverse_steps, 20u);
   EXPECT_THROW(sgd.Reverse(d_w), std::logic_error);  // once per Train
+}
+
+// The trajectory's replay hook refers to the optimizer: it must not be copied or moved.
+static_assert(!std::is_copy_constructible_v<ReversibleSgd> && !std::is_move_constructible_v<ReversibleSgd>);
+
+TEST(ReversibleSgdTest, ReverseAfterAFailedTrainIsRefused) {
+  const SmallMlpRun run(5);
+  ReversibleSgd sgd(run.Setup(50, 1e6, 0.9));
+  std::vector<double> d_w(run.model->num_params(), 1.0);
+  EXPECT_THROW(sgd.Train(run.w0, run.v0), FixedPointOverflow);
+  EXPECT_THROW(sgd.Reverse(d_w), std::logic_error);
+  // Also after a good Train then a failed one: the trajectory is half reset.
+  ReversibleSgd again(run.Setup(5, 0.1, 0.9));
+  again.Train(run.w0, run.v0);
+  EXPECT_THROW(again.Train(std::vector<double>(3), run.v0), std::invalid_argument);
+  EXPECT_THROW(again.Reverse(d_w), std::logic_error);
+}
+
+TEST(ReversibleSgdTest, AWronglySizedReverseKeepsTheTrainedState) {
+  const SmallMlpRun run(6);
+  ReversibleSgd sgd(run.Setup(10, 0.2, 0.9));
+  sgd.Train(run.w0, run.v0);
+  EXPECT_THROW(sgd.Reverse(std::vector<double>(3)), std::invalid_argument);
+  const Hypergradients h = sgd.Reverse(std::vector<double>(run.model->num_params(), 1.0));
+  EXPECT_TRUE(h.reversal.exact);
 }
 
 TEST(ReversibleSgdTest, RejectsInconsistentSetups) {
