@@ -196,10 +196,17 @@ int main(int argc, char** argv) {
   app.add_option("--buffer", o.buffer, "information buffer: exact or fast")
       ->check(CLI::IsMember({"exact", "fast"}))
       ->capture_default_str();
-  app.add_option("--out", o.out, "output HDF5 file")->capture_default_str();
+  app.add_option("--out", o.out,
+                 "output HDF5 file, checked before the run; an existing regular file is replaced "
+                 "(keeping its mode), anything else (folder, device, FIFO, symlink) is refused")
+      ->check([](const std::string& path) { return path.empty() ? std::string("the path is empty") : std::string(); })
+      ->capture_default_str();
   app.add_option("--mnist-dir", o.mnist_dir, "folder with the four MNIST idx files")
       ->capture_default_str();
   app.add_flag("--quiet", o.quiet, "no progress lines on stderr");
   return hypergrad::experiments::GuardedMain(
-      app, argc, argv, [&] { return hypergrad::experiments::Run(o, provenance); });
+      app, argc, argv, [&] {
+        hypergrad::CheckResultPath(o.out);  // before the run, not after it
+        return hypergrad::experiments::Run(o, provenance);
+      });
 }

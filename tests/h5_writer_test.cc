@@ -6,6 +6,11 @@
 #include <H5Cpp.h>
 #include <filesystem>
 
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 namespace hypergrad {
 namespace {
 
@@ -71,6 +76,63 @@ TEST_F(H5WriterTest, AnAbandonedWriterLeavesNoFile) {
   }
   EXPECT_FALSE(fs::exists(path));
   EXPECT_EQ(FilesIn(dir_), 0u);
+}
+
+// Nothing that is not a regular file is ever replaced, and the refusal names the path.
+TEST_F(H5WriterTest, RefusesPathsThatAreNotRegularFiles) {
+  fs::create_directories(dir_ / "folder");
+  const fs::path fifo = dir_ / "fifo", link = dir_ / "link";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0644), 0);
+  fs::create_symlink(dir_ / "target.h5", link);
+  for (const fs::path& p : {dir_ / "folder", fifo, link}) {
+    EXPECT_THAT([&] { H5Writer writer(p.string()); },
+                ::testing::ThrowsMessage<std::runtime_error>(::testing::HasSubstr(p.string())));
+    EXPECT_THROW(CheckResultPath(p.string()), std::runtime_error);
+  }
+  EXPECT_TRUE(fs::is_fifo(fifo));
+  EXPECT_TRUE(fs::is_symlink(link));
+  EXPECT_EQ(FilesIn(dir_), 3u);  // no temporary or probe file left behind
+  EXPECT_THROW(CheckResultPath(""), std::runtime_error);
+}
+
+// The reason comes from the system, not "H5Fcreate failed".
+TEST_F(H5WriterTest, AnUnwritableFolderIsReportedUpFrontWithTheReason) {
+  EXPECT_THAT([] { CheckResultPath("/proc/hypergrad_test.h5"); },
+              ::testing::ThrowsMessage<std::runtime_error>(::testing::AllOf(
+                  ::testing::HasSubstr("/proc/hypergrad_test.h5"), ::testing::HasSubstr("cannot create a file in /proc"))));
+}
+
+TEST_F(H5WriterTest, ReplacingAFileKeepsItsMode) {
+  fs::create_directories(dir_);
+  const std::string path = (dir_ / "out.h5").string();
+  { H5Writer w(path); w.WriteScalar("/x", 1.0); w.Commit(); }
+  ASSERT_EQ(chmod(path.c_str(), 0640), 0);
+  { H5Writer w(path); w.WriteScalar("/x", 2.0); w.Commit(); }
+  struct stat st {};
+  ASSERT_EQ(stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0640u);
+  EXPECT_EQ(ReadH5Doubles(path, "/x"), std::vector<double>{2.0});
+}
+
+// SIGTERM (or SIGINT) while a result is being written removes the temporary file, and the
+// process still dies of the signal.
+TEST_F(H5WriterTest, ASignalDuringTheWriteRemovesTheTemporaryFile) {
+  fs::create_directories(dir_);
+  const std::string path = (dir_ / "out.h5").string();
+  for (const int sig : {SIGTERM, SIGINT}) {
+    const pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      H5Writer w(path);
+      w.Write("/x", std::vector<double>(1000, 1.0));
+      raise(sig);
+      _exit(0);  // not reached
+    }
+    int status = 0;
+    ASSERT_EQ(waitpid(child, &status, 0), child);
+    EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == sig) << "status " << status;
+    EXPECT_EQ(FilesIn(dir_), 0u) << "a temporary file was left after signal " << sig;
+  }
 }
 
 TEST_F(H5WriterTest, ErrorsNameTheFileAndObject) {

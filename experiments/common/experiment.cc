@@ -59,7 +59,10 @@ void AddExperimentOptions(CLI::App& app, ExperimentOptions& options) {
   app.add_flag("--quick", options.quick,
                "small grids and few meta-iterations (smoke tests, make reproduce QUICK=1)");
   app.add_option("--out", options.out,
-                 "result file (default results/<name>.h5, or results/quick/<name>.h5 with --quick)");
+                 "result file (default results/<name>.h5, or results/quick/<name>.h5 with --quick); "
+                 "checked before the run; an existing regular file is replaced (keeping its mode), "
+                 "anything else (folder, device, FIFO, symlink) is refused")
+      ->check([](const std::string& path) { return path.empty() ? std::string("the path is empty") : std::string(); });
   app.add_option("--seed", options.seed, "random seed")->capture_default_str();
   app.add_option("--threads", options.threads, "independent runs computed in parallel")
       ->check(CLI::Range(1u, 64u))
@@ -95,7 +98,10 @@ int ExperimentMain(int argc, char** argv, const std::string& name, const std::st
   CLI::App app{description, name};
   AddExperimentOptions(app, options);
   add_options(app);
-  return GuardedMain(app, argc, argv, [&] { return run(options, provenance); });
+  return GuardedMain(app, argc, argv, [&] {
+    CheckResultPath(ResultPath(options, name));  // before the run, not after it
+    return run(options, provenance);
+  });
 }
 
 int MnistExperimentMain(

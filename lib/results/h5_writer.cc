@@ -1,9 +1,15 @@
 #include "results/h5_writer.h"
 
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <H5Cpp.h>
+#include <atomic>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <numeric>
@@ -61,15 +67,117 @@ void WriteAttribute(H5::H5File& file, const std::string& object, const std::stri
   });
 }
 
+std::string Reason(int error) { return std::strerror(error); }
+
+std::filesystem::path TempPath(const std::filesystem::path& target, const std::string& tag) {
+  return target.parent_path() / ("." + target.filename().string() + tag + std::to_string(getpid()));
+}
+
+// Temporary files that SIGINT/SIGTERM must remove: fixed slots, so the handler only reads
+// memory that is always there (async-signal-safe: unlink, signal, raise).
+constexpr int kSlots = 16;
+constexpr std::size_t kPathMax = 4096;
+char g_temp_paths[kSlots][kPathMax];
+std::atomic<bool> g_slot_claimed[kSlots];  // a writer owns the slot
+std::atomic<bool> g_slot_ready[kSlots];    // and its path is written: the handler may use it
+
+extern "C" void RemoveTempFilesAndDie(int signal_number) {
+  for (int i = 0; i < kSlots; ++i) {
+    if (g_slot_ready[i].load()) unlink(g_temp_paths[i]);
+  }
+  ::signal(signal_number, SIG_DFL);
+  ::raise(signal_number);
+}
+
+void InstallHandlersOnce() {
+  static const bool installed = [] {
+    for (const int s : {SIGINT, SIGTERM}) {
+      struct sigaction action {};
+      action.sa_handler = RemoveTempFilesAndDie;
+      sigemptyset(&action.sa_mask);
+      sigaction(s, &action, nullptr);
+    }
+    return true;
+  }();
+  (void)installed;
+}
+
+int RegisterTemp(const std::string& path) {
+  InstallHandlersOnce();
+  if (path.size() >= kPathMax) return -1;
+  for (int i = 0; i < kSlots; ++i) {
+    bool expected = false;
+    if (!g_slot_claimed[i].compare_exchange_strong(expected, true)) continue;
+    std::memcpy(g_temp_paths[i], path.c_str(), path.size() + 1);
+    g_slot_ready[i].store(true);
+    return i;
+  }
+  return -1;
+}
+
+void Unregister(int slot) {
+  if (slot < 0) return;
+  g_slot_ready[slot].store(false);
+  g_slot_claimed[slot].store(false);
+}
+
 }  // namespace
+
+void CheckResultPath(const std::string& path) {
+  if (path.empty()) throw std::runtime_error("result file: the path is empty");
+  const std::filesystem::path target(path);
+  if (target.filename().empty() || target.filename() == "." || target.filename() == "..") {
+    throw std::runtime_error("result file '" + path + "': names a folder, not a file");
+  }
+  struct stat st {};
+  if (lstat(path.c_str(), &st) == 0) {
+    if (S_ISLNK(st.st_mode)) {
+      throw std::runtime_error("result file '" + path + "': is a symbolic link; give the file it "
+                               "points to (a link is never replaced)");
+    }
+    if (!S_ISREG(st.st_mode)) {
+      throw std::runtime_error("result file '" + path + "': exists and is not a regular file "
+                               "(a folder, device or FIFO is never replaced)");
+    }
+  } else if (errno != ENOENT) {
+    throw std::runtime_error("result file '" + path + "': " + Reason(errno));
+  }
+  const std::filesystem::path dir = target.parent_path();
+  if (!dir.empty()) {
+    std::error_code error;
+    std::filesystem::create_directories(dir, error);
+    if (error) throw std::runtime_error("result file '" + path + "': cannot create its folder: " + error.message());
+  }
+  const std::string probe = TempPath(target, ".probe-").string();
+  const int fd = open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644);
+  if (fd < 0) {
+    throw std::runtime_error("result file '" + path + "': cannot create a file in " +
+                             (dir.empty() ? std::string(".") : dir.string()) + ": " + Reason(errno));
+  }
+  close(fd);
+  unlink(probe.c_str());
+}
 
 H5Writer::H5Writer(const std::string& path) : path_(path) {
   H5::Exception::dontPrint();
-  const std::filesystem::path target(path);
-  const std::filesystem::path dir = target.parent_path();
-  if (!dir.empty()) std::filesystem::create_directories(dir);
-  temp_path_ = (dir / ("." + target.filename().string() + ".tmp-" + std::to_string(getpid()))).string();
-  file_ = Translate(path_, [&] { return std::make_unique<H5::H5File>(temp_path_, H5F_ACC_TRUNC); });
+  CheckResultPath(path);
+  temp_path_ = TempPath(std::filesystem::path(path), ".tmp-").string();
+  slot_ = RegisterTemp(temp_path_);
+  // Create it ourselves first, so a failure says why (HDF5 would only say H5Fcreate failed).
+  const int fd = open(temp_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0666);
+  if (fd < 0) {
+    const int error = errno;
+    Unregister(slot_);
+    throw std::runtime_error("result file '" + path + "': cannot create " + temp_path_ + ": " + Reason(error));
+  }
+  close(fd);
+  try {
+    file_ = Translate(path_, [&] { return std::make_unique<H5::H5File>(temp_path_, H5F_ACC_TRUNC); });
+  } catch (...) {
+    unlink(temp_path_.c_str());
+    Unregister(slot_);
+    throw;
+  }
 }
 
 H5Writer::~H5Writer() {
@@ -78,7 +186,8 @@ H5Writer::~H5Writer() {
     if (file_) file_->close();
   } catch (...) {
   }
-  std::remove(temp_path_.c_str());
+  unlink(temp_path_.c_str());
+  Unregister(slot_);
 }
 
 void H5Writer::Write(const std::string& name, std::span<const double> values,
@@ -158,8 +267,19 @@ void H5Writer::SetAttribute(const std::string& object, const std::string& name,
 
 void H5Writer::Commit() {
   Translate(path_, [&] { file_->close(); });
-  std::filesystem::rename(temp_path_, path_);
+  // Checked again: something may have appeared at the path during the run.
+  struct stat st {};
+  if (lstat(path_.c_str(), &st) == 0) {
+    if (!S_ISREG(st.st_mode)) {
+      throw std::runtime_error("result file '" + path_ + "': is no longer a regular file; not replaced");
+    }
+    chmod(temp_path_.c_str(), st.st_mode & 07777);  // replacing a file keeps its mode
+  }
+  if (std::rename(temp_path_.c_str(), path_.c_str()) != 0) {
+    throw std::runtime_error("result file '" + path_ + "': cannot rename " + temp_path_ + " to it: " + Reason(errno));
+  }
   committed_ = true;
+  Unregister(slot_);
 }
 
 std::vector<double> ReadH5Doubles(const std::string& path, const std::string& name,

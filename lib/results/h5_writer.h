@@ -14,10 +14,19 @@ class H5File;
 
 namespace hypergrad {
 
+// Checks, before any work is done, that a result can be written at `path`: the path is not
+// empty; if something exists there it is a regular file (a device, FIFO, folder or symlink is
+// refused, never replaced); its folder exists or can be created; and a file can be created in
+// that folder (a probe file is created and removed). Throws std::runtime_error naming the path
+// and the reason (strerror: permission denied, read-only file system, ...).
+void CheckResultPath(const std::string& path);
+
 // Everything is written to a temporary file beside `path` (".<name>.tmp-<pid>"), which
 // Commit() renames to `path` in one step. A writer destroyed without Commit() (an exception,
-// an error exit) deletes the temporary file, so a failed run never leaves a result file, whole
-// or partial. Dataset and attribute names may contain '/': groups are created as needed.
+// an error exit) deletes the temporary file, and so does SIGINT or SIGTERM at any point (the
+// signal then ends the process as it would have), so a failed run never leaves a result file,
+// whole or partial. Replacing an existing file keeps its permission bits. The constructor runs
+// CheckResultPath. Dataset and attribute names may contain '/': groups are created as needed.
 // Every error is a std::runtime_error naming the file and the object.
 class H5Writer {
  public:
@@ -60,6 +69,7 @@ class H5Writer {
   std::string path_, temp_path_;
   std::unique_ptr<H5::H5File> file_;
   bool committed_ = false;
+  int slot_ = -1;  // in the table of temporary files removed on SIGINT/SIGTERM
 };
 
 // A float64 dataset of any shape, flattened in row-major order; its shape in `shape` if given.
