@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "common/cli_checks.h"
 #include "common/guarded_main.h"
 #include "common/progress.h"
 #include "exact_momentum.h"
@@ -45,6 +46,7 @@ int Run(const Options& options) {
   const MomentumRatio ratio = MomentumToRatio(options.gamma);
   const BufferKind kind = ParseBufferKind(options.buffer);
   const std::size_t p = options.params, steps = options.steps;
+  CheckFitsInMemory(40.0 * static_cast<double>(p), "--params " + std::to_string(p) + ": the values");
 
   RandomStream init(options.seed, {0});
   std::vector<double> start(p), g(p);
@@ -141,20 +143,17 @@ int main(int argc, char** argv) {
       "gradient-like vector each step, then backward, and checks that every value is "
       "recovered bit for bit. Reports bits stored per value per step against log2(d/n).",
       "buffer_check"};
+  using hypergrad::experiments::RealNumber;
+  using hypergrad::experiments::WholeNumber;
   app.add_option("--params", options.params, "number of fixed-point values (P)")
-      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 32));
+      ->transform(WholeNumber(1, std::uint64_t{1} << 32));
   app.add_option("--steps", options.steps, "number of momentum steps (T)")
-      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 40));
+      ->transform(WholeNumber(1, std::uint64_t{1} << 40));
   app.add_option("--gamma", options.gamma, "momentum decay γ, in (0, 2)")
-      ->check(CLI::Validator(
-          [](const std::string& text) -> std::string {
-            const double gamma = std::stod(text);
-            return gamma > 0.0 && gamma < 2.0 ? "" : "gamma " + text + " is not in (0, 2)";
-          },
-          "in (0, 2)"));
+      ->check(RealNumber(0.0, 2.0, /*open=*/true));
   app.add_option("--buffer", options.buffer, "information buffer")
       ->check(CLI::IsMember({"exact", "fast"}));
-  app.add_option("--seed", options.seed, "seed of the initial values and gradients");
+  hypergrad::experiments::AddSeedOption(app, options.seed, "seed of the initial values and gradients");
   app.add_flag("--json", options.json, "print one JSON object on stdout");
   app.add_flag("--quiet", options.quiet, "no progress lines on stderr");
   return hypergrad::experiments::GuardedMain(app, argc, argv,

@@ -115,7 +115,7 @@ double MetaLoss(const SharedMlp& model, std::span<const double> z,
 int Run(const ExperimentOptions& options, const std::string& zip, const Provenance& provenance) {
   const std::size_t iters = options.quick ? kQuickIters : kIters;
   const std::size_t meta_iters = options.quick ? kQuickMetaIters : kMetaIters;
-  const OmniglotTasks tasks = MakeOmniglotTasks(LoadOmniglotZip(zip), kAlphabets, kDrawers, kClasses, options.seed);
+  const OmniglotTasks tasks = MakeOmniglotTasks(LoadOmniglotZip(CheckOmniglotZip(zip)), kAlphabets, kDrawers, kClasses, options.seed);
   // Mean image over every image of every task.
   std::vector<double> mean(784, 0.0);
   double images = 0.0;

@@ -12,6 +12,7 @@
 #include <cmath>
 #include <iostream>
 
+#include "common/cli_checks.h"
 #include "common/guarded_main.h"
 #include "common/mnist_source.h"
 #include "common/progress.h"
@@ -48,6 +49,9 @@ int Run(const Options& o, const Provenance& provenance) {
   if (layout.sizes().front() != 784 || layout.sizes().back() != 10) {
     throw std::invalid_argument("--layers must start with 784 (pixels) and end with 10 (digits)");
   }
+  // w, v, g, the adjoints and work vectors: about 16 doubles per parameter.
+  CheckFitsInMemory(16.0 * 8.0 * static_cast<double>(layout.num_params()),
+                    "--layers " + o.layers + ": " + std::to_string(layout.num_params()) + " parameters");
   MnistData mnist = LoadMnistFrom(o.mnist_dir);
   if (o.train_size > mnist.train.rows) {
     throw std::invalid_argument("--train-size " + std::to_string(o.train_size) +
@@ -66,7 +70,13 @@ int Run(const Options& o, const Provenance& provenance) {
       o.blocks == "layer-params" ? layout.LayerParamBlocks() : ParameterBlocks::Single(n);
   std::vector<double> w0;
   if (!o.w0_file.empty()) {
-    w0 = ReadH5Doubles(o.w0_file, "/w0");
+    std::vector<std::size_t> shape;
+    w0 = ReadH5Doubles(o.w0_file, "/w0", &shape);
+    if (shape.size() != 1) {
+      throw std::invalid_argument("--w0 " + o.w0_file + ": /w0 must be one-dimensional (" +
+                                  std::to_string(n) + " values), it has " +
+                                  std::to_string(shape.size()) + " dimensions");
+    }
     if (w0.size() != n) {
       throw std::invalid_argument(o.w0_file + ": /w0 has " + std::to_string(w0.size()) +
                                   " values, the network " + std::to_string(n) + " parameters");
@@ -128,6 +138,7 @@ int Run(const Options& o, const Provenance& provenance) {
   for (const auto& name : blocks.names) names += (names.empty() ? "" : ",") + name;
   writer.SetAttribute("/", "block_names", names);
   writer.SetAttribute("/", "buffer", o.buffer);
+  WriteDataFiles(writer);
   writer.SetAttribute("/", "objective", "mean cross-entropy on all training images at w_T, no L2");
   writer.SetAttribute("/", "info_bits", sgd.information_bits_after_train());
   WriteProvenance(writer, provenance, false);
@@ -148,6 +159,7 @@ int Run(const Options& o, const Provenance& provenance) {
 }  // namespace hypergrad::experiments
 
 int main(int argc, char** argv) {
+  using namespace hypergrad::experiments;
   const hypergrad::Provenance provenance = hypergrad::CollectProvenance(argc, argv);
   hypergrad::experiments::Options o;
   CLI::App app{
@@ -155,12 +167,12 @@ int main(int argc, char** argv) {
       "reversible learning (Maclaurin et al. 2015) and writes it to HDF5: d loss / d w0, "
       "d v0, d alpha and d gamma per iteration and parameter block.",
       "hypergrad"};
-  app.add_option("--layers", o.layers, "layer sizes")->capture_default_str();
+  app.add_option("--layers", o.layers, "layer sizes, 784,...,10")->check(LayerSizes())->capture_default_str();
   app.add_option("--train-size", o.train_size, "use the first N MNIST training images")
-      ->check(CLI::Range(1, 60000))
+      ->transform(WholeNumber(1, 60000))
       ->capture_default_str();
   app.add_option("--batch-size", o.batch_size, "batch size B")
-      ->check(CLI::PositiveNumber)
+      ->transform(WholeNumber(1, 60000))
       ->capture_default_str();
   app.add_option("--batch-order", o.batch_order,
                  "sequential: batch t is rows [(t mod (N/B))·B, +B); random: B rows drawn "
@@ -173,19 +185,18 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"none", "mean"}))
       ->capture_default_str();
   app.add_option("--iters", o.iters, "training iterations T")
-      ->check(CLI::Range(1, 1000000))
+      ->transform(WholeNumber(1, 1000000))
       ->capture_default_str();
   app.add_option("--log-alpha", o.log_alpha, "log learning rate (all blocks and iterations)")
-      ->check(CLI::Range(-50.0, 10.0))
+      ->check(RealNumber(-50.0, 10.0))
       ->capture_default_str();
-  app.add_option("--gamma", o.gamma, "momentum decay")->check(CLI::Range(1e-6, 0.999999))
+  app.add_option("--gamma", o.gamma, "momentum decay")->check(RealNumber(1e-6, 0.999999))
       ->capture_default_str();
   app.add_option("--log-init-scale", o.log_init_scale,
                  "initial weights are exp(s)·N(0, 1)")
-      ->check(CLI::Range(-50.0, 5.0))
+      ->check(RealNumber(-50.0, 5.0))
       ->capture_default_str();
-  app.add_option("--seed", o.seed, "seed of the initial weights and random batches")
-      ->capture_default_str();
+  AddSeedOption(app, o.seed, "seed of the initial weights and random batches");
   app.add_option("--w0", o.w0_file, "HDF5 file whose float64 dataset /w0 holds the initial "
                                     "weights (overrides --seed for them)")
       ->check(CLI::ExistingFile);

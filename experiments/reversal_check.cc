@@ -9,6 +9,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "common/cli_checks.h"
 #include "common/guarded_main.h"
 #include "common/mnist_source.h"
 #include "common/progress.h"
@@ -46,6 +47,13 @@ int Run(Options o) {
   if (o.batch_size == 0) o.batch_size = mnist ? 200 : 64;
   if (o.train_size == 0) o.train_size = mnist ? 10000 : 1024;
   const MlpLayout layout = MlpLayout::Parse(o.layers);
+  CheckFitsInMemory(16.0 * 8.0 * static_cast<double>(layout.num_params()),
+                    "--layers " + o.layers + ": " + std::to_string(layout.num_params()) + " parameters");
+  if (!mnist) {
+    CheckFitsInMemory(8.0 * static_cast<double>(o.train_size) *
+                          static_cast<double>(layout.sizes().front() + layout.sizes().back()),
+                      "--train-size " + std::to_string(o.train_size) + ": the synthetic rows");
+  }
 
   std::shared_ptr<const Dataset> data;
   if (mnist) {
@@ -162,6 +170,7 @@ int Run(Options o) {
 }  // namespace hypergrad::experiments
 
 int main(int argc, char** argv) {
+  using namespace hypergrad::experiments;
   hypergrad::experiments::Options o;
   CLI::App app{
       "Trains a multilayer perceptron with exactly reversible SGD with momentum, runs the "
@@ -173,13 +182,14 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--layers", o.layers,
                  "layer sizes, e.g. 784,50,50,50,10 (default: 20,32,32,5 synthetic, "
-                 "784,50,50,50,10 mnist)");
+                 "784,50,50,50,10 mnist)")
+      ->check(LayerSizes());
   app.add_option("--iters", o.iters, "training iterations T")
-      ->check(CLI::Range(std::size_t{1}, std::size_t{100000000}))
+      ->transform(WholeNumber(1, 100000000))
       ->capture_default_str();
-  app.add_option("--gamma", o.gamma, "momentum decay")->check(CLI::Range(1e-6, 0.999999))
+  app.add_option("--gamma", o.gamma, "momentum decay")->check(RealNumber(1e-6, 0.999999))
       ->capture_default_str();
-  app.add_option("--alpha", o.alpha, "learning rate")->check(CLI::Range(0.0, 1e6))
+  app.add_option("--alpha", o.alpha, "learning rate")->check(RealNumber(0.0, 1e6))
       ->capture_default_str();
   app.add_option("--buffer", o.buffer, "information buffer: exact or fast")
       ->check(CLI::IsMember({"exact", "fast"}))
@@ -190,15 +200,14 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"reversible", "stored", "checkpointed", "revolve", "naive-float"}))
       ->capture_default_str();
   app.add_option("--snapshots", o.snapshots, "snapshots of --method revolve")
-      ->check(CLI::Range(std::size_t{1}, std::size_t{1000}))
+      ->transform(WholeNumber(1, 1000))
       ->capture_default_str();
-  app.add_option("--seed", o.seed, "seed of the data (synthetic) and initial weights")
-      ->capture_default_str();
+  AddSeedOption(app, o.seed, "seed of the data (synthetic) and initial weights");
   app.add_option("--batch-size", o.batch_size, "batch size (default 64 synthetic, 200 mnist)")
-      ->check(CLI::PositiveNumber);
+      ->transform(WholeNumber(1, std::uint64_t{1} << 32));
   app.add_option("--train-size", o.train_size,
                  "training rows (default 1024 synthetic, the first 10000 MNIST images)")
-      ->check(CLI::PositiveNumber);
+      ->transform(WholeNumber(1, std::uint64_t{1} << 32));
   app.add_option("--mnist-dir", o.mnist_dir, "folder with the four MNIST idx files")
       ->capture_default_str();
   app.add_flag("--json", o.json, "print one JSON object on stdout");

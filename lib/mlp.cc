@@ -200,9 +200,18 @@ MlpLayout::MlpLayout(std::vector<std::size_t> sizes) : sizes_(std::move(sizes)) 
     throw std::invalid_argument("MlpLayout: need at least two positive layer sizes");
   }
   for (std::size_t i = 0; i + 1 < sizes_.size(); ++i) {
-    Layer layer{sizes_[i], sizes_[i + 1], num_params_, num_params_ + sizes_[i] * sizes_[i + 1]};
-    num_params_ = layer.bias_offset + layer.out;
-    layers_.push_back(layer);
+    // Checked: a wrapped product would give a small parameter count and memory errors later.
+    std::size_t weights = 0, bias_offset = 0, end = 0;
+    if (__builtin_mul_overflow(sizes_[i], sizes_[i + 1], &weights) ||
+        __builtin_add_overflow(num_params_, weights, &bias_offset) ||
+        __builtin_add_overflow(bias_offset, sizes_[i + 1], &end) || end > kMaxParameters) {
+      throw std::length_error("MlpLayout: layer " + std::to_string(i) + " (" +
+                              std::to_string(sizes_[i]) + " x " + std::to_string(sizes_[i + 1]) +
+                              ") takes the parameter count beyond " +
+                              std::to_string(kMaxParameters));
+    }
+    layers_.push_back(Layer{sizes_[i], sizes_[i + 1], num_params_, bias_offset});
+    num_params_ = end;
   }
 }
 
@@ -238,22 +247,32 @@ ParameterBlocks MlpLayout::LayerParamBlocks() const {
 }
 
 MlpLayout MlpLayout::Parse(const std::string& text) {
+  // Strict: digits only, one comma between sizes, none leading or trailing.
   std::vector<std::size_t> sizes;
-  std::stringstream in(text);
-  std::string item;
-  while (std::getline(in, item, ',')) {
-    std::size_t used = 0;
-    long long value = -1;
-    try {
-      value = std::stoll(item, &used);
-    } catch (const std::exception&) {
+  const auto bad = [&](const std::string& why) {
+    return std::invalid_argument("layer sizes '" + text + "': " + why +
+                                 " (expected positive integers separated by commas, e.g. 784,50,10)");
+  };
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t comma = text.find(',', start);
+    const std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (item.empty() || item.find_first_not_of("0123456789") != std::string::npos) {
+      throw bad(item.empty() ? "an empty size" : "'" + item + "' is not a positive integer");
     }
-    if (used != item.size() || value <= 0) {
-      throw std::invalid_argument("layer sizes '" + text +
-                                  "': expected positive integers separated by commas");
+    std::size_t value = 0;
+    for (const char c : item) {
+      if (__builtin_mul_overflow(value, std::size_t{10}, &value) ||
+          __builtin_add_overflow(value, static_cast<std::size_t>(c - '0'), &value)) {
+        throw bad("'" + item + "' is too large");
+      }
     }
-    sizes.push_back(static_cast<std::size_t>(value));
+    if (value == 0) throw bad("a size of 0");
+    sizes.push_back(value);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
   }
+  if (sizes.size() < 2) throw bad("at least two sizes (inputs and outputs) are needed");
   return MlpLayout(sizes);
 }
 

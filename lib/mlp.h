@@ -23,8 +23,11 @@ class MlpLayout {
   struct Layer {
     std::size_t in, out, weight_offset, bias_offset;
   };
+  // More parameters than any machine this runs on holds (2^36 doubles = 512 GiB per vector).
+  static constexpr std::size_t kMaxParameters = std::size_t{1} << 36;
   // `sizes` = {inputs, hidden..., outputs}, at least two entries, all positive
-  // (std::invalid_argument otherwise).
+  // (std::invalid_argument otherwise); std::length_error naming the layer if the parameter
+  // count would exceed kMaxParameters (every size product is checked, none wraps).
   explicit MlpLayout(std::vector<std::size_t> sizes);
 
   const std::vector<std::size_t>& sizes() const { return sizes_; }
@@ -34,7 +37,8 @@ class MlpLayout {
   std::string ParameterName(std::size_t k) const;
   // Blocks W0, b0, W1, b1, ... (the paper's per-layer learning rates, Figs 2–5).
   ParameterBlocks LayerParamBlocks() const;
-  // Parses "784,50,50,50,10" (std::invalid_argument on anything else).
+  // Parses "784,50,50,50,10": digits and single commas only, at least two sizes
+  // (std::invalid_argument saying what is wrong otherwise; std::length_error as above).
   static MlpLayout Parse(const std::string& text);
 
  private:

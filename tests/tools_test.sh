@@ -12,7 +12,14 @@ for buffer in exact fast; do
   "$bin/buffer_check" --buffer $buffer --steps 3000 --params 20 --json --quiet > "$tmp/b.json"
   grep -q '"bitwise_equal": true' "$tmp/b.json" || fail "buffer_check --buffer $buffer"
 done
-"$bin/buffer_check" --gamma 1.5 --quiet 2>/dev/null && fail "buffer_check accepted gamma 1.5"
+# γ in (0, 2) is accepted (γ > 1 grows the values, still exactly); outside, or not a number, is
+# a command-line error naming --gamma (before: a std::stod abort).
+"$bin/buffer_check" --gamma 1.5 --steps 10 --params 5 --json --quiet > "$tmp/b15.json"
+grep -q '"bitwise_equal": true' "$tmp/b15.json" || fail "buffer_check --gamma 1.5 not exact"
+for bad in 2.5 0 abc; do
+  if "$bin/buffer_check" --gamma $bad --quiet 2> "$tmp/err"; then fail "buffer_check accepted --gamma $bad"; fi
+  grep -q -- "--gamma: expected a number in (0, 2), got '$bad'" "$tmp/err" || fail "--gamma $bad: $(cat "$tmp/err")"
+done
 
 # reversal_check on generated data.
 "$bin/reversal_check" --problem synthetic --iters 500 --json --quiet > "$tmp/r.json"
@@ -57,4 +64,53 @@ grep -q "not found in $tmp/nowhere" "$tmp/err" || fail "missing-data message: $(
   && fail "hypergrad did not fail on divergence"
 [ ! -e "$tmp/bad.h5" ] || fail "a failed run left $tmp/bad.h5"
 ls -a "$tmp" | grep -q "tmp-" && fail "a failed run left a temporary file"
+# Flags: strict, and every message names the flag (issue [H] 5-7).
+expect_error() {  # expect_error PATTERN COMMAND...: non-zero exit and PATTERN on stderr
+  local pattern=$1; shift
+  if "$@" > /dev/null 2> "$tmp/err"; then fail "accepted: $*"; fi
+  grep -q -- "$pattern" "$tmp/err" || fail "$*: unclear message: $(cat "$tmp/err")"
+}
+h=("$bin/hypergrad" --mnist-dir "$tmp/mnist" --train-size 400 --batch-size 100 --iters 2 --quiet --out "$tmp/bad.h5")
+expect_error "--seed: expected a whole number in \[0, 4294967295\], got '-1'" "${h[@]}" --seed -1
+expect_error "--seed: expected" "${h[@]}" --seed 99999999999999999999999
+expect_error "--batch-size: expected a whole number in \[1, 60000\], got '0'" "${h[@]}" --batch-size 0
+expect_error "--layers: .*at least two sizes" "${h[@]}" --layers 784
+expect_error "--layers: .*an empty size" "${h[@]}" --layers 784,30,10,
+expect_error "--layers: .*an empty size" "${h[@]}" --layers ,784,30,10
+expect_error "--layers: .*parameter count beyond" "${h[@]}" --layers 784,23203451665043462,10
+expect_error "--layers: .*parameter count beyond" "${h[@]}" --layers 784,4294967297,10
+expect_error "--train-size 1000000000: .*GiB of memory" "$bin/reversal_check" --train-size 1000000000 --quiet
+/usr/bin/python3 -c "
+import h5py, numpy as np
+h5py.File('$tmp/w0_2d.h5', 'w')['w0'] = np.full((1, 784 * 20 + 20 + 20 * 10 + 10), 0.01)"
+expect_error "/w0 must be one-dimensional" "${h[@]}" --layers 784,20,10 --w0 "$tmp/w0_2d.h5"
+mkdir -p "$tmp/mnist_folder" && cp "$tmp/mnist"/* "$tmp/mnist_folder/" && rm "$tmp/mnist_folder/t10k-labels-idx1-ubyte" \
+  && mkdir "$tmp/mnist_folder/t10k-labels-idx1-ubyte"
+expect_error "t10k-labels-idx1-ubyte: is not a regular file" "$bin/hypergrad" --mnist-dir "$tmp/mnist_folder" \
+  --train-size 400 --batch-size 100 --iters 2 --quiet --out "$tmp/bad.h5"
+# Output paths: refused before the run, never replaced (a FIFO, a symlink, a folder), with the
+# reason; "" is an error.
+mkfifo "$tmp/fifo" && ln -s "$tmp/h.h5" "$tmp/link" && mkdir "$tmp/outdir"
+for out in "$tmp/fifo" "$tmp/link" "$tmp/outdir"; do
+  expect_error "result file '$out'" "${h[@]::${#h[@]}-2}" --out "$out"
+done
+[ -p "$tmp/fifo" ] && [ -L "$tmp/link" ] && [ -d "$tmp/outdir" ] || fail "an output path was replaced"
+expect_error "--out: the path is empty" "${h[@]::${#h[@]}-2}" --out ""
+expect_error "cannot create a file in /proc" "${h[@]::${#h[@]}-2}" --out /proc/hypergrad_test.h5
+# The result records the data files' SHA-256 (a corrupt copy is named as not the pinned file).
+/usr/bin/python3 - "$tmp/h.h5" <<'PY'
+import sys, h5py
+lines = h5py.File(sys.argv[1], "r").attrs["data_files"].strip().splitlines()
+assert len(lines) == 4 and all(" sha256:" in l for l in lines), lines
+PY
+# Same bits whatever OPENBLAS_NUM_THREADS says.
+OPENBLAS_NUM_THREADS=2 "$bin/hypergrad" --mnist-dir "$tmp/mnist" --train-size 400 --batch-size 100 --iters 12 \
+  --layers 784,20,10 --out "$tmp/h_blas2.h5" --quiet
+/usr/bin/python3 - "$tmp/h.h5" "$tmp/h_blas2.h5" <<'PY'
+import sys, h5py, numpy as np
+a, b = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
+for key in ("d_w0", "d_v0", "d_alpha", "d_gamma", "w_T", "loss_final"):
+    assert np.array_equal(a[key][()], b[key][()]), key
+assert b.attrs["blas_threads"] == 1
+PY
 echo "tools_test: all passed"

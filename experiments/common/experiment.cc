@@ -4,6 +4,7 @@
 #include <iostream>
 #include <map>
 
+#include "common/cli_checks.h"
 #include "common/guarded_main.h"
 #include "common/mnist_source.h"
 #include "numpy_random.h"
@@ -63,9 +64,9 @@ void AddExperimentOptions(CLI::App& app, ExperimentOptions& options) {
                  "checked before the run; an existing regular file is replaced (keeping its mode), "
                  "anything else (folder, device, FIFO, symlink) is refused")
       ->check([](const std::string& path) { return path.empty() ? std::string("the path is empty") : std::string(); });
-  app.add_option("--seed", options.seed, "random seed")->capture_default_str();
+  AddSeedOption(app, options.seed, "random seed");
   app.add_option("--threads", options.threads, "independent runs computed in parallel")
-      ->check(CLI::Range(1u, 64u))
+      ->transform(WholeNumber(1, 64))
       ->capture_default_str();
   app.add_flag("--quiet", options.quiet, "no progress lines on stderr");
   if (options.streams != Streams::kNone) {
@@ -134,6 +135,7 @@ void WriteResult(const ExperimentOptions& options, const std::string& name,
   writer.SetAttribute("/", "rng", std::string(StreamsName(options.streams)));
   writer.SetAttribute("/", "rng_detail", StreamsDetail(options.streams));
   writer.SetAttribute("/", "buffer", std::string(BufferKindName(options.buffer)));
+  WriteDataFiles(writer);
   WriteProvenance(writer, provenance, options.quick);
   writer.Commit();
   if (!options.quiet) std::cerr << name << ": wrote " << writer.path() << "\n";

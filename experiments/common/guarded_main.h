@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 #include <exception>
 #include <iostream>
+#include <new>
 
 #include "blas_threads.h"
 
@@ -24,6 +25,10 @@ int GuardedMain(CLI::App& app, int argc, char** argv, Body&& body) {
   try {
     SetBlasThreads(1);
     return body();
+  } catch (const std::bad_alloc&) {
+    std::cerr << app.get_name() << ": error: out of memory: the sizes asked for need more "
+                                   "memory than this machine has\n";
+    return 1;
   } catch (const std::exception& e) {
     std::cerr << app.get_name() << ": error: " << e.what() << "\n";
     return 1;

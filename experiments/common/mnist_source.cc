@@ -1,7 +1,10 @@
 #include "common/mnist_source.h"
 
 #include <filesystem>
+#include <mutex>
 #include <stdexcept>
+
+#include "data/sha256.h"
 
 #ifndef HYPERGRAD_MNIST_DIR
 #define HYPERGRAD_MNIST_DIR "data/mnist"
@@ -13,7 +16,79 @@ namespace hypergrad::experiments {
 #define HYPERGRAD_OMNIGLOT_ZIP "data/omniglot/images_background_small1.zip"
 #endif
 
+#ifndef HYPERGRAD_MNIST_HASHES
+#define HYPERGRAD_MNIST_HASHES ""
+#endif
+#ifndef HYPERGRAD_OMNIGLOT_HASH
+#define HYPERGRAD_OMNIGLOT_HASH ""
+#endif
+#ifndef HYPERGRAD_DATA_CACHE
+#define HYPERGRAD_DATA_CACHE "data-cache"
+#endif
+
+namespace {
+
+std::mutex g_records_mutex;
+std::vector<DataFileRecord> g_records;
+
+// The pinned hash of MNIST file `name` ("hash=name,hash=name,..." from the content links).
+std::string PinnedMnistHash(const std::string& name) {
+  const std::string all = HYPERGRAD_MNIST_HASHES;
+  std::size_t start = 0;
+  while (start < all.size()) {
+    std::size_t end = all.find(',', start);
+    if (end == std::string::npos) end = all.size();
+    const std::string entry = all.substr(start, end - start);
+    const std::size_t eq = entry.find('=');
+    if (eq != std::string::npos && entry.substr(eq + 1) == name) return entry.substr(0, eq);
+    start = end + 1;
+  }
+  return "";
+}
+
+bool SamePath(const std::string& a, const std::string& b) {
+  std::error_code error;
+  const auto ca = std::filesystem::weakly_canonical(a, error);
+  const auto cb = std::filesystem::weakly_canonical(b, error);
+  return !error && ca == cb;
+}
+
+// Hashes `path`, records it, and (if `must_match`) checks it against `pinned`.
+void CheckAndRecord(const std::string& path, const std::string& pinned, bool must_match,
+                    const std::string& folder) {
+  const std::string actual = Sha256OfFile(path);
+  if (must_match && !pinned.empty() && actual != pinned) {
+    throw std::runtime_error(path + ": SHA-256 " + actual + " is not the pinned " + pinned +
+                             ": the file is corrupt. Delete " + folder + " and " +
+                             HYPERGRAD_DATA_CACHE + ", then run `make data` to fetch it again");
+  }
+  const std::string status = actual == pinned ? "pinned (verified)"
+                             : pinned.empty()  ? "no pinned hash"
+                                               : "not the pinned file (given on the command line)";
+  const std::lock_guard<std::mutex> lock(g_records_mutex);
+  g_records.push_back({path, actual, status});
+}
+
+}  // namespace
+
 std::string DefaultMnistDir() { return HYPERGRAD_MNIST_DIR; }
+
+std::vector<DataFileRecord> DataFilesRead() {
+  const std::lock_guard<std::mutex> lock(g_records_mutex);
+  return g_records;
+}
+
+void WriteDataFiles(H5Writer& writer) {
+  std::string lines;
+  for (const DataFileRecord& r : DataFilesRead()) lines += r.path + " sha256:" + r.sha256 + " " + r.status + "\n";
+  writer.SetAttribute("/", "data_files", lines.empty() ? std::string("none") : lines);
+}
+
+std::string CheckOmniglotZip(const std::string& path) {
+  CheckAndRecord(path, HYPERGRAD_OMNIGLOT_HASH, SamePath(path, DefaultOmniglotZip()),
+                 std::filesystem::path(DefaultOmniglotZip()).parent_path().string());
+  return path;
+}
 
 std::string DefaultOmniglotZip() { return HYPERGRAD_OMNIGLOT_ZIP; }
 
@@ -24,6 +99,10 @@ MnistData LoadMnistFrom(const std::string& dir) {
                                " (build the 'mnist_data' target, e.g. `make data`, or pass "
                                "--mnist-dir with a folder holding the four raw idx files)");
     }
+  }
+  const bool fetched = SamePath(dir, DefaultMnistDir());
+  for (const char* name : kMnistFiles) {
+    CheckAndRecord((std::filesystem::path(dir) / name).string(), PinnedMnistHash(name), fetched, dir);
   }
   return LoadMnist(dir);
 }

@@ -4,8 +4,10 @@
 #define HYPERGRAD_EXPERIMENTS_COMMON_MNIST_SOURCE_H_
 
 #include <string>
+#include <vector>
 
 #include "data/mnist.h"
+#include "results/h5_writer.h"
 
 namespace hypergrad::experiments {
 
@@ -16,8 +18,23 @@ std::string DefaultMnistDir();
 std::string DefaultOmniglotZip();
 
 // Loads MNIST from `dir`; if the files are not there, the error says where they were looked for
-// and how to get them.
+// and how to get them. Every file's SHA-256 is computed and recorded (DataFilesRead); the files
+// the build fetched (`dir` is DefaultMnistDir()) must match their pinned hashes, or the error
+// names the corrupt file and the folders to delete before `make data` fetches it again.
 MnistData LoadMnistFrom(const std::string& dir);
+
+// The Omniglot zip at `path`, checked and recorded the same way (pinned when it is
+// DefaultOmniglotZip()). Returns `path`.
+std::string CheckOmniglotZip(const std::string& path);
+
+// A data file this program has read: path, SHA-256, and whether it is the pinned file.
+struct DataFileRecord {
+  std::string path, sha256, status;
+};
+// Every data file read so far, in order (recorded in each result file's provenance).
+std::vector<DataFileRecord> DataFilesRead();
+// Writes them as the root attribute "data_files" (one line per file: path, sha256, status).
+void WriteDataFiles(H5Writer& writer);
 
 }  // namespace hypergrad::experiments
 

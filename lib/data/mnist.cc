@@ -1,6 +1,7 @@
 #include "data/mnist.h"
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <stdexcept>
@@ -35,6 +36,10 @@ Dataset ToDataset(const IdxFile& images, const IdxFile& labels, const std::strin
 }  // namespace
 
 IdxFile ReadIdxFile(const std::string& path, std::uint32_t expected_magic) {
+  std::error_code error;
+  if (std::filesystem::exists(path, error) && !std::filesystem::is_regular_file(path, error)) {
+    throw std::runtime_error(path + ": is not a regular file (an idx file was expected)");
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error(path + ": cannot open");
   std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)),

@@ -1,0 +1,32 @@
+// Strict command-line checks shared by every program: each message names the flag and the
+// value given, and what would be accepted. (CLI11's own range checks print ranges such as
+// "0.000000 to 1797693…" and convert "-1" to 2^64 − 1 for unsigned options.)
+#ifndef HYPERGRAD_EXPERIMENTS_COMMON_CLI_CHECKS_H_
+#define HYPERGRAD_EXPERIMENTS_COMMON_CLI_CHECKS_H_
+
+#include <CLI/CLI.hpp>
+#include <cstdint>
+#include <string>
+
+namespace hypergrad::experiments {
+
+// The largest seed: numpy's RandomState takes seeds below 2^32, and so do all our programs.
+inline constexpr std::uint64_t kMaxSeed = 4294967295u;
+
+// A whole number in [low, high], digits only (no sign, no exponent, no spaces).
+CLI::Validator WholeNumber(std::uint64_t low, std::uint64_t high);
+// A finite real number x with low < x < high (open) or low ≤ x ≤ high (closed).
+CLI::Validator RealNumber(double low, double high, bool open = false);
+// Layer sizes as MlpLayout::Parse accepts them, with its message.
+CLI::Validator LayerSizes();
+
+// Adds --seed (a whole number in [0, 2^32 − 1]) bound to `seed`.
+CLI::Option* AddSeedOption(CLI::App& app, std::uint64_t& seed, const std::string& help);
+
+// Throws std::invalid_argument naming `what` if `bytes` exceed the machine's physical memory:
+// a clear message before the run rather than std::bad_alloc in the middle of it.
+void CheckFitsInMemory(double bytes, const std::string& what);
+
+}  // namespace hypergrad::experiments
+
+#endif  // HYPERGRAD_EXPERIMENTS_COMMON_CLI_CHECKS_H_
