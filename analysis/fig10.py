@@ -30,19 +30,19 @@ def render(results):
 # The authors' results at points of the 1,000-point grid (reference notes §Fig 10): index,
 # log α, loss, gradient (None: not given with more digits).
 REFERENCE = [
-    (0, 0.5, 0.0288064, -0.06210),
-    (250, 1.0005, 0.0095684, -0.02063),
-    (491, 1.483, 0.0041863, 0.9388),
-    (579, 1.6592, 0.00244007, 0.01779),
-    (749, 1.9995, 0.0078759, -11.36),
-    (849, 2.2, 0.036, None),
-    (949, 2.4, 0.197, None),
-    (999, 2.5, 148.7, None),
+    (0, 0.5, "0.0288064", "-0.06210"),
+    (250, 1.0005, "0.0095684", "-0.02063"),
+    (491, 1.483, "0.0041863", "0.9388"),
+    (579, 1.6592, "0.00244007", "0.01779"),
+    (749, 1.9995, "0.0078759", "-11.36"),
+    (849, 2.2, "0.036", None),
+    (949, 2.4, "0.197", None),
+    (999, 2.5, "148.7", None),
 ]
 # Fixed point (2^-52 truncation) and another summation order than the authors' numpy: 1e-3 is
 # far above what they move a non-chaotic point (the notes' independent float64 run agrees to
 # 4+ digits up to log α 2.2).
-BASE_RTOL, BASE_WHY = 1e-3, "fixed point vs float64, summation order"
+BASE_RTOL = 1e-3
 
 
 def first_big(x, grad, ok):
@@ -64,11 +64,16 @@ def section(results):
     if full:
         for i, la, ref_loss, ref_grad in REFERENCE:
             pl, pg = perturbed.get(i, (None, None))
-            rows.append(common.compare_sensitive(f"loss at log α {x[i]:.4f} (grid point {i})", ref_loss,
-                                                 loss[i], pl, BASE_RTOL, BASE_WHY, digits=6))
-            if ref_grad is not None:
-                rows.append(common.compare_sensitive(f"gradient at log α {x[i]:.4f}", ref_grad, grad[i],
-                                                     pg, BASE_RTOL, BASE_WHY))
+            for what, ref, ours, other in (("loss", ref_loss, loss[i], pl), ("gradient", ref_grad, grad[i], pg)):
+                if ref is None:
+                    continue
+                # The reference is known to its printed digits; fixed point and summation order
+                # add up to 1e-3; a sensitive point gets three times its measured move.
+                base = common.printed_rtol(ref) + BASE_RTOL
+                rows.append(common.compare_sensitive(f"{what} at log α {x[i]:.4f} (grid point {i})",
+                                                     float(ref), ours, other, base,
+                                                     "printed digits + 1e-3 (fixed point, summation order)",
+                                                     digits=6, reference_text=ref))
     best = int(np.nanargmin(np.where(ok & (x <= 2.0), loss, np.nan)))
     rows.append(Row("loss minimum (log α ≤ 2): grid point, log α", "579, 1.6592",
                     f"{best}, {x[best]:.4f}", abs(best - 579) <= 1 if full else None,
@@ -90,9 +95,11 @@ def section(results):
     finite = np.isfinite(grad)
     rows.append(Row("largest \\|gradient\\|", "6.3e33", f"{np.nanmax(np.abs(grad)):.2g}", None,
                     "chaos: order of magnitude only"))
+    bad = np.flatnonzero(~finite)
     rows.append(Row("gradients that are not finite (NaN/inf) or diverged runs", "last 3 NaN",
-                    f"{int((~finite).sum())} (indices {', '.join(str(i) for i in np.flatnonzero(~finite)[:6])})",
-                    None, "—"))
+                    f"{len(bad)}" + (f" (indices {', '.join(str(i) for i in bad[:6])})" if len(bad) else
+                                     f"; ours at log α 2.5: {grad[-1]:.3g}"),
+                    None, "shown, not judged"))
     notes_seeds = ""
     if "seeds" in f:
         grid, seeds = f["seeds/log_alpha"][:], f["seeds/seed"][:]
@@ -104,8 +111,13 @@ def section(results):
         step = grid[1] - grid[0]
         # The notes: the authors' draw gives 1.65 on a 0.05 grid (1.62 on 0.02, 1.483 on the
         # 1,000-point grid): the statistic depends on the grid.
+        at = int(np.argmin(np.abs(grid - 1.65)))
+        near = (x > 1.645) & (x < 1.655)
         rows.append(Row(f"first \\|gradient\\| > 0.5 of the authors' draw on the {len(grid)}-point grid (step {step:.2f})",
-                        "1.65", f"{onsets[0]:.2f}", abs(onsets[0] - 1.65) <= step + 1e-9, "±1 grid step",
+                        "1.65 (the notes' independent float64 run)", f"{onsets[0]:.2f}", None,
+                        f"shown, not judged: ours at 1.65 is {f['seeds/gradient'][0][at]:.3f}, and on the "
+                        f"1,000-point grid the gradient swings over {np.min(grad[near]):.2f} … {np.max(grad[near]):.2f} "
+                        "within ±0.005 of it, so a coarse grid's onset depends on which side of a swing a point falls",
                         f"{(onsets[0] - 1.65) / step:+.0f} steps"))
         rows.append(Row(f"same statistic, {len(seeds) - 1} other draws npr.seed({seeds[1]}…{seeds[-1]})",
                         "1.62–1.98 (16 draws, 0.02 grid)", ", ".join(f"{v:.2f}" for v in onsets[1:]), None,
@@ -119,10 +131,12 @@ def section(results):
              f"{int((~ok).sum())} runs diverged (weights left ±2048) and are recorded as such. "
              "With the authors' initial weights (npr.seed(0), a discarded v_0 draw, then "
              "randn·e^-2) and the exact buffer the run follows theirs point by point. Tolerances: "
-             "1e-3 relative where the point is not chaotic; where it is, three times the move "
+             "the reference's printed digits plus 1e-3 relative where the point is not chaotic; "
+             "where it is, three times the move "
              "that the other information buffer (other exact digits: a change of v below 1.5e-11 "
              "per step) causes at that point, which the target measures in the same run "
-             "(/perturbed)." + notes_seeds)
+             "(/perturbed). Where the authors' last three gradients are NaN (their float64 reverse "
+             "pass overflowed), ours stay finite; the losses there agree." + notes_seeds)
     claim = ("Loss is smooth and low up to log α ≈ 1.5, then the gradient with respect to the "
              "learning rate becomes chaotic and uninformative at higher rates.")
     return Section(NUMBER, "Fig 10: loss and gradient against the learning rate", image, claim,
