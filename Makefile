@@ -7,7 +7,7 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 TEST_ENV   := OPENBLAS_NUM_THREADS=1
 BENCH_OUT  ?= results/bench
 
-.PHONY: all deps configure build data test bench sanitize clean help reproduce figures report sensitivity \
+.PHONY: all deps configure build data test bench sanitize clean help reproduce figures report sensitivity fuzz soak \
         $(FIGURES) $(ALIASES)
 
 # make reproduce QUICK=1: every target with --quick, results under results/quick/ (git-ignored).
@@ -37,6 +37,8 @@ help:
 	@echo "make test       install missing packages, build (Release), run the test suite"
 	@echo "make bench      build and run the benchmarks, JSON under $(BENCH_OUT)/"
 	@echo "make sanitize   build with AddressSanitizer + UBSan in $(SAN_BUILD)/ and run the tests"
+	@echo "make fuzz       run the buffer/Algorithm 3 fuzzer for FUZZ_SECONDS (600)"
+	@echo "make soak       reverse SOAK_ITERS (10^6) steps of the Fig-2 network with both buffers"
 	@echo "make data       fetch MNIST and Omniglot into $(BUILD)/data (SHA-256 checked)"
 	@echo "make build      configure and build only"
 
@@ -80,6 +82,27 @@ bench: build
 	done
 	@echo "benchmark results (JSON): $(BENCH_OUT)/"
 	$(BENCH_RENDER)
+
+# The buffer/Algorithm 3 fuzzer for FUZZ_SECONDS (default 600), its corpus kept in
+# $(BUILD)/fuzz-corpus between runs; crashes are written to $(BUILD)/fuzz-artifacts/.
+FUZZ_SECONDS ?= 600
+fuzz: build
+	@mkdir -p $(BUILD)/fuzz-corpus $(BUILD)/fuzz-artifacts
+	$(BUILD)/bin/buffer_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=512 \
+	  -artifact_prefix=$(BUILD)/fuzz-artifacts/ $(BUILD)/fuzz-corpus
+
+# A long reversal soak of the Fig-2 network (784-50-50-50-10 on 10,000 MNIST images) with both
+# buffers: SOAK_ITERS steps forward, then back, w_0 and v_0 checked bit for bit. JSON under
+# results/soak/.
+SOAK_ITERS ?= 1000000
+soak: build data
+	@mkdir -p results/soak
+	@for b in fast exact; do \
+	  echo "== soak, $$b buffer, $(SOAK_ITERS) steps"; \
+	  /usr/bin/time -f "$$b: %e s, %M KB peak" $(BIN)/reversal_check --problem mnist --iters $(SOAK_ITERS) \
+	    --gamma 0.9 --alpha 0.01 --buffer $$b --json > results/soak/soak_$$b.json.partial || exit 1; \
+	  mv results/soak/soak_$$b.json.partial results/soak/soak_$$b.json; \
+	done
 
 sanitize: deps
 	cmake -S . -B $(SAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHYPERGRAD_SANITIZE=ON

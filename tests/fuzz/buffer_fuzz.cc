@@ -1,0 +1,161 @@
+// libFuzzer target: the information buffers and Algorithm 3 against a big-integer reference
+// model (reference notes §2). Each input is a program: a buffer kind, a vector of values over
+// the whole int64 range, then a random interleaving of pushes, pops (radices 1 … 2^16 + 1),
+// multiplies and divides by per-element ratios n/d (1 … 2^16 + 1, where 2^16 + 1 must be
+// refused). Checked at every step: the exact buffer pops what the model pops; Algorithm 3 gives
+// the model's result, or overflows exactly when the model's result leaves (−2^63, 2^63) and
+// then changes nothing. At the end every operation is undone in reverse order: the values and
+// an empty buffer must come back bit for bit, for both buffers.
+//
+//   make fuzz                      # runs it for FUZZ_SECONDS with a corpus under build-fuzz/
+//   build-fuzz/buffer_fuzz -runs=N # what make test runs (a fixed count)
+#include <fuzzer/FuzzedDataProvider.h>
+
+#include <boost/multiprecision/cpp_int.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <limits>
+#include <vector>
+
+#include "exact_momentum.h"
+#include "fixed_point.h"
+#include "info_buffer.h"
+
+namespace {
+
+using hypergrad::BufferKind;
+using hypergrad::FixedPointOverflow;
+using hypergrad::FixedPointVector;
+using hypergrad::InfoBuffer;
+using hypergrad::MomentumRatio;
+using BigInt = boost::multiprecision::cpp_int;
+
+[[noreturn]] void Fail(const char* what) {
+  std::fprintf(stderr, "buffer_fuzz: %s\n", what);
+  std::abort();
+}
+#define CHECK(condition) \
+  do {                   \
+    if (!(condition)) Fail(#condition); \
+  } while (0)
+
+// Floor division and non-negative remainder on big integers.
+void FloorDivMod(const BigInt& c, const BigInt& m, BigInt& q, BigInt& r) {
+  q = c / m;
+  r = c % m;
+  if (r < 0) {
+    r += m;
+    q -= 1;
+  }
+}
+
+// One done operation, to undo in reverse order.
+struct Done {
+  enum Kind { kPush, kPop, kMultiply, kDivide } kind;
+  std::size_t element = 0;
+  std::uint32_t digit = 0, radix = 0;
+  std::vector<MomentumRatio> ratios;
+};
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  FuzzedDataProvider in(data, size);
+  const BufferKind kind = in.ConsumeBool() ? BufferKind::kExact : BufferKind::kFast;
+  const bool exact = kind == BufferKind::kExact;
+  const std::size_t n = in.ConsumeIntegralInRange<std::size_t>(1, 8);
+  FixedPointVector v(n);
+  for (auto& c : v.raw()) {
+    c = in.ConsumeIntegral<std::int64_t>();
+    if (c == std::numeric_limits<std::int64_t>::min()) c += 1;  // outside the fixed-point range
+  }
+  const FixedPointVector original = v;
+  auto buffer = hypergrad::MakeInfoBuffer(kind, n);
+  std::vector<BigInt> model(n, 0);  // the authors' unbounded integers (exact buffer only)
+  std::vector<Done> done;
+  const BigInt low = BigInt(std::numeric_limits<std::int64_t>::min()), high = BigInt(std::numeric_limits<std::int64_t>::max());
+
+  for (int step = 0; step < 64 && in.remaining_bytes() > 0; ++step) {
+    const int op = in.ConsumeIntegralInRange<int>(0, 3);
+    if (op <= 1) {  // push or pop one element
+      const std::size_t i = in.ConsumeIntegralInRange<std::size_t>(0, n - 1);
+      const std::uint32_t radix = in.ConsumeIntegralInRange<std::uint32_t>(1, 65537);
+      if (op == 0) {
+        const std::uint32_t digit = in.ConsumeIntegralInRange<std::uint32_t>(0, radix - 1);
+        buffer->Push(i, digit, radix);
+        model[i] = model[i] * radix + digit;
+        done.push_back({Done::kPush, i, digit, radix, {}});
+      } else {
+        const std::uint32_t digit = buffer->Pop(i, radix);
+        CHECK(digit < radix);
+        if (exact) CHECK(BigInt(digit) == model[i] % radix);
+        model[i] /= radix;
+        done.push_back({Done::kPop, i, digit, radix, {}});
+      }
+      continue;
+    }
+    // Algorithm 3 with per-element ratios (or one for all).
+    const bool broadcast = in.ConsumeBool();
+    std::vector<MomentumRatio> ratios(broadcast ? 1 : n);
+    bool valid = true;
+    for (auto& r : ratios) {
+      r.n = in.ConsumeIntegralInRange<std::uint32_t>(1, 65537);
+      r.d = in.ConsumeIntegralInRange<std::uint32_t>(1, 65537);
+      valid = valid && r.n <= 65536 && r.d <= 65536;
+    }
+    const bool divide = op == 3;
+    const FixedPointVector before = v;
+    const std::vector<BigInt> model_before = model;
+    // The model: Algorithm 3 element by element (divide = multiply by d/n).
+    // The fast buffer pops other digits than the model: for it, overflow is certain only when
+    // every digit in [0, num) overflows, and impossible only when none does.
+    std::vector<BigInt> expected(n);
+    bool overflow = false, must_overflow = false, may_overflow = false;
+    for (std::size_t i = 0; i < n && valid; ++i) {
+      const MomentumRatio r = ratios[broadcast ? 0 : i];
+      const std::uint32_t num = divide ? r.d : r.n, den = divide ? r.n : r.d;
+      BigInt q, rem;
+      FloorDivMod(BigInt(v.raw()[i]), BigInt(den), q, rem);
+      model[i] = model[i] * den + rem;
+      const BigInt digit = model[i] % num;
+      model[i] /= num;
+      expected[i] = q * num + digit;
+      if (expected[i] <= low || expected[i] > high) overflow = true;
+      const BigInt smallest = q * num, largest = q * num + (num - 1);
+      if (largest <= low || smallest > high) must_overflow = true;
+      if (smallest <= low || largest > high) may_overflow = true;
+    }
+    try {
+      if (divide) {
+        hypergrad::DivideByRatio(v, ratios, *buffer);
+      } else {
+        hypergrad::MultiplyByRatio(v, ratios, *buffer);
+      }
+      CHECK(valid && (exact ? !overflow : !must_overflow));
+      if (exact) {
+        for (std::size_t i = 0; i < n; ++i) CHECK(BigInt(v.raw()[i]) == expected[i]);
+      }
+      done.push_back({divide ? Done::kDivide : Done::kMultiply, 0, 0, 0, ratios});
+    } catch (const std::invalid_argument&) {
+      CHECK(!valid);
+      CHECK(v == before);
+      model = model_before;
+    } catch (const FixedPointOverflow&) {
+      CHECK(valid && (exact ? overflow : may_overflow));
+      CHECK(v == before);  // all or nothing
+      model = model_before;
+    }
+  }
+  // Undo everything in reverse order.
+  for (auto it = done.rbegin(); it != done.rend(); ++it) {
+    switch (it->kind) {
+      case Done::kPush: CHECK(buffer->Pop(it->element, it->radix) == it->digit); break;
+      case Done::kPop: buffer->Push(it->element, it->digit, it->radix); break;
+      case Done::kMultiply: hypergrad::DivideByRatio(v, it->ratios, *buffer); break;
+      case Done::kDivide: hypergrad::MultiplyByRatio(v, it->ratios, *buffer); break;
+    }
+  }
+  CHECK(v == original);
+  CHECK(buffer->Empty());
+  return 0;
+}
