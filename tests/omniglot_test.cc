@@ -92,6 +92,29 @@ TEST_F(OmniglotTest, CorruptEntriesAndFilesAreErrors) {
               ::testing::ThrowsMessage<std::runtime_error>(HasSubstr("cannot open as a zip")));
 }
 
+// A stored (uncompressed) entry with one byte flipped: libzip's CRC check fails, and the
+// message says so and names the entry (before: "(No error)").
+TEST_F(OmniglotTest, ACrcMismatchNamesTheEntryAndTheReason) {
+  const std::string path = (dir_ / "crc.zip").string();
+  const auto png = SquarePng(0, 15);
+  int error = 0;
+  zip_t* archive = zip_open(path.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &error);
+  const zip_int64_t index = zip_file_add(archive, "s/Latin/character01/0001_01.png",
+                                         zip_source_buffer(archive, png.data(), png.size(), 0), 0);
+  zip_set_file_compression(archive, static_cast<zip_uint64_t>(index), ZIP_CM_STORE, 0);
+  ASSERT_EQ(zip_close(archive), 0);
+  std::fstream zip(path, std::ios::in | std::ios::out | std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(zip)), std::istreambuf_iterator<char>());
+  const std::size_t at = bytes.find("IHDR");
+  ASSERT_NE(at, std::string::npos);
+  zip.seekp(static_cast<std::streamoff>(at + 20));
+  zip.put(static_cast<char>(bytes[at + 20] ^ 0x55));
+  zip.close();
+  EXPECT_THAT([&] { LoadOmniglotZip(path); },
+              ::testing::ThrowsMessage<std::runtime_error>(::testing::AllOf(
+                  HasSubstr("character01/0001_01.png"), HasSubstr("CRC"))));
+}
+
 TEST(OmniglotTransformsTest, DownsamplingAveragesAreas) {
   std::vector<double> half(105 * 105, 0.0);
   for (std::size_t r = 0; r < 105; ++r) {

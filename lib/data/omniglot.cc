@@ -120,9 +120,13 @@ std::vector<OmniglotImage> LoadOmniglotZip(const std::string& zip_path) {
     std::vector<std::uint8_t> bytes(stat.size);
     std::unique_ptr<zip_file_t, decltype(&zip_fclose)> file(
         zip_fopen_index(archive.get(), static_cast<zip_uint64_t>(index), 0), &zip_fclose);
-    if (!file || zip_fread(file.get(), bytes.data(), stat.size) != static_cast<zip_int64_t>(stat.size)) {
-      throw std::runtime_error(what + ": cannot read the entry (" +
-                               zip_strerror(archive.get()) + ")");
+    // A read error (a CRC mismatch included) is the file handle's, not the archive's.
+    if (!file) {
+      throw std::runtime_error(what + ": cannot open the entry (" + zip_strerror(archive.get()) + ")");
+    }
+    if (zip_fread(file.get(), bytes.data(), stat.size) != static_cast<zip_int64_t>(stat.size)) {
+      throw std::runtime_error(what + ": cannot read the entry (" + zip_file_strerror(file.get()) +
+                               "): the zip is corrupt");
     }
     std::size_t width = 0, height = 0;
     const std::vector<std::uint8_t> gray = DecodeGray(bytes, width, height, what);
