@@ -16,6 +16,8 @@ packages=(
   libpng-dev libzip-dev
   # tests and benchmarks (ADOL-C for the Revolve checkpointing baseline)
   libgtest-dev libgmock-dev libbenchmark-dev libadolc-dev
+  # Open MPI for the sweeps over ranks
+  libopenmpi-dev openmpi-bin
   # libFuzzer (clang's) for the buffer fuzzer
   clang libclang-rt-14-dev
   # analysis, with Debian's /usr/bin/python3

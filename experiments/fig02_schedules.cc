@@ -13,11 +13,11 @@
 // Beyond the paper: the best single learning rate from a 1-D search over log α with as many
 // training runs (the paper quotes Bayesian optimization choosing 2.4), compared on test error.
 // Quick mode: T = 20, 3 meta-iterations, 3 search runs.
-#include <atomic>
 #include <cmath>
 #include <iostream>
 #include <limits>
 
+#include "common/distributed.h"
 #include "common/experiment.h"
 #include "common/fig2_problem.h"
 #include "common/mnist_source.h"
@@ -86,23 +86,27 @@ int Run(const ExperimentOptions& options, const std::string& mnist_dir, const Pr
   std::vector<double> search_log_alpha(searches), search_train(searches), search_valid(searches),
       search_test(searches), search_error(searches);
   std::vector<std::int64_t> search_diverged(searches);
+  // The search runs split over MPI ranks (if any) and threads.
   Progress search_progress("fig02 1-D learning-rate search", searches, !options.quiet, 5.0);
-  std::atomic<std::size_t> done{0};
-  ParallelFor(searches, options.threads, [&](std::size_t i) {
+  const auto rows = DistributedMap(searches, options.threads, [&](std::size_t i) {
     const double log_alpha = searches == 1 ? kSearchLow
         : kSearchLow + (kSearchHigh - kSearchLow) * static_cast<double>(i) / static_cast<double>(searches - 1);
     ScheduleHyperparameters constant = problem.InitialHyperparameters();
     std::fill(constant.log_alpha.begin(), constant.log_alpha.end(), log_alpha);
     const Fig2Run r = problem.Run(constant, i, false, false);
     const double nan = std::numeric_limits<double>::quiet_NaN();
-    search_log_alpha[i] = log_alpha;
-    search_diverged[i] = r.diverged;
-    search_train[i] = r.diverged ? nan : r.train_loss;
-    search_valid[i] = r.diverged ? nan : r.valid_loss;
-    search_test[i] = r.diverged ? nan : r.test_loss;
-    search_error[i] = r.diverged ? nan : r.test_error;
-    search_progress.Update(++done);
-  });
+    return std::vector<double>{log_alpha, r.diverged ? 1.0 : 0.0, r.diverged ? nan : r.train_loss,
+                               r.diverged ? nan : r.valid_loss, r.diverged ? nan : r.test_loss,
+                               r.diverged ? nan : r.test_error};
+  }, [&](std::size_t done) { search_progress.Update(done); });
+  for (std::size_t i = 0; i < searches; ++i) {
+    search_log_alpha[i] = rows[i][0];
+    search_diverged[i] = rows[i][1] != 0.0;
+    search_train[i] = rows[i][2];
+    search_valid[i] = rows[i][3];
+    search_test[i] = rows[i][4];
+    search_error[i] = rows[i][5];
+  }
   std::size_t best = 0;
   for (std::size_t i = 0; i < searches; ++i) {
     if (!std::isnan(search_valid[i]) && (std::isnan(search_valid[best]) || search_valid[i] < search_valid[best])) best = i;

@@ -9,9 +9,9 @@
 //   everything else        as Fig 2                     as Fig 2
 // Both averages are written: /mean over the authors' 50 seeds (the reference) and /mean_all over
 // all --seeds (default 100, the paper's text). Quick mode: T = 20 and 4 seeds (/mean: the first 2).
-#include <atomic>
 #include <cmath>
 
+#include "common/distributed.h"
 #include "common/experiment.h"
 #include "common/fig2_problem.h"
 #include "common/mnist_source.h"
@@ -55,19 +55,22 @@ int Run(const ExperimentOptions& options, const std::string& mnist_dir, std::siz
   const ScheduleHyperparameters hypers = problem.InitialHyperparameters();
   const std::size_t T = settings.iters, B = problem.blocks().num_blocks();
 
-  std::vector<std::vector<double>> gradients(seeds);
-  std::vector<double> train_loss(seeds);
+  // Seeds split over MPI ranks (if any) and threads; each result is [gradient..., train loss].
   Progress progress("fig04 seeds", seeds, !options.quiet, 5.0);
-  std::atomic<std::size_t> done{0};
-  ParallelFor(seeds, options.threads, [&](std::size_t k) {
+  std::vector<std::vector<double>> gradients = DistributedMap(seeds, options.threads, [&](std::size_t k) {
     Fig2Run run = problem.Run(hypers, k, false);
     if (run.diverged || !run.exact) {
       throw std::runtime_error("seed " + std::to_string(k) + (run.diverged ? " diverged" : ": reverse pass not exact"));
     }
-    gradients[k] = std::move(run.gradient);
-    train_loss[k] = run.train_loss;
-    progress.Update(++done);
-  });
+    run.gradient.push_back(run.train_loss);
+    return std::move(run.gradient);
+  }, [&](std::size_t done) { progress.Update(done); });
+  progress.Finish();
+  std::vector<double> train_loss(seeds);
+  for (std::size_t k = 0; k < seeds; ++k) {
+    train_loss[k] = gradients[k].back();
+    gradients[k].pop_back();
+  }
   std::vector<double> all;
   for (const auto& g : gradients) all.insert(all.end(), g.begin(), g.end());
   const std::size_t authors_seeds = std::min(seeds, options.quick ? seeds / 2 : kAuthorsSeeds);

@@ -16,11 +16,11 @@
 // the same grid: "first |gradient| > 0.5" depends on the grid as much as on the draw. And how
 // sensitive each point the report compares is: the points of kReferenceIndices run again with
 // the other buffer, whose popped digits differ from the authors' by < 2^16 units of 2^-52 in v.
-#include <atomic>
 #include <cmath>
 #include <iostream>
 #include <limits>
 
+#include "common/distributed.h"
 #include "common/experiment.h"
 #include "common/mnist_source.h"
 #include "common/progress.h"
@@ -67,15 +67,14 @@ std::vector<Point> Sweep(const std::shared_ptr<const Mlp>& model, std::span<cons
   const ParameterBlocks blocks = ParameterBlocks::Single(n);
   const std::vector<double> v0(n, 0.0);
   const Dataset& data = model->data();
-  std::vector<Point> results(points);
   Progress progress(label, points, !options.quiet, 5.0);
-  std::atomic<std::size_t> done{0};
-  ParallelFor(points, options.threads, [&](std::size_t i) {
+  // Split over MPI ranks (if any) and threads; every result is one run, whole.
+  const auto rows = DistributedMap(points, options.threads, [&](std::size_t i) {
     const double alpha = std::exp(log_alphas[i]);
     ReversibleSgd sgd({model, blocks, Schedule::Constant(kIters, 1, alpha, kGamma),
                        SequentialBatches(kTrainSize, kBatchSize)},
                       SgdOptions{.buffer = options.buffer});
-    Point& p = results[i];
+    Point p;
     // Only training that leaves ±2048 is divergence (data: recorded, not numbers); the reverse
     // pass revisits the same states, so an overflow there is a fault and ends the run.
     try {
@@ -92,8 +91,12 @@ std::vector<Point> Sweep(const std::shared_ptr<const Mlp>& model, std::span<cons
       p.gradient = alpha * d_alpha;
       p.exact = h.reversal.exact;
     }
-    progress.Update(++done);
-  });
+    return std::vector<double>{p.loss, p.gradient, p.diverged ? 1.0 : 0.0, p.exact ? 1.0 : 0.0};
+  }, [&](std::size_t done) { progress.Update(done); });
+  std::vector<Point> results(points);
+  for (std::size_t i = 0; i < points; ++i) {
+    results[i] = {rows[i][0], rows[i][1], rows[i][2] != 0.0, rows[i][3] != 0.0};
+  }
   progress.Finish();
   return results;
 }

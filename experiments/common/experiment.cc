@@ -5,6 +5,7 @@
 #include <map>
 
 #include "common/cli_checks.h"
+#include "common/distributed.h"
 #include "common/guarded_main.h"
 #include "common/mnist_source.h"
 #include "numpy_random.h"
@@ -94,13 +95,15 @@ int ExperimentMain(int argc, char** argv, const std::string& name, const std::st
                    const std::function<void(CLI::App&)>& add_options,
                    const std::function<int(const ExperimentOptions&, const Provenance&)>& run,
                    const ExperimentOptions& defaults) {
+  const MpiSession mpi(&argc, &argv);  // a no-op unless started by mpirun/srun
   const Provenance provenance = CollectProvenance(argc, argv);
   ExperimentOptions options = defaults;
   CLI::App app{description, name};
   AddExperimentOptions(app, options);
   add_options(app);
   return GuardedMain(app, argc, argv, [&] {
-    CheckResultPath(ResultPath(options, name));  // before the run, not after it
+    if (IsRoot()) CheckResultPath(ResultPath(options, name));  // before the run, not after it
+    if (!IsRoot()) options.quiet = true;                      // rank 0 reports for all
     return run(options, provenance);
   });
 }
@@ -127,11 +130,13 @@ int MnistExperimentMain(
 
 void WriteResult(const ExperimentOptions& options, const std::string& name,
                  const Provenance& provenance, const std::function<void(H5Writer&)>& write) {
+  if (!IsRoot()) return;  // every rank holds the same results; rank 0 writes them once
   H5Writer writer(ResultPath(options, name));
   write(writer);
   writer.SetAttribute("/", "experiment", name);
   writer.SetAttribute("/", "seed", static_cast<std::int64_t>(options.seed));
   writer.SetAttribute("/", "threads", static_cast<std::int64_t>(options.threads));
+  writer.SetAttribute("/", "mpi_ranks", static_cast<std::int64_t>(Ranks()));
   writer.SetAttribute("/", "rng", std::string(StreamsName(options.streams)));
   writer.SetAttribute("/", "rng_detail", StreamsDetail(options.streams));
   writer.SetAttribute("/", "buffer", std::string(BufferKindName(options.buffer)));

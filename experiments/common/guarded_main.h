@@ -11,6 +11,7 @@
 #include <new>
 
 #include "blas_threads.h"
+#include "common/distributed.h"
 
 namespace hypergrad::experiments {
 
@@ -28,6 +29,9 @@ int GuardedMain(CLI::App& app, int argc, char** argv, Body&& body) {
   } catch (const std::bad_alloc&) {
     std::cerr << app.get_name() << ": error: out of memory: the sizes asked for need more "
                                    "memory than this machine has\n";
+    return 1;
+  } catch (const CollectiveError& e) {
+    if (IsRoot()) std::cerr << app.get_name() << ": error: " << e.what() << "\n";
     return 1;
   } catch (const std::exception& e) {
     std::cerr << app.get_name() << ": error: " << e.what() << "\n";
