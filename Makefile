@@ -20,6 +20,10 @@ RESULTS    := results/quick
 QUICK_FLAG := --quick
 endif
 PYTHON     := /usr/bin/python3
+# The sweep targets (Figs 10, 4 and Fig 2's search) under MPI: make reproduce MPIRUN="mpirun -np 8"
+# (or "srun" inside a Slurm allocation); THREADS is each rank's thread count.
+MPIRUN     ?=
+THREADS    ?= 2
 BIN        := $(BUILD)/bin
 # Each figure: its experiment target writes $(RESULTS)/<name>.h5, its analysis script renders
 # $(RESULTS)/figures/figNN.png and .pdf.
@@ -125,8 +129,8 @@ figures: $(FIGURES)
 SENS := $(RESULTS)/sensitivity
 sensitivity: $(SETUP)
 	@mkdir -p $(SENS)
-	$(TEST_ENV) $(BIN)/fig02_schedules $(QUICK_FLAG) --quiet --threads 2 --buffer fast --out $(SENS)/fig02_schedules.h5
-	$(TEST_ENV) $(BIN)/fig04_initial_hypergradient $(QUICK_FLAG) --quiet --threads 2 --buffer fast \
+	$(TEST_ENV) $(MPIRUN) $(BIN)/fig02_schedules $(QUICK_FLAG) --quiet --threads $(THREADS) --buffer fast --out $(SENS)/fig02_schedules.h5
+	$(TEST_ENV) $(MPIRUN) $(BIN)/fig04_initial_hypergradient $(QUICK_FLAG) --quiet --threads $(THREADS) --buffer fast \
 	  $(if $(QUICK),,--seeds 50) --out $(SENS)/fig04_initial_hypergradient.h5
 	$(TEST_ENV) $(BIN)/fig06_l2_penalties $(QUICK_FLAG) --quiet --buffer fast --out $(SENS)/fig06_l2_penalties.h5
 	$(TEST_ENV) $(BIN)/fig07_learned_data $(QUICK_FLAG) --quiet --buffer fast --out $(SENS)/fig07_learned_data.h5
@@ -142,7 +146,7 @@ fig01: $(SETUP)
 	$(PYTHON) analysis/fig01.py --results $(RESULTS)
 
 fig02: $(SETUP)
-	$(TEST_ENV) $(BIN)/fig02_schedules $(QUICK_FLAG) --threads 2 --out $(RESULTS)/fig02_schedules.h5
+	$(TEST_ENV) $(MPIRUN) $(BIN)/fig02_schedules $(QUICK_FLAG) --threads $(THREADS) --out $(RESULTS)/fig02_schedules.h5
 	$(PYTHON) analysis/fig02.py --results $(RESULTS)
 	$(PYTHON) analysis/fig03.py --results $(RESULTS)
 	$(PYTHON) analysis/fig05.py --results $(RESULTS)
@@ -151,7 +155,7 @@ fig03 fig05: fig02
 fig09: fig08
 
 fig04: $(SETUP)
-	$(TEST_ENV) $(BIN)/fig04_initial_hypergradient $(QUICK_FLAG) --threads 2 \
+	$(TEST_ENV) $(MPIRUN) $(BIN)/fig04_initial_hypergradient $(QUICK_FLAG) --threads $(THREADS) \
 	  --out $(RESULTS)/fig04_initial_hypergradient.h5
 	$(PYTHON) analysis/fig04.py --results $(RESULTS)
 
@@ -169,7 +173,7 @@ fig08: $(SETUP)
 	$(PYTHON) analysis/fig09.py --results $(RESULTS)
 
 fig10: $(SETUP)
-	$(TEST_ENV) $(BIN)/fig10_chaos $(QUICK_FLAG) --threads 2 --out $(RESULTS)/fig10_chaos.h5
+	$(TEST_ENV) $(MPIRUN) $(BIN)/fig10_chaos $(QUICK_FLAG) --threads $(THREADS) --out $(RESULTS)/fig10_chaos.h5
 	$(PYTHON) analysis/fig10.py --results $(RESULTS)
 
 clean:
