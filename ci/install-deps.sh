@@ -16,6 +16,8 @@ packages=(
   libpng-dev libzip-dev
   # tests and benchmarks (ADOL-C for the Revolve checkpointing baseline)
   libgtest-dev libgmock-dev libbenchmark-dev libadolc-dev
+  # the Python module (pybind11, Debian's Python headers) and its tests
+  pybind11-dev python3-dev python3-pytest
   # Open MPI for the sweeps over ranks
   libopenmpi-dev openmpi-bin
   # libFuzzer (clang's) for the buffer fuzzer

@@ -1,0 +1,181 @@
+"""The Python module against finite differences, the C++ tool, and bad callbacks.
+
+Run by ctest (python_test) with PYTHONPATH=<build>/python and HYPERGRAD_BIN=<build>/bin.
+"""
+import math
+import os
+import subprocess
+import sys
+import warnings
+
+import h5py
+import numpy as np
+import pytest
+
+import hypergrad
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def quadratic_problem(seed=0, P=5, T=9):
+    """The authors' test problem: loss_t = w'A_b'A_b w with batch b = t mod 3 of a 12x5 A."""
+    rs = np.random.RandomState(seed)
+    A = rs.randn(12, P)
+    batches = [A[4 * b:4 * b + 4] for b in range(3)]
+
+    def gradient(w, t):
+        B = batches[t % 3]
+        return float(w @ B.T @ B @ w), 2.0 * B.T @ (B @ w)
+
+    def hvp(w, u, t):
+        B = batches[t % 3]
+        return 2.0 * B.T @ (B @ u)
+
+    def meta_gradient(w):
+        return float(w @ w), 2.0 * w
+
+    w0 = rs.randn(P)
+    alpha = 0.1 * rs.rand(T)
+    gamma = 0.5 + 0.2 * rs.rand(T)
+    return gradient, hvp, meta_gradient, w0, alpha, gamma
+
+
+def f_of(problem, **changes):
+    gradient, hvp, meta, w0, alpha, gamma = problem
+    args = dict(w0=w0, alpha=alpha, gamma=gamma)
+    args.update(changes)
+    return hypergrad.hypergradients(gradient, hvp, meta, args["w0"], args["alpha"], args["gamma"],
+                                    buffer="exact").f
+
+
+def central(problem, name, index, step=1e-2):
+    base = {"w0": problem[3], "alpha": problem[4], "gamma": problem[5]}[name]
+    up, down = base.copy(), base.copy()
+    up[index] += step
+    down[index] -= step
+    return (f_of(problem, **{name: up}) - f_of(problem, **{name: down})) / (2 * step)
+
+
+@pytest.mark.parametrize("buffer", ["exact", "fast"])
+def test_numpy_model_matches_finite_differences_of_the_whole_run(buffer):
+    problem = quadratic_problem()
+    gradient, hvp, meta, w0, alpha, gamma = problem
+    r = hypergrad.hypergradients(gradient, hvp, meta, w0, alpha, gamma, buffer=buffer)
+    assert r.reversal_exact and r.nonreproducible_step == -1
+    assert r.d_alpha.shape == alpha.shape and r.d_w0.shape == w0.shape
+    # The authors' tests: central differences with step 1e-2 (smaller steps in gamma would see the
+    # applied ratio n/d = (floor(65536 gamma) + 1)/65536 move in steps of 1.5e-5), rtol 1e-3,
+    # atol 1e-4.
+    for k in range(len(w0)):
+        np.testing.assert_allclose(r.d_w0[k], central(problem, "w0", k), rtol=1e-3, atol=1e-4)
+    for t in (0, 4, 8):
+        np.testing.assert_allclose(r.d_alpha[t], central(problem, "alpha", t), rtol=1e-3, atol=1e-4)
+        np.testing.assert_allclose(r.d_gamma[t], central(problem, "gamma", t), rtol=1e-3, atol=1e-4)
+    assert r.info_bits > 0 and r.extra_bytes > 0
+
+
+def test_per_block_schedules_have_the_schedule_shape():
+    gradient, hvp, meta, w0, alpha, gamma = quadratic_problem()
+    blocks = np.array([0, 0, 1, 1, 1])
+    a2, g2 = np.tile(alpha[:, None], (1, 2)), np.tile(gamma[:, None], (1, 2))
+    r = hypergrad.hypergradients(gradient, hvp, meta, w0, a2, g2, blocks=blocks)
+    assert r.d_alpha.shape == (9, 2) and r.reversal_exact
+    # One block for all equals the sum over blocks.
+    one = hypergrad.hypergradients(gradient, hvp, meta, w0, alpha, gamma)
+    np.testing.assert_allclose(r.d_alpha.sum(axis=1), one.d_alpha, rtol=1e-12)
+
+
+def read_idx(path, offset):
+    return np.fromfile(path, dtype=np.uint8)[offset:]
+
+
+def test_builtin_mlp_equals_the_cpp_tool_bit_for_bit(tmp_path):
+    bin_dir = os.environ["HYPERGRAD_BIN"]
+    mnist = tmp_path / "mnist"
+    subprocess.run([sys.executable, os.path.join(HERE, "..", "support", "make_fake_mnist.py"),
+                    str(mnist), "600", "100"], check=True)
+    layers, train, batch, iters, log_alpha, gamma = [784, 20, 10], 400, 100, 12, -1.0, 0.8
+    n = 784 * 20 + 20 + 20 * 10 + 10
+    w0 = np.random.RandomState(3).randn(n) * 0.1
+    with h5py.File(tmp_path / "w0.h5", "w") as f:
+        f["w0"] = w0
+    out = tmp_path / "tool.h5"
+    subprocess.run([os.path.join(bin_dir, "hypergrad"), "--mnist-dir", str(mnist), "--layers", "784,20,10",
+                    "--train-size", str(train), "--batch-size", str(batch), "--iters", str(iters),
+                    "--log-alpha", str(log_alpha), "--gamma", str(gamma), "--normalize", "none",
+                    "--batch-order", "sequential", "--w0", str(tmp_path / "w0.h5"), "--out", str(out),
+                    "--quiet"], check=True)
+    images = read_idx(mnist / "train-images-idx3-ubyte", 16).reshape(-1, 784)[:train] / 255.0
+    labels = read_idx(mnist / "train-labels-idx1-ubyte", 8)[:train].astype(np.int64)
+    mlp = hypergrad.Mlp(layers, images, labels)
+    batches = train // batch
+
+    def rows(t):
+        start = (t % batches) * batch
+        return list(range(start, start + batch))
+
+    blocks = mlp.layer_blocks()
+    B = int(blocks.max()) + 1
+    alpha = np.full((iters, B), math.exp(log_alpha))
+    r = hypergrad.hypergradients(lambda w, t: mlp.gradient(w, rows(t)),
+                                 lambda w, u, t: mlp.hvp(w, u, rows(t)),
+                                 mlp.evaluate, w0, alpha, np.full((iters, B), gamma), blocks=blocks)
+    tool = h5py.File(out, "r")
+    assert r.reversal_exact and bool(tool.attrs["reversal_exact"])
+    for ours, theirs in ((r.d_w0, "d_w0"), (r.d_v0, "d_v0"), (r.d_alpha, "d_alpha"),
+                         (r.d_gamma, "d_gamma"), (r.w_T, "w_T"), (r.v_T, "v_T")):
+        assert np.array_equal(ours, tool[theirs][()]), theirs
+    assert r.f == tool["loss_final"][()]
+
+
+def test_a_callback_that_is_not_bit_reproducible_is_reported_with_its_step():
+    gradient, hvp, meta, w0, alpha, gamma = quadratic_problem()
+    calls = {}
+
+    def flaky(w, t):
+        calls[t] = calls.get(t, 0) + 1
+        loss, g = gradient(w, t)
+        if t == 5 and calls[t] == 2:  # the reverse pass's call at step 5
+            g = g + 1e-12
+        return loss, g
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        r = hypergrad.hypergradients(flaky, hvp, meta, w0, alpha, gamma)
+    assert not r.reversal_exact and r.nonreproducible_step == 5
+    assert any("step t = 5" in str(w.message) for w in caught), [str(w.message) for w in caught]
+
+
+def test_errors_arrive_as_python_exceptions_with_the_cpp_messages():
+    gradient, hvp, meta, w0, alpha, gamma = quadratic_problem()
+    with pytest.raises(ValueError, match=r"gradient\(w, t=0\) returned 3 values"):
+        hypergrad.hypergradients(lambda w, t: (0.0, np.zeros(3)), hvp, meta, w0, alpha, gamma)
+    with pytest.raises(ValueError, match="alpha and gamma have different shapes"):
+        hypergrad.hypergradients(gradient, hvp, meta, w0, alpha, gamma[:5])
+    with pytest.raises(ValueError, match="only 'sgd'"):
+        hypergrad.hypergradients(gradient, hvp, meta, w0, alpha, gamma, optimizer="rmsprop")
+    with pytest.raises(ValueError, match="information buffer|exact|fast"):
+        hypergrad.hypergradients(gradient, hvp, meta, w0, alpha, gamma, buffer="slow")
+    with pytest.raises(OverflowError, match="training diverged at iteration"):
+        hypergrad.hypergradients(gradient, hvp, meta, w0, np.full(9, 1e6), gamma)
+    with pytest.raises(ZeroDivisionError):  # a Python error inside a callback comes back as itself
+        hypergrad.hypergradients(lambda w, t: 1 / 0, hvp, meta, w0, alpha, gamma)
+
+
+def test_thin_wrappers():
+    x = np.array([1.5, -2.25, 2.0 ** -40])  # exactly representable in units of 2^-52
+    assert np.array_equal(hypergrad.from_fixed(hypergrad.to_fixed(x)), x)
+    with pytest.raises(OverflowError):
+        hypergrad.to_fixed(np.array([3000.0]))
+    assert hypergrad.momentum_ratio(0.9) == (58983, 65536)
+    b = hypergrad.InfoBuffer("exact", 2)
+    b.push(1, 5, 6)
+    assert b.pop(1, 6) == 5 and b.empty
+    v = hypergrad.to_fixed(np.random.RandomState(1).randn(10))
+    before = v.copy()
+    buf = hypergrad.InfoBuffer("fast", 10)
+    n, d = np.full(10, 58983), np.full(10, 65536)
+    hypergrad.multiply_by_ratio(v, n, d, buf)
+    assert not np.array_equal(v, before) and buf.information_bits > 0
+    hypergrad.divide_by_ratio(v, n, d, buf)
+    assert np.array_equal(v, before) and buf.empty
