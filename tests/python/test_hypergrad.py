@@ -179,3 +179,10 @@ def test_thin_wrappers():
     assert not np.array_equal(v, before) and buf.information_bits > 0
     hypergrad.divide_by_ratio(v, n, d, buf)
     assert np.array_equal(v, before) and buf.empty
+
+
+def test_torch_example_runs_with_exact_reversal_when_torch_is_installed():
+    pytest.importorskip("torch")  # Debian's python3-torch; not installed by make test
+    example = os.path.join(HERE, "..", "..", "experiments", "python", "torch_module.py")
+    out = subprocess.run([sys.executable, example], check=True, capture_output=True, text=True).stdout
+    assert "exact reversal True" in out, out
