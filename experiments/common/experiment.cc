@@ -37,6 +37,18 @@ std::string StreamsDetail(Streams streams) {
   return "the target draws no random numbers";
 }
 
+// An option taking one of the names in `choices`, shown with its default.
+template <class T>
+void AddChoice(CLI::App& app, const std::string& flag, T& value, const std::map<std::string, T>& choices,
+               std::string_view default_name, const std::string& help) {
+  std::vector<std::string> keys;
+  for (const auto& [name, _] : choices) keys.push_back(name);
+  app.add_option_function<std::string>(flag, [&value, choices](const std::string& name) { value = choices.at(name); },
+                                       help)
+      ->check(CLI::IsMember(keys))
+      ->default_str(std::string(default_name));
+}
+
 }  // namespace
 
 std::vector<double> SeededInitialWeights(std::size_t n, double log_scale, std::uint64_t seed,
@@ -71,19 +83,15 @@ void AddExperimentOptions(CLI::App& app, ExperimentOptions& options) {
       ->capture_default_str();
   app.add_flag("--quiet", options.quiet, "no progress lines on stderr");
   if (options.streams != Streams::kNone) {
-    app.add_option("--rng", options.streams,
-                   "whose random draws: 'authors' (numpy's legacy RandomState seeded and drawn as "
-                   "the authors' code does) or 'native' (this suite's counter-based streams)")
-        ->transform(CLI::CheckedTransformer(
-            std::map<std::string, Streams>{{"authors", Streams::kAuthors}, {"native", Streams::kNative}}))
-        ->default_str(std::string(StreamsName(options.streams)));
+    AddChoice(app, "--rng", options.streams,
+              {{"authors", Streams::kAuthors}, {"native", Streams::kNative}}, StreamsName(options.streams),
+              "whose random draws: 'authors' (numpy's legacy RandomState seeded and drawn as the "
+              "authors' code does) or 'native' (this suite's counter-based streams)");
   }
-  app.add_option("--buffer", options.buffer,
-                 "information buffer: 'exact' (the authors' big integers: their digits, their "
-                 "trajectory) or 'fast' (rANS coder: other exact digits)")
-      ->transform(CLI::CheckedTransformer(
-          std::map<std::string, BufferKind>{{"exact", BufferKind::kExact}, {"fast", BufferKind::kFast}}))
-      ->default_str(std::string(BufferKindName(options.buffer)));
+  AddChoice(app, "--buffer", options.buffer, {{"exact", BufferKind::kExact}, {"fast", BufferKind::kFast}},
+            BufferKindName(options.buffer),
+            "information buffer: 'exact' (the authors' big integers: their digits, their "
+            "trajectory) or 'fast' (rANS coder: other exact digits)");
 }
 
 std::string ResultPath(const ExperimentOptions& options, const std::string& name) {
