@@ -113,4 +113,20 @@ for key in ("d_w0", "d_v0", "d_alpha", "d_gamma", "w_T", "loss_final"):
     assert np.array_equal(a[key][()], b[key][()]), key
 assert b.attrs["blas_threads"] == 1
 PY
+# Provenance records the sources' git state at build time (build_info.h), not the folder's
+# state when the program runs; outside a git checkout it says "unknown", never clean.
+info="$bin/../lib/generated/build_info.h"
+if [ -f "$info" ]; then
+  $py - "$tmp/h.h5" "$info" <<'PY'
+import re, sys, h5py
+a = h5py.File(sys.argv[1], "r").attrs
+header = open(sys.argv[2]).read()
+assert a["git_revision"] == re.search(r'REVISION "([^"]*)"', header).group(1)
+assert a["git_dirty"] == re.search(r'DIRTY "([^"]*)"', header).group(1)
+PY
+fi
+mkdir -p "$tmp/not_a_checkout"
+cmake -DSOURCE_DIR="$tmp/not_a_checkout" -DOUTPUT="$tmp/info.h" -P "$here/../lib/results/build_info.cmake"
+grep -q 'REVISION "unknown"' "$tmp/info.h" && grep -q 'DIRTY "unknown"' "$tmp/info.h" \
+  || fail "no git: $(cat "$tmp/info.h")"
 echo "tools_test: all passed"
