@@ -8,6 +8,8 @@
 #include <xtensor/xadapt.hpp>
 #include <xtensor/xtensor.hpp>
 
+#include "gemm_trace.h"
+
 namespace hypergrad {
 namespace {
 
@@ -20,9 +22,12 @@ auto View(const double* data, std::size_t rows, std::size_t cols) {
 }
 using MatrixView = decltype(View(nullptr, 0, 0));
 
-// C = op(A)·op(B) + beta·C through OpenBLAS (C must have the product's shape).
+// C = op(A)·op(B) + beta·C through OpenBLAS (C must have the product's shape). Benchmarks may
+// record the shapes (gemm_trace.h).
 template <class A, class B, class C>
 void Gemm(const A& a, bool transpose_a, const B& b, bool transpose_b, C& c, double beta = 0.0) {
+  GemmTrace::Record({c.shape()[0], c.shape()[1], transpose_a ? a.shape()[0] : a.shape()[1], transpose_a,
+                     transpose_b, beta != 0.0});
   xt::blas::gemm(a, b, c, transpose_a, transpose_b, 1.0, beta);
 }
 

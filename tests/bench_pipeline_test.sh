@@ -18,7 +18,7 @@ run() {  # run BENCHMARK FILTER
 run bench_buffer 'BM_BitsPerStep/buffer:1/gamma_milli:900/steps:1000/'
 run bench_recovery 'BM_RecoveryError/iters:10/gamma_milli:900'
 # Revolve at T = 100 (with, untimed, the stored-trajectory reference and the naive baseline).
-run bench_hypergrad 'BM_(Forward/iters:100|Hypergradient/iters:100/method:(revolve/buffer:fast/snapshots:20|reversible/buffer:fast))'
+run bench_hypergrad 'BM_(Forward/iters:100|MatrixProductFloor/iters:100|Hypergradient/iters:100/method:(revolve/buffer:fast/snapshots:20|reversible/buffer:fast))'
 $py - "$tmp/bench/bench_hypergrad.json" <<'PY' || fail "bench_hypergrad counters"
 import json, sys
 runs = {r["name"]: r for r in json.load(open(sys.argv[1]))["benchmarks"]}
@@ -27,6 +27,12 @@ assert revolve["bitwise_equal_to_stored"] == 1, revolve
 # t(100, 20) = 178 forward steps: the schedule's count and the closed form.
 assert revolve["forward_steps"] == revolve["closed_form_forward_steps"] == 178, revolve
 assert revolve["measured_peak_extra_bytes"] > 0 and revolve["computed_peak_extra_bytes"] > 0
+# The matrix-product floor: the Fig-2 step issues 11 products forward and 31 in a reverse step
+# (gradient, Hessian-vector product), 2·m·n·k FLOPs each as recorded.
+floor = next(r for n, r in runs.items() if "MatrixProductFloor" in n)
+assert floor["gemms_per_training_step"] == 11 and floor["gemms_per_reverse_step"] == 31, floor
+assert floor["flops_per_training_step"] == 37960000, floor
+assert floor["training_over_gemm"] > 0 and floor["hypergradient_over_gemm"] > 0 and floor["peak_rss_bytes"] > 0
 PY
 
 $py "$src/analysis/bench.py" --bench "$tmp/bench" --results "$tmp/res" > "$tmp/bench.log"

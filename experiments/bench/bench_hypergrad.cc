@@ -14,13 +14,18 @@
 //   bench_hypergrad --benchmark_format=json --benchmark_out=results/bench/bench_hypergrad.json
 #include <benchmark/benchmark.h>
 
+#include "blas_threads.h"
+
 #include <chrono>
 #include <cmath>
 #include <map>
 #include <string>
 #include <vector>
 
+#include <sys/resource.h>
+
 #include "bench_size.h"
+#include "gemm_trace.h"
 #include "fig2_network.h"
 #include "heap_meter.h"
 #include "revolve_schedule.h"
@@ -156,6 +161,67 @@ void BM_Forward(benchmark::State& state) {
   state.counters["gradients"] = static_cast<double>(iters);
 }
 
+double Seconds(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
+}
+
+// Our run against its own matrix products timed alone (issue [I]'s reference): the products of
+// one training step, one reverse step and the final full-data loss are recorded by shape
+// (gemm_trace.h) and replayed T times on fixed operands; in the same run, training alone and
+// training + final loss + reverse pass (reversible, fast buffer) are timed. Counters: both
+// times, both products-only times, their ratios, FLOPs per step as issued, peak RSS, threads.
+void BM_MatrixProductFloor(benchmark::State& state) {
+  const auto iters = static_cast<std::size_t>(state.range(0));
+  const bench::Fig2Network& p = Problem();
+  const std::size_t n = p.w0().size();
+  const Batch batch = p.Setup(1, kGamma).batches(0);
+  std::vector<double> g(n), hv(n), u(n, 1e-3);
+  std::vector<GemmShape> step, reverse_step, final_loss;
+  { GemmTrace trace; p.model().Gradient(p.w0(), batch, g); step = trace.shapes(); }
+  { GemmTrace trace; p.model().GradientAndHvp(p.w0(), batch, u, g, hv, {}); reverse_step = trace.shapes(); }
+  { GemmTrace trace; p.model().Evaluate(p.w0(), p.model().data(), g); final_loss = trace.shapes(); }
+  double train = 0, hyper = 0, gemm_train = 0, gemm_hyper = 0;
+  for (auto _ : state) {
+    auto t0 = std::chrono::steady_clock::now();
+    ReversibleSgd sgd(p.Setup(iters, kGamma), {.buffer = BufferKind::kFast});
+    sgd.Train(p.w0(), p.v0());
+    train = Seconds(t0);
+    std::vector<double> d_w(n);
+    p.model().Evaluate(sgd.weights(), p.model().data(), d_w);
+    const Hypergradients h = sgd.Reverse(d_w);
+    hyper = Seconds(t0);
+    if (!h.reversal.exact) state.SkipWithError("reverse pass not exact");
+    t0 = std::chrono::steady_clock::now();
+    ReplayGemms(step, iters);
+    gemm_train = Seconds(t0);
+    ReplayGemms(final_loss, 1);
+    ReplayGemms(reverse_step, iters);
+    gemm_hyper = Seconds(t0);
+    state.SetIterationTime(hyper);
+  }
+  const auto flops = [](const std::vector<GemmShape>& shapes) {
+    double f = 0;
+    for (const GemmShape& s : shapes) f += s.Flops();
+    return f;
+  };
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  state.counters["iters"] = static_cast<double>(iters);
+  state.counters["threads"] = 1;
+  state.counters["seconds_training"] = train;
+  state.counters["seconds_hypergradient"] = hyper;
+  state.counters["gemm_seconds_training"] = gemm_train;
+  state.counters["gemm_seconds_hypergradient"] = gemm_hyper;
+  state.counters["training_over_gemm"] = train / gemm_train;
+  state.counters["hypergradient_over_gemm"] = hyper / gemm_hyper;
+  state.counters["gemms_per_training_step"] = static_cast<double>(step.size());
+  state.counters["gemms_per_reverse_step"] = static_cast<double>(reverse_step.size());
+  state.counters["flops_per_training_step"] = flops(step);
+  state.counters["flops_per_reverse_step"] = flops(reverse_step);
+  state.counters["flops_final_loss"] = flops(final_loss);
+  state.counters["peak_rss_bytes"] = static_cast<double>(usage.ru_maxrss) * 1024.0;  // process so far
+}
+
 void BM_Hypergradient(benchmark::State& state, std::size_t iters, Method m) {
   Problem();
   RunResult r;
@@ -210,6 +276,12 @@ void RegisterAll() {
         ->Iterations(1)
         ->Unit(benchmark::kMillisecond)
         ->UseRealTime();
+    benchmark::RegisterBenchmark("BM_MatrixProductFloor", BM_MatrixProductFloor)
+        ->Arg(static_cast<int>(iters))
+        ->ArgName("iters")
+        ->Iterations(1)
+        ->Unit(benchmark::kMillisecond)
+        ->UseManualTime();
     // Naive float first (the memory baseline), stored second (the reference hypergradients).
     std::vector<Method> methods = {{ReversalMethod::kNaiveFloat},
                                    {ReversalMethod::kStoredTrajectory},
@@ -236,6 +308,7 @@ void RegisterAll() {
 }  // namespace hypergrad
 
 int main(int argc, char** argv) {
+  hypergrad::SetBlasThreads(1);  // the same products in every run, whatever the environment says
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   hypergrad::RegisterAll();
