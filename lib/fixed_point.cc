@@ -1,6 +1,7 @@
 #include "fixed_point.h"
 
 #include <cmath>
+#include <stdexcept>
 #include <limits>
 #include <sstream>
 
@@ -71,19 +72,37 @@ void FixedPointVector::AddImpl(std::span<const double> scale, std::span<const do
                                 std::to_string(a.size()) + ", scale " +
                                 std::to_string(scale.size()) + ")");
   }
-  auto increment = [&](std::size_t i) {
-    const double term = scale.empty() ? a[i] : scale[i] * a[i];
-    const std::int64_t fixed = ToFixed(term, i);
-    return negate ? -fixed : fixed;  // |fixed| < 2^63, so negation is safe
+  // One branch-free pass (it vectorises): out-of-range terms and overflowing sums only raise a
+  // flag. Sums wrap modulo 2^64, so on a flag the same increments subtracted restore every
+  // element exactly (all-or-nothing); then the first offending element is named.
+  const std::size_t n = values_.size();
+  const double* scale_data = scale.empty() ? nullptr : scale.data();
+  auto term_at = [&](std::size_t i) { return scale_data ? scale_data[i] * a[i] : a[i]; };
+  auto increment = [&](std::size_t i, bool& bad) {
+    const double scaled = term_at(i) * kRadix;  // exact: scaling by a power of two
+    const bool ok = std::fabs(scaled) < kTwoPow63;  // false for NaN too
+    bad |= !ok;
+    const auto fixed = static_cast<std::uint64_t>(static_cast<std::int64_t>(ok ? scaled : 0.0));
+    return negate ? std::uint64_t{0} - fixed : fixed;
   };
-  std::size_t i = 0;
-  try {
-    for (; i < values_.size(); ++i) values_[i] = CheckedAdd(values_[i], increment(i), i);
-  } catch (const FixedPointOverflow&) {
-    // All-or-nothing: undo the elements already updated (the increments recompute bit for bit).
-    for (std::size_t j = 0; j < i; ++j) values_[j] -= increment(j);
-    throw;
+  bool bad = false;
+  std::uint64_t* raw = reinterpret_cast<std::uint64_t*>(values_.data());
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint64_t before = raw[i], inc = increment(i, bad), sum = before + inc;
+    // Signed overflow: both operands' signs differ from the sum's; INT64_MIN is out of range too.
+    bad |= static_cast<std::int64_t>((before ^ sum) & (inc ^ sum)) < 0;
+    bad |= sum == (std::uint64_t{1} << 63);
+    raw[i] = sum;
   }
+  if (!bad) return;
+  bool ignored = false;
+  for (std::size_t i = 0; i < n; ++i) raw[i] -= increment(i, ignored);
+  for (std::size_t i = 0; i < n; ++i) {
+    const double term = term_at(i);
+    const std::int64_t fixed = ToFixed(term, i);  // throws for the first out-of-range term
+    CheckedAdd(values_[i], negate ? -fixed : fixed, i);  // throws for the first overflowing sum
+  }
+  throw std::logic_error("FixedPointVector: an overflow was flagged but not found");
 }
 
 std::vector<double> FixedPointVector::Values() const {
