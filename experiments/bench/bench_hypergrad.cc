@@ -161,10 +161,6 @@ void BM_Forward(benchmark::State& state) {
   state.counters["gradients"] = static_cast<double>(iters);
 }
 
-double Seconds(std::chrono::steady_clock::time_point since) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
-}
-
 // Our run against its own matrix products timed alone (issue [I]'s reference): the products of
 // one training step, one reverse step and the final full-data loss are recorded by shape
 // (gemm_trace.h) and replayed T times on fixed operands; in the same run, training alone and
@@ -185,18 +181,18 @@ void BM_MatrixProductFloor(benchmark::State& state) {
     auto t0 = std::chrono::steady_clock::now();
     ReversibleSgd sgd(p.Setup(iters, kGamma), {.buffer = BufferKind::kFast});
     sgd.Train(p.w0(), p.v0());
-    train = Seconds(t0);
+    train = Since(t0);
     std::vector<double> d_w(n);
     p.model().Evaluate(sgd.weights(), p.model().data(), d_w);
     const Hypergradients h = sgd.Reverse(d_w);
-    hyper = Seconds(t0);
+    hyper = Since(t0);
     if (!h.reversal.exact) state.SkipWithError("reverse pass not exact");
     t0 = std::chrono::steady_clock::now();
     ReplayGemms(step, iters);
-    gemm_train = Seconds(t0);
+    gemm_train = Since(t0);
     ReplayGemms(final_loss, 1);
     ReplayGemms(reverse_step, iters);
-    gemm_hyper = Seconds(t0);
+    gemm_hyper = Since(t0);
     state.SetIterationTime(hyper);
   }
   const auto flops = [](const std::vector<GemmShape>& shapes) {

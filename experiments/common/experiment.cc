@@ -110,8 +110,11 @@ int ExperimentMain(int argc, char** argv, const std::string& name, const std::st
   AddExperimentOptions(app, options);
   add_options(app);
   return GuardedMain(app, argc, argv, [&] {
-    if (IsRoot()) CheckResultPath(ResultPath(options, name));  // before the run, not after it
-    if (!IsRoot()) options.quiet = true;                      // rank 0 reports for all
+    if (IsRoot()) {
+      CheckResultPath(ResultPath(options, name));  // before the run, not after it
+    } else {
+      options.quiet = true;  // rank 0 reports for all
+    }
     return run(options, provenance);
   });
 }

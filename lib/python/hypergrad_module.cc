@@ -64,6 +64,19 @@ void CopyResult(const py::handle& value, std::span<double> out, const std::strin
   std::memcpy(out.data(), a.data(), out.size() * sizeof(double));
 }
 
+// A callback's (loss, array) pair: the loss returned, the array copied into `out`.
+// `form` names the pair in messages, e.g. "(loss, g)".
+double LossAndArray(const py::object& result, std::span<double> out, const std::string& what,
+                    const std::string& form) {
+  if (!py::isinstance<py::tuple>(result) && !py::isinstance<py::list>(result)) {
+    throw std::invalid_argument(what + " must return " + form);
+  }
+  const py::tuple pair = result.cast<py::tuple>();
+  if (pair.size() != 2) throw std::invalid_argument(what + " must return " + form);
+  CopyResult(pair[1], out, what);
+  return pair[0].cast<double>();
+}
+
 std::uint64_t Fingerprint(std::span<const double> g) {
   std::uint64_t h = 1469598103934665603ull;  // FNV-1a over the bits
   const auto* bytes = reinterpret_cast<const unsigned char*>(g.data());
@@ -107,17 +120,8 @@ class CallbackModel final : public Model {
 
  private:
   double CallGradient(std::span<const double> w, std::size_t t, std::span<double> grad) const {
-    const std::string what = "gradient(w, t=" + std::to_string(t) + ")";
-    const py::object result = gradient_(View(w), t);
-    py::tuple pair;
-    try {
-      pair = result.cast<py::tuple>();
-    } catch (const py::cast_error&) {
-      throw std::invalid_argument(what + " must return (loss, g)");
-    }
-    if (pair.size() != 2) throw std::invalid_argument(what + " must return (loss, g)");
-    CopyResult(pair[1], grad, what);
-    return pair[0].cast<double>();
+    return LossAndArray(gradient_(View(w), t), grad, "gradient(w, t=" + std::to_string(t) + ")",
+                        "(loss, g)");
   }
 
   py::function gradient_, hvp_;
@@ -210,17 +214,8 @@ Result ComputeHypergradients(py::function gradient, py::function hvp, py::functi
   Result r;
   r.w_T = Owned({sgd.weights().begin(), sgd.weights().end()}, {static_cast<py::ssize_t>(n)});
   r.v_T = Owned({sgd.velocity().begin(), sgd.velocity().end()}, {static_cast<py::ssize_t>(n)});
-  const py::object meta = meta_gradient(View(sgd.weights()));
-  py::tuple pair;
-  try {
-    pair = meta.cast<py::tuple>();
-  } catch (const py::cast_error&) {
-    throw std::invalid_argument("meta_gradient(w_T) must return (f, df_dw)");
-  }
-  if (pair.size() != 2) throw std::invalid_argument("meta_gradient(w_T) must return (f, df_dw)");
-  r.f = pair[0].cast<double>();
   std::vector<double> d_w(n);
-  CopyResult(pair[1], d_w, "meta_gradient(w_T)");
+  r.f = LossAndArray(meta_gradient(View(sgd.weights())), d_w, "meta_gradient(w_T)", "(f, df_dw)");
   r.info_bits = sgd.information_bits_after_train();
   r.extra_bytes = sgd.extra_bytes_after_train();
 

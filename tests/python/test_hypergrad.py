@@ -150,6 +150,10 @@ def test_errors_arrive_as_python_exceptions_with_the_cpp_messages():
     gradient, hvp, meta, w0, alpha, gamma = quadratic_problem()
     with pytest.raises(ValueError, match=r"gradient\(w, t=0\) returned 3 values"):
         hypergrad.hypergradients(lambda w, t: (0.0, np.zeros(3)), hvp, meta, w0, alpha, gamma)
+    with pytest.raises(ValueError, match=r"gradient\(w, t=0\) must return \(loss, g\)"):
+        hypergrad.hypergradients(lambda w, t: 1.0, hvp, meta, w0, alpha, gamma)
+    with pytest.raises(ValueError, match=r"meta_gradient\(w_T\) must return \(f, df_dw\)"):
+        hypergrad.hypergradients(gradient, hvp, lambda w: w, w0, alpha, gamma)
     with pytest.raises(ValueError, match="alpha and gamma have different shapes"):
         hypergrad.hypergradients(gradient, hvp, meta, w0, alpha, gamma[:5])
     with pytest.raises(ValueError, match="only 'sgd'"):
