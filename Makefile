@@ -93,7 +93,7 @@ FUZZ_SECONDS ?= 600
 fuzz: build
 	@mkdir -p $(BUILD)/fuzz-corpus $(BUILD)/fuzz-artifacts
 	$(BUILD)/bin/buffer_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=512 \
-	  -artifact_prefix=$(BUILD)/fuzz-artifacts/ $(BUILD)/fuzz-corpus
+	  -artifact_prefix=$(BUILD)/fuzz-artifacts/ $(BUILD)/fuzz-corpus tests/fuzz/regressions
 
 # A long reversal soak of the Fig-2 network (784-50-50-50-10 on 10,000 MNIST images, γ = 0.9):
 # SOAK_ITERS steps forward with the fast buffer, then back, w_0 and v_0 checked bit for bit;
