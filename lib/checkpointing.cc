@@ -32,7 +32,7 @@ class StoredTrajectory final : public FixedPointTrajectory {
     positions_.pop_back();
     w_.CopyValuesTo(w_values_);
   }
-  void UndoVelocity(const StepCoefficients&, std::span<const double>) override {
+  void UndoMoments(const StepCoefficients&, std::span<const double>) override {
     v_ = std::move(velocities_.back());
     velocities_.pop_back();
     v_.CopyValuesTo(v_values_);
@@ -44,7 +44,7 @@ class StoredTrajectory final : public FixedPointTrajectory {
     return check;
   }
   std::size_t ExtraBytes() const override {
-    return (positions_.size() + velocities_.size()) * w_.size() * sizeof(std::int64_t);
+    return positions_.size() * StateBytes();
   }
 
  private:
@@ -55,8 +55,9 @@ class StoredTrajectory final : public FixedPointTrajectory {
 // from the segment's snapshot, and hands them out newest first.
 class SqrtCheckpointedTrajectory final : public RecomputingTrajectory {
  public:
-  SqrtCheckpointedTrajectory(BufferKind kind, std::size_t n, std::size_t interval)
-      : RecomputingTrajectory(kind, n), interval_(interval) {
+  SqrtCheckpointedTrajectory(const ExactOptimizer& optimizer, BufferKind kind, std::size_t n,
+                             std::size_t interval)
+      : RecomputingTrajectory(optimizer, kind, n), interval_(interval) {
     if (interval == 0) throw std::invalid_argument("checkpointing: snapshot interval must be ≥ 1");
   }
 
@@ -79,7 +80,7 @@ class SqrtCheckpointedTrajectory final : public RecomputingTrajectory {
     w_ = segment_[c.t - segment_begin_].first;  // the velocity view stays v_{t+1}
     w_.CopyValuesTo(w_values_);
   }
-  void UndoVelocity(const StepCoefficients& c, std::span<const double>) override {
+  void UndoMoments(const StepCoefficients& c, std::span<const double>) override {
     v_ = std::move(segment_[c.t - segment_begin_].second);
     v_.CopyValuesTo(v_values_);
     segment_.pop_back();  // state t is used up
@@ -117,8 +118,9 @@ class SqrtCheckpointedTrajectory final : public RecomputingTrajectory {
 // actions up to the next turn, after which `work_` is the state to reverse.
 class RevolveTrajectory final : public RecomputingTrajectory {
  public:
-  RevolveTrajectory(BufferKind kind, std::size_t n, RevolveSchedule schedule)
-      : RecomputingTrajectory(kind, n), schedule_(std::move(schedule)) {}
+  RevolveTrajectory(const ExactOptimizer& optimizer, BufferKind kind, std::size_t n,
+                    RevolveSchedule schedule)
+      : RecomputingTrajectory(optimizer, kind, n), schedule_(std::move(schedule)) {}
 
   void Reset(std::span<const double> w0, std::span<const double> v0) override {
     RecomputingTrajectory::Reset(w0, v0);
@@ -154,7 +156,7 @@ class RevolveTrajectory final : public RecomputingTrajectory {
     w_ = work_.w;  // the velocity view stays v_{t+1}
     w_.CopyValuesTo(w_values_);
   }
-  void UndoVelocity(const StepCoefficients&, std::span<const double>) override {
+  void UndoMoments(const StepCoefficients&, std::span<const double>) override {
     v_ = work_.v;
     v_.CopyValuesTo(v_values_);
   }
@@ -203,19 +205,22 @@ class RevolveTrajectory final : public RecomputingTrajectory {
 
 }  // namespace
 
-std::unique_ptr<Trajectory> MakeStoredTrajectory(BufferKind buffer, std::size_t num_params) {
-  return std::make_unique<StoredTrajectory>(buffer, num_params);
+std::unique_ptr<Trajectory> MakeStoredTrajectory(const ExactOptimizer& optimizer, BufferKind buffer,
+                                                 std::size_t num_params) {
+  return std::make_unique<StoredTrajectory>(optimizer, buffer, num_params);
 }
 
-std::unique_ptr<Trajectory> MakeSqrtCheckpointedTrajectory(BufferKind buffer,
+std::unique_ptr<Trajectory> MakeSqrtCheckpointedTrajectory(const ExactOptimizer& optimizer,
+                                                           BufferKind buffer,
                                                            std::size_t num_params,
                                                            std::size_t interval) {
-  return std::make_unique<SqrtCheckpointedTrajectory>(buffer, num_params, interval);
+  return std::make_unique<SqrtCheckpointedTrajectory>(optimizer, buffer, num_params, interval);
 }
 
-std::unique_ptr<Trajectory> MakeRevolveTrajectory(BufferKind buffer, std::size_t num_params,
+std::unique_ptr<Trajectory> MakeRevolveTrajectory(const ExactOptimizer& optimizer,
+                                                  BufferKind buffer, std::size_t num_params,
                                                   RevolveSchedule schedule) {
-  return std::make_unique<RevolveTrajectory>(buffer, num_params, std::move(schedule));
+  return std::make_unique<RevolveTrajectory>(optimizer, buffer, num_params, std::move(schedule));
 }
 
 }  // namespace hypergrad

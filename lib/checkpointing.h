@@ -15,13 +15,15 @@
 namespace hypergrad {
 
 // Store-all: every (w_t, v_t) kept during the forward pass (what unrolled autodiff does).
-// Extra memory 2·8·P bytes per step.
-std::unique_ptr<Trajectory> MakeStoredTrajectory(BufferKind buffer, std::size_t num_params);
+// Extra memory 8·(1 + K)·P bytes per step (K moment vectors).
+std::unique_ptr<Trajectory> MakeStoredTrajectory(const ExactOptimizer& optimizer, BufferKind buffer,
+                                                 std::size_t num_params);
 
 // Snapshot (w, v, buffer) every `interval` steps (≥ 1; ⌈√T⌉ balances the two terms); the reverse
 // pass recomputes each segment once from its snapshot and keeps the segment's states: one extra
 // forward sweep, memory ≈ (T/interval + interval) states.
-std::unique_ptr<Trajectory> MakeSqrtCheckpointedTrajectory(BufferKind buffer,
+std::unique_ptr<Trajectory> MakeSqrtCheckpointedTrajectory(const ExactOptimizer& optimizer,
+                                                           BufferKind buffer,
                                                            std::size_t num_params,
                                                            std::size_t interval);
 
@@ -29,7 +31,8 @@ std::unique_ptr<Trajectory> MakeSqrtCheckpointedTrajectory(BufferKind buffer,
 // PlanRevolve), so that with schedule.snapshots slots the forward steps number
 // BinomialForwardSteps(T, s). Memory: s snapshots plus one working state. The trajectory must
 // run exactly schedule.steps forward steps (std::logic_error otherwise).
-std::unique_ptr<Trajectory> MakeRevolveTrajectory(BufferKind buffer, std::size_t num_params,
+std::unique_ptr<Trajectory> MakeRevolveTrajectory(const ExactOptimizer& optimizer,
+                                                  BufferKind buffer, std::size_t num_params,
                                                   RevolveSchedule schedule);
 
 }  // namespace hypergrad

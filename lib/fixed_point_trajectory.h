@@ -1,7 +1,7 @@
 // The fixed-point trajectory shared by the reversible method and the checkpointing baselines
-// (library-internal: use MakeTrajectory). Fixed-point w and v with Algorithm 3 for the momentum;
-// the double views are refreshed after every change, so the products α·v and (1−γ)·g are formed
-// from identical doubles in both directions.
+// (library-internal: use MakeTrajectory). Fixed-point w and moments u (K·P values, called v
+// here) with Algorithm 3 for the decays; the double views are refreshed after every change, so
+// the increments α·Δ(u) and c·φ(g) are formed from identical doubles in both directions.
 #ifndef HYPERGRAD_FIXED_POINT_TRAJECTORY_H_
 #define HYPERGRAD_FIXED_POINT_TRAJECTORY_H_
 
@@ -32,32 +32,40 @@ struct FixedPointState {
 
 class FixedPointTrajectory : public Trajectory {
  public:
-  FixedPointTrajectory(BufferKind kind, std::size_t n);
+  // P = n parameters; the moments have optimizer.num_moments()·n values.
+  FixedPointTrajectory(const ExactOptimizer& optimizer, BufferKind kind, std::size_t n);
 
   void Reset(std::span<const double> w0, std::span<const double> v0) override;
   std::span<const double> position() const override { return w_values_; }
-  std::span<const double> velocity() const override { return v_values_; }
+  std::span<const double> moments() const override { return v_values_; }
   void StepForward(const StepCoefficients& c, std::span<const double> g) override;
   void UndoPosition(const StepCoefficients& c) override;
-  void UndoVelocity(const StepCoefficients& c, std::span<const double> g) override;
+  void UndoMoments(const StepCoefficients& c, std::span<const double> g) override;
   ReversalCheck Check() const override;
   std::size_t ExtraBytes() const override { return buffer_ ? buffer_->AllocatedBytes() : 0; }
   double InformationBits() const override { return buffer_ ? buffer_->InformationBits() : 0.0; }
 
  protected:
-  // One forward step of `state` (v ← γv − (1−γ)g by Algorithm 3, then w ← w + αv), all or
-  // nothing: on FixedPointOverflow the state is unchanged. `v_values` holds v's doubles on entry
-  // and on exit.
-  static void Step(FixedPointVector& w, FixedPointVector& v, InfoBuffer& buffer,
-                   std::vector<double>& v_values, const StepCoefficients& c,
-                   std::span<const double> g);
+  // One forward step of `state` (v ← r·v + c·φ(g) by Algorithm 3, then w ← w + α·Δ(v)), all
+  // or nothing: on FixedPointOverflow the state is unchanged. `v_values` holds v's doubles on
+  // entry and on exit.
+  void Step(FixedPointVector& w, FixedPointVector& v, InfoBuffer& buffer,
+            std::vector<double>& v_values, const StepCoefficients& c, std::span<const double> g);
+  // Δ(v) for the current moments' doubles.
+  std::span<const double> Direction(const StepCoefficients& c, std::span<const double> v_values);
   // The current state (w_t, v_t, a copy of the buffer) at iteration t.
   FixedPointState Snapshot(std::size_t t) const;
+  // Bytes of one (w, v) pair.
+  std::size_t StateBytes() const { return (w_.size() + v_.size()) * sizeof(std::int64_t); }
 
+  const ExactOptimizer& optimizer_;
   BufferKind kind_;
   FixedPointVector w_, v_, w0_, v0_;
   std::vector<double> w_values_, v_values_;
   std::unique_ptr<InfoBuffer> buffer_;
+
+ private:
+  std::vector<double> inputs_, direction_;  // scratch for φ(g) and Δ(v)
 };
 
 // Base of the checkpointing strategies: recomputes forward steps from a snapshot through the
@@ -77,8 +85,6 @@ class RecomputingTrajectory : public FixedPointTrajectory {
   void Recompute(FixedPointState& state);
   // Records the current ExtraBytes() in the peak.
   void NotePeak() { peak_bytes_ = std::max(peak_bytes_, ExtraBytes()); }
-  // Bytes of one (w, v) pair.
-  std::size_t StateBytes() const { return 2 * w_.size() * sizeof(std::int64_t); }
 
  private:
   Replay replay_;

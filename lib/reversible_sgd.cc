@@ -81,107 +81,74 @@ BatchSchedule AuthorsRandomBatches(std::size_t rows, std::size_t batch_size, std
   };
 }
 
-ReversibleSgd::ReversibleSgd(TrainingSetup setup, SgdOptions options)
-    : setup_(std::move(setup)), options_(std::move(options)) {
-  if (!setup_.model) throw std::invalid_argument("ReversibleSgd: no model");
-  if (!setup_.batches) throw std::invalid_argument("ReversibleSgd: no batch schedule");
-  setup_.blocks.Validate();
-  if (setup_.blocks.num_params() != setup_.model->num_params()) {
-    throw std::invalid_argument("ReversibleSgd: blocks cover " +
-                                std::to_string(setup_.blocks.num_params()) +
-                                " parameters, the model has " +
-                                std::to_string(setup_.model->num_params()));
-  }
-  setup_.schedule.Validate();
-  if (setup_.schedule.blocks != setup_.blocks.num_blocks()) {
-    throw std::invalid_argument("ReversibleSgd: schedule has " +
-                                std::to_string(setup_.schedule.blocks) + " blocks, partition " +
-                                std::to_string(setup_.blocks.num_blocks()));
-  }
-  const auto iters = static_cast<double>(setup_.schedule.iters);
-  TrajectoryOptions trajectory_options{
-      .buffer = options_.buffer,
-      .checkpoint_interval = options_.checkpoint_interval > 0
-                                 ? options_.checkpoint_interval
-                                 : std::max<std::size_t>(1, static_cast<std::size_t>(std::ceil(std::sqrt(iters)))),
-      .revolve_snapshots = options_.revolve_snapshots,
-      .steps = setup_.schedule.iters};
-  trajectory_ = MakeTrajectory(options_.method, setup_.model->num_params(), trajectory_options);
-  trajectory_->SetReplay([this](std::size_t t, std::span<const double> w, std::span<double> g,
-                                StepCoefficients& c) {
-    Coefficients(t, c);
-    setup_.model->Gradient(w, setup_.batches(t), g);
-  });
-}
+namespace {
 
-void ReversibleSgd::Coefficients(std::size_t t, StepCoefficients& c) const {
-  const Schedule& s = setup_.schedule;
-  const std::size_t blocks = s.blocks;
-  c.t = t;
-  const std::span<const double> alpha_t{s.alpha.data() + t * blocks, blocks};
-  const std::span<const double> gamma_t{s.gamma.data() + t * blocks, blocks};
-  if (std::equal(alpha_t.begin(), alpha_t.end(), c.block_alpha.begin(), c.block_alpha.end()) &&
-      std::equal(gamma_t.begin(), gamma_t.end(), c.block_gamma.begin(), c.block_gamma.end())) {
-    return;  // same values as the step before: the expansion is already there
-  }
-  c.block_alpha.assign(alpha_t.begin(), alpha_t.end());
-  c.block_gamma.assign(gamma_t.begin(), gamma_t.end());
-  std::vector<double> one_minus(blocks);
-  std::vector<MomentumRatio> block_ratios(blocks);
-  for (std::size_t j = 0; j < blocks; ++j) {
-    one_minus[j] = 1.0 - s.Gamma(t, j);
-    block_ratios[j] = MomentumToRatio(s.Gamma(t, j));
-  }
-  const std::size_t n = setup_.blocks.num_params();
-  c.alpha.resize(n);
-  c.gamma.resize(n);
-  c.one_minus_gamma.resize(n);
-  c.ratios.resize(n);
-  setup_.blocks.Expand(alpha_t, c.alpha);
-  setup_.blocks.Expand(gamma_t, c.gamma);
-  setup_.blocks.Expand(one_minus, c.one_minus_gamma);
-  for (std::size_t k = 0; k < n; ++k) c.ratios[k] = block_ratios[setup_.blocks.block_of[k]];
-}
+// SGD with momentum in the form of exact_optimizer.h: u = v, r = γ, c = −(1−γ), φ(g) = g,
+// Δ(u) = v.
+class SgdMomentum final : public ExactOptimizer {
+ public:
+  SgdMomentum(Schedule schedule, const ParameterBlocks& blocks)
+      : schedule_(std::move(schedule)), blocks_(blocks) {}
 
-void ReversibleSgd::Train(std::span<const double> w0, std::span<const double> v0) {
-  trained_ = false;  // a Train that fails leaves nothing to reverse
-  const Model& model = *setup_.model;
-  const std::size_t n = model.num_params();
-  if (w0.size() != n || v0.size() != n) {
-    throw std::invalid_argument("ReversibleSgd::Train: w0 and v0 need " + std::to_string(n) +
-                                " values, got " + std::to_string(w0.size()) + " and " +
-                                std::to_string(v0.size()));
-  }
-  try {
-    trajectory_->Reset(w0, v0);
-  } catch (const FixedPointOverflow& e) {
-    throw e.WithContext("initial weights or velocity out of range (parameter " +
-                        model.ParameterName(e.index()) + ")");
-  }
-  StepCoefficients c;
-  std::vector<double> g(n);
-  for (std::size_t t = 0; t < setup_.schedule.iters; ++t) {
-    Coefficients(t, c);
-    const double loss = model.Gradient(trajectory_->position(), setup_.batches(t), g);
-    if (options_.on_step) options_.on_step(t, trajectory_->position(), loss);
-    try {
-      trajectory_->StepForward(c, g);
-    } catch (const FixedPointOverflow& e) {
-      throw e.WithContext("training diverged at iteration " + std::to_string(t) +
-                          ", parameter " + model.ParameterName(e.index()));
+  std::string_view name() const override { return "sgd"; }
+  std::size_t num_moments() const override { return 1; }
+  std::size_t iters() const override { return schedule_.iters; }
+
+  void Coefficients(std::size_t t, StepCoefficients& c) const override {
+    const std::size_t blocks = schedule_.blocks;
+    c.t = t;
+    const std::span<const double> alpha_t{schedule_.alpha.data() + t * blocks, blocks};
+    const std::span<const double> gamma_t{schedule_.gamma.data() + t * blocks, blocks};
+    std::vector<double> values(alpha_t.begin(), alpha_t.end());
+    values.insert(values.end(), gamma_t.begin(), gamma_t.end());
+    if (values == c.block_values) return;  // same as the step before: already expanded
+    c.block_values = std::move(values);
+    std::vector<double> minus_one_minus(blocks);
+    std::vector<MomentumRatio> block_ratios(blocks);
+    for (std::size_t j = 0; j < blocks; ++j) {
+      minus_one_minus[j] = -(1.0 - gamma_t[j]);
+      block_ratios[j] = MomentumToRatio(gamma_t[j]);
     }
+    const std::size_t n = blocks_.num_params();
+    c.alpha.resize(n);
+    c.decay.resize(n);
+    c.increment.resize(n);
+    c.ratios.resize(n);
+    blocks_.Expand(alpha_t, c.alpha);
+    blocks_.Expand(gamma_t, c.decay);
+    blocks_.Expand(minus_one_minus, c.increment);
+    for (std::size_t k = 0; k < n; ++k) c.ratios[k] = block_ratios[blocks_.block_of[k]];
   }
-  extra_bytes_ = trajectory_->ExtraBytes();
-  information_bits_ = trajectory_->InformationBits();
-  trained_ = true;
+  std::span<const double> MomentInputs(std::span<const double> g,
+                                       std::span<double>) const override {
+    return g;
+  }
+  std::span<const double> Direction(const StepCoefficients&, std::span<const double> v,
+                                    std::span<double>) const override {
+    return v;
+  }
+
+ private:
+  Schedule schedule_;
+  const ParameterBlocks& blocks_;  // the run's, which outlives this
+};
+
+}  // namespace
+
+ReversibleSgd::ReversibleSgd(TrainingSetup setup, SgdOptions options)
+    : ReversibleTraining(std::move(setup.model), std::move(setup.blocks),
+                         std::move(setup.batches), std::move(options), "ReversibleSgd") {
+  setup.schedule.Validate();
+  const std::size_t schedule_blocks = setup.schedule.blocks;
+  SetOptimizer(std::make_unique<SgdMomentum>(std::move(setup.schedule), blocks_),
+               schedule_blocks);
 }
 
 Hypergradients ReversibleSgd::Reverse(std::span<const double> d_wT,
                                       std::span<const double> d_theta) {
-  if (!trained_) throw std::logic_error("ReversibleSgd::Reverse: call Train first (once per Reverse)");
-  const Model& model = *setup_.model;
+  const Model& model = this->model();
   const std::size_t n = model.num_params(), hyper = model.num_hyper();
-  const std::size_t iters = setup_.schedule.iters, blocks = setup_.schedule.blocks;
+  const std::size_t iters = optimizer().iters(), blocks = blocks_.num_blocks();
   if (d_wT.size() != n) {
     throw std::invalid_argument("ReversibleSgd::Reverse: d_w has " + std::to_string(d_wT.size()) +
                                 " values, the model " + std::to_string(n) + " parameters");
@@ -191,7 +158,7 @@ Hypergradients ReversibleSgd::Reverse(std::span<const double> d_wT,
                                 std::to_string(d_theta.size()) + " values, the model " +
                                 std::to_string(hyper) + " hyperparameters");
   }
-  trained_ = false;  // the arguments are right: this call consumes the trained state
+  ConsumeTrainedState("Reverse");  // the arguments are right: this call consumes it
   Hypergradients h;
   h.d_alpha.assign(iters * blocks, 0.0);
   h.d_gamma.assign(iters * blocks, 0.0);
@@ -200,37 +167,37 @@ Hypergradients ReversibleSgd::Reverse(std::span<const double> d_wT,
   std::vector<double> d_w(d_wT.begin(), d_wT.end()), d_v(n, 0.0);
   std::vector<double> g(n), hvp(n), u(n), mixed(hyper), products(n);
   StepCoefficients c;
-
+  Trajectory& trajectory = this->trajectory();
   for (std::size_t t = iters; t-- > 0;) {
-    Coefficients(t, c);
+    optimizer().Coefficients(t, c);
     std::span<double> d_alpha_t{h.d_alpha.data() + t * blocks, blocks};
     std::span<double> d_gamma_t{h.d_gamma.data() + t * blocks, blocks};
     // dα_t = d_w · v_{t+1}, per block, before the position is reversed.
-    const auto v_next = trajectory_->velocity();
+    const auto v_next = trajectory.moments();
     for (std::size_t k = 0; k < n; ++k) products[k] = d_w[k] * v_next[k];
-    setup_.blocks.AccumulateSum(products, d_alpha_t);
-    trajectory_->UndoPosition(c);  // w_t
+    blocks_.AccumulateSum(products, d_alpha_t);
+    trajectory.UndoPosition(c);  // w_t
     for (std::size_t k = 0; k < n; ++k) {
       d_v[k] += c.alpha[k] * d_w[k];
-      u[k] = c.one_minus_gamma[k] * d_v[k];
+      u[k] = -c.increment[k] * d_v[k];  // (1−γ)·d_v
     }
     // g_t (bit-identical to the forward pass), H·u and the mixed product, in one pass.
-    model.GradientAndHvp(trajectory_->position(), setup_.batches(t), u, g, hvp,
+    model.GradientAndHvp(trajectory.position(), BatchAt(t), u, g, hvp,
                          hyper > 0 ? std::span<double>(mixed) : std::span<double>());
-    trajectory_->UndoVelocity(c, g);  // v_t
-    const auto v_t = trajectory_->velocity();
+    trajectory.UndoMoments(c, g);  // v_t
+    const auto v_t = trajectory.moments();
     for (std::size_t k = 0; k < n; ++k) products[k] = d_v[k] * (v_t[k] + g[k]);
-    setup_.blocks.AccumulateSum(products, d_gamma_t);
+    blocks_.AccumulateSum(products, d_gamma_t);
     for (std::size_t k = 0; k < n; ++k) {
       d_w[k] -= hvp[k];
-      d_v[k] *= c.gamma[k];
+      d_v[k] *= c.decay[k];
     }
     for (std::size_t i = 0; i < hyper; ++i) h.d_theta[i] -= mixed[i];
-    if (options_.on_reverse_step) options_.on_reverse_step(iters - t);
+    if (options().on_reverse_step) options().on_reverse_step(iters - t);
   }
   h.d_w0 = std::move(d_w);
   h.d_v0 = std::move(d_v);
-  h.reversal = trajectory_->Check();
+  h.reversal = trajectory.Check();
   return h;
 }
 

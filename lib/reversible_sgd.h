@@ -1,5 +1,6 @@
 // Stochastic gradient descent with momentum that runs backwards exactly, and the
-// hypergradients its reverse pass yields (paper Algorithms 1–2; reference notes §3).
+// hypergradients its reverse pass yields (paper Algorithms 1–2; reference notes §3). One of the
+// exactly reversible optimizers (exact_optimizer.h): K = 1 moment, the velocity v.
 //
 // Forward, t = 0 … T−1:  g_t = ∇_w L(w_t, θ; batch_t);  v ← γ_t·v − (1−γ_t)·g_t;  w ← w + α_t·v
 // (the position update uses the *new* velocity). Reverse, from d_w = ∂f/∂w_T, d_v = 0,
@@ -11,14 +12,12 @@
 #ifndef HYPERGRAD_REVERSIBLE_SGD_H_
 #define HYPERGRAD_REVERSIBLE_SGD_H_
 
-#include <algorithm>
-#include <functional>
 #include <memory>
 #include <span>
 #include <vector>
 
 #include "model.h"
-#include "trajectory.h"
+#include "reversible_training.h"
 
 namespace hypergrad {
 
@@ -36,10 +35,6 @@ struct Schedule {
   // in (0, 2) (the γ → n/d rule needs γ > 0; γ ≥ 1 is allowed but unusual).
   void Validate() const;
 };
-
-// The rows used by iteration t. Called again, in reverse order, by the reverse pass: it must
-// return the same rows for the same t (derive any randomness from t).
-using BatchSchedule = std::function<Batch(std::size_t t)>;
 
 // Batch t = rows [(t mod (rows/batch))·batch, +batch): fixed consecutive batches, cycled.
 BatchSchedule SequentialBatches(std::size_t rows, std::size_t batch_size);
@@ -61,18 +56,7 @@ struct TrainingSetup {
   BatchSchedule batches;
 };
 
-struct SgdOptions {
-  ReversalMethod method = ReversalMethod::kReversible;
-  BufferKind buffer = BufferKind::kFast;
-  // Snapshot spacing of kCheckpointed; 0 means ⌈√T⌉.
-  std::size_t checkpoint_interval = 0;
-  // Snapshots of kRevolve (binomial checkpointing), ≥ 1.
-  std::size_t revolve_snapshots = 10;
-  // Called before each forward update with t, w_t and the batch loss L(w_t) (learning curves).
-  std::function<void(std::size_t t, std::span<const double> w, double batch_loss)> on_step;
-  // Called after each reverse step with the number of steps done (progress display).
-  std::function<void(std::size_t done)> on_reverse_step;
-};
+using SgdOptions = TrainingOptions;
 
 struct Hypergradients {
   std::vector<double> d_w0, d_v0;
@@ -82,25 +66,21 @@ struct Hypergradients {
   ReversalCheck reversal;       // did the reverse pass arrive back at (w_0, v_0)?
 };
 
-class ReversibleSgd {
+class ReversibleSgd final : public ReversibleTraining {
  public:
   // Throws std::invalid_argument if the blocks do not partition the model's parameters, the
   // schedule is invalid or has a different number of blocks, no batch schedule is given, or
   // the method's options are out of range (e.g. 0 Revolve snapshots).
   ReversibleSgd(TrainingSetup setup, SgdOptions options = {});
-  // Neither copied nor moved: the trajectory's replay hook refers to this object.
-  ReversibleSgd(const ReversibleSgd&) = delete;
-  ReversibleSgd& operator=(const ReversibleSgd&) = delete;
 
   // Runs the T forward steps from (w0, v0) (quantised to fixed point). Throws
   // FixedPointOverflow if training leaves the representable range, with a message naming the
   // iteration and the parameter ("training diverged at iteration 12, parameter W0[3,4]: ...").
   // After a failed Train, Reverse refuses to run until a Train succeeds.
-  void Train(std::span<const double> w0, std::span<const double> v0);
+  void Train(std::span<const double> w0, std::span<const double> v0) { TrainFrom(w0, v0); }
 
-  // w_T and v_T after Train().
-  std::span<const double> weights() const { return trajectory_->position(); }
-  std::span<const double> velocity() const { return trajectory_->velocity(); }
+  // v_T after Train() (w_T is weights()).
+  std::span<const double> velocity() const { return moments(); }
 
   // Runs training backwards from d_w = ∂f/∂w_T (size P) and the direct term d_θ = ∂f/∂θ
   // (empty = zero, else size num_hyper()), and returns every hypergradient. May be called once
@@ -109,29 +89,8 @@ class ReversibleSgd {
   // model has hyperparameters.
   Hypergradients Reverse(std::span<const double> d_wT, std::span<const double> d_theta = {});
 
-  // Memory the method holds beyond w and v (bytes) and the buffer's information (bits), as
-  // measured right after Train().
-  std::size_t extra_bytes_after_train() const { return extra_bytes_; }
-  double information_bits_after_train() const { return information_bits_; }
-  // Forward steps recomputed by the reverse pass (checkpointing; 0 for the other methods).
-  std::size_t recomputed_steps() const { return trajectory_->RecomputedSteps(); }
-  // The most memory (bytes) the method has held beyond w and v since Train() began, the reverse
-  // pass included (checkpointing holds recomputed states there).
-  std::size_t peak_extra_bytes() const {
-    return std::max(extra_bytes_, trajectory_->PeakExtraBytes());
-  }
-
-  const TrainingSetup& setup() const { return setup_; }
-
  private:
-  void Coefficients(std::size_t t, StepCoefficients& c) const;
-
-  TrainingSetup setup_;
-  SgdOptions options_;
-  std::unique_ptr<Trajectory> trajectory_;
-  bool trained_ = false;
-  std::size_t extra_bytes_ = 0;
-  double information_bits_ = 0.0;
+  std::string MomentName(std::size_t) const override { return "velocity"; }
 };
 
 }  // namespace hypergrad

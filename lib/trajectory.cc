@@ -10,6 +10,18 @@
 #include "fixed_point_trajectory.h"
 
 namespace hypergrad {
+namespace {
+
+// The moments u0 quantised; an overflow names element P + i of the state (w, u).
+FixedPointVector MomentsFromDoubles(std::span<const double> u0, std::size_t num_params) {
+  try {
+    return FixedPointVector::FromDoubles(u0);
+  } catch (const FixedPointOverflow& e) {
+    throw FixedPointOverflow(num_params + e.index(), e.value());
+  }
+}
+
+}  // namespace
 
 double MaxAbsDifference(std::span<const double> a, std::span<const double> b) {
   double m = 0.0;
@@ -29,34 +41,56 @@ std::size_t FixedPointState::Bytes() const {
   return (w.size() + v.size()) * sizeof(std::int64_t) + (buffer ? buffer->AllocatedBytes() : 0);
 }
 
-FixedPointTrajectory::FixedPointTrajectory(BufferKind kind, std::size_t n)
-    : kind_(kind), w_values_(n), v_values_(n) {}
+FixedPointTrajectory::FixedPointTrajectory(const ExactOptimizer& optimizer, BufferKind kind,
+                                           std::size_t n)
+    : optimizer_(optimizer), kind_(kind), w_values_(n), v_values_(optimizer.num_moments() * n),
+      inputs_(v_values_.size()), direction_(n) {}
 
 void FixedPointTrajectory::Reset(std::span<const double> w0, std::span<const double> v0) {
+  if (w0.size() != w_values_.size() || v0.size() != v_values_.size()) {
+    throw std::invalid_argument("trajectory: " + std::to_string(w0.size()) + " weights and " +
+                                std::to_string(v0.size()) + " moment values given, expected " +
+                                std::to_string(w_values_.size()) + " and " +
+                                std::to_string(v_values_.size()));
+  }
   w_ = FixedPointVector::FromDoubles(w0);
-  v_ = FixedPointVector::FromDoubles(v0);
+  v_ = MomentsFromDoubles(v0, w0.size());
   w_.CopyValuesTo(w_values_);
   v_.CopyValuesTo(v_values_);
   w0_ = w_;
   v0_ = v_;
-  buffer_ = MakeInfoBuffer(kind_, w_.size());
+  buffer_ = MakeInfoBuffer(kind_, v_.size());
+}
+
+std::span<const double> FixedPointTrajectory::Direction(const StepCoefficients& c,
+                                                        std::span<const double> v_values) {
+  return optimizer_.Direction(c, v_values, direction_);
 }
 
 void FixedPointTrajectory::Step(FixedPointVector& w, FixedPointVector& v, InfoBuffer& buffer,
                                 std::vector<double>& v_values, const StepCoefficients& c,
                                 std::span<const double> g) {
-  MultiplyByRatio(v, c.ratios, buffer);
+  // Overflows of the moments are reported after the P elements of w.
+  const auto moment_overflow = [&](const FixedPointOverflow& e) {
+    return FixedPointOverflow(w.size() + e.index(), e.value());
+  };
   try {
-    v.SubScaled(c.one_minus_gamma, g);
-  } catch (const FixedPointOverflow&) {
+    MultiplyByRatio(v, c.ratios, buffer);
+  } catch (const FixedPointOverflow& e) {
+    throw moment_overflow(e);
+  }
+  const std::span<const double> inputs = optimizer_.MomentInputs(g, inputs_);
+  try {
+    v.AddScaled(c.increment, inputs);
+  } catch (const FixedPointOverflow& e) {
     DivideByRatio(v, c.ratios, buffer);  // leave the state as it was
-    throw;
+    throw moment_overflow(e);
   }
   v.CopyValuesTo(v_values);
   try {
-    w.AddScaled(c.alpha, v_values);
+    w.AddScaled(c.alpha, Direction(c, v_values));
   } catch (const FixedPointOverflow&) {
-    v.AddScaled(c.one_minus_gamma, g);
+    v.SubScaled(c.increment, inputs);
     DivideByRatio(v, c.ratios, buffer);
     v.CopyValuesTo(v_values);  // the old v's doubles again
     throw;
@@ -69,12 +103,12 @@ void FixedPointTrajectory::StepForward(const StepCoefficients& c, std::span<cons
 }
 
 void FixedPointTrajectory::UndoPosition(const StepCoefficients& c) {
-  w_.SubScaled(c.alpha, v_values_);
+  w_.SubScaled(c.alpha, Direction(c, v_values_));
   w_.CopyValuesTo(w_values_);
 }
 
-void FixedPointTrajectory::UndoVelocity(const StepCoefficients& c, std::span<const double> g) {
-  v_.AddScaled(c.one_minus_gamma, g);
+void FixedPointTrajectory::UndoMoments(const StepCoefficients& c, std::span<const double> g) {
+  v_.SubScaled(c.increment, optimizer_.MomentInputs(g, inputs_));
   DivideByRatio(v_, c.ratios, *buffer_);
   v_.CopyValuesTo(v_values_);
 }
@@ -97,7 +131,7 @@ void RecomputingTrajectory::Reset(std::span<const double> w0, std::span<const do
   recomputed_ = peak_bytes_ = 0;
   g_.resize(w_.size());
   w_scratch_.resize(w_.size());
-  v_scratch_.resize(w_.size());
+  v_scratch_.resize(v_.size());
 }
 
 void RecomputingTrajectory::Recompute(FixedPointState& state) {
@@ -120,33 +154,40 @@ ReversalCheck RecomputingTrajectory::Check() const {
 
 namespace {
 
-// Plain float64 SGD with momentum; reversed by dividing by γ, with no buffer.
+// The optimizer in plain float64; reversed by dividing by the decays, with no buffer.
 class NaiveFloatTrajectory final : public Trajectory {
  public:
-  explicit NaiveFloatTrajectory(std::size_t n) : w_(n), v_(n) {}
+  NaiveFloatTrajectory(const ExactOptimizer& optimizer, std::size_t n)
+      : optimizer_(optimizer), w_(n), v_(optimizer.num_moments() * n), inputs_(v_.size()),
+        direction_(n) {}
 
   void Reset(std::span<const double> w0, std::span<const double> v0) override {
     // Start from the quantised values, like the fixed-point strategies.
     w_ = FixedPointVector::FromDoubles(w0).Values();
-    v_ = FixedPointVector::FromDoubles(v0).Values();
+    if (w0.size() != w_.size() || v0.size() != v_.size()) {
+      throw std::invalid_argument("naive float trajectory: wrong sizes of w0 or u0");
+    }
+    v_ = MomentsFromDoubles(v0, w0.size()).Values();
     w0_ = w_;
     v0_ = v_;
   }
   std::span<const double> position() const override { return w_; }
-  std::span<const double> velocity() const override { return v_; }
+  std::span<const double> moments() const override { return v_; }
 
   void StepForward(const StepCoefficients& c, std::span<const double> g) override {
-    for (std::size_t k = 0; k < w_.size(); ++k) {
-      v_[k] = c.gamma[k] * v_[k] - c.one_minus_gamma[k] * g[k];
-      w_[k] += c.alpha[k] * v_[k];
-    }
+    const std::span<const double> x = optimizer_.MomentInputs(g, inputs_);
+    for (std::size_t k = 0; k < v_.size(); ++k) v_[k] = c.decay[k] * v_[k] + c.increment[k] * x[k];
+    const std::span<const double> d = optimizer_.Direction(c, v_, direction_);
+    for (std::size_t k = 0; k < w_.size(); ++k) w_[k] += c.alpha[k] * d[k];
   }
   void UndoPosition(const StepCoefficients& c) override {
-    for (std::size_t k = 0; k < w_.size(); ++k) w_[k] -= c.alpha[k] * v_[k];
+    const std::span<const double> d = optimizer_.Direction(c, v_, direction_);
+    for (std::size_t k = 0; k < w_.size(); ++k) w_[k] -= c.alpha[k] * d[k];
   }
-  void UndoVelocity(const StepCoefficients& c, std::span<const double> g) override {
-    for (std::size_t k = 0; k < w_.size(); ++k) {
-      v_[k] = (v_[k] + c.one_minus_gamma[k] * g[k]) / c.gamma[k];
+  void UndoMoments(const StepCoefficients& c, std::span<const double> g) override {
+    const std::span<const double> x = optimizer_.MomentInputs(g, inputs_);
+    for (std::size_t k = 0; k < v_.size(); ++k) {
+      v_[k] = (v_[k] - c.increment[k] * x[k]) / c.decay[k];
     }
   }
   ReversalCheck Check() const override {
@@ -159,7 +200,8 @@ class NaiveFloatTrajectory final : public Trajectory {
   std::size_t ExtraBytes() const override { return 0; }
 
  private:
-  std::vector<double> w_, v_, w0_, v0_;
+  const ExactOptimizer& optimizer_;
+  std::vector<double> w_, v_, w0_, v0_, inputs_, direction_;
 };
 
 }  // namespace
@@ -186,20 +228,21 @@ std::string_view ReversalMethodName(ReversalMethod method) {
   return "?";
 }
 
-std::unique_ptr<Trajectory> MakeTrajectory(ReversalMethod method, std::size_t num_params,
+std::unique_ptr<Trajectory> MakeTrajectory(ReversalMethod method, const ExactOptimizer& optimizer,
+                                           std::size_t num_params,
                                            const TrajectoryOptions& options) {
   switch (method) {
     case ReversalMethod::kReversible:
-      return std::make_unique<FixedPointTrajectory>(options.buffer, num_params);
+      return std::make_unique<FixedPointTrajectory>(optimizer, options.buffer, num_params);
     case ReversalMethod::kStoredTrajectory:
-      return MakeStoredTrajectory(options.buffer, num_params);
+      return MakeStoredTrajectory(optimizer, options.buffer, num_params);
     case ReversalMethod::kNaiveFloat:
-      return std::make_unique<NaiveFloatTrajectory>(num_params);
+      return std::make_unique<NaiveFloatTrajectory>(optimizer, num_params);
     case ReversalMethod::kCheckpointed:
-      return MakeSqrtCheckpointedTrajectory(options.buffer, num_params,
+      return MakeSqrtCheckpointedTrajectory(optimizer, options.buffer, num_params,
                                             options.checkpoint_interval);
     case ReversalMethod::kRevolve:
-      return MakeRevolveTrajectory(options.buffer, num_params,
+      return MakeRevolveTrajectory(optimizer, options.buffer, num_params,
                                    PlanRevolve(options.steps, options.revolve_snapshots));
   }
   throw std::invalid_argument("MakeTrajectory: unknown method");

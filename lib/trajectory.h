@@ -1,5 +1,7 @@
-// How the forward pass's states (w_t, v_t) are kept so that the reverse pass can visit them
-// again, newest first. Three strategies behind one interface:
+// How the forward pass's states (w_t and the optimizer's moments u_t: v_t for SGD with momentum,
+// m_t and s_t for Adam) are kept so that the reverse pass can visit them again, newest first.
+// The strategies know the optimizer only through ExactOptimizer (exact_optimizer.h), so each
+// serves every optimizer. Below, "v" stands for all of u. The strategies:
 //   kReversible:       exact fixed point + information buffer; states are *recomputed* by
 //                      running SGD with momentum backwards (the paper's method; memory does
 //                      not grow with T beyond the buffer).
@@ -23,8 +25,8 @@
 #include <string_view>
 #include <vector>
 
+#include "exact_optimizer.h"
 #include "info_buffer.h"
-#include "rational.h"
 
 namespace hypergrad {
 
@@ -35,43 +37,33 @@ enum class ReversalMethod { kReversible, kStoredTrajectory, kNaiveFloat, kCheckp
 ReversalMethod ParseReversalMethod(std::string_view name);
 std::string_view ReversalMethodName(ReversalMethod method);
 
-// Per-parameter coefficients of iteration t.
-struct StepCoefficients {
-  std::size_t t = 0;                    // the iteration
-  std::vector<double> alpha;            // α_t
-  std::vector<double> gamma;            // γ_t (float: (1 − γ)·g and hypergradients use it)
-  std::vector<double> one_minus_gamma;  // 1 − γ_t
-  std::vector<MomentumRatio> ratios;    // n/d applied exactly to fixed-point velocities
-  // The per-block values these were expanded from (lets a constant schedule skip re-expanding).
-  std::vector<double> block_alpha, block_gamma;
-};
-
 // Whether the reverse pass came back to where the forward pass started.
 struct ReversalCheck {
-  bool exact = false;          // w_0 and v_0 recovered bit for bit (and the buffer empty)
+  bool exact = false;          // w_0 and u_0 recovered bit for bit (and the buffer empty)
   bool buffer_empty = true;    // information buffer back to empty (reversible method)
   double max_w0_error = 0.0;   // max_k |recovered w_0[k] − w_0[k]|
-  double max_v0_error = 0.0;
+  double max_v0_error = 0.0;   // the same for the moments u_0 (v_0 for SGD)
 };
 
 class Trajectory {
  public:
   virtual ~Trajectory() = default;
 
-  // Starts from (w0, v0); fixed-point strategies quantise them (truncation toward zero).
-  // Throws FixedPointOverflow if a value is out of range.
-  virtual void Reset(std::span<const double> w0, std::span<const double> v0) = 0;
-  // The current position and velocity as doubles (exact values of the fixed-point numbers).
+  // Starts from (w0, u0) (P and K·P values); fixed-point strategies quantise them (truncation
+  // toward zero). Throws FixedPointOverflow if a value is out of range.
+  virtual void Reset(std::span<const double> w0, std::span<const double> u0) = 0;
+  // The current position and moments as doubles (exact values of the fixed-point numbers).
   virtual std::span<const double> position() const = 0;
-  virtual std::span<const double> velocity() const = 0;
+  virtual std::span<const double> moments() const = 0;
 
-  // Forward step with gradient g = ∇L(w_t): v ← γ·v − (1−γ)·g, then w ← w + α·v (the new v).
-  // Throws FixedPointOverflow (state unchanged) if a value leaves the fixed-point range.
+  // Forward step with gradient g = ∇L(w_t): u ← r·u + c·φ(g), then w ← w + α·Δ(u) (the new u).
+  // Throws FixedPointOverflow (state unchanged) if a value leaves the fixed-point range; its
+  // index is the element of w, or of u (counted from 0 at u's start) plus P.
   virtual void StepForward(const StepCoefficients& c, std::span<const double> g) = 0;
-  // Reverse of the position update: w_{t+1} → w_t (velocity still v_{t+1}).
+  // Reverse of the position update: w_{t+1} → w_t (moments still u_{t+1}).
   virtual void UndoPosition(const StepCoefficients& c) = 0;
-  // Reverse of the velocity update given g_t: v_{t+1} → v_t.
-  virtual void UndoVelocity(const StepCoefficients& c, std::span<const double> g) = 0;
+  // Reverse of the moment update given g_t: u_{t+1} → u_t.
+  virtual void UndoMoments(const StepCoefficients& c, std::span<const double> g) = 0;
 
   // After undoing every step: compares the state with the one Reset started from.
   virtual ReversalCheck Check() const = 0;
@@ -104,8 +96,10 @@ struct TrajectoryOptions {
   std::size_t steps = 0;                // kRevolve: T, the schedule is planned for it (≥ 1)
 };
 
-// Throws std::invalid_argument for an option out of range for `method` (see above).
-std::unique_ptr<Trajectory> MakeTrajectory(ReversalMethod method, std::size_t num_params,
+// A strategy for `optimizer` (which must outlive it) and P = num_params. Throws
+// std::invalid_argument for an option out of range for `method` (see above).
+std::unique_ptr<Trajectory> MakeTrajectory(ReversalMethod method, const ExactOptimizer& optimizer,
+                                           std::size_t num_params,
                                            const TrajectoryOptions& options);
 
 }  // namespace hypergrad
