@@ -1,5 +1,5 @@
-// One reusable check for hypergradients (in the spirit of Stan Math's expect_ad): for a small
-// training problem it compares the reversible method's hypergradients
+// One reusable check for hypergradients (in the spirit of Stan Math's expect_ad), for either
+// optimizer: for a small training problem it compares the reversible method's hypergradients
 //   * with the stored-trajectory, √T-checkpointed and Revolve reverse passes, bit for bit, for
 //     both information buffers, and checks that the reverse pass recovered (w_0, v_0) exactly;
 //   * with central finite differences of the whole training run, for every entry of
@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "reversible_adam.h"
 #include "reversible_sgd.h"
 
 namespace hypergrad::testing {
@@ -53,6 +54,29 @@ void ExpectAllBitwiseEqual(const Hypergradients& a, const Hypergradients& b,
 
 // The hypergradients of `problem` trained and reversed with `options`.
 Hypergradients ComputeHypergradients(const HypergradProblem& problem, const SgdOptions& options);
+
+// The same checks for Adam (reversible_adam.h): reversible vs stored, √T and Revolve bit for
+// bit with both buffers, and central differences of the whole float64 Adam run for ∂f/∂w_0,
+// ∂f/∂α, ∂f/∂β1, ∂f/∂β2, ∂f/∂ε and ∂f/∂θ (the differences step ε by options.step·ε, so any
+// ε > 0 works). Training starts from m_0 = s_0 = 0.
+struct AdamHypergradProblem {
+  std::function<std::shared_ptr<const Model>(std::span<const double> theta)> make_model;
+  std::vector<double> theta;
+  ParameterBlocks blocks;
+  AdamSchedule schedule;
+  BatchSchedule batches;
+  std::vector<double> w0;
+  std::function<double(std::span<const double> w, std::span<const double> theta,
+                       std::span<double> d_w, std::span<double> d_theta)>
+      objective;
+};
+
+void ExpectAdamHypergradMatchesFiniteDifferences(const AdamHypergradProblem& problem,
+                                                 const FiniteDifferenceOptions& options = {});
+void ExpectAllBitwiseEqual(const AdamHypergradients& a, const AdamHypergradients& b,
+                           const std::string& what);
+AdamHypergradients ComputeHypergradients(const AdamHypergradProblem& problem,
+                                         const TrainingOptions& options);
 
 }  // namespace hypergrad::testing
 
