@@ -1,12 +1,15 @@
 // hypergrad: the hypergradient of one configured training run on MNIST, written to HDF5.
 //
-// Trains [--layers] on the first --train-size MNIST training images with exactly reversible
-// SGD with momentum (one α and one γ for every block and iteration, initial weights
-// exp(log-init-scale)·N(0, 1) from --seed, or read from --w0), then runs training backwards.
-// Objective: mean cross-entropy on all N training images at w_T (no L2).
+// Trains [--layers] on the first --train-size MNIST training images with an exactly reversible
+// optimizer (--optimizer): SGD with momentum (reversible_sgd.h) or Adam (reversible_adam.h,
+// m_0 = s_0 = 0, bias-corrected, ε added to √ŝ), one α (and γ, or β1, β2) for every block and
+// iteration, initial weights exp(log-init-scale)·N(0, 1) from --seed or read from --w0; then
+// runs training backwards. Objective: mean cross-entropy on all N training images at w_T (no L2).
 //
-// Datasets: /w_T, /v_T, /loss_final, /d_w0, /d_v0, /d_alpha and /d_gamma (T × blocks, with
-// respect to α and γ themselves); attributes: reversal_exact, every setting, provenance.
+// Datasets, SGD: /w_T, /v_T, /loss_final, /d_w0, /d_v0, /d_alpha and /d_gamma; Adam: /w_T,
+// /m_T, /s_T, /loss_final, /d_w0, /d_m0, /d_s0, /d_alpha, /d_beta1, /d_beta2 and /d_eps. The
+// schedule entries are T × blocks, with respect to the values themselves (not their logs).
+// Attributes: reversal_exact, optimizer, every setting, provenance.
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cmath>
@@ -20,6 +23,7 @@
 #include "random.h"
 #include "results/h5_writer.h"
 #include "results/provenance.h"
+#include "reversible_adam.h"
 #include "reversible_sgd.h"
 
 namespace hypergrad::experiments {
@@ -33,7 +37,9 @@ struct Options {
   std::string normalize = "mean";
   std::size_t iters = 100;
   double log_alpha = -1.0;
+  std::string optimizer = "sgd";
   double gamma = 0.5;
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
   double log_init_scale = -3.0;
   std::uint64_t seed = 0;
   std::string w0_file;
@@ -93,35 +99,73 @@ int Run(const Options& o, const Provenance& provenance) {
                                     : RandomBatches(data->rows, o.batch_size, o.seed, 1);
   const double alpha = std::exp(o.log_alpha);
 
-  SgdOptions sgd_options{ReversalMethod::kReversible, ParseBufferKind(o.buffer)};
+  TrainingOptions training{ReversalMethod::kReversible, ParseBufferKind(o.buffer)};
   Progress forward("forward", o.iters, !o.quiet), reverse("reverse", o.iters, !o.quiet);
-  sgd_options.on_step = [&](std::size_t t, std::span<const double>, double loss) {
+  training.on_step = [&](std::size_t t, std::span<const double>, double loss) {
     forward.Update(t + 1, "batch loss " + std::to_string(loss));
   };
-  sgd_options.on_reverse_step = [&](std::size_t done) { reverse.Update(done); };
-  ReversibleSgd sgd({model, blocks, Schedule::Constant(o.iters, blocks.num_blocks(), alpha, o.gamma),
-                     batches},
-                    sgd_options);
-  sgd.Train(w0, v0);
-  forward.Finish();
-  std::vector<double> d_w(n);
-  const double loss_final = model->Evaluate(sgd.weights(), *data, d_w).nll;
-  const std::vector<double> w_T(sgd.weights().begin(), sgd.weights().end());
-  const std::vector<double> v_T(sgd.velocity().begin(), sgd.velocity().end());
-  reverse.Restart();
-  const Hypergradients h = sgd.Reverse(d_w);
-  reverse.Finish();
-
+  training.on_reverse_step = [&](std::size_t done) { reverse.Update(done); };
   H5Writer writer(o.out);
   const std::vector<std::size_t> schedule_shape = {o.iters, blocks.num_blocks()};
-  writer.Write("/w_T", w_T);
-  writer.Write("/v_T", v_T);
-  writer.WriteScalar("/loss_final", loss_final);
-  writer.Write("/d_w0", h.d_w0);
-  writer.Write("/d_v0", h.d_v0);
-  writer.Write("/d_alpha", h.d_alpha, schedule_shape);
-  writer.Write("/d_gamma", h.d_gamma, schedule_shape);
-  writer.SetAttribute("/", "reversal_exact", h.reversal.exact);
+  const auto copy = [](std::span<const double> x) { return std::vector<double>(x.begin(), x.end()); };
+  // Trains, evaluates the objective at w_T and reverses; returns the final loss, whether the
+  // reversal was exact and the moments u_T (as they were before the reverse pass).
+  struct Outcome {
+    double loss = 0.0;
+    bool exact = false;
+    std::vector<double> moments;
+  };
+  const auto train_and_reverse = [&](auto& run, const auto& start, auto& hypergradients) {
+    std::apply([&](const auto&... initial) { run.Train(initial...); }, start);
+    forward.Finish();
+    std::vector<double> d_w(n);
+    const double loss = model->Evaluate(run.weights(), *data, d_w).nll;
+    writer.Write("/w_T", copy(run.weights()));
+    std::vector<double> moments = copy(run.moments());
+    reverse.Restart();
+    hypergradients = run.Reverse(d_w);
+    reverse.Finish();
+    writer.WriteScalar("/loss_final", loss);
+    writer.Write("/d_w0", hypergradients.d_w0);
+    writer.Write("/d_alpha", hypergradients.d_alpha, schedule_shape);
+    writer.SetAttribute("/", "info_bits", run.information_bits_after_train());
+    writer.SetAttribute("/", "reversal_exact", hypergradients.reversal.exact);
+    return Outcome{loss, hypergradients.reversal.exact, std::move(moments)};
+  };
+  Outcome outcome;
+  if (o.optimizer == "sgd") {
+    ReversibleSgd sgd({model, blocks, Schedule::Constant(o.iters, blocks.num_blocks(), alpha, o.gamma),
+                       batches},
+                      training);
+    Hypergradients h;
+    outcome = train_and_reverse(sgd, std::tuple{w0, v0}, h);
+    writer.Write("/v_T", outcome.moments);
+    writer.Write("/d_v0", h.d_v0);
+    writer.Write("/d_gamma", h.d_gamma, schedule_shape);
+    writer.SetAttribute("/", "gamma", o.gamma);
+  } else {
+    ReversibleAdam adam({model, blocks,
+                         AdamSchedule::Constant(o.iters, blocks.num_blocks(), alpha, o.beta1,
+                                                o.beta2, o.eps),
+                         batches},
+                        training);
+    AdamHypergradients h;
+    outcome = train_and_reverse(adam, std::tuple{w0}, h);
+    const std::span<const double> u_T(outcome.moments);
+    writer.Write("/m_T", copy(u_T.first(n)));
+    writer.Write("/s_T", copy(u_T.last(n)));
+    writer.Write("/d_m0", h.d_m0);
+    writer.Write("/d_s0", h.d_s0);
+    writer.Write("/d_beta1", h.d_beta1, schedule_shape);
+    writer.Write("/d_beta2", h.d_beta2, schedule_shape);
+    writer.WriteScalar("/d_eps", h.d_eps);
+    writer.SetAttribute("/", "beta1", o.beta1);
+    writer.SetAttribute("/", "beta2", o.beta2);
+    writer.SetAttribute("/", "eps", o.eps);
+  }
+  const double loss_final = outcome.loss;
+  const bool exact = outcome.exact;
+  writer.SetAttribute("/", "optimizer", o.optimizer);
   writer.SetAttribute("/", "layers", o.layers);
   writer.SetAttribute("/", "train_size", static_cast<std::int64_t>(o.train_size));
   writer.SetAttribute("/", "batch_size", static_cast<std::int64_t>(o.batch_size));
@@ -129,7 +173,6 @@ int Run(const Options& o, const Provenance& provenance) {
   writer.SetAttribute("/", "normalize", o.normalize);
   writer.SetAttribute("/", "iters", static_cast<std::int64_t>(o.iters));
   writer.SetAttribute("/", "log_alpha", o.log_alpha);
-  writer.SetAttribute("/", "gamma", o.gamma);
   writer.SetAttribute("/", "log_init_scale", o.log_init_scale);
   writer.SetAttribute("/", "seed", static_cast<std::int64_t>(o.seed));
   writer.SetAttribute("/", "w0_file", o.w0_file);
@@ -140,16 +183,15 @@ int Run(const Options& o, const Provenance& provenance) {
   writer.SetAttribute("/", "buffer", o.buffer);
   WriteDataFiles(writer);
   writer.SetAttribute("/", "objective", "mean cross-entropy on all training images at w_T, no L2");
-  writer.SetAttribute("/", "info_bits", sgd.information_bits_after_train());
   WriteProvenance(writer, provenance, false);
   writer.Commit();
 
   if (!o.quiet) {
     std::cerr << "hypergrad: wrote " << o.out << " (final training loss " << loss_final
-              << ", reversal " << (h.reversal.exact ? "exact" : "NOT exact") << ")\n";
+              << ", reversal " << (exact ? "exact" : "NOT exact") << ")\n";
   }
-  if (!h.reversal.exact) {
-    std::cerr << "hypergrad: error: the reverse pass did not recover w_0 and v_0 exactly\n";
+  if (!exact) {
+    std::cerr << "hypergrad: error: the reverse pass did not recover the initial state exactly\n";
     return 1;
   }
   return 0;
@@ -164,8 +206,9 @@ int main(int argc, char** argv) {
   hypergrad::experiments::Options o;
   CLI::App app{
       "Computes the hypergradient of one training run of a network on MNIST by exact "
-      "reversible learning (Maclaurin et al. 2015) and writes it to HDF5: d loss / d w0, "
-      "d v0, d alpha and d gamma per iteration and parameter block.",
+      "reversible learning (Maclaurin et al. 2015) and writes it to HDF5: d loss / d w0 and "
+      "d alpha per iteration and parameter block, and d v0, d gamma (SGD with momentum) or d "
+      "m0, d s0, d beta1, d beta2, d eps (Adam).",
       "hypergrad"};
   app.add_option("--layers", o.layers, "layer sizes, 784,...,10")->check(LayerSizes())->capture_default_str();
   app.add_option("--train-size", o.train_size, "use the first N MNIST training images")
@@ -190,7 +233,21 @@ int main(int argc, char** argv) {
   app.add_option("--log-alpha", o.log_alpha, "log learning rate (all blocks and iterations)")
       ->check(RealNumber(-50.0, 10.0))
       ->capture_default_str();
-  app.add_option("--gamma", o.gamma, "momentum decay")->check(RealNumber(1e-6, 0.999999))
+  app.add_option("--optimizer", o.optimizer,
+                 "sgd: SGD with momentum (--gamma); adam: Adam (--beta1, --beta2, --eps), "
+                 "w ← w − α·m̂/(√ŝ + ε) with bias-corrected m̂, ŝ and m_0 = s_0 = 0")
+      ->check(CLI::IsMember({"sgd", "adam"}))
+      ->capture_default_str();
+  app.add_option("--gamma", o.gamma, "momentum decay (sgd)")->check(RealNumber(1e-6, 0.999999))
+      ->capture_default_str();
+  app.add_option("--beta1", o.beta1, "decay of the first moment m (adam)")
+      ->check(RealNumber(1e-6, 0.999999))
+      ->capture_default_str();
+  app.add_option("--beta2", o.beta2, "decay of the second moment s (adam)")
+      ->check(RealNumber(1e-6, 0.999999))
+      ->capture_default_str();
+  app.add_option("--eps", o.eps, "added to √ŝ in Adam's step (adam)")
+      ->check(RealNumber(1e-300, 1.0))
       ->capture_default_str();
   app.add_option("--log-init-scale", o.log_init_scale,
                  "initial weights are exp(s)·N(0, 1)")

@@ -1,12 +1,16 @@
-// reversal_check: trains a network forward with exactly reversible SGD with momentum, runs the
-// training backwards while computing hypergradients, and reports whether the initial weights
-// and velocity came back bit for bit, with the buffer's bits per parameter per iteration.
+// reversal_check: trains a network forward with an exactly reversible optimizer (SGD with
+// momentum or Adam), runs the training backwards while computing hypergradients, and reports
+// whether the initial weights and moments came back bit for bit, with the buffer's bits per
+// parameter per iteration.
 //
 //   reversal_check --problem synthetic --iters 10000 --gamma 0.9 --buffer fast --json
+//   reversal_check --optimizer adam --alpha 0.001 --beta1 0.9 --beta2 0.999 --iters 10000
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cmath>
+#include <iomanip>
 #include <iostream>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
 #include "common/cli_checks.h"
@@ -15,6 +19,7 @@
 #include "common/progress.h"
 #include "mlp.h"
 #include "random.h"
+#include "reversible_adam.h"
 #include "reversible_sgd.h"
 
 namespace hypergrad::experiments {
@@ -24,7 +29,9 @@ struct Options {
   std::string problem = "synthetic";
   std::string layers;  // default depends on the problem
   std::size_t iters = 1000;
+  std::string optimizer = "sgd";
   double gamma = 0.9;
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
   double alpha = 0.1;
   std::string buffer = "fast";
   std::string method = "reversible";
@@ -36,6 +43,18 @@ struct Options {
   bool json = false;
   bool quiet = false;
 };
+
+// x as the shortest of printf's %g forms that reads back exactly.
+std::string Format(double x) {
+  std::ostringstream text;
+  text << std::setprecision(17) << x;
+  for (int digits = 1; digits <= 17; ++digits) {
+    std::ostringstream shorter;
+    shorter << std::setprecision(digits) << x;
+    if (std::stod(shorter.str()) == x) return shorter.str();
+  }
+  return text.str();
+}
 
 double Seconds(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
@@ -75,7 +94,7 @@ int Run(Options o) {
   auto model = std::make_shared<const Mlp>(MlpOptions{layout.sizes(), {}, false, false}, data);
   const std::size_t n = model->num_params();
   const ParameterBlocks blocks = ParameterBlocks::Single(n);
-  // Initial weights N(0, 1)/√fan-in, zero velocity.
+  // Initial weights N(0, 1)/√fan-in, zero velocity (zero moments for Adam).
   std::vector<double> w0(n), v0(n, 0.0);
   RandomStream rng(o.seed, {0});
   for (const auto& layer : layout.layers()) {
@@ -85,82 +104,108 @@ int Run(Options o) {
     }
   }
 
-  SgdOptions sgd_options{ParseReversalMethod(o.method), ParseBufferKind(o.buffer)};
-  sgd_options.revolve_snapshots = o.snapshots;
+  TrainingOptions training{ParseReversalMethod(o.method), ParseBufferKind(o.buffer)};
+  training.revolve_snapshots = o.snapshots;
   Progress forward("forward", o.iters, !o.quiet), reverse("reverse", o.iters, !o.quiet);
-  sgd_options.on_step = [&](std::size_t t, std::span<const double>, double loss) {
+  training.on_step = [&](std::size_t t, std::span<const double>, double loss) {
     forward.Update(t + 1, "batch loss " + std::to_string(loss));
   };
-  sgd_options.on_reverse_step = [&](std::size_t done) { reverse.Update(done); };
-  ReversibleSgd sgd({model, blocks, Schedule::Constant(o.iters, 1, o.alpha, o.gamma),
-                     SequentialBatches(data->rows, o.batch_size)},
-                    sgd_options);
-
-  auto begin = std::chrono::steady_clock::now();
-  sgd.Train(w0, v0);
-  const double seconds_forward = Seconds(begin);
-  std::vector<double> d_w(n);
-  const Evaluation final_eval = model->Evaluate(sgd.weights(), *data, d_w);
-  forward.Finish();
-  begin = std::chrono::steady_clock::now();
-  reverse.Restart();
-  const Hypergradients h = sgd.Reverse(d_w);
-  reverse.Finish();
-  const double seconds_reverse = Seconds(begin);
-
-  const MomentumRatio ratio = MomentumToRatio(o.gamma);
-  const double per_iter = sgd.information_bits_after_train() / static_cast<double>(n * o.iters);
-  double d_log_alpha = 0.0;
-  for (double d : h.d_alpha) d_log_alpha += o.alpha * d;
+  training.on_reverse_step = [&](std::size_t done) { reverse.Update(done); };
+  const BatchSchedule batches = SequentialBatches(data->rows, o.batch_size);
 
   nlohmann::ordered_json out;
-  out["bitwise_equal"] = h.reversal.exact;
-  out["buffer_empty_after_reverse"] = h.reversal.buffer_empty;
-  out["max_w0_error"] = h.reversal.max_w0_error;
-  out["max_v0_error"] = h.reversal.max_v0_error;
-  out["problem"] = o.problem;
-  out["layers"] = o.layers;
-  out["params"] = n;
-  out["iters"] = o.iters;
-  out["alpha"] = o.alpha;
-  out["gamma"] = o.gamma;
-  out["n"] = ratio.n;
-  out["d"] = ratio.d;
-  out["method"] = o.method;
-  if (o.method == "revolve") out["snapshots"] = o.snapshots;
-  out["buffer"] = o.buffer;
-  out["seed"] = o.seed;
-  out["batch_size"] = o.batch_size;
-  out["train_size"] = o.train_size;
-  out["final_train_loss"] = final_eval.nll;
-  out["d_loss_d_log_alpha"] = d_log_alpha;
-  out["info_bits_per_param_per_iter"] = per_iter;
-  out["entropy_bits_per_param_per_iter"] = std::log2(static_cast<double>(ratio.d) / ratio.n);
-  out["allocated_bytes"] = sgd.extra_bytes_after_train();
-  out["recomputed_steps"] = sgd.recomputed_steps();
-  out["peak_extra_bytes"] = sgd.peak_extra_bytes();
-  out["seconds_forward"] = seconds_forward;
-  out["seconds_reverse"] = seconds_reverse;
+  ReversalCheck reversal;
+  // Trains `run` from `start`, reverses it and records what both passes measured.
+  const auto check = [&](auto& run, const auto& start, const std::vector<MomentumRatio>& ratios) {
+    auto begin = std::chrono::steady_clock::now();
+    std::apply([&](const auto&... initial) { run.Train(initial...); }, start);
+    const double seconds_forward = Seconds(begin);
+    std::vector<double> d_w(n);
+    const Evaluation final_eval = model->Evaluate(run.weights(), *data, d_w);
+    forward.Finish();
+    begin = std::chrono::steady_clock::now();
+    reverse.Restart();
+    const auto h = run.Reverse(d_w);
+    reverse.Finish();
+    const double seconds_reverse = Seconds(begin);
+    reversal = h.reversal;
+    double d_log_alpha = 0.0, entropy = 0.0;
+    for (double d : h.d_alpha) d_log_alpha += o.alpha * d;
+    for (const MomentumRatio& r : ratios) entropy += std::log2(static_cast<double>(r.d) / r.n);
+    out["bitwise_equal"] = h.reversal.exact;
+    out["buffer_empty_after_reverse"] = h.reversal.buffer_empty;
+    out["max_w0_error"] = h.reversal.max_w0_error;
+    out[o.optimizer == "sgd" ? "max_v0_error" : "max_m0_s0_error"] = h.reversal.max_v0_error;
+    out["problem"] = o.problem;
+    out["optimizer"] = o.optimizer;
+    out["layers"] = o.layers;
+    out["params"] = n;
+    out["iters"] = o.iters;
+    out["alpha"] = o.alpha;
+    if (o.optimizer == "sgd") {
+      out["gamma"] = o.gamma;
+      out["n"] = ratios[0].n;
+      out["d"] = ratios[0].d;
+    } else {
+      out["beta1"] = o.beta1;
+      out["beta2"] = o.beta2;
+      out["eps"] = o.eps;
+      out["beta1_ratio"] = {ratios[0].n, ratios[0].d};
+      out["beta2_ratio"] = {ratios[1].n, ratios[1].d};
+    }
+    out["method"] = o.method;
+    if (o.method == "revolve") out["snapshots"] = o.snapshots;
+    out["buffer"] = o.buffer;
+    out["seed"] = o.seed;
+    out["batch_size"] = o.batch_size;
+    out["train_size"] = o.train_size;
+    out["final_train_loss"] = final_eval.nll;
+    out["d_loss_d_log_alpha"] = d_log_alpha;
+    out["info_bits_per_param_per_iter"] =
+        run.information_bits_after_train() / static_cast<double>(n * o.iters);
+    out["entropy_bits_per_param_per_iter"] = entropy;
+    out["allocated_bytes"] = run.extra_bytes_after_train();
+    out["recomputed_steps"] = run.recomputed_steps();
+    out["peak_extra_bytes"] = run.peak_extra_bytes();
+    out["seconds_forward"] = seconds_forward;
+    out["seconds_reverse"] = seconds_reverse;
+  };
+  std::string decays;
+  if (o.optimizer == "sgd") {
+    ReversibleSgd sgd({model, blocks, Schedule::Constant(o.iters, 1, o.alpha, o.gamma), batches},
+                      training);
+    check(sgd, std::tuple{w0, v0}, {MomentumToRatio(o.gamma)});
+    decays = "gamma " + Format(o.gamma);
+  } else {
+    ReversibleAdam adam(
+        {model, blocks, AdamSchedule::Constant(o.iters, 1, o.alpha, o.beta1, o.beta2, o.eps),
+         batches},
+        training);
+    check(adam, std::tuple{w0}, {MomentumToRatio(o.beta1), MomentumToRatio(o.beta2)});
+    decays = "beta1 " + Format(o.beta1) + ", beta2 " + Format(o.beta2) + ", eps " + Format(o.eps);
+  }
   if (o.json) {
     std::cout << out.dump(2) << "\n";
   } else {
     std::cout << o.problem << " [" << o.layers << "], " << n << " parameters, " << o.iters
-              << " iterations, alpha " << o.alpha << ", gamma " << o.gamma << ", " << o.method
-              << " (" << o.buffer << " buffer)\n"
-              << "  recovered w_0 and v_0 bit for bit: " << (h.reversal.exact ? "yes" : "NO")
-              << " (max errors " << h.reversal.max_w0_error << ", " << h.reversal.max_v0_error
-              << ")\n"
-              << "  final training loss " << final_eval.nll << "; d loss / d log alpha "
-              << d_log_alpha << "\n"
-              << "  buffer: " << per_iter << " bits per parameter per iteration (bound "
+              << " iterations, " << o.optimizer << ", alpha " << o.alpha << ", " << decays
+              << ", " << o.method << " (" << o.buffer << " buffer)\n"
+              << "  recovered w_0 and the moments bit for bit: "
+              << (reversal.exact ? "yes" : "NO") << " (max errors " << reversal.max_w0_error
+              << ", " << reversal.max_v0_error << ")\n"
+              << "  final training loss " << out["final_train_loss"].get<double>()
+              << "; d loss / d log alpha " << out["d_loss_d_log_alpha"].get<double>() << "\n"
+              << "  buffer: " << out["info_bits_per_param_per_iter"].get<double>()
+              << " bits per parameter per iteration (bound "
               << out["entropy_bits_per_param_per_iter"].get<double>() << "), "
-              << sgd.extra_bytes_after_train() << " bytes\n"
-              << "  time: forward " << seconds_forward << " s, reverse " << seconds_reverse
-              << " s\n";
+              << out["allocated_bytes"].get<std::size_t>() << " bytes\n"
+              << "  time: forward " << out["seconds_forward"].get<double>() << " s, reverse "
+              << out["seconds_reverse"].get<double>() << " s\n";
   }
   const bool must_be_exact = o.method != "naive-float";
-  if (must_be_exact && !h.reversal.exact) {
-    std::cerr << "reversal_check: error: the reverse pass did not recover w_0 and v_0 exactly\n";
+  if (must_be_exact && !reversal.exact) {
+    std::cerr << "reversal_check: error: the reverse pass did not recover w_0 and the moments "
+                 "exactly\n";
     return 1;
   }
   return 0;
@@ -173,9 +218,9 @@ int main(int argc, char** argv) {
   using namespace hypergrad::experiments;
   hypergrad::experiments::Options o;
   CLI::App app{
-      "Trains a multilayer perceptron with exactly reversible SGD with momentum, runs the "
-      "training backwards computing hypergradients, and checks that the initial weights and "
-      "velocity are recovered bit for bit.",
+      "Trains a multilayer perceptron with exactly reversible SGD with momentum or Adam, runs "
+      "the training backwards computing hypergradients, and checks that the initial weights "
+      "and velocity (or Adam's moments) are recovered bit for bit.",
       "reversal_check"};
   app.add_option("--problem", o.problem, "synthetic (generated data, no download) or mnist")
       ->check(CLI::IsMember({"synthetic", "mnist"}))
@@ -187,7 +232,19 @@ int main(int argc, char** argv) {
   app.add_option("--iters", o.iters, "training iterations T")
       ->transform(WholeNumber(1, 100000000))
       ->capture_default_str();
-  app.add_option("--gamma", o.gamma, "momentum decay")->check(RealNumber(1e-6, 0.999999))
+  app.add_option("--optimizer", o.optimizer, "sgd (with momentum, --gamma) or adam (--beta1, "
+                                              "--beta2, --eps)")
+      ->check(CLI::IsMember({"sgd", "adam"}))
+      ->capture_default_str();
+  app.add_option("--gamma", o.gamma, "momentum decay (sgd)")->check(RealNumber(1e-6, 0.999999))
+      ->capture_default_str();
+  app.add_option("--beta1", o.beta1, "decay of Adam's first moment")
+      ->check(RealNumber(1e-6, 0.999999))
+      ->capture_default_str();
+  app.add_option("--beta2", o.beta2, "decay of Adam's second moment")
+      ->check(RealNumber(1e-6, 0.999999))
+      ->capture_default_str();
+  app.add_option("--eps", o.eps, "Adam's ε, added to √ŝ")->check(RealNumber(1e-300, 1.0))
       ->capture_default_str();
   app.add_option("--alpha", o.alpha, "learning rate")->check(RealNumber(0.0, 1e6))
       ->capture_default_str();

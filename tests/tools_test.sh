@@ -48,6 +48,35 @@ assert bool(f.attrs["reversal_exact"]) is True
 for key in ("git_revision", "command_line", "seed", "iters", "library_versions", "quick"):
     assert key in f.attrs, key
 PY
+# The same with Adam: its datasets, exact reversal, and its flags checked.
+"$bin/hypergrad" --mnist-dir "$tmp/mnist" --train-size 400 --batch-size 100 --iters 12 \
+  --layers 784,20,10 --optimizer adam --log-alpha -6 --beta1 0.8 --beta2 0.99 --eps 1e-6 \
+  --out "$tmp/adam.h5" --quiet
+/usr/bin/python3 - "$tmp/adam.h5" <<'PY'
+import sys, h5py, numpy as np
+f = h5py.File(sys.argv[1], "r")
+n = 784 * 20 + 20 + 20 * 10 + 10
+for key in ("d_alpha", "d_beta1", "d_beta2"):
+    assert f[key].shape == (12, 4), (key, f[key].shape)
+for key in ("w_T", "m_T", "s_T", "d_w0", "d_m0", "d_s0"):
+    assert f[key].shape == (n,), (key, f[key].shape)
+assert np.isfinite(f["d_eps"][()]) and f["d_eps"].shape == ()
+assert (f["s_T"][()] >= 0).all()
+assert "d_gamma" not in f and "v_T" not in f
+assert bool(f.attrs["reversal_exact"]) is True
+assert f.attrs["optimizer"] == "adam" and f.attrs["beta1"] == 0.8 and f.attrs["eps"] == 1e-6
+PY
+"$bin/reversal_check" --problem synthetic --optimizer adam --alpha 0.001 --iters 300 \
+  --method checkpointed --json --quiet > "$tmp/ra.json"
+grep -q '"bitwise_equal": true' "$tmp/ra.json" || fail "reversal_check --optimizer adam"
+"$bin/buffer_check" --optimizer adam --steps 2000 --params 20 --json --quiet > "$tmp/ba.json"
+grep -q '"bitwise_equal": true' "$tmp/ba.json" || fail "buffer_check --optimizer adam"
+/usr/bin/python3 -c "
+import json, math; j = json.load(open('$tmp/ba.json'))
+bound = math.log2(65536 / 58983) + math.log2(65536 / 65471)
+assert abs(j['entropy_bits_per_param_per_step'] - bound) < 1e-12, j
+assert set(j['moments']) == {'m', 's'}, j"
+
 # --w0 overrides the seed.
 /usr/bin/python3 -c "
 import h5py, numpy as np
@@ -79,6 +108,9 @@ expect_error "--layers: .*an empty size" "${h[@]}" --layers 784,30,10,
 expect_error "--layers: .*an empty size" "${h[@]}" --layers ,784,30,10
 expect_error "--layers: .*parameter count beyond" "${h[@]}" --layers 784,23203451665043462,10
 expect_error "--layers: .*parameter count beyond" "${h[@]}" --layers 784,4294967297,10
+expect_error "--beta2: expected a number in" "${h[@]}" --optimizer adam --beta2 1
+expect_error "--eps: expected a number in" "${h[@]}" --optimizer adam --eps 0
+expect_error "--optimizer: .*rmsprop" "${h[@]}" --optimizer rmsprop
 expect_error "--train-size 1000000000: .*GiB of memory" "$bin/reversal_check" --train-size 1000000000 --quiet
 /usr/bin/python3 -c "
 import h5py, numpy as np
