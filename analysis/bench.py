@@ -321,6 +321,7 @@ def section(bench, results):
             lines += ["", "Revolve runs left out for time (forward steps from the closed form, "
                       "which the unit tests check against ADOL-C's schedule): " + "; ".join(skipped) + "."]
         lines += revolve_headline(runs)
+        lines += adam_table(data)
 
     lines += ["", "### Targets", "", "| target | measured | met |", "|---|---|---|"]
     if "bits_0.9" in h:
@@ -340,6 +341,31 @@ def section(bench, results):
     if "time_ratio" in h:
         lines.append(f"| hypergradient time ≤ 3 × training, T = 1000 (fast buffer) "
                      f"| {h['time_ratio']:.2f}× | {'yes' if h['time_ratio'] <= 3 else 'no'} |")
+    return lines
+
+
+def adam_table(data):
+    """Markdown lines for the reversible-Adam runs of bench_hypergrad (BM_AdamHypergradient)."""
+    runs = [r for r in data.get("bench_hypergrad", {}).get("runs", [])
+            if r["name"].startswith("BM_AdamHypergradient") and not r.get("error_occurred")]
+    if not runs:
+        return []
+    lines = ["", "**Reversible Adam** (beyond the paper; same network and batches, α = 0.002, "
+             "β1 = 0.9, β2 = 0.999, ε = 1e-8): extra memory against storing (w, m, s) in float64 "
+             "every step, bits per parameter per step (bound log2(d/n) summed over both moments "
+             "= 0.1534), time; hypergradients equal the stored trajectory's bit for bit.", "",
+             "| T | buffer | bits/param/step | extra memory | store (w, m, s) | ratio | forward "
+             "| reverse | reverse / forward | bitwise |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in sorted(runs, key=lambda r: (r["iters"], field(r["name"], "buffer"))):
+        lines.append(
+            f"| {r['iters']:.0f} | {field(r['name'], 'buffer')} "
+            f"| {r['info_bits_per_param_per_step']:.4f} | {mb(r['computed_peak_extra_bytes'])} "
+            f"| {mb(r['store_all_bytes'])} "
+            f"| {times(r['store_all_bytes'] / r['computed_peak_extra_bytes'])} "
+            f"| {r['seconds_forward']:.2f} s | {r['seconds_reverse']:.2f} s "
+            f"| {r['seconds_reverse'] / r['seconds_forward']:.2f} "
+            f"| {'yes' if r['bitwise_equal_to_stored'] else '**no**'} |")
     return lines
 
 

@@ -11,6 +11,9 @@
 // bit for bit (they must: a mismatch is reported as an error). Revolve runs needing more than
 // 10·T forward steps (30·T with BENCH_FULL=1) are left out; their counts follow from t(T, s).
 //
+// BM_AdamHypergradient: the same for reversible Adam (both buffers), against its stored
+// trajectory.
+//
 //   bench_hypergrad --benchmark_format=json --benchmark_out=results/bench/bench_hypergrad.json
 #include <benchmark/benchmark.h>
 
@@ -28,6 +31,7 @@
 #include "gemm_trace.h"
 #include "fig2_network.h"
 #include "heap_meter.h"
+#include "reversible_adam.h"
 #include "revolve_schedule.h"
 
 namespace hypergrad {
@@ -57,38 +61,49 @@ struct Method {
   }
 };
 
-struct RunResult {
-  Hypergradients h;
+template <class H>
+struct RunResultOf {
+  H h;
   double seconds_forward = 0.0, seconds_reverse = 0.0;
   std::size_t recomputed = 0, computed_peak_bytes = 0, measured_peak_bytes = 0;
+  double info_bits = 0.0;
 };
+using RunResult = RunResultOf<Hypergradients>;
 
 double Since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-// One training run and its reverse pass; the meta-objective's gradient is neither timed nor
-// measured (it is the same for every method).
-RunResult Run(std::size_t iters, const Method& m) {
+// One training run of `Trainer` (ReversibleSgd or ReversibleAdam) from `start` and its reverse
+// pass; the meta-objective's gradient is neither timed nor measured (it is the same for every
+// method).
+template <class Trainer, class Setup, class... Start>
+auto TimedRun(Setup setup, const Method& m, const Start&... start) {
   const bench::Fig2Network& p = Problem();
-  RunResult r;
+  RunResultOf<decltype(std::declval<Trainer&>().Reverse({}))> r;
   std::vector<double> d_w(p.w0().size());
   HeapMeter::ResetPeak();
   const std::size_t base = HeapMeter::Current();
-  SgdOptions options{.method = m.method, .buffer = m.buffer};
+  TrainingOptions options{.method = m.method, .buffer = m.buffer};
   options.revolve_snapshots = m.snapshots;
-  ReversibleSgd sgd(p.Setup(iters, kGamma), options);
-  auto start = std::chrono::steady_clock::now();
-  sgd.Train(p.w0(), p.v0());
-  r.seconds_forward = Since(start);
-  p.model().Evaluate(sgd.weights(), p.model().data(), d_w);
-  start = std::chrono::steady_clock::now();
-  r.h = sgd.Reverse(d_w);
-  r.seconds_reverse = Since(start);
+  Trainer trainer(std::move(setup), options);
+  auto begin = std::chrono::steady_clock::now();
+  trainer.Train(start...);
+  r.seconds_forward = Since(begin);
+  r.info_bits = trainer.information_bits_after_train();
+  p.model().Evaluate(trainer.weights(), p.model().data(), d_w);
+  begin = std::chrono::steady_clock::now();
+  r.h = trainer.Reverse(d_w);
+  r.seconds_reverse = Since(begin);
   r.measured_peak_bytes = HeapMeter::Peak() - base;
-  r.recomputed = sgd.recomputed_steps();
-  r.computed_peak_bytes = sgd.peak_extra_bytes();
+  r.recomputed = trainer.recomputed_steps();
+  r.computed_peak_bytes = trainer.peak_extra_bytes();
   return r;
+}
+
+RunResult Run(std::size_t iters, const Method& m) {
+  const bench::Fig2Network& p = Problem();
+  return TimedRun<ReversibleSgd>(p.Setup(iters, kGamma), m, p.w0(), p.v0());
 }
 
 // Per T and buffer: the stored trajectory's hypergradients (the reference every method must
@@ -260,6 +275,52 @@ void BM_Hypergradient(benchmark::State& state, std::size_t iters, Method m) {
                  (m.snapshots ? "/s=" + std::to_string(m.snapshots) : ""));
 }
 
+// Reversible Adam on the same network (α = 0.002, β1 = 0.9, β2 = 0.999, ε = 10^-8, m_0 = s_0 =
+// 0): time, bits per parameter per step, and the memory beside storing (w, m, s) every step;
+// the reversible run must equal the stored trajectory bit for bit.
+constexpr double kAdamAlpha = 0.002, kBeta1 = 0.9, kBeta2 = 0.999, kEps = 1e-8;
+
+void BM_AdamHypergradient(benchmark::State& state, std::size_t iters, Method m) {
+  const bench::Fig2Network& p = Problem();
+  const auto run = [&](const Method& method) {
+    TrainingSetup sgd = p.Setup(iters, kGamma);  // the model, blocks and batches
+    AdamSetup setup{sgd.model, sgd.blocks,
+                    AdamSchedule::Constant(iters, sgd.blocks.num_blocks(), kAdamAlpha, kBeta1,
+                                           kBeta2, kEps),
+                    sgd.batches};
+    return TimedRun<ReversibleAdam>(std::move(setup), method, p.w0());
+  };
+  RunResultOf<AdamHypergradients> r;
+  for (auto _ : state) {
+    r = run(m);
+    state.SetIterationTime(r.seconds_forward + r.seconds_reverse);
+  }
+  bool bitwise = true;
+  if (m.method != ReversalMethod::kStoredTrajectory) {
+    const AdamHypergradients stored = run({ReversalMethod::kStoredTrajectory, m.buffer}).h;
+    bitwise = r.h.d_w0 == stored.d_w0 && r.h.d_alpha == stored.d_alpha &&
+              r.h.d_beta1 == stored.d_beta1 && r.h.d_beta2 == stored.d_beta2 &&
+              r.h.d_eps == stored.d_eps;
+  }
+  if (!(bitwise && r.h.reversal.exact)) {
+    state.SkipWithError("Adam hypergradients differ from the stored trajectory's");
+  }
+  const double params = static_cast<double>(p.w0().size());
+  state.counters["iters"] = static_cast<double>(iters);
+  state.counters["params"] = params;
+  state.counters["seconds_forward"] = r.seconds_forward;
+  state.counters["seconds_reverse"] = r.seconds_reverse;
+  state.counters["info_bits_per_param_per_step"] = r.info_bits / (params * double(iters));
+  state.counters["computed_peak_extra_bytes"] = static_cast<double>(r.computed_peak_bytes);
+  // Storing (w, m, s) in float64 every step.
+  state.counters["store_all_bytes"] = 3.0 * 8.0 * params * static_cast<double>(iters);
+  state.counters["measured_peak_bytes"] = static_cast<double>(r.measured_peak_bytes);
+  state.counters["bitwise_equal_to_stored"] = bitwise ? 1.0 : 0.0;
+  state.counters["reversal_exact"] = r.h.reversal.exact ? 1.0 : 0.0;
+  state.SetLabel("adam/" + std::string(ReversalMethodName(m.method)) + "/" +
+                 std::string(BufferKindName(m.buffer)));
+}
+
 void RegisterAll() {
   const bool full = FullSize();
   const std::vector<std::size_t> sizes = full ? std::vector<std::size_t>{100, 1000, 10000}
@@ -293,6 +354,15 @@ void RegisterAll() {
       benchmark::RegisterBenchmark(
           ("BM_Hypergradient/iters:" + std::to_string(iters) + "/" + m.Name()).c_str(),
           BM_Hypergradient, iters, m)
+          ->Iterations(1)
+          ->Unit(benchmark::kMillisecond)
+          ->UseManualTime();
+    }
+    for (const Method& m : {Method{ReversalMethod::kReversible, BufferKind::kFast},
+                            Method{ReversalMethod::kReversible, BufferKind::kExact}}) {
+      benchmark::RegisterBenchmark(
+          ("BM_AdamHypergradient/iters:" + std::to_string(iters) + "/" + m.Name()).c_str(),
+          BM_AdamHypergradient, iters, m)
           ->Iterations(1)
           ->Unit(benchmark::kMillisecond)
           ->UseManualTime();
