@@ -1,5 +1,8 @@
 #include "common/fig2_problem.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include "common/experiment.h"
 #include "common/mnist_source.h"
 #include "fixed_point.h"
@@ -99,6 +102,36 @@ Fig2Run Fig2Problem::Run(const ScheduleHyperparameters& hypers, std::uint64_t k,
     const Hypergradients h = sgd.Reverse(d_w);
     run.exact = h.reversal.exact;
     run.gradient = hypers.FlatGradient(h, blocks_, w0);
+  }
+  return run;
+}
+
+Fig2AdamRun Fig2Problem::RunAdam(const AdamSchedule& schedule, std::uint64_t k,
+                                 bool hypergradient) const {
+  const std::size_t n = model_->num_params();
+  std::vector<double> w0 = Epsilon(k);
+  for (double& w : w0) w *= std::exp(settings_.initial_log_scale);
+  Fig2AdamRun run;
+  ReversibleAdam adam({model_, blocks_, schedule, Batches(k)}, {.buffer = buffer_});
+  try {
+    adam.Train(w0);
+  } catch (const FixedPointOverflow&) {
+    run.diverged = true;
+    return run;
+  }
+  run.info_bits_per_param_per_step =
+      adam.information_bits_after_train() / static_cast<double>(n * schedule.iters);
+  run.extra_bytes = adam.extra_bytes_after_train();
+  for (double s : adam.second_moment()) run.max_second_moment = std::max(run.max_second_moment, s);
+  std::vector<double> d_w(n);
+  run.train_loss = model_->Evaluate(adam.weights(), *train_).nll;
+  run.valid_loss = model_->Evaluate(adam.weights(), valid_, d_w).nll;
+  const Evaluation test = model_->Evaluate(adam.weights(), test_);
+  run.test_loss = test.nll;
+  run.test_error = test.error;
+  if (hypergradient) {
+    run.hypergradients = adam.Reverse(d_w);
+    run.exact = run.hypergradients.reversal.exact;
   }
   return run;
 }

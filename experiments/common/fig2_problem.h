@@ -13,6 +13,7 @@
 #include "common/experiment.h"
 #include "hyperparams.h"
 #include "mlp.h"
+#include "reversible_adam.h"
 #include "reversible_sgd.h"
 
 namespace hypergrad::experiments {
@@ -36,6 +37,17 @@ struct Fig2Run {
   bool diverged = false;            // weights left the fixed-point range (other fields unset)
 };
 
+// The outcome of one run with Adam as the inner optimizer (adam_schedules).
+struct Fig2AdamRun {
+  double train_loss = 0, valid_loss = 0, test_loss = 0, test_error = 0;
+  AdamHypergradients hypergradients;  // of the mean validation NLL at w_T (if asked for)
+  bool exact = false;                 // reverse pass recovered w_0, m_0, s_0 bit for bit
+  bool diverged = false;              // the state left the fixed-point range (other fields unset)
+  double info_bits_per_param_per_step = 0;
+  std::size_t extra_bytes = 0;        // the buffer after training
+  double max_second_moment = 0;       // largest s_T (its fixed-point range is s < 2048)
+};
+
 class Fig2Problem {
  public:
   // Loads MNIST from `mnist_dir` and builds the splits (10,000 train, valid, test). Runs draw
@@ -57,6 +69,11 @@ class Fig2Problem {
   // `threads` are used for the full-training-set learning curve (if `full_curve`).
   Fig2Run Run(const ScheduleHyperparameters& hypers, std::uint64_t k, bool full_curve,
               bool hypergradient = true, unsigned threads = 1) const;
+
+  // Run k with Adam (schedule given per iteration and block; m_0 = s_0 = 0; w_0 =
+  // e^{initial_log_scale}·ε_k), the same batches as Run; with `hypergradient`, the reverse pass
+  // of the mean NLL on the 10,000 validation images at w_T.
+  Fig2AdamRun RunAdam(const AdamSchedule& schedule, std::uint64_t k, bool hypergradient) const;
 
  private:
   // The standard normals ε of run k (w_0 = scale ⊙ ε) and its batch schedule.

@@ -1,0 +1,208 @@
+// Beyond the paper: Adam as the *inner* optimizer, reversed exactly (reversible_adam.h), and its
+// schedules learned by hypergradient. The Fig-2 setting (784-50-50-50-10 tanh network, first
+// 10,000 MNIST training images, T = 100 steps of 200 images drawn with replacement, the
+// authors' draws for w_0 and the batches) with
+//   w ← w − α_t·m̂/(√ŝ + ε),  β2 = 0.999, ε = 1e-8, w_0 = e^-3·ε_k, m_0 = s_0 = 0,
+// and 1,600 hyperparameters: log α[t][j] and logit β1[t][j] for the 8 parameter blocks (weights
+// and biases of each layer), from log α = −6, β1 = 0.9. Meta-objective: mean NLL on the 10,000
+// validation images (the next 10,000 training images) at w_T; meta-optimizer as Fig 2 (the
+// authors' Adam variant, step 0.04), 50 meta-iterations.
+// Baseline: the best constant α (all blocks and steps, β1 = 0.9) of a 1-D search over log α with
+// as many training runs, chosen on validation loss. Both are then trained once more with the
+// same fresh random numbers and judged on the 10,000 test images.
+// Also recorded: bits per parameter per step in the information buffer and its bytes against
+// storing (w, m, s) in float64 every step, and the largest s_T (the fixed-point range is
+// s < 2048). Quick mode: T = 20, 3 meta-iterations, 3 search runs.
+#include <cmath>
+#include <iostream>
+#include <limits>
+
+#include "common/distributed.h"
+#include "common/experiment.h"
+#include "common/fig2_problem.h"
+#include "common/progress.h"
+#include "hyperparams.h"
+#include "meta_optimizers.h"
+
+namespace hypergrad::experiments {
+namespace {
+
+constexpr std::size_t kMetaIters = 50, kQuickMetaIters = 3, kQuickIters = 20;
+constexpr double kMetaStep = 0.04;
+constexpr double kInitialLogAlpha = -6.0, kInitialBeta1 = 0.9, kBeta2 = 0.999, kEps = 1e-8;
+constexpr double kSearchLow = -9.0, kSearchHigh = -2.0;  // log α grid of the 1-D search
+
+// The meta-optimizer's variables: log α (T × B) then logit β1 (T × B).
+AdamSchedule ToSchedule(std::size_t T, std::size_t B, std::span<const double> x) {
+  AdamSchedule s = AdamSchedule::Constant(T, B, 0.0, 0.5, kBeta2, kEps);
+  s.alpha = Exp(x.first(T * B));
+  s.beta1 = LogisticOf(x.subspan(T * B, T * B));
+  return s;
+}
+
+int Run(const ExperimentOptions& options, const std::string& mnist_dir, const Provenance& provenance) {
+  Fig2Settings settings;
+  if (options.quick) settings.iters = kQuickIters;
+  const std::size_t meta_iters = options.quick ? kQuickMetaIters : kMetaIters;
+  const Fig2Problem problem(mnist_dir, settings, options);
+  const std::size_t T = settings.iters, B = problem.blocks().num_blocks();
+  const std::size_t P = problem.blocks().num_params();
+
+  std::vector<double> x(2 * T * B, kInitialLogAlpha);
+  std::fill(x.begin() + static_cast<std::ptrdiff_t>(T * B), x.end(), Logit(kInitialBeta1));
+  AuthorsAdam meta(kMetaStep);
+  std::vector<double> rec_x, train, valid, test, error, norms, bits, buffer_bytes, max_s;
+  std::vector<std::int64_t> exact;
+  std::vector<double> first_d_beta2, first_d_eps;
+  Progress progress("adam_schedules meta-iterations", meta_iters, !options.quiet, 0.0);
+  for (std::size_t k = 0; k < meta_iters; ++k) {
+    const AdamSchedule schedule = ToSchedule(T, B, x);
+    const Fig2AdamRun run = problem.RunAdam(schedule, k, true);
+    if (run.diverged) throw std::runtime_error("meta-iteration " + std::to_string(k) + " diverged");
+    if (!run.exact) {
+      throw std::runtime_error("reverse pass of meta-iteration " + std::to_string(k) + " was not exact");
+    }
+    const AdamHypergradients& h = run.hypergradients;
+    // ∂/∂log α = α·∂/∂α, ∂/∂logit β1 = β1(1−β1)·∂/∂β1.
+    std::vector<double> gradient = ExpChainRule(schedule.alpha, h.d_alpha);
+    const std::vector<double> d_logit = LogisticChainRule(schedule.beta1, h.d_beta1);
+    gradient.insert(gradient.end(), d_logit.begin(), d_logit.end());
+    double norm = 0.0;
+    for (double g : gradient) norm += g * g;
+    rec_x.insert(rec_x.end(), x.begin(), x.end());
+    train.push_back(run.train_loss);
+    valid.push_back(run.valid_loss);
+    test.push_back(run.test_loss);
+    error.push_back(run.test_error);
+    norms.push_back(std::sqrt(norm));
+    bits.push_back(run.info_bits_per_param_per_step);
+    buffer_bytes.push_back(static_cast<double>(run.extra_bytes));
+    max_s.push_back(run.max_second_moment);
+    exact.push_back(run.exact);
+    if (k == 0) {
+      first_d_beta2 = h.d_beta2;
+      first_d_eps = {h.d_eps};
+    }
+    progress.Update(k + 1, "valid loss " + std::to_string(run.valid_loss) + ", test error " +
+                               std::to_string(run.test_error));
+    meta.Step(k, gradient, x);
+  }
+  rec_x.insert(rec_x.end(), x.begin(), x.end());  // the final hyperparameters
+
+  // The 1-D search over a constant log α (β1 = 0.9), run i's random numbers, split over MPI
+  // ranks (if any) and threads.
+  const std::size_t searches = meta_iters;
+  Progress search_progress("adam_schedules 1-D learning-rate search", searches, !options.quiet, 5.0);
+  const auto rows = DistributedMap(searches, options.threads, [&](std::size_t i) {
+    const double log_alpha = searches == 1 ? kSearchLow
+        : kSearchLow + (kSearchHigh - kSearchLow) * static_cast<double>(i) / static_cast<double>(searches - 1);
+    const Fig2AdamRun r = problem.RunAdam(
+        AdamSchedule::Constant(T, B, std::exp(log_alpha), kInitialBeta1, kBeta2, kEps), i, false);
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    return std::vector<double>{log_alpha, r.diverged ? 1.0 : 0.0, r.diverged ? nan : r.train_loss,
+                               r.diverged ? nan : r.valid_loss, r.diverged ? nan : r.test_loss,
+                               r.diverged ? nan : r.test_error};
+  }, [&](std::size_t done) { search_progress.Update(done); });
+  std::vector<double> search_log_alpha, search_train, search_valid, search_test, search_error;
+  std::vector<std::int64_t> search_diverged;
+  std::size_t best = 0;
+  for (std::size_t i = 0; i < searches; ++i) {
+    search_log_alpha.push_back(rows[i][0]);
+    search_diverged.push_back(rows[i][1] != 0.0);
+    search_train.push_back(rows[i][2]);
+    search_valid.push_back(rows[i][3]);
+    search_test.push_back(rows[i][4]);
+    search_error.push_back(rows[i][5]);
+    if (!std::isnan(rows[i][3]) && (std::isnan(rows[best][3]) || rows[i][3] < rows[best][3])) best = i;
+  }
+
+  // Both once more on the same fresh random numbers (run meta_iters), judged on the test set.
+  const Fig2AdamRun learned = problem.RunAdam(ToSchedule(T, B, x), meta_iters, false);
+  const Fig2AdamRun constant = problem.RunAdam(
+      AdamSchedule::Constant(T, B, std::exp(search_log_alpha[best]), kInitialBeta1, kBeta2, kEps),
+      meta_iters, false);
+  if (learned.diverged || constant.diverged) throw std::runtime_error("the final comparison diverged");
+  if (!options.quiet) {
+    std::cerr << "adam_schedules: learned schedule test error " << learned.test_error
+              << " (loss " << learned.test_loss << "); best constant log alpha "
+              << search_log_alpha[best] << " test error " << constant.test_error << " (loss "
+              << constant.test_loss << ")\n";
+  }
+
+  const std::size_t records = meta_iters + 1;
+  const double store_all = 3.0 * 8.0 * static_cast<double>(P) * static_cast<double>(T);
+  WriteResult(options, "adam_schedules", provenance, [&](H5Writer& w) {
+    std::vector<double> log_alpha, logit_beta1;
+    for (std::size_t r = 0; r < records; ++r) {
+      const auto first = rec_x.begin() + static_cast<std::ptrdiff_t>(r * 2 * T * B);
+      log_alpha.insert(log_alpha.end(), first, first + static_cast<std::ptrdiff_t>(T * B));
+      logit_beta1.insert(logit_beta1.end(), first + static_cast<std::ptrdiff_t>(T * B),
+                         first + static_cast<std::ptrdiff_t>(2 * T * B));
+    }
+    w.Write("/meta/log_alpha", log_alpha, {records, T, B});
+    w.Write("/meta/logit_beta1", logit_beta1, {records, T, B});
+    w.Write("/meta/train_loss", train);
+    w.Write("/meta/valid_loss", valid);
+    w.Write("/meta/test_loss", test);
+    w.Write("/meta/test_error", error);
+    w.Write("/meta/hypergradient_norm", norms);
+    w.WriteInts("/meta/reversal_exact", exact);
+    w.Write("/meta/info_bits_per_param_per_step", bits);
+    w.Write("/meta/buffer_bytes", buffer_bytes);
+    w.Write("/meta/max_second_moment", max_s);
+    w.Write("/initial/d_beta2", first_d_beta2, {T, B});
+    w.WriteScalar("/initial/d_eps", first_d_eps[0]);
+    w.SetAttribute("/initial", "meaning",
+                   "meta-iteration 0's hypergradients of the validation loss with respect to "
+                   "beta2[t][j] and eps (not meta-learned)");
+    w.Write("/search/log_alpha", search_log_alpha);
+    w.Write("/search/train_loss", search_train);
+    w.Write("/search/valid_loss", search_valid);
+    w.Write("/search/test_loss", search_test);
+    w.Write("/search/test_error", search_error);
+    w.WriteInts("/search/diverged", search_diverged);
+    w.WriteScalar("/comparison/learned_test_error", learned.test_error);
+    w.WriteScalar("/comparison/learned_test_loss", learned.test_loss);
+    w.WriteScalar("/comparison/learned_valid_loss", learned.valid_loss);
+    w.WriteScalar("/comparison/constant_log_alpha", search_log_alpha[best]);
+    w.WriteScalar("/comparison/constant_test_error", constant.test_error);
+    w.WriteScalar("/comparison/constant_test_loss", constant.test_loss);
+    w.WriteScalar("/comparison/constant_valid_loss", constant.valid_loss);
+    w.WriteScalar("/memory/store_all_bytes", store_all);
+    w.SetAttribute("/memory", "meaning",
+                   "storing (w, m, s) in float64 after every step: 3 * 8 * P * T bytes; compare "
+                   "/meta/buffer_bytes (the information buffer after training)");
+    w.SetAttribute("/", "iters", T);
+    w.SetAttribute("/", "meta_iters", meta_iters);
+    w.SetAttribute("/", "batch_size", settings.batch_size);
+    w.SetAttribute("/", "initial_log_alpha", kInitialLogAlpha);
+    w.SetAttribute("/", "initial_beta1", kInitialBeta1);
+    w.SetAttribute("/", "beta2", kBeta2);
+    w.SetAttribute("/", "eps", kEps);
+    w.SetAttribute("/", "initial_log_scale", settings.initial_log_scale);
+    w.SetAttribute("/", "inner_optimizer",
+                   "exactly reversible Adam: w -= alpha_t * mhat / (sqrt(shat) + eps), bias-corrected "
+                   "with the products of the beta's, m_0 = s_0 = 0");
+    w.SetAttribute("/", "meta_optimizer", "the authors' Adam variant, step 0.04");
+    w.SetAttribute("/", "meta_objective", "mean NLL on the 10,000 validation images at w_T");
+    w.SetAttribute("/", "block_names", "W0,b0,W1,b1,W2,b2,W3,b3");
+    w.SetAttribute("/comparison", "meaning",
+                   "the final learned schedule and the best constant alpha of the search (by "
+                   "validation loss), each trained once more on run meta_iters's random numbers");
+  });
+  return 0;
+}
+
+}  // namespace
+}  // namespace hypergrad::experiments
+
+int main(int argc, char** argv) {
+  using namespace hypergrad::experiments;
+  return MnistExperimentMain(
+      argc, argv, "adam_schedules",
+      "Beyond the paper: exactly reversible Adam as the inner optimizer of the Fig-2 network; "
+      "learns per-layer learning-rate and beta1 schedules (1,600 hyperparameters) by exact "
+      "hypergradients of the validation loss, against the best constant Adam learning rate of "
+      "a 1-D search.",
+      Run);
+}
