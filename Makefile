@@ -8,7 +8,7 @@ TEST_ENV   := OPENBLAS_NUM_THREADS=1
 BENCH_OUT  ?= results/bench
 
 .PHONY: all deps configure build data test bench sanitize clean help reproduce figures report sensitivity fuzz soak \
-        $(FIGURES) $(ALIASES)
+        $(FIGURES) $(ALIASES) $(BEYOND)
 
 # make reproduce QUICK=1: every target with --quick, results under results/quick/ (git-ignored).
 QUICK      ?=
@@ -28,6 +28,8 @@ BIN        := $(BUILD)/bin
 # Each figure: its experiment target writes $(RESULTS)/<name>.h5, its analysis script renders
 # $(RESULTS)/figures/figNN.png and .pdf.
 FIGURES    := fig01 fig02 fig04 fig06 fig07 fig08 fig10
+# Beyond the paper: reversible Adam as the inner optimizer (part of make reproduce).
+BEYOND     := adam
 # Figs 3 and 5 come from the Fig 2 run, Fig 9 from the Fig 8 run.
 ALIASES    := fig03 fig05 fig09
 
@@ -37,6 +39,7 @@ help:
 	@echo "make reproduce  set up, fetch data, build, run every figure target, render figures and"
 	@echo "                results/REPORT.md (QUICK=1: small settings, under results/quick/)"
 	@echo "make figNN      one figure (e.g. make fig10 QUICK=1)"
+	@echo "make adam       beyond the paper: reversible Adam as the inner optimizer (in reproduce)"
 	@echo "make sensitivity  Figs 2-7 again with the fast buffer (the report's tolerances)"
 	@echo "make test       install missing packages, build (Release), run the test suite"
 	@echo "make bench      build and run the benchmarks, JSON under $(BENCH_OUT)/"
@@ -121,7 +124,7 @@ reproduce: build data
 	@$(MAKE) --no-print-directory figures sensitivity report QUICK=$(QUICK) SKIP_SETUP=1
 	@echo "reproduction done: $(RESULTS)/REPORT.md and $(RESULTS)/figures/"
 
-figures: $(FIGURES)
+figures: $(FIGURES) $(BEYOND)
 
 # The report's tolerances: the MNIST meta-optimizations again with the fast buffer (other exact
 # digits, a change of v below 1.5e-11 per step) under $(RESULTS)/sensitivity/; how far that
@@ -175,6 +178,10 @@ fig08: $(SETUP)
 fig10: $(SETUP)
 	$(TEST_ENV) $(MPIRUN) $(BIN)/fig10_chaos $(QUICK_FLAG) --threads $(THREADS) --out $(RESULTS)/fig10_chaos.h5
 	$(PYTHON) analysis/fig10.py --results $(RESULTS)
+
+adam: $(SETUP)
+	$(TEST_ENV) $(MPIRUN) $(BIN)/adam_schedules $(QUICK_FLAG) --threads $(THREADS) --out $(RESULTS)/adam_schedules.h5
+	$(PYTHON) analysis/adam.py --results $(RESULTS)
 
 clean:
 	rm -rf $(BUILD) $(SAN_BUILD)

@@ -2,7 +2,8 @@
 numbers, ours, whether they agree (with the tolerance), and how the run was made.
 
 Each analysis/figNN.py contributes a section through its section(results) function; adding a
-figure needs no change here. The benchmarks' "Memory and exactness" section (analysis/bench.py)
+figure needs no change here. Sections beyond the paper (BEYOND: analysis/adam.py) follow the
+figures. The benchmarks' "Memory and exactness" section (analysis/bench.py)
 follows when their JSON exists (make bench).
 """
 import glob
@@ -13,14 +14,18 @@ import sys
 import bench
 import common
 
+BEYOND = ("adam",)  # analysis modules of experiments beyond the paper, after the figures
+
 
 def main():
     args = common.parse_args(__doc__, bench=True)
     here = os.path.dirname(os.path.abspath(__file__))
     sys.path.insert(0, here)
     sections, missing = [], []
-    for path in sorted(glob.glob(os.path.join(here, "fig[0-9][0-9].py"))):
-        module = importlib.import_module(os.path.splitext(os.path.basename(path))[0])
+    names = [os.path.splitext(os.path.basename(p))[0]
+             for p in sorted(glob.glob(os.path.join(here, "fig[0-9][0-9].py")))] + list(BEYOND)
+    for name in names:
+        module = importlib.import_module(name)
         if not os.path.exists(common.result_path(args.results, module.NAME)):
             missing.append(module.NUMBER)
             continue

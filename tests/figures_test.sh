@@ -16,6 +16,7 @@ $py "$src/tests/support/make_fake_mnist.py" "$tmp/mnist30k" 30000 1000
   --out "$tmp/res/fig04_initial_hypergradient.h5"
 "$bin/fig06_l2_penalties" --quick --quiet --mnist-dir "$tmp/mnist30k" --out "$tmp/res/fig06_l2_penalties.h5"
 "$bin/fig07_learned_data" --quick --quiet --mnist-dir "$tmp/mnist30k" --out "$tmp/res/fig07_learned_data.h5"
+"$bin/adam_schedules" --quick --quiet --mnist-dir "$tmp/mnist30k" --out "$tmp/res/adam_schedules.h5"
 $py "$src/tests/support/make_fake_omniglot.py" "$tmp/omniglot.zip" 3
 "$bin/fig08_09_omniglot" --quick --quiet --omniglot-zip "$tmp/omniglot.zip" --out "$tmp/res/fig08_09_omniglot.h5"
 
@@ -42,6 +43,12 @@ expected = {
                           "comparison/test_loss": (3,), "meta/reversal_exact": (2,)},
     "fig04_initial_hypergradient": {"mean/d_log_alpha": (20, 8), "mean/d_log_init_scale": (8,),
                                     "per_seed/gradient": (2, 20 * 8 * 2 + 8)},
+    "adam_schedules": {"meta/log_alpha": (4, 20, 8), "meta/logit_beta1": (4, 20, 8),
+                       "meta/valid_loss": (3,), "meta/reversal_exact": (3,),
+                       "meta/info_bits_per_param_per_step": (3,), "meta/buffer_bytes": (3,),
+                       "initial/d_beta2": (20, 8), "initial/d_eps": (), "search/valid_loss": (3,),
+                       "comparison/learned_test_error": (), "comparison/constant_test_error": (),
+                       "memory/store_all_bytes": ()},
 }
 for name, datasets in expected.items():
     f = h5py.File(f"{res}/{name}.h5", "r")
@@ -68,7 +75,7 @@ def seeded_w0(n, log_scale):  # npr.seed(0); v_0 = randn(n)*0; w_0 = randn(n)*e^
     rs.randn(n)
     return rs.randn(8) * math.exp(log_scale)  # the C library's exp, as numpy's of 2015
 for name in ("fig02_schedules", "fig04_initial_hypergradient", "fig06_l2_penalties",
-             "fig07_learned_data", "fig10_chaos"):
+             "fig07_learned_data", "fig10_chaos", "adam_schedules"):
     a = h5py.File(f"{res}/{name}.h5", "r").attrs
     assert a["rng"] == "authors" and a["buffer"] == "exact", (name, a["rng"], a["buffer"])
 assert h5py.File(f"{res}/fig08_09_omniglot.h5", "r").attrs["rng"] == "native"
@@ -109,11 +116,12 @@ mkdir -p "$tmp/quick" && mv "$tmp/res"/* "$tmp/quick/"
 (cd "$src" && $py analysis/report.py --results "$tmp/quick") > /dev/null
 for f in figures/fig01.png figures/fig01.pdf figures/fig10.png figures/fig10.pdf REPORT.md \
          figures/fig02.png figures/fig02_extra.png figures/fig03.png figures/fig04.png figures/fig05.png \
-         figures/fig06.png figures/fig07.png figures/fig08.png figures/fig09.png; do
+         figures/fig06.png figures/fig07.png figures/fig08.png figures/fig09.png figures/adam.png; do
   [ -s "$tmp/quick/$f" ] || fail "missing $f"
 done
 grep -q "Quick run" "$tmp/quick/REPORT.md" || fail "REPORT.md does not say it is a quick run"
 grep -q "## Fig 10" "$tmp/quick/REPORT.md" || fail "REPORT.md has no Fig 10 section"
+grep -q "## Beyond the paper: reversible Adam" "$tmp/quick/REPORT.md" || fail "REPORT.md has no Adam section"
 # Bad input: no data → clear error, non-zero exit, no result file.
 if "$bin/fig10_chaos" --quick --quiet --mnist-dir "$tmp/none" --out "$tmp/bad.h5" 2> "$tmp/err"; then
   fail "fig10_chaos ran without data"
