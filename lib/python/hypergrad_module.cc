@@ -6,6 +6,8 @@
 //
 //   r = hypergrad.hypergradients(gradient, hvp, meta_gradient, w0, alpha, gamma,
 //                                v0=None, blocks=None, buffer="fast", optimizer="sgd")
+//   r = hypergrad.adam_hypergradients(gradient, hvp, meta_gradient, w0, alpha, beta1, beta2,
+//                                     eps=1e-8, blocks=None, buffer="fast")
 //
 // The model is two callbacks: gradient(w, t) -> (loss, g) and hvp(w, u, t) -> H(w)·u, both of
 // the training loss of step t. They must be bit-reproducible (the reverse pass calls gradient
@@ -19,6 +21,7 @@
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -29,6 +32,7 @@
 #include "info_buffer.h"
 #include "mlp.h"
 #include "rational.h"
+#include "reversible_adam.h"
 #include "reversible_sgd.h"
 
 namespace py = pybind11;
@@ -131,8 +135,9 @@ class CallbackModel final : public Model {
   mutable long long first_mismatch_ = -1;
 };
 
-struct Result {
-  py::array_t<double> d_w0, d_v0, d_alpha, d_gamma, w_T, v_T;
+// What both optimizers' results share.
+struct ResultBase {
+  py::array_t<double> d_w0, d_alpha, w_T;
   double f = 0.0;
   bool reversal_exact = false;
   double info_bits = 0.0;
@@ -140,30 +145,42 @@ struct Result {
   long long nonreproducible_step = -1;
 };
 
-py::array_t<double> Owned(const std::vector<double>& x, const std::vector<py::ssize_t>& shape) {
+struct Result : ResultBase {  // SGD with momentum
+  py::array_t<double> d_v0, d_gamma, v_T;
+};
+
+struct AdamResult : ResultBase {
+  py::array_t<double> d_m0, d_s0, d_beta1, d_beta2, m_T, s_T;
+  double d_eps = 0.0;
+};
+
+py::array_t<double> Owned(std::span<const double> x, const std::vector<py::ssize_t>& shape) {
   py::array_t<double> a(shape);
   std::memcpy(a.mutable_data(), x.data(), x.size() * sizeof(double));
   return a;
 }
 
-// alpha/gamma of shape (T,) or (T, B) as a Schedule.
-Schedule MakeSchedule(const Array& alpha, const Array& gamma, std::size_t blocks) {
-  if (alpha.ndim() != gamma.ndim() || alpha.ndim() < 1 || alpha.ndim() > 2) {
-    throw std::invalid_argument("alpha and gamma must both have shape (T,) or (T, B)");
-  }
-  for (py::ssize_t d = 0; d < alpha.ndim(); ++d) {
-    if (alpha.shape(d) != gamma.shape(d)) throw std::invalid_argument("alpha and gamma have different shapes");
+// The number of steps T of schedule arrays that must all have alpha's shape, (T,) or (T, B) with
+// B = blocks; `names` lists them as the user called them.
+std::size_t ScheduleSteps(const std::vector<const Array*>& arrays,
+                          const std::vector<std::string>& names, std::size_t blocks) {
+  const Array& alpha = *arrays[0];
+  std::string all = names[0];
+  for (std::size_t i = 1; i < names.size(); ++i) all += (i + 1 == names.size() ? " and " : ", ") + names[i];
+  if (alpha.ndim() < 1 || alpha.ndim() > 2) throw std::invalid_argument(all + " must have shape (T,) or (T, B)");
+  for (std::size_t i = 1; i < arrays.size(); ++i) {
+    bool same = arrays[i]->ndim() == alpha.ndim();
+    for (py::ssize_t d = 0; same && d < alpha.ndim(); ++d) same = arrays[i]->shape(d) == alpha.shape(d);
+    if (!same) throw std::invalid_argument(names[i] + " does not have the shape of " + names[0] + " (" + all + " must agree)");
   }
   const auto iters = static_cast<std::size_t>(alpha.shape(0));
   const std::size_t columns = alpha.ndim() == 2 ? static_cast<std::size_t>(alpha.shape(1)) : 1;
-  if (iters == 0) throw std::invalid_argument("alpha: at least one step (T ≥ 1) is needed");
+  if (iters == 0) throw std::invalid_argument(names[0] + ": at least one step (T ≥ 1) is needed");
   if (columns != blocks) {
-    throw std::invalid_argument("alpha has " + std::to_string(columns) + " columns but blocks define " +
+    throw std::invalid_argument(names[0] + " has " + std::to_string(columns) + " columns but blocks define " +
                                 std::to_string(blocks) + " blocks");
   }
-  Schedule s{iters, blocks, ToVector(alpha), ToVector(gamma)};
-  s.Validate();
-  return s;
+  return iters;
 }
 
 ParameterBlocks MakeBlocks(const py::object& blocks, std::size_t params) {
@@ -185,58 +202,108 @@ ParameterBlocks MakeBlocks(const py::object& blocks, std::size_t params) {
   return out;
 }
 
-Result ComputeHypergradients(py::function gradient, py::function hvp, py::function meta_gradient,
-                      const Array& w0, const Array& alpha, const Array& gamma, const py::object& v0_arg,
-                      const py::object& blocks_arg, const std::string& buffer,
-                      const std::string& optimizer) {
-  if (optimizer != "sgd") {
-    throw std::invalid_argument("optimizer '" + optimizer + "': only 'sgd' (SGD with momentum) is available");
+// A 1-D array of n values like w0 (or zeros if none), for v0.
+std::vector<double> LikeW0(const py::object& arg, std::size_t n, const char* name) {
+  if (arg.is_none()) return std::vector<double>(n, 0.0);
+  const auto v = arg.cast<Array>();
+  if (v.ndim() != 1 || static_cast<std::size_t>(v.size()) != n) {
+    throw std::invalid_argument(std::string(name) + " must be a 1-D array of " + std::to_string(n) +
+                                " values like w0");
   }
+  return ToVector(v);
+}
+
+std::size_t CheckW0(const Array& w0) {
   if (w0.ndim() != 1 || w0.size() == 0) throw std::invalid_argument("w0 must be a non-empty 1-D array");
-  const auto n = static_cast<std::size_t>(w0.size());
-  std::vector<double> v0(n, 0.0);
-  if (!v0_arg.is_none()) {
-    const auto v = v0_arg.cast<Array>();
-    if (v.ndim() != 1 || static_cast<std::size_t>(v.size()) != n) {
-      throw std::invalid_argument("v0 must be a 1-D array of " + std::to_string(n) + " values like w0");
-    }
-    v0 = ToVector(v);
-  }
-  const ParameterBlocks blocks = MakeBlocks(blocks_arg, n);
-  Schedule schedule = MakeSchedule(alpha, gamma, blocks.num_blocks());
-  const std::size_t iters = schedule.iters;
-  auto model = std::make_shared<CallbackModel>(gradient, hvp, n, iters);
-  BatchSchedule steps = [](std::size_t t) { return Batch{{t}}; };
-  ReversibleSgd sgd({model, blocks, std::move(schedule), steps},
-                    SgdOptions{.method = ReversalMethod::kReversible, .buffer = ParseBufferKind(buffer)});
-  sgd.Train(ToVector(w0), v0);
+  return static_cast<std::size_t>(w0.size());
+}
 
-  Result r;
-  r.w_T = Owned({sgd.weights().begin(), sgd.weights().end()}, {static_cast<py::ssize_t>(n)});
-  r.v_T = Owned({sgd.velocity().begin(), sgd.velocity().end()}, {static_cast<py::ssize_t>(n)});
-  std::vector<double> d_w(n);
-  r.f = LossAndArray(meta_gradient(View(sgd.weights())), d_w, "meta_gradient(w_T)", "(f, df_dw)");
-  r.info_bits = sgd.information_bits_after_train();
-  r.extra_bytes = sgd.extra_bytes_after_train();
-
-  const Hypergradients h = sgd.Reverse(d_w);
-  r.nonreproducible_step = model->first_mismatch();
+// Trains `run` (ReversibleSgd or ReversibleAdam) from `start`, evaluates the meta-objective at
+// w_T and runs training backwards; fills the fields every result has and returns the
+// hypergradients and the moments u_T as they were before the reverse pass.
+template <class Trainer, class... Start>
+auto TrainAndReverse(Trainer& run, const CallbackModel& model, const py::function& meta_gradient,
+                     const std::vector<py::ssize_t>& schedule_shape, ResultBase& r,
+                     const Start&... start) {
+  run.Train(start...);
+  const auto n = static_cast<py::ssize_t>(run.weights().size());
+  r.w_T = Owned(run.weights(), {n});
+  std::vector<double> d_w(run.weights().size());
+  r.f = LossAndArray(meta_gradient(View(run.weights())), d_w, "meta_gradient(w_T)", "(f, df_dw)");
+  r.info_bits = run.information_bits_after_train();
+  r.extra_bytes = run.extra_bytes_after_train();
+  std::vector<double> moments(run.moments().begin(), run.moments().end());
+  auto h = run.Reverse(d_w);
+  r.nonreproducible_step = model.first_mismatch();
   r.reversal_exact = h.reversal.exact && r.nonreproducible_step < 0;
-  r.d_w0 = Owned(h.d_w0, {static_cast<py::ssize_t>(n)});
-  r.d_v0 = Owned(h.d_v0, {static_cast<py::ssize_t>(n)});
-  std::vector<py::ssize_t> shape(alpha.shape(), alpha.shape() + alpha.ndim());
-  r.d_alpha = Owned(h.d_alpha, shape);
-  r.d_gamma = Owned(h.d_gamma, shape);
+  r.d_w0 = Owned(h.d_w0, {n});
+  r.d_alpha = Owned(h.d_alpha, schedule_shape);
   if (!r.reversal_exact) {
     const std::string where = r.nonreproducible_step >= 0
         ? "gradient(w, t) returned other bits in the reverse pass than in the forward pass at step t = " +
               std::to_string(r.nonreproducible_step)
-        : std::string("the reverse pass did not recover w0 and v0 exactly");
+        : std::string("the reverse pass did not recover the initial state exactly");
     PyErr_WarnEx(PyExc_RuntimeWarning,
                  ("hypergradients are not exact: " + where +
                   " (the callbacks must give bit-identical results for the same w and t)").c_str(),
                  1);
   }
+  return std::pair{std::move(h), std::move(moments)};
+}
+
+std::vector<py::ssize_t> ShapeOf(const Array& a) { return {a.shape(), a.shape() + a.ndim()}; }
+
+Result ComputeHypergradients(py::function gradient, py::function hvp, py::function meta_gradient,
+                      const Array& w0, const Array& alpha, const Array& gamma, const py::object& v0_arg,
+                      const py::object& blocks_arg, const std::string& buffer,
+                      const std::string& optimizer) {
+  if (optimizer != "sgd") {
+    throw std::invalid_argument("optimizer '" + optimizer + "': hypergradients() is SGD with momentum ('sgd'); "
+                                "for Adam call adam_hypergradients(gradient, hvp, meta_gradient, w0, alpha, "
+                                "beta1, beta2, eps)");
+  }
+  const std::size_t n = CheckW0(w0);
+  const std::vector<double> v0 = LikeW0(v0_arg, n, "v0");
+  const ParameterBlocks blocks = MakeBlocks(blocks_arg, n);
+  const std::size_t iters = ScheduleSteps({&alpha, &gamma}, {"alpha", "gamma"}, blocks.num_blocks());
+  Schedule schedule{iters, blocks.num_blocks(), ToVector(alpha), ToVector(gamma)};
+  schedule.Validate();
+  auto model = std::make_shared<CallbackModel>(gradient, hvp, n, iters);
+  BatchSchedule steps = [](std::size_t t) { return Batch{{t}}; };
+  ReversibleSgd sgd({model, blocks, std::move(schedule), steps},
+                    SgdOptions{.method = ReversalMethod::kReversible, .buffer = ParseBufferKind(buffer)});
+  Result r;
+  const auto [h, v_T] = TrainAndReverse(sgd, *model, meta_gradient, ShapeOf(alpha), r, ToVector(w0), v0);
+  r.v_T = Owned(v_T, {static_cast<py::ssize_t>(n)});
+  r.d_v0 = Owned(h.d_v0, {static_cast<py::ssize_t>(n)});
+  r.d_gamma = Owned(h.d_gamma, ShapeOf(alpha));
+  return r;
+}
+
+AdamResult ComputeAdamHypergradients(py::function gradient, py::function hvp, py::function meta_gradient,
+                                     const Array& w0, const Array& alpha, const Array& beta1,
+                                     const Array& beta2, double eps, const py::object& blocks_arg,
+                                     const std::string& buffer) {
+  const std::size_t n = CheckW0(w0);
+  const ParameterBlocks blocks = MakeBlocks(blocks_arg, n);
+  const std::size_t iters =
+      ScheduleSteps({&alpha, &beta1, &beta2}, {"alpha", "beta1", "beta2"}, blocks.num_blocks());
+  AdamSchedule schedule{iters, blocks.num_blocks(), ToVector(alpha), ToVector(beta1), ToVector(beta2), eps};
+  schedule.Validate();
+  auto model = std::make_shared<CallbackModel>(gradient, hvp, n, iters);
+  BatchSchedule steps = [](std::size_t t) { return Batch{{t}}; };
+  ReversibleAdam adam({model, blocks, std::move(schedule), steps},
+                      TrainingOptions{.method = ReversalMethod::kReversible, .buffer = ParseBufferKind(buffer)});
+  AdamResult r;
+  const auto [h, u_T] = TrainAndReverse(adam, *model, meta_gradient, ShapeOf(alpha), r, ToVector(w0));
+  const auto size = static_cast<py::ssize_t>(n);
+  r.m_T = Owned(std::span(u_T).first(n), {size});
+  r.s_T = Owned(std::span(u_T).last(n), {size});
+  r.d_m0 = Owned(h.d_m0, {size});
+  r.d_s0 = Owned(h.d_s0, {size});
+  r.d_beta1 = Owned(h.d_beta1, ShapeOf(alpha));
+  r.d_beta2 = Owned(h.d_beta2, ShapeOf(alpha));
+  r.d_eps = h.d_eps;
   return r;
 }
 
@@ -341,20 +408,29 @@ PYBIND11_MODULE(hypergrad, m) {
         "OpenBLAS's thread count (default 1 after import; results depend on it)");
   m.def("blas_threads", &BlasThreads);
 
-  py::class_<Result>(m, "HypergradientResult", "What hypergradients() returns")
-      .def_readonly("d_w0", &Result::d_w0, "df/dw0")
-      .def_readonly("d_v0", &Result::d_v0, "df/dv0")
-      .def_readonly("d_alpha", &Result::d_alpha, "df/dalpha, the shape of alpha")
-      .def_readonly("d_gamma", &Result::d_gamma, "df/dgamma, the shape of gamma")
-      .def_readonly("w_T", &Result::w_T)
-      .def_readonly("v_T", &Result::v_T)
-      .def_readonly("f", &Result::f, "the meta-objective at w_T")
-      .def_readonly("reversal_exact", &Result::reversal_exact,
-                    "w0 and v0 came back bit for bit and every recomputed gradient had its forward bits")
-      .def_readonly("nonreproducible_step", &Result::nonreproducible_step,
+  py::class_<ResultBase>(m, "ResultBase", "What both optimizers' results share")
+      .def_readonly("d_w0", &ResultBase::d_w0, "df/dw0")
+      .def_readonly("d_alpha", &ResultBase::d_alpha, "df/dalpha, the shape of alpha")
+      .def_readonly("w_T", &ResultBase::w_T)
+      .def_readonly("f", &ResultBase::f, "the meta-objective at w_T")
+      .def_readonly("reversal_exact", &ResultBase::reversal_exact,
+                    "the initial state came back bit for bit and every recomputed gradient had its forward bits")
+      .def_readonly("nonreproducible_step", &ResultBase::nonreproducible_step,
                     "the first step (in the reverse pass) whose gradient changed bits, or -1")
-      .def_readonly("info_bits", &Result::info_bits, "bits held by the information buffer after training")
-      .def_readonly("extra_bytes", &Result::extra_bytes, "bytes held beyond w and v after training");
+      .def_readonly("info_bits", &ResultBase::info_bits, "bits held by the information buffer after training")
+      .def_readonly("extra_bytes", &ResultBase::extra_bytes, "bytes held beyond w and the moments after training");
+  py::class_<Result, ResultBase>(m, "HypergradientResult", "What hypergradients() returns (SGD with momentum)")
+      .def_readonly("d_v0", &Result::d_v0, "df/dv0")
+      .def_readonly("d_gamma", &Result::d_gamma, "df/dgamma, the shape of gamma")
+      .def_readonly("v_T", &Result::v_T);
+  py::class_<AdamResult, ResultBase>(m, "AdamHypergradientResult", "What adam_hypergradients() returns")
+      .def_readonly("d_m0", &AdamResult::d_m0, "df/dm0")
+      .def_readonly("d_s0", &AdamResult::d_s0, "df/ds0")
+      .def_readonly("d_beta1", &AdamResult::d_beta1, "df/dbeta1, the shape of beta1")
+      .def_readonly("d_beta2", &AdamResult::d_beta2, "df/dbeta2, the shape of beta2")
+      .def_readonly("d_eps", &AdamResult::d_eps, "df/deps")
+      .def_readonly("m_T", &AdamResult::m_T)
+      .def_readonly("s_T", &AdamResult::s_T);
 
   m.def("hypergradients", &ComputeHypergradients, py::arg("gradient"), py::arg("hvp"), py::arg("meta_gradient"),
         py::arg("w0"), py::arg("alpha"), py::arg("gamma"), py::arg("v0") = py::none(),
@@ -366,7 +442,17 @@ hvp(w, u, t) -> H(w) u of the same loss
 meta_gradient(w_T) -> (f, df_dw)
 alpha, gamma: arrays of shape (T,) or (T, B); blocks: int array (P,) of block indices (B blocks)
 Memory does not grow with T beyond the information buffer (about log2(1/gamma) bits per
-parameter per step). The callbacks must be bit-reproducible.)doc");
+parameter per step). The callbacks must be bit-reproducible. For Adam: adam_hypergradients.)doc");
+  m.def("adam_hypergradients", &ComputeAdamHypergradients, py::arg("gradient"), py::arg("hvp"),
+        py::arg("meta_gradient"), py::arg("w0"), py::arg("alpha"), py::arg("beta1"), py::arg("beta2"),
+        py::arg("eps") = 1e-8, py::arg("blocks") = py::none(), py::arg("buffer") = "fast",
+        R"doc(Exact hypergradients of Adam, run forward then backward in exact arithmetic.
+
+m <- beta1 m + (1 - beta1) g;  s <- beta2 s + (1 - beta2) g^2;  w <- w - alpha mhat / (sqrt(shat) + eps)
+with mhat, shat bias-corrected by the products of the betas so far, m0 = s0 = 0.
+gradient, hvp, meta_gradient, blocks, buffer: as hypergradients(); alpha, beta1, beta2: arrays
+of shape (T,) or (T, B), 0 < beta < 1. Memory: about log2(1/beta1) + log2(1/beta2) bits per
+parameter per step. Returns d_w0, d_m0, d_s0, d_alpha, d_beta1, d_beta2, d_eps, w_T, m_T, s_T.)doc");
 
   m.def("to_fixed", [](const Array& x) {
     const FixedPointVector v = FixedPointVector::FromDoubles(ToVector(x));
