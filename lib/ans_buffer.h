@@ -10,7 +10,7 @@
 //     the stack at exactly the points where encode and decode can mirror each other).
 // A fresh element has x = 0: popping it returns 0 and leaves it at 0, like the exact buffer.
 //
-// Cost: O(1) per operation (a few integer divisions), memory ≈ information + 8 bytes of state +
+// Cost: O(1) per operation (multiplications by prepared reciprocals, no division instruction), memory ≈ information + 8 bytes of state +
 // chunk slack per element. In the steady state the bits used per multiply by n/d are within
 // 0.05% of log2(d/n) (see bench_buffer), plus a one-off start-up cost of about 7 bits per
 // element; there is no limit on the number of steps.
@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "info_buffer.h"
+#include "rational.h"
 #include "word_stacks.h"
 
 namespace hypergrad {
@@ -42,7 +43,8 @@ class AnsBuffer final : public InfoBuffer {
 
   // The quantised uniform distribution over [0, radix): the first `rem` digits get frequency
   // q + 1, the others q, where q = ⌊M/radix⌋ and rem = M mod radix. Prepared once per radix
-  // (Algorithm 3 uses the same n and d for a whole vector); divisions by a power of two (the
+  // (Algorithm 3 uses the same n and d for a whole vector), with reciprocals of q and q + 1 so
+  // that coding divides by multiplication (rational.h's UnsignedDivisor); powers of two (the
   // momentum denominator 2^16 gives q = 2^8) become shifts.
   class Radix {
    public:
@@ -51,30 +53,35 @@ class AnsBuffer final : public InfoBuffer {
           rem_(static_cast<std::uint32_t>(kTotal % radix)),
           wide_end_(rem_ * (q_ + 1)),
           trivial_(radix == 1),
-          q_shift_(rem_ == 0 && (q_ & (q_ - 1)) == 0 ? std::countr_zero(q_) : -1) {}
+          q_shift_(rem_ == 0 && (q_ & (q_ - 1)) == 0 ? std::countr_zero(q_) : -1),
+          by_q_(q_),
+          by_q1_(q_ + 1) {}
     bool trivial() const { return trivial_; }
     std::uint64_t Frequency(std::uint32_t digit) const { return q_ + (digit < rem_ ? 1u : 0u); }
     std::uint32_t Start(std::uint32_t digit) const { return digit * q_ + std::min(digit, rem_); }
     std::uint32_t DigitAt(std::uint32_t slot) const {
       if (q_shift_ >= 0) return slot >> q_shift_;
-      return slot < wide_end_ ? slot / (q_ + 1) : rem_ + (slot - wide_end_) / q_;
+      return slot < wide_end_ ? static_cast<std::uint32_t>(by_q1_.Divide(slot))
+                              : rem_ + static_cast<std::uint32_t>(by_q_.Divide(slot - wide_end_));
     }
-    // x / freq and x mod freq for freq = Frequency(some digit).
+    // x / freq and x mod freq for freq = Frequency(some digit) (q or q + 1): by prepared
+    // reciprocals, no division instruction.
     void DivMod(std::uint64_t x, std::uint64_t freq, std::uint64_t& quotient,
                 std::uint64_t& remainder) const {
       if (q_shift_ >= 0) {  // then every frequency is q = 2^shift
         quotient = x >> q_shift_;
         remainder = x & (freq - 1);
-      } else {
-        quotient = x / freq;
-        remainder = x % freq;
+        return;
       }
+      quotient = (freq == q_ ? by_q_ : by_q1_).Divide(x);
+      remainder = x - quotient * freq;
     }
 
    private:
     std::uint32_t q_, rem_, wide_end_;
     bool trivial_;
     int q_shift_;
+    UnsignedDivisor by_q_, by_q1_;
   };
   static Radix Prepare(std::uint32_t radix) { return Radix(radix); }
 

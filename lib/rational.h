@@ -27,20 +27,60 @@ inline FloorDivModResult FloorDivMod(std::int64_t c, std::int64_t m) {
   return {q, r};
 }
 
-// FloorDivMod by a fixed m > 0, with a shift and a mask when m is a power of two (the momentum
-// denominator is 2^16 for every γ < 1), which is exact for negative c too (arithmetic shift).
-class FixedDivisor {
+// ⌊x / d⌋ for unsigned 64-bit x by a divisor 1 ≤ d < 2^32 fixed in advance, without a division
+// instruction (Granlund & Montgomery's method with a 65-bit reciprocal): a shift when d is a
+// power of two, else q = (⌊(x − t)/2⌋ + t) >> (ℓ − 1) with t = ⌊x·magic / 2^64⌋, where
+// ℓ = ⌈log2 d⌉ and 2^64 + magic = ⌈2^(64+ℓ)/d⌉. Exact for every x: the reciprocal's excess
+// e = (2^64 + magic)·d − 2^(64+ℓ) is below d ≤ 2^ℓ, so x·e < 2^(64+ℓ) never reaches the next
+// integer. Prepared once per divisor (the radices of a run are a handful of momentum ratios).
+class UnsignedDivisor {
  public:
-  explicit FixedDivisor(std::int64_t m)
-      : m_(m), shift_(m > 0 && (m & (m - 1)) == 0 ? std::countr_zero(static_cast<std::uint64_t>(m)) : -1) {}
-  FloorDivModResult FloorDivMod(std::int64_t c) const {
-    if (shift_ >= 0) return {c >> shift_, c & (m_ - 1)};
-    return hypergrad::FloorDivMod(c, m_);
+  explicit UnsignedDivisor(std::uint64_t d = 1)
+      : d_(d), power_of_two_((d & (d - 1)) == 0),
+        shift_(power_of_two_ ? std::countr_zero(d) : 64 - std::countl_zero(d)) {
+    if (!power_of_two_) {
+      __extension__ using U128 = unsigned __int128;
+      const U128 reciprocal = (U128{1} << (64 + shift_)) / d + 1;  // ⌈2^(64+ℓ)/d⌉, d ∤ 2^(64+ℓ)
+      magic_ = static_cast<std::uint64_t>(reciprocal);             // minus the 2^64 bit
+    }
+  }
+  std::uint64_t divisor() const { return d_; }
+  std::uint64_t Divide(std::uint64_t x) const {
+    if (power_of_two_) return x >> shift_;
+    __extension__ using U128 = unsigned __int128;
+    const auto t = static_cast<std::uint64_t>((U128{x} * magic_) >> 64);
+    return (((x - t) >> 1) + t) >> (shift_ - 1);
   }
 
  private:
-  std::int64_t m_;
+  std::uint64_t d_;
+  bool power_of_two_;
   int shift_;
+  std::uint64_t magic_ = 0;
+};
+
+// FloorDivMod by a fixed m (1 ≤ m < 2^32) without a division instruction: a shift and a mask
+// for a power of two; otherwise, since floor division of a
+// negative c is −1 − ⌊(−c − 1)/m⌋, and −c − 1 = ~c, so one unsigned division of c or ~c serves
+// both signs (the xor with the sign mask picks, branch-free). Exact for every int64 c.
+class FixedDivisor {
+ public:
+  explicit FixedDivisor(std::int64_t m)
+      : divide_(static_cast<std::uint64_t>(m)), m_(m),
+        shift_((m & (m - 1)) == 0 ? std::countr_zero(static_cast<std::uint64_t>(m)) : -1) {}
+  FloorDivModResult FloorDivMod(std::int64_t c) const {
+    if (shift_ >= 0) return {c >> shift_, c & (m_ - 1)};  // arithmetic shift: floor for c < 0
+    const std::int64_t sign = c >> 63;  // 0 or −1 (all ones)
+    const auto q = static_cast<std::int64_t>(divide_.Divide(static_cast<std::uint64_t>(c ^ sign))) ^ sign;
+    // q·m alone may leave int64 (c near −2^63, m = 3); the remainder is exact modulo 2^64.
+    const std::uint64_t r = static_cast<std::uint64_t>(c) - static_cast<std::uint64_t>(q) * static_cast<std::uint64_t>(m_);
+    return {q, static_cast<std::int64_t>(r)};
+  }
+
+ private:
+  UnsignedDivisor divide_;
+  std::int64_t m_;
+  int shift_;  // log2 m for a power of two (the momentum denominator 2^16), else −1
 };
 
 // The exactly applied momentum factor n/d (numerator, denominator ≤ 2^16).

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <limits>
+#include <vector>
 
 namespace hypergrad {
 namespace {
@@ -30,6 +31,45 @@ TEST(FloorDivModTest, InvariantsHoldOverAWideRange) {
       // q·m alone can leave int64 (e.g. c = −(2^63 − 1), m = 3); the identity is checked wider.
       __extension__ using Wide = __int128;
       EXPECT_TRUE(static_cast<Wide>(q) * m + r == static_cast<Wide>(c)) << c << " " << m;
+    }
+  }
+}
+
+// The prepared-reciprocal divisions equal the division instruction for every divisor kind
+// (powers of two, 1, the coder's q and q + 1, the momentum numerators, up to 2^32 − 1) on edge
+// and random dividends.
+TEST(UnsignedDivisorTest, EqualsDivisionOnEdgesAndRandomValues) {
+  const std::uint64_t top = std::numeric_limits<std::uint64_t>::max();
+  std::uint64_t state = 88172645463325252ull;  // xorshift64
+  auto next = [&] { state ^= state << 13; state ^= state >> 7; state ^= state << 17; return state; };
+  std::vector<std::uint64_t> divisors = {1, 2, 3, 5, 7, 255, 256, 284, 285, 32769, 58983, 65471,
+                                         65535, 65536, 65537, (1ull << 24) + 1, (1ull << 31) + 1,
+                                         (1ull << 32) - 1};
+  for (int i = 0; i < 200; ++i) divisors.push_back(1 + next() % ((1ull << 32) - 1));
+  for (std::uint64_t d : divisors) {
+    const UnsignedDivisor divisor(d);
+    std::vector<std::uint64_t> xs = {0, 1, d - 1, d, d + 1, 2 * d - 1, top, top - 1, top / d * d,
+                                     top / d * d - 1, 1ull << 63, (1ull << 48) - 1};
+    for (int i = 0; i < 2000; ++i) xs.push_back(next() >> (next() % 64));
+    for (std::uint64_t x : xs) ASSERT_EQ(divisor.Divide(x), x / d) << x << " / " << d;
+  }
+}
+
+TEST(FixedDivisorTest, EqualsFloorDivModOverTheWholeInt64Range) {
+  const std::int64_t lowest = std::numeric_limits<std::int64_t>::min();
+  const std::int64_t highest = std::numeric_limits<std::int64_t>::max();
+  std::uint64_t state = 2463534242ull;
+  auto next = [&] { state ^= state << 13; state ^= state >> 7; state ^= state << 17; return state; };
+  for (std::int64_t m : {1, 2, 3, 7, 284, 58983, 65471, 65536, 65537}) {
+    const FixedDivisor divisor(m);
+    std::vector<std::int64_t> cs = {lowest, lowest + 1, -m - 1, -m, -m + 1, -1, 0, 1, m - 1, m,
+                                    highest, highest - 1};
+    for (int i = 0; i < 5000; ++i) cs.push_back(static_cast<std::int64_t>(next()) >> (next() % 64));
+    for (std::int64_t c : cs) {
+      __extension__ using Wide = __int128;
+      const auto [q, r] = divisor.FloorDivMod(c);
+      ASSERT_TRUE(r >= 0 && r < m && static_cast<Wide>(q) * m + r == static_cast<Wide>(c))
+          << c << " floor-div " << m << ": " << q << ", " << r;
     }
   }
 }
