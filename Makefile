@@ -7,7 +7,7 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 TEST_ENV   := OPENBLAS_NUM_THREADS=1
 BENCH_OUT  ?= results/bench
 
-.PHONY: all deps configure build data test bench sanitize clean help reproduce figures report sensitivity fuzz soak \
+.PHONY: all deps configure build data test bench bench-adam bench-runs sanitize clean help reproduce figures report sensitivity fuzz soak \
         $(FIGURES) $(ALIASES) $(BEYOND)
 
 # make reproduce QUICK=1: every target with --quick, results under results/quick/ (git-ignored).
@@ -43,6 +43,7 @@ help:
 	@echo "make sensitivity  Figs 2-7 again with the fast buffer (the report's tolerances)"
 	@echo "make test       install missing packages, build (Release), run the test suite"
 	@echo "make bench      build and run the benchmarks, JSON under $(BENCH_OUT)/"
+	@echo "make bench-adam only reversible Adam's benchmark (bench_adam.json)"
 	@echo "make sanitize   build with AddressSanitizer + UBSan in $(SAN_BUILD)/ and run the tests"
 	@echo "make fuzz       run the buffer/Algorithm 3 fuzzer for FUZZ_SECONDS (600)"
 	@echo "make soak       reverse 10^6 steps of the Fig-2 network (fast buffer; exact: 10^4)"
@@ -66,7 +67,10 @@ data: configure
 test: build
 	cd $(BUILD) && $(TEST_ENV) ctest --output-on-failure -j $(JOBS)
 
-BENCHMARKS := bench_buffer bench_hypergrad bench_recovery
+# Each run: JSON name, binary, benchmark filter. Reversible Adam's runs (in bench_hypergrad)
+# get their own file, so that `make bench-adam` can refresh them alone.
+BENCH_RUNS := bench_buffer:bench_buffer:. bench_hypergrad:bench_hypergrad:-BM_AdamHypergradient \
+              bench_adam:bench_hypergrad:BM_AdamHypergradient bench_recovery:bench_recovery:.
 
 # Results in results/bench feed results/figures and REPORT.md; elsewhere (BENCH_OUT=DIR) the
 # figures go to DIR/figures and the committed report is left alone.
@@ -80,12 +84,21 @@ endif
 # BENCH_FULL=1 adds the largest sizes (T = 10000: about an hour). Each JSON file is replaced
 # only when its benchmark finished; then the figures and the report section are rendered.
 bench: build
+	@$(MAKE) --no-print-directory bench-runs RUNS="$(BENCH_RUNS)"
+
+# Only reversible Adam's benchmark (bench_adam.json), then the figures and the report section.
+bench-adam: build
+	@$(MAKE) --no-print-directory bench-runs RUNS="$(filter bench_adam:%,$(BENCH_RUNS))"
+
+bench-runs:
 	@mkdir -p $(BENCH_OUT)
-	@for b in $(BENCHMARKS); do \
-	  echo "== $$b"; \
-	  BENCH_FULL=$(BENCH_FULL) $(TEST_ENV) $(BUILD)/bin/$$b --benchmark_format=console \
-	    --benchmark_out=$(BENCH_OUT)/$$b.json.partial --benchmark_out_format=json || exit 1; \
-	  mv $(BENCH_OUT)/$$b.json.partial $(BENCH_OUT)/$$b.json; \
+	@for run in $(RUNS); do \
+	  name=$${run%%:*}; rest=$${run#*:}; bin=$${rest%%:*}; filter=$${rest#*:}; \
+	  echo "== $$name"; \
+	  BENCH_FULL=$(BENCH_FULL) $(TEST_ENV) $(BUILD)/bin/$$bin --benchmark_format=console \
+	    --benchmark_filter="$$filter" \
+	    --benchmark_out=$(BENCH_OUT)/$$name.json.partial --benchmark_out_format=json || exit 1; \
+	  mv $(BENCH_OUT)/$$name.json.partial $(BENCH_OUT)/$$name.json; \
 	done
 	@echo "benchmark results (JSON): $(BENCH_OUT)/"
 	$(BENCH_RENDER)

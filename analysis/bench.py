@@ -11,7 +11,7 @@ import os
 
 import common
 
-FILES = ("bench_buffer", "bench_hypergrad", "bench_recovery")
+FILES = ("bench_buffer", "bench_hypergrad", "bench_recovery", "bench_adam")
 PAPER_BITS = {0.9: 0.152, 0.98: 0.029}   # the paper's bits per parameter per iteration
 METHOD_ORDER = ["stored", "checkpointed", "revolve s=2", "revolve s=5", "revolve s=10",
                 "revolve s=20", "reversible exact", "reversible fast", "naive-float"]
@@ -346,11 +346,13 @@ def section(bench, results):
 
 def adam_table(data):
     """Markdown lines for the reversible-Adam runs of bench_hypergrad (BM_AdamHypergradient)."""
-    runs = [r for r in data.get("bench_hypergrad", {}).get("runs", [])
+    source = "bench_adam" if "bench_adam" in data else "bench_hypergrad"  # make bench writes the former
+    runs = [r for r in data.get(source, {}).get("runs", [])
             if r["name"].startswith("BM_AdamHypergradient") and not r.get("error_occurred")]
     if not runs:
         return []
-    lines = ["", "**Reversible Adam** (beyond the paper; same network and batches, α = 0.002, "
+    date = data.get(source, {}).get("context", {}).get("date", "?")
+    lines = ["", f"**Reversible Adam** (beyond the paper; `{source}.json`, run {date}; same network and batches, α = 0.002, "
              "β1 = 0.9, β2 = 0.999, ε = 1e-8): extra memory against storing (w, m, s) in float64 "
              "every step, bits per parameter per step (bound log2(d/n) summed over both moments "
              "= 0.1534), time; hypergradients equal the stored trajectory's bit for bit.", "",
