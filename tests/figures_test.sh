@@ -24,7 +24,8 @@ $py - "$tmp/res" <<'PY'
 import sys, h5py, numpy as np
 res = sys.argv[1]
 provenance = ("git_revision", "git_dirty", "command_line", "start_time", "end_time", "host",
-              "compiler", "library_versions", "build_type", "quick", "seed", "experiment")
+              "compiler", "library_versions", "build_type", "instruction_set", "quick", "seed",
+              "experiment")
 expected = {
     "fig01_toy": {"trajectories": (3, 51, 2), "losses": (3, 51), "final_loss": (3,),
                   "surface/loss": (90, 68), "reversal_exact": (3,)},

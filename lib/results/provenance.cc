@@ -29,6 +29,35 @@ std::string Quote(const std::string& arg) {
   return quoted + "'";
 }
 
+// What the compiler was allowed to use (its predefined macros), and whether that was the host's
+// instruction set (CMake option HYPERGRAD_NATIVE).
+std::string InstructionSet() {
+  std::string extensions;
+  [[maybe_unused]] const auto add = [&](const char* name) {
+    extensions += (extensions.empty() ? "" : " ") + std::string(name);
+  };
+#ifdef __SSE4_2__
+  add("sse4.2");
+#endif
+#ifdef __AVX__
+  add("avx");
+#endif
+#ifdef __AVX2__
+  add("avx2");
+#endif
+#ifdef __FMA__
+  add("fma");
+#endif
+#ifdef __AVX512F__
+  add("avx512f");
+#endif
+#ifdef HYPERGRAD_NATIVE_BUILD
+  return "host (-march=native): " + (extensions.empty() ? std::string("no extensions") : extensions);
+#else
+  return "x86-64 baseline" + (extensions.empty() ? std::string() : " + " + extensions);
+#endif
+}
+
 }  // namespace
 
 std::string UtcNow() {
@@ -52,6 +81,7 @@ Provenance CollectProvenance(int argc, char** argv) {
   p.host = host;
   p.compiler = std::string("GCC ") + __VERSION__;
   p.build_type = HYPERGRAD_BUILD_TYPE;
+  p.instruction_set = InstructionSet();
   char versions[512];
   std::snprintf(versions, sizeof versions,
                 "xtensor %d.%d.%d; xtensor-blas %d.%d.%d; HDF5 %d.%d.%d; Boost %d.%d.%d; %s",
@@ -73,6 +103,7 @@ void WriteProvenance(H5Writer& writer, const Provenance& p, bool quick) {
   writer.SetAttribute("/", "host", p.host);
   writer.SetAttribute("/", "compiler", p.compiler);
   writer.SetAttribute("/", "build_type", p.build_type);
+  writer.SetAttribute("/", "instruction_set", p.instruction_set);
   writer.SetAttribute("/", "library_versions", p.library_versions);
   writer.SetAttribute("/", "quick", quick);
 }

@@ -16,6 +16,7 @@ struct Provenance {
   std::string host;
   std::string compiler;        // e.g. "GCC 12.2.0"
   std::string build_type;      // CMake build type
+  std::string instruction_set; // "x86-64 baseline" or "host (-march=native): <extensions>"
   std::string library_versions;  // xtensor, xtensor-blas, HDF5, Boost, OpenBLAS
 };
 
