@@ -58,13 +58,12 @@ int Run(const Options& o, const Provenance& provenance) {
   // w, v, g, the adjoints and work vectors: about 16 doubles per parameter.
   CheckFitsInMemory(16.0 * 8.0 * static_cast<double>(layout.num_params()),
                     "--layers " + o.layers + ": " + std::to_string(layout.num_params()) + " parameters");
-  MnistData mnist = LoadMnistFrom(o.mnist_dir);
-  if (o.train_size > mnist.train.rows) {
-    throw std::invalid_argument("--train-size " + std::to_string(o.train_size) +
-                                " exceeds the 60000 MNIST training images");
-  }
-  if (o.normalize == "mean") SubtractMean(mnist.train, MeanInput(mnist.train));
-  auto data = std::make_shared<const Dataset>(mnist.train.Slice(0, o.train_size));
+  // Only the rows used are held as doubles (the mean image is accumulated while reading).
+  std::vector<double> mean;
+  Dataset rows = LoadMnistTrainingRowsFrom(o.mnist_dir, o.train_size,
+                                           o.normalize == "mean" ? &mean : nullptr);
+  if (o.normalize == "mean") SubtractMean(rows, mean);
+  auto data = std::make_shared<const Dataset>(std::move(rows));
   if (o.batch_size > data->rows) {
     throw std::invalid_argument("--batch-size " + std::to_string(o.batch_size) +
                                 " exceeds --train-size " + std::to_string(data->rows));

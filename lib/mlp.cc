@@ -115,6 +115,9 @@ double Run(const MlpLayout& layout, const Pass& pass) {
     }
   }
   double* grad = pass.grad.data();
+  // Without R-passes, each layer's activations and deltas are let go once used: a full-data
+  // evaluation (10,000 rows) then holds two layers' temporaries instead of all of them.
+  const bool keep = !pass.u.empty();
   for (std::size_t i = depth; i-- > 0;) {
     auto grad_w = View(grad + layers[i].weight_offset, layers[i].in, layers[i].out);
     if (i == 0) Gemm(x, true, delta[0], false, grad_w); else Gemm(a[i], true, delta[i], false, grad_w);
@@ -127,7 +130,9 @@ double Run(const MlpLayout& layout, const Pass& pass) {
         const double act = a[i].data()[k];
         delta[i - 1].data()[k] = back[i].data()[k] * (1.0 - act * act);
       }
+      if (!keep) back[i] = a[i] = Matrix();
     }
+    if (!keep) delta[i] = Matrix();
   }
   if (pass.u.empty()) return nll;
 

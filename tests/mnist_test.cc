@@ -99,6 +99,33 @@ TEST_F(MnistTest, LoadsAFolderAndScalesPixels) {
   EXPECT_NEAR(column, 0.0, 1e-12);
 }
 
+// Reading only the first rows (in chunks of 1,000) gives LoadMnist's rows and mean bit for bit,
+// with the same errors.
+TEST_F(MnistTest, TrainingRowsAndMeanEqualTheWholeLoad) {
+  WriteAll(2500, 5);
+  const MnistData all = LoadMnist(dir_.string());
+  const std::vector<double> all_mean = MeanInput(all.train);
+  for (std::size_t count : {0u, 1u, 999u, 1000u, 1500u, 2500u}) {
+    std::vector<double> mean;
+    const Dataset rows = LoadMnistTrainingRows(dir_.string(), count, &mean);
+    const Dataset expected = all.train.Slice(0, count);
+    EXPECT_EQ(rows.rows, count);
+    EXPECT_EQ(rows.inputs, expected.inputs) << count;
+    EXPECT_EQ(rows.targets, expected.targets) << count;
+    EXPECT_EQ(mean, all_mean) << count;
+    EXPECT_EQ(LoadMnistTrainingRows(dir_.string(), count, nullptr).inputs, expected.inputs);
+  }
+  EXPECT_THROW(LoadMnistTrainingRows(dir_.string(), 2501, nullptr), std::invalid_argument);
+  auto bad = Labels(2500);
+  bad.back() = 11;  // beyond the rows kept: still an error, as for LoadMnist
+  Write(kMnistFiles[1], bad);
+  EXPECT_THAT([&] { LoadMnistTrainingRows(dir_.string(), 10, nullptr); },
+              ::testing::ThrowsMessage<std::runtime_error>(HasSubstr("label 11")));
+  Write(kMnistFiles[1], Labels(2499));
+  EXPECT_THAT([&] { LoadMnistTrainingRows(dir_.string(), 10, nullptr); },
+              ::testing::ThrowsMessage<std::runtime_error>(HasSubstr("2500 images but 2499 labels")));
+}
+
 TEST_F(MnistTest, CountMismatchAndBadLabelsAreErrors) {
   WriteAll(20, 5);
   Write(kMnistFiles[1], Labels(19));

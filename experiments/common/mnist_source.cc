@@ -1,6 +1,7 @@
 #include "common/mnist_source.h"
 
 #include <filesystem>
+#include <initializer_list>
 #include <mutex>
 #include <stdexcept>
 
@@ -92,19 +93,36 @@ std::string CheckOmniglotZip(const std::string& path) {
 
 std::string DefaultOmniglotZip() { return HYPERGRAD_OMNIGLOT_ZIP; }
 
-MnistData LoadMnistFrom(const std::string& dir) {
-  for (const char* name : kMnistFiles) {
-    if (!std::filesystem::exists(std::filesystem::path(dir) / name)) {
-      throw std::runtime_error("MNIST file " + std::string(name) + " not found in " + dir +
+namespace {
+
+// The MNIST files `names` in `dir` exist, are hashed and recorded, and match their pinned
+// hashes when `dir` is the folder the build fetched.
+void CheckMnistFiles(const std::string& dir, std::initializer_list<int> files) {
+  for (int i : files) {
+    if (!std::filesystem::exists(std::filesystem::path(dir) / kMnistFiles[i])) {
+      throw std::runtime_error("MNIST file " + std::string(kMnistFiles[i]) + " not found in " + dir +
                                " (build the 'mnist_data' target, e.g. `make data`, or pass "
                                "--mnist-dir with a folder holding the four raw idx files)");
     }
   }
   const bool fetched = SamePath(dir, DefaultMnistDir());
-  for (const char* name : kMnistFiles) {
-    CheckAndRecord((std::filesystem::path(dir) / name).string(), PinnedMnistHash(name), fetched, dir);
+  for (int i : files) {
+    CheckAndRecord((std::filesystem::path(dir) / kMnistFiles[i]).string(),
+                   PinnedMnistHash(kMnistFiles[i]), fetched, dir);
   }
+}
+
+}  // namespace
+
+MnistData LoadMnistFrom(const std::string& dir) {
+  CheckMnistFiles(dir, {0, 1, 2, 3});
   return LoadMnist(dir);
+}
+
+Dataset LoadMnistTrainingRowsFrom(const std::string& dir, std::size_t count,
+                                  std::vector<double>* mean) {
+  CheckMnistFiles(dir, {0, 1});
+  return LoadMnistTrainingRows(dir, count, mean);
 }
 
 }  // namespace hypergrad::experiments

@@ -22,6 +22,10 @@ std::string DefaultOmniglotZip();
 // the build fetched (`dir` is DefaultMnistDir()) must match their pinned hashes, or the error
 // names the corrupt file and the folders to delete before `make data` fetches it again.
 MnistData LoadMnistFrom(const std::string& dir);
+// The same checks for the two training files only, then LoadMnistTrainingRows (data/mnist.h):
+// the first `count` training images and, if `mean` is given, the mean of all 60,000.
+Dataset LoadMnistTrainingRowsFrom(const std::string& dir, std::size_t count,
+                                  std::vector<double>* mean);
 
 // The Omniglot zip at `path`, checked and recorded the same way (pinned when it is
 // DefaultOmniglotZip()). Returns `path`.

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <algorithm>
 #include <iterator>
 #include <stdexcept>
 
@@ -14,14 +15,19 @@ std::uint32_t BigEndian32(const std::uint8_t* p) {
          std::uint32_t{p[3]};
 }
 
-Dataset ToDataset(const IdxFile& images, const IdxFile& labels, const std::string& name) {
+// The data set of `images` and `labels`; `inputs`, if given, are the images' pixel/255 already
+// (images.data then may be empty).
+Dataset ToDataset(const IdxFile& images, const IdxFile& labels, const std::string& name,
+                  std::vector<double> inputs = {}) {
   const std::size_t count = images.dims[0], pixels = images.dims[1] * images.dims[2];
   if (labels.dims[0] != count) {
     throw std::runtime_error("MNIST " + name + ": " + std::to_string(count) + " images but " +
                              std::to_string(labels.dims[0]) + " labels");
   }
-  std::vector<double> inputs(count * pixels);
-  for (std::size_t i = 0; i < inputs.size(); ++i) inputs[i] = images.data[i] / 255.0;
+  if (inputs.empty()) {
+    inputs.resize(count * pixels);
+    for (std::size_t i = 0; i < inputs.size(); ++i) inputs[i] = images.data[i] / 255.0;
+  }
   std::vector<std::size_t> classes(count);
   for (std::size_t i = 0; i < count; ++i) {
     if (labels.data[i] > 9) {
@@ -35,40 +41,110 @@ Dataset ToDataset(const IdxFile& images, const IdxFile& labels, const std::strin
 
 }  // namespace
 
-IdxFile ReadIdxFile(const std::string& path, std::uint32_t expected_magic) {
+namespace {
+
+// An opened idx file whose header has been read and checked against the file's size: dims and
+// the stream positioned at the first data byte.
+struct OpenIdx {
+  std::ifstream in;
+  std::vector<std::size_t> dims;
+  std::size_t data_bytes = 0;
+};
+
+OpenIdx OpenIdxFile(const std::string& path, std::uint32_t expected_magic) {
   std::error_code error;
   if (std::filesystem::exists(path, error) && !std::filesystem::is_regular_file(path, error)) {
     throw std::runtime_error(path + ": is not a regular file (an idx file was expected)");
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error(path + ": cannot open");
-  std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)),
-                                  std::istreambuf_iterator<char>());
+  OpenIdx file;
+  file.in.open(path, std::ios::binary);
+  if (!file.in) throw std::runtime_error(path + ": cannot open");
+  const std::size_t size = std::filesystem::file_size(path, error);
+  if (error) throw std::runtime_error(path + ": cannot read its size");
   const std::size_t rank = expected_magic & 0xFF;
   const std::size_t header = 4 + 4 * rank;
-  if (bytes.size() >= 4 && BigEndian32(bytes.data()) != expected_magic) {
+  std::vector<std::uint8_t> head(std::min(size, header));
+  file.in.read(reinterpret_cast<char*>(head.data()), static_cast<std::streamsize>(head.size()));
+  if (head.size() >= 4 && BigEndian32(head.data()) != expected_magic) {
     char buffer[80];
     std::snprintf(buffer, sizeof buffer, "wrong magic number 0x%08X (expected 0x%08X)",
-                  BigEndian32(bytes.data()), expected_magic);
+                  BigEndian32(head.data()), expected_magic);
     throw std::runtime_error(path + ": " + buffer);
   }
-  if (bytes.size() < header) {
-    throw std::runtime_error(path + ": truncated idx header (" + std::to_string(bytes.size()) +
-                             " bytes)");
+  if (size < header) {
+    throw std::runtime_error(path + ": truncated idx header (" + std::to_string(size) + " bytes)");
   }
-  IdxFile file;
   std::size_t expected = 1;
   for (std::size_t d = 0; d < rank; ++d) {
-    file.dims.push_back(BigEndian32(bytes.data() + 4 + 4 * d));
+    file.dims.push_back(BigEndian32(head.data() + 4 + 4 * d));
     expected *= file.dims.back();
   }
-  if (bytes.size() != header + expected) {
+  if (size != header + expected) {
     throw std::runtime_error(path + ": header promises " + std::to_string(expected) +
-                             " data bytes, the file has " + std::to_string(bytes.size() - header) +
-                             (bytes.size() < header + expected ? " (truncated)" : " (trailing bytes)"));
+                             " data bytes, the file has " + std::to_string(size - header) +
+                             (size < header + expected ? " (truncated)" : " (trailing bytes)"));
   }
-  file.data.assign(bytes.begin() + static_cast<std::ptrdiff_t>(header), bytes.end());
+  file.data_bytes = expected;
   return file;
+}
+
+// Reads `count` bytes (the file was checked to hold them).
+void ReadBytes(OpenIdx& file, std::uint8_t* out, std::size_t count, const std::string& path) {
+  file.in.read(reinterpret_cast<char*>(out), static_cast<std::streamsize>(count));
+  if (!file.in) throw std::runtime_error(path + ": read error");
+}
+
+}  // namespace
+
+IdxFile ReadIdxFile(const std::string& path, std::uint32_t expected_magic) {
+  OpenIdx open = OpenIdxFile(path, expected_magic);
+  IdxFile file{open.dims, std::vector<std::uint8_t>(open.data_bytes)};
+  ReadBytes(open, file.data.data(), open.data_bytes, path);
+  return file;
+}
+
+Dataset LoadMnistTrainingRows(const std::string& dir, std::size_t count, std::vector<double>* mean) {
+  const std::string images_path = dir + "/" + kMnistFiles[0];
+  OpenIdx images = OpenIdxFile(images_path, 0x803);
+  const IdxFile labels = ReadIdxFile(dir + "/" + kMnistFiles[1], 0x801);
+  const std::size_t rows = images.dims[0], pixels = images.dims[1] * images.dims[2];
+  if (count > rows) {
+    throw std::invalid_argument("LoadMnistTrainingRows: " + std::to_string(count) + " rows of " +
+                                std::to_string(rows));
+  }
+  if (labels.dims[0] != rows) {  // LoadMnist's check, on the whole files
+    throw std::runtime_error("MNIST training set: " + std::to_string(rows) + " images but " +
+                             std::to_string(labels.dims[0]) + " labels");
+  }
+  for (std::size_t i = count; i < rows; ++i) {  // the kept rows are checked by ToDataset
+    if (labels.data[i] > 9) {
+      throw std::runtime_error("MNIST training set: label " + std::to_string(labels.data[i]) +
+                               " of image " + std::to_string(i) + " is not a digit");
+    }
+  }
+  const IdxFile kept_labels{{count}, {labels.data.begin(), labels.data.begin() + static_cast<std::ptrdiff_t>(count)}};
+  // Rows in chunks: the first `count` kept as pixel/255, every row added to the mean in row
+  // order (the additions MeanInput makes, so the mean has its bits).
+  std::vector<double> inputs(count * pixels);
+  if (mean) mean->assign(pixels, 0.0);
+  const std::size_t chunk_rows = 1000;
+  std::vector<std::uint8_t> chunk(chunk_rows * pixels);
+  for (std::size_t first = 0; first < rows && (mean || first < count); first += chunk_rows) {
+    const std::size_t n = std::min(chunk_rows, rows - first);
+    ReadBytes(images, chunk.data(), n * pixels, images_path);
+    for (std::size_t r = 0; r < n; ++r) {
+      for (std::size_t d = 0; d < pixels; ++d) {
+        const double x = chunk[r * pixels + d] / 255.0;
+        if (first + r < count) inputs[(first + r) * pixels + d] = x;
+        if (mean) (*mean)[d] += x;
+      }
+    }
+  }
+  if (mean) {
+    for (double& m : *mean) m /= static_cast<double>(rows);
+  }
+  const IdxFile kept_images{{count, images.dims[1], images.dims[2]}, {}};
+  return ToDataset(kept_images, kept_labels, "training set", std::move(inputs));
 }
 
 MnistData LoadMnist(const std::string& dir) {
