@@ -20,12 +20,11 @@
 // s < 2048). Quick mode: T = 20, 3 meta-iterations, 3 search runs.
 #include <cmath>
 #include <iostream>
-#include <limits>
 
 #include "common/cli_checks.h"
-#include "common/distributed.h"
 #include "common/experiment.h"
 #include "common/fig2_problem.h"
+#include "common/learning_rate_search.h"
 #include "common/progress.h"
 #include "hyperparams.h"
 #include "meta_optimizers.h"
@@ -59,36 +58,19 @@ int Run(const ExperimentOptions& options, const std::string& mnist_dir,
   const std::size_t T = settings.iters, B = problem.blocks().num_blocks();
   const std::size_t P = problem.blocks().num_params();
 
-  // The 1-D search over a constant log α (β1 = 0.9), run i's random numbers, split over MPI
-  // ranks (if any) and threads.
-  const std::size_t searches = meta_iters;
-  Progress search_progress("adam_schedules 1-D learning-rate search", searches, !options.quiet, 5.0);
-  const auto rows = DistributedMap(searches, options.threads, [&](std::size_t i) {
-    const double log_alpha = searches == 1 ? kSearchLow
-        : kSearchLow + (kSearchHigh - kSearchLow) * static_cast<double>(i) / static_cast<double>(searches - 1);
-    const Fig2AdamRun r = problem.RunAdam(
-        AdamSchedule::Constant(T, B, std::exp(log_alpha), kInitialBeta1, kBeta2, kEps), i, false);
-    const double nan = std::numeric_limits<double>::quiet_NaN();
-    return std::vector<double>{log_alpha, r.diverged ? 1.0 : 0.0, r.diverged ? nan : r.train_loss,
-                               r.diverged ? nan : r.valid_loss, r.diverged ? nan : r.test_loss,
-                               r.diverged ? nan : r.test_error};
-  }, [&](std::size_t done) { search_progress.Update(done); });
-  std::vector<double> search_log_alpha, search_train, search_valid, search_test, search_error;
-  std::vector<std::int64_t> search_diverged;
-  std::size_t best = 0;
-  for (std::size_t i = 0; i < searches; ++i) {
-    search_log_alpha.push_back(rows[i][0]);
-    search_diverged.push_back(rows[i][1] != 0.0);
-    search_train.push_back(rows[i][2]);
-    search_valid.push_back(rows[i][3]);
-    search_test.push_back(rows[i][4]);
-    search_error.push_back(rows[i][5]);
-    if (!std::isnan(rows[i][3]) && (std::isnan(rows[best][3]) || rows[i][3] < rows[best][3])) best = i;
-  }
+  // The 1-D search over a constant log α (β1 = 0.9), run i's random numbers.
+  const LearningRateSearch search = SearchConstantLearningRate(
+      meta_iters, kSearchLow, kSearchHigh, options.threads, options.quiet,
+      "adam_schedules 1-D learning-rate search", [&](std::size_t i, double log_alpha) {
+        const Fig2AdamRun r = problem.RunAdam(
+            AdamSchedule::Constant(T, B, std::exp(log_alpha), kInitialBeta1, kBeta2, kEps), i, false);
+        return SearchRun{r.diverged, r.train_loss, r.valid_loss, r.test_loss, r.test_error};
+      });
+  const double best_log_alpha = search.log_alpha[search.best];
 
   // Meta-learning starts from the search's best constant α (and β1 = 0.9): can exact
   // hypergradients improve on a tuned constant?
-  std::vector<double> x(2 * T * B, search_log_alpha[best]);
+  std::vector<double> x(2 * T * B, best_log_alpha);
   std::fill(x.begin() + static_cast<std::ptrdiff_t>(T * B), x.end(), Logit(kInitialBeta1));
   AuthorsAdam meta(flags.meta_step);
   std::vector<double> rec_x, train, valid, test, error, norms, bits, buffer_bytes, max_s;
@@ -132,13 +114,13 @@ int Run(const ExperimentOptions& options, const std::string& mnist_dir,
   // Both once more on the same fresh random numbers (run meta_iters), judged on the test set.
   const Fig2AdamRun learned = problem.RunAdam(ToSchedule(T, B, x), meta_iters, false);
   const Fig2AdamRun constant = problem.RunAdam(
-      AdamSchedule::Constant(T, B, std::exp(search_log_alpha[best]), kInitialBeta1, kBeta2, kEps),
+      AdamSchedule::Constant(T, B, std::exp(best_log_alpha), kInitialBeta1, kBeta2, kEps),
       meta_iters, false);
   if (learned.diverged || constant.diverged) throw std::runtime_error("the final comparison diverged");
   if (!options.quiet) {
     std::cerr << "adam_schedules: learned schedule test error " << learned.test_error
               << " (loss " << learned.test_loss << "); best constant log alpha "
-              << search_log_alpha[best] << " test error " << constant.test_error << " (loss "
+              << best_log_alpha << " test error " << constant.test_error << " (loss "
               << constant.test_loss << ")\n";
   }
 
@@ -168,16 +150,11 @@ int Run(const ExperimentOptions& options, const std::string& mnist_dir,
     w.SetAttribute("/initial", "meaning",
                    "meta-iteration 0's hypergradients of the validation loss with respect to "
                    "beta2[t][j] and eps (not meta-learned)");
-    w.Write("/search/log_alpha", search_log_alpha);
-    w.Write("/search/train_loss", search_train);
-    w.Write("/search/valid_loss", search_valid);
-    w.Write("/search/test_loss", search_test);
-    w.Write("/search/test_error", search_error);
-    w.WriteInts("/search/diverged", search_diverged);
+    search.Write(w);
     w.WriteScalar("/comparison/learned_test_error", learned.test_error);
     w.WriteScalar("/comparison/learned_test_loss", learned.test_loss);
     w.WriteScalar("/comparison/learned_valid_loss", learned.valid_loss);
-    w.WriteScalar("/comparison/constant_log_alpha", search_log_alpha[best]);
+    w.WriteScalar("/comparison/constant_log_alpha", best_log_alpha);
     w.WriteScalar("/comparison/constant_test_error", constant.test_error);
     w.WriteScalar("/comparison/constant_test_loss", constant.test_loss);
     w.WriteScalar("/comparison/constant_valid_loss", constant.valid_loss);
@@ -188,7 +165,7 @@ int Run(const ExperimentOptions& options, const std::string& mnist_dir,
     w.SetAttribute("/", "iters", T);
     w.SetAttribute("/", "meta_iters", meta_iters);
     w.SetAttribute("/", "batch_size", settings.batch_size);
-    w.SetAttribute("/", "initial_log_alpha", search_log_alpha[best]);
+    w.SetAttribute("/", "initial_log_alpha", best_log_alpha);
     w.SetAttribute("/", "meta_step", flags.meta_step);
     w.SetAttribute("/", "initial_beta1", kInitialBeta1);
     w.SetAttribute("/", "beta2", kBeta2);

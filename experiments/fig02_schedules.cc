@@ -15,11 +15,10 @@
 // Quick mode: T = 20, 3 meta-iterations, 3 search runs.
 #include <cmath>
 #include <iostream>
-#include <limits>
 
-#include "common/distributed.h"
 #include "common/experiment.h"
 #include "common/fig2_problem.h"
+#include "common/learning_rate_search.h"
 #include "common/mnist_source.h"
 #include "common/progress.h"
 #include "meta_optimizers.h"
@@ -82,39 +81,19 @@ int Run(const ExperimentOptions& options, const std::string& mnist_dir, const Pr
   // learning rate of a 1-D search with the same number of training runs, chosen on validation
   // loss; both judged on test error.
   const Fig2Run learned = problem.Run(hypers, meta_iters, false, false);
-  const std::size_t searches = meta_iters;
-  std::vector<double> search_log_alpha(searches), search_train(searches), search_valid(searches),
-      search_test(searches), search_error(searches);
-  std::vector<std::int64_t> search_diverged(searches);
-  // The search runs split over MPI ranks (if any) and threads.
-  Progress search_progress("fig02 1-D learning-rate search", searches, !options.quiet, 5.0);
-  const auto rows = DistributedMap(searches, options.threads, [&](std::size_t i) {
-    const double log_alpha = searches == 1 ? kSearchLow
-        : kSearchLow + (kSearchHigh - kSearchLow) * static_cast<double>(i) / static_cast<double>(searches - 1);
-    ScheduleHyperparameters constant = problem.InitialHyperparameters();
-    std::fill(constant.log_alpha.begin(), constant.log_alpha.end(), log_alpha);
-    const Fig2Run r = problem.Run(constant, i, false, false);
-    const double nan = std::numeric_limits<double>::quiet_NaN();
-    return std::vector<double>{log_alpha, r.diverged ? 1.0 : 0.0, r.diverged ? nan : r.train_loss,
-                               r.diverged ? nan : r.valid_loss, r.diverged ? nan : r.test_loss,
-                               r.diverged ? nan : r.test_error};
-  }, [&](std::size_t done) { search_progress.Update(done); });
-  for (std::size_t i = 0; i < searches; ++i) {
-    search_log_alpha[i] = rows[i][0];
-    search_diverged[i] = rows[i][1] != 0.0;
-    search_train[i] = rows[i][2];
-    search_valid[i] = rows[i][3];
-    search_test[i] = rows[i][4];
-    search_error[i] = rows[i][5];
-  }
-  std::size_t best = 0;
-  for (std::size_t i = 0; i < searches; ++i) {
-    if (!std::isnan(search_valid[i]) && (std::isnan(search_valid[best]) || search_valid[i] < search_valid[best])) best = i;
-  }
+  const LearningRateSearch search = SearchConstantLearningRate(
+      meta_iters, kSearchLow, kSearchHigh, options.threads, options.quiet,
+      "fig02 1-D learning-rate search", [&](std::size_t i, double log_alpha) {
+        ScheduleHyperparameters constant = problem.InitialHyperparameters();
+        std::fill(constant.log_alpha.begin(), constant.log_alpha.end(), log_alpha);
+        const Fig2Run r = problem.Run(constant, i, false, false);
+        return SearchRun{r.diverged, r.train_loss, r.valid_loss, r.test_loss, r.test_error};
+      });
+  const std::size_t best = search.best;
   if (!options.quiet) {
     std::cerr << "fig02: learned schedule test error " << learned.test_error << " (loss "
-              << learned.test_loss << "); best constant log alpha " << search_log_alpha[best]
-              << " test error " << search_error[best] << " (loss " << search_test[best] << ")\n";
+              << learned.test_loss << "); best constant log alpha " << search.log_alpha[best]
+              << " test error " << search.test_error[best] << " (loss " << search.test_loss[best] << ")\n";
   }
 
   const std::size_t records = meta_iters + 1;
@@ -131,18 +110,13 @@ int Run(const ExperimentOptions& options, const std::string& mnist_dir, const Pr
     w.Write("/meta/batch_loss_curve", batch_curves, {meta_iters, T});
     w.Write("/curves/initial", initial_curve);
     w.Write("/curves/final", final_curve);
-    w.Write("/search/log_alpha", search_log_alpha);
-    w.Write("/search/train_loss", search_train);
-    w.Write("/search/valid_loss", search_valid);
-    w.Write("/search/test_loss", search_test);
-    w.Write("/search/test_error", search_error);
-    w.WriteInts("/search/diverged", search_diverged);
+    search.Write(w);
     w.WriteScalar("/comparison/learned_test_error", learned.test_error);
     w.WriteScalar("/comparison/learned_test_loss", learned.test_loss);
     w.WriteScalar("/comparison/learned_valid_loss", learned.valid_loss);
-    w.WriteScalar("/comparison/search_best_log_alpha", search_log_alpha[best]);
-    w.WriteScalar("/comparison/search_best_test_error", search_error[best]);
-    w.WriteScalar("/comparison/search_best_test_loss", search_test[best]);
+    w.WriteScalar("/comparison/search_best_log_alpha", search.log_alpha[best]);
+    w.WriteScalar("/comparison/search_best_test_error", search.test_error[best]);
+    w.WriteScalar("/comparison/search_best_test_loss", search.test_loss[best]);
     w.SetAttribute("/", "iters", T);
     w.SetAttribute("/", "meta_iters", meta_iters);
     w.SetAttribute("/", "batch_size", settings.batch_size);
