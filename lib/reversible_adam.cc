@@ -62,33 +62,7 @@ class AdamRule final : public ExactOptimizer {
     };
     const auto alpha_t = row(schedule_.alpha), beta1_t = row(schedule_.beta1),
                beta2_t = row(schedule_.beta2);
-    std::vector<double> values(alpha_t.begin(), alpha_t.end());
-    values.insert(values.end(), beta1_t.begin(), beta1_t.end());
-    values.insert(values.end(), beta2_t.begin(), beta2_t.end());
-    if (values != c.block_values) {
-      c.block_values = std::move(values);
-      std::vector<double> one_minus1(blocks), one_minus2(blocks);
-      std::vector<MomentumRatio> ratios1(blocks), ratios2(blocks);
-      for (std::size_t j = 0; j < blocks; ++j) {
-        one_minus1[j] = 1.0 - beta1_t[j];
-        one_minus2[j] = 1.0 - beta2_t[j];
-        ratios1[j] = MomentumToRatio(beta1_t[j]);
-        ratios2[j] = MomentumToRatio(beta2_t[j]);
-      }
-      c.alpha.resize(n);
-      c.decay.resize(2 * n);
-      c.increment.resize(2 * n);
-      c.ratios.resize(2 * n);
-      blocks_.Expand(alpha_t, c.alpha);
-      blocks_.Expand(beta1_t, std::span(c.decay).first(n));
-      blocks_.Expand(beta2_t, std::span(c.decay).last(n));
-      blocks_.Expand(one_minus1, std::span(c.increment).first(n));
-      blocks_.Expand(one_minus2, std::span(c.increment).last(n));
-      for (std::size_t k = 0; k < n; ++k) {
-        c.ratios[k] = ratios1[blocks_.block_of[k]];
-        c.ratios[n + k] = ratios2[blocks_.block_of[k]];
-      }
-    }
+    ExpandStepCoefficients(blocks_, alpha_t, {{beta1_t, 1.0}, {beta2_t, 1.0}}, c);
     // The bias corrections change every step.
     std::vector<double> c1(blocks), c2(blocks);
     for (std::size_t j = 0; j < blocks; ++j) {
@@ -146,7 +120,7 @@ ReversibleAdam::ReversibleAdam(AdamSetup setup, TrainingOptions options)
   schedule_.Validate();
   beta1_products_ = RunningProducts(schedule_.beta1, schedule_.iters, schedule_.blocks);
   beta2_products_ = RunningProducts(schedule_.beta2, schedule_.iters, schedule_.blocks);
-  SetOptimizer(std::make_unique<AdamRule>(schedule_, beta1_products_, beta2_products_, blocks_),
+  SetOptimizer(std::make_unique<AdamRule>(schedule_, beta1_products_, beta2_products_, blocks()),
                schedule_.blocks);
 }
 
@@ -179,17 +153,7 @@ AdamHypergradients ReversibleAdam::Reverse(std::span<const double> d_wT,
   const Model& model = this->model();
   const std::size_t n = model.num_params(), hyper = model.num_hyper();
   const std::size_t iters = schedule_.iters, blocks = schedule_.blocks;
-  if (d_wT.size() != n) {
-    throw std::invalid_argument("ReversibleAdam::Reverse: d_w has " +
-                                std::to_string(d_wT.size()) + " values, the model " +
-                                std::to_string(n) + " parameters");
-  }
-  if (!d_theta.empty() && d_theta.size() != hyper) {
-    throw std::invalid_argument("ReversibleAdam::Reverse: d_theta has " +
-                                std::to_string(d_theta.size()) + " values, the model " +
-                                std::to_string(hyper) + " hyperparameters");
-  }
-  ConsumeTrainedState("Reverse");
+  BeginReverse(d_wT, d_theta);
   AdamHypergradients h;
   h.d_alpha.assign(iters * blocks, 0.0);
   h.d_beta1.assign(iters * blocks, 0.0);
@@ -219,13 +183,13 @@ AdamHypergradients ReversibleAdam::Reverse(std::span<const double> d_wT,
       for_c1[k] = a * m_hat / (c1 * denom);
       for_c2[k] = -a * m_hat * root / (2.0 * c2 * denom * denom);
     }
-    blocks_.AccumulateSum(for_alpha, std::span(h.d_alpha).subspan(t * blocks, blocks));
+    this->blocks().AccumulateSum(for_alpha, std::span(h.d_alpha).subspan(t * blocks, blocks));
     std::fill(c1_bar.begin(), c1_bar.end(), 0.0);
     std::fill(c2_bar.begin(), c2_bar.end(), 0.0);
     std::fill(eps_bar.begin(), eps_bar.end(), 0.0);
-    blocks_.AccumulateSum(for_c1, c1_bar);
-    blocks_.AccumulateSum(for_c2, c2_bar);
-    blocks_.AccumulateSum(for_eps, eps_bar);
+    this->blocks().AccumulateSum(for_c1, c1_bar);
+    this->blocks().AccumulateSum(for_c2, c2_bar);
+    this->blocks().AccumulateSum(for_eps, eps_bar);
     for (double e : eps_bar) h.d_eps += e;
     trajectory.UndoPosition(c);  // w_t
     model.Gradient(trajectory.position(), BatchAt(t), g);
@@ -242,8 +206,8 @@ AdamHypergradients ReversibleAdam::Reverse(std::span<const double> d_wT,
     }
     const auto d_beta1_t = std::span(h.d_beta1).subspan(t * blocks, blocks);
     const auto d_beta2_t = std::span(h.d_beta2).subspan(t * blocks, blocks);
-    blocks_.AccumulateSum(for_beta1, d_beta1_t);
-    blocks_.AccumulateSum(for_beta2, d_beta2_t);
+    this->blocks().AccumulateSum(for_beta1, d_beta1_t);
+    this->blocks().AccumulateSum(for_beta2, d_beta2_t);
     // The bias corrections: c_{t'} = 1 − Π_{σ≤t'} β_σ, so ∂c_{t'}/∂β_t = −Π_{σ≤t'} β_σ / β_t.
     for (std::size_t j = 0; j < blocks; ++j) {
       tail1[j] += c1_bar[j] * beta1_products_[t * blocks + j];

@@ -97,27 +97,8 @@ class SgdMomentum final : public ExactOptimizer {
   void Coefficients(std::size_t t, StepCoefficients& c) const override {
     const std::size_t blocks = schedule_.blocks;
     c.t = t;
-    const std::span<const double> alpha_t{schedule_.alpha.data() + t * blocks, blocks};
-    const std::span<const double> gamma_t{schedule_.gamma.data() + t * blocks, blocks};
-    std::vector<double> values(alpha_t.begin(), alpha_t.end());
-    values.insert(values.end(), gamma_t.begin(), gamma_t.end());
-    if (values == c.block_values) return;  // same as the step before: already expanded
-    c.block_values = std::move(values);
-    std::vector<double> minus_one_minus(blocks);
-    std::vector<MomentumRatio> block_ratios(blocks);
-    for (std::size_t j = 0; j < blocks; ++j) {
-      minus_one_minus[j] = -(1.0 - gamma_t[j]);
-      block_ratios[j] = MomentumToRatio(gamma_t[j]);
-    }
-    const std::size_t n = blocks_.num_params();
-    c.alpha.resize(n);
-    c.decay.resize(n);
-    c.increment.resize(n);
-    c.ratios.resize(n);
-    blocks_.Expand(alpha_t, c.alpha);
-    blocks_.Expand(gamma_t, c.decay);
-    blocks_.Expand(minus_one_minus, c.increment);
-    for (std::size_t k = 0; k < n; ++k) c.ratios[k] = block_ratios[blocks_.block_of[k]];
+    ExpandStepCoefficients(blocks_, {schedule_.alpha.data() + t * blocks, blocks},
+                           {{{schedule_.gamma.data() + t * blocks, blocks}, -1.0}}, c);
   }
   std::span<const double> MomentInputs(std::span<const double> g,
                                        std::span<double>) const override {
@@ -140,7 +121,7 @@ ReversibleSgd::ReversibleSgd(TrainingSetup setup, SgdOptions options)
                          std::move(setup.batches), std::move(options), "ReversibleSgd") {
   setup.schedule.Validate();
   const std::size_t schedule_blocks = setup.schedule.blocks;
-  SetOptimizer(std::make_unique<SgdMomentum>(std::move(setup.schedule), blocks_),
+  SetOptimizer(std::make_unique<SgdMomentum>(std::move(setup.schedule), blocks()),
                schedule_blocks);
 }
 
@@ -148,17 +129,8 @@ Hypergradients ReversibleSgd::Reverse(std::span<const double> d_wT,
                                       std::span<const double> d_theta) {
   const Model& model = this->model();
   const std::size_t n = model.num_params(), hyper = model.num_hyper();
-  const std::size_t iters = optimizer().iters(), blocks = blocks_.num_blocks();
-  if (d_wT.size() != n) {
-    throw std::invalid_argument("ReversibleSgd::Reverse: d_w has " + std::to_string(d_wT.size()) +
-                                " values, the model " + std::to_string(n) + " parameters");
-  }
-  if (!d_theta.empty() && d_theta.size() != hyper) {
-    throw std::invalid_argument("ReversibleSgd::Reverse: d_theta has " +
-                                std::to_string(d_theta.size()) + " values, the model " +
-                                std::to_string(hyper) + " hyperparameters");
-  }
-  ConsumeTrainedState("Reverse");  // the arguments are right: this call consumes it
+  const std::size_t iters = optimizer().iters(), blocks = this->blocks().num_blocks();
+  BeginReverse(d_wT, d_theta);  // the arguments are right: this call consumes the trained state
   Hypergradients h;
   h.d_alpha.assign(iters * blocks, 0.0);
   h.d_gamma.assign(iters * blocks, 0.0);
@@ -175,7 +147,7 @@ Hypergradients ReversibleSgd::Reverse(std::span<const double> d_wT,
     // dα_t = d_w · v_{t+1}, per block, before the position is reversed.
     const auto v_next = trajectory.moments();
     for (std::size_t k = 0; k < n; ++k) products[k] = d_w[k] * v_next[k];
-    blocks_.AccumulateSum(products, d_alpha_t);
+    this->blocks().AccumulateSum(products, d_alpha_t);
     trajectory.UndoPosition(c);  // w_t
     for (std::size_t k = 0; k < n; ++k) {
       d_v[k] += c.alpha[k] * d_w[k];
@@ -187,7 +159,7 @@ Hypergradients ReversibleSgd::Reverse(std::span<const double> d_wT,
     trajectory.UndoMoments(c, g);  // v_t
     const auto v_t = trajectory.moments();
     for (std::size_t k = 0; k < n; ++k) products[k] = d_v[k] * (v_t[k] + g[k]);
-    blocks_.AccumulateSum(products, d_gamma_t);
+    this->blocks().AccumulateSum(products, d_gamma_t);
     for (std::size_t k = 0; k < n; ++k) {
       d_w[k] -= hvp[k];
       d_v[k] *= c.decay[k];

@@ -87,11 +87,46 @@ void ReversibleTraining::TrainFrom(std::span<const double> w0, std::span<const d
   trained_ = true;
 }
 
-void ReversibleTraining::ConsumeTrainedState(const char* caller) {
-  if (!trained_) {
-    throw std::logic_error(who_ + "::" + caller + ": call Train first (once per " + caller + ")");
+void ReversibleTraining::BeginReverse(std::span<const double> d_wT,
+                                      std::span<const double> d_theta) {
+  const std::size_t n = model_->num_params(), hyper = model_->num_hyper();
+  if (d_wT.size() != n) {
+    throw std::invalid_argument(who_ + "::Reverse: d_w has " + std::to_string(d_wT.size()) +
+                                " values, the model " + std::to_string(n) + " parameters");
   }
+  if (!d_theta.empty() && d_theta.size() != hyper) {
+    throw std::invalid_argument(who_ + "::Reverse: d_theta has " + std::to_string(d_theta.size()) +
+                                " values, the model " + std::to_string(hyper) + " hyperparameters");
+  }
+  if (!trained_) throw std::logic_error(who_ + "::Reverse: call Train first (once per Reverse)");
   trained_ = false;
+}
+
+void ExpandStepCoefficients(const ParameterBlocks& blocks, std::span<const double> alpha,
+                            std::initializer_list<MomentDecays> moments, StepCoefficients& c) {
+  std::vector<double> values(alpha.begin(), alpha.end());
+  for (const MomentDecays& m : moments) values.insert(values.end(), m.decay.begin(), m.decay.end());
+  if (values == c.block_values) return;  // same as the step before: already expanded
+  c.block_values = std::move(values);
+  const std::size_t n = blocks.num_params(), count = moments.size();
+  c.alpha.resize(n);
+  c.decay.resize(count * n);
+  c.increment.resize(count * n);
+  c.ratios.resize(count * n);
+  blocks.Expand(alpha, c.alpha);
+  std::size_t i = 0;
+  for (const MomentDecays& m : moments) {
+    std::vector<double> increment(m.decay.size());
+    std::vector<MomentumRatio> ratios(m.decay.size());
+    for (std::size_t j = 0; j < m.decay.size(); ++j) {
+      increment[j] = m.increment_sign * (1.0 - m.decay[j]);
+      ratios[j] = MomentumToRatio(m.decay[j]);
+    }
+    blocks.Expand(m.decay, std::span(c.decay).subspan(i * n, n));
+    blocks.Expand(increment, std::span(c.increment).subspan(i * n, n));
+    for (std::size_t k = 0; k < n; ++k) c.ratios[i * n + k] = ratios[blocks.block_of[k]];
+    ++i;
+  }
 }
 
 }  // namespace hypergrad

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <span>
 #include <string>
@@ -34,6 +35,18 @@ struct TrainingOptions {
   // Called after each reverse step with the number of steps done (progress display).
   std::function<void(std::size_t done)> on_reverse_step;
 };
+
+// One moment's per-block decays r_j of an iteration and the sign of its increment c = ±(1 − r).
+struct MomentDecays {
+  std::span<const double> decay;
+  double increment_sign;
+};
+
+// Fills c.alpha, c.decay, c.increment and c.ratios (moment i at [i·P, (i+1)·P)) from one
+// iteration's per-block values, unless they equal the last call's (kept in c.block_values):
+// what every variant's Coefficients shares.
+void ExpandStepCoefficients(const ParameterBlocks& blocks, std::span<const double> alpha,
+                            std::initializer_list<MomentDecays> moments, StepCoefficients& c);
 
 class ReversibleTraining {
  public:
@@ -73,8 +86,10 @@ class ReversibleTraining {
   // the representable range ("training diverged at iteration 12, parameter W0[3,4]: ...");
   // after a failure Reverse refuses to run until a Train succeeds.
   void TrainFrom(std::span<const double> w0, std::span<const double> u0);
-  // Checks that a trained state is there and consumes it (once per Train).
-  void ConsumeTrainedState(const char* caller);
+  // Start of Reverse: throws std::invalid_argument unless d_wT has P values and d_theta is
+  // empty or has num_hyper(), then std::logic_error unless a trained state is there; consumes it
+  // (once per Train). A call with wrong sizes leaves the trained state for a correct call.
+  void BeginReverse(std::span<const double> d_wT, std::span<const double> d_theta);
   // "parameter W0[3,4]" for element k < P of the state (w), "m of parameter W0[3,4]" for
   // element P + i (the moments, K·P values after w).
   std::string StateElementName(std::size_t k) const;
@@ -87,11 +102,10 @@ class ReversibleTraining {
   const TrainingOptions& options() const { return options_; }
   Trajectory& trajectory() { return *trajectory_; }
 
+ private:
   std::shared_ptr<const Model> model_;
   ParameterBlocks blocks_;
   BatchSchedule batches_;
-
- private:
   TrainingOptions options_;
   std::string who_;
   std::unique_ptr<ExactOptimizer> optimizer_;
