@@ -15,33 +15,33 @@ std::uint32_t BigEndian32(const std::uint8_t* p) {
          std::uint32_t{p[3]};
 }
 
-// The data set of `images` and `labels`; `inputs`, if given, are the images' pixel/255 already
-// (images.data then may be empty).
-Dataset ToDataset(const IdxFile& images, const IdxFile& labels, const std::string& name,
-                  std::vector<double> inputs = {}) {
-  const std::size_t count = images.dims[0], pixels = images.dims[1] * images.dims[2];
+// The first `keep` rows of a file of `count` images, given as pixel/255 (`inputs`, keep × pixels),
+// with their labels. Every label in the file is checked, whether kept or not, so a partial load
+// reports what a whole one would.
+Dataset ToDataset(std::size_t count, std::size_t pixels, const IdxFile& labels, std::size_t keep,
+                  std::vector<double> inputs, const std::string& name) {
   if (labels.dims[0] != count) {
     throw std::runtime_error("MNIST " + name + ": " + std::to_string(count) + " images but " +
                              std::to_string(labels.dims[0]) + " labels");
   }
-  if (inputs.empty()) {
-    inputs.resize(count * pixels);
-    for (std::size_t i = 0; i < inputs.size(); ++i) inputs[i] = images.data[i] / 255.0;
-  }
-  std::vector<std::size_t> classes(count);
   for (std::size_t i = 0; i < count; ++i) {
     if (labels.data[i] > 9) {
       throw std::runtime_error("MNIST " + name + ": label " + std::to_string(labels.data[i]) +
                                " of image " + std::to_string(i) + " is not a digit");
     }
-    classes[i] = labels.data[i];
   }
+  const std::vector<std::size_t> classes(labels.data.begin(),
+                                         labels.data.begin() + static_cast<std::ptrdiff_t>(keep));
   return MakeDataset(std::move(inputs), pixels, classes, 10);
 }
 
-}  // namespace
-
-namespace {
+// Every image of `images` as pixel/255, then the data set.
+Dataset ToDataset(const IdxFile& images, const IdxFile& labels, const std::string& name) {
+  std::vector<double> inputs(images.data.size());
+  for (std::size_t i = 0; i < inputs.size(); ++i) inputs[i] = images.data[i] / 255.0;
+  const std::size_t count = images.dims[0];
+  return ToDataset(count, images.dims[1] * images.dims[2], labels, count, std::move(inputs), name);
+}
 
 // An opened idx file whose header has been read and checked against the file's size: dims and
 // the stream positioned at the first data byte.
@@ -112,17 +112,6 @@ Dataset LoadMnistTrainingRows(const std::string& dir, std::size_t count, std::ve
     throw std::invalid_argument("LoadMnistTrainingRows: " + std::to_string(count) + " rows of " +
                                 std::to_string(rows));
   }
-  if (labels.dims[0] != rows) {  // LoadMnist's check, on the whole files
-    throw std::runtime_error("MNIST training set: " + std::to_string(rows) + " images but " +
-                             std::to_string(labels.dims[0]) + " labels");
-  }
-  for (std::size_t i = count; i < rows; ++i) {  // the kept rows are checked by ToDataset
-    if (labels.data[i] > 9) {
-      throw std::runtime_error("MNIST training set: label " + std::to_string(labels.data[i]) +
-                               " of image " + std::to_string(i) + " is not a digit");
-    }
-  }
-  const IdxFile kept_labels{{count}, {labels.data.begin(), labels.data.begin() + static_cast<std::ptrdiff_t>(count)}};
   // Rows in chunks: the first `count` kept as pixel/255, every row added to the mean in row
   // order (the additions MeanInput makes, so the mean has its bits).
   std::vector<double> inputs(count * pixels);
@@ -143,8 +132,7 @@ Dataset LoadMnistTrainingRows(const std::string& dir, std::size_t count, std::ve
   if (mean) {
     for (double& m : *mean) m /= static_cast<double>(rows);
   }
-  const IdxFile kept_images{{count, images.dims[1], images.dims[2]}, {}};
-  return ToDataset(kept_images, kept_labels, "training set", std::move(inputs));
+  return ToDataset(rows, pixels, labels, count, std::move(inputs), "training set");
 }
 
 MnistData LoadMnist(const std::string& dir) {
