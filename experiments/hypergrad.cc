@@ -37,9 +37,7 @@ struct Options {
   std::string normalize = "mean";
   std::size_t iters = 100;
   double log_alpha = -1.0;
-  std::string optimizer = "sgd";
-  double gamma = 0.5;
-  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+  OptimizerFlags optimizer_flags{"sgd", 0.5};  // --optimizer, --gamma, --beta1, --beta2, --eps
   double log_init_scale = -3.0;
   std::uint64_t seed = 0;
   std::string w0_file;
@@ -132,8 +130,8 @@ int Run(const Options& o, const Provenance& provenance) {
     return Outcome{loss, hypergradients.reversal.exact, std::move(moments)};
   };
   Outcome outcome;
-  if (o.optimizer == "sgd") {
-    ReversibleSgd sgd({model, blocks, Schedule::Constant(o.iters, blocks.num_blocks(), alpha, o.gamma),
+  if (o.optimizer_flags.optimizer == "sgd") {
+    ReversibleSgd sgd({model, blocks, Schedule::Constant(o.iters, blocks.num_blocks(), alpha, o.optimizer_flags.gamma),
                        batches},
                       training);
     Hypergradients h;
@@ -141,11 +139,11 @@ int Run(const Options& o, const Provenance& provenance) {
     writer.Write("/v_T", outcome.moments);
     writer.Write("/d_v0", h.d_v0);
     writer.Write("/d_gamma", h.d_gamma, schedule_shape);
-    writer.SetAttribute("/", "gamma", o.gamma);
+    writer.SetAttribute("/", "gamma", o.optimizer_flags.gamma);
   } else {
     ReversibleAdam adam({model, blocks,
-                         AdamSchedule::Constant(o.iters, blocks.num_blocks(), alpha, o.beta1,
-                                                o.beta2, o.eps),
+                         AdamSchedule::Constant(o.iters, blocks.num_blocks(), alpha, o.optimizer_flags.beta1,
+                                                o.optimizer_flags.beta2, o.optimizer_flags.eps),
                          batches},
                         training);
     AdamHypergradients h;
@@ -158,13 +156,13 @@ int Run(const Options& o, const Provenance& provenance) {
     writer.Write("/d_beta1", h.d_beta1, schedule_shape);
     writer.Write("/d_beta2", h.d_beta2, schedule_shape);
     writer.WriteScalar("/d_eps", h.d_eps);
-    writer.SetAttribute("/", "beta1", o.beta1);
-    writer.SetAttribute("/", "beta2", o.beta2);
-    writer.SetAttribute("/", "eps", o.eps);
+    writer.SetAttribute("/", "beta1", o.optimizer_flags.beta1);
+    writer.SetAttribute("/", "beta2", o.optimizer_flags.beta2);
+    writer.SetAttribute("/", "eps", o.optimizer_flags.eps);
   }
   const double loss_final = outcome.loss;
   const bool exact = outcome.exact;
-  writer.SetAttribute("/", "optimizer", o.optimizer);
+  writer.SetAttribute("/", "optimizer", o.optimizer_flags.optimizer);
   writer.SetAttribute("/", "layers", o.layers);
   writer.SetAttribute("/", "train_size", static_cast<std::int64_t>(o.train_size));
   writer.SetAttribute("/", "batch_size", static_cast<std::int64_t>(o.batch_size));
@@ -232,22 +230,7 @@ int main(int argc, char** argv) {
   app.add_option("--log-alpha", o.log_alpha, "log learning rate (all blocks and iterations)")
       ->check(RealNumber(-50.0, 10.0))
       ->capture_default_str();
-  app.add_option("--optimizer", o.optimizer,
-                 "sgd: SGD with momentum (--gamma); adam: Adam (--beta1, --beta2, --eps), "
-                 "w ← w − α·m̂/(√ŝ + ε) with bias-corrected m̂, ŝ and m_0 = s_0 = 0")
-      ->check(CLI::IsMember({"sgd", "adam"}))
-      ->capture_default_str();
-  app.add_option("--gamma", o.gamma, "momentum decay (sgd)")->check(RealNumber(1e-6, 0.999999))
-      ->capture_default_str();
-  app.add_option("--beta1", o.beta1, "decay of the first moment m (adam)")
-      ->check(RealNumber(1e-6, 0.999999))
-      ->capture_default_str();
-  app.add_option("--beta2", o.beta2, "decay of the second moment s (adam)")
-      ->check(RealNumber(1e-6, 0.999999))
-      ->capture_default_str();
-  app.add_option("--eps", o.eps, "added to √ŝ in Adam's step (adam)")
-      ->check(RealNumber(1e-300, 1.0))
-      ->capture_default_str();
+  AddOptimizerOptions(app, o.optimizer_flags);
   app.add_option("--log-init-scale", o.log_init_scale,
                  "initial weights are exp(s)·N(0, 1)")
       ->check(RealNumber(-50.0, 5.0))

@@ -29,9 +29,7 @@ struct Options {
   std::string problem = "synthetic";
   std::string layers;  // default depends on the problem
   std::size_t iters = 1000;
-  std::string optimizer = "sgd";
-  double gamma = 0.9;
-  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+  OptimizerFlags optimizer_flags{"sgd", 0.9};  // --optimizer, --gamma, --beta1, --beta2, --eps
   double alpha = 0.1;
   std::string buffer = "fast";
   std::string method = "reversible";
@@ -135,21 +133,21 @@ int Run(Options o) {
     out["bitwise_equal"] = h.reversal.exact;
     out["buffer_empty_after_reverse"] = h.reversal.buffer_empty;
     out["max_w0_error"] = h.reversal.max_w0_error;
-    out[o.optimizer == "sgd" ? "max_v0_error" : "max_m0_s0_error"] = h.reversal.max_v0_error;
+    out[o.optimizer_flags.optimizer == "sgd" ? "max_v0_error" : "max_m0_s0_error"] = h.reversal.max_v0_error;
     out["problem"] = o.problem;
-    out["optimizer"] = o.optimizer;
+    out["optimizer"] = o.optimizer_flags.optimizer;
     out["layers"] = o.layers;
     out["params"] = n;
     out["iters"] = o.iters;
     out["alpha"] = o.alpha;
-    if (o.optimizer == "sgd") {
-      out["gamma"] = o.gamma;
+    if (o.optimizer_flags.optimizer == "sgd") {
+      out["gamma"] = o.optimizer_flags.gamma;
       out["n"] = ratios[0].n;
       out["d"] = ratios[0].d;
     } else {
-      out["beta1"] = o.beta1;
-      out["beta2"] = o.beta2;
-      out["eps"] = o.eps;
+      out["beta1"] = o.optimizer_flags.beta1;
+      out["beta2"] = o.optimizer_flags.beta2;
+      out["eps"] = o.optimizer_flags.eps;
       out["beta1_ratio"] = {ratios[0].n, ratios[0].d};
       out["beta2_ratio"] = {ratios[1].n, ratios[1].d};
     }
@@ -171,24 +169,24 @@ int Run(Options o) {
     out["seconds_reverse"] = seconds_reverse;
   };
   std::string decays;
-  if (o.optimizer == "sgd") {
-    ReversibleSgd sgd({model, blocks, Schedule::Constant(o.iters, 1, o.alpha, o.gamma), batches},
+  if (o.optimizer_flags.optimizer == "sgd") {
+    ReversibleSgd sgd({model, blocks, Schedule::Constant(o.iters, 1, o.alpha, o.optimizer_flags.gamma), batches},
                       training);
-    check(sgd, std::tuple{w0, v0}, {MomentumToRatio(o.gamma)});
-    decays = "gamma " + Format(o.gamma);
+    check(sgd, std::tuple{w0, v0}, {MomentumToRatio(o.optimizer_flags.gamma)});
+    decays = "gamma " + Format(o.optimizer_flags.gamma);
   } else {
     ReversibleAdam adam(
-        {model, blocks, AdamSchedule::Constant(o.iters, 1, o.alpha, o.beta1, o.beta2, o.eps),
+        {model, blocks, AdamSchedule::Constant(o.iters, 1, o.alpha, o.optimizer_flags.beta1, o.optimizer_flags.beta2, o.optimizer_flags.eps),
          batches},
         training);
-    check(adam, std::tuple{w0}, {MomentumToRatio(o.beta1), MomentumToRatio(o.beta2)});
-    decays = "beta1 " + Format(o.beta1) + ", beta2 " + Format(o.beta2) + ", eps " + Format(o.eps);
+    check(adam, std::tuple{w0}, {MomentumToRatio(o.optimizer_flags.beta1), MomentumToRatio(o.optimizer_flags.beta2)});
+    decays = "beta1 " + Format(o.optimizer_flags.beta1) + ", beta2 " + Format(o.optimizer_flags.beta2) + ", eps " + Format(o.optimizer_flags.eps);
   }
   if (o.json) {
     std::cout << out.dump(2) << "\n";
   } else {
     std::cout << o.problem << " [" << o.layers << "], " << n << " parameters, " << o.iters
-              << " iterations, " << o.optimizer << ", alpha " << o.alpha << ", " << decays
+              << " iterations, " << o.optimizer_flags.optimizer << ", alpha " << o.alpha << ", " << decays
               << ", " << o.method << " (" << o.buffer << " buffer)\n"
               << "  recovered w_0 and the moments bit for bit: "
               << (reversal.exact ? "yes" : "NO") << " (max errors " << reversal.max_w0_error
@@ -232,20 +230,7 @@ int main(int argc, char** argv) {
   app.add_option("--iters", o.iters, "training iterations T")
       ->transform(WholeNumber(1, 100000000))
       ->capture_default_str();
-  app.add_option("--optimizer", o.optimizer, "sgd (with momentum, --gamma) or adam (--beta1, "
-                                              "--beta2, --eps)")
-      ->check(CLI::IsMember({"sgd", "adam"}))
-      ->capture_default_str();
-  app.add_option("--gamma", o.gamma, "momentum decay (sgd)")->check(RealNumber(1e-6, 0.999999))
-      ->capture_default_str();
-  app.add_option("--beta1", o.beta1, "decay of Adam's first moment")
-      ->check(RealNumber(1e-6, 0.999999))
-      ->capture_default_str();
-  app.add_option("--beta2", o.beta2, "decay of Adam's second moment")
-      ->check(RealNumber(1e-6, 0.999999))
-      ->capture_default_str();
-  app.add_option("--eps", o.eps, "Adam's ε, added to √ŝ")->check(RealNumber(1e-300, 1.0))
-      ->capture_default_str();
+  AddOptimizerOptions(app, o.optimizer_flags);
   app.add_option("--alpha", o.alpha, "learning rate")->check(RealNumber(0.0, 1e6))
       ->capture_default_str();
   app.add_option("--buffer", o.buffer, "information buffer: exact or fast")

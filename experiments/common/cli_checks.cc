@@ -81,4 +81,24 @@ void CheckFitsInMemory(double bytes, const std::string& what) {
   }
 }
 
+void AddOptimizerOptions(CLI::App& app, OptimizerFlags& flags) {
+  app.add_option("--optimizer", flags.optimizer,
+                 "sgd: SGD with momentum (--gamma); adam: Adam (--beta1, --beta2, --eps), "
+                 "w ← w − α·m̂/(√ŝ + ε) with bias-corrected m̂, ŝ and m_0 = s_0 = 0")
+      ->check(CLI::IsMember({"sgd", "adam"}))
+      ->capture_default_str();
+  app.add_option("--gamma", flags.gamma, "momentum decay (sgd)")
+      ->check(RealNumber(1e-6, 0.999999))
+      ->capture_default_str();
+  app.add_option("--beta1", flags.beta1, "decay of the first moment m (adam)")
+      ->check(RealNumber(1e-6, 0.999999))
+      ->capture_default_str();
+  app.add_option("--beta2", flags.beta2, "decay of the second moment s (adam)")
+      ->check(RealNumber(1e-6, 0.999999))
+      ->capture_default_str();
+  app.add_option("--eps", flags.eps, "added to √ŝ in Adam's step (adam)")
+      ->check(RealNumber(1e-300, 1.0))
+      ->capture_default_str();
+}
+
 }  // namespace hypergrad::experiments

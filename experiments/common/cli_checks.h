@@ -23,6 +23,16 @@ CLI::Validator LayerSizes();
 // Adds --seed (a whole number in [0, 2^32 − 1]) bound to `seed`.
 CLI::Option* AddSeedOption(CLI::App& app, std::uint64_t& seed, const std::string& help);
 
+// The training optimizer and its decays, as the tools take them.
+struct OptimizerFlags {
+  std::string optimizer = "sgd";
+  double gamma = 0.9;                             // sgd
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;  // adam
+};
+// Adds --optimizer sgd|adam, --gamma, --beta1, --beta2 (each in [1e-6, 0.999999]) and --eps (in
+// [1e-300, 1]) bound to `flags`, whose values are the defaults shown.
+void AddOptimizerOptions(CLI::App& app, OptimizerFlags& flags);
+
 // Throws std::invalid_argument naming `what` if `bytes` exceed the machine's physical memory:
 // a clear message before the run rather than std::bad_alloc in the middle of it.
 void CheckFitsInMemory(double bytes, const std::string& what);
