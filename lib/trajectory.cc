@@ -21,6 +21,16 @@ FixedPointVector MomentsFromDoubles(std::span<const double> u0, std::size_t num_
   }
 }
 
+// Reset's arguments: P weights and K·P moment values.
+void CheckStateSizes(std::span<const double> w0, std::span<const double> u0, std::size_t params,
+                     std::size_t moment_values) {
+  if (w0.size() != params || u0.size() != moment_values) {
+    throw std::invalid_argument("trajectory: " + std::to_string(w0.size()) + " weights and " +
+                                std::to_string(u0.size()) + " moment values given, expected " +
+                                std::to_string(params) + " and " + std::to_string(moment_values));
+  }
+}
+
 }  // namespace
 
 double MaxAbsDifference(std::span<const double> a, std::span<const double> b) {
@@ -47,12 +57,7 @@ FixedPointTrajectory::FixedPointTrajectory(const ExactOptimizer& optimizer, Buff
       inputs_(v_values_.size()), direction_(n) {}
 
 void FixedPointTrajectory::Reset(std::span<const double> w0, std::span<const double> v0) {
-  if (w0.size() != w_values_.size() || v0.size() != v_values_.size()) {
-    throw std::invalid_argument("trajectory: " + std::to_string(w0.size()) + " weights and " +
-                                std::to_string(v0.size()) + " moment values given, expected " +
-                                std::to_string(w_values_.size()) + " and " +
-                                std::to_string(v_values_.size()));
-  }
+  CheckStateSizes(w0, v0, w_values_.size(), v_values_.size());
   w_ = FixedPointVector::FromDoubles(w0);
   v_ = MomentsFromDoubles(v0, w0.size());
   w_.CopyValuesTo(w_values_);
@@ -162,11 +167,9 @@ class NaiveFloatTrajectory final : public Trajectory {
         direction_(n) {}
 
   void Reset(std::span<const double> w0, std::span<const double> v0) override {
+    CheckStateSizes(w0, v0, w_.size(), v_.size());  // before w_ takes w0's size
     // Start from the quantised values, like the fixed-point strategies.
     w_ = FixedPointVector::FromDoubles(w0).Values();
-    if (w0.size() != w_.size() || v0.size() != v_.size()) {
-      throw std::invalid_argument("naive float trajectory: wrong sizes of w0 or u0");
-    }
     v_ = MomentsFromDoubles(v0, w0.size()).Values();
     w0_ = w_;
     v0_ = v_;
