@@ -1,5 +1,6 @@
 #include "reversible_training.h"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <utility>
@@ -104,10 +105,22 @@ void ReversibleTraining::BeginReverse(std::span<const double> d_wT,
 
 void ExpandStepCoefficients(const ParameterBlocks& blocks, std::span<const double> alpha,
                             std::initializer_list<MomentDecays> moments, StepCoefficients& c) {
-  std::vector<double> values(alpha.begin(), alpha.end());
-  for (const MomentDecays& m : moments) values.insert(values.end(), m.decay.begin(), m.decay.end());
-  if (values == c.block_values) return;  // same as the step before: already expanded
-  c.block_values = std::move(values);
+  // Same values as the step before (compared in place: no allocation per step)? Then c holds
+  // their expansion already.
+  std::size_t size = alpha.size(), at = alpha.size();
+  for (const MomentDecays& m : moments) size += m.decay.size();
+  bool same = c.block_values.size() == size &&
+              std::equal(alpha.begin(), alpha.end(), c.block_values.begin());
+  for (const MomentDecays& m : moments) {
+    if (!same) break;
+    same = std::equal(m.decay.begin(), m.decay.end(), c.block_values.begin() + static_cast<std::ptrdiff_t>(at));
+    at += m.decay.size();
+  }
+  if (same) return;
+  c.block_values.assign(alpha.begin(), alpha.end());
+  for (const MomentDecays& m : moments) {
+    c.block_values.insert(c.block_values.end(), m.decay.begin(), m.decay.end());
+  }
   const std::size_t n = blocks.num_params(), count = moments.size();
   c.alpha.resize(n);
   c.decay.resize(count * n);
