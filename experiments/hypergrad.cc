@@ -45,6 +45,7 @@ struct Options {
   std::string buffer = "fast";
   std::string out = "hypergrad.h5";
   std::string mnist_dir = DefaultMnistDir();
+  unsigned threads = 1;
   bool quiet = false;
 };
 
@@ -67,7 +68,7 @@ int Run(const Options& o, const Provenance& provenance) {
                                 " exceeds --train-size " + std::to_string(data->rows));
   }
 
-  auto model = std::make_shared<const Mlp>(MlpOptions{layout.sizes(), {}, false, false}, data);
+  auto model = std::make_shared<const Mlp>(MlpOptions{layout.sizes(), {}, false, false, o.threads}, data);
   const std::size_t n = model->num_params();
   const ParameterBlocks blocks =
       o.blocks == "layer-params" ? layout.LayerParamBlocks() : ParameterBlocks::Single(n);
@@ -178,6 +179,7 @@ int Run(const Options& o, const Provenance& provenance) {
   for (const auto& name : blocks.names) names += (names.empty() ? "" : ",") + name;
   writer.SetAttribute("/", "block_names", names);
   writer.SetAttribute("/", "buffer", o.buffer);
+  writer.SetAttribute("/", "threads", static_cast<std::int64_t>(o.threads));
   WriteDataFiles(writer);
   writer.SetAttribute("/", "objective", "mean cross-entropy on all training images at w_T, no L2");
   WriteProvenance(writer, provenance, false);
@@ -253,6 +255,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--mnist-dir", o.mnist_dir, "folder with the four MNIST idx files")
       ->capture_default_str();
+  AddPassThreadsOption(app, o.threads);
   app.add_flag("--quiet", o.quiet, "no progress lines on stderr");
   return hypergrad::experiments::GuardedMain(
       app, argc, argv, [&] {

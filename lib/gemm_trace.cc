@@ -30,6 +30,8 @@ void GemmTrace::Record(const GemmShape& shape) {
   if (g_trace != nullptr) g_trace->shapes_.push_back(shape);
 }
 
+bool GemmTrace::Active() { return g_trace != nullptr; }
+
 void ReplayGemms(const std::vector<GemmShape>& shapes, std::size_t repeats) {
   using Matrix = xt::xtensor<double, 2>;
   struct Operands {

@@ -16,7 +16,8 @@ struct GemmShape {
   double Flops() const { return 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k); }
 };
 
-// While alive, collects every product issued on this thread (by the MLP's kernels). Not nested.
+// While alive, collects every product issued on this thread (by the MLP's kernels, by whole
+// shape: a product split over threads counts once). Not nested.
 class GemmTrace {
  public:
   GemmTrace();
@@ -29,6 +30,8 @@ class GemmTrace {
 
   // Called by the kernels: records `shape` if a trace is alive on this thread.
   static void Record(const GemmShape& shape);
+  // Whether a trace is alive on this thread.
+  static bool Active();
 
  private:
   std::vector<GemmShape> shapes_;

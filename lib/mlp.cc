@@ -4,45 +4,44 @@
 #include <cmath>
 #include <sstream>
 #include <stdexcept>
-#include <xtensor-blas/xblas.hpp>
-#include <xtensor/xadapt.hpp>
-#include <xtensor/xtensor.hpp>
 
+#include "gemm.h"
 #include "gemm_trace.h"
+#include "parallel.h"
 
 namespace hypergrad {
 namespace {
 
-using Matrix = xt::xtensor<double, 2>;
+// The fixed splits of one pass (parallel.h): batch rows for everything a row computes alone,
+// input units of each layer for the weight gradients (whose sums run over all rows). They depend
+// on the shapes only, and every boundary is on an even row (gemm.h): the same bits on any number
+// of threads, and the same as one unsplit product.
+constexpr std::size_t kRowChunks = 4, kMinRowsPerChunk = 16;
+constexpr std::size_t kUnitChunks = 4, kMinUnitsPerChunk = 32;
+constexpr std::size_t kAlign = 2;
 
-// A row-major matrix view of memory we do not own (no copy).
-auto View(const double* data, std::size_t rows, std::size_t cols) {
-  return xt::adapt(const_cast<double*>(data), rows * cols, xt::no_ownership(),
-                   std::array<std::size_t, 2>{rows, cols});
+ConstMatrixRef Rows(ConstMatrixRef m, Chunk c) {
+  return {m.data + c.begin * m.stride, c.size(), m.cols, m.stride};
 }
-using MatrixView = decltype(View(nullptr, 0, 0));
-
-// C = op(A)·op(B) + beta·C through OpenBLAS (C must have the product's shape). Benchmarks may
-// record the shapes (gemm_trace.h).
-template <class A, class B, class C>
-void Gemm(const A& a, bool transpose_a, const B& b, bool transpose_b, C& c, double beta = 0.0) {
-  GemmTrace::Record({c.shape()[0], c.shape()[1], transpose_a ? a.shape()[0] : a.shape()[1], transpose_a,
-                     transpose_b, beta != 0.0});
-  xt::blas::gemm(a, b, c, transpose_a, transpose_b, 1.0, beta);
+MatrixRef Rows(MatrixRef m, Chunk c) { return {m.data + c.begin * m.stride, c.size(), m.cols, m.stride}; }
+ConstMatrixRef Columns(ConstMatrixRef m, Chunk c) {
+  return {m.data + c.begin, m.rows, c.size(), m.stride};
 }
+ConstMatrixRef Const(MatrixRef m) { return {m.data, m.rows, m.cols, m.stride}; }
 
-void AddBias(Matrix& h, const double* bias) {
-  const std::size_t rows = h.shape()[0], cols = h.shape()[1];
-  for (std::size_t r = 0; r < rows; ++r) {
-    for (std::size_t c = 0; c < cols; ++c) h(r, c) += bias[c];
+void AddBias(MatrixRef h, const double* bias) {
+  for (std::size_t r = 0; r < h.rows; ++r) {
+    double* row = h.data + r * h.stride;
+    for (std::size_t c = 0; c < h.cols; ++c) row[c] += bias[c];
   }
 }
 
-void SumRows(const Matrix& m, double* out) {
-  const std::size_t rows = m.shape()[0], cols = m.shape()[1];
-  std::fill(out, out + cols, 0.0);
-  for (std::size_t r = 0; r < rows; ++r) {
-    for (std::size_t c = 0; c < cols; ++c) out[c] += m(r, c);
+// out[c] = Σ_r m[r, c], summed in row order.
+void SumRows(ConstMatrixRef m, double* out) {
+  std::fill(out, out + m.cols, 0.0);
+  for (std::size_t r = 0; r < m.rows; ++r) {
+    const double* row = m.data + r * m.stride;
+    for (std::size_t c = 0; c < m.cols; ++c) out[c] += row[c];
   }
 }
 
@@ -60,139 +59,211 @@ struct Pass {
   std::size_t* errors = nullptr;   // count of rows whose argmax is wrong
 };
 
-double Run(const MlpLayout& layout, const Pass& pass) {
+// The products of one pass by their whole shapes, in the order of the unsplit algorithm: what
+// the benchmarks' cost floor replays (gemm_trace.h), whatever the split.
+void TraceProducts(const MlpLayout& layout, const Pass& pass) {
+  if (!GemmTrace::Active()) return;
+  const auto& layers = layout.layers();
+  const std::size_t depth = layers.size(), rows = pass.rows;
+  for (const auto& l : layers) GemmTrace::Record({rows, l.out, l.in, false, false, false});
+  if (pass.grad.empty()) return;
+  for (std::size_t i = depth; i-- > 0;) {
+    GemmTrace::Record({layers[i].in, layers[i].out, rows, true, false, false});
+    if (i > 0) GemmTrace::Record({rows, layers[i].in, layers[i].out, false, true, false});
+  }
+  if (pass.u.empty()) return;
+  for (std::size_t i = 0; i < depth; ++i) {
+    GemmTrace::Record({rows, layers[i].out, layers[i].in, false, false, false});
+    if (i > 0) GemmTrace::Record({rows, layers[i].out, layers[i].in, false, false, true});
+  }
+  for (std::size_t i = depth; i-- > 0;) {
+    GemmTrace::Record({layers[i].in, layers[i].out, rows, true, false, false});
+    if (i > 0) GemmTrace::Record({layers[i].in, layers[i].out, rows, true, false, true});
+    if (i > 0 || pass.input_r_grad != nullptr) {
+      GemmTrace::Record({rows, layers[i].in, layers[i].out, false, true, false});
+      GemmTrace::Record({rows, layers[i].in, layers[i].out, false, true, true});
+    }
+  }
+}
+
+// Three phases, each a parallel loop over its fixed split: (A) rows: forward to the logits and
+// the R-forward; then the batch's largest logit (the authors subtract the global maximum);
+// (B) rows: softmax, backward deltas, R-backward; then the loss, summed in row order; (C) input
+// units: weight gradients and Hessian-vector products, and the bias sums.
+double Run(const MlpLayout& layout, const Pass& pass, unsigned threads) {
   const auto& layers = layout.layers();
   const std::size_t depth = layers.size(), rows = pass.rows;
   const std::size_t classes = layers.back().out;
+  const bool want_grad = !pass.grad.empty(), want_r = !pass.u.empty();
   const double* w = pass.w.data();
-  const MatrixView x = View(pass.x, rows, layers[0].in);
-  auto weights = [&](std::size_t i) { return View(w + layers[i].weight_offset, layers[i].in, layers[i].out); };
+  const double* u = pass.u.data();
+  TraceProducts(layout, pass);
 
-  // Forward: a[i] is the input of layer i (a[0] unused: x), a[depth] the logits.
-  std::vector<Matrix> a(depth + 1);
+  // a[i]: input of layer i (a[0] unused: x), a[depth] the logits; ra = R{a}; delta[i] =
+  // ∂L/∂(pre-activation output of layer i), rdelta = R{delta}.
+  std::vector<std::vector<double>> a(depth + 1), ra(want_r ? depth + 1 : 0);
+  std::vector<std::vector<double>> delta(want_grad ? depth : 0), rdelta(want_r ? depth : 0);
   for (std::size_t i = 0; i < depth; ++i) {
-    Matrix h({rows, layers[i].out});
-    if (i == 0) Gemm(x, false, weights(0), false, h); else Gemm(a[i], false, weights(i), false, h);
-    AddBias(h, w + layers[i].bias_offset);
-    if (i + 1 < depth) {
-      for (double& v : h) v = std::tanh(v);
-    }
-    a[i + 1] = std::move(h);
+    a[i + 1].resize(rows * layers[i].out);
+    if (want_r) ra[i + 1].resize(rows * layers[i].out);
+    if (want_grad) delta[i].resize(rows * layers[i].out);
+    if (want_r) rdelta[i].resize(rows * layers[i].out);
   }
+  auto mat = [rows](std::vector<double>& m, std::size_t cols) { return MatrixRef{m.data(), rows, cols, cols}; };
+  auto input = [&](std::size_t i) {  // the input of layer i, all rows
+    return i == 0 ? ConstMatrixRef{pass.x, rows, layers[0].in, layers[0].in}
+                  : Const(mat(a[i], layers[i].in));
+  };
+  auto weights = [&](std::size_t i) {
+    return ConstMatrixRef{w + layers[i].weight_offset, layers[i].in, layers[i].out, layers[i].out};
+  };
+  auto direction = [&](std::size_t i) {
+    return ConstMatrixRef{u + layers[i].weight_offset, layers[i].in, layers[i].out, layers[i].out};
+  };
+  const std::vector<Chunk> chunks = FixedChunks(rows, kRowChunks, kMinRowsPerChunk, kAlign);
+
+  // (A) Forward, then R-forward (R{x} = 0).
+  ParallelFor(chunks.size(), threads, [&](std::size_t j) {
+    const Chunk c = chunks[j];
+    for (std::size_t i = 0; i < depth; ++i) {
+      const MatrixRef h = Rows(mat(a[i + 1], layers[i].out), c);
+      Gemm(Rows(input(i), c), false, weights(i), false, h);
+      AddBias(h, w + layers[i].bias_offset);
+      if (i + 1 < depth) {
+        for (std::size_t k = 0; k < h.rows * h.cols; ++k) h.data[k] = std::tanh(h.data[k]);
+      }
+    }
+    if (!want_r) return;
+    for (std::size_t i = 0; i < depth; ++i) {
+      const MatrixRef rh = Rows(mat(ra[i + 1], layers[i].out), c);
+      if (i == 0) {
+        Gemm(Rows(input(0), c), false, direction(0), false, rh);
+      } else {
+        Gemm(Rows(Const(mat(ra[i], layers[i].in)), c), false, weights(i), false, rh);
+        Gemm(Rows(input(i), c), false, direction(i), false, rh, 1.0);
+      }
+      AddBias(rh, u + layers[i].bias_offset);
+      if (i + 1 < depth) {
+        const double* act = a[i + 1].data() + c.begin * layers[i].out;
+        for (std::size_t k = 0; k < rh.rows * rh.cols; ++k) rh.data[k] *= 1.0 - act[k] * act[k];
+      }
+    }
+  });
 
   // Log-softmax with the global maximum subtracted for stability (as the authors' code).
-  const Matrix& z = a[depth];
+  const std::vector<double>& z = a[depth];
   const double zmax = *std::max_element(z.begin(), z.end());
-  Matrix p({rows, classes});
-  std::vector<double> target_mass(rows, 0.0);
-  double nll = 0.0;
-  for (std::size_t r = 0; r < rows; ++r) {
-    double sum = 0.0;
-    for (std::size_t c = 0; c < classes; ++c) sum += std::exp(z(r, c) - zmax);
-    const double log_sum = std::log(sum);
-    std::size_t predicted = 0, truth = 0;
-    for (std::size_t c = 0; c < classes; ++c) {
-      const double log_p = z(r, c) - zmax - log_sum;
-      const double target = pass.t[r * classes + c];
-      nll -= target * log_p;
-      target_mass[r] += target;
-      p(r, c) = std::exp(log_p);
-      if (z(r, c) > z(r, predicted)) predicted = c;
-      if (target > pass.t[r * classes + truth]) truth = c;
-    }
-    if (pass.errors != nullptr && predicted != truth) ++*pass.errors;
-  }
   const double inv_rows = 1.0 / static_cast<double>(rows);
+  std::vector<double> log_p(rows * classes), p(rows * classes), target_mass(rows, 0.0);
+  std::vector<unsigned char> wrong(rows, 0);
+
+  // (B) Softmax and the backward deltas; back_i = delta_i·W_iᵀ is per-chunk scratch.
+  ParallelFor(chunks.size(), threads, [&](std::size_t j) {
+    const Chunk c = chunks[j];
+    for (std::size_t r = c.begin; r < c.end; ++r) {
+      const double* zr = z.data() + r * classes;
+      const double* tr = pass.t + r * classes;
+      double sum = 0.0;
+      for (std::size_t k = 0; k < classes; ++k) sum += std::exp(zr[k] - zmax);
+      const double log_sum = std::log(sum);
+      std::size_t predicted = 0, truth = 0;
+      for (std::size_t k = 0; k < classes; ++k) {
+        const double lp = zr[k] - zmax - log_sum;
+        log_p[r * classes + k] = lp;
+        target_mass[r] += tr[k];
+        p[r * classes + k] = std::exp(lp);
+        if (zr[k] > zr[predicted]) predicted = k;
+        if (tr[k] > tr[truth]) truth = k;
+      }
+      wrong[r] = predicted != truth;
+    }
+    if (!want_grad) return;
+    for (std::size_t r = c.begin; r < c.end; ++r) {
+      for (std::size_t k = 0; k < classes; ++k) {
+        delta[depth - 1][r * classes + k] =
+            (p[r * classes + k] * target_mass[r] - pass.t[r * classes + k]) * inv_rows;
+      }
+    }
+    std::vector<std::vector<double>> back(depth);
+    for (std::size_t i = depth; i-- > 1;) {
+      const std::size_t in = layers[i].in;
+      back[i].resize(c.size() * in);
+      const MatrixRef b{back[i].data(), c.size(), in, in};
+      Gemm(Rows(Const(mat(delta[i], layers[i].out)), c), false, weights(i), true, b);
+      const double* act = a[i].data() + c.begin * in;
+      double* next = delta[i - 1].data() + c.begin * in;
+      for (std::size_t k = 0; k < b.rows * in; ++k) next[k] = b.data[k] * (1.0 - act[k] * act[k]);
+    }
+    if (!want_r) return;
+    // R{log p} = R{z} − Σ_c p·R{z} per row; R{delta} = R{p}·(target mass)/rows.
+    for (std::size_t r = c.begin; r < c.end; ++r) {
+      const double* rz = ra[depth].data() + r * classes;
+      const double* pr = p.data() + r * classes;
+      double mean = 0.0;
+      for (std::size_t k = 0; k < classes; ++k) mean += pr[k] * rz[k];
+      for (std::size_t k = 0; k < classes; ++k) {
+        rdelta[depth - 1][r * classes + k] = pr[k] * (rz[k] - mean) * target_mass[r] * inv_rows;
+      }
+    }
+    std::vector<double> rback;
+    for (std::size_t i = depth; i-- > 0;) {
+      if (i == 0 && pass.input_r_grad == nullptr) break;
+      const std::size_t in = layers[i].in;
+      rback.resize(c.size() * in);
+      const MatrixRef rb = i > 0 ? MatrixRef{rback.data(), c.size(), in, in}
+                                 : Rows(MatrixRef{pass.input_r_grad, rows, in, in}, c);
+      Gemm(Rows(Const(mat(rdelta[i], layers[i].out)), c), false, weights(i), true, rb);
+      Gemm(Rows(Const(mat(delta[i], layers[i].out)), c), false, direction(i), true, rb, 1.0);
+      if (i == 0) break;
+      const double* act = a[i].data() + c.begin * in;
+      const double* ract = ra[i].data() + c.begin * in;
+      double* next = rdelta[i - 1].data() + c.begin * in;
+      for (std::size_t k = 0; k < rb.rows * in; ++k) {
+        next[k] = rb.data[k] * (1.0 - act[k] * act[k]) - back[i][k] * 2.0 * act[k] * ract[k];
+      }
+    }
+  });
+
+  double nll = 0.0;
+  for (std::size_t k = 0; k < rows * classes; ++k) nll -= pass.t[k] * log_p[k];
+  if (pass.errors != nullptr) *pass.errors += static_cast<std::size_t>(std::count(wrong.begin(), wrong.end(), 1));
   nll *= inv_rows;
-  if (pass.grad.empty()) return nll;
+  if (!want_grad) return nll;
 
-  // Backward: delta[i] = ∂L/∂(pre-activation output of layer i); back[i] = delta[i]·W_iᵀ.
-  std::vector<Matrix> delta(depth), back(depth);
-  delta[depth - 1] = Matrix({rows, classes});
-  for (std::size_t r = 0; r < rows; ++r) {
-    for (std::size_t c = 0; c < classes; ++c) {
-      delta[depth - 1](r, c) = (p(r, c) * target_mass[r] - pass.t[r * classes + c]) * inv_rows;
-    }
-  }
-  double* grad = pass.grad.data();
-  // Without R-passes, each layer's activations and deltas are let go once used: a full-data
-  // evaluation (10,000 rows) then holds two layers' temporaries instead of all of them.
-  const bool keep = !pass.u.empty();
-  for (std::size_t i = depth; i-- > 0;) {
-    auto grad_w = View(grad + layers[i].weight_offset, layers[i].in, layers[i].out);
-    if (i == 0) Gemm(x, true, delta[0], false, grad_w); else Gemm(a[i], true, delta[i], false, grad_w);
-    SumRows(delta[i], grad + layers[i].bias_offset);
-    if (i > 0) {
-      back[i] = Matrix({rows, layers[i].in});
-      Gemm(delta[i], false, weights(i), true, back[i]);
-      delta[i - 1] = Matrix({rows, layers[i].in});
-      for (std::size_t k = 0; k < back[i].size(); ++k) {
-        const double act = a[i].data()[k];
-        delta[i - 1].data()[k] = back[i].data()[k] * (1.0 - act * act);
-      }
-      if (!keep) back[i] = a[i] = Matrix();
-    }
-    if (!keep) delta[i] = Matrix();
-  }
-  if (pass.u.empty()) return nll;
-
-  // R-forward: ra[i] = R{a[i]} for the direction u on the parameters (R{x} = 0).
-  const double* u = pass.u.data();
-  auto direction = [&](std::size_t i) { return View(u + layers[i].weight_offset, layers[i].in, layers[i].out); };
-  std::vector<Matrix> ra(depth + 1);
+  // (C) ∂L/∂W_i = a_iᵀ·delta_i and H·u for W_i = R{a_i}ᵀ·delta_i + a_iᵀ·R{delta_i}, each over all
+  // rows, split by layer i's input units; the bias sums one task per layer.
+  struct Task {
+    std::size_t layer;
+    Chunk units;  // empty: the layer's biases
+  };
+  std::vector<Task> tasks;
   for (std::size_t i = 0; i < depth; ++i) {
-    Matrix rh({rows, layers[i].out});
-    if (i == 0) {
-      Gemm(x, false, direction(0), false, rh);
-    } else {
-      Gemm(ra[i], false, weights(i), false, rh);
-      Gemm(a[i], false, direction(i), false, rh, 1.0);
-    }
-    AddBias(rh, u + layers[i].bias_offset);
-    if (i + 1 < depth) {
-      for (std::size_t k = 0; k < rh.size(); ++k) {
-        const double act = a[i + 1].data()[k];
-        rh.data()[k] *= 1.0 - act * act;
-      }
-    }
-    ra[i + 1] = std::move(rh);
+    for (const Chunk c : FixedChunks(layers[i].in, kUnitChunks, kMinUnitsPerChunk, kAlign)) tasks.push_back({i, c});
   }
-  // R{log p} = R{z} − Σ_c p·R{z} per row; R{delta} = R{p}·(target mass)/rows.
-  Matrix rdelta({rows, classes});
-  for (std::size_t r = 0; r < rows; ++r) {
-    double mean = 0.0;
-    for (std::size_t c = 0; c < classes; ++c) mean += p(r, c) * ra[depth](r, c);
-    for (std::size_t c = 0; c < classes; ++c) {
-      rdelta(r, c) = p(r, c) * (ra[depth](r, c) - mean) * target_mass[r] * inv_rows;
-    }
-  }
-  // R-backward.
+  for (std::size_t i = 0; i < depth; ++i) tasks.push_back({i, {}});
+  double* grad = pass.grad.data();
   double* hvp = pass.hvp.data();
-  for (std::size_t i = depth; i-- > 0;) {
-    auto hvp_w = View(hvp + layers[i].weight_offset, layers[i].in, layers[i].out);
+  ParallelFor(tasks.size(), threads, [&](std::size_t k) {
+    const std::size_t i = tasks[k].layer, out = layers[i].out;
+    const Chunk units = tasks[k].units;
+    const ConstMatrixRef d = Const(mat(delta[i], out));
+    if (units.size() == 0) {
+      SumRows(d, grad + layers[i].bias_offset);
+      if (want_r) SumRows(Const(mat(rdelta[i], out)), hvp + layers[i].bias_offset);
+      return;
+    }
+    const std::size_t offset = layers[i].weight_offset + units.begin * out;
+    Gemm(Columns(input(i), units), true, d, false, MatrixRef{grad + offset, units.size(), out, out});
+    if (!want_r) return;
+    const MatrixRef h{hvp + offset, units.size(), out, out};
+    const ConstMatrixRef rd = Const(mat(rdelta[i], out));
     if (i == 0) {
-      Gemm(x, true, rdelta, false, hvp_w);
+      Gemm(Columns(input(0), units), true, rd, false, h);
     } else {
-      Gemm(ra[i], true, delta[i], false, hvp_w);
-      Gemm(a[i], true, rdelta, false, hvp_w, 1.0);
+      Gemm(Columns(Const(mat(ra[i], layers[i].in)), units), true, d, false, h);
+      Gemm(Columns(input(i), units), true, rd, false, h, 1.0);
     }
-    SumRows(rdelta, hvp + layers[i].bias_offset);
-    if (i > 0) {
-      Matrix rback({rows, layers[i].in});
-      Gemm(rdelta, false, weights(i), true, rback);
-      Gemm(delta[i], false, direction(i), true, rback, 1.0);
-      Matrix next({rows, layers[i].in});
-      for (std::size_t k = 0; k < next.size(); ++k) {
-        const double act = a[i].data()[k], ract = ra[i].data()[k];
-        next.data()[k] = rback.data()[k] * (1.0 - act * act) - back[i].data()[k] * 2.0 * act * ract;
-      }
-      rdelta = std::move(next);
-    } else if (pass.input_r_grad != nullptr) {
-      auto rgrad_x = View(pass.input_r_grad, rows, layers[0].in);
-      Gemm(rdelta, false, weights(0), true, rgrad_x);
-      Gemm(delta[0], false, direction(0), true, rgrad_x, 1.0);
-    }
-  }
+  });
   return nll;
 }
 
@@ -289,6 +360,7 @@ MlpLayout MlpLayout::Parse(const std::string& text) {
 Mlp::Mlp(MlpOptions options, std::shared_ptr<const Dataset> data)
     : options_(std::move(options)), layout_(options_.layer_sizes), data_(std::move(data)) {
   if (!data_) throw std::invalid_argument("Mlp: no training data");
+  if (options_.threads == 0) throw std::invalid_argument("Mlp: threads must be at least 1");
   data_->Validate();
   if (data_->input_dim != layout_.sizes().front() || data_->classes != layout_.sizes().back()) {
     throw std::invalid_argument("Mlp: data have " + std::to_string(data_->input_dim) +
@@ -359,7 +431,7 @@ double Mlp::GradientAndHvp(std::span<const double> w, const Batch& batch,
   pass.grad = grad;
   pass.hvp = hvp;
   pass.input_r_grad = want_input_r ? input_r.data() : nullptr;
-  double loss = Run(layout_, pass);
+  double loss = Run(layout_, pass, options_.threads);
 
   // L2 penalty Σ λ_k w_k²: gradient 2λw, Hessian 2λ, mixed ∂/∂λ ⟨2λw, u⟩ = 2wu.
   const auto& l2 = options_.l2;
@@ -409,7 +481,7 @@ Evaluation Mlp::Evaluate(std::span<const double> w, const Dataset& data,
   pass.grad = grad;
   pass.errors = &errors;
   Evaluation e;
-  e.nll = Run(layout_, pass);
+  e.nll = Run(layout_, pass, options_.threads);
   e.error = static_cast<double>(errors) / static_cast<double>(data.rows);
   return e;
 }

@@ -57,6 +57,9 @@ struct MlpOptions {
   // then the training inputs (rows × input_dim) if `hyper_inputs`.
   bool hyper_l2 = false;
   bool hyper_inputs = false;
+  // Threads for each pass (parallel.h). The work is split in a fixed way that does not depend
+  // on this number, so every result is the same bits for any value. ≥ 1.
+  unsigned threads = 1;
 };
 
 // Mean negative log-likelihood and error rate of a network on a data set.

@@ -1,17 +1,36 @@
-// A parallel loop over independent pieces of work.
+// A parallel loop over independent pieces of work, on a pool of threads kept for the process.
 #ifndef HYPERGRAD_PARALLEL_H_
 #define HYPERGRAD_PARALLEL_H_
 
 #include <cstddef>
 #include <functional>
+#include <vector>
 
 namespace hypergrad {
 
 // Calls body(i) for i in [0, count) on up to `threads` threads (each i exactly once, in no
 // particular order; the calling thread works too). The first exception thrown by a body is
 // rethrown after all threads stop. Results are deterministic as long as each body writes only
-// its own outputs.
+// its own outputs: which thread runs which i never matters.
+//
+// The threads are kept between calls (a call costs a wake-up, not a thread start, so it suits
+// loops of a few milliseconds). A call made inside a body runs its items on the calling thread
+// (nested loops do not multiply threads); a call made while another thread's loop holds the
+// pool starts threads of its own.
 void ParallelFor(std::size_t count, unsigned threads, const std::function<void(std::size_t)>& body);
+
+// [begin, end) of one piece of a fixed split.
+struct Chunk {
+  std::size_t begin = 0, end = 0;
+  std::size_t size() const { return end - begin; }
+};
+
+// Splits [0, count) into at most `max_chunks` contiguous pieces of at least `min_size` items
+// (except when count is smaller), every boundary on a multiple of `align`. The split depends on
+// these arguments only — never on a thread count — so work reduced piece by piece in a fixed
+// order gives the same bits on any number of threads. max_chunks, min_size, align ≥ 1.
+std::vector<Chunk> FixedChunks(std::size_t count, std::size_t max_chunks, std::size_t min_size,
+                               std::size_t align);
 
 }  // namespace hypergrad
 

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 
 #include "random.h"
 
@@ -198,6 +199,85 @@ TEST(MlpTest, RejectsMismatchedDataAndSizes) {
   EXPECT_THROW(model.Gradient(w, Batch{{0}}, g), std::invalid_argument);
   std::vector<double> g_ok(model.num_params());
   EXPECT_THROW(model.Gradient(w, Batch{{0, 9}}, g_ok), std::out_of_range);
+}
+
+
+// A network and batch large enough that every pass is split (parallel.h): 150 rows in four
+// pieces, 70 and 40 input units in pieces of 32.
+struct SplitFixture {
+  std::shared_ptr<const Dataset> data =
+      std::make_shared<const Dataset>(MakeSyntheticDataset(160, 70, 5, 11));
+  Mlp MakeModel(unsigned threads) const {
+    MlpOptions options{{70, 40, 34, 5}, {}, true, true, threads};
+    options.l2 = Normal(MlpLayout(options.layer_sizes).num_params(), 12, 0.01);
+    for (double& v : options.l2) v = std::fabs(v);
+    return Mlp(options, data);
+  }
+  Batch batch = [] {
+    Batch b;
+    for (std::size_t j = 0; j < 149; ++j) b.rows.push_back((j * 37) % 160);  // odd count, gathered
+    return b;
+  }();
+};
+
+bool SameBits(std::span<const double> a, std::span<const double> b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0;
+}
+
+TEST(MlpTest, SplitPassesMatchFiniteDifferences) {
+  SplitFixture f;
+  const Mlp model = f.MakeModel(2);
+  const std::size_t n = model.num_params();
+  const std::vector<double> w = Normal(n, 13, 0.3), u = Normal(n, 14, 1.0);
+  std::vector<double> grad(n), hvp(n), mixed(model.num_hyper()), scratch(n);
+  model.GradientAndHvp(w, f.batch, u, grad, hvp, mixed);
+  for (std::size_t k = 0; k < n; k += 7) {  // every layer's weights and biases are sampled
+    std::vector<double> plus = w, minus = w;
+    plus[k] += kStep;
+    minus[k] -= kStep;
+    const double fd =
+        (model.Gradient(plus, f.batch, scratch) - model.Gradient(minus, f.batch, scratch)) /
+        (2 * kStep);
+    EXPECT_NEAR(grad[k], fd, kTolerance * (1 + std::fabs(fd))) << model.ParameterName(k);
+  }
+  std::vector<double> plus(n), minus(n), g_plus(n), g_minus(n);
+  for (std::size_t k = 0; k < n; ++k) {
+    plus[k] = w[k] + kStep * u[k];
+    minus[k] = w[k] - kStep * u[k];
+  }
+  model.Gradient(plus, f.batch, g_plus);
+  model.Gradient(minus, f.batch, g_minus);
+  for (std::size_t k = 0; k < n; ++k) {
+    const double fd = (g_plus[k] - g_minus[k]) / (2 * kStep);
+    EXPECT_NEAR(hvp[k], fd, kTolerance * (1 + std::fabs(fd))) << model.ParameterName(k);
+  }
+}
+
+// The reversal relies on recomputed gradients being the same bits, and users compare runs made
+// with different --threads: every output of every pass, for 1 to 4 threads.
+TEST(MlpTest, EveryOutputIsTheSameBitsOnAnyNumberOfThreads) {
+  SplitFixture f;
+  const Mlp one = f.MakeModel(1);
+  const std::size_t n = one.num_params();
+  const std::vector<double> w = Normal(n, 15, 0.3), u = Normal(n, 16, 1.0);
+  std::vector<double> grad(n), hvp(n), mixed(one.num_hyper()), eval_grad(n);
+  const double loss = one.GradientAndHvp(w, f.batch, u, grad, hvp, mixed);
+  const Evaluation eval = one.Evaluate(w, *f.data, eval_grad);
+  for (const unsigned threads : {2u, 3u, 4u}) {
+    const Mlp model = f.MakeModel(threads);
+    std::vector<double> grad_t(n), hvp_t(n), mixed_t(model.num_hyper()), eval_grad_t(n), g_only(n);
+    const double loss_t = model.GradientAndHvp(w, f.batch, u, grad_t, hvp_t, mixed_t);
+    EXPECT_TRUE(SameBits({&loss, 1}, {&loss_t, 1})) << threads << " threads";
+    EXPECT_TRUE(SameBits(grad, grad_t)) << threads << " threads";
+    EXPECT_TRUE(SameBits(hvp, hvp_t)) << threads << " threads";
+    EXPECT_TRUE(SameBits(mixed, mixed_t)) << threads << " threads";
+    model.Gradient(w, f.batch, g_only);
+    EXPECT_TRUE(SameBits(grad, g_only)) << threads << " threads";
+    const Evaluation eval_t = model.Evaluate(w, *f.data, eval_grad_t);
+    EXPECT_TRUE(SameBits({&eval.nll, 1}, {&eval_t.nll, 1})) << threads << " threads";
+    EXPECT_EQ(eval.error, eval_t.error);
+    EXPECT_TRUE(SameBits(eval_grad, eval_grad_t)) << threads << " threads";
+  }
 }
 
 }  // namespace

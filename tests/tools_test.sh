@@ -147,6 +147,24 @@ for key in ("d_w0", "d_v0", "d_alpha", "d_gamma", "w_T", "loss_final"):
     assert np.array_equal(a[key][()], b[key][()]), key
 assert b.attrs["blas_threads"] == 1
 PY
+# --threads N splits each pass in a fixed way: the same bits for N = 1, 2, 3 (400 images in
+# batches of 100 and a 784-wide first layer: every pass is split into several pieces).
+for n in 1 2 3; do
+  "$bin/hypergrad" --mnist-dir "$tmp/mnist" --train-size 400 --batch-size 100 --iters 12 \
+    --layers 784,20,10 --threads $n --out "$tmp/h_threads$n.h5" --quiet
+done
+/usr/bin/python3 - "$tmp/h_threads1.h5" "$tmp/h_threads2.h5" "$tmp/h_threads3.h5" "$tmp/h.h5" <<'PY'
+import sys, h5py, numpy as np
+files = [h5py.File(p, "r") for p in sys.argv[1:]]
+for f in files[1:]:
+    for key in ("d_w0", "d_v0", "d_alpha", "d_gamma", "w_T", "v_T", "loss_final"):
+        assert files[0][key][()].tobytes() == f[key][()].tobytes(), (f.filename, key)
+assert [int(f.attrs["threads"]) for f in files] == [1, 2, 3, 1]
+PY
+if "$bin/hypergrad" --threads 0 --iters 1 --out "$tmp/t0.h5" 2> "$tmp/err"; then
+  echo "--threads 0 accepted"; exit 1
+fi
+grep -q -- "--threads" "$tmp/err"
 # Provenance records the sources' git state at build time (build_info.h), not the folder's
 # state when the program runs; outside a git checkout it says "unknown", never clean.
 info="$bin/../lib/generated/build_info.h"

@@ -71,6 +71,14 @@ CLI::Option* AddSeedOption(CLI::App& app, std::uint64_t& seed, const std::string
       ->capture_default_str();
 }
 
+CLI::Option* AddPassThreadsOption(CLI::App& app, unsigned& threads) {
+  return app.add_option("--threads", threads,
+                        "threads for each training and reverse step (results are the same bits "
+                        "for any number)")
+      ->transform(WholeNumber(1, 256))
+      ->capture_default_str();
+}
+
 void CheckFitsInMemory(double bytes, const std::string& what) {
   const double memory = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGESIZE));
   if (memory > 0 && bytes > memory) {

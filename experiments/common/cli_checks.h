@@ -23,6 +23,11 @@ CLI::Validator LayerSizes();
 // Adds --seed (a whole number in [0, 2^32 − 1]) bound to `seed`.
 CLI::Option* AddSeedOption(CLI::App& app, std::uint64_t& seed, const std::string& help);
 
+// Adds --threads (a whole number in [1, 256], default as `threads` holds) bound to `threads`:
+// the threads of each pass of one run. The work is split in a fixed way, so the results are the
+// same bits for any value.
+CLI::Option* AddPassThreadsOption(CLI::App& app, unsigned& threads);
+
 // The training optimizer and its decays, as the tools take them.
 struct OptimizerFlags {
   std::string optimizer = "sgd";
