@@ -98,6 +98,7 @@ int Run(const Options& o, const Provenance& provenance) {
   const double alpha = std::exp(o.log_alpha);
 
   TrainingOptions training{ReversalMethod::kReversible, ParseBufferKind(o.buffer)};
+  training.threads = o.threads;
   Progress forward("forward", o.iters, !o.quiet), reverse("reverse", o.iters, !o.quiet);
   training.on_step = [&](std::size_t t, std::span<const double>, double loss) {
     forward.Update(t + 1, "batch loss " + std::to_string(loss));

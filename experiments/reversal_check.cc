@@ -105,6 +105,7 @@ int Run(Options o) {
 
   TrainingOptions training{ParseReversalMethod(o.method), ParseBufferKind(o.buffer)};
   training.revolve_snapshots = o.snapshots;
+  training.threads = o.threads;
   Progress forward("forward", o.iters, !o.quiet), reverse("reverse", o.iters, !o.quiet);
   training.on_step = [&](std::size_t t, std::span<const double>, double loss) {
     forward.Update(t + 1, "batch loss " + std::to_string(loss));

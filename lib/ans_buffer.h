@@ -119,6 +119,58 @@ class AnsBuffer final : public InfoBuffer {
     return PopUnchecked(i, Radix(radix));
   }
 
+  // One multiply of Algorithm 3 on element i (a push, then a pop) worked out on a local copy of
+  // its state and top chunk, so that several threads can code disjoint elements at once: the
+  // shared chunk pool is never touched. Local::Push/Pop return false where the real operation
+  // would take a chunk from the pool or give one back; the caller then drops the local copy and
+  // runs the element through PushUnchecked/PopUnchecked on one thread. Commit stores the result
+  // and returns the change in stored words (for WordsAdded, summed on one thread).
+  class Local {
+   public:
+    Local(AnsBuffer& buffer, std::size_t i)
+        : x_(buffer.state_[i]), words_(buffer.stacks_.TopWords(i)), fill_(buffer.stacks_.TopFill(i)),
+          fill0_(fill_) {}
+    bool Push(std::uint32_t digit, const Radix& radix) {
+      if (radix.trivial()) return true;
+      const std::uint64_t freq = radix.Frequency(digit);
+      const std::uint64_t limit = freq << (kLowerBoundBits - kTotalBits + kWordBits);
+      while (x_ >= limit) {
+        if (words_ == nullptr || fill_ == WordStacks::kCapacity) return false;  // needs a chunk
+        words_[fill_++] = static_cast<std::uint16_t>(x_);
+        x_ >>= kWordBits;
+      }
+      std::uint64_t quotient, remainder;
+      radix.DivMod(x_, freq, quotient, remainder);
+      x_ = (quotient << kTotalBits) + remainder + radix.Start(digit);
+      return true;
+    }
+    bool Pop(const Radix& radix, std::uint32_t& digit) {
+      if (radix.trivial()) {
+        digit = 0;
+        return true;
+      }
+      const auto slot = static_cast<std::uint32_t>(x_ & (kTotal - 1));
+      digit = radix.DigitAt(slot);
+      x_ = radix.Frequency(digit) * (x_ >> kTotalBits) + slot - radix.Start(digit);
+      while (x_ < kLowerBound && words_ != nullptr) {
+        if (fill_ == 1) return false;  // the last word of the chunk: it would go back to the pool
+        x_ = (x_ << kWordBits) | words_[--fill_];
+      }
+      return true;
+    }
+    std::ptrdiff_t Commit(AnsBuffer& buffer, std::size_t i) const {
+      buffer.state_[i] = x_;
+      if (words_ != nullptr) buffer.stacks_.SetTopFill(i, fill_);
+      return static_cast<std::ptrdiff_t>(fill_) - static_cast<std::ptrdiff_t>(fill0_);
+    }
+
+   private:
+    std::uint64_t x_;
+    std::uint16_t* words_;
+    std::uint8_t fill_, fill0_;
+  };
+  void WordsAdded(std::ptrdiff_t words) { stacks_.AddToTotal(words); }
+
   // Coder state of element i, for tests.
   std::uint64_t state(std::size_t i) const { return state_[i]; }
 

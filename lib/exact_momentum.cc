@@ -1,11 +1,15 @@
 #include "exact_momentum.h"
 
+#include <algorithm>
 #include <limits>
+#include <utility>
+#include <vector>
 #include <stdexcept>
 #include <string>
 
 #include "ans_buffer.h"
 #include "exact_buffer.h"
+#include "parallel.h"
 
 namespace hypergrad {
 namespace {
@@ -88,8 +92,141 @@ void ApplyRatios(std::span<std::int64_t> c, std::span<const MomentumRatio> ratio
   }
 }
 
+// The parallel form: the elements in a fixed split (never dependent on the thread count), each
+// piece on its own thread, elements worked out without touching anything shared. Elements the
+// fast buffer cannot code locally (they take a chunk from its pool or give one back: a few in a
+// thousand) are then run on one thread in index order, so the pool sees the same operations in
+// the same order as ApplyRatios. Any overflow: the work done is undone and ApplyRatios runs
+// alone, to fail as it does. The result is bit for bit that of ApplyRatios.
+enum class Local { kDone, kDeferred, kOverflow };
+
+inline Local MultiplyLocally(std::int64_t& c, std::size_t i, const Factor<ExactBuffer>& f,
+                             ExactBuffer& buffer, std::ptrdiff_t&) {
+  // One integer per element: nothing is shared (cpp_int's allocations are thread-safe).
+  return RationalMultiplyElement(c, i, f, buffer) ? Local::kDone : Local::kOverflow;
+}
+
+inline Local MultiplyLocally(std::int64_t& c, std::size_t i, const Factor<AnsBuffer>& f,
+                             AnsBuffer& buffer, std::ptrdiff_t& words) {
+  __extension__ using Int128 = __int128;
+  AnsBuffer::Local element(buffer, i);
+  const auto [quotient, remainder] = f.divide_by_d.FloorDivMod(c);
+  std::uint32_t digit = 0;
+  if (!element.Push(static_cast<std::uint32_t>(remainder), f.radix_d) ||
+      !element.Pop(f.radix_n, digit)) {
+    return Local::kDeferred;
+  }
+  const Int128 result = Int128{quotient} * f.n + digit;
+  if (result <= std::numeric_limits<std::int64_t>::min() ||
+      result > std::numeric_limits<std::int64_t>::max()) {
+    return Local::kOverflow;  // nothing was stored
+  }
+  c = static_cast<std::int64_t>(result);
+  words += element.Commit(buffer, i);
+  return Local::kDone;
+}
+
+inline void AddWords(ExactBuffer&, std::ptrdiff_t) {}
+inline void AddWords(AnsBuffer& buffer, std::ptrdiff_t words) { buffer.WordsAdded(words); }
+
+// Pieces of at least 4,096 elements: a piece is ~50 µs of work, well above a wake-up.
+constexpr std::size_t kPieces = 16, kMinPieceElements = 4096;
+
+template <class Buffer>
+void ApplyRatiosParallel(std::span<std::int64_t> c, std::span<const MomentumRatio> ratios,
+                         bool inverse, Buffer& buffer, unsigned threads) {
+  const std::vector<Chunk> pieces = FixedChunks(c.size(), kPieces, kMinPieceElements, 1);
+  if (threads <= 1 || pieces.size() <= 1) return ApplyRatios(c, ratios, inverse, buffer);
+  const bool broadcast = ratios.size() == 1;
+  auto ratio_at = [&](std::size_t i) { return ratios[broadcast ? 0 : i]; };
+  auto factor = [&](std::size_t i, bool invert) {
+    const MomentumRatio r = ratio_at(i);
+    return invert ? Factor<Buffer>(r.d, r.n) : Factor<Buffer>(r.n, r.d);
+  };
+  struct Piece {
+    std::vector<std::size_t> deferred;  // in index order
+    std::size_t end = 0;                // elements before it were visited
+    bool overflow = false;
+    std::ptrdiff_t words = 0;
+  };
+  std::vector<Piece> done(pieces.size());
+  // Runs `invert` (or not) over piece j's elements before done[j].end that were not deferred.
+  auto sweep = [&](std::size_t j, bool invert, bool first_pass) {
+    Piece& piece = done[j];
+    std::size_t next_deferred = 0;
+    MomentumRatio current = ratio_at(pieces[j].begin);
+    Factor<Buffer> f = factor(pieces[j].begin, invert);
+    const std::size_t end = first_pass ? pieces[j].end : piece.end;
+    for (std::size_t i = pieces[j].begin; i < end; ++i) {
+      const MomentumRatio r = ratio_at(i);
+      if (r.n != current.n || r.d != current.d) {
+        current = r;
+        f = factor(i, invert);
+      }
+      if (!first_pass) {
+        if (next_deferred < piece.deferred.size() && piece.deferred[next_deferred] == i) {
+          ++next_deferred;
+          continue;
+        }
+        if (MultiplyLocally(c[i], i, f, buffer, piece.words) != Local::kDone) {
+          throw std::logic_error("Algorithm 3: undoing element " + std::to_string(i) +
+                                 " on its own thread failed; the vector and buffer are "
+                                 "inconsistent");
+        }
+        continue;
+      }
+      const Local outcome = MultiplyLocally(c[i], i, f, buffer, piece.words);
+      if (outcome == Local::kDeferred) piece.deferred.push_back(i);
+      if (outcome == Local::kOverflow) {
+        piece.overflow = true;
+        piece.end = i;
+        return;
+      }
+    }
+    if (first_pass) piece.end = end;
+  };
+  ParallelFor(pieces.size(), threads, [&](std::size_t j) { sweep(j, inverse, true); });
+  const auto words_and_undo = [&](bool undo) {
+    std::ptrdiff_t words = 0;
+    for (Piece& piece : done) words += std::exchange(piece.words, 0);
+    AddWords(buffer, words);
+    if (!undo) return;
+    ParallelFor(pieces.size(), threads, [&](std::size_t j) { sweep(j, !inverse, false); });
+    words = 0;
+    for (Piece& piece : done) words += piece.words;
+    AddWords(buffer, words);
+  };
+  const bool overflow = std::any_of(done.begin(), done.end(), [](const Piece& p) { return p.overflow; });
+  if (overflow) {
+    words_and_undo(true);
+    return ApplyRatios(c, ratios, inverse, buffer);  // v and buffer as they were: fails as it does
+  }
+  words_and_undo(false);
+  for (std::size_t j = 0; j < pieces.size(); ++j) {
+    for (std::size_t k = 0; k < done[j].deferred.size(); ++k) {
+      const std::size_t i = done[j].deferred[k];
+      if (RationalMultiplyElement(c[i], i, factor(i, inverse), buffer)) continue;
+      // The first element that overflows (the others are independent of it): undo the deferred
+      // ones before it in reverse, then the local ones, and name it.
+      const double value = ToDouble(c[i]) * factor(i, inverse).n / factor(i, inverse).d;
+      for (std::size_t jj = j + 1; jj-- > 0;) {
+        for (std::size_t kk = jj == j ? k : done[jj].deferred.size(); kk-- > 0;) {
+          const std::size_t e = done[jj].deferred[kk];
+          if (!RationalMultiplyElement(c[e], e, factor(e, !inverse), buffer)) {
+            throw std::logic_error("Algorithm 3: undoing element " + std::to_string(e) +
+                                   " after an overflow at element " + std::to_string(i) +
+                                   " failed; the vector and buffer are inconsistent");
+          }
+        }
+      }
+      words_and_undo(true);
+      throw FixedPointOverflow(i, value);
+    }
+  }
+}
+
 void Apply(FixedPointVector& v, std::span<const MomentumRatio> ratios, InfoBuffer& buffer,
-           bool inverse) {
+           bool inverse, unsigned threads) {
   const char* what = inverse ? "DivideByRatio" : "MultiplyByRatio";
   if (buffer.size() != v.size()) {
     throw std::invalid_argument(std::string(what) + ": buffer has " +
@@ -111,9 +248,9 @@ void Apply(FixedPointVector& v, std::span<const MomentumRatio> ratios, InfoBuffe
   }
   // Dispatch once per vector so the per-element buffer operations inline.
   if (auto* fast = dynamic_cast<AnsBuffer*>(&buffer)) {
-    ApplyRatios(v.raw(), ratios, inverse, *fast);
+    ApplyRatiosParallel(v.raw(), ratios, inverse, *fast, threads);
   } else if (auto* exact = dynamic_cast<ExactBuffer*>(&buffer)) {
-    ApplyRatios(v.raw(), ratios, inverse, *exact);
+    ApplyRatiosParallel(v.raw(), ratios, inverse, *exact, threads);
   } else {
     VirtualBuffer other{buffer};
     ApplyRatios(v.raw(), ratios, inverse, other);
@@ -123,13 +260,13 @@ void Apply(FixedPointVector& v, std::span<const MomentumRatio> ratios, InfoBuffe
 }  // namespace
 
 void MultiplyByRatio(FixedPointVector& v, std::span<const MomentumRatio> ratios,
-                     InfoBuffer& buffer) {
-  Apply(v, ratios, buffer, /*inverse=*/false);
+                     InfoBuffer& buffer, unsigned threads) {
+  Apply(v, ratios, buffer, /*inverse=*/false, threads);
 }
 
 void DivideByRatio(FixedPointVector& v, std::span<const MomentumRatio> ratios,
-                   InfoBuffer& buffer) {
-  Apply(v, ratios, buffer, /*inverse=*/true);
+                   InfoBuffer& buffer, unsigned threads) {
+  Apply(v, ratios, buffer, /*inverse=*/true, threads);
 }
 
 }  // namespace hypergrad

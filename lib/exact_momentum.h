@@ -18,14 +18,16 @@ namespace hypergrad {
 // Throws std::invalid_argument on size mismatches or a ratio outside [1, 65536]/[1, 65536], and
 // FixedPointOverflow naming the element if a result leaves (-2048, 2048) (possible only for
 // n > d); in both cases v and buffer are left unchanged.
+// With `threads` > 1, the exact and fast buffers work on pieces of v in parallel (a fixed split,
+// parallel.h): v, the buffer and every error are the same bits as with one thread.
 void MultiplyByRatio(FixedPointVector& v, std::span<const MomentumRatio> ratios,
-                     InfoBuffer& buffer);
+                     InfoBuffer& buffer, unsigned threads = 1);
 
 // The exact inverse of MultiplyByRatio with the same ratios: v_i ← v_i · d_i / n_i, reading back
 // the digits it saved. After MultiplyByRatio(v, r, B) then DivideByRatio(v, r, B), v and B hold
 // exactly the bits they held before. Same contract and errors as MultiplyByRatio.
 void DivideByRatio(FixedPointVector& v, std::span<const MomentumRatio> ratios,
-                   InfoBuffer& buffer);
+                   InfoBuffer& buffer, unsigned threads = 1);
 
 }  // namespace hypergrad
 

@@ -44,6 +44,7 @@ class FixedPointTrajectory : public Trajectory {
   ReversalCheck Check() const override;
   std::size_t ExtraBytes() const override { return buffer_ ? buffer_->AllocatedBytes() : 0; }
   double InformationBits() const override { return buffer_ ? buffer_->InformationBits() : 0.0; }
+  void SetThreads(unsigned threads) override { threads_ = threads; }
 
  protected:
   // One forward step of `state` (v ← r·v + c·φ(g) by Algorithm 3, then w ← w + α·Δ(v)), all
@@ -63,6 +64,7 @@ class FixedPointTrajectory : public Trajectory {
   FixedPointVector w_, v_, w0_, v0_;
   std::vector<double> w_values_, v_values_;
   std::unique_ptr<InfoBuffer> buffer_;
+  unsigned threads_ = 1;
 
  private:
   std::vector<double> inputs_, direction_;  // scratch for φ(g) and Δ(v)

@@ -40,7 +40,8 @@ void ReversibleTraining::SetOptimizer(std::unique_ptr<ExactOptimizer> optimizer,
       .checkpoint_interval =
           options_.checkpoint_interval > 0 ? options_.checkpoint_interval : sqrt_t,
       .revolve_snapshots = options_.revolve_snapshots,
-      .steps = iters};
+      .steps = iters,
+      .threads = options_.threads};
   trajectory_ =
       MakeTrajectory(options_.method, *optimizer_, model_->num_params(), trajectory_options);
   trajectory_->SetReplay([this](std::size_t t, std::span<const double> w, std::span<double> g,

@@ -30,6 +30,9 @@ struct TrainingOptions {
   std::size_t checkpoint_interval = 0;
   // Snapshots of kRevolve (binomial checkpointing), ≥ 1.
   std::size_t revolve_snapshots = 10;
+  // Threads for the fixed-point updates (Trajectory::SetThreads; the model has its own, e.g.
+  // MlpOptions::threads). Results are the same bits for any number. ≥ 1.
+  unsigned threads = 1;
   // Called before each forward update with t, w_t and the batch loss L(w_t) (learning curves).
   std::function<void(std::size_t t, std::span<const double> w, double batch_loss)> on_step;
   // Called after each reverse step with the number of steps done (progress display).

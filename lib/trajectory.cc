@@ -80,7 +80,7 @@ void FixedPointTrajectory::Step(FixedPointVector& w, FixedPointVector& v, InfoBu
     return FixedPointOverflow(w.size() + e.index(), e.value());
   };
   try {
-    MultiplyByRatio(v, c.ratios, buffer);
+    MultiplyByRatio(v, c.ratios, buffer, threads_);
   } catch (const FixedPointOverflow& e) {
     throw moment_overflow(e);
   }
@@ -88,7 +88,7 @@ void FixedPointTrajectory::Step(FixedPointVector& w, FixedPointVector& v, InfoBu
   try {
     v.AddScaled(c.increment, inputs);
   } catch (const FixedPointOverflow& e) {
-    DivideByRatio(v, c.ratios, buffer);  // leave the state as it was
+    DivideByRatio(v, c.ratios, buffer, threads_);  // leave the state as it was
     throw moment_overflow(e);
   }
   v.CopyValuesTo(v_values);
@@ -96,7 +96,7 @@ void FixedPointTrajectory::Step(FixedPointVector& w, FixedPointVector& v, InfoBu
     w.AddScaled(c.alpha, Direction(c, v_values));
   } catch (const FixedPointOverflow&) {
     v.SubScaled(c.increment, inputs);
-    DivideByRatio(v, c.ratios, buffer);
+    DivideByRatio(v, c.ratios, buffer, threads_);
     v.CopyValuesTo(v_values);  // the old v's doubles again
     throw;
   }
@@ -114,7 +114,7 @@ void FixedPointTrajectory::UndoPosition(const StepCoefficients& c) {
 
 void FixedPointTrajectory::UndoMoments(const StepCoefficients& c, std::span<const double> g) {
   v_.SubScaled(c.increment, optimizer_.MomentInputs(g, inputs_));
-  DivideByRatio(v_, c.ratios, *buffer_);
+  DivideByRatio(v_, c.ratios, *buffer_, threads_);
   v_.CopyValuesTo(v_values_);
 }
 
@@ -231,9 +231,10 @@ std::string_view ReversalMethodName(ReversalMethod method) {
   return "?";
 }
 
-std::unique_ptr<Trajectory> MakeTrajectory(ReversalMethod method, const ExactOptimizer& optimizer,
-                                           std::size_t num_params,
-                                           const TrajectoryOptions& options) {
+namespace {
+
+std::unique_ptr<Trajectory> MakeStrategy(ReversalMethod method, const ExactOptimizer& optimizer,
+                                         std::size_t num_params, const TrajectoryOptions& options) {
   switch (method) {
     case ReversalMethod::kReversible:
       return std::make_unique<FixedPointTrajectory>(optimizer, options.buffer, num_params);
@@ -249,6 +250,17 @@ std::unique_ptr<Trajectory> MakeTrajectory(ReversalMethod method, const ExactOpt
                                    PlanRevolve(options.steps, options.revolve_snapshots));
   }
   throw std::invalid_argument("MakeTrajectory: unknown method");
+}
+
+}  // namespace
+
+std::unique_ptr<Trajectory> MakeTrajectory(ReversalMethod method, const ExactOptimizer& optimizer,
+                                           std::size_t num_params,
+                                           const TrajectoryOptions& options) {
+  if (options.threads == 0) throw std::invalid_argument("MakeTrajectory: threads must be at least 1");
+  std::unique_ptr<Trajectory> trajectory = MakeStrategy(method, optimizer, num_params, options);
+  trajectory->SetThreads(options.threads);
+  return trajectory;
 }
 
 }  // namespace hypergrad

@@ -84,6 +84,10 @@ class Trajectory {
   using Replay = std::function<void(std::size_t t, std::span<const double> w, std::span<double> g,
                                     StepCoefficients& c)>;
   virtual void SetReplay(Replay) {}
+
+  // Threads for the fixed-point updates (Algorithm 3); the results are the same bits for any
+  // number (exact_momentum.h). Ignored by strategies without them. ≥ 1.
+  virtual void SetThreads(unsigned) {}
 };
 
 struct TrajectoryOptions {
@@ -94,6 +98,7 @@ struct TrajectoryOptions {
   std::size_t checkpoint_interval = 1;  // kCheckpointed: snapshot spacing (≥ 1)
   std::size_t revolve_snapshots = 0;    // kRevolve: number of snapshots s (≥ 1)
   std::size_t steps = 0;                // kRevolve: T, the schedule is planned for it (≥ 1)
+  unsigned threads = 1;                 // Trajectory::SetThreads
 };
 
 // A strategy for `optimizer` (which must outlive it) and P = num_params. Throws

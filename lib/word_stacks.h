@@ -53,6 +53,19 @@ class WordStacks {
     return word;
   }
 
+  // In-place access to one stack's top chunk, for callers that work on disjoint stacks from
+  // several threads without touching the shared pool (Algorithm 3, exact_momentum.cc): the top
+  // chunk's words (null if the stack is empty) and how many are used (1 … kCapacity). A caller
+  // may read words below the fill and write words above it, then SetTopFill to a value in
+  // [1, kCapacity]; it reports the change in words with AddToTotal from one thread afterwards.
+  static constexpr std::uint8_t kCapacity = 14;
+  std::uint16_t* TopWords(std::size_t stack) {
+    return head_[stack] == kNoChunk ? nullptr : ChunkAt(head_[stack]).words;
+  }
+  std::uint8_t TopFill(std::size_t stack) const { return fill_[stack]; }
+  void SetTopFill(std::size_t stack, std::uint8_t fill) { fill_[stack] = fill; }
+  void AddToTotal(std::ptrdiff_t words) { total_words_ += static_cast<std::size_t>(words); }
+
   // Words currently held, over all stacks.
   std::size_t total_words() const { return total_words_; }
   // Bytes held: per-stack heads, and every allocated page of chunks (used or free).
@@ -60,7 +73,7 @@ class WordStacks {
 
  private:
   static constexpr std::uint32_t kNoChunk = 0xFFFFFFFFu;
-  static constexpr std::uint8_t kChunkWords = 14;
+  static constexpr std::uint8_t kChunkWords = kCapacity;
   static constexpr std::size_t kPageBits = 10;  // 1,024 chunks (32 KiB) per page
   struct Chunk {
     std::uint16_t words[kChunkWords];

@@ -5,7 +5,11 @@
 
 #include <cmath>
 #include <limits>
+#include <string>
 #include <vector>
+
+#include "ans_buffer.h"
+#include "exact_buffer.h"
 
 #include "random.h"
 
@@ -189,6 +193,89 @@ TEST_P(ExactMomentumTest, RejectsMismatchedSizesAndBadRatios) {
   EXPECT_THROW(MultiplyByRatio(v, two, *right), std::invalid_argument);
   const MomentumRatio zero{1, 0};
   EXPECT_THROW(DivideByRatio(v, {&zero, 1}, *right), std::invalid_argument);
+}
+
+// Everything a buffer holds, comparable: the fast buffer's coder states, the exact buffer's
+// integers, and both one's sizes.
+std::vector<std::string> Contents(const InfoBuffer& buffer) {
+  std::vector<std::string> out = {std::to_string(buffer.InformationBits()),
+                                  std::to_string(buffer.AllocatedBytes())};
+  for (std::size_t i = 0; i < buffer.size(); ++i) {
+    if (const auto* fast = dynamic_cast<const AnsBuffer*>(&buffer)) {
+      out.push_back(std::to_string(fast->state(i)));
+    } else {
+      out.push_back(dynamic_cast<const ExactBuffer&>(buffer).integer(i).str());
+    }
+  }
+  return out;
+}
+
+// 20,000 elements (five pieces of the parallel split), three ratio runs, 120 momentum steps
+// with gradient increments, then all undone: v and the buffer are the same bits after every
+// step on 1, 2 and 3 threads (stacks grow and shrink across chunks, so pool operations happen
+// between the local ones), and the start comes back exactly.
+TEST_P(ExactMomentumTest, ThreadsGiveTheSameBitsAsOneThread) {
+  const std::size_t n = 20000, steps = 120;
+  const std::vector<double> a = NormalVector(n, 21);
+  std::vector<MomentumRatio> ratios(n, MomentumToRatio(0.9));
+  std::fill(ratios.begin() + 7000, ratios.begin() + 13000, MomentumToRatio(0.5));
+  std::fill(ratios.begin() + 13000, ratios.end(), MomentumToRatio(0.99));
+  std::vector<std::vector<double>> increments;
+  for (std::size_t t = 0; t < steps; ++t) increments.push_back(NormalVector(n, 100 + t, 0.01));
+  struct Run {
+    FixedPointVector v;
+    std::unique_ptr<InfoBuffer> buffer;
+  };
+  std::vector<Run> runs;
+  for (int k = 0; k < 3; ++k) runs.push_back({FixedPointVector::FromDoubles(a), Make(n)});
+  const FixedPointVector original = runs[0].v;
+  for (std::size_t t = 0; t < steps; ++t) {
+    for (unsigned k = 0; k < 3; ++k) {
+      MultiplyByRatio(runs[k].v, ratios, *runs[k].buffer, k + 1);
+      runs[k].v.Add(increments[t]);
+    }
+    ASSERT_EQ(runs[1].v, runs[0].v) << "step " << t;
+    ASSERT_EQ(runs[2].v, runs[0].v) << "step " << t;
+  }
+  EXPECT_EQ(Contents(*runs[1].buffer), Contents(*runs[0].buffer));
+  EXPECT_EQ(Contents(*runs[2].buffer), Contents(*runs[0].buffer));
+  for (std::size_t t = steps; t-- > 0;) {
+    for (unsigned k = 0; k < 3; ++k) {
+      runs[k].v.Sub(increments[t]);
+      DivideByRatio(runs[k].v, ratios, *runs[k].buffer, k + 1);
+    }
+  }
+  for (const Run& run : runs) {
+    EXPECT_EQ(run.v, original);
+    EXPECT_TRUE(run.buffer->Empty());
+  }
+}
+
+// An overflow late in the vector, after 40 steps have filled the buffer: on any number of
+// threads the same element is named and v and the buffer are left exactly as they were.
+TEST_P(ExactMomentumTest, OverflowOnSeveralThreadsNamesTheSameElementAndChangesNothing) {
+  const std::size_t n = 20000, hot = 15000;
+  std::vector<double> a = NormalVector(n, 22);
+  a[hot] = 2040.0;
+  std::vector<MomentumRatio> warm(n, MomentumToRatio(0.9));
+  warm[hot] = MomentumRatio{1, 1};
+  std::vector<MomentumRatio> grow = warm;
+  grow[hot] = MomentumToRatio(1.01);
+  for (const unsigned threads : {1u, 2u, 3u}) {
+    FixedPointVector v = FixedPointVector::FromDoubles(a);
+    auto buffer = Make(n);
+    for (int t = 0; t < 40; ++t) MultiplyByRatio(v, warm, *buffer, threads);
+    const FixedPointVector before = v;
+    const std::vector<std::string> contents = Contents(*buffer);
+    try {
+      MultiplyByRatio(v, grow, *buffer, threads);
+      FAIL() << "2040 · 1.01 should overflow";
+    } catch (const FixedPointOverflow& e) {
+      EXPECT_EQ(e.index(), hot) << threads << " threads";
+    }
+    EXPECT_EQ(v, before) << threads << " threads";
+    EXPECT_EQ(Contents(*buffer), contents) << threads << " threads";
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Buffers, ExactMomentumTest,
