@@ -1,11 +1,26 @@
 #include "fixed_point.h"
 
+#include <algorithm>
 #include <cmath>
-#include <stdexcept>
 #include <limits>
 #include <sstream>
+#include <stdexcept>
+#include <vector>
+
+#include "parallel.h"
 
 namespace hypergrad {
+namespace {
+
+// Element-wise work split for threads (the results never depend on the split: each element is
+// computed alone); one piece for one thread.
+std::vector<Chunk> ElementPieces(std::size_t n, unsigned threads) {
+  if (threads <= 1) return {{0, n}};
+  return FixedChunks(n, 16, 8192, 1);
+}
+
+}  // namespace
+
 namespace {
 
 // 2^63: the first magnitude of x · 2^52 that does not fit in int64.
@@ -57,15 +72,17 @@ FixedPointVector FixedPointVector::FromDoubles(std::span<const double> x) {
 
 void FixedPointVector::Add(std::span<const double> a) { AddImpl({}, a, false); }
 void FixedPointVector::Sub(std::span<const double> a) { AddImpl({}, a, true); }
-void FixedPointVector::AddScaled(std::span<const double> scale, std::span<const double> a) {
-  AddImpl(scale, a, false);
+void FixedPointVector::AddScaled(std::span<const double> scale, std::span<const double> a,
+                                 unsigned threads) {
+  AddImpl(scale, a, false, threads);
 }
-void FixedPointVector::SubScaled(std::span<const double> scale, std::span<const double> a) {
-  AddImpl(scale, a, true);
+void FixedPointVector::SubScaled(std::span<const double> scale, std::span<const double> a,
+                                 unsigned threads) {
+  AddImpl(scale, a, true, threads);
 }
 
 void FixedPointVector::AddImpl(std::span<const double> scale, std::span<const double> a,
-                               bool negate) {
+                               bool negate, unsigned threads) {
   if (a.size() != values_.size() || (!scale.empty() && scale.size() != values_.size())) {
     throw std::invalid_argument("FixedPointVector: size mismatch (vector has " +
                                 std::to_string(values_.size()) + " elements, operand " +
@@ -85,18 +102,27 @@ void FixedPointVector::AddImpl(std::span<const double> scale, std::span<const do
     const auto fixed = static_cast<std::uint64_t>(static_cast<std::int64_t>(ok ? scaled : 0.0));
     return negate ? std::uint64_t{0} - fixed : fixed;
   };
-  bool bad = false;
   std::uint64_t* raw = reinterpret_cast<std::uint64_t*>(values_.data());
-  for (std::size_t i = 0; i < n; ++i) {
-    const std::uint64_t before = raw[i], inc = increment(i, bad), sum = before + inc;
-    // Signed overflow: both operands' signs differ from the sum's; INT64_MIN is out of range too.
-    bad |= static_cast<std::int64_t>((before ^ sum) & (inc ^ sum)) < 0;
-    bad |= sum == (std::uint64_t{1} << 63);
-    raw[i] = sum;
-  }
-  if (!bad) return;
-  bool ignored = false;
-  for (std::size_t i = 0; i < n; ++i) raw[i] -= increment(i, ignored);
+  auto add = [&](Chunk piece) {
+    bool bad = false;
+    for (std::size_t i = piece.begin; i < piece.end; ++i) {
+      const std::uint64_t before = raw[i], inc = increment(i, bad), sum = before + inc;
+      // Signed overflow: both operands' signs differ from the sum's; INT64_MIN is out of range.
+      bad |= static_cast<std::int64_t>((before ^ sum) & (inc ^ sum)) < 0;
+      bad |= sum == (std::uint64_t{1} << 63);
+      raw[i] = sum;
+    }
+    return bad;
+  };
+  auto undo = [&](Chunk piece) {
+    bool ignored = false;
+    for (std::size_t i = piece.begin; i < piece.end; ++i) raw[i] -= increment(i, ignored);
+  };
+  const std::vector<Chunk> pieces = ElementPieces(n, threads);
+  std::vector<unsigned char> bad(pieces.size(), 0);
+  ParallelFor(pieces.size(), threads, [&](std::size_t j) { bad[j] = add(pieces[j]); });
+  if (std::find(bad.begin(), bad.end(), 1) == bad.end()) return;
+  ParallelFor(pieces.size(), threads, [&](std::size_t j) { undo(pieces[j]); });
   for (std::size_t i = 0; i < n; ++i) {
     const double term = term_at(i);
     const std::int64_t fixed = ToFixed(term, i);  // throws for the first out-of-range term
@@ -111,11 +137,14 @@ std::vector<double> FixedPointVector::Values() const {
   return out;
 }
 
-void FixedPointVector::CopyValuesTo(std::span<double> out) const {
+void FixedPointVector::CopyValuesTo(std::span<double> out, unsigned threads) const {
   if (out.size() != values_.size()) {
     throw std::invalid_argument("FixedPointVector::CopyValuesTo: size mismatch");
   }
-  for (std::size_t i = 0; i < values_.size(); ++i) out[i] = ToDouble(values_[i]);
+  const std::vector<Chunk> pieces = ElementPieces(values_.size(), threads);
+  ParallelFor(pieces.size(), threads, [&](std::size_t j) {
+    for (std::size_t i = pieces[j].begin; i < pieces[j].end; ++i) out[i] = ToDouble(values_[i]);
+  });
 }
 
 }  // namespace hypergrad

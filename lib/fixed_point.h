@@ -73,14 +73,15 @@ class FixedPointVector {
   // this_i -= ToFixed(a_i); exactly undoes Add(a) for the same doubles a.
   void Sub(std::span<const double> a);
   // this_i += ToFixed(scale_i · a_i), the product formed in double (scale has one entry per
-  // element). Exactly undone by SubScaled with the same arguments.
-  void AddScaled(std::span<const double> scale, std::span<const double> a);
-  void SubScaled(std::span<const double> scale, std::span<const double> a);
+  // element). Exactly undone by SubScaled with the same arguments. `threads` > 1 works on a
+  // fixed split of the elements in parallel: the same bits and errors as one thread.
+  void AddScaled(std::span<const double> scale, std::span<const double> a, unsigned threads = 1);
+  void SubScaled(std::span<const double> scale, std::span<const double> a, unsigned threads = 1);
 
   double Value(std::size_t i) const { return ToDouble(values_[i]); }
   // The real values, element by element.
   std::vector<double> Values() const;
-  void CopyValuesTo(std::span<double> out) const;
+  void CopyValuesTo(std::span<double> out, unsigned threads = 1) const;
 
   // The raw integers (units of 2^-52), for the exact momentum multiply and for comparisons.
   std::span<std::int64_t> raw() { return values_; }
@@ -90,7 +91,8 @@ class FixedPointVector {
 
  private:
   // Adds sign · ToFixed(scale_i · a_i) (scale empty means 1), all-or-nothing.
-  void AddImpl(std::span<const double> scale, std::span<const double> a, bool negate);
+  void AddImpl(std::span<const double> scale, std::span<const double> a, bool negate,
+               unsigned threads = 1);
 
   std::vector<std::int64_t> values_;
 };

@@ -7,6 +7,7 @@
 
 #include "fixed_point.h"
 #include "numpy_random.h"
+#include "parallel.h"
 #include "random.h"
 
 namespace hypergrad {
@@ -140,30 +141,39 @@ Hypergradients ReversibleSgd::Reverse(std::span<const double> d_wT,
   std::vector<double> g(n), hvp(n), u(n), mixed(hyper), products(n);
   StepCoefficients c;
   Trajectory& trajectory = this->trajectory();
+  // The element-wise loops on a fixed split of the parameters (same bits on any thread count).
+  const unsigned threads = options().threads;
+  const std::vector<Chunk> pieces =
+      threads > 1 ? FixedChunks(n, 16, 8192, 1) : std::vector<Chunk>{{0, n}};
+  const auto for_each = [&](auto&& body) {
+    ParallelFor(pieces.size(), threads, [&](std::size_t j) {
+      for (std::size_t k = pieces[j].begin; k < pieces[j].end; ++k) body(k);
+    });
+  };
   for (std::size_t t = iters; t-- > 0;) {
     optimizer().Coefficients(t, c);
     std::span<double> d_alpha_t{h.d_alpha.data() + t * blocks, blocks};
     std::span<double> d_gamma_t{h.d_gamma.data() + t * blocks, blocks};
     // dα_t = d_w · v_{t+1}, per block, before the position is reversed.
     const auto v_next = trajectory.moments();
-    for (std::size_t k = 0; k < n; ++k) products[k] = d_w[k] * v_next[k];
+    for_each([&](std::size_t k) { products[k] = d_w[k] * v_next[k]; });
     this->blocks().AccumulateSum(products, d_alpha_t);
     trajectory.UndoPosition(c);  // w_t
-    for (std::size_t k = 0; k < n; ++k) {
+    for_each([&](std::size_t k) {
       d_v[k] += c.alpha[k] * d_w[k];
       u[k] = -c.increment[k] * d_v[k];  // (1−γ)·d_v
-    }
+    });
     // g_t (bit-identical to the forward pass), H·u and the mixed product, in one pass.
     model.GradientAndHvp(trajectory.position(), BatchAt(t), u, g, hvp,
                          hyper > 0 ? std::span<double>(mixed) : std::span<double>());
     trajectory.UndoMoments(c, g);  // v_t
     const auto v_t = trajectory.moments();
-    for (std::size_t k = 0; k < n; ++k) products[k] = d_v[k] * (v_t[k] + g[k]);
+    for_each([&](std::size_t k) { products[k] = d_v[k] * (v_t[k] + g[k]); });
     this->blocks().AccumulateSum(products, d_gamma_t);
-    for (std::size_t k = 0; k < n; ++k) {
+    for_each([&](std::size_t k) {
       d_w[k] -= hvp[k];
       d_v[k] *= c.decay[k];
-    }
+    });
     for (std::size_t i = 0; i < hyper; ++i) h.d_theta[i] -= mixed[i];
     if (options().on_reverse_step) options().on_reverse_step(iters - t);
   }

@@ -86,14 +86,14 @@ void FixedPointTrajectory::Step(FixedPointVector& w, FixedPointVector& v, InfoBu
   }
   const std::span<const double> inputs = optimizer_.MomentInputs(g, inputs_);
   try {
-    v.AddScaled(c.increment, inputs);
+    v.AddScaled(c.increment, inputs, threads_);
   } catch (const FixedPointOverflow& e) {
     DivideByRatio(v, c.ratios, buffer, threads_);  // leave the state as it was
     throw moment_overflow(e);
   }
-  v.CopyValuesTo(v_values);
+  v.CopyValuesTo(v_values, threads_);
   try {
-    w.AddScaled(c.alpha, Direction(c, v_values));
+    w.AddScaled(c.alpha, Direction(c, v_values), threads_);
   } catch (const FixedPointOverflow&) {
     v.SubScaled(c.increment, inputs);
     DivideByRatio(v, c.ratios, buffer, threads_);
@@ -104,18 +104,18 @@ void FixedPointTrajectory::Step(FixedPointVector& w, FixedPointVector& v, InfoBu
 
 void FixedPointTrajectory::StepForward(const StepCoefficients& c, std::span<const double> g) {
   Step(w_, v_, *buffer_, v_values_, c, g);
-  w_.CopyValuesTo(w_values_);
+  w_.CopyValuesTo(w_values_, threads_);
 }
 
 void FixedPointTrajectory::UndoPosition(const StepCoefficients& c) {
-  w_.SubScaled(c.alpha, Direction(c, v_values_));
-  w_.CopyValuesTo(w_values_);
+  w_.SubScaled(c.alpha, Direction(c, v_values_), threads_);
+  w_.CopyValuesTo(w_values_, threads_);
 }
 
 void FixedPointTrajectory::UndoMoments(const StepCoefficients& c, std::span<const double> g) {
-  v_.SubScaled(c.increment, optimizer_.MomentInputs(g, inputs_));
+  v_.SubScaled(c.increment, optimizer_.MomentInputs(g, inputs_), threads_);
   DivideByRatio(v_, c.ratios, *buffer_, threads_);
-  v_.CopyValuesTo(v_values_);
+  v_.CopyValuesTo(v_values_, threads_);
 }
 
 ReversalCheck FixedPointTrajectory::Check() const {

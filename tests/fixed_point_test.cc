@@ -122,6 +122,43 @@ TEST(FixedPointVectorTest, OverflowNamesElementAndLeavesVectorUnchanged) {
   EXPECT_EQ(x, original);
 }
 
+// On several threads (a fixed split of 40,000 elements into pieces): the same sums, doubles and
+// errors as on one, and an overflow in the last piece leaves every piece unchanged.
+TEST(FixedPointVectorTest, ThreadsGiveTheSameBitsAndErrors) {
+  const std::size_t n = 40000;
+  std::vector<double> start(n), scale(n), a(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    start[i] = std::sin(0.37 * static_cast<double>(i)) * 10.0;
+    scale[i] = 0.001 * static_cast<double>(i % 7 + 1);
+    a[i] = std::cos(0.11 * static_cast<double>(i)) * 3.0;
+  }
+  const FixedPointVector original = FixedPointVector::FromDoubles(start);
+  FixedPointVector one = original;
+  one.AddScaled(scale, a);
+  std::vector<double> values_one(n);
+  one.CopyValuesTo(values_one);
+  for (const unsigned threads : {2u, 3u}) {
+    FixedPointVector x = original;
+    x.AddScaled(scale, a, threads);
+    EXPECT_EQ(x, one) << threads << " threads";
+    std::vector<double> values(n);
+    x.CopyValuesTo(values, threads);
+    EXPECT_EQ(values, values_one) << threads << " threads";
+    x.SubScaled(scale, a, threads);
+    EXPECT_EQ(x, original) << threads << " threads";
+    std::vector<double> huge = a;
+    huge[37000] = 1e7;  // scale 0.001·… → |term| ≥ 2048 somewhere late
+    huge[39000] = std::nan("");
+    try {
+      x.AddScaled(scale, huge, threads);
+      FAIL() << "no exception";
+    } catch (const FixedPointOverflow& e) {
+      EXPECT_EQ(e.index(), 37000u) << threads << " threads";
+    }
+    EXPECT_EQ(x, original) << threads << " threads";
+  }
+}
+
 TEST(FixedPointVectorTest, SizeMismatchIsAnError) {
   FixedPointVector x(3);
   const std::vector<double> two = {1.0, 2.0};

@@ -22,7 +22,9 @@
 #include <chrono>
 #include <cmath>
 #include <map>
+#include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <sys/resource.h>
@@ -233,6 +235,44 @@ void BM_MatrixProductFloor(benchmark::State& state) {
   state.counters["peak_rss_bytes"] = static_cast<double>(usage.ru_maxrss) * 1024.0;  // process so far
 }
 
+// One run (training + final loss + reverse pass, reversible, fast buffer) on 1 thread and on N,
+// timed in the same benchmark run so that the speed-up is a ratio of neighbouring measurements;
+// the N-thread hypergradients must equal the 1-thread ones bit for bit (issue [I] goal 2).
+void BM_Threads(benchmark::State& state) {
+  const auto iters = static_cast<std::size_t>(state.range(0));
+  const auto threads = static_cast<unsigned>(state.range(1));
+  static const bench::Fig2Network one(10000, 1);
+  static std::map<unsigned, std::unique_ptr<bench::Fig2Network>> many;
+  auto& p = many[threads];
+  if (!p) p = std::make_unique<bench::Fig2Network>(10000, threads);
+  const auto run = [&](const bench::Fig2Network& network, unsigned t, double& seconds) {
+    const auto t0 = std::chrono::steady_clock::now();
+    ReversibleSgd sgd(network.Setup(iters, kGamma), {.buffer = BufferKind::kFast, .threads = t});
+    sgd.Train(network.w0(), network.v0());
+    std::vector<double> d_w(network.w0().size());
+    network.model().Evaluate(sgd.weights(), network.model().data(), d_w);
+    Hypergradients h = sgd.Reverse(d_w);
+    seconds = Since(t0);
+    return h;
+  };
+  double seconds_one = 0, seconds_many = 0;
+  bool bitwise = true;
+  for (auto _ : state) {
+    const Hypergradients h1 = run(one, 1, seconds_one);
+    const Hypergradients hn = run(*p, threads, seconds_many);
+    bitwise = SameHypergradients(h1, hn) && hn.reversal.exact;
+    state.SetIterationTime(seconds_many);
+  }
+  if (!bitwise) state.SkipWithError("hypergradients on several threads differ from one thread's");
+  state.counters["iters"] = static_cast<double>(iters);
+  state.counters["threads"] = threads;
+  state.counters["cores"] = static_cast<double>(std::thread::hardware_concurrency());
+  state.counters["seconds_one_thread"] = seconds_one;
+  state.counters["seconds_threads"] = seconds_many;
+  state.counters["speedup"] = seconds_one / seconds_many;
+  state.counters["bitwise_equal_to_one_thread"] = bitwise ? 1.0 : 0.0;
+}
+
 void BM_Hypergradient(benchmark::State& state, std::size_t iters, Method m) {
   Problem();
   RunResult r;
@@ -339,6 +379,14 @@ void RegisterAll() {
         ->Iterations(1)
         ->Unit(benchmark::kMillisecond)
         ->UseManualTime();
+    for (const int threads : {2, 4}) {
+      benchmark::RegisterBenchmark("BM_Threads", BM_Threads)
+          ->Args({static_cast<int>(iters), threads})
+          ->ArgNames({"iters", "threads"})
+          ->Iterations(1)
+          ->Unit(benchmark::kMillisecond)
+          ->UseManualTime();
+    }
     // Naive float first (the memory baseline), stored second (the reference hypergradients).
     std::vector<Method> methods = {{ReversalMethod::kNaiveFloat},
                                    {ReversalMethod::kStoredTrajectory},

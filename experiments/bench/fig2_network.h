@@ -15,9 +15,11 @@ namespace hypergrad::bench {
 
 class Fig2Network {
  public:
-  explicit Fig2Network(std::size_t rows) : rows_(rows) {
+  // `threads` for each pass of the model (MlpOptions::threads; the same bits for any number).
+  explicit Fig2Network(std::size_t rows, unsigned threads = 1) : rows_(rows) {
     auto data = std::make_shared<const Dataset>(MakeSyntheticDataset(rows, 784, 10, 1));
-    model_ = std::make_shared<const Mlp>(MlpOptions{{784, 50, 50, 50, 10}, {}, false, false}, data);
+    model_ = std::make_shared<const Mlp>(
+        MlpOptions{{784, 50, 50, 50, 10}, {}, false, false, threads}, data);
     blocks_ = model_->layout().LayerParamBlocks();
     RandomStream rng(2);
     w0_.resize(model_->num_params());
