@@ -57,11 +57,12 @@ int Run(const Options& o, const Provenance& provenance) {
   // w, v, g, the adjoints and work vectors: about 16 doubles per parameter.
   CheckFitsInMemory(16.0 * 8.0 * static_cast<double>(layout.num_params()),
                     "--layers " + o.layers + ": " + std::to_string(layout.num_params()) + " parameters");
-  // Only the rows used are held as doubles (the mean image is accumulated while reading).
+  // Only the rows used are held, one byte per pixel, and converted (pixel/255 − mean, the same
+  // bits as converting up front) batch by batch; the mean image is accumulated while reading.
   std::vector<double> mean;
   Dataset rows = LoadMnistTrainingRowsFrom(o.mnist_dir, o.train_size,
-                                           o.normalize == "mean" ? &mean : nullptr);
-  if (o.normalize == "mean") SubtractMean(rows, mean);
+                                           o.normalize == "mean" ? &mean : nullptr, true);
+  rows.pixel_offset = std::move(mean);
   auto data = std::make_shared<const Dataset>(std::move(rows));
   if (o.batch_size > data->rows) {
     throw std::invalid_argument("--batch-size " + std::to_string(o.batch_size) +

@@ -78,12 +78,13 @@ int Run(Options o) {
     if (layout.sizes().front() != 784 || layout.sizes().back() != 10) {
       throw std::invalid_argument("--layers for MNIST must start with 784 and end with 10");
     }
-    MnistData all = LoadMnistFrom(o.mnist_dir);
-    if (o.train_size > all.train.rows) {
+    if (o.train_size > 60000) {
       throw std::invalid_argument("--train-size " + std::to_string(o.train_size) +
                                   " exceeds the 60000 MNIST training images");
     }
-    data = std::make_shared<const Dataset>(all.train.Slice(0, o.train_size));
+    // The rows used, one byte per pixel (pixel/255 when read, the bits of the whole load).
+    data = std::make_shared<const Dataset>(
+        LoadMnistTrainingRowsFrom(o.mnist_dir, o.train_size, nullptr, true));
   } else {
     data = std::make_shared<const Dataset>(MakeSyntheticDataset(
         o.train_size, layout.sizes().front(), layout.sizes().back(), o.seed));

@@ -18,8 +18,14 @@ Dataset Dataset::Slice(std::size_t begin, std::size_t end) const {
   out.rows = end - begin;
   out.input_dim = input_dim;
   out.classes = classes;
-  out.inputs.assign(inputs.begin() + static_cast<std::ptrdiff_t>(begin * input_dim),
-                    inputs.begin() + static_cast<std::ptrdiff_t>(end * input_dim));
+  if (compact()) {
+    out.pixels.assign(pixels.begin() + static_cast<std::ptrdiff_t>(begin * input_dim),
+                      pixels.begin() + static_cast<std::ptrdiff_t>(end * input_dim));
+    out.pixel_offset = pixel_offset;
+  } else {
+    out.inputs.assign(inputs.begin() + static_cast<std::ptrdiff_t>(begin * input_dim),
+                      inputs.begin() + static_cast<std::ptrdiff_t>(end * input_dim));
+  }
   out.targets.assign(targets.begin() + static_cast<std::ptrdiff_t>(begin * classes),
                      targets.begin() + static_cast<std::ptrdiff_t>(end * classes));
   return out;
@@ -34,7 +40,53 @@ std::vector<std::size_t> Dataset::Labels() const {
   return labels;
 }
 
+void Dataset::CopyInputRow(std::size_t r, double* out) const {
+  if (!compact()) {
+    std::copy_n(inputs.begin() + static_cast<std::ptrdiff_t>(r * input_dim), input_dim, out);
+    return;
+  }
+  const std::uint8_t* row = pixels.data() + r * input_dim;
+  if (pixel_offset.empty()) {
+    for (std::size_t d = 0; d < input_dim; ++d) out[d] = row[d] / 255.0;
+  } else {
+    for (std::size_t d = 0; d < input_dim; ++d) out[d] = row[d] / 255.0 - pixel_offset[d];
+  }
+}
+
+void Dataset::CopyInputColumns(std::size_t begin, std::size_t end, double* out) const {
+  const std::size_t width = end - begin;
+  if (!compact()) {
+    for (std::size_t r = 0; r < rows; ++r) {
+      std::copy_n(inputs.begin() + static_cast<std::ptrdiff_t>(r * input_dim + begin), width,
+                  out + r * width);
+    }
+    return;
+  }
+  for (std::size_t r = 0; r < rows; ++r) {
+    const std::uint8_t* row = pixels.data() + r * input_dim;
+    double* o = out + r * width;
+    if (pixel_offset.empty()) {
+      for (std::size_t d = begin; d < end; ++d) o[d - begin] = row[d] / 255.0;
+    } else {
+      for (std::size_t d = begin; d < end; ++d) o[d - begin] = row[d] / 255.0 - pixel_offset[d];
+    }
+  }
+}
+
 void Dataset::Validate() const {
+  if (compact()) {
+    if (pixels.size() != rows * input_dim || targets.size() != rows * classes ||
+        (!pixel_offset.empty() && pixel_offset.size() != input_dim)) {
+      throw std::invalid_argument("Dataset (compact): " + std::to_string(rows) + " rows need " +
+                                  std::to_string(rows * input_dim) + " pixels, " +
+                                  std::to_string(rows * classes) + " targets and 0 or " +
+                                  std::to_string(input_dim) + " offsets, got " +
+                                  std::to_string(pixels.size()) + ", " +
+                                  std::to_string(targets.size()) + " and " +
+                                  std::to_string(pixel_offset.size()));
+    }
+    return;
+  }
   if (inputs.size() != rows * input_dim || targets.size() != rows * classes) {
     throw std::invalid_argument("Dataset: " + std::to_string(rows) + " rows need " +
                                 std::to_string(rows * input_dim) + " inputs and " +
@@ -44,13 +96,14 @@ void Dataset::Validate() const {
   }
 }
 
-Dataset MakeDataset(std::vector<double> inputs, std::size_t input_dim,
-                    const std::vector<std::size_t>& labels, std::size_t classes) {
+namespace {
+
+// Rows, sizes and one-hot targets of a data set with these labels.
+Dataset Labelled(std::size_t input_dim, const std::vector<std::size_t>& labels, std::size_t classes) {
   Dataset data;
   data.rows = labels.size();
   data.input_dim = input_dim;
   data.classes = classes;
-  data.inputs = std::move(inputs);
   data.targets.assign(data.rows * classes, 0.0);
   for (std::size_t r = 0; r < data.rows; ++r) {
     if (labels[r] >= classes) {
@@ -59,6 +112,25 @@ Dataset MakeDataset(std::vector<double> inputs, std::size_t input_dim,
     }
     data.targets[r * classes + labels[r]] = 1.0;
   }
+  return data;
+}
+
+}  // namespace
+
+Dataset MakeDataset(std::vector<double> inputs, std::size_t input_dim,
+                    const std::vector<std::size_t>& labels, std::size_t classes) {
+  Dataset data = Labelled(input_dim, labels, classes);
+  data.inputs = std::move(inputs);
+  data.Validate();
+  return data;
+}
+
+Dataset MakeCompactDataset(std::vector<std::uint8_t> pixels, std::vector<double> pixel_offset,
+                           std::size_t input_dim, const std::vector<std::size_t>& labels,
+                           std::size_t classes) {
+  Dataset data = Labelled(input_dim, labels, classes);
+  data.pixels = std::move(pixels);
+  data.pixel_offset = std::move(pixel_offset);
   data.Validate();
   return data;
 }

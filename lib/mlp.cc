@@ -16,9 +16,14 @@ namespace {
 // input units of each layer for the weight gradients (whose sums run over all rows). They depend
 // on the shapes only, and every boundary is on an even row (gemm.h): the same bits on any number
 // of threads, and the same as one unsplit product.
-constexpr std::size_t kRowChunks = 4, kMinRowsPerChunk = 16;
-constexpr std::size_t kUnitChunks = 4, kMinUnitsPerChunk = 32;
+// Large passes (a full-data evaluation) get more pieces, so that their scratch stays small.
+constexpr std::size_t kRowChunks = 4, kMinRowsPerChunk = 16, kMaxRowsPerChunk = 1024;
+constexpr std::size_t kUnitChunks = 4, kMinUnitsPerChunk = 32, kMaxBlockDoubles = std::size_t{1} << 19;
 constexpr std::size_t kAlign = 2;
+
+std::size_t AtLeast(std::size_t pieces, std::size_t total, std::size_t per_piece) {
+  return std::max(pieces, (total + per_piece - 1) / per_piece);
+}
 
 ConstMatrixRef Rows(ConstMatrixRef m, Chunk c) {
   return {m.data + c.begin * m.stride, c.size(), m.cols, m.stride};
@@ -50,7 +55,8 @@ void SumRows(ConstMatrixRef m, double* out) {
 // (no L2). Outputs are optional (empty span / null pointer = not wanted), but which ones are
 // requested never changes how the gradient is computed, so its bits are always the same.
 struct Pass {
-  const double* x = nullptr;
+  const double* x = nullptr;         // rows × in, or null: read from `source`
+  const Dataset* source = nullptr;   // compact inputs of all its rows (Dataset::compact)
   const double* t = nullptr;
   std::size_t rows = 0;
   std::span<const double> w, u;
@@ -58,6 +64,23 @@ struct Pass {
   double* input_r_grad = nullptr;  // rows × in: R{∇_x L} = ∇_x ⟨∇_w L, u⟩
   std::size_t* errors = nullptr;   // count of rows whose argmax is wrong
 };
+
+// Rows c of the pass's inputs: in place, or converted from the compact source into `scratch`.
+ConstMatrixRef InputRows(const Pass& pass, std::size_t in, Chunk c, std::vector<double>& scratch) {
+  if (pass.source == nullptr) return {pass.x + c.begin * in, c.size(), in, in};
+  scratch.resize(c.size() * in);
+  for (std::size_t r = 0; r < c.size(); ++r) pass.source->CopyInputRow(c.begin + r, scratch.data() + r * in);
+  return {scratch.data(), c.size(), in, in};
+}
+
+// Columns `units` of the pass's inputs, every row: a view, or converted into `scratch`.
+ConstMatrixRef InputColumns(const Pass& pass, std::size_t in, Chunk units,
+                            std::vector<double>& scratch) {
+  if (pass.source == nullptr) return Columns({pass.x, pass.rows, in, in}, units);
+  scratch.resize(pass.rows * units.size());
+  pass.source->CopyInputColumns(units.begin, units.end, scratch.data());
+  return {scratch.data(), pass.rows, units.size(), units.size()};
+}
 
 // The products of one pass by their whole shapes, in the order of the unsplit algorithm: what
 // the benchmarks' cost floor replays (gemm_trace.h), whatever the split.
@@ -110,9 +133,8 @@ double Run(const MlpLayout& layout, const Pass& pass, unsigned threads) {
     if (want_r) rdelta[i].resize(rows * layers[i].out);
   }
   auto mat = [rows](std::vector<double>& m, std::size_t cols) { return MatrixRef{m.data(), rows, cols, cols}; };
-  auto input = [&](std::size_t i) {  // the input of layer i, all rows
-    return i == 0 ? ConstMatrixRef{pass.x, rows, layers[0].in, layers[0].in}
-                  : Const(mat(a[i], layers[i].in));
+  auto input = [&](std::size_t i) {  // the input of hidden layer i > 0, all rows
+    return Const(mat(a[i], layers[i].in));
   };
   auto weights = [&](std::size_t i) {
     return ConstMatrixRef{w + layers[i].weight_offset, layers[i].in, layers[i].out, layers[i].out};
@@ -120,14 +142,17 @@ double Run(const MlpLayout& layout, const Pass& pass, unsigned threads) {
   auto direction = [&](std::size_t i) {
     return ConstMatrixRef{u + layers[i].weight_offset, layers[i].in, layers[i].out, layers[i].out};
   };
-  const std::vector<Chunk> chunks = FixedChunks(rows, kRowChunks, kMinRowsPerChunk, kAlign);
+  const std::vector<Chunk> chunks = FixedChunks(
+      rows, AtLeast(kRowChunks, rows, kMaxRowsPerChunk), kMinRowsPerChunk, kAlign);
 
   // (A) Forward, then R-forward (R{x} = 0).
   ParallelFor(chunks.size(), threads, [&](std::size_t j) {
     const Chunk c = chunks[j];
+    std::vector<double> scratch;
+    const ConstMatrixRef x = InputRows(pass, layers[0].in, c, scratch);
     for (std::size_t i = 0; i < depth; ++i) {
       const MatrixRef h = Rows(mat(a[i + 1], layers[i].out), c);
-      Gemm(Rows(input(i), c), false, weights(i), false, h);
+      Gemm(i == 0 ? x : Rows(input(i), c), false, weights(i), false, h);
       AddBias(h, w + layers[i].bias_offset);
       if (i + 1 < depth) {
         for (std::size_t k = 0; k < h.rows * h.cols; ++k) h.data[k] = std::tanh(h.data[k]);
@@ -137,7 +162,7 @@ double Run(const MlpLayout& layout, const Pass& pass, unsigned threads) {
     for (std::size_t i = 0; i < depth; ++i) {
       const MatrixRef rh = Rows(mat(ra[i + 1], layers[i].out), c);
       if (i == 0) {
-        Gemm(Rows(input(0), c), false, direction(0), false, rh);
+        Gemm(x, false, direction(0), false, rh);
       } else {
         Gemm(Rows(Const(mat(ra[i], layers[i].in)), c), false, weights(i), false, rh);
         Gemm(Rows(input(i), c), false, direction(i), false, rh, 1.0);
@@ -238,7 +263,8 @@ double Run(const MlpLayout& layout, const Pass& pass, unsigned threads) {
   };
   std::vector<Task> tasks;
   for (std::size_t i = 0; i < depth; ++i) {
-    for (const Chunk c : FixedChunks(layers[i].in, kUnitChunks, kMinUnitsPerChunk, kAlign)) tasks.push_back({i, c});
+    const std::size_t pieces = AtLeast(kUnitChunks, rows * layers[i].in, kMaxBlockDoubles);
+    for (const Chunk c : FixedChunks(layers[i].in, pieces, kMinUnitsPerChunk, kAlign)) tasks.push_back({i, c});
   }
   for (std::size_t i = 0; i < depth; ++i) tasks.push_back({i, {}});
   double* grad = pass.grad.data();
@@ -253,15 +279,18 @@ double Run(const MlpLayout& layout, const Pass& pass, unsigned threads) {
       return;
     }
     const std::size_t offset = layers[i].weight_offset + units.begin * out;
-    Gemm(Columns(input(i), units), true, d, false, MatrixRef{grad + offset, units.size(), out, out});
+    std::vector<double> scratch;
+    const ConstMatrixRef in_units =
+        i == 0 ? InputColumns(pass, layers[0].in, units, scratch) : Columns(input(i), units);
+    Gemm(in_units, true, d, false, MatrixRef{grad + offset, units.size(), out, out});
     if (!want_r) return;
     const MatrixRef h{hvp + offset, units.size(), out, out};
     const ConstMatrixRef rd = Const(mat(rdelta[i], out));
     if (i == 0) {
-      Gemm(Columns(input(0), units), true, rd, false, h);
+      Gemm(in_units, true, rd, false, h);
     } else {
       Gemm(Columns(Const(mat(ra[i], layers[i].in)), units), true, d, false, h);
-      Gemm(Columns(input(i), units), true, rd, false, h, 1.0);
+      Gemm(in_units, true, rd, false, h, 1.0);
     }
   });
   return nll;
@@ -374,6 +403,9 @@ Mlp::Mlp(MlpOptions options, std::shared_ptr<const Dataset> data)
                                 " values; expected 0, 1 or one per parameter (" +
                                 std::to_string(num_params()) + ")");
   }
+  if (options_.hyper_inputs && data_->compact()) {
+    throw std::invalid_argument("Mlp: hyper_inputs needs the inputs as doubles, not a compact data set");
+  }
   if (options_.hyper_l2 && l2 == 0) {
     throw std::invalid_argument("Mlp: hyper_l2 needs an l2 penalty to differentiate");
   }
@@ -404,7 +436,7 @@ double Mlp::GradientAndHvp(std::span<const double> w, const Batch& batch,
 
   // Contiguous ascending rows are used in place; anything else is gathered.
   const std::size_t first = batch.rows.front(), rows = batch.rows.size();
-  bool contiguous = first + rows <= data_->rows;
+  bool contiguous = !data_->compact() && first + rows <= data_->rows;
   for (std::size_t j = 0; contiguous && j < rows; ++j) contiguous = batch.rows[j] == first + j;
   std::vector<double> x, t;
   if (!contiguous) {
@@ -416,7 +448,7 @@ double Mlp::GradientAndHvp(std::span<const double> w, const Batch& batch,
         throw std::out_of_range("Mlp: batch row " + std::to_string(r) + " of a data set with " +
                                 std::to_string(data_->rows) + " rows");
       }
-      std::copy_n(data_->inputs.begin() + static_cast<std::ptrdiff_t>(r * dim), dim, x.begin() + static_cast<std::ptrdiff_t>(j * dim));
+      data_->CopyInputRow(r, x.data() + j * dim);
       std::copy_n(data_->targets.begin() + static_cast<std::ptrdiff_t>(r * classes), classes, t.begin() + static_cast<std::ptrdiff_t>(j * classes));
     }
   }
@@ -474,7 +506,7 @@ Evaluation Mlp::Evaluate(std::span<const double> w, const Dataset& data,
   }
   std::size_t errors = 0;
   Pass pass;
-  pass.x = data.inputs.data();
+  if (data.compact()) pass.source = &data; else pass.x = data.inputs.data();
   pass.t = data.targets.data();
   pass.rows = data.rows;
   pass.w = w;

@@ -70,8 +70,10 @@ struct Evaluation {
 
 class Mlp final : public Model {
  public:
-  // `data` is the training data; batches index its rows. Throws std::invalid_argument if the
-  // data's dimensions do not match the first and last layer sizes or l2 has a wrong length.
+  // `data` is the training data; batches index its rows (either form of Dataset: compact
+  // inputs are converted per batch, with the same bits). Throws std::invalid_argument if the
+  // data's dimensions do not match the first and last layer sizes, l2 has a wrong length, or
+  // hyper_inputs is asked of compact data.
   Mlp(MlpOptions options, std::shared_ptr<const Dataset> data);
 
   std::size_t num_params() const override { return layout_.num_params(); }
@@ -84,7 +86,8 @@ class Mlp final : public Model {
                         std::span<double> mixed) const override;
 
   // Mean NLL and error on all rows of `data` at w (no L2); if `grad` is non-empty, also
-  // ∇_w of the mean NLL. The meta-objectives of the figures.
+  // ∇_w of the mean NLL. The meta-objectives of the figures. Compact data are converted piece
+  // by piece (at most 1,024 rows, or 2^19 values, at a time), never all at once.
   Evaluation Evaluate(std::span<const double> w, const Dataset& data,
                       std::span<double> grad = {}) const;
 

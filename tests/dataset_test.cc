@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <vector>
+
 namespace hypergrad {
 namespace {
 
@@ -26,6 +29,29 @@ TEST(DatasetTest, SyntheticDataAreDeterministicAndUseEveryClass) {
   std::vector<int> counts(4, 0);
   for (auto label : a.Labels()) ++counts[label];
   for (int c : counts) EXPECT_GT(c, 20);
+}
+
+// The compact form reads back pixel/255 − offset, by rows and by columns, through Slice too,
+// and Validate checks its sizes.
+TEST(DatasetTest, CompactFormReadsBackTheConvertedPixels) {
+  const std::vector<std::uint8_t> pixels = {0, 255, 17, 3, 128, 64};  // 3 rows × 2
+  const std::vector<double> offset = {0.25, -0.5};
+  Dataset data = MakeCompactDataset(pixels, offset, 2, {0, 1, 1}, 2);
+  EXPECT_TRUE(data.compact());
+  double row[2];
+  data.CopyInputRow(2, row);
+  EXPECT_EQ(row[0], 128 / 255.0 - 0.25);
+  EXPECT_EQ(row[1], 64 / 255.0 + 0.5);
+  std::vector<double> column(3);
+  data.CopyInputColumns(1, 2, column.data());
+  EXPECT_EQ(column, (std::vector<double>{255 / 255.0 + 0.5, 3 / 255.0 + 0.5, 64 / 255.0 + 0.5}));
+  const Dataset tail = data.Slice(1, 3);
+  EXPECT_TRUE(tail.compact());
+  tail.CopyInputRow(0, row);
+  EXPECT_EQ(row[0], 17 / 255.0 - 0.25);
+  data.pixel_offset = {1.0};  // one offset for two inputs
+  EXPECT_THROW(data.Validate(), std::invalid_argument);
+  EXPECT_THROW(MakeCompactDataset({1, 2, 3}, {}, 2, {0, 1}, 2), std::invalid_argument);
 }
 
 }  // namespace

@@ -280,5 +280,39 @@ TEST(MlpTest, EveryOutputIsTheSameBitsOnAnyNumberOfThreads) {
   }
 }
 
+// Compact inputs (bytes converted per batch and per piece of a full-data pass) give the bits of
+// the same inputs held as doubles: gradients, HVPs, and an evaluation large enough (5,000 rows)
+// to be converted in several pieces of rows and of input columns.
+TEST(MlpTest, CompactDataGiveTheBitsOfTheSameDataAsDoubles) {
+  const std::size_t rows = 5000, dim = 30;
+  RandomStream rng(31);
+  std::vector<std::uint8_t> pixels(rows * dim);
+  std::vector<std::size_t> labels(rows);
+  for (auto& p : pixels) p = static_cast<std::uint8_t>(rng.UniformInt(256));
+  for (auto& l : labels) l = rng.UniformInt(4);
+  std::vector<double> offset = Normal(dim, 32, 0.1);
+  auto compact = std::make_shared<const Dataset>(MakeCompactDataset(pixels, offset, dim, labels, 4));
+  std::vector<double> inputs(rows * dim);
+  for (std::size_t r = 0; r < rows; ++r) compact->CopyInputRow(r, inputs.data() + r * dim);
+  auto dense = std::make_shared<const Dataset>(MakeDataset(inputs, dim, labels, 4));
+  for (const unsigned threads : {1u, 2u}) {
+    const MlpOptions options{{dim, 12, 4}, {}, false, false, threads};
+    const Mlp a(options, compact), b(options, dense);
+    const std::size_t n = a.num_params();
+    const std::vector<double> w = Normal(n, 33, 0.3), u = Normal(n, 34, 1.0);
+    Batch batch;
+    for (std::size_t j = 0; j < 200; ++j) batch.rows.push_back(j + 100);  // contiguous
+    std::vector<double> ga(n), gb(n), ha(n), hb(n), ea(n), eb(n);
+    EXPECT_EQ(a.GradientAndHvp(w, batch, u, ga, ha, {}), b.GradientAndHvp(w, batch, u, gb, hb, {}));
+    EXPECT_TRUE(SameBits(ga, gb));
+    EXPECT_TRUE(SameBits(ha, hb));
+    const Evaluation ca = a.Evaluate(w, *compact, ea), cb = b.Evaluate(w, *dense, eb);
+    EXPECT_TRUE(SameBits({&ca.nll, 1}, {&cb.nll, 1})) << threads << " threads";
+    EXPECT_EQ(ca.error, cb.error);
+    EXPECT_TRUE(SameBits(ea, eb)) << threads << " threads";
+  }
+  EXPECT_THROW(Mlp(MlpOptions{{dim, 4}, {0.1}, true, true}, compact), std::invalid_argument);
+}
+
 }  // namespace
 }  // namespace hypergrad

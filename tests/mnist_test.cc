@@ -4,6 +4,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <filesystem>
 #include <fstream>
 
@@ -114,6 +116,25 @@ TEST_F(MnistTest, TrainingRowsAndMeanEqualTheWholeLoad) {
     EXPECT_EQ(rows.targets, expected.targets) << count;
     EXPECT_EQ(mean, all_mean) << count;
     EXPECT_EQ(LoadMnistTrainingRows(dir_.string(), count, nullptr).inputs, expected.inputs);
+    // Compact: one byte per pixel, read back as the same doubles, with or without the mean.
+    std::vector<double> compact_mean;
+    Dataset compact = LoadMnistTrainingRows(dir_.string(), count, &compact_mean, true);
+    EXPECT_EQ(compact_mean, all_mean) << count;
+    EXPECT_TRUE(compact.inputs.empty());
+    EXPECT_EQ(compact.pixels.size(), count * 784);
+    EXPECT_EQ(compact.targets, expected.targets) << count;
+    Dataset centred = expected;
+    SubtractMean(centred, all_mean);
+    std::vector<double> row(784);
+    for (const bool with_mean : {false, true}) {
+      if (with_mean) compact.pixel_offset = all_mean;
+      const Dataset& dense = with_mean ? centred : expected;
+      for (std::size_t r = 0; r < count; r += 97) {
+        compact.CopyInputRow(r, row.data());
+        EXPECT_TRUE(std::equal(row.begin(), row.end(), dense.inputs.begin() + static_cast<std::ptrdiff_t>(r * 784)))
+            << "row " << r << (with_mean ? " minus the mean" : "");
+      }
+    }
   }
   EXPECT_THROW(LoadMnistTrainingRows(dir_.string(), 2501, nullptr), std::invalid_argument);
   auto bad = Labels(2500);

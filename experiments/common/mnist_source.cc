@@ -120,9 +120,9 @@ MnistData LoadMnistFrom(const std::string& dir) {
 }
 
 Dataset LoadMnistTrainingRowsFrom(const std::string& dir, std::size_t count,
-                                  std::vector<double>* mean) {
+                                  std::vector<double>* mean, bool compact) {
   CheckMnistFiles(dir, {0, 1});
-  return LoadMnistTrainingRows(dir, count, mean);
+  return LoadMnistTrainingRows(dir, count, mean, compact);
 }
 
 }  // namespace hypergrad::experiments

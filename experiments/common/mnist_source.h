@@ -25,7 +25,7 @@ MnistData LoadMnistFrom(const std::string& dir);
 // The same checks for the two training files only, then LoadMnistTrainingRows (data/mnist.h):
 // the first `count` training images and, if `mean` is given, the mean of all 60,000.
 Dataset LoadMnistTrainingRowsFrom(const std::string& dir, std::size_t count,
-                                  std::vector<double>* mean);
+                                  std::vector<double>* mean, bool compact = false);
 
 // The Omniglot zip at `path`, checked and recorded the same way (pinned when it is
 // DefaultOmniglotZip()). Returns `path`.

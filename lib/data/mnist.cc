@@ -18,8 +18,9 @@ std::uint32_t BigEndian32(const std::uint8_t* p) {
 // The first `keep` rows of a file of `count` images, given as pixel/255 (`inputs`, keep × pixels),
 // with their labels. Every label in the file is checked, whether kept or not, so a partial load
 // reports what a whole one would.
-Dataset ToDataset(std::size_t count, std::size_t pixels, const IdxFile& labels, std::size_t keep,
-                  std::vector<double> inputs, const std::string& name) {
+// The labels of the first `keep` of `count` images, checked.
+std::vector<std::size_t> CheckedLabels(std::size_t count, const IdxFile& labels, std::size_t keep,
+                                       const std::string& name) {
   if (labels.dims[0] != count) {
     throw std::runtime_error("MNIST " + name + ": " + std::to_string(count) + " images but " +
                              std::to_string(labels.dims[0]) + " labels");
@@ -30,9 +31,12 @@ Dataset ToDataset(std::size_t count, std::size_t pixels, const IdxFile& labels, 
                                " of image " + std::to_string(i) + " is not a digit");
     }
   }
-  const std::vector<std::size_t> classes(labels.data.begin(),
-                                         labels.data.begin() + static_cast<std::ptrdiff_t>(keep));
-  return MakeDataset(std::move(inputs), pixels, classes, 10);
+  return {labels.data.begin(), labels.data.begin() + static_cast<std::ptrdiff_t>(keep)};
+}
+
+Dataset ToDataset(std::size_t count, std::size_t pixels, const IdxFile& labels, std::size_t keep,
+                  std::vector<double> inputs, const std::string& name) {
+  return MakeDataset(std::move(inputs), pixels, CheckedLabels(count, labels, keep, name), 10);
 }
 
 // Every image of `images` as pixel/255, then the data set.
@@ -103,7 +107,8 @@ IdxFile ReadIdxFile(const std::string& path, std::uint32_t expected_magic) {
   return file;
 }
 
-Dataset LoadMnistTrainingRows(const std::string& dir, std::size_t count, std::vector<double>* mean) {
+Dataset LoadMnistTrainingRows(const std::string& dir, std::size_t count, std::vector<double>* mean,
+                              bool compact) {
   const std::string images_path = dir + "/" + kMnistFiles[0];
   OpenIdx images = OpenIdxFile(images_path, 0x803);
   const IdxFile labels = ReadIdxFile(dir + "/" + kMnistFiles[1], 0x801);
@@ -114,7 +119,8 @@ Dataset LoadMnistTrainingRows(const std::string& dir, std::size_t count, std::ve
   }
   // Rows in chunks: the first `count` kept as pixel/255, every row added to the mean in row
   // order (the additions MeanInput makes, so the mean has its bits).
-  std::vector<double> inputs(count * pixels);
+  std::vector<double> inputs(compact ? 0 : count * pixels);
+  std::vector<std::uint8_t> kept(compact ? count * pixels : 0);
   if (mean) mean->assign(pixels, 0.0);
   const std::size_t chunk_rows = 1000;
   std::vector<std::uint8_t> chunk(chunk_rows * pixels);
@@ -124,13 +130,20 @@ Dataset LoadMnistTrainingRows(const std::string& dir, std::size_t count, std::ve
     for (std::size_t r = 0; r < n; ++r) {
       for (std::size_t d = 0; d < pixels; ++d) {
         const double x = chunk[r * pixels + d] / 255.0;
-        if (first + r < count) inputs[(first + r) * pixels + d] = x;
+        if (first + r < count) {
+          if (compact) kept[(first + r) * pixels + d] = chunk[r * pixels + d];
+          else inputs[(first + r) * pixels + d] = x;
+        }
         if (mean) (*mean)[d] += x;
       }
     }
   }
   if (mean) {
     for (double& m : *mean) m /= static_cast<double>(rows);
+  }
+  if (compact) {
+    return MakeCompactDataset(std::move(kept), {}, pixels,
+                              CheckedLabels(rows, labels, count, "training set"), 10);
   }
   return ToDataset(rows, pixels, labels, count, std::move(inputs), "training set");
 }
