@@ -46,6 +46,7 @@ struct Options {
   std::string out = "hypergrad.h5";
   std::string mnist_dir = DefaultMnistDir();
   unsigned threads = 1;
+  std::string tanh = "libm";
   bool quiet = false;
 };
 
@@ -69,7 +70,7 @@ int Run(const Options& o, const Provenance& provenance) {
                                 " exceeds --train-size " + std::to_string(data->rows));
   }
 
-  auto model = std::make_shared<const Mlp>(MlpOptions{layout.sizes(), {}, false, false, o.threads}, data);
+  auto model = std::make_shared<const Mlp>(MlpOptions{layout.sizes(), {}, false, false, o.threads, ParseTanhKernel(o.tanh)}, data);
   const std::size_t n = model->num_params();
   const ParameterBlocks blocks =
       o.blocks == "layer-params" ? layout.LayerParamBlocks() : ParameterBlocks::Single(n);
@@ -182,6 +183,7 @@ int Run(const Options& o, const Provenance& provenance) {
   writer.SetAttribute("/", "block_names", names);
   writer.SetAttribute("/", "buffer", o.buffer);
   writer.SetAttribute("/", "threads", static_cast<std::int64_t>(o.threads));
+  writer.SetAttribute("/", "tanh", o.tanh);
   WriteDataFiles(writer);
   writer.SetAttribute("/", "objective", "mean cross-entropy on all training images at w_T, no L2");
   WriteProvenance(writer, provenance, false);
@@ -258,6 +260,7 @@ int main(int argc, char** argv) {
   app.add_option("--mnist-dir", o.mnist_dir, "folder with the four MNIST idx files")
       ->capture_default_str();
   AddPassThreadsOption(app, o.threads);
+  AddTanhOption(app, o.tanh);
   app.add_flag("--quiet", o.quiet, "no progress lines on stderr");
   return hypergrad::experiments::GuardedMain(
       app, argc, argv, [&] {

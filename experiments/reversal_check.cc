@@ -39,6 +39,7 @@ struct Options {
   std::size_t train_size = 0;
   std::string mnist_dir = DefaultMnistDir();
   unsigned threads = 1;
+  std::string tanh = "libm";
   bool json = false;
   bool quiet = false;
 };
@@ -91,7 +92,7 @@ int Run(Options o) {
   }
   if (o.batch_size > data->rows) throw std::invalid_argument("--batch-size exceeds the data");
 
-  auto model = std::make_shared<const Mlp>(MlpOptions{layout.sizes(), {}, false, false, o.threads}, data);
+  auto model = std::make_shared<const Mlp>(MlpOptions{layout.sizes(), {}, false, false, o.threads, ParseTanhKernel(o.tanh)}, data);
   const std::size_t n = model->num_params();
   const ParameterBlocks blocks = ParameterBlocks::Single(n);
   // Initial weights N(0, 1)/√fan-in, zero velocity (zero moments for Adam).
@@ -159,6 +160,7 @@ int Run(Options o) {
     out["buffer"] = o.buffer;
     out["seed"] = o.seed;
     out["threads"] = o.threads;
+    out["tanh"] = o.tanh;
     out["batch_size"] = o.batch_size;
     out["train_size"] = o.train_size;
     out["final_train_loss"] = final_eval.nll;
@@ -257,6 +259,7 @@ int main(int argc, char** argv) {
   app.add_option("--mnist-dir", o.mnist_dir, "folder with the four MNIST idx files")
       ->capture_default_str();
   AddPassThreadsOption(app, o.threads);
+  AddTanhOption(app, o.tanh);
   app.add_flag("--json", o.json, "print one JSON object on stdout");
   app.add_flag("--quiet", o.quiet, "no progress lines on stderr");
   return hypergrad::experiments::GuardedMain(app, argc, argv,

@@ -113,7 +113,7 @@ void TraceProducts(const MlpLayout& layout, const Pass& pass) {
 // the R-forward; then the batch's largest logit (the authors subtract the global maximum);
 // (B) rows: softmax, backward deltas, R-backward; then the loss, summed in row order; (C) input
 // units: weight gradients and Hessian-vector products, and the bias sums.
-double Run(const MlpLayout& layout, const Pass& pass, unsigned threads) {
+double Run(const MlpLayout& layout, const Pass& pass, unsigned threads, TanhKernel tanh) {
   const auto& layers = layout.layers();
   const std::size_t depth = layers.size(), rows = pass.rows;
   const std::size_t classes = layers.back().out;
@@ -154,9 +154,7 @@ double Run(const MlpLayout& layout, const Pass& pass, unsigned threads) {
       const MatrixRef h = Rows(mat(a[i + 1], layers[i].out), c);
       Gemm(i == 0 ? x : Rows(input(i), c), false, weights(i), false, h);
       AddBias(h, w + layers[i].bias_offset);
-      if (i + 1 < depth) {
-        for (std::size_t k = 0; k < h.rows * h.cols; ++k) h.data[k] = std::tanh(h.data[k]);
-      }
+      if (i + 1 < depth) TanhInPlace({h.data, h.rows * h.cols}, tanh);
     }
     if (!want_r) return;
     for (std::size_t i = 0; i < depth; ++i) {
@@ -463,7 +461,7 @@ double Mlp::GradientAndHvp(std::span<const double> w, const Batch& batch,
   pass.grad = grad;
   pass.hvp = hvp;
   pass.input_r_grad = want_input_r ? input_r.data() : nullptr;
-  double loss = Run(layout_, pass, options_.threads);
+  double loss = Run(layout_, pass, options_.threads, options_.tanh);
 
   // L2 penalty Σ λ_k w_k²: gradient 2λw, Hessian 2λ, mixed ∂/∂λ ⟨2λw, u⟩ = 2wu.
   const auto& l2 = options_.l2;
@@ -513,7 +511,7 @@ Evaluation Mlp::Evaluate(std::span<const double> w, const Dataset& data,
   pass.grad = grad;
   pass.errors = &errors;
   Evaluation e;
-  e.nll = Run(layout_, pass, options_.threads);
+  e.nll = Run(layout_, pass, options_.threads, options_.tanh);
   e.error = static_cast<double>(errors) / static_cast<double>(data.rows);
   return e;
 }

@@ -12,6 +12,7 @@
 
 #include "dataset.h"
 #include "model.h"
+#include "tanh_kernel.h"
 
 namespace hypergrad {
 
@@ -60,6 +61,8 @@ struct MlpOptions {
   // Threads for each pass (parallel.h). The work is split in a fixed way that does not depend
   // on this number, so every result is the same bits for any value. ≥ 1.
   unsigned threads = 1;
+  // The hidden layers' tanh (tanh_kernel.h): glibc's, or our vectorised polynomial.
+  TanhKernel tanh = TanhKernel::kLibm;
 };
 
 // Mean negative log-likelihood and error rate of a network on a data set.
@@ -94,6 +97,7 @@ class Mlp final : public Model {
   const MlpLayout& layout() const { return layout_; }
   const Dataset& data() const { return *data_; }
   const std::vector<double>& l2() const { return options_.l2; }
+  TanhKernel tanh_kernel() const { return options_.tanh; }
 
  private:
   MlpOptions options_;

@@ -207,8 +207,8 @@ TEST(MlpTest, RejectsMismatchedDataAndSizes) {
 struct SplitFixture {
   std::shared_ptr<const Dataset> data =
       std::make_shared<const Dataset>(MakeSyntheticDataset(160, 70, 5, 11));
-  Mlp MakeModel(unsigned threads) const {
-    MlpOptions options{{70, 40, 34, 5}, {}, true, true, threads};
+  Mlp MakeModel(unsigned threads, TanhKernel tanh = TanhKernel::kLibm) const {
+    MlpOptions options{{70, 40, 34, 5}, {}, true, true, threads, tanh};
     options.l2 = Normal(MlpLayout(options.layer_sizes).num_params(), 12, 0.01);
     for (double& v : options.l2) v = std::fabs(v);
     return Mlp(options, data);
@@ -224,9 +224,11 @@ bool SameBits(std::span<const double> a, std::span<const double> b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0;
 }
 
-TEST(MlpTest, SplitPassesMatchFiniteDifferences) {
+class MlpTanhTest : public ::testing::TestWithParam<TanhKernel> {};
+
+TEST_P(MlpTanhTest, SplitPassesMatchFiniteDifferences) {
   SplitFixture f;
-  const Mlp model = f.MakeModel(2);
+  const Mlp model = f.MakeModel(2, GetParam());
   const std::size_t n = model.num_params();
   const std::vector<double> w = Normal(n, 13, 0.3), u = Normal(n, 14, 1.0);
   std::vector<double> grad(n), hvp(n), mixed(model.num_hyper()), scratch(n);
@@ -252,6 +254,10 @@ TEST(MlpTest, SplitPassesMatchFiniteDifferences) {
     EXPECT_NEAR(hvp[k], fd, kTolerance * (1 + std::fabs(fd))) << model.ParameterName(k);
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Kernels, MlpTanhTest,
+                         ::testing::Values(TanhKernel::kLibm, TanhKernel::kPolynomial),
+                         [](const auto& p) { return std::string(TanhKernelName(p.param)); });
 
 // The reversal relies on recomputed gradients being the same bits, and users compare runs made
 // with different --threads: every output of every pass, for 1 to 4 threads.

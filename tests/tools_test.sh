@@ -161,6 +161,24 @@ for f in files[1:]:
         assert files[0][key][()].tobytes() == f[key][()].tobytes(), (f.filename, key)
 assert [int(f.attrs["threads"]) for f in files] == [1, 2, 3, 1]
 PY
+# --tanh polynomial (tanh_kernel.h): exact reversal, the same bits on 1 and 3 threads, other
+# bits than glibc's tanh, recorded.
+for n in 1 3; do
+  "$bin/hypergrad" --mnist-dir "$tmp/mnist" --train-size 400 --batch-size 100 --iters 12 \
+    --layers 784,20,10 --threads $n --tanh polynomial --out "$tmp/h_poly$n.h5" --quiet
+done
+/usr/bin/python3 - "$tmp/h_poly1.h5" "$tmp/h_poly3.h5" "$tmp/h_threads1.h5" <<'PY'
+import sys, h5py
+a, b, libm = (h5py.File(p, "r") for p in sys.argv[1:])
+for key in ("d_w0", "d_v0", "d_alpha", "w_T", "loss_final"):
+    assert a[key][()].tobytes() == b[key][()].tobytes(), key
+assert a.attrs["reversal_exact"] and a.attrs["tanh"] == "polynomial" and libm.attrs["tanh"] == "libm"
+assert a["d_w0"][()].tobytes() != libm["d_w0"][()].tobytes()
+PY
+if "$bin/hypergrad" --tanh fast --iters 1 --out "$tmp/t0.h5" 2> "$tmp/err"; then
+  echo "--tanh fast accepted"; exit 1
+fi
+grep -q -- "--tanh" "$tmp/err"
 if "$bin/hypergrad" --threads 0 --iters 1 --out "$tmp/t0.h5" 2> "$tmp/err"; then
   echo "--threads 0 accepted"; exit 1
 fi

@@ -79,6 +79,14 @@ CLI::Option* AddPassThreadsOption(CLI::App& app, unsigned& threads) {
       ->capture_default_str();
 }
 
+CLI::Option* AddTanhOption(CLI::App& app, std::string& name) {
+  return app.add_option("--tanh", name,
+                        "the hidden layers' tanh: libm (glibc's, every committed result) or "
+                        "polynomial (vectorised, within 4 ulp of glibc's, faster; other bits)")
+      ->check(CLI::IsMember({"libm", "polynomial"}))
+      ->capture_default_str();
+}
+
 void CheckFitsInMemory(double bytes, const std::string& what) {
   const double memory = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGESIZE));
   if (memory > 0 && bytes > memory) {

@@ -28,6 +28,9 @@ CLI::Option* AddSeedOption(CLI::App& app, std::uint64_t& seed, const std::string
 // same bits for any value.
 CLI::Option* AddPassThreadsOption(CLI::App& app, unsigned& threads);
 
+// Adds --tanh libm|polynomial (tanh_kernel.h) bound to `name`.
+CLI::Option* AddTanhOption(CLI::App& app, std::string& name);
+
 // The training optimizer and its decays, as the tools take them.
 struct OptimizerFlags {
   std::string optimizer = "sgd";
