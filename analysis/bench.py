@@ -323,6 +323,8 @@ def section(bench, results):
         lines += revolve_headline(runs)
         lines += adam_table(data)
 
+    lines += speed_lines(data)
+
     lines += ["", "### Targets", "", "| target | measured | met |", "|---|---|---|"]
     if "bits_0.9" in h:
         lines.append(f"| bits at γ = 0.9, T = 1000 (paper 0.152) | {h['bits_0.9']:.4f} total, "
@@ -338,10 +340,69 @@ def section(bench, results):
                      f"{'yes' if h['memory_ratio_measured'] >= 300 else 'no'} (heap: it also counts "
                      f"the fixed-point trajectory's float64 view of w and v, one state, "
                      f"{mb(h['state_bytes'])}, constant in T) |")
+    for r in floor_runs(data):
+        T, tanh = int(r["iters"]), "polynomial tanh" if r["polynomial_tanh"] else "glibc tanh"
+        lines.append(f"| training ≤ 1.2 × its matrix products alone, T = {T}, one thread, {tanh} "
+                     f"| {r['training_over_gemm']:.2f}× | {'yes' if r['training_over_gemm'] <= 1.2 else 'no'} |")
+        lines.append(f"| training + final loss + reverse ≤ 1.25 × their products, T = {T}, {tanh} "
+                     f"| {r['hypergradient_over_gemm']:.2f}× | {'yes' if r['hypergradient_over_gemm'] <= 1.25 else 'no'} |")
+    for r in thread_runs(data):
+        if int(r["iters"]) == 1000 and int(r["threads"]) == 2:
+            lines.append(f"| ≥ 1.6× on 2 threads, T = 1000 ({r['cores']:.0f} cores), bitwise equal to 1 thread "
+                         f"| {r['speedup']:.2f}×, {'bitwise equal' if r['bitwise_equal_to_one_thread'] else '**differs**'} "
+                         f"| {'yes' if r['speedup'] >= 1.6 and r['bitwise_equal_to_one_thread'] else 'no'} |")
     if "time_ratio" in h:
         lines.append(f"| hypergradient time ≤ 3 × training, T = 1000 (fast buffer) "
                      f"| {h['time_ratio']:.2f}× | {'yes' if h['time_ratio'] <= 3 else 'no'} |")
     return lines
+
+
+def floor_runs(data):
+    return sorted((r for r in data.get("bench_hypergrad", {}).get("runs", [])
+                   if r["name"].startswith("BM_MatrixProductFloor") and not r.get("error_occurred")),
+                  key=lambda r: (r["iters"], r.get("polynomial_tanh", 0)))
+
+
+def thread_runs(data):
+    return sorted((r for r in data.get("bench_hypergrad", {}).get("runs", [])
+                   if r["name"].startswith("BM_Threads") and not r.get("error_occurred")),
+                  key=lambda r: (r["iters"], r["threads"]))
+
+
+def speed_lines(data):
+    """Markdown lines: our run against its own matrix products, and on several threads."""
+    out = []
+    floor = floor_runs(data)
+    if floor:
+        out += ["", "### Time against the matrix products, and on several threads", "",
+                "`BM_MatrixProductFloor`: the products one training step, one reverse step and "
+                "the final 10,000-row loss issue, recorded by whole shape (a product split over "
+                "threads counts once) and replayed alone T times in the same benchmark run: the "
+                "floor our run is measured against (one thread). With glibc's tanh (every "
+                "committed result) and with the polynomial kernel (`--tanh polynomial`).", "",
+                "| T | tanh | training | its products | ratio | training + loss + reverse | their products "
+                "| ratio | MFLOP per training / reverse step |",
+                "|---|---|---|---|---|---|---|---|---|"]
+        for r in floor:
+            out.append(f"| {r['iters']:.0f} | {'polynomial' if r.get('polynomial_tanh') else 'glibc'} "
+                       f"| {r['seconds_training']:.2f} s | {r['gemm_seconds_training']:.2f} s "
+                       f"| {r['training_over_gemm']:.2f}× | {r['seconds_hypergradient']:.2f} s "
+                       f"| {r['gemm_seconds_hypergradient']:.2f} s | {r['hypergradient_over_gemm']:.2f}× "
+                       f"| {r['flops_per_training_step'] / 1e6:.2f} / {r['flops_per_reverse_step'] / 1e6:.2f} |")
+    threads = thread_runs(data)
+    if threads:
+        out += ["", "`BM_Threads`: one run (training + final loss + reverse, reversible, fast "
+                "buffer) on one thread and on N, timed in the same benchmark run. Each pass is "
+                "split in a fixed way that does not depend on N (batch rows, input units, "
+                "parameter ranges), so the hypergradients are the same bits (checked in every "
+                "run).", "",
+                "| T | threads | cores | 1 thread | N threads | speed-up | bitwise equal |",
+                "|---|---|---|---|---|---|---|"]
+        for r in threads:
+            out.append(f"| {r['iters']:.0f} | {r['threads']:.0f} | {r['cores']:.0f} "
+                       f"| {r['seconds_one_thread']:.2f} s | {r['seconds_threads']:.2f} s "
+                       f"| {r['speedup']:.2f}× | {'yes' if r['bitwise_equal_to_one_thread'] else '**no**'} |")
+    return out
 
 
 def adam_table(data):

@@ -48,21 +48,46 @@ struct Fixture {
 constexpr double kStep = 1e-5;
 constexpr double kTolerance = 1e-7;
 
-TEST(MlpTest, GradientMatchesFiniteDifferencesOfTheLoss) {
-  Fixture f;
-  const Mlp model = f.MakeModel();
-  const std::vector<double> w = Normal(model.num_params(), 3, 0.5);
-  std::vector<double> grad(model.num_params()), scratch(model.num_params());
-  model.Gradient(w, f.batch, grad);
-  for (std::size_t k = 0; k < w.size(); ++k) {
+// grad against central differences of the loss in every `stride`-th coordinate.
+void ExpectGradientMatchesDifferences(const Mlp& model, const std::vector<double>& w,
+                                      const Batch& batch, std::span<const double> grad,
+                                      std::size_t stride = 1) {
+  std::vector<double> scratch(w.size());
+  for (std::size_t k = 0; k < w.size(); k += stride) {
     std::vector<double> plus = w, minus = w;
     plus[k] += kStep;
     minus[k] -= kStep;
     const double fd =
-        (model.Gradient(plus, f.batch, scratch) - model.Gradient(minus, f.batch, scratch)) /
-        (2 * kStep);
+        (model.Gradient(plus, batch, scratch) - model.Gradient(minus, batch, scratch)) / (2 * kStep);
     EXPECT_NEAR(grad[k], fd, kTolerance * (1 + std::fabs(fd))) << model.ParameterName(k);
   }
+}
+
+// hvp against central differences of the gradient along u.
+void ExpectHvpMatchesDifferences(const Mlp& model, const std::vector<double>& w,
+                                 const std::vector<double>& u, const Batch& batch,
+                                 std::span<const double> hvp) {
+  const std::size_t n = w.size();
+  std::vector<double> plus(n), minus(n), g_plus(n), g_minus(n);
+  for (std::size_t k = 0; k < n; ++k) {
+    plus[k] = w[k] + kStep * u[k];
+    minus[k] = w[k] - kStep * u[k];
+  }
+  model.Gradient(plus, batch, g_plus);
+  model.Gradient(minus, batch, g_minus);
+  for (std::size_t k = 0; k < n; ++k) {
+    const double fd = (g_plus[k] - g_minus[k]) / (2 * kStep);
+    EXPECT_NEAR(hvp[k], fd, kTolerance * (1 + std::fabs(fd))) << model.ParameterName(k);
+  }
+}
+
+TEST(MlpTest, GradientMatchesFiniteDifferencesOfTheLoss) {
+  Fixture f;
+  const Mlp model = f.MakeModel();
+  const std::vector<double> w = Normal(model.num_params(), 3, 0.5);
+  std::vector<double> grad(model.num_params());
+  model.Gradient(w, f.batch, grad);
+  ExpectGradientMatchesDifferences(model, w, f.batch, grad);
 }
 
 TEST(MlpTest, HessianVectorProductMatchesFiniteDifferencesOfTheGradient) {
@@ -73,17 +98,7 @@ TEST(MlpTest, HessianVectorProductMatchesFiniteDifferencesOfTheGradient) {
     const std::vector<double> w = Normal(n, 4, 0.5), u = Normal(n, 5, 1.0);
     std::vector<double> grad(n), hvp(n), mixed(model.num_hyper());
     model.GradientAndHvp(w, f.batch, u, grad, hvp, mixed);
-    std::vector<double> plus(n), minus(n), g_plus(n), g_minus(n);
-    for (std::size_t k = 0; k < n; ++k) {
-      plus[k] = w[k] + kStep * u[k];
-      minus[k] = w[k] - kStep * u[k];
-    }
-    model.Gradient(plus, f.batch, g_plus);
-    model.Gradient(minus, f.batch, g_minus);
-    for (std::size_t k = 0; k < n; ++k) {
-      const double fd = (g_plus[k] - g_minus[k]) / (2 * kStep);
-      EXPECT_NEAR(hvp[k], fd, kTolerance * (1 + std::fabs(fd))) << model.ParameterName(k);
-    }
+    ExpectHvpMatchesDifferences(model, w, u, f.batch, hvp);
   }
 }
 
@@ -231,28 +246,10 @@ TEST_P(MlpTanhTest, SplitPassesMatchFiniteDifferences) {
   const Mlp model = f.MakeModel(2, GetParam());
   const std::size_t n = model.num_params();
   const std::vector<double> w = Normal(n, 13, 0.3), u = Normal(n, 14, 1.0);
-  std::vector<double> grad(n), hvp(n), mixed(model.num_hyper()), scratch(n);
+  std::vector<double> grad(n), hvp(n), mixed(model.num_hyper());
   model.GradientAndHvp(w, f.batch, u, grad, hvp, mixed);
-  for (std::size_t k = 0; k < n; k += 7) {  // every layer's weights and biases are sampled
-    std::vector<double> plus = w, minus = w;
-    plus[k] += kStep;
-    minus[k] -= kStep;
-    const double fd =
-        (model.Gradient(plus, f.batch, scratch) - model.Gradient(minus, f.batch, scratch)) /
-        (2 * kStep);
-    EXPECT_NEAR(grad[k], fd, kTolerance * (1 + std::fabs(fd))) << model.ParameterName(k);
-  }
-  std::vector<double> plus(n), minus(n), g_plus(n), g_minus(n);
-  for (std::size_t k = 0; k < n; ++k) {
-    plus[k] = w[k] + kStep * u[k];
-    minus[k] = w[k] - kStep * u[k];
-  }
-  model.Gradient(plus, f.batch, g_plus);
-  model.Gradient(minus, f.batch, g_minus);
-  for (std::size_t k = 0; k < n; ++k) {
-    const double fd = (g_plus[k] - g_minus[k]) / (2 * kStep);
-    EXPECT_NEAR(hvp[k], fd, kTolerance * (1 + std::fabs(fd))) << model.ParameterName(k);
-  }
+  ExpectGradientMatchesDifferences(model, w, f.batch, grad, 7);  // every layer is sampled
+  ExpectHvpMatchesDifferences(model, w, u, f.batch, hvp);
 }
 
 INSTANTIATE_TEST_SUITE_P(Kernels, MlpTanhTest,

@@ -182,10 +182,13 @@ void BM_Forward(benchmark::State& state) {
 // one training step, one reverse step and the final full-data loss are recorded by shape
 // (gemm_trace.h) and replayed T times on fixed operands; in the same run, training alone and
 // training + final loss + reverse pass (reversible, fast buffer) are timed. Counters: both
-// times, both products-only times, their ratios, FLOPs per step as issued, peak RSS, threads.
+// times, both products-only times, their ratios, FLOPs per step as issued, peak RSS, threads;
+// once with glibc's tanh and once with the polynomial kernel (tanh_kernel.h).
 void BM_MatrixProductFloor(benchmark::State& state) {
   const auto iters = static_cast<std::size_t>(state.range(0));
-  const bench::Fig2Network& p = Problem();
+  const auto tanh = state.range(1) == 0 ? TanhKernel::kLibm : TanhKernel::kPolynomial;
+  static const bench::Fig2Network polynomial(10000, 1, TanhKernel::kPolynomial);
+  const bench::Fig2Network& p = tanh == TanhKernel::kLibm ? Problem() : polynomial;
   const std::size_t n = p.w0().size();
   const Batch batch = p.Setup(1, kGamma).batches(0);
   std::vector<double> g(n), hv(n), u(n, 1e-3);
@@ -221,6 +224,7 @@ void BM_MatrixProductFloor(benchmark::State& state) {
   getrusage(RUSAGE_SELF, &usage);
   state.counters["iters"] = static_cast<double>(iters);
   state.counters["threads"] = 1;
+  state.counters["polynomial_tanh"] = tanh == TanhKernel::kPolynomial ? 1.0 : 0.0;
   state.counters["seconds_training"] = train;
   state.counters["seconds_hypergradient"] = hyper;
   state.counters["gemm_seconds_training"] = gemm_train;
@@ -374,8 +378,9 @@ void RegisterAll() {
         ->Unit(benchmark::kMillisecond)
         ->UseRealTime();
     benchmark::RegisterBenchmark("BM_MatrixProductFloor", BM_MatrixProductFloor)
-        ->Arg(static_cast<int>(iters))
-        ->ArgName("iters")
+        ->Args({static_cast<int>(iters), 0})
+        ->Args({static_cast<int>(iters), 1})
+        ->ArgNames({"iters", "polynomial_tanh"})
         ->Iterations(1)
         ->Unit(benchmark::kMillisecond)
         ->UseManualTime();

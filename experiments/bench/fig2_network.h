@@ -15,11 +15,13 @@ namespace hypergrad::bench {
 
 class Fig2Network {
  public:
-  // `threads` for each pass of the model (MlpOptions::threads; the same bits for any number).
-  explicit Fig2Network(std::size_t rows, unsigned threads = 1) : rows_(rows) {
+  // `threads` for each pass of the model (MlpOptions::threads; the same bits for any number) and
+  // its tanh kernel.
+  explicit Fig2Network(std::size_t rows, unsigned threads = 1, TanhKernel tanh = TanhKernel::kLibm)
+      : rows_(rows) {
     auto data = std::make_shared<const Dataset>(MakeSyntheticDataset(rows, 784, 10, 1));
     model_ = std::make_shared<const Mlp>(
-        MlpOptions{{784, 50, 50, 50, 10}, {}, false, false, threads}, data);
+        MlpOptions{{784, 50, 50, 50, 10}, {}, false, false, threads, tanh}, data);
     blocks_ = model_->layout().LayerParamBlocks();
     RandomStream rng(2);
     w0_.resize(model_->num_params());
