@@ -129,13 +129,13 @@ inline Local MultiplyLocally(std::int64_t& c, std::size_t i, const Factor<AnsBuf
 inline void AddWords(ExactBuffer&, std::ptrdiff_t) {}
 inline void AddWords(AnsBuffer& buffer, std::ptrdiff_t words) { buffer.WordsAdded(words); }
 
-// Pieces of at least 4,096 elements: a piece is ~50 µs of work, well above a wake-up.
-constexpr std::size_t kPieces = 16, kMinPieceElements = 4096;
+constexpr std::size_t kPieces = 16;
 
 template <class Buffer>
 void ApplyRatiosParallel(std::span<std::int64_t> c, std::span<const MomentumRatio> ratios,
-                         bool inverse, Buffer& buffer, unsigned threads) {
-  const std::vector<Chunk> pieces = FixedChunks(c.size(), kPieces, kMinPieceElements, 1);
+                         bool inverse, Buffer& buffer, RatioSplit split) {
+  const unsigned threads = split.threads;
+  const std::vector<Chunk> pieces = FixedChunks(c.size(), kPieces, std::max<std::size_t>(1, split.min_piece), 1);
   if (threads <= 1 || pieces.size() <= 1) return ApplyRatios(c, ratios, inverse, buffer);
   const bool broadcast = ratios.size() == 1;
   auto ratio_at = [&](std::size_t i) { return ratios[broadcast ? 0 : i]; };
@@ -226,7 +226,7 @@ void ApplyRatiosParallel(std::span<std::int64_t> c, std::span<const MomentumRati
 }
 
 void Apply(FixedPointVector& v, std::span<const MomentumRatio> ratios, InfoBuffer& buffer,
-           bool inverse, unsigned threads) {
+           bool inverse, RatioSplit split) {
   const char* what = inverse ? "DivideByRatio" : "MultiplyByRatio";
   if (buffer.size() != v.size()) {
     throw std::invalid_argument(std::string(what) + ": buffer has " +
@@ -248,9 +248,9 @@ void Apply(FixedPointVector& v, std::span<const MomentumRatio> ratios, InfoBuffe
   }
   // Dispatch once per vector so the per-element buffer operations inline.
   if (auto* fast = dynamic_cast<AnsBuffer*>(&buffer)) {
-    ApplyRatiosParallel(v.raw(), ratios, inverse, *fast, threads);
+    ApplyRatiosParallel(v.raw(), ratios, inverse, *fast, split);
   } else if (auto* exact = dynamic_cast<ExactBuffer*>(&buffer)) {
-    ApplyRatiosParallel(v.raw(), ratios, inverse, *exact, threads);
+    ApplyRatiosParallel(v.raw(), ratios, inverse, *exact, split);
   } else {
     VirtualBuffer other{buffer};
     ApplyRatios(v.raw(), ratios, inverse, other);
@@ -261,12 +261,22 @@ void Apply(FixedPointVector& v, std::span<const MomentumRatio> ratios, InfoBuffe
 
 void MultiplyByRatio(FixedPointVector& v, std::span<const MomentumRatio> ratios,
                      InfoBuffer& buffer, unsigned threads) {
-  Apply(v, ratios, buffer, /*inverse=*/false, threads);
+  Apply(v, ratios, buffer, /*inverse=*/false, {.threads = threads});
+}
+
+void MultiplyByRatio(FixedPointVector& v, std::span<const MomentumRatio> ratios,
+                     InfoBuffer& buffer, RatioSplit split) {
+  Apply(v, ratios, buffer, /*inverse=*/false, split);
 }
 
 void DivideByRatio(FixedPointVector& v, std::span<const MomentumRatio> ratios,
                    InfoBuffer& buffer, unsigned threads) {
-  Apply(v, ratios, buffer, /*inverse=*/true, threads);
+  Apply(v, ratios, buffer, /*inverse=*/true, {.threads = threads});
+}
+
+void DivideByRatio(FixedPointVector& v, std::span<const MomentumRatio> ratios,
+                   InfoBuffer& buffer, RatioSplit split) {
+  Apply(v, ratios, buffer, /*inverse=*/true, split);
 }
 
 }  // namespace hypergrad

@@ -23,11 +23,24 @@ namespace hypergrad {
 void MultiplyByRatio(FixedPointVector& v, std::span<const MomentumRatio> ratios,
                      InfoBuffer& buffer, unsigned threads = 1);
 
+// How the parallel form splits v: at most 16 pieces of at least `min_piece` elements, fixed by
+// v's size. The default suits training (a piece is tens of microseconds); the fuzzer uses
+// pieces of one to three elements to exercise the parallel path on small vectors. The results
+// are the same bits for any split and thread count.
+struct RatioSplit {
+  unsigned threads = 1;
+  std::size_t min_piece = 4096;
+};
+void MultiplyByRatio(FixedPointVector& v, std::span<const MomentumRatio> ratios,
+                     InfoBuffer& buffer, RatioSplit split);
+
 // The exact inverse of MultiplyByRatio with the same ratios: v_i ← v_i · d_i / n_i, reading back
 // the digits it saved. After MultiplyByRatio(v, r, B) then DivideByRatio(v, r, B), v and B hold
 // exactly the bits they held before. Same contract and errors as MultiplyByRatio.
 void DivideByRatio(FixedPointVector& v, std::span<const MomentumRatio> ratios,
                    InfoBuffer& buffer, unsigned threads = 1);
+void DivideByRatio(FixedPointVector& v, std::span<const MomentumRatio> ratios,
+                   InfoBuffer& buffer, RatioSplit split);
 
 }  // namespace hypergrad
 

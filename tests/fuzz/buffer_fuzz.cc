@@ -5,7 +5,10 @@
 // refused). Checked at every step: the exact buffer pops what the model pops; Algorithm 3 gives
 // the model's result, or overflows exactly when the model's result leaves (−2^63, 2^63) and
 // then changes nothing. At the end every operation is undone in reverse order: the values and
-// an empty buffer must come back bit for bit, for both buffers.
+// an empty buffer must come back bit for bit, for both buffers. Algorithm 3 runs in its
+// parallel form (1 to 3 threads, pieces of 1 to 3 elements, chosen from the input's size so
+// that the inputs' meaning is unchanged) beside a one-thread shadow run: values, buffer
+// contents and errors must be the same after every operation.
 //
 //   make fuzz                      # runs it for FUZZ_SECONDS with a corpus under build-fuzz/
 //   build-fuzz/buffer_fuzz -runs=N # what make test runs (a fixed count)
@@ -17,6 +20,8 @@
 #include <limits>
 #include <vector>
 
+#include "ans_buffer.h"
+#include "exact_buffer.h"
 #include "exact_momentum.h"
 #include "fixed_point.h"
 #include "info_buffer.h"
@@ -49,6 +54,39 @@ void FloorDivMod(const BigInt& c, const BigInt& m, BigInt& q, BigInt& r) {
   }
 }
 
+// Whether two buffers hold the same: per element, the fast buffer's coder state or the exact
+// buffer's integer, and the same total information.
+bool SameContents(const InfoBuffer& a, const InfoBuffer& b) {
+  if (a.InformationBits() != b.InformationBits() || a.AllocatedBytes() != b.AllocatedBytes()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (const auto* fa = dynamic_cast<const hypergrad::AnsBuffer*>(&a)) {
+      if (fa->state(i) != dynamic_cast<const hypergrad::AnsBuffer&>(b).state(i)) return false;
+    } else if (dynamic_cast<const hypergrad::ExactBuffer&>(a).integer(i) !=
+               dynamic_cast<const hypergrad::ExactBuffer&>(b).integer(i)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Algorithm 3 as `split` says; returns 0 (done), 1 (invalid argument) or 2 + the overflowing
+// element's index.
+std::size_t Apply(FixedPointVector& v, const std::vector<MomentumRatio>& ratios, InfoBuffer& buffer,
+                  bool divide, hypergrad::RatioSplit split) {
+  try {
+    if (divide) {
+      hypergrad::DivideByRatio(v, ratios, buffer, split);
+    } else {
+      hypergrad::MultiplyByRatio(v, ratios, buffer, split);
+    }
+    return 0;
+  } catch (const std::invalid_argument&) {
+    return 1;
+  } catch (const FixedPointOverflow& e) {
+    return 2 + e.index();
+  }
+}
+
 // One done operation, to undo in reverse order.
 struct Done {
   enum Kind { kPush, kPop, kMultiply, kDivide } kind;
@@ -71,6 +109,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   const FixedPointVector original = v;
   auto buffer = hypergrad::MakeInfoBuffer(kind, n);
+  auto shadow_buffer = hypergrad::MakeInfoBuffer(kind, n);  // the one-thread run
+  FixedPointVector shadow = v;
+  const hypergrad::RatioSplit split{static_cast<unsigned>(1 + size % 3), 1 + (size / 3) % 3};
   std::vector<BigInt> model(n, 0);  // the authors' unbounded integers (exact buffer only)
   std::vector<Done> done;
   const BigInt low = BigInt(std::numeric_limits<std::int64_t>::min()), high = BigInt(std::numeric_limits<std::int64_t>::max());
@@ -83,10 +124,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (op == 0) {
         const std::uint32_t digit = in.ConsumeIntegralInRange<std::uint32_t>(0, radix - 1);
         buffer->Push(i, digit, radix);
+        shadow_buffer->Push(i, digit, radix);
         model[i] = model[i] * radix + digit;
         done.push_back({Done::kPush, i, digit, radix, {}});
       } else {
         const std::uint32_t digit = buffer->Pop(i, radix);
+        CHECK(shadow_buffer->Pop(i, radix) == digit);
         CHECK(digit < radix);
         if (exact) CHECK(BigInt(digit) == model[i] % radix);
         model[i] /= radix;
@@ -125,34 +168,40 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (largest <= low || smallest > high) must_overflow = true;
       if (smallest <= low || largest > high) may_overflow = true;
     }
+    const std::size_t shadow_outcome = Apply(shadow, ratios, *shadow_buffer, divide, {});
     try {
       if (divide) {
-        hypergrad::DivideByRatio(v, ratios, *buffer);
+        hypergrad::DivideByRatio(v, ratios, *buffer, split);
       } else {
-        hypergrad::MultiplyByRatio(v, ratios, *buffer);
+        hypergrad::MultiplyByRatio(v, ratios, *buffer, split);
       }
+      CHECK(shadow_outcome == 0);
       CHECK(valid && (exact ? !overflow : !must_overflow));
       if (exact) {
         for (std::size_t i = 0; i < n; ++i) CHECK(BigInt(v.raw()[i]) == expected[i]);
       }
       done.push_back({divide ? Done::kDivide : Done::kMultiply, 0, 0, 0, ratios});
     } catch (const std::invalid_argument&) {
+      CHECK(shadow_outcome == 1);
       CHECK(!valid);
       CHECK(v == before);
       model = model_before;
-    } catch (const FixedPointOverflow&) {
+    } catch (const FixedPointOverflow& e) {
+      CHECK(shadow_outcome == 2 + e.index());  // the same element named
       CHECK(valid && (exact ? overflow : may_overflow));
       CHECK(v == before);  // all or nothing
       model = model_before;
     }
+    CHECK(v == shadow);
+    CHECK(SameContents(*buffer, *shadow_buffer));
   }
   // Undo everything in reverse order.
   for (auto it = done.rbegin(); it != done.rend(); ++it) {
     switch (it->kind) {
       case Done::kPush: CHECK(buffer->Pop(it->element, it->radix) == it->digit); break;
       case Done::kPop: buffer->Push(it->element, it->digit, it->radix); break;
-      case Done::kMultiply: hypergrad::DivideByRatio(v, it->ratios, *buffer); break;
-      case Done::kDivide: hypergrad::MultiplyByRatio(v, it->ratios, *buffer); break;
+      case Done::kMultiply: hypergrad::DivideByRatio(v, it->ratios, *buffer, split); break;
+      case Done::kDivide: hypergrad::MultiplyByRatio(v, it->ratios, *buffer, split); break;
     }
   }
   CHECK(v == original);
