@@ -313,7 +313,8 @@ struct PyMlp {
 
   static PyMlp Make(const std::vector<std::size_t>& layers, const Array& inputs,
                     const py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>& labels,
-                    const std::vector<double>& l2) {
+                    const std::vector<double>& l2, unsigned threads, const std::string& tanh) {
+    if (threads == 0) throw std::invalid_argument("threads must be at least 1");
     if (inputs.ndim() != 2) throw std::invalid_argument("inputs must be a 2-D array (rows × features)");
     if (labels.ndim() != 1 || labels.size() != inputs.shape(0)) {
       throw std::invalid_argument("labels must be a 1-D array with one label per row of inputs");
@@ -326,7 +327,8 @@ struct PyMlp {
     }
     auto data = std::make_shared<const Dataset>(
         MakeDataset(ToVector(inputs), static_cast<std::size_t>(inputs.shape(1)), y, layers.back()));
-    return {std::make_shared<const Mlp>(MlpOptions{layers, l2, false, false}, data)};
+    return {std::make_shared<const Mlp>(
+        MlpOptions{layers, l2, false, false, threads, ParseTanhKernel(tanh)}, data)};
   }
 
   static Batch Rows(const std::vector<std::size_t>& rows) { return Batch{rows}; }
@@ -493,7 +495,9 @@ parameter per step. Returns d_w0, d_m0, d_s0, d_alpha, d_beta1, d_beta2, d_eps, 
 
   py::class_<PyMlp>(m, "Mlp", "The built-in tanh MLP with log-softmax outputs on user data")
       .def(py::init(&PyMlp::Make), py::arg("layers"), py::arg("inputs"), py::arg("labels"),
-           py::arg("l2") = std::vector<double>{})
+           py::arg("l2") = std::vector<double>{}, py::arg("threads") = 1, py::arg("tanh") = "libm",
+           "threads: for each pass (the same bits for any number); tanh: 'libm' (glibc's) or "
+           "'polynomial' (vectorised, within 4 ulp of glibc's)")
       .def_property_readonly("num_params", [](const PyMlp& p) { return p.mlp->num_params(); })
       .def("gradient", &PyMlp::Gradient, py::arg("w"), py::arg("rows"), "(loss, g) on the given rows")
       .def("hvp", &PyMlp::Hvp, py::arg("w"), py::arg("u"), py::arg("rows"), "H(w) u on the given rows (exact)")

@@ -143,7 +143,8 @@ def read_idx(path, offset):
     return np.fromfile(path, dtype=np.uint8)[offset:]
 
 
-def test_builtin_mlp_equals_the_cpp_tool_bit_for_bit(tmp_path):
+@pytest.mark.parametrize("threads,tanh", [(1, "libm"), (3, "polynomial")])
+def test_builtin_mlp_equals_the_cpp_tool_bit_for_bit(tmp_path, threads, tanh):
     bin_dir = os.environ["HYPERGRAD_BIN"]
     mnist = tmp_path / "mnist"
     subprocess.run([sys.executable, os.path.join(HERE, "..", "support", "make_fake_mnist.py"),
@@ -158,10 +159,10 @@ def test_builtin_mlp_equals_the_cpp_tool_bit_for_bit(tmp_path):
                     "--train-size", str(train), "--batch-size", str(batch), "--iters", str(iters),
                     "--log-alpha", str(log_alpha), "--gamma", str(gamma), "--normalize", "none",
                     "--batch-order", "sequential", "--w0", str(tmp_path / "w0.h5"), "--out", str(out),
-                    "--quiet"], check=True)
+                    "--threads", str(threads), "--tanh", tanh, "--quiet"], check=True)
     images = read_idx(mnist / "train-images-idx3-ubyte", 16).reshape(-1, 784)[:train] / 255.0
     labels = read_idx(mnist / "train-labels-idx1-ubyte", 8)[:train].astype(np.int64)
-    mlp = hypergrad.Mlp(layers, images, labels)
+    mlp = hypergrad.Mlp(layers, images, labels, threads=threads, tanh=tanh)
     batches = train // batch
 
     def rows(t):
