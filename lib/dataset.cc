@@ -1,6 +1,7 @@
 #include "dataset.h"
 
 #include <algorithm>
+#include <array>
 #include <stdexcept>
 #include <string>
 
@@ -40,16 +41,31 @@ std::vector<std::size_t> Dataset::Labels() const {
   return labels;
 }
 
+namespace {
+
+// p / 255.0 for every byte p, the same bits as dividing (a lookup instead of a division).
+const std::array<double, 256>& PixelValues() {
+  static const std::array<double, 256> table = [] {
+    std::array<double, 256> t{};
+    for (std::size_t p = 0; p < 256; ++p) t[p] = static_cast<double>(p) / 255.0;
+    return t;
+  }();
+  return table;
+}
+
+}  // namespace
+
 void Dataset::CopyInputRow(std::size_t r, double* out) const {
   if (!compact()) {
     std::copy_n(inputs.begin() + static_cast<std::ptrdiff_t>(r * input_dim), input_dim, out);
     return;
   }
   const std::uint8_t* row = pixels.data() + r * input_dim;
+  const std::array<double, 256>& value = PixelValues();
   if (pixel_offset.empty()) {
-    for (std::size_t d = 0; d < input_dim; ++d) out[d] = row[d] / 255.0;
+    for (std::size_t d = 0; d < input_dim; ++d) out[d] = value[row[d]];
   } else {
-    for (std::size_t d = 0; d < input_dim; ++d) out[d] = row[d] / 255.0 - pixel_offset[d];
+    for (std::size_t d = 0; d < input_dim; ++d) out[d] = value[row[d]] - pixel_offset[d];
   }
 }
 
@@ -62,13 +78,14 @@ void Dataset::CopyInputColumns(std::size_t begin, std::size_t end, double* out) 
     }
     return;
   }
+  const std::array<double, 256>& value = PixelValues();
   for (std::size_t r = 0; r < rows; ++r) {
     const std::uint8_t* row = pixels.data() + r * input_dim;
     double* o = out + r * width;
     if (pixel_offset.empty()) {
-      for (std::size_t d = begin; d < end; ++d) o[d - begin] = row[d] / 255.0;
+      for (std::size_t d = begin; d < end; ++d) o[d - begin] = value[row[d]];
     } else {
-      for (std::size_t d = begin; d < end; ++d) o[d - begin] = row[d] / 255.0 - pixel_offset[d];
+      for (std::size_t d = begin; d < end; ++d) o[d - begin] = value[row[d]] - pixel_offset[d];
     }
   }
 }

@@ -40,7 +40,15 @@ void ParameterBlocks::Expand(std::span<const double> per_block,
 
 void ParameterBlocks::AccumulateSum(std::span<const double> per_param,
                                     std::span<double> per_block) const {
-  for (std::size_t k = 0; k < block_of.size(); ++k) per_block[block_of[k]] += per_param[k];
+  // Each run of one block summed in a register, in index order: the additions (and so the
+  // bits) of per_block[block_of[k]] += per_param[k], without a store and reload per element.
+  const std::size_t n = block_of.size();
+  for (std::size_t k = 0; k < n;) {
+    const std::uint32_t b = block_of[k];
+    double sum = per_block[b];
+    for (; k < n && block_of[k] == b; ++k) sum += per_param[k];
+    per_block[b] = sum;
+  }
 }
 
 }  // namespace hypergrad

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstring>
+#include <vector>
+
 namespace hypergrad {
 namespace {
 
@@ -15,6 +19,24 @@ TEST(ParameterBlocksTest, ExpandsAndAccumulatesByBlock) {
   std::vector<double> sums(3, 1.0);
   blocks.AccumulateSum(std::vector<double>{1, 2, 3, 4, 5}, sums);
   EXPECT_EQ(sums, (std::vector<double>{5.0, 8.0, 5.0}));
+}
+
+// Sums run by run give the bits of adding element by element in index order, also when a
+// block's parameters are not contiguous (the hypergradients per block depend on that order).
+TEST(ParameterBlocksTest, AccumulatesInIndexOrderWhateverTheLayout) {
+  ParameterBlocks blocks;
+  std::vector<double> values;
+  for (std::size_t k = 0; k < 5000; ++k) {
+    blocks.block_of.push_back(static_cast<std::uint32_t>((k / 37 + k / 101) % 4));  // runs of 1 to 37
+    values.push_back(std::sin(static_cast<double>(k)) * std::exp(static_cast<double>(k % 50) / 5.0));
+  }
+  blocks.names = {"a", "b", "c", "d"};
+  std::vector<double> expected = {0.5, -1.0, 2.0, 0.0}, got = expected;
+  for (std::size_t k = 0; k < values.size(); ++k) expected[blocks.block_of[k]] += values[k];
+  blocks.AccumulateSum(values, got);
+  for (std::size_t b = 0; b < 4; ++b) {
+    EXPECT_EQ(std::memcmp(&got[b], &expected[b], sizeof(double)), 0) << "block " << b;
+  }
 }
 
 TEST(ParameterBlocksTest, SingleAndPerParameter) {
