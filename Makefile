@@ -31,7 +31,7 @@ BEYOND     := adam
 ALIASES    := fig03 fig05 fig09
 
 # (After the lists above: prerequisites are expanded when the rule is read.)
-.PHONY: all deps configure build data test bench bench-adam bench-runs sanitize clean help reproduce figures report sensitivity fuzz soak \
+.PHONY: all deps configure build data test bench bench-adam bench-speed bench-runs sanitize clean help reproduce figures report sensitivity fuzz soak \
         $(FIGURES) $(ALIASES) $(BEYOND)
 
 all: build
@@ -45,6 +45,7 @@ help:
 	@echo "make test       install missing packages, build (Release), run the test suite"
 	@echo "make bench      build and run the benchmarks, JSON under $(BENCH_OUT)/"
 	@echo "make bench-adam only reversible Adam's benchmark (bench_adam.json)"
+	@echo "make bench-speed only the speed runs: time against the matrix products, threads (bench_speed.json)"
 	@echo "make sanitize   build with AddressSanitizer + UBSan in $(SAN_BUILD)/ and run the tests"
 	@echo "make fuzz       run the buffer/Algorithm 3 fuzzer for FUZZ_SECONDS (600)"
 	@echo "make soak       reverse 10^6 steps of the Fig-2 network (fast buffer; exact: 10^4)"
@@ -70,8 +71,11 @@ test: build
 
 # Each run: JSON name, binary, benchmark filter. Reversible Adam's runs (in bench_hypergrad)
 # get their own file, so that `make bench-adam` can refresh them alone.
-BENCH_RUNS := bench_buffer:bench_buffer:. bench_hypergrad:bench_hypergrad:-BM_AdamHypergradient \
-              bench_adam:bench_hypergrad:BM_AdamHypergradient bench_recovery:bench_recovery:.
+# The speed runs (our time against the matrix products, threads) get theirs too (bench-speed).
+BENCH_RUNS := bench_buffer:bench_buffer:. \
+              bench_hypergrad:bench_hypergrad:-BM_AdamHypergradient|BM_MatrixProductFloor|BM_Threads \
+              bench_adam:bench_hypergrad:BM_AdamHypergradient \
+              bench_speed:bench_hypergrad:BM_MatrixProductFloor|BM_Threads bench_recovery:bench_recovery:.
 
 # Results in results/bench feed results/figures and REPORT.md; elsewhere (BENCH_OUT=DIR) the
 # figures go to DIR/figures and the committed report is left alone.
@@ -90,6 +94,10 @@ bench: build
 # Only reversible Adam's benchmark (bench_adam.json), then the figures and the report section.
 bench-adam: build
 	@$(MAKE) --no-print-directory bench-runs RUNS="$(filter bench_adam:%,$(BENCH_RUNS))"
+
+# Only the speed runs (bench_speed.json: BM_MatrixProductFloor, BM_Threads), ≈ 2 min.
+bench-speed: build
+	@$(MAKE) --no-print-directory bench-runs RUNS="$(filter bench_speed:%,$(BENCH_RUNS))"
 
 bench-runs:
 	@mkdir -p $(BENCH_OUT)

@@ -11,7 +11,7 @@ import os
 
 import common
 
-FILES = ("bench_buffer", "bench_hypergrad", "bench_recovery", "bench_adam")
+FILES = ("bench_buffer", "bench_hypergrad", "bench_recovery", "bench_adam", "bench_speed")
 PAPER_BITS = {0.9: 0.152, 0.98: 0.029}   # the paper's bits per parameter per iteration
 METHOD_ORDER = ["stored", "checkpointed", "revolve s=2", "revolve s=5", "revolve s=10",
                 "revolve s=20", "reversible exact", "reversible fast", "naive-float"]
@@ -357,14 +357,19 @@ def section(bench, results):
     return lines
 
 
+def speed_source(data):
+    """make bench writes the speed runs to bench_speed; a direct bench_hypergrad run has them too."""
+    return data.get("bench_speed", data.get("bench_hypergrad", {})).get("runs", [])
+
+
 def floor_runs(data):
-    return sorted((r for r in data.get("bench_hypergrad", {}).get("runs", [])
+    return sorted((r for r in speed_source(data)
                    if r["name"].startswith("BM_MatrixProductFloor") and not r.get("error_occurred")),
                   key=lambda r: (r["iters"], r.get("polynomial_tanh", 0)))
 
 
 def thread_runs(data):
-    return sorted((r for r in data.get("bench_hypergrad", {}).get("runs", [])
+    return sorted((r for r in speed_source(data)
                    if r["name"].startswith("BM_Threads") and not r.get("error_occurred")),
                   key=lambda r: (r["iters"], r["threads"]))
 

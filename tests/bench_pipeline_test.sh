@@ -18,7 +18,7 @@ run() {  # run BENCHMARK FILTER
 run bench_buffer 'BM_BitsPerStep/buffer:1/gamma_milli:900/steps:1000/'
 run bench_recovery 'BM_RecoveryError/iters:10/gamma_milli:900'
 # Revolve at T = 100 (with, untimed, the stored-trajectory reference and the naive baseline).
-run bench_hypergrad 'BM_(Forward/iters:100|MatrixProductFloor/iters:100|Hypergradient/iters:100/method:(revolve/buffer:fast/snapshots:20|reversible/buffer:fast)|AdamHypergradient/iters:100/method:reversible/buffer:fast)'
+run bench_hypergrad 'BM_(Forward/iters:100|MatrixProductFloor/iters:100/|Threads/iters:100/threads:2/|Hypergradient/iters:100/method:(revolve/buffer:fast/snapshots:20|reversible/buffer:fast)|AdamHypergradient/iters:100/method:reversible/buffer:fast)'
 $py - "$tmp/bench/bench_hypergrad.json" <<'PY' || fail "bench_hypergrad counters"
 import json, sys
 runs = {r["name"]: r for r in json.load(open(sys.argv[1]))["benchmarks"]}
@@ -33,6 +33,11 @@ floor = next(r for n, r in runs.items() if "MatrixProductFloor" in n)
 assert floor["gemms_per_training_step"] == 11 and floor["gemms_per_reverse_step"] == 31, floor
 assert floor["flops_per_training_step"] == 37960000, floor
 assert floor["training_over_gemm"] > 0 and floor["hypergradient_over_gemm"] > 0 and floor["peak_rss_bytes"] > 0
+# Both tanh kernels are timed against the same floor; two threads give one thread's bits.
+assert sorted(r["polynomial_tanh"] for n, r in runs.items() if "MatrixProductFloor" in n) == [0, 1]
+threads = next(r for n, r in runs.items() if "BM_Threads" in n)
+assert threads["threads"] == 2 and threads["bitwise_equal_to_one_thread"] == 1, threads
+assert threads["speedup"] > 0 and threads["seconds_one_thread"] > 0, threads
 # Reversible Adam: exact, equal to its stored trajectory, and far below storing (w, m, s).
 adam = next(r for n, r in runs.items() if "Adam" in n)
 assert adam["reversal_exact"] == 1 and adam["bitwise_equal_to_stored"] == 1, adam
@@ -48,4 +53,6 @@ $py "$src/analysis/report.py" --results "$tmp/res" --bench "$tmp/bench" > /dev/n
 grep -q "## Memory and exactness" "$tmp/res/REPORT.md" || fail "report section missing"
 grep -q "| 100 | revolve s=20 |" "$tmp/res/REPORT.md" || fail "Revolve row missing"
 grep -q "^| 100 | fast | 0\.[0-9]* |" "$tmp/res/REPORT.md" || fail "reversible-Adam row missing"
+grep -q "^| 100 | polynomial | " "$tmp/res/REPORT.md" || fail "matrix-product floor row missing"
+grep -q "^| 100 | 2 | " "$tmp/res/REPORT.md" || fail "threads row missing"
 echo "bench pipeline: ok"
