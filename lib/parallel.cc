@@ -36,7 +36,18 @@ struct Loop {
   }
 };
 
-// Worker threads that sleep between loops. One loop at a time (`busy_`).
+// Waits up to about 50 µs for `ready()` without sleeping: a training step dispatches several
+// loops a few tens of microseconds apart, and a futex wake-up costs as much again.
+template <class Ready>
+bool SpinFor(Ready ready) {
+  for (int i = 0; i < 2000; ++i) {
+    if (ready()) return true;
+    __builtin_ia32_pause();
+  }
+  return ready();
+}
+
+// Worker threads that spin briefly, then sleep, between loops. One loop at a time (`busy_`).
 class Pool {
  public:
   static Pool& Instance() {
@@ -56,15 +67,17 @@ class Pool {
       }
       loop_ = &loop;
       helpers_ = helpers;
-      running_ = helpers;
-      ++generation_;
+      running_.store(helpers);
+      generation_.fetch_add(1, std::memory_order_release);
     }
     wake_.notify_all();
     in_parallel_loop = true;
     loop.Work();
     in_parallel_loop = false;
-    std::unique_lock<std::mutex> lock(mutex_);
-    done_.wait(lock, [this] { return running_ == 0; });
+    if (!SpinFor([this] { return running_.load(std::memory_order_acquire) == 0; })) {
+      std::unique_lock<std::mutex> lock(mutex_);
+      done_.wait(lock, [this] { return running_.load() == 0; });
+    }
     loop_ = nullptr;
     return true;
   }
@@ -82,17 +95,22 @@ class Pool {
   void WorkerMain(unsigned index) {
     in_parallel_loop = true;
     std::uint64_t seen = 0;
-    std::unique_lock<std::mutex> lock(mutex_);
     while (true) {
-      wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
-      if (stop_) return;
-      seen = generation_;
-      if (index >= helpers_) continue;  // this loop wants fewer threads
-      Loop* loop = loop_;
-      lock.unlock();
+      SpinFor([&] { return generation_.load(std::memory_order_acquire) != seen; });
+      Loop* loop = nullptr;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        wake_.wait(lock, [&] { return stop_ || generation_.load() != seen; });
+        if (stop_) return;
+        seen = generation_.load();
+        if (index >= helpers_) continue;  // this loop wants fewer threads
+        loop = loop_;
+      }
       loop->Work();
-      lock.lock();
-      if (--running_ == 0) done_.notify_one();
+      if (running_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        std::lock_guard<std::mutex> lock(mutex_);  // the caller checks running_ under it
+        done_.notify_one();
+      }
     }
   }
 
@@ -101,8 +119,9 @@ class Pool {
   std::condition_variable wake_, done_;
   std::vector<std::thread> workers_;
   Loop* loop_ = nullptr;
-  unsigned helpers_ = 0, running_ = 0;
-  std::uint64_t generation_ = 0;
+  unsigned helpers_ = 0;
+  std::atomic<unsigned> running_{0};
+  std::atomic<std::uint64_t> generation_{0};
   bool stop_ = false;
 };
 
