@@ -101,7 +101,7 @@ bench-speed: build
 
 bench-runs:
 	@mkdir -p $(BENCH_OUT)
-	@for run in $(RUNS); do \
+	@for run in $(foreach r,$(RUNS),'$(r)'); do \
 	  name=$${run%%:*}; rest=$${run#*:}; bin=$${rest%%:*}; filter=$${rest#*:}; \
 	  echo "== $$name"; \
 	  BENCH_FULL=$(BENCH_FULL) $(TEST_ENV) $(BUILD)/bin/$$bin --benchmark_format=console \

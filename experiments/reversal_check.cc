@@ -19,6 +19,7 @@
 #include "common/progress.h"
 #include "mlp.h"
 #include "random.h"
+#include "results/provenance.h"
 #include "reversible_adam.h"
 #include "reversible_sgd.h"
 
@@ -60,7 +61,7 @@ double Seconds(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
 }
 
-int Run(Options o) {
+int Run(Options o, const Provenance& provenance) {
   const bool mnist = o.problem == "mnist";
   if (o.layers.empty()) o.layers = mnist ? "784,50,50,50,10" : "20,32,32,5";
   if (o.batch_size == 0) o.batch_size = mnist ? 200 : 64;
@@ -189,6 +190,16 @@ int Run(Options o) {
     decays = "beta1 " + Format(o.optimizer_flags.beta1) + ", beta2 " + Format(o.optimizer_flags.beta2) + ", eps " + Format(o.optimizer_flags.eps);
   }
   if (o.json) {
+    out["provenance"] = {{"command_line", provenance.command_line},
+                         {"git_revision", provenance.git_revision},
+                         {"git_dirty", provenance.git_dirty},
+                         {"start_time", provenance.start_time},
+                         {"end_time", UtcNow()},
+                         {"host", provenance.host},
+                         {"compiler", provenance.compiler},
+                         {"build_type", provenance.build_type},
+                         {"instruction_set", provenance.instruction_set},
+                         {"library_versions", provenance.library_versions}};
     std::cout << out.dump(2) << "\n";
   } else {
     std::cout << o.problem << " [" << o.layers << "], " << n << " parameters, " << o.iters
@@ -262,6 +273,7 @@ int main(int argc, char** argv) {
   AddTanhOption(app, o.tanh);
   app.add_flag("--json", o.json, "print one JSON object on stdout");
   app.add_flag("--quiet", o.quiet, "no progress lines on stderr");
+  const hypergrad::Provenance provenance = hypergrad::CollectProvenance(argc, argv);
   return hypergrad::experiments::GuardedMain(app, argc, argv,
-                                             [&] { return hypergrad::experiments::Run(o); });
+                                             [&] { return hypergrad::experiments::Run(o, provenance); });
 }

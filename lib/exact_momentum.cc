@@ -202,10 +202,18 @@ void ApplyRatiosParallel(std::span<std::int64_t> c, std::span<const MomentumRati
     return ApplyRatios(c, ratios, inverse, buffer);  // v and buffer as they were: fails as it does
   }
   words_and_undo(false);
+  // The factor prepared once per run of equal ratios (preparing one divides in 128 bits).
+  MomentumRatio current = ratio_at(0);
+  Factor<Buffer> f = factor(0, inverse);
   for (std::size_t j = 0; j < pieces.size(); ++j) {
     for (std::size_t k = 0; k < done[j].deferred.size(); ++k) {
       const std::size_t i = done[j].deferred[k];
-      if (RationalMultiplyElement(c[i], i, factor(i, inverse), buffer)) continue;
+      const MomentumRatio r = ratio_at(i);
+      if (r.n != current.n || r.d != current.d) {
+        current = r;
+        f = factor(i, inverse);
+      }
+      if (RationalMultiplyElement(c[i], i, f, buffer)) continue;
       // The first element that overflows (the others are independent of it): undo the deferred
       // ones before it in reverse, then the local ones, and name it.
       const double value = ToDouble(c[i]) * factor(i, inverse).n / factor(i, inverse).d;

@@ -19,7 +19,9 @@ namespace hypergrad {
 // FixedPointOverflow naming the element if a result leaves (-2048, 2048) (possible only for
 // n > d); in both cases v and buffer are left unchanged.
 // With `threads` > 1, the exact and fast buffers work on pieces of v in parallel (a fixed split,
-// parallel.h): v, the buffer and every error are the same bits as with one thread.
+// parallel.h): v, the buffer and every error are the same bits as with one thread. (One
+// difference: after an overflow the exact buffer's integers hold the same values but may keep
+// more limbs allocated, as the parallel work was done and undone; AllocatedBytes reports it.)
 void MultiplyByRatio(FixedPointVector& v, std::span<const MomentumRatio> ratios,
                      InfoBuffer& buffer, unsigned threads = 1);
 

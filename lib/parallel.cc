@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
@@ -47,7 +48,8 @@ bool SpinFor(Ready ready) {
   return ready();
 }
 
-// Worker threads that spin briefly, then sleep, between loops. One loop at a time (`busy_`).
+// Worker threads that spin briefly, then sleep, between loops; only the workers a loop wants
+// are woken (an idle worker must not spin beside busy ones). One loop at a time (`busy_`).
 class Pool {
  public:
   static Pool& Instance() {
@@ -59,70 +61,78 @@ class Pool {
   bool TryRun(Loop& loop, unsigned helpers) {
     std::unique_lock<std::mutex> busy(busy_, std::try_to_lock);
     if (!busy.owns_lock()) return false;
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      while (workers_.size() < helpers) {
-        const unsigned index = static_cast<unsigned>(workers_.size());
-        workers_.emplace_back([this, index] { WorkerMain(index); });
-      }
-      loop_ = &loop;
-      helpers_ = helpers;
-      running_.store(helpers);
-      generation_.fetch_add(1, std::memory_order_release);
+    while (workers_.size() < helpers) {
+      workers_.push_back(std::make_unique<Worker>());
+      Worker* w = workers_.back().get();
+      w->thread = std::thread([this, w] { WorkerMain(*w); });
     }
-    wake_.notify_all();
+    loop_ = &loop;
+    running_.store(helpers, std::memory_order_relaxed);
+    ++generation_;
+    for (unsigned i = 0; i < helpers; ++i) {
+      Worker& w = *workers_[i];
+      {
+        std::lock_guard<std::mutex> lock(w.mutex);
+        w.wanted.store(generation_, std::memory_order_release);
+      }
+      w.wake.notify_one();
+    }
     in_parallel_loop = true;
     loop.Work();
     in_parallel_loop = false;
     if (!SpinFor([this] { return running_.load(std::memory_order_acquire) == 0; })) {
-      std::unique_lock<std::mutex> lock(mutex_);
-      done_.wait(lock, [this] { return running_.load() == 0; });
+      std::unique_lock<std::mutex> lock(done_mutex_);
+      done_.wait(lock, [this] { return running_.load(std::memory_order_acquire) == 0; });
     }
-    loop_ = nullptr;
     return true;
   }
 
   ~Pool() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      stop_ = true;
+    for (auto& w : workers_) {
+      {
+        std::lock_guard<std::mutex> lock(w->mutex);
+        w->stop = true;
+      }
+      w->wake.notify_one();
     }
-    wake_.notify_all();
-    for (std::thread& t : workers_) t.join();
+    for (auto& w : workers_) w->thread.join();
   }
 
  private:
-  void WorkerMain(unsigned index) {
+  struct Worker {
+    std::thread thread;
+    std::mutex mutex;
+    std::condition_variable wake;
+    std::atomic<std::uint64_t> wanted{0};  // the generation of the loop it is wanted for
+    bool stop = false;
+  };
+
+  void WorkerMain(Worker& w) {
     in_parallel_loop = true;
     std::uint64_t seen = 0;
     while (true) {
-      SpinFor([&] { return generation_.load(std::memory_order_acquire) != seen; });
-      Loop* loop = nullptr;
+      SpinFor([&] { return w.wanted.load(std::memory_order_acquire) != seen; });
       {
-        std::unique_lock<std::mutex> lock(mutex_);
-        wake_.wait(lock, [&] { return stop_ || generation_.load() != seen; });
-        if (stop_) return;
-        seen = generation_.load();
-        if (index >= helpers_) continue;  // this loop wants fewer threads
-        loop = loop_;
+        std::unique_lock<std::mutex> lock(w.mutex);
+        w.wake.wait(lock, [&] { return w.stop || w.wanted.load(std::memory_order_acquire) != seen; });
+        if (w.stop) return;
+        seen = w.wanted.load(std::memory_order_acquire);
       }
-      loop->Work();
+      loop_->Work();  // set before `wanted`, whose release/acquire orders it
       if (running_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-        std::lock_guard<std::mutex> lock(mutex_);  // the caller checks running_ under it
+        std::lock_guard<std::mutex> lock(done_mutex_);  // the caller checks running_ under it
         done_.notify_one();
       }
     }
   }
 
   std::mutex busy_;
-  std::mutex mutex_;
-  std::condition_variable wake_, done_;
-  std::vector<std::thread> workers_;
+  std::vector<std::unique_ptr<Worker>> workers_;  // touched only by the holder of busy_
   Loop* loop_ = nullptr;
-  unsigned helpers_ = 0;
+  std::uint64_t generation_ = 0;
   std::atomic<unsigned> running_{0};
-  std::atomic<std::uint64_t> generation_{0};
-  bool stop_ = false;
+  std::mutex done_mutex_;
+  std::condition_variable done_;
 };
 
 }  // namespace

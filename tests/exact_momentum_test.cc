@@ -196,10 +196,10 @@ TEST_P(ExactMomentumTest, RejectsMismatchedSizesAndBadRatios) {
 }
 
 // Everything a buffer holds, comparable: the fast buffer's coder states, the exact buffer's
-// integers, and both one's sizes.
-std::vector<std::string> Contents(const InfoBuffer& buffer) {
+// integers, the information and (if `bytes`) the bytes allocated.
+std::vector<std::string> Contents(const InfoBuffer& buffer, bool bytes = true) {
   std::vector<std::string> out = {std::to_string(buffer.InformationBits()),
-                                  std::to_string(buffer.AllocatedBytes())};
+                                  bytes ? std::to_string(buffer.AllocatedBytes()) : ""};
   for (std::size_t i = 0; i < buffer.size(); ++i) {
     if (const auto* fast = dynamic_cast<const AnsBuffer*>(&buffer)) {
       out.push_back(std::to_string(fast->state(i)));
@@ -266,7 +266,9 @@ TEST_P(ExactMomentumTest, OverflowOnSeveralThreadsNamesTheSameElementAndChangesN
     auto buffer = Make(n);
     for (int t = 0; t < 40; ++t) MultiplyByRatio(v, warm, *buffer, threads);
     const FixedPointVector before = v;
-    const std::vector<std::string> contents = Contents(*buffer);
+    // After an overflow the exact buffer's integers may keep more limbs (exact_momentum.h).
+    const bool bytes = GetParam() == BufferKind::kFast;
+    const std::vector<std::string> contents = Contents(*buffer, bytes);
     try {
       MultiplyByRatio(v, grow, *buffer, threads);
       FAIL() << "2040 · 1.01 should overflow";
@@ -274,7 +276,7 @@ TEST_P(ExactMomentumTest, OverflowOnSeveralThreadsNamesTheSameElementAndChangesN
       EXPECT_EQ(e.index(), hot) << threads << " threads";
     }
     EXPECT_EQ(v, before) << threads << " threads";
-    EXPECT_EQ(Contents(*buffer), contents) << threads << " threads";
+    EXPECT_EQ(Contents(*buffer, bytes), contents) << threads << " threads";
   }
 }
 

@@ -55,9 +55,13 @@ void FloorDivMod(const BigInt& c, const BigInt& m, BigInt& q, BigInt& r) {
 }
 
 // Whether two buffers hold the same: per element, the fast buffer's coder state or the exact
-// buffer's integer, and the same total information.
+// buffer's integer, the same total information, and for the fast buffer the same bytes (its
+// chunk pool sees the same operations in the same order). The exact buffer's bytes are not
+// compared: after an overflow the parallel form has multiplied and divided its integers back,
+// same values, possibly more limbs allocated (exact_momentum.h).
 bool SameContents(const InfoBuffer& a, const InfoBuffer& b) {
-  if (a.InformationBits() != b.InformationBits() || a.AllocatedBytes() != b.AllocatedBytes()) return false;
+  if (a.InformationBits() != b.InformationBits()) return false;
+  if (a.name() == "fast" && a.AllocatedBytes() != b.AllocatedBytes()) return false;
   for (std::size_t i = 0; i < a.size(); ++i) {
     if (const auto* fa = dynamic_cast<const hypergrad::AnsBuffer*>(&a)) {
       if (fa->state(i) != dynamic_cast<const hypergrad::AnsBuffer&>(b).state(i)) return false;
