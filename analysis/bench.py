@@ -385,19 +385,21 @@ def speed_lines(data):
                 "threads counts once) and replayed alone T times in the same benchmark run: the "
                 "floor our run is measured against (one thread). With glibc's tanh (every "
                 "committed result) and with the polynomial kernel (`--tanh polynomial`).", "",
-                "| T | tanh | training | its products | ratio | training + loss + reverse | their products "
-                "| ratio | MFLOP per training / reverse step |",
-                "|---|---|---|---|---|---|---|---|---|"]
+                "| T | tanh | training | its products | ratio | final loss | reverse | training + loss + reverse "
+                "| their products | ratio | MFLOP per training / reverse step |",
+                "|---|---|---|---|---|---|---|---|---|---|---|"]
         for r in floor:
             out.append(f"| {r['iters']:.0f} | {'polynomial' if r.get('polynomial_tanh') else 'glibc'} "
                        f"| {r['seconds_training']:.2f} s | {r['gemm_seconds_training']:.2f} s "
-                       f"| {r['training_over_gemm']:.2f}× | {r['seconds_hypergradient']:.2f} s "
+                       f"| {r['training_over_gemm']:.2f}× | {r.get('seconds_final_loss', float('nan')):.2f} s "
+                       f"| {r.get('seconds_reverse', float('nan')):.2f} s | {r['seconds_hypergradient']:.2f} s "
                        f"| {r['gemm_seconds_hypergradient']:.2f} s | {r['hypergradient_over_gemm']:.2f}× "
                        f"| {r['flops_per_training_step'] / 1e6:.2f} / {r['flops_per_reverse_step'] / 1e6:.2f} |")
     threads = thread_runs(data)
     if threads:
         out += ["", "`BM_Threads`: one run (training + final loss + reverse, reversible, fast "
-                "buffer) on one thread and on N, timed in the same benchmark run. Each pass is "
+                "buffer) on one thread and on N, timed in the same benchmark run (the fastest of "
+                "three alternating pairs of runs: single timings here vary by about ±10%). Each pass is "
                 "split in a fixed way that does not depend on N (batch rows, input units, "
                 "parameter ranges), so the hypergradients are the same bits (checked in every "
                 "run).", "",
