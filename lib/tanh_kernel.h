@@ -1,6 +1,7 @@
 // The hidden layers' tanh, two ways. Exact reversal needs only that every evaluation of the same
 // input gives the same bits (in one build); both kernels are pure functions of each element.
-//   kLibm:       glibc's scalar tanh (≈ 10–15 ns per element here). Every committed result.
+//   kLibm:       glibc's scalar tanh (≈ 10–15 ns per element here), what the authors' numpy
+//                calls: the default, and every committed result.
 //   kPolynomial: our own, written so that GCC vectorises it for plain x86-64 (SSE2, two lanes;
 //                ≈ 4 ns per element): tanh|x| = t/(t + 2) with t = expm1(2|x|), expm1 from
 //                2^k·(expm1(r) + 1) − 1, |r| ≤ ln2/2, Cody–Waite reduction and the Taylor series
