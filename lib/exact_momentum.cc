@@ -57,31 +57,48 @@ inline bool RationalMultiplyElement(std::int64_t& c, std::size_t i, const Factor
   return true;
 }
 
+// Element i's factor n/d (or d/n if `invert`), prepared again only when the ratio changes:
+// ratios come in runs, one per parameter block, and preparing a factor divides in 128 bits.
+template <class Buffer>
+class FactorRuns {
+ public:
+  FactorRuns(std::span<const MomentumRatio> ratios, bool invert, std::size_t first = 0)
+      : ratios_(ratios), invert_(invert), current_(RatioAt(first)), factor_(Make(current_)) {}
+  MomentumRatio RatioAt(std::size_t i) const { return ratios_[ratios_.size() == 1 ? 0 : i]; }
+  const Factor<Buffer>& At(std::size_t i) {
+    const MomentumRatio r = RatioAt(i);
+    if (r.n != current_.n || r.d != current_.d) {
+      current_ = r;
+      factor_ = Make(r);
+    }
+    return factor_;
+  }
+
+ private:
+  Factor<Buffer> Make(MomentumRatio r) const {
+    return invert_ ? Factor<Buffer>(r.d, r.n) : Factor<Buffer>(r.n, r.d);
+  }
+  std::span<const MomentumRatio> ratios_;
+  bool invert_;
+  MomentumRatio current_;
+  Factor<Buffer> factor_;
+};
+
 template <class Buffer>
 void ApplyRatios(std::span<std::int64_t> c, std::span<const MomentumRatio> ratios, bool inverse,
                  Buffer& buffer) {
   if (c.empty()) return;
-  const bool broadcast = ratios.size() == 1;
-  auto ratio_at = [&](std::size_t i) { return ratios[broadcast ? 0 : i]; };
-  auto factor = [](const MomentumRatio& r, bool invert) {
-    return invert ? Factor<Buffer>(r.d, r.n) : Factor<Buffer>(r.n, r.d);
-  };
-  // Ratios come in runs (one per parameter block): prepare a factor when the ratio changes.
-  MomentumRatio current = ratio_at(0);
-  Factor<Buffer> f = factor(current, inverse);
+  FactorRuns<Buffer> factors(ratios, inverse);
   for (std::size_t i = 0; i < c.size(); ++i) {
-    const MomentumRatio r = ratio_at(i);
-    if (r.n != current.n || r.d != current.d) {
-      current = r;
-      f = factor(r, inverse);
-    }
+    const Factor<Buffer>& f = factors.At(i);
     if (!RationalMultiplyElement(c[i], i, f, buffer)) {
       const double value = ToDouble(c[i]) * f.n / f.d;
       // All-or-nothing: undo the elements already done. Each is exactly invertible and its
       // inverse lands on a value that was representable, so an undo cannot fail; if one did,
       // v and the buffer would no longer be what the caller had, so say so loudly.
+      FactorRuns<Buffer> inverses(ratios, !inverse, i);
       for (std::size_t j = i; j-- > 0;) {
-        if (!RationalMultiplyElement(c[j], j, factor(ratio_at(j), !inverse), buffer)) {
+        if (!RationalMultiplyElement(c[j], j, inverses.At(j), buffer)) {
           throw std::logic_error("Algorithm 3: undoing element " + std::to_string(j) +
                                  " after an overflow at element " + std::to_string(i) +
                                  " failed; the vector and buffer are inconsistent");
@@ -137,12 +154,6 @@ void ApplyRatiosParallel(std::span<std::int64_t> c, std::span<const MomentumRati
   const unsigned threads = split.threads;
   const std::vector<Chunk> pieces = FixedChunks(c.size(), kPieces, std::max<std::size_t>(1, split.min_piece), 1);
   if (threads <= 1 || pieces.size() <= 1) return ApplyRatios(c, ratios, inverse, buffer);
-  const bool broadcast = ratios.size() == 1;
-  auto ratio_at = [&](std::size_t i) { return ratios[broadcast ? 0 : i]; };
-  auto factor = [&](std::size_t i, bool invert) {
-    const MomentumRatio r = ratio_at(i);
-    return invert ? Factor<Buffer>(r.d, r.n) : Factor<Buffer>(r.n, r.d);
-  };
   struct Piece {
     std::vector<std::size_t> deferred;  // in index order
     std::size_t end = 0;                // elements before it were visited
@@ -154,15 +165,10 @@ void ApplyRatiosParallel(std::span<std::int64_t> c, std::span<const MomentumRati
   auto sweep = [&](std::size_t j, bool invert, bool first_pass) {
     Piece& piece = done[j];
     std::size_t next_deferred = 0;
-    MomentumRatio current = ratio_at(pieces[j].begin);
-    Factor<Buffer> f = factor(pieces[j].begin, invert);
+    FactorRuns<Buffer> factors(ratios, invert, pieces[j].begin);
     const std::size_t end = first_pass ? pieces[j].end : piece.end;
     for (std::size_t i = pieces[j].begin; i < end; ++i) {
-      const MomentumRatio r = ratio_at(i);
-      if (r.n != current.n || r.d != current.d) {
-        current = r;
-        f = factor(i, invert);
-      }
+      const Factor<Buffer>& f = factors.At(i);
       if (!first_pass) {
         if (next_deferred < piece.deferred.size() && piece.deferred[next_deferred] == i) {
           ++next_deferred;
@@ -202,25 +208,20 @@ void ApplyRatiosParallel(std::span<std::int64_t> c, std::span<const MomentumRati
     return ApplyRatios(c, ratios, inverse, buffer);  // v and buffer as they were: fails as it does
   }
   words_and_undo(false);
-  // The factor prepared once per run of equal ratios (preparing one divides in 128 bits).
-  MomentumRatio current = ratio_at(0);
-  Factor<Buffer> f = factor(0, inverse);
+  FactorRuns<Buffer> factors(ratios, inverse);
   for (std::size_t j = 0; j < pieces.size(); ++j) {
     for (std::size_t k = 0; k < done[j].deferred.size(); ++k) {
       const std::size_t i = done[j].deferred[k];
-      const MomentumRatio r = ratio_at(i);
-      if (r.n != current.n || r.d != current.d) {
-        current = r;
-        f = factor(i, inverse);
-      }
+      const Factor<Buffer>& f = factors.At(i);
       if (RationalMultiplyElement(c[i], i, f, buffer)) continue;
       // The first element that overflows (the others are independent of it): undo the deferred
       // ones before it in reverse, then the local ones, and name it.
-      const double value = ToDouble(c[i]) * factor(i, inverse).n / factor(i, inverse).d;
+      const double value = ToDouble(c[i]) * f.n / f.d;
+      FactorRuns<Buffer> inverses(ratios, !inverse, i);
       for (std::size_t jj = j + 1; jj-- > 0;) {
         for (std::size_t kk = jj == j ? k : done[jj].deferred.size(); kk-- > 0;) {
           const std::size_t e = done[jj].deferred[kk];
-          if (!RationalMultiplyElement(c[e], e, factor(e, !inverse), buffer)) {
+          if (!RationalMultiplyElement(c[e], e, inverses.At(e), buffer)) {
             throw std::logic_error("Algorithm 3: undoing element " + std::to_string(e) +
                                    " after an overflow at element " + std::to_string(i) +
                                    " failed; the vector and buffer are inconsistent");

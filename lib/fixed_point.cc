@@ -12,17 +12,6 @@
 namespace hypergrad {
 namespace {
 
-// Element-wise work split for threads (the results never depend on the split: each element is
-// computed alone); one piece for one thread.
-std::vector<Chunk> ElementPieces(std::size_t n, unsigned threads) {
-  if (threads <= 1) return {{0, n}};
-  return FixedChunks(n, 16, 8192, 1);
-}
-
-}  // namespace
-
-namespace {
-
 // 2^63: the first magnitude of x · 2^52 that does not fit in int64.
 constexpr double kTwoPow63 = 9223372036854775808.0;
 

@@ -32,6 +32,12 @@ struct Chunk {
 std::vector<Chunk> FixedChunks(std::size_t count, std::size_t max_chunks, std::size_t min_size,
                                std::size_t align);
 
+// The pieces element-wise work over n elements is split into for `threads`: the whole range
+// for one thread, else a fixed split of at most 16 pieces of at least 8,192 elements (never
+// dependent on the thread count beyond that; each element is computed alone, so the results
+// are the same bits either way).
+std::vector<Chunk> ElementPieces(std::size_t n, unsigned threads);
+
 }  // namespace hypergrad
 
 #endif  // HYPERGRAD_PARALLEL_H_

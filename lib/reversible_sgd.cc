@@ -143,8 +143,7 @@ Hypergradients ReversibleSgd::Reverse(std::span<const double> d_wT,
   Trajectory& trajectory = this->trajectory();
   // The element-wise loops on a fixed split of the parameters (same bits on any thread count).
   const unsigned threads = options().threads;
-  const std::vector<Chunk> pieces =
-      threads > 1 ? FixedChunks(n, 16, 8192, 1) : std::vector<Chunk>{{0, n}};
+  const std::vector<Chunk> pieces = ElementPieces(n, threads);
   const auto for_each = [&](auto&& body) {
     ParallelFor(pieces.size(), threads, [&](std::size_t j) {
       for (std::size_t k = pieces[j].begin; k < pieces[j].end; ++k) body(k);

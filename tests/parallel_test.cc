@@ -63,8 +63,12 @@ TEST(FixedChunksTest, CoversTheRangeWithAlignedBoundaries) {
     for (std::size_t j = 0; j < chunks.size(); ++j) {
       EXPECT_EQ(chunks[j].begin % 2, 0u);
       EXPECT_GT(chunks[j].size(), 0u);
-      if (j > 0) EXPECT_EQ(chunks[j].begin, chunks[j - 1].end);
-      if (j + 1 < chunks.size()) EXPECT_GE(chunks[j].size(), 16u);
+      if (j > 0) {
+        EXPECT_EQ(chunks[j].begin, chunks[j - 1].end);
+      }
+      if (j + 1 < chunks.size()) {
+        EXPECT_GE(chunks[j].size(), 16u);
+      }
     }
   }
   EXPECT_EQ(FixedChunks(200, 4, 16, 2).size(), 4u);  // the Fig-2 batch: 50 rows each
