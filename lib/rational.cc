@@ -18,4 +18,16 @@ MomentumRatio MomentumToRatio(double gamma) {
   return {static_cast<std::uint32_t>(n), static_cast<std::uint32_t>(d)};
 }
 
+void CheckDecay(double decay, const std::string& what) {
+  if (!(decay >= kMinDecay && decay <= kMaxDecay)) {
+    std::ostringstream out;
+    out << what << " = ";
+    out.precision(17);
+    out << decay;
+    out.precision(6);  // the bounds as the tools' --help prints them
+    out << " is outside [" << kMinDecay << ", " << kMaxDecay << "]";
+    throw std::invalid_argument(out.str());
+  }
+}
+
 }  // namespace hypergrad

@@ -5,6 +5,7 @@
 
 #include <bit>
 #include <cstdint>
+#include <string>
 
 namespace hypergrad {
 
@@ -99,6 +100,19 @@ struct MomentumRatio {
 // Output: 1 ≤ n ≤ 65536 and 1 ≤ d ≤ 65536.
 // Throws std::invalid_argument naming the value if γ is out of range or NaN.
 MomentumRatio MomentumToRatio(double gamma);
+
+// The one range of a decay that training accepts, at every entry point (the command-line tools'
+// --gamma, --beta1, --beta2 and the Python module's schedules and momentum_ratio): SGD's momentum
+// γ and Adam's β1, β2 must lie in [kMinDecay, kMaxDecay]. γ ≥ 1 makes the velocity grow instead
+// of decay (the weights leave the fixed-point range); γ ≤ 0 has no ratio n/d. Inside the range
+// MomentumToRatio gives 1 ≤ n ≤ d = 65536: 1e-6 → 1/65536 and 0.999999 → 65536/65536.
+inline constexpr double kMinDecay = 1e-6;
+inline constexpr double kMaxDecay = 0.999999;
+
+// Throws std::invalid_argument "<what> = <decay> is outside [1e-06, 0.999999]" unless
+// kMinDecay ≤ decay ≤ kMaxDecay (NaN is outside). `what` names the entry, e.g.
+// "gamma at iteration 3, block 0".
+void CheckDecay(double decay, const std::string& what);
 
 }  // namespace hypergrad
 

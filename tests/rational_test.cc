@@ -104,5 +104,23 @@ TEST(MomentumToRatioTest, RejectsNonPositiveAndNonFinite) {
   }
 }
 
+// The training range of a decay, one rule for the tools and the Python module: [1e-6, 0.999999].
+TEST(CheckDecayTest, AcceptsTheRangeAndNamesTheEntryOutsideIt) {
+  for (double decay : {1e-6, 0.5, 0.9, 0.999999}) EXPECT_NO_THROW(CheckDecay(decay, "gamma")) << decay;
+  for (double decay : {0.0, 9.9e-7, -0.5, 0.9999991, 1.0, 1.5, 2.5, std::nan(""),
+                       std::numeric_limits<double>::infinity()}) {
+    EXPECT_THROW(CheckDecay(decay, "gamma"), std::invalid_argument) << decay;
+  }
+  try {
+    CheckDecay(2.5, "beta1 at iteration 3, block 0");
+    FAIL() << "2.5 accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_STREQ(e.what(), "beta1 at iteration 3, block 0 = 2.5 is outside [1e-06, 0.999999]");
+  }
+  // The ends have ratios n/d ≤ 1.
+  EXPECT_EQ(MomentumToRatio(kMinDecay), (MomentumRatio{1, 65536}));
+  EXPECT_EQ(MomentumToRatio(kMaxDecay), (MomentumRatio{65536, 65536}));
+}
+
 }  // namespace
 }  // namespace hypergrad

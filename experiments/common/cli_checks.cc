@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "mlp.h"
+#include "rational.h"
 
 namespace hypergrad::experiments {
 namespace {
@@ -104,13 +105,13 @@ void AddOptimizerOptions(CLI::App& app, OptimizerFlags& flags) {
       ->check(CLI::IsMember({"sgd", "adam"}))
       ->capture_default_str();
   app.add_option("--gamma", flags.gamma, "momentum decay (sgd)")
-      ->check(RealNumber(1e-6, 0.999999))
+      ->check(RealNumber(kMinDecay, kMaxDecay))
       ->capture_default_str();
   app.add_option("--beta1", flags.beta1, "decay of the first moment m (adam)")
-      ->check(RealNumber(1e-6, 0.999999))
+      ->check(RealNumber(kMinDecay, kMaxDecay))
       ->capture_default_str();
   app.add_option("--beta2", flags.beta2, "decay of the second moment s (adam)")
-      ->check(RealNumber(1e-6, 0.999999))
+      ->check(RealNumber(kMinDecay, kMaxDecay))
       ->capture_default_str();
   app.add_option("--eps", flags.eps, "added to √ŝ in Adam's step (adam)")
       ->check(RealNumber(1e-300, 1.0))
