@@ -10,18 +10,24 @@
 //                                     eps=1e-8, blocks=None, buffer="fast")
 //
 // The model is two callbacks: gradient(w, t) -> (loss, g) and hvp(w, u, t) -> H(w)·u, both of
-// the training loss of step t. They must be bit-reproducible (the reverse pass calls gradient
-// again at the same w and needs the same bits); a callback that is not gives
+// the training loss of step t, and optionally mixed(w, u, t) -> ∇_θ⟨∇_w L_t(w, θ), u⟩ for
+// hyperparameters θ inside the loss (r.d_theta). They must be bit-reproducible (the reverse pass
+// calls gradient again at the same w and needs the same bits); a callback that is not gives
 // r.reversal_exact == False and a RuntimeWarning naming the step, never a silent wrong answer.
+// The callbacks get fresh read-only copies of w and u that they may keep. What they return
+// must be numbers (a float, or an integer or floating array of the right size) and finite:
+// anything else is a ValueError naming the callback and its step.
 #include <pybind11/functional.h>
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cmath>
 #include <cstring>
 #include <limits>
 #include <memory>
 #include <span>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -42,43 +48,141 @@ namespace {
 
 using Array = py::array_t<double, py::array::c_style | py::array::forcecast>;
 
-// A read-only numpy view of C++ memory that lives as long as the call (no copy).
-py::array_t<double> View(std::span<const double> x) {
-  py::array_t<double> a({static_cast<py::ssize_t>(x.size())}, {static_cast<py::ssize_t>(sizeof(double))},
-                        x.data(), py::none());
+// A fresh read-only numpy copy of `x`: a callback may keep it (the run's own w changes in place
+// and is freed after the run); read-only as a reminder that changing it changes nothing.
+py::array_t<double> Copy(std::span<const double> x) {
+  py::array_t<double> a(static_cast<py::ssize_t>(x.size()));
+  std::memcpy(a.mutable_data(), x.data(), x.size() * sizeof(double));
   py::detail::array_proxy(a.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
   return a;
 }
 
 std::vector<double> ToVector(const Array& a) { return {a.data(), a.data() + a.size()}; }
 
-// A 1-D float64 array of `n` values returned by callback `what`, copied into `out`.
-void CopyResult(const py::handle& value, std::span<double> out, const std::string& what) {
-  Array a;
-  try {
-    a = value.cast<Array>();
-  } catch (const py::cast_error&) {
-    throw std::invalid_argument(what + " did not return an array of numbers");
-  }
-  if (a.ndim() != 1 || static_cast<std::size_t>(a.size()) != out.size()) {
-    throw std::invalid_argument(what + " returned " + std::to_string(a.size()) + " values in " +
-                                std::to_string(a.ndim()) + " dimensions, expected a 1-D array of " +
-                                std::to_string(out.size()));
-  }
-  std::memcpy(out.data(), a.data(), out.size() * sizeof(double));
+std::string Text(double x) {
+  std::ostringstream out;
+  out.precision(17);
+  out << x;
+  return out.str();
 }
 
-// A callback's (loss, array) pair: the loss returned, the array copied into `out`.
-// `form` names the pair in messages, e.g. "(loss, g)".
+// numpy's asarray(value): an array view of whatever the user passed (no conversion of dtype).
+py::array AsArray(const py::handle& value) {
+  return py::module_::import("numpy").attr("asarray")(value).cast<py::array>();
+}
+
+// The dtypes taken as numbers: integers and floats up to 64 bits (converted to float64 exactly,
+// or for 64-bit integers beyond 2^53 rounded as numpy rounds). Bool, complex, str, object and
+// longer floats are refused rather than converted.
+bool IsNumbers(const py::array& a) {
+  const char kind = a.dtype().kind();
+  return kind == 'i' || kind == 'u' || (kind == 'f' && a.itemsize() <= 8);
+}
+
+std::string DtypeName(const py::array& a) { return py::str(a.dtype()).cast<std::string>(); }
+std::string ShapeText(const py::array& a) { return py::str(a.attr("shape")).cast<std::string>(); }
+
+// An argument `name` as a C-contiguous float64 array. Throws std::invalid_argument
+// "<name> must be an array of numbers, got dtype <U3" for strings, objects, bool, complex.
+Array Numbers(const py::handle& value, const std::string& name) {
+  const py::array a = AsArray(value);
+  if (!IsNumbers(a)) throw std::invalid_argument(name + " must be an array of numbers, got dtype " + DtypeName(a));
+  return a.cast<Array>();
+}
+
+void Require1D(const py::array& a, const std::string& name) {
+  if (a.ndim() != 1) throw std::invalid_argument(name + " must be a 1-D array, got shape " + ShapeText(a));
+}
+
+// An argument `name` of whole numbers as int64 values. Throws std::invalid_argument unless its
+// dtype is an integer one (floats such as 0.7 are not truncated, bool is not a number) and every
+// value fits in int64.
+std::vector<std::int64_t> Integers(const py::array& a, const std::string& name) {
+  const char kind = a.dtype().kind();
+  if (kind != 'i' && kind != 'u') throw std::invalid_argument(name + " must be integers, got " + DtypeName(a));
+  std::vector<std::int64_t> out(static_cast<std::size_t>(a.size()));
+  if (kind == 'u') {
+    const auto u = a.cast<py::array_t<std::uint64_t, py::array::c_style | py::array::forcecast>>();
+    for (std::size_t k = 0; k < out.size(); ++k) {
+      if (u.data()[k] > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+        throw std::invalid_argument(name + "[" + std::to_string(k) + "] = " + std::to_string(u.data()[k]) +
+                                    " is too large (above 2^63 - 1)");
+      }
+      out[k] = static_cast<std::int64_t>(u.data()[k]);
+    }
+  } else {
+    const auto i = a.cast<py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>>();
+    std::memcpy(out.data(), i.data(), out.size() * sizeof(std::int64_t));
+  }
+  return out;
+}
+
+// Throws std::invalid_argument "<what> returned <part>[k] = nan, which is not finite" for the
+// first non-finite value: the fixed-point run cannot hold it, and a NaN passed on to the reverse
+// pass would give NaN hypergradients with reversal_exact True.
+void CheckFinite(std::span<const double> x, const std::string& what, const std::string& part) {
+  for (std::size_t k = 0; k < x.size(); ++k) {
+    if (!std::isfinite(x[k])) {
+      throw std::invalid_argument(what + " returned " + part + "[" + std::to_string(k) + "] = " + Text(x[k]) +
+                                  ", which is not finite");
+    }
+  }
+}
+
+// The type a callback returned, for messages: its dtype for an array, else its Python type.
+std::string TypeOf(const py::handle& value, const py::array& a) {
+  return py::isinstance<py::array>(value) ? "dtype " + DtypeName(a) : std::string("type ") + Py_TYPE(value.ptr())->tp_name;
+}
+
+// `part` of callback `what`'s result: a 1-D array of out.size() finite numbers, copied into `out`.
+void CopyResult(const py::handle& value, std::span<double> out, const std::string& what, const std::string& part) {
+  const py::array raw = AsArray(value);
+  if (!IsNumbers(raw)) {
+    throw std::invalid_argument(what + " returned " + part + " of " + TypeOf(value, raw) + ", not an array of numbers");
+  }
+  const auto a = raw.cast<Array>();
+  if (a.ndim() != 1 || static_cast<std::size_t>(a.size()) != out.size()) {
+    throw std::invalid_argument(what + " returned " + std::to_string(a.size()) + " values in " +
+                                std::to_string(a.ndim()) + " dimensions for " + part +
+                                ", expected a 1-D array of " + std::to_string(out.size()));
+  }
+  std::memcpy(out.data(), a.data(), out.size() * sizeof(double));
+  CheckFinite(out, what, part);
+}
+
+// `part` of callback `what`'s result: one finite number (a float, an int, a numpy scalar or a
+// 0-d array; not an array of several, not None or a string).
+double Number(const py::handle& value, const std::string& what, const std::string& part) {
+  const py::array raw = AsArray(value);
+  if (!IsNumbers(raw)) throw std::invalid_argument(what + " returned " + part + " of " + TypeOf(value, raw) + ", not a number");
+  if (raw.ndim() != 0) {
+    throw std::invalid_argument(what + " returned " + part + " of shape " + ShapeText(raw) + ", not a number");
+  }
+  const double x = *raw.cast<Array>().data();
+  if (!std::isfinite(x)) throw std::invalid_argument(what + " returned " + part + " = " + Text(x) + ", which is not finite");
+  return x;
+}
+
+// A callback's (number, array) pair, or (number, array, array) where `third` is non-empty: the
+// number returned, the arrays copied into `out` and `third`. `parts` names the three in
+// messages, e.g. {"loss", "g"}.
 double LossAndArray(const py::object& result, std::span<double> out, const std::string& what,
-                    const std::string& form) {
+                    const std::vector<std::string>& parts, std::span<double> third = {}) {
+  std::string form = "(" + parts[0] + ", " + parts[1] + ")";
+  if (parts.size() > 2) form += " or (" + parts[0] + ", " + parts[1] + ", " + parts[2] + ")";
   if (!py::isinstance<py::tuple>(result) && !py::isinstance<py::list>(result)) {
     throw std::invalid_argument(what + " must return " + form);
   }
-  const py::tuple pair = result.cast<py::tuple>();
-  if (pair.size() != 2) throw std::invalid_argument(what + " must return " + form);
-  CopyResult(pair[1], out, what);
-  return pair[0].cast<double>();
+  const py::tuple values = result.cast<py::tuple>();
+  const bool with_third = values.size() == 3 && parts.size() > 2;
+  if (values.size() != 2 && !with_third) throw std::invalid_argument(what + " must return " + form);
+  if (with_third && third.empty()) {
+    throw std::invalid_argument(what + " returned " + parts[2] + " but there is no θ (give mixed and num_theta)");
+  }
+  const double number = Number(values[0], what, parts[0]);
+  CopyResult(values[1], out, what, parts[1]);
+  if (with_third) CopyResult(values[2], third, what, parts[2]);
+  return number;
 }
 
 std::uint64_t Fingerprint(std::span<const double> g) {
@@ -88,16 +192,19 @@ std::uint64_t Fingerprint(std::span<const double> g) {
   return h;
 }
 
-// A Model whose loss, gradient and Hessian-vector product are Python callables of (w, t). Batch
-// t carries only the step number. Every forward gradient's fingerprint is kept (8 bytes per
-// step), so the reverse pass can name the first step whose recomputed gradient has other bits.
+// A Model whose loss, gradient, Hessian-vector product and (when `hyper` > 0) mixed product
+// ∇_θ⟨∇_w L, u⟩ are Python callables of (w, t) and (w, u, t). Batch t carries only the step
+// number. Every forward gradient's fingerprint is kept (8 bytes per step), so the reverse pass
+// can name the first step whose recomputed gradient has other bits.
 class CallbackModel final : public Model {
  public:
-  CallbackModel(py::function gradient, py::function hvp, std::size_t params, std::size_t steps)
-      : gradient_(std::move(gradient)), hvp_(std::move(hvp)), params_(params), forward_(steps, 0),
-        seen_(steps, false) {}
+  CallbackModel(py::function gradient, py::function hvp, py::object mixed, std::size_t params,
+                std::size_t hyper, std::size_t steps)
+      : gradient_(std::move(gradient)), hvp_(std::move(hvp)), mixed_(std::move(mixed)), params_(params),
+        hyper_(hyper), forward_(steps, 0), seen_(steps, false) {}
 
   std::size_t num_params() const override { return params_; }
+  std::size_t num_hyper() const override { return hyper_; }
 
   double Gradient(std::span<const double> w, const Batch& batch, std::span<double> grad) const override {
     const std::size_t t = batch.rows.at(0);
@@ -108,14 +215,15 @@ class CallbackModel final : public Model {
   }
 
   double GradientAndHvp(std::span<const double> w, const Batch& batch, std::span<const double> u,
-                        std::span<double> grad, std::span<double> hvp, std::span<double>) const override {
+                        std::span<double> grad, std::span<double> hvp, std::span<double> mixed) const override {
     const std::size_t t = batch.rows.at(0);
     const double loss = CallGradient(w, t, grad);
     if (seen_[t] && Fingerprint(grad) != forward_[t] && first_mismatch_ < 0) {
       first_mismatch_ = static_cast<long long>(t);
     }
-    const py::object result = hvp_(View(w), View(u), t);
-    CopyResult(result, hvp, "hvp(w, u, t=" + std::to_string(t) + ")");
+    const py::array_t<double> w_copy = Copy(w), u_copy = Copy(u);
+    CopyResult(hvp_(w_copy, u_copy, t), hvp, "hvp(w, u, t=" + std::to_string(t) + ")", "H(w)u");
+    if (!mixed.empty()) CopyResult(mixed_(w_copy, u_copy, t), mixed, "mixed(w, u, t=" + std::to_string(t) + ")", "mixed");
     return loss;
   }
 
@@ -124,12 +232,12 @@ class CallbackModel final : public Model {
 
  private:
   double CallGradient(std::span<const double> w, std::size_t t, std::span<double> grad) const {
-    return LossAndArray(gradient_(View(w), t), grad, "gradient(w, t=" + std::to_string(t) + ")",
-                        "(loss, g)");
+    return LossAndArray(gradient_(Copy(w), t), grad, "gradient(w, t=" + std::to_string(t) + ")", {"loss", "g"});
   }
 
   py::function gradient_, hvp_;
-  std::size_t params_;
+  py::object mixed_;  // None when hyper_ == 0
+  std::size_t params_, hyper_;
   mutable std::vector<std::uint64_t> forward_;
   mutable std::vector<bool> seen_;
   mutable long long first_mismatch_ = -1;
@@ -137,7 +245,7 @@ class CallbackModel final : public Model {
 
 // What both optimizers' results share.
 struct ResultBase {
-  py::array_t<double> d_w0, d_alpha, w_T;
+  py::array_t<double> d_w0, d_alpha, w_T, d_theta;
   double f = 0.0;
   bool reversal_exact = false;
   double info_bits = 0.0;
@@ -183,19 +291,27 @@ std::size_t ScheduleSteps(const std::vector<const Array*>& arrays,
   return iters;
 }
 
+// Block indices: integers in [0, P) (each block needs at least one of the P parameters), checked
+// before any block is named, so 2^32 is an error at once rather than 2^32 names.
 ParameterBlocks MakeBlocks(const py::object& blocks, std::size_t params) {
   if (blocks.is_none()) return ParameterBlocks::Single(params);
-  const auto b = blocks.cast<py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>>();
-  if (b.ndim() != 1 || static_cast<std::size_t>(b.size()) != params) {
+  const py::array a = AsArray(blocks);
+  if (a.ndim() != 1 || static_cast<std::size_t>(a.size()) != params) {
     throw std::invalid_argument("blocks must be an integer array of one block index per parameter (" +
                                 std::to_string(params) + ")");
   }
+  const std::vector<std::int64_t> b = Integers(a, "blocks");
   ParameterBlocks out;
   std::int64_t most = -1;
-  for (py::ssize_t k = 0; k < b.size(); ++k) {
-    if (b.data()[k] < 0) throw std::invalid_argument("blocks: index " + std::to_string(k) + " is negative");
-    most = std::max(most, b.data()[k]);
-    out.block_of.push_back(static_cast<std::uint32_t>(b.data()[k]));
+  for (std::size_t k = 0; k < b.size(); ++k) {
+    const std::string at = "blocks[" + std::to_string(k) + "] = " + std::to_string(b[k]);
+    if (b[k] < 0) throw std::invalid_argument(at + " is negative");
+    if (static_cast<std::uint64_t>(b[k]) >= params) {
+      throw std::invalid_argument(at + " is not below " + std::to_string(params) +
+                                  ", the number of parameters (every block needs one)");
+    }
+    most = std::max(most, b[k]);
+    out.block_of.push_back(static_cast<std::uint32_t>(b[k]));
   }
   for (std::int64_t j = 0; j <= most; ++j) out.names.push_back("block " + std::to_string(j));
   out.Validate();
@@ -205,7 +321,7 @@ ParameterBlocks MakeBlocks(const py::object& blocks, std::size_t params) {
 // A 1-D array of n values like w0 (or zeros if none), for v0.
 std::vector<double> LikeW0(const py::object& arg, std::size_t n, const char* name) {
   if (arg.is_none()) return std::vector<double>(n, 0.0);
-  const auto v = arg.cast<Array>();
+  const Array v = Numbers(arg, name);
   if (v.ndim() != 1 || static_cast<std::size_t>(v.size()) != n) {
     throw std::invalid_argument(std::string(name) + " must be a 1-D array of " + std::to_string(n) +
                                 " values like w0");
@@ -218,6 +334,27 @@ std::size_t CheckW0(const Array& w0) {
   return static_cast<std::size_t>(w0.size());
 }
 
+// Every decay of a schedule (iterations × blocks, row-major) in the one range of rational.h that
+// the command-line tools apply too; the message names the entry.
+void CheckDecays(const std::vector<double>& decays, std::size_t blocks, const std::string& name) {
+  for (std::size_t i = 0; i < decays.size(); ++i) {
+    CheckDecay(decays[i], name + " at iteration " + std::to_string(i / blocks) + ", block " + std::to_string(i % blocks));
+  }
+}
+
+// The mixed-product callback and the length of θ: both or neither.
+std::size_t HyperCount(const py::object& mixed, long long num_theta) {
+  if (num_theta < 0 || num_theta > std::numeric_limits<std::uint32_t>::max()) {
+    throw std::invalid_argument("num_theta = " + std::to_string(num_theta) + " is outside [0, 2^32 - 1]");
+  }
+  if (!mixed.is_none() && num_theta == 0) {
+    throw std::invalid_argument("mixed needs num_theta, the length of θ (of what mixed(w, u, t) returns)");
+  }
+  if (mixed.is_none() && num_theta > 0) throw std::invalid_argument("num_theta needs mixed(w, u, t)");
+  if (!mixed.is_none() && !PyCallable_Check(mixed.ptr())) throw std::invalid_argument("mixed must be callable");
+  return static_cast<std::size_t>(num_theta);
+}
+
 // Trains `run` (ReversibleSgd or ReversibleAdam) from `start`, evaluates the meta-objective at
 // w_T and runs training backwards; fills the fields every result has and returns the
 // hypergradients and the moments u_T as they were before the reverse pass.
@@ -228,16 +365,18 @@ auto TrainAndReverse(Trainer& run, const CallbackModel& model, const py::functio
   run.Train(start...);
   const auto n = static_cast<py::ssize_t>(run.weights().size());
   r.w_T = Owned(run.weights(), {n});
-  std::vector<double> d_w(run.weights().size());
-  r.f = LossAndArray(meta_gradient(View(run.weights())), d_w, "meta_gradient(w_T)", "(f, df_dw)");
+  std::vector<double> d_w(run.weights().size()), d_theta(model.num_hyper(), 0.0);
+  r.f = LossAndArray(meta_gradient(Copy(run.weights())), d_w, "meta_gradient(w_T)", {"f", "df_dw", "df_dtheta"},
+                     d_theta);
   r.info_bits = run.information_bits_after_train();
   r.extra_bytes = run.extra_bytes_after_train();
   std::vector<double> moments(run.moments().begin(), run.moments().end());
-  auto h = run.Reverse(d_w);
+  auto h = run.Reverse(d_w, d_theta);
   r.nonreproducible_step = model.first_mismatch();
   r.reversal_exact = h.reversal.exact && r.nonreproducible_step < 0;
   r.d_w0 = Owned(h.d_w0, {n});
   r.d_alpha = Owned(h.d_alpha, schedule_shape);
+  r.d_theta = Owned(h.d_theta, {static_cast<py::ssize_t>(h.d_theta.size())});
   if (!r.reversal_exact) {
     const std::string where = r.nonreproducible_step >= 0
         ? "gradient(w, t) returned other bits in the reverse pass than in the forward pass at step t = " +
@@ -254,21 +393,23 @@ auto TrainAndReverse(Trainer& run, const CallbackModel& model, const py::functio
 std::vector<py::ssize_t> ShapeOf(const Array& a) { return {a.shape(), a.shape() + a.ndim()}; }
 
 Result ComputeHypergradients(py::function gradient, py::function hvp, py::function meta_gradient,
-                      const Array& w0, const Array& alpha, const Array& gamma, const py::object& v0_arg,
-                      const py::object& blocks_arg, const std::string& buffer,
-                      const std::string& optimizer) {
+                             const py::object& w0_arg, const py::object& alpha_arg, const py::object& gamma_arg,
+                             const py::object& v0_arg, const py::object& blocks_arg, const std::string& buffer,
+                             const std::string& optimizer, const py::object& mixed, long long num_theta) {
   if (optimizer != "sgd") {
     throw std::invalid_argument("optimizer '" + optimizer + "': hypergradients() is SGD with momentum ('sgd'); "
                                 "for Adam call adam_hypergradients(gradient, hvp, meta_gradient, w0, alpha, "
                                 "beta1, beta2, eps)");
   }
-  const std::size_t n = CheckW0(w0);
+  const Array w0 = Numbers(w0_arg, "w0"), alpha = Numbers(alpha_arg, "alpha"), gamma = Numbers(gamma_arg, "gamma");
+  const std::size_t n = CheckW0(w0), hyper = HyperCount(mixed, num_theta);
   const std::vector<double> v0 = LikeW0(v0_arg, n, "v0");
   const ParameterBlocks blocks = MakeBlocks(blocks_arg, n);
   const std::size_t iters = ScheduleSteps({&alpha, &gamma}, {"alpha", "gamma"}, blocks.num_blocks());
   Schedule schedule{iters, blocks.num_blocks(), ToVector(alpha), ToVector(gamma)};
+  CheckDecays(schedule.gamma, schedule.blocks, "gamma");
   schedule.Validate();
-  auto model = std::make_shared<CallbackModel>(gradient, hvp, n, iters);
+  auto model = std::make_shared<CallbackModel>(gradient, hvp, mixed, n, hyper, iters);
   BatchSchedule steps = [](std::size_t t) { return Batch{{t}}; };
   ReversibleSgd sgd({model, blocks, std::move(schedule), steps},
                     SgdOptions{.method = ReversalMethod::kReversible, .buffer = ParseBufferKind(buffer)});
@@ -281,16 +422,21 @@ Result ComputeHypergradients(py::function gradient, py::function hvp, py::functi
 }
 
 AdamResult ComputeAdamHypergradients(py::function gradient, py::function hvp, py::function meta_gradient,
-                                     const Array& w0, const Array& alpha, const Array& beta1,
-                                     const Array& beta2, double eps, const py::object& blocks_arg,
-                                     const std::string& buffer) {
-  const std::size_t n = CheckW0(w0);
+                                     const py::object& w0_arg, const py::object& alpha_arg,
+                                     const py::object& beta1_arg, const py::object& beta2_arg, double eps,
+                                     const py::object& blocks_arg, const std::string& buffer,
+                                     const py::object& mixed, long long num_theta) {
+  const Array w0 = Numbers(w0_arg, "w0"), alpha = Numbers(alpha_arg, "alpha");
+  const Array beta1 = Numbers(beta1_arg, "beta1"), beta2 = Numbers(beta2_arg, "beta2");
+  const std::size_t n = CheckW0(w0), hyper = HyperCount(mixed, num_theta);
   const ParameterBlocks blocks = MakeBlocks(blocks_arg, n);
   const std::size_t iters =
       ScheduleSteps({&alpha, &beta1, &beta2}, {"alpha", "beta1", "beta2"}, blocks.num_blocks());
   AdamSchedule schedule{iters, blocks.num_blocks(), ToVector(alpha), ToVector(beta1), ToVector(beta2), eps};
+  CheckDecays(schedule.beta1, schedule.blocks, "beta1");
+  CheckDecays(schedule.beta2, schedule.blocks, "beta2");
   schedule.Validate();
-  auto model = std::make_shared<CallbackModel>(gradient, hvp, n, iters);
+  auto model = std::make_shared<CallbackModel>(gradient, hvp, mixed, n, hyper, iters);
   BatchSchedule steps = [](std::size_t t) { return Batch{{t}}; };
   ReversibleAdam adam({model, blocks, std::move(schedule), steps},
                       TrainingOptions{.method = ReversalMethod::kReversible, .buffer = ParseBufferKind(buffer)});
@@ -311,51 +457,73 @@ AdamResult ComputeAdamHypergradients(py::function gradient, py::function hvp, py
 struct PyMlp {
   std::shared_ptr<const Mlp> mlp;
 
-  static PyMlp Make(const std::vector<std::size_t>& layers, const Array& inputs,
-                    const py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>& labels,
-                    const std::vector<double>& l2, unsigned threads, const std::string& tanh) {
-    if (threads == 0) throw std::invalid_argument("threads must be at least 1");
+  // The most threads per pass, as the command-line tools' --threads allows: beyond the cores of
+  // any machine this runs on, each thread only adds its start-up cost.
+  static constexpr long long kMaxThreads = 256;
+
+  static PyMlp Make(const std::vector<std::size_t>& layers, const py::object& inputs_arg,
+                    const py::object& labels_arg, const std::vector<double>& l2, long long threads,
+                    const std::string& tanh) {
+    if (threads < 1 || threads > kMaxThreads) {
+      throw std::invalid_argument("threads = " + std::to_string(threads) + " is outside [1, " +
+                                  std::to_string(kMaxThreads) + "]");
+    }
+    const Array inputs = Numbers(inputs_arg, "inputs");
     if (inputs.ndim() != 2) throw std::invalid_argument("inputs must be a 2-D array (rows × features)");
+    const py::array labels = AsArray(labels_arg);
     if (labels.ndim() != 1 || labels.size() != inputs.shape(0)) {
       throw std::invalid_argument("labels must be a 1-D array with one label per row of inputs");
     }
     if (layers.size() < 2) throw std::invalid_argument("layers: at least two sizes are needed");
-    std::vector<std::size_t> y;
-    for (py::ssize_t i = 0; i < labels.size(); ++i) {
-      if (labels.data()[i] < 0) throw std::invalid_argument("labels: label of row " + std::to_string(i) + " is negative");
-      y.push_back(static_cast<std::size_t>(labels.data()[i]));
+    const auto columns = static_cast<std::size_t>(inputs.shape(1));
+    for (std::size_t k = 0; k < static_cast<std::size_t>(inputs.size()); ++k) {
+      if (!std::isfinite(inputs.data()[k])) {
+        throw std::invalid_argument("inputs[" + std::to_string(k / columns) + ", " + std::to_string(k % columns) +
+                                    "] = " + Text(inputs.data()[k]) + " is not finite");
+      }
     }
-    auto data = std::make_shared<const Dataset>(
-        MakeDataset(ToVector(inputs), static_cast<std::size_t>(inputs.shape(1)), y, layers.back()));
+    for (std::size_t k = 0; k < l2.size(); ++k) {
+      if (!std::isfinite(l2[k])) {
+        throw std::invalid_argument("l2[" + std::to_string(k) + "] = " + Text(l2[k]) + " is not finite");
+      }
+    }
+    std::vector<std::size_t> y;
+    const std::vector<std::int64_t> label = Integers(labels, "labels");
+    for (std::size_t i = 0; i < label.size(); ++i) {
+      if (label[i] < 0) throw std::invalid_argument("labels: label of row " + std::to_string(i) + " is negative");
+      y.push_back(static_cast<std::size_t>(label[i]));
+    }
+    auto data = std::make_shared<const Dataset>(MakeDataset(ToVector(inputs), columns, y, layers.back()));
     return {std::make_shared<const Mlp>(
-        MlpOptions{layers, l2, false, false, threads, ParseTanhKernel(tanh)}, data)};
+        MlpOptions{layers, l2, false, false, static_cast<unsigned>(threads), ParseTanhKernel(tanh)}, data)};
   }
 
   static Batch Rows(const std::vector<std::size_t>& rows) { return Batch{rows}; }
 
-  std::vector<double> Check(const Array& w) const {
+  std::vector<double> Check(const py::object& w_arg, const char* name = "w") const {
+    const Array w = Numbers(w_arg, name);
     if (w.ndim() != 1 || static_cast<std::size_t>(w.size()) != mlp->num_params()) {
-      throw std::invalid_argument("w must be a 1-D array of " + std::to_string(mlp->num_params()) + " values");
+      throw std::invalid_argument(std::string(name) + " must be a 1-D array of " + std::to_string(mlp->num_params()) + " values");
     }
     return ToVector(w);
   }
 
-  py::tuple Gradient(const Array& w, const std::vector<std::size_t>& rows) const {
+  py::tuple Gradient(const py::object& w, const std::vector<std::size_t>& rows) const {
     const std::vector<double> x = Check(w);
     std::vector<double> g(x.size());
     const double loss = mlp->Gradient(x, Rows(rows), g);
     return py::make_tuple(loss, Owned(g, {static_cast<py::ssize_t>(g.size())}));
   }
 
-  py::array_t<double> Hvp(const Array& w, const Array& u, const std::vector<std::size_t>& rows) const {
-    const std::vector<double> x = Check(w), d = Check(u);
+  py::array_t<double> Hvp(const py::object& w, const py::object& u, const std::vector<std::size_t>& rows) const {
+    const std::vector<double> x = Check(w), d = Check(u, "u");
     std::vector<double> g(x.size()), hv(x.size());
     mlp->GradientAndHvp(x, Rows(rows), d, g, hv, {});
     return Owned(hv, {static_cast<py::ssize_t>(hv.size())});
   }
 
   // Mean NLL on all training rows and its gradient, as the C++ tools compute it.
-  py::tuple Evaluate(const Array& w) const {
+  py::tuple Evaluate(const py::object& w) const {
     const std::vector<double> x = Check(w);
     std::vector<double> g(x.size());
     const Evaluation e = mlp->Evaluate(x, mlp->data(), g);
@@ -370,20 +538,51 @@ struct PyMlp {
   }
 };
 
-std::vector<MomentumRatio> Ratios(const py::array_t<std::uint32_t, py::array::c_style | py::array::forcecast>& n,
-                                  const py::array_t<std::uint32_t, py::array::c_style | py::array::forcecast>& d) {
+// The ratios n[i]/d[i] as Algorithm 3 takes them: integers in [1, 65536] (no float truncated, no
+// negative number wrapped to 2^32 − 1).
+std::vector<MomentumRatio> Ratios(const py::object& n_arg, const py::object& d_arg) {
+  const py::array n_array = AsArray(n_arg), d_array = AsArray(d_arg);
+  Require1D(n_array, "n");
+  Require1D(d_array, "d");
+  const std::vector<std::int64_t> n = Integers(n_array, "n"), d = Integers(d_array, "d");
   if (n.size() != d.size()) throw std::invalid_argument("numerators and denominators differ in length");
-  std::vector<MomentumRatio> r(static_cast<std::size_t>(n.size()));
-  for (std::size_t i = 0; i < r.size(); ++i) r[i] = {n.data()[i], d.data()[i]};
+  for (const auto& [name, values] : {std::pair{"n", &n}, std::pair{"d", &d}}) {
+    for (std::size_t i = 0; i < values->size(); ++i) {
+      if ((*values)[i] < 1 || (*values)[i] > 65536) {
+        throw std::invalid_argument(std::string(name) + "[" + std::to_string(i) + "] = " +
+                                    std::to_string((*values)[i]) + " is outside [1, 65536]");
+      }
+    }
+  }
+  std::vector<MomentumRatio> r(n.size());
+  for (std::size_t i = 0; i < r.size(); ++i) {
+    r[i] = {static_cast<std::uint32_t>(n[i]), static_cast<std::uint32_t>(d[i])};
+  }
   return r;
 }
 
-// Algorithm 3 on an int64 array (units of 2^-52), in place.
-void ApplyRatio(py::array_t<std::int64_t, py::array::c_style> values,
-                const py::array_t<std::uint32_t, py::array::c_style | py::array::forcecast>& n,
-                const py::array_t<std::uint32_t, py::array::c_style | py::array::forcecast>& d,
-                InfoBuffer& buffer, bool inverse) {
-  if (values.ndim() != 1) throw std::invalid_argument("values must be a 1-D int64 array");
+// Algorithm 3 on the caller's int64 array (units of 2^-52), in place. Only an array that can be
+// changed where it lies is taken: a writeable, C-contiguous 1-D ndarray of native int64. Any
+// other (int32, strided, read-only, float) would have to be converted into a temporary copy,
+// and the caller's array would silently stay as it was.
+void ApplyRatio(const py::object& values_arg, const py::object& n, const py::object& d, InfoBuffer& buffer,
+                bool inverse) {
+  const bool ok = py::isinstance<py::array>(values_arg) && [&] {
+    const auto values = values_arg.cast<py::array>();
+    return values.ndim() == 1 && values.dtype().equal(py::dtype::of<std::int64_t>()) &&
+           (values.flags() & py::array::c_style) != 0 && values.writeable();
+  }();
+  if (!ok) {
+    std::string got = std::string("a ") + Py_TYPE(values_arg.ptr())->tp_name;
+    if (py::isinstance<py::array>(values_arg)) {
+      const auto values = values_arg.cast<py::array>();
+      got = "dtype " + DtypeName(values) + ", shape " + ShapeText(values) +
+            ((values.flags() & py::array::c_style) != 0 ? "" : ", not C-contiguous") +
+            (values.writeable() ? "" : ", read-only");
+    }
+    throw std::invalid_argument("values must be a writeable, C-contiguous 1-D int64 array (changed in place), got " + got);
+  }
+  auto values = values_arg.cast<py::array>();
   FixedPointVector v(static_cast<std::size_t>(values.size()));
   std::memcpy(v.raw().data(), values.data(), v.size() * sizeof(std::int64_t));
   const std::vector<MomentumRatio> ratios = Ratios(n, d);
@@ -413,6 +612,7 @@ PYBIND11_MODULE(hypergrad, m) {
   py::class_<ResultBase>(m, "ResultBase", "What both optimizers' results share")
       .def_readonly("d_w0", &ResultBase::d_w0, "df/dw0")
       .def_readonly("d_alpha", &ResultBase::d_alpha, "df/dalpha, the shape of alpha")
+      .def_readonly("d_theta", &ResultBase::d_theta, "df/dtheta (num_theta values; empty without mixed)")
       .def_readonly("w_T", &ResultBase::w_T)
       .def_readonly("f", &ResultBase::f, "the meta-objective at w_T")
       .def_readonly("reversal_exact", &ResultBase::reversal_exact,
@@ -437,40 +637,54 @@ PYBIND11_MODULE(hypergrad, m) {
   m.def("hypergradients", &ComputeHypergradients, py::arg("gradient"), py::arg("hvp"), py::arg("meta_gradient"),
         py::arg("w0"), py::arg("alpha"), py::arg("gamma"), py::arg("v0") = py::none(),
         py::arg("blocks") = py::none(), py::arg("buffer") = "fast", py::arg("optimizer") = "sgd",
+        py::arg("mixed") = py::none(), py::arg("num_theta") = 0,
         R"doc(Exact hypergradients of SGD with momentum, run forward then backward in exact arithmetic.
 
 gradient(w, t) -> (loss, g): the training loss of step t and its gradient at w
 hvp(w, u, t) -> H(w) u of the same loss
-meta_gradient(w_T) -> (f, df_dw)
-alpha, gamma: arrays of shape (T,) or (T, B); blocks: int array (P,) of block indices (B blocks)
+meta_gradient(w_T) -> (f, df_dw), or (f, df_dw, df_dtheta) with mixed
+alpha, gamma: arrays of shape (T,) or (T, B), each gamma in [1e-6, 0.999999];
+blocks: int array (P,) of block indices in [0, P) (B blocks)
+mixed(w, u, t) -> d/dtheta <grad_w L_t(w, theta), u>, num_theta values: hyperparameters theta
+inside the training loss; their hypergradient is r.d_theta (empty without mixed)
+The callbacks get read-only copies of w and u (safe to keep); their results must be finite
+numbers, else ValueError naming the callback and the step.
 Memory does not grow with T beyond the information buffer (about log2(1/gamma) bits per
 parameter per step). The callbacks must be bit-reproducible. For Adam: adam_hypergradients.)doc");
   m.def("adam_hypergradients", &ComputeAdamHypergradients, py::arg("gradient"), py::arg("hvp"),
         py::arg("meta_gradient"), py::arg("w0"), py::arg("alpha"), py::arg("beta1"), py::arg("beta2"),
         py::arg("eps") = 1e-8, py::arg("blocks") = py::none(), py::arg("buffer") = "fast",
+        py::arg("mixed") = py::none(), py::arg("num_theta") = 0,
         R"doc(Exact hypergradients of Adam, run forward then backward in exact arithmetic.
 
 m <- beta1 m + (1 - beta1) g;  s <- beta2 s + (1 - beta2) g^2;  w <- w - alpha mhat / (sqrt(shat) + eps)
 with mhat, shat bias-corrected by the products of the betas so far, m0 = s0 = 0.
-gradient, hvp, meta_gradient, blocks, buffer: as hypergradients(); alpha, beta1, beta2: arrays
-of shape (T,) or (T, B), 0 < beta < 1. Memory: about log2(1/beta1) + log2(1/beta2) bits per
-parameter per step. Returns d_w0, d_m0, d_s0, d_alpha, d_beta1, d_beta2, d_eps, w_T, m_T, s_T.)doc");
+gradient, hvp, meta_gradient, blocks, buffer, mixed, num_theta: as hypergradients(); alpha,
+beta1, beta2: arrays of shape (T,) or (T, B), each beta in [1e-6, 0.999999]. Memory: about log2(1/beta1) + log2(1/beta2) bits per
+parameter per step. Returns d_w0, d_m0, d_s0, d_alpha, d_beta1, d_beta2, d_eps, d_theta, w_T, m_T, s_T.)doc");
 
-  m.def("to_fixed", [](const Array& x) {
+  m.def("to_fixed", [](const py::object& x_arg) {
+    const Array x = Numbers(x_arg, "x");
+    Require1D(x, "x");
     const FixedPointVector v = FixedPointVector::FromDoubles(ToVector(x));
     py::array_t<std::int64_t> out(static_cast<py::ssize_t>(v.size()));
     std::memcpy(out.mutable_data(), v.raw().data(), v.size() * sizeof(std::int64_t));
     return out;
-  }, py::arg("x"), "Fixed point (units of 2^-52, truncated toward zero); OverflowError for |x| >= 2048");
-  m.def("from_fixed", [](const py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>& i) {
-    py::array_t<double> out(i.size());
-    for (py::ssize_t k = 0; k < i.size(); ++k) out.mutable_data()[k] = ToDouble(i.data()[k]);
+  }, py::arg("x"), "Fixed point of a 1-D array of numbers (units of 2^-52, truncated toward zero); "
+        "OverflowError for |x| >= 2048");
+  m.def("from_fixed", [](const py::object& i_arg) {
+    const py::array a = AsArray(i_arg);
+    Require1D(a, "i");
+    const std::vector<std::int64_t> i = Integers(a, "i");
+    py::array_t<double> out(static_cast<py::ssize_t>(i.size()));
+    for (std::size_t k = 0; k < i.size(); ++k) out.mutable_data()[k] = ToDouble(i[k]);
     return out;
-  }, py::arg("i"));
+  }, py::arg("i"), "The float64 values of a 1-D integer array in units of 2^-52");
   m.def("momentum_ratio", [](double gamma) {
+    CheckDecay(gamma, "gamma");  // the range every entry point applies
     const MomentumRatio r = MomentumToRatio(gamma);
     return py::make_tuple(r.n, r.d);
-  }, py::arg("gamma"), "The ratio n/d applied exactly for momentum gamma (the authors' rule)");
+  }, py::arg("gamma"), "The ratio n/d applied exactly for momentum gamma in [1e-6, 0.999999] (the authors' rule)");
 
   py::class_<InfoBuffer>(m, "InfoBuffer", "Per element, a stack of digits (the information buffer)")
       .def(py::init([](const std::string& kind, std::size_t size) { return MakeInfoBuffer(ParseBufferKind(kind), size); }),
@@ -481,22 +695,19 @@ parameter per step. Returns d_w0, d_m0, d_s0, d_alpha, d_beta1, d_beta2, d_eps, 
       .def_property_readonly("allocated_bytes", &InfoBuffer::AllocatedBytes)
       .def_property_readonly("empty", &InfoBuffer::Empty)
       .def("__len__", &InfoBuffer::size);
-  m.def("multiply_by_ratio", [](py::array_t<std::int64_t, py::array::c_style> v, const py::object& n,
-                                const py::object& d, InfoBuffer& b) {
-    ApplyRatio(v, n.cast<py::array_t<std::uint32_t, py::array::c_style | py::array::forcecast>>(),
-               d.cast<py::array_t<std::uint32_t, py::array::c_style | py::array::forcecast>>(), b, false);
+  m.def("multiply_by_ratio", [](const py::object& v, const py::object& n, const py::object& d, InfoBuffer& b) {
+    ApplyRatio(v, n, d, b, false);
   }, py::arg("values"), py::arg("n"), py::arg("d"), py::arg("buffer"),
-        "Algorithm 3 in place on an int64 array: values *= n/d, lost digits into buffer");
-  m.def("divide_by_ratio", [](py::array_t<std::int64_t, py::array::c_style> v, const py::object& n,
-                              const py::object& d, InfoBuffer& b) {
-    ApplyRatio(v, n.cast<py::array_t<std::uint32_t, py::array::c_style | py::array::forcecast>>(),
-               d.cast<py::array_t<std::uint32_t, py::array::c_style | py::array::forcecast>>(), b, true);
+        "Algorithm 3 in place on a writeable, C-contiguous 1-D int64 array (any other is refused): "
+        "values *= n/d with integers n, d in [1, 65536], lost digits into buffer");
+  m.def("divide_by_ratio", [](const py::object& v, const py::object& n, const py::object& d, InfoBuffer& b) {
+    ApplyRatio(v, n, d, b, true);
   }, py::arg("values"), py::arg("n"), py::arg("d"), py::arg("buffer"), "The exact inverse of multiply_by_ratio");
 
   py::class_<PyMlp>(m, "Mlp", "The built-in tanh MLP with log-softmax outputs on user data")
       .def(py::init(&PyMlp::Make), py::arg("layers"), py::arg("inputs"), py::arg("labels"),
            py::arg("l2") = std::vector<double>{}, py::arg("threads") = 1, py::arg("tanh") = "libm",
-           "threads: for each pass (the same bits for any number); tanh: 'libm' (glibc's) or "
+           "threads: for each pass, 1 to 256 (the same bits for any number); inputs, l2: finite; tanh: 'libm' (glibc's) or "
            "'polynomial' (vectorised, within 4 ulp of glibc's)")
       .def_property_readonly("num_params", [](const PyMlp& p) { return p.mlp->num_params(); })
       .def("gradient", &PyMlp::Gradient, py::arg("w"), py::arg("rows"), "(loss, g) on the given rows")
