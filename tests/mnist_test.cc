@@ -1,6 +1,9 @@
 // The idx reader and MNIST loader on small generated files (good, truncated, wrong magic, ...).
 #include "data/mnist.h"
 
+#include "common/mnist_source.h"
+#include "data/sha256.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -8,6 +11,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <string>
 
 namespace hypergrad {
 namespace {
@@ -145,6 +149,50 @@ TEST_F(MnistTest, TrainingRowsAndMeanEqualTheWholeLoad) {
   Write(kMnistFiles[1], Labels(2499));
   EXPECT_THAT([&] { LoadMnistTrainingRows(dir_.string(), 10, nullptr); },
               ::testing::ThrowsMessage<std::runtime_error>(HasSubstr("2500 images but 2499 labels")));
+}
+
+// Bytes this process has read through read() so far (/proc/self/io, "rchar").
+std::size_t BytesRead() {
+  std::ifstream io("/proc/self/io");
+  std::string key;
+  std::size_t value = 0;
+  while (io >> key >> value) {
+    if (key == "rchar:") return value;
+  }
+  return 0;
+}
+
+// The experiments' loaders hash every file they load (its SHA-256 is recorded and checked): from
+// the bytes they parse, so each file is read once, not once to hash and once to parse.
+TEST_F(MnistTest, LoadersHashWhatTheyReadAndReadEachFileOnce) {
+  WriteAll(2500, 300);
+  std::size_t all_bytes = 0;
+  std::vector<std::string> want;
+  for (const char* name : kMnistFiles) {
+    all_bytes += fs::file_size(dir_ / name);
+    want.push_back(Sha256OfFile((dir_ / name).string()));
+  }
+  const std::size_t train_bytes =
+      fs::file_size(dir_ / kMnistFiles[0]) + fs::file_size(dir_ / kMnistFiles[1]);
+  std::vector<std::string> got;
+  LoadMnist(dir_.string(), &got);
+  EXPECT_EQ(got, want);
+  for (const std::size_t count : {0u, 10u, 2500u}) {
+    LoadMnistTrainingRows(dir_.string(), count, nullptr, count == 10, &got);
+    EXPECT_EQ(got, (std::vector<std::string>{want[0], want[1]})) << count;  // the whole files
+  }
+  std::size_t before = BytesRead();
+  const MnistData all = experiments::LoadMnistFrom(dir_.string());
+  EXPECT_LT(BytesRead() - before, all_bytes * 3 / 2) << "each file read once";
+  before = BytesRead();
+  std::vector<double> mean;
+  const Dataset rows = experiments::LoadMnistTrainingRowsFrom(dir_.string(), 100, &mean);
+  EXPECT_LT(BytesRead() - before, train_bytes * 3 / 2) << "each file read once";
+  EXPECT_EQ(rows.inputs, all.train.Slice(0, 100).inputs);
+  // The hashes recorded for the result files are the files' own.
+  const std::vector<experiments::DataFileRecord> records = experiments::DataFilesRead();
+  ASSERT_EQ(records.size(), 6u);
+  for (std::size_t i = 0; i < 6; ++i) EXPECT_EQ(records[i].sha256, want[i < 4 ? i : i - 4]) << i;
 }
 
 TEST_F(MnistTest, CountMismatchAndBadLabelsAreErrors) {

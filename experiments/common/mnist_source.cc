@@ -54,10 +54,9 @@ bool SamePath(const std::string& a, const std::string& b) {
   return !error && ca == cb;
 }
 
-// Hashes `path`, records it, and (if `must_match`) checks it against `pinned`.
-void CheckAndRecord(const std::string& path, const std::string& pinned, bool must_match,
-                    const std::string& folder) {
-  const std::string actual = Sha256OfFile(path);
+// Records `path` with its SHA-256 `actual` and (if `must_match`) checks it against `pinned`.
+void CheckAndRecord(const std::string& path, const std::string& actual, const std::string& pinned,
+                    bool must_match, const std::string& folder) {
   if (must_match && !pinned.empty() && actual != pinned) {
     throw std::runtime_error(path + ": SHA-256 " + actual + " is not the pinned " + pinned +
                              ": the file is corrupt. Delete " + folder + " and " +
@@ -86,7 +85,7 @@ void WriteDataFiles(H5Writer& writer) {
 }
 
 std::string CheckOmniglotZip(const std::string& path) {
-  CheckAndRecord(path, HYPERGRAD_OMNIGLOT_HASH, SamePath(path, DefaultOmniglotZip()),
+  CheckAndRecord(path, Sha256OfFile(path), HYPERGRAD_OMNIGLOT_HASH, SamePath(path, DefaultOmniglotZip()),
                  std::filesystem::path(DefaultOmniglotZip()).parent_path().string());
   return path;
 }
@@ -95,9 +94,8 @@ std::string DefaultOmniglotZip() { return HYPERGRAD_OMNIGLOT_ZIP; }
 
 namespace {
 
-// The MNIST files `names` in `dir` exist, are hashed and recorded, and match their pinned
-// hashes when `dir` is the folder the build fetched.
-void CheckMnistFiles(const std::string& dir, std::initializer_list<int> files) {
+// The MNIST files `files` (indices into kMnistFiles) exist in `dir`.
+void RequireMnistFiles(const std::string& dir, std::initializer_list<int> files) {
   for (int i : files) {
     if (!std::filesystem::exists(std::filesystem::path(dir) / kMnistFiles[i])) {
       throw std::runtime_error("MNIST file " + std::string(kMnistFiles[i]) + " not found in " + dir +
@@ -105,24 +103,50 @@ void CheckMnistFiles(const std::string& dir, std::initializer_list<int> files) {
                                "--mnist-dir with a folder holding the four raw idx files)");
     }
   }
+}
+
+// Records the files with their hashes (`sha256[k]` for files[k]; hashed here if empty) and
+// checks them against their pinned hashes when `dir` is the folder the build fetched.
+void RecordMnistFiles(const std::string& dir, std::initializer_list<int> files,
+                      const std::vector<std::string>& sha256) {
   const bool fetched = SamePath(dir, DefaultMnistDir());
+  std::size_t k = 0;
   for (int i : files) {
-    CheckAndRecord((std::filesystem::path(dir) / kMnistFiles[i]).string(),
+    const std::string path = (std::filesystem::path(dir) / kMnistFiles[i]).string();
+    CheckAndRecord(path, sha256.empty() ? Sha256OfFile(path) : sha256[k++],
                    PinnedMnistHash(kMnistFiles[i]), fetched, dir);
+  }
+}
+
+// Runs `load`, which reads the files once and returns their hashes, then records and checks
+// them. If the load fails, the files are hashed apart first, so that a corrupt fetched file is
+// reported as corrupt (with the folders to delete) rather than by what its parse met.
+template <typename Load>
+auto LoadChecked(const std::string& dir, std::initializer_list<int> files, Load load) {
+  RequireMnistFiles(dir, files);
+  std::vector<std::string> sha256;
+  try {
+    auto data = load(&sha256);
+    RecordMnistFiles(dir, files, sha256);
+    return data;
+  } catch (const std::runtime_error&) {
+    if (sha256.empty()) RecordMnistFiles(dir, files, {});  // throws if a file is corrupt
+    throw;
   }
 }
 
 }  // namespace
 
 MnistData LoadMnistFrom(const std::string& dir) {
-  CheckMnistFiles(dir, {0, 1, 2, 3});
-  return LoadMnist(dir);
+  return LoadChecked(dir, {0, 1, 2, 3},
+                     [&](std::vector<std::string>* sha256) { return LoadMnist(dir, sha256); });
 }
 
 Dataset LoadMnistTrainingRowsFrom(const std::string& dir, std::size_t count,
                                   std::vector<double>* mean, bool compact) {
-  CheckMnistFiles(dir, {0, 1});
-  return LoadMnistTrainingRows(dir, count, mean, compact);
+  return LoadChecked(dir, {0, 1}, [&](std::vector<std::string>* sha256) {
+    return LoadMnistTrainingRows(dir, count, mean, compact, sha256);
+  });
 }
 
 }  // namespace hypergrad::experiments

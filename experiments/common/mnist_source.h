@@ -20,7 +20,8 @@ std::string DefaultOmniglotZip();
 // Loads MNIST from `dir`; if the files are not there, the error says where they were looked for
 // and how to get them. Every file's SHA-256 is computed and recorded (DataFilesRead); the files
 // the build fetched (`dir` is DefaultMnistDir()) must match their pinned hashes, or the error
-// names the corrupt file and the folders to delete before `make data` fetches it again.
+// names the corrupt file and the folders to delete before `make data` fetches it again. Each
+// file is read once: hashed as it is parsed.
 MnistData LoadMnistFrom(const std::string& dir);
 // The same checks for the two training files only, then LoadMnistTrainingRows (data/mnist.h):
 // the first `count` training images and, if `mean` is given, the mean of all 60,000.

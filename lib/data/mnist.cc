@@ -5,7 +5,10 @@
 #include <fstream>
 #include <algorithm>
 #include <iterator>
+#include <memory>
 #include <stdexcept>
+
+#include "data/sha256.h"
 
 namespace hypergrad {
 namespace {
@@ -53,14 +56,36 @@ struct OpenIdx {
   std::ifstream in;
   std::vector<std::size_t> dims;
   std::size_t data_bytes = 0;
+  std::size_t unread = 0;          // data bytes not read yet
+  std::unique_ptr<Sha256> hash;    // of every byte read, if the caller wants the file's hash
 };
 
-OpenIdx OpenIdxFile(const std::string& path, std::uint32_t expected_magic) {
+// Reads `count` bytes (the file was checked to hold them), adding them to the hash.
+void ReadBytes(OpenIdx& file, std::uint8_t* out, std::size_t count, const std::string& path) {
+  file.in.read(reinterpret_cast<char*>(out), static_cast<std::streamsize>(count));
+  if (!file.in) throw std::runtime_error(path + ": read error");
+  if (file.hash) file.hash->Update(out, count);
+}
+
+// The file's SHA-256, reading (and hashing) the data bytes not read yet.
+std::string FinishHash(OpenIdx& file, const std::string& path) {
+  std::vector<std::uint8_t> rest(std::min<std::size_t>(file.unread, std::size_t{1} << 20));
+  while (file.unread > 0) {
+    const std::size_t n = std::min(file.unread, rest.size());
+    ReadBytes(file, rest.data(), n, path);
+    file.unread -= n;
+  }
+  return file.hash->HexDigest();
+}
+
+// With `hash`, every byte read from the file (header included) is hashed.
+OpenIdx OpenIdxFile(const std::string& path, std::uint32_t expected_magic, bool hash = false) {
   std::error_code error;
   if (std::filesystem::exists(path, error) && !std::filesystem::is_regular_file(path, error)) {
     throw std::runtime_error(path + ": is not a regular file (an idx file was expected)");
   }
   OpenIdx file;
+  if (hash) file.hash = std::make_unique<Sha256>();
   file.in.open(path, std::ios::binary);
   if (!file.in) throw std::runtime_error(path + ": cannot open");
   const std::size_t size = std::filesystem::file_size(path, error);
@@ -68,7 +93,7 @@ OpenIdx OpenIdxFile(const std::string& path, std::uint32_t expected_magic) {
   const std::size_t rank = expected_magic & 0xFF;
   const std::size_t header = 4 + 4 * rank;
   std::vector<std::uint8_t> head(std::min(size, header));
-  file.in.read(reinterpret_cast<char*>(head.data()), static_cast<std::streamsize>(head.size()));
+  ReadBytes(file, head.data(), head.size(), path);
   if (head.size() >= 4 && BigEndian32(head.data()) != expected_magic) {
     char buffer[80];
     std::snprintf(buffer, sizeof buffer, "wrong magic number 0x%08X (expected 0x%08X)",
@@ -88,30 +113,28 @@ OpenIdx OpenIdxFile(const std::string& path, std::uint32_t expected_magic) {
                              " data bytes, the file has " + std::to_string(size - header) +
                              (size < header + expected ? " (truncated)" : " (trailing bytes)"));
   }
-  file.data_bytes = expected;
+  file.data_bytes = file.unread = expected;
   return file;
-}
-
-// Reads `count` bytes (the file was checked to hold them).
-void ReadBytes(OpenIdx& file, std::uint8_t* out, std::size_t count, const std::string& path) {
-  file.in.read(reinterpret_cast<char*>(out), static_cast<std::streamsize>(count));
-  if (!file.in) throw std::runtime_error(path + ": read error");
 }
 
 }  // namespace
 
-IdxFile ReadIdxFile(const std::string& path, std::uint32_t expected_magic) {
-  OpenIdx open = OpenIdxFile(path, expected_magic);
+IdxFile ReadIdxFile(const std::string& path, std::uint32_t expected_magic, std::string* sha256) {
+  OpenIdx open = OpenIdxFile(path, expected_magic, sha256 != nullptr);
   IdxFile file{open.dims, std::vector<std::uint8_t>(open.data_bytes)};
   ReadBytes(open, file.data.data(), open.data_bytes, path);
+  open.unread = 0;
+  if (sha256) *sha256 = FinishHash(open, path);
   return file;
 }
 
 Dataset LoadMnistTrainingRows(const std::string& dir, std::size_t count, std::vector<double>* mean,
-                              bool compact) {
+                              bool compact, std::vector<std::string>* sha256) {
   const std::string images_path = dir + "/" + kMnistFiles[0];
-  OpenIdx images = OpenIdxFile(images_path, 0x803);
-  const IdxFile labels = ReadIdxFile(dir + "/" + kMnistFiles[1], 0x801);
+  OpenIdx images = OpenIdxFile(images_path, 0x803, sha256 != nullptr);
+  std::string labels_hash;
+  const IdxFile labels =
+      ReadIdxFile(dir + "/" + kMnistFiles[1], 0x801, sha256 ? &labels_hash : nullptr);
   const std::size_t rows = images.dims[0], pixels = images.dims[1] * images.dims[2];
   if (count > rows) {
     throw std::invalid_argument("LoadMnistTrainingRows: " + std::to_string(count) + " rows of " +
@@ -127,6 +150,7 @@ Dataset LoadMnistTrainingRows(const std::string& dir, std::size_t count, std::ve
   for (std::size_t first = 0; first < rows && (mean || first < count); first += chunk_rows) {
     const std::size_t n = std::min(chunk_rows, rows - first);
     ReadBytes(images, chunk.data(), n * pixels, images_path);
+    images.unread -= n * pixels;
     for (std::size_t r = 0; r < n; ++r) {
       for (std::size_t d = 0; d < pixels; ++d) {
         const double x = chunk[r * pixels + d] / 255.0;
@@ -141,6 +165,7 @@ Dataset LoadMnistTrainingRows(const std::string& dir, std::size_t count, std::ve
   if (mean) {
     for (double& m : *mean) m /= static_cast<double>(rows);
   }
+  if (sha256) *sha256 = {FinishHash(images, images_path), labels_hash};
   if (compact) {
     return MakeCompactDataset(std::move(kept), {}, pixels,
                               CheckedLabels(rows, labels, count, "training set"), 10);
@@ -148,11 +173,16 @@ Dataset LoadMnistTrainingRows(const std::string& dir, std::size_t count, std::ve
   return ToDataset(rows, pixels, labels, count, std::move(inputs), "training set");
 }
 
-MnistData LoadMnist(const std::string& dir) {
+MnistData LoadMnist(const std::string& dir, std::vector<std::string>* sha256) {
   auto path = [&](int i) { return dir + "/" + kMnistFiles[i]; };
+  std::string hashes[4];
+  auto hash = [&](int i) { return sha256 ? &hashes[i] : nullptr; };
   MnistData mnist;
-  mnist.train = ToDataset(ReadIdxFile(path(0), 0x803), ReadIdxFile(path(1), 0x801), "training set");
-  mnist.test = ToDataset(ReadIdxFile(path(2), 0x803), ReadIdxFile(path(3), 0x801), "test set");
+  mnist.train = ToDataset(ReadIdxFile(path(0), 0x803, hash(0)), ReadIdxFile(path(1), 0x801, hash(1)),
+                          "training set");
+  mnist.test = ToDataset(ReadIdxFile(path(2), 0x803, hash(2)), ReadIdxFile(path(3), 0x801, hash(3)),
+                         "test set");
+  if (sha256) sha256->assign(std::begin(hashes), std::end(hashes));
   return mnist;
 }
 

@@ -20,8 +20,10 @@ struct IdxFile {
 
 // Reads an idx file whose magic number must be `expected_magic` (0x801 or 0x803). Throws
 // std::runtime_error naming the file if it cannot be opened, has the wrong magic number, or is
-// truncated or has trailing bytes.
-IdxFile ReadIdxFile(const std::string& path, std::uint32_t expected_magic);
+// truncated or has trailing bytes. With `sha256`, also the file's SHA-256 (lower-case hex),
+// computed from the bytes read, so that a caller checking the file's hash reads it only once.
+IdxFile ReadIdxFile(const std::string& path, std::uint32_t expected_magic,
+                    std::string* sha256 = nullptr);
 
 struct MnistData {
   Dataset train;  // 60,000 images
@@ -35,8 +37,9 @@ inline constexpr const char* kMnistFiles[4] = {
 
 // Loads all four files from `dir`: inputs are row-major 784-vectors of pixel/255, targets
 // one-hot over 10 classes. Throws std::runtime_error (naming the file) if a file is missing or
-// corrupt, or image and label counts disagree.
-MnistData LoadMnist(const std::string& dir);
+// corrupt, or image and label counts disagree. With `sha256`, the SHA-256 of the four files in
+// kMnistFiles order, from the bytes read.
+MnistData LoadMnist(const std::string& dir, std::vector<std::string>* sha256 = nullptr);
 
 // The first `count` training images (row-major pixel/255, one-hot targets) and, if `mean` is
 // given, the per-pixel mean of all 60,000 training images into it, with the bits of
@@ -44,9 +47,10 @@ MnistData LoadMnist(const std::string& dir);
 // are ever held as doubles (a 10,000-image run holds 63 MB instead of 440 MB). Same checks and
 // errors as LoadMnist for the two training files; std::invalid_argument if count > 60,000.
 // With `compact`, the rows are kept as bytes (Dataset::compact: 7.8 MB for 10,000 images instead
-// of 63 MB), the same inputs bit for bit when read.
+// of 63 MB), the same inputs bit for bit when read. With `sha256`, the SHA-256 of the two files
+// (images, labels), from the bytes read (then the whole images file is read, in chunks).
 Dataset LoadMnistTrainingRows(const std::string& dir, std::size_t count, std::vector<double>* mean,
-                              bool compact = false);
+                              bool compact = false, std::vector<std::string>* sha256 = nullptr);
 
 // Consecutive slices of the training images followed by the test images, from row 0, with no
 // shuffling (reference notes §6.1): sizes {10000, 10000, 10000} gives train = training images

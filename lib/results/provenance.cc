@@ -1,5 +1,6 @@
 #include "results/provenance.h"
 
+#include <gnu/libc-version.h>
 #include <unistd.h>
 
 #include <H5public.h>
@@ -11,9 +12,7 @@
 
 #include "blas_threads.h"
 #include "build_info.h"  // generated at build time (lib/results/build_info.cmake)
-
-// Declared here rather than through <cblas.h>, which clashes with xtensor-blas.
-extern "C" char* openblas_get_config(void);
+#include "tanh_kernel.h"
 
 #ifndef HYPERGRAD_BUILD_TYPE
 #define HYPERGRAD_BUILD_TYPE "unknown"
@@ -60,6 +59,14 @@ std::string InstructionSet() {
 
 }  // namespace
 
+std::string LibmTanhDescription() {
+  const GlibcTanhVariant variant = ActiveGlibcTanhVariant();
+  const std::string glibc = std::string("glibc ") + gnu_get_libc_version();
+  if (variant == GlibcTanhVariant::kSystem) return glibc + ", the system's tanh per element";
+  return glibc + ", tanh on expm1's " + std::string(GlibcTanhVariantName(variant)) +
+         " build (vectorised port, equal to the system's tanh)";
+}
+
 std::string UtcNow() {
   const std::time_t now = std::time(nullptr);
   std::tm utc{};
@@ -88,7 +95,7 @@ Provenance CollectProvenance(int argc, char** argv) {
                 XTENSOR_VERSION_MAJOR, XTENSOR_VERSION_MINOR, XTENSOR_VERSION_PATCH,
                 XTENSOR_BLAS_VERSION_MAJOR, XTENSOR_BLAS_VERSION_MINOR, XTENSOR_BLAS_VERSION_PATCH,
                 H5_VERS_MAJOR, H5_VERS_MINOR, H5_VERS_RELEASE, BOOST_VERSION / 100000,
-                BOOST_VERSION / 100 % 1000, BOOST_VERSION % 100, openblas_get_config());
+                BOOST_VERSION / 100 % 1000, BOOST_VERSION % 100, DescribeBlas().config.c_str());
   p.library_versions = versions;
   return p;
 }
@@ -97,7 +104,13 @@ void WriteProvenance(H5Writer& writer, const Provenance& p, bool quick) {
   writer.SetAttribute("/", "command_line", p.command_line);
   writer.SetAttribute("/", "git_revision", p.git_revision);
   writer.SetAttribute("/", "git_dirty", p.git_dirty);
-  writer.SetAttribute("/", "blas_threads", static_cast<std::int64_t>(BlasThreads()));
+  const BlasDescription blas = DescribeBlas();
+  writer.SetAttribute("/", "blas_threads", static_cast<std::int64_t>(blas.threads));
+  writer.SetAttribute("/", "blas_library", blas.library);
+  writer.SetAttribute("/", "blas_core", blas.core);
+  writer.SetAttribute("/", "blas_config", blas.config);
+  writer.SetAttribute("/", "blas_path", blas.path);
+  writer.SetAttribute("/", "tanh_libm", LibmTanhDescription());
   writer.SetAttribute("/", "start_time", p.start_time);
   writer.SetAttribute("/", "end_time", UtcNow());
   writer.SetAttribute("/", "host", p.host);

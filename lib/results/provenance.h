@@ -24,9 +24,16 @@ struct Provenance {
 // dirtiness are those of the sources at build time (lib/results/build_info.cmake).
 Provenance CollectProvenance(int argc, char** argv);
 
-// Writes the provenance, `quick`, OpenBLAS's thread count and the end time as attributes of the
-// file's root.
+// Writes the provenance, `quick`, the end time and, as they are at that moment, the BLAS
+// (blas_library, blas_core: the kernel set OpenBLAS picked for this CPU, blas_config, blas_path,
+// blas_threads) and glibc's tanh (tanh_libm: LibmTanhDescription) as attributes of the file's
+// root. The kernels and the build of glibc's expm1 depend on the CPU, and so do the last bits
+// of products and of tanh.
 void WriteProvenance(H5Writer& writer, const Provenance& provenance, bool quick);
+
+// Which glibc and which of its x86-64 builds of tanh the default ("libm") tanh reproduces, e.g.
+// "glibc 2.36, tanh on expm1's fma build (vectorised port, equal to the system's tanh)".
+std::string LibmTanhDescription();
 
 // The current UTC time, ISO 8601 (e.g. "2026-11-28T20:15:00Z").
 std::string UtcNow();
