@@ -195,6 +195,10 @@ extern "C" void RemoveTempFilesAndDie(int signal_number) {
 void InstallHandlersOnce() {
   static const bool installed = [] {
     for (const int s : {SIGINT, SIGTERM}) {
+      // A signal ignored when the program started stays ignored (a background job of a
+      // script, nohup): the user asked for it not to end the program.
+      struct sigaction before {};
+      if (sigaction(s, nullptr, &before) == 0 && before.sa_handler == SIG_IGN) continue;
       struct sigaction action {};
       action.sa_handler = RemoveTempFilesAndDie;
       sigemptyset(&action.sa_mask);

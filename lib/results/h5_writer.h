@@ -31,7 +31,8 @@ void CheckResultPath(const std::string& path);
 // on stderr (or, if the last writer opened has already committed, that its file was written
 // before the signal), remove the
 // temporary files of every open H5Writer, and then end the process by the same signal (exit
-// status 130 for SIGINT in a shell). Every program's main() calls it before its work starts;
+// status 130 for SIGINT in a shell). A signal that was ignored when this is first called (a
+// background job of a script, nohup) stays ignored. Every program's main() calls it before its work starts;
 // without it, the writers still remove their temporaries on those signals but print nothing.
 void InstallInterruptHandlers(const std::string& program);
 
