@@ -6,8 +6,8 @@
 #include <atomic>
 #include <cstdlib>
 #include <sstream>
-#include <utility>
 #include <stdexcept>
+#include <utility>
 
 #include "parallel.h"
 

@@ -53,10 +53,10 @@ void AddChoice(CLI::App& app, const std::string& flag, T& value, const std::map<
 
 // What must be the same on every MPI rank (RequireAgreement), one "name = value" line each:
 // every setting as parsed but --quiet (`settings`, CLI11's "name=value" lines, defaults
-// included), the build
-// (git revision and state, compiler, build type and instruction set, library versions and the
-// executable's SHA-256, since a dirty tree's revision does not name its sources), and the
-// SHA-256 of every data file read so far.
+// included; --quiet only silences ranks that are silent anyway), the build (git revision and
+// state, compiler, build type and instruction set, library versions and the executable's
+// SHA-256, since a dirty tree's revision does not name its sources), and the SHA-256 of every
+// data file read so far.
 std::string RunFacts(const std::string& settings, const Provenance& p) {
   std::string facts;
   std::istringstream lines(settings);
