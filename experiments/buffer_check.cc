@@ -247,6 +247,7 @@ int main(int argc, char** argv) {
   hypergrad::experiments::AddSeedOption(app, options.seed, "seed of the initial values and gradients");
   app.add_flag("--json", options.json, "print one JSON object on stdout");
   app.add_flag("--quiet", options.quiet, "no progress lines on stderr");
+  app.final_callback([&] { hypergrad::experiments::RefuseOtherOptimizersFlags(app, options.optimizer); });
   return hypergrad::experiments::GuardedMain(app, argc, argv,
                                              [&] { return hypergrad::experiments::Run(options); });
 }

@@ -75,18 +75,10 @@ int Run(const Options& o, const Provenance& provenance) {
   const ParameterBlocks blocks =
       o.blocks == "layer-params" ? layout.LayerParamBlocks() : ParameterBlocks::Single(n);
   std::vector<double> w0;
+  InitialWeightsFile w0_file;  // provenance of --w0
   if (!o.w0_file.empty()) {
-    std::vector<std::size_t> shape;
-    w0 = ReadH5Doubles(o.w0_file, "/w0", &shape);
-    if (shape.size() != 1) {
-      throw std::invalid_argument("--w0 " + o.w0_file + ": /w0 must be one-dimensional (" +
-                                  std::to_string(n) + " values), it has " +
-                                  std::to_string(shape.size()) + " dimensions");
-    }
-    if (w0.size() != n) {
-      throw std::invalid_argument(o.w0_file + ": /w0 has " + std::to_string(w0.size()) +
-                                  " values, the network " + std::to_string(n) + " parameters");
-    }
+    w0_file = ReadInitialWeights(o.w0_file, n);
+    w0 = std::move(w0_file.w0);
   } else {
     RandomStream rng(o.seed, {0});
     const double scale = std::exp(o.log_init_scale);
@@ -176,7 +168,8 @@ int Run(const Options& o, const Provenance& provenance) {
   writer.SetAttribute("/", "log_alpha", o.log_alpha);
   writer.SetAttribute("/", "log_init_scale", o.log_init_scale);
   writer.SetAttribute("/", "seed", static_cast<std::int64_t>(o.seed));
-  writer.SetAttribute("/", "w0_file", o.w0_file);
+  writer.SetAttribute("/", "w0_file", w0_file.absolute_path);  // "" without --w0
+  writer.SetAttribute("/", "w0_sha256", w0_file.sha256);
   writer.SetAttribute("/", "blocks", o.blocks);
   std::string names;
   for (const auto& name : blocks.names) names += (names.empty() ? "" : ",") + name;
@@ -243,7 +236,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   AddSeedOption(app, o.seed, "seed of the initial weights and random batches");
   app.add_option("--w0", o.w0_file, "HDF5 file whose float64 dataset /w0 holds the initial "
-                                    "weights (overrides --seed for them)")
+                                    "weights (overrides --seed for them; other types are refused, "
+                                    "not converted; its absolute path and SHA-256 are recorded)")
       ->check(CLI::ExistingFile);
   app.add_option("--blocks", o.blocks,
                  "layer-params: weights and biases of each layer; single: one block")

@@ -5,6 +5,7 @@
 
 #include <H5Cpp.h>
 #include <filesystem>
+#include <fstream>
 
 #include <signal.h>
 #include <sys/stat.h>
@@ -147,6 +148,110 @@ TEST_F(H5WriterTest, ErrorsNameTheFileAndObject) {
               ::testing::ThrowsMessage<std::runtime_error>(::testing::HasSubstr("no dataset '/missing'")));
   EXPECT_THAT([&] { ReadH5Doubles((dir_ / "none.h5").string(), "/x"); },
               ::testing::ThrowsMessage<std::runtime_error>(::testing::HasSubstr("no such file")));
+}
+
+// Errors say what is wrong with the file, not which HDF5 call failed (issue [P] 13).
+TEST_F(H5WriterTest, ErrorsSayWhatIsWrong) {
+  const std::string path = (dir_ / "e.h5").string();
+  H5Writer writer(path);
+  writer.Write("/x", std::vector<double>{1.0});
+  EXPECT_THAT([&] { writer.Write("/x", std::vector<double>{2.0}); },
+              ::testing::ThrowsMessage<std::runtime_error>(::testing::HasSubstr("/x exists already")));
+  EXPECT_THAT([&] { writer.Write("/x/y", std::vector<double>{2.0}); },
+              ::testing::ThrowsMessage<std::runtime_error>(::testing::HasSubstr("/x is a dataset, not a group")));
+  EXPECT_THAT([&] { writer.SetAttribute("/nothing", "a", 1.0); },
+              ::testing::ThrowsMessage<std::runtime_error>(::testing::HasSubstr("no object /nothing")));
+  writer.Commit();
+  {
+    H5::H5File file(path, H5F_ACC_RDWR);
+    file.createGroup("/w0");
+    const hsize_t n = 3;
+    file.createDataSet("/f32", H5::PredType::NATIVE_FLOAT, H5::DataSpace(1, &n));
+    H5::FloatType half(H5::PredType::IEEE_F32LE);  // IEEE binary16, as h5py stores numpy's float16
+    half.setFields(15, 10, 5, 0, 10);
+    half.setOffset(0);
+    half.setPrecision(16);
+    half.setSize(2);
+    half.setEbias(15);
+    file.createDataSet("/f16", half, H5::DataSpace(1, &n));
+    file.createDataSet("/i64", H5::PredType::NATIVE_INT64, H5::DataSpace(1, &n));
+    file.createDataSet("/f64be", H5::PredType::IEEE_F64BE, H5::DataSpace(1, &n));
+  }
+  const auto throws = [&](const std::string& name, const std::string& message) {
+    EXPECT_THAT([&] { ReadH5Doubles(path, name); },
+                ::testing::ThrowsMessage<std::runtime_error>(::testing::AllOf(
+                    ::testing::HasSubstr(path), ::testing::HasSubstr(message))))
+        << name;
+  };
+  throws("/w0", "/w0 is a group, not a dataset");
+  // float32 and float16 would be widened exactly, but the file is not what the user meant to
+  // give: refused rather than converted.
+  throws("/f32", "/f32 holds float32 values, not float64");
+  throws("/f16", "/f16 holds float16 values, not float64");
+  throws("/i64", "/i64 holds integer values, not float64");
+  EXPECT_EQ(ReadH5Doubles(path, "/f64be").size(), 3u);  // float64 in either byte order
+  const std::string text = (dir_ / "text.h5").string();
+  { std::ofstream(text) << "not HDF5"; }
+  EXPECT_THAT([&] { ReadH5Doubles(text, "/x"); },
+              ::testing::ThrowsMessage<std::runtime_error>(::testing::HasSubstr(text + ": not an HDF5 file")));
+}
+
+// A run killed by SIGKILL leaves its temporary file; the next run writing to that folder removes
+// the temporaries (and probe files) of this host's processes that no longer exist, and nothing
+// else: not a live process's, not another host's, not the user's own files (issue [P] 12).
+TEST_F(H5WriterTest, TemporariesOfDeadProcessesAreRemovedByTheNextRun) {
+  fs::create_directories(dir_);
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) _exit(0);
+  ASSERT_EQ(waitpid(child, nullptr, 0), child);  // `child` is now a process that no longer exists
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  const std::string dead = std::to_string(child), live = std::to_string(getppid());
+  const std::vector<std::string> stale = {".a.h5.tmp-" + std::string(host) + "-" + dead,
+                                          ".b.h5.tmp-" + dead,  // the name before hosts were added
+                                          ".c.h5.probe-" + std::string(host) + "-" + dead};
+  const std::vector<std::string> kept = {".d.h5.tmp-" + std::string(host) + "-" + live,
+                                         ".e.h5.tmp-elsewhere.example-" + dead, "notes.tmp-" + dead,
+                                         ".f.h5.tmp-" + std::string(host) + "-12x"};
+  for (const auto& name : stale) std::ofstream(dir_ / name) << "partial";
+  for (const auto& name : kept) std::ofstream(dir_ / name) << "keep";
+  {
+    H5Writer w((dir_ / "out.h5").string());
+    w.WriteScalar("/x", 1.0);
+    w.Commit();
+  }
+  for (const auto& name : stale) EXPECT_FALSE(fs::exists(dir_ / name)) << name;
+  for (const auto& name : kept) EXPECT_TRUE(fs::exists(dir_ / name)) << name;
+}
+
+// With the handlers installed (every program's main does it), SIGINT says that nothing was
+// written, removes the temporary file and still ends the process by the signal (exit 130).
+TEST_F(H5WriterTest, AnInterruptSaysNoFileWasWritten) {
+  fs::create_directories(dir_);
+  const std::string path = (dir_ / "out.h5").string();
+  int pipe_fds[2];
+  ASSERT_EQ(pipe(pipe_fds), 0);
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    dup2(pipe_fds[1], 2);
+    InstallInterruptHandlers("prog");
+    H5Writer w(path);
+    w.Write("/x", std::vector<double>(1000, 1.0));
+    raise(SIGINT);
+    _exit(0);  // not reached
+  }
+  close(pipe_fds[1]);
+  char text[256] = {};
+  std::string said;
+  for (ssize_t got; (got = read(pipe_fds[0], text, sizeof text)) > 0;) said.append(text, static_cast<std::size_t>(got));
+  close(pipe_fds[0]);
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGINT) << "status " << status;
+  EXPECT_EQ(said, "prog: interrupted: no file written\n");
+  EXPECT_EQ(FilesIn(dir_), 0u);
 }
 
 }  // namespace

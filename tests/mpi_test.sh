@@ -36,4 +36,43 @@ grep -q "fig10_chaos: error: rank 1: injected fault" "$tmp/fault.log" || fail "n
 [ "$(grep -c "injected fault" "$tmp/fault.log")" -eq 1 ] || fail "the message was printed more than once"
 [ ! -e "$tmp/fault.h5" ] || fail "a failed job left a result file"
 ls -a "$tmp" | grep -q "tmp-" && fail "a failed job left a temporary file"
+# Ranks started differently (issue [P] 2) stop before any work, non-zero, with a message naming
+# each difference, and write nothing. Before: other seeds and buffers gave one mixed file and exit
+# 0; another --points ended in MPI_ERR_TRUNCATE.
+mixed() {  # mixed PATTERN [ARGS OF RANK 1...]: rank 0 runs f10, rank 1 f10 with ARGS instead of --points 7
+  local pattern=$1; shift
+  if timeout 120 $mpirun -np 1 "$bin/fig10_chaos" "${f10[@]}" --threads 1 --out "$tmp/mixed.h5" : \
+       -np 1 "$bin/fig10_chaos" "${f10[@]:0:2}" "${f10[@]:4}" --threads 1 --out "$tmp/mixed.h5" "$@" \
+       > "$tmp/mixed.log" 2>&1; then
+    fail "ranks started with $* exited 0"
+  fi
+  grep -q -- "$pattern" "$tmp/mixed.log" || fail "ranks started with $*: unclear message: $(cat "$tmp/mixed.log")"
+  [ ! -e "$tmp/mixed.h5" ] || fail "ranks started with $* wrote a result file"
+  if ls -a "$tmp" | grep -q "tmp-"; then fail "ranks started with $* left a temporary file"; fi
+}
+mixed 'fig10_chaos: error: rank 1: started differently from rank 0 (nothing was run): seed = 1 (rank 0: 0); buffer = "fast" (rank 0: "exact")' \
+  --points 7 --seed 1 --buffer fast
+mixed 'rank 1: started differently from rank 0 (nothing was run): points = 8 (rank 0: 7)' --points 8
+# The same arguments but other data (a relative --mnist-dir in other working folders): the
+# files' SHA-256 differ.
+mkdir -p "$tmp/a" "$tmp/b" "$tmp/c"
+cp -r "$tmp/mnist" "$tmp/a/mnist"
+$py "$src/tests/support/make_fake_mnist.py" "$tmp/b/mnist" 1000 101
+rel=(--quick --quiet --points 7 --mnist-dir mnist --threads 1 --out "$tmp/mixed.h5")
+if timeout 120 $mpirun -np 1 -wdir "$tmp/a" "$bin/fig10_chaos" "${rel[@]}" : \
+     -np 1 -wdir "$tmp/b" "$bin/fig10_chaos" "${rel[@]}" > "$tmp/mixed.log" 2>&1; then
+  fail "ranks reading other data exited 0"
+fi
+grep -q "rank 1: started differently from rank 0 (nothing was run): data file mnist/t10k-images-idx3-ubyte = sha256:" \
+  "$tmp/mixed.log" || fail "other data: unclear message: $(cat "$tmp/mixed.log")"
+[ ! -e "$tmp/mixed.h5" ] || fail "ranks reading other data wrote a result file"
+# An error on one rank alone (its data missing) ends the job promptly instead of leaving the
+# other ranks waiting for it.
+if timeout 120 $mpirun -np 1 -wdir "$tmp/a" "$bin/fig10_chaos" "${rel[@]}" : \
+     -np 1 -wdir "$tmp/c" "$bin/fig10_chaos" "${rel[@]}" > "$tmp/mixed.log" 2>&1; then
+  fail "a job with a rank missing its data exited 0"
+fi
+grep -q "fig10_chaos: error: rank 1: MNIST file train-images-idx3-ubyte not found in mnist" "$tmp/mixed.log" \
+  || fail "missing data on one rank: $(cat "$tmp/mixed.log")"
+[ ! -e "$tmp/mixed.h5" ] || fail "a job with a rank missing its data wrote a result file"
 echo "mpi_test: all passed"

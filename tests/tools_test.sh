@@ -116,6 +116,79 @@ expect_error "--train-size 1000000000: .*GiB of memory" "$bin/reversal_check" --
 import h5py, numpy as np
 h5py.File('$tmp/w0_2d.h5', 'w')['w0'] = np.full((1, 784 * 20 + 20 + 20 * 10 + 10), 0.01)"
 expect_error "/w0 must be one-dimensional" "${h[@]}" --layers 784,20,10 --w0 "$tmp/w0_2d.h5"
+# --w0 (issue [P] 10): only float64 is taken (float32/float16 refused, not widened), and the
+# errors say what is wrong with the file, not which HDF5 call failed (issue [P] 13).
+/usr/bin/python3 -c "
+import h5py, numpy as np
+n = 784 * 20 + 20 + 20 * 10 + 10
+h5py.File('$tmp/w0_f32.h5', 'w')['w0'] = np.full(n, 0.01, dtype=np.float32)
+h5py.File('$tmp/w0_f16.h5', 'w')['w0'] = np.full(n, 0.01, dtype=np.float16)
+h5py.File('$tmp/w0_int.h5', 'w')['w0'] = np.zeros(n, dtype=np.int64)
+h5py.File('$tmp/w0_short.h5', 'w')['w0'] = np.zeros(10)
+h5py.File('$tmp/w0_group.h5', 'w').create_group('w0')
+open('$tmp/w0_text.h5', 'w').write('not HDF5')"
+expect_error "w0_f32.h5: /w0 holds float32 values, not float64" "${h[@]}" --layers 784,20,10 --w0 "$tmp/w0_f32.h5"
+expect_error "w0_f16.h5: /w0 holds float16 values, not float64" "${h[@]}" --layers 784,20,10 --w0 "$tmp/w0_f16.h5"
+expect_error "w0_int.h5: /w0 holds integer values, not float64" "${h[@]}" --layers 784,20,10 --w0 "$tmp/w0_int.h5"
+expect_error "w0_short.h5: /w0 has 10 values, the network has 15910 parameters" "${h[@]}" --layers 784,20,10 --w0 "$tmp/w0_short.h5"
+expect_error "w0_group.h5: /w0 is a group, not a dataset" "${h[@]}" --layers 784,20,10 --w0 "$tmp/w0_group.h5"
+expect_error "w0_text.h5: not an HDF5 file" "${h[@]}" --layers 784,20,10 --w0 "$tmp/w0_text.h5"
+[ ! -e "$tmp/bad.h5" ] || fail "a refused --w0 left a result file"
+# Its provenance: the absolute path (given relative here) and the file's SHA-256.
+(cd "$tmp" && "$bin/hypergrad" --mnist-dir mnist --train-size 400 --batch-size 100 --iters 2 --layers 784,20,10 \
+  --w0 ./w0.h5 --out h_w0.h5 --quiet)
+/usr/bin/python3 - "$tmp/h_w0.h5" "$tmp/w0.h5" "$(sha256sum "$tmp/w0.h5" | cut -d' ' -f1)" "$tmp/h.h5" <<'PY'
+import sys, h5py
+a = h5py.File(sys.argv[1], "r").attrs
+assert a["w0_file"] == sys.argv[2], a["w0_file"]
+assert a["w0_sha256"] == sys.argv[3], a["w0_sha256"]
+b = h5py.File(sys.argv[4], "r").attrs
+assert b["w0_file"] == "" and b["w0_sha256"] == ""  # drawn from --seed
+PY
+# Flags of the optimizer not chosen are errors, not ignored (issue [P] 13).
+expect_error "--gamma: applies to --optimizer sgd only, not to --optimizer adam" "${h[@]}" --optimizer adam --gamma 0.7
+expect_error "--beta1: applies to --optimizer adam only, not to --optimizer sgd" "${h[@]}" --optimizer sgd --beta1 0.8
+expect_error "--eps: applies to --optimizer adam only, not to --optimizer sgd" "${h[@]}" --eps 1e-6
+expect_error "--gamma: applies to --optimizer sgd only" "$bin/reversal_check" --optimizer adam --gamma 0.7 --quiet
+expect_error "--beta2: applies to --optimizer adam only" "$bin/buffer_check" --beta2 0.9 --quiet
+expect_error "--gamma: applies to --optimizer sgd only" "$bin/buffer_check" --optimizer adam --gamma 0.7 --quiet
+# --help says what --threads means here and in the figure targets, and where results go.
+"$bin/hypergrad" --help | tr -s ' \n' ' ' | grep -q "splitting each training and reverse step of the one run.*unlike the figure targets" \
+  || fail "hypergrad --help does not say what --threads means"
+"$bin/fig01_toy" --help | tr -s ' \n' ' ' > "$tmp/help"
+grep -q "relative to the current folder, not to the project" "$tmp/help" || fail "fig01_toy --help: where results go"
+grep -q "unlike hypergrad and reversal_check, whose --threads splits" "$tmp/help" || fail "fig01_toy --help: --threads"
+# A killed run (SIGKILL: no handler runs) leaves its temporary file; the next run writing to that
+# folder removes the temporaries of this host's processes that no longer exist (issue [P] 12).
+dead=$(bash -c 'echo $$')  # a process that has exited
+mkdir -p "$tmp/stale"
+touch "$tmp/stale/.h.h5.tmp-$(hostname)-$dead" "$tmp/stale/.old.h5.tmp-$dead" "$tmp/stale/.x.h5.tmp-$(hostname)-$$"
+"$bin/hypergrad" --mnist-dir "$tmp/mnist" --train-size 400 --batch-size 100 --iters 2 --layers 784,20,10 \
+  --out "$tmp/stale/h.h5" --quiet 2> "$tmp/err"
+[ ! -e "$tmp/stale/.h.h5.tmp-$(hostname)-$dead" ] && [ ! -e "$tmp/stale/.old.h5.tmp-$dead" ] \
+  || fail "stale temporaries were left: $(ls -a "$tmp/stale")"
+[ -e "$tmp/stale/.x.h5.tmp-$(hostname)-$$" ] || fail "a live process's temporary file was removed"
+grep -q "removed .*/.h.h5.tmp-$(hostname)-$dead, left by process $dead, which no longer exists" "$tmp/err" \
+  || fail "the removal was not reported: $(cat "$tmp/err")"
+touch "$tmp/stale/.fig.h5.tmp-$(hostname)-$dead"
+"$bin/fig01_toy" --quick --quiet --out "$tmp/stale/fig01.h5"
+[ ! -e "$tmp/stale/.fig.h5.tmp-$(hostname)-$dead" ] || fail "a figure target left a stale temporary"
+# SIGINT: a word, exit 130 (the signal), no file and no temporary, in hypergrad (its writer is
+# open during training) and in a figure target (before its writer opens).
+interrupt() {  # interrupt OUT COMMAND...: SIGINT after 3 s
+  local out=$1; shift
+  local rc=0
+  timeout --preserve-status -s INT 3 "$@" --out "$out" 2> "$tmp/err" || rc=$?
+  [ "$rc" -eq 130 ] || fail "$1 after SIGINT: exit $rc, not 130: $(cat "$tmp/err")"
+  grep -q "^$(basename "$1"): interrupted: no file written$" "$tmp/err" || fail "$1 after SIGINT said: $(cat "$tmp/err")"
+  [ ! -e "$out" ] || fail "$1 after SIGINT left $out"
+  if ls -a "$(dirname "$out")" | grep -q "tmp-"; then fail "$1 after SIGINT left a temporary file"; fi
+}
+mkdir -p "$tmp/int"
+interrupt "$tmp/int/h.h5" "$bin/hypergrad" --mnist-dir "$tmp/mnist" --train-size 400 --batch-size 100 \
+  --iters 1000000 --layers 784,20,10 --quiet
+/usr/bin/python3 "$here/support/make_fake_mnist.py" "$tmp/mnist1k" 1000 100
+interrupt "$tmp/int/f.h5" "$bin/fig10_chaos" --mnist-dir "$tmp/mnist1k" --quiet --points 1000 --threads 1
 mkdir -p "$tmp/mnist_folder" && cp "$tmp/mnist"/* "$tmp/mnist_folder/" && rm "$tmp/mnist_folder/train-labels-idx1-ubyte" \
   && mkdir "$tmp/mnist_folder/train-labels-idx1-ubyte"
 expect_error "train-labels-idx1-ubyte: is not a regular file" "$bin/hypergrad" --mnist-dir "$tmp/mnist_folder" \

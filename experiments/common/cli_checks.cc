@@ -74,8 +74,9 @@ CLI::Option* AddSeedOption(CLI::App& app, std::uint64_t& seed, const std::string
 
 CLI::Option* AddPassThreadsOption(CLI::App& app, unsigned& threads) {
   return app.add_option("--threads", threads,
-                        "threads for each training and reverse step (results are the same bits "
-                        "for any number)")
+                        "threads splitting each training and reverse step of the one run (results "
+                        "are the same bits for any number; unlike the figure targets, where "
+                        "--threads runs independent runs side by side)")
       ->transform(WholeNumber(1, 256))
       ->capture_default_str();
 }
@@ -98,7 +99,19 @@ void CheckFitsInMemory(double bytes, const std::string& what) {
   }
 }
 
+void RefuseOtherOptimizersFlags(const CLI::App& app, const std::string& optimizer) {
+  const std::vector<std::pair<std::string, std::string>> owners = {
+      {"--gamma", "sgd"}, {"--beta1", "adam"}, {"--beta2", "adam"}, {"--eps", "adam"}};
+  for (const auto& [flag, owner] : owners) {
+    const CLI::Option* option = app.get_option_no_throw(flag);
+    if (option != nullptr && option->count() > 0 && owner != optimizer) {
+      throw CLI::ValidationError(flag, "applies to --optimizer " + owner + " only, not to --optimizer " + optimizer);
+    }
+  }
+}
+
 void AddOptimizerOptions(CLI::App& app, OptimizerFlags& flags) {
+  app.final_callback([&app, &flags] { RefuseOtherOptimizersFlags(app, flags.optimizer); });
   app.add_option("--optimizer", flags.optimizer,
                  "sgd: SGD with momentum (--gamma); adam: Adam (--beta1, --beta2, --eps), "
                  "w ← w − α·m̂/(√ŝ + ε) with bias-corrected m̂, ŝ and m_0 = s_0 = 0")

@@ -24,7 +24,8 @@ CLI::Validator LayerSizes();
 CLI::Option* AddSeedOption(CLI::App& app, std::uint64_t& seed, const std::string& help);
 
 // Adds --threads (a whole number in [1, 256], default as `threads` holds) bound to `threads`:
-// the threads of each pass of one run. The work is split in a fixed way, so the results are the
+// the threads of each pass of one run (the figure targets' --threads, by contrast, counts
+// independent runs side by side; each help says which). The work is split in a fixed way, so the results are the
 // same bits for any value.
 CLI::Option* AddPassThreadsOption(CLI::App& app, unsigned& threads);
 
@@ -39,8 +40,14 @@ struct OptimizerFlags {
 };
 // Adds --optimizer sgd|adam, --gamma, --beta1, --beta2 (each in [kMinDecay, kMaxDecay] =
 // [1e-6, 0.999999], rational.h's one range for decays, which the Python module checks too) and
-// --eps (in [1e-300, 1]) bound to `flags`, whose values are the defaults shown.
+// --eps (in [1e-300, 1]) bound to `flags`, whose values are the defaults shown; a flag of the
+// optimizer not chosen is a command-line error (RefuseOtherOptimizersFlags, run once parsing is done).
 void AddOptimizerOptions(CLI::App& app, OptimizerFlags& flags);
+
+// Throws CLI::ValidationError naming the flag if `app` was given a flag that the chosen
+// `optimizer` does not use, instead of ignoring it: --gamma belongs to sgd; --beta1, --beta2 and
+// --eps to adam (each checked only if `app` has it).
+void RefuseOtherOptimizersFlags(const CLI::App& app, const std::string& optimizer);
 
 // Throws std::invalid_argument naming `what` if `bytes` exceed the machine's physical memory:
 // a clear message before the run rather than std::bad_alloc in the middle of it.

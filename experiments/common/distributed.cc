@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
+#include <sstream>
 #include <stdexcept>
+#include <utility>
 
 #include "parallel.h"
 
@@ -56,7 +58,82 @@ class DoneCounter {
   MPI_Win window_{};
 };
 
+// Every rank passes its `failure` ("" if none); if any is not empty, every rank throws a
+// CollectiveError with the lowest failing rank's ("rank R: ...").
+void ThrowFirstFailure(std::string failure) {
+  int failed_rank = failure.empty() ? g_ranks : g_rank, first = g_ranks;
+  MPI_Allreduce(&failed_rank, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+  if (first < g_ranks) {
+    int length = static_cast<int>(failure.size());
+    MPI_Bcast(&length, 1, MPI_INT, first, MPI_COMM_WORLD);
+    failure.resize(static_cast<std::size_t>(length));
+    MPI_Bcast(failure.data(), length, MPI_CHAR, first, MPI_COMM_WORLD);
+    throw CollectiveError("rank " + std::to_string(first) + ": " + failure);
+  }
+}
+
+// "name = value" lines as (name, value) pairs, in order; a line without " = " is its own name.
+std::vector<std::pair<std::string, std::string>> Facts(const std::string& text) {
+  std::vector<std::pair<std::string, std::string>> facts;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    const std::size_t eq = line.find(" = ");
+    if (eq == std::string::npos) {
+      facts.emplace_back(line, "");
+    } else {
+      facts.emplace_back(line.substr(0, eq), line.substr(eq + 3));
+    }
+  }
+  return facts;
+}
+
+// What differs between this rank's facts and rank 0's ("" if nothing).
+std::string Differences(const std::string& mine, const std::string& root) {
+  if (mine == root) return "";
+  const auto here = Facts(mine), there = Facts(root);
+  const auto find = [](const auto& facts, const std::string& name) -> const std::string* {
+    for (const auto& [key, value] : facts) {
+      if (key == name) return &value;
+    }
+    return nullptr;
+  };
+  std::string differences;
+  const auto add = [&](const std::string& name, const std::string* a, const std::string* b) {
+    if (a != nullptr && b != nullptr && *a == *b) return;
+    differences += (differences.empty() ? "" : "; ") + name + " = " + (a ? *a : std::string("(none)")) +
+                   " (rank 0: " + (b ? *b : std::string("(none)")) + ")";
+  };
+  for (const auto& [key, value] : here) add(key, &value, find(there, key));
+  for (const auto& [key, value] : there) {
+    if (find(here, key) == nullptr) add(key, nullptr, &value);
+  }
+  if (differences.empty()) differences = "the same facts in another order";
+  return "started differently from rank 0 (nothing was run): " + differences;
+}
+
+std::function<std::string()> g_facts;
+
+void CheckAgreement() {
+  if (!g_active || g_ranks < 2 || !g_facts) return;
+  const std::string mine = g_facts();
+  std::string root = mine;
+  int length = static_cast<int>(root.size());
+  MPI_Bcast(&length, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  root.resize(static_cast<std::size_t>(length));
+  MPI_Bcast(root.data(), length, MPI_CHAR, 0, MPI_COMM_WORLD);
+  ThrowFirstFailure(Differences(mine, root));
+}
+
 }  // namespace
+
+void RequireAgreement(std::function<std::string()> facts) {
+  g_facts = std::move(facts);
+  CheckAgreement();
+}
+
+void AbortAllRanks(int code) {
+  if (g_active && g_ranks > 1) MPI_Abort(MPI_COMM_WORLD, code);
+}
 
 MpiSession::MpiSession(int* argc, char*** argv) {
   if (!LaunchedByMpi()) return;
@@ -93,6 +170,7 @@ std::vector<std::vector<double>> DistributedMap(
     return results;
   }
 
+  CheckAgreement();
   // This rank's items, then the first failure (lowest rank) is everyone's. For the tests,
   // HYPERGRAD_FAULT_RANK=r makes rank r fail its first item (a fault on one rank only).
   const char* fault = std::getenv("HYPERGRAD_FAULT_RANK");
@@ -115,15 +193,7 @@ std::vector<std::vector<double>> DistributedMap(
     MPI_Barrier(MPI_COMM_WORLD);
     if (g_rank == 0 && on_done && failure.empty()) on_done(static_cast<std::size_t>(counter.Add(0)));
   }
-  int failed_rank = failure.empty() ? g_ranks : g_rank, first = g_ranks;
-  MPI_Allreduce(&failed_rank, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
-  if (first < g_ranks) {
-    int length = static_cast<int>(failure.size());
-    MPI_Bcast(&length, 1, MPI_INT, first, MPI_COMM_WORLD);
-    failure.resize(static_cast<std::size_t>(length));
-    MPI_Bcast(failure.data(), length, MPI_CHAR, first, MPI_COMM_WORLD);
-    throw CollectiveError("rank " + std::to_string(first) + ": " + failure);
-  }
+  ThrowFirstFailure(failure);
 
   // Every result to every rank: lengths first, then the values, each rank's items in order.
   std::vector<double> send;

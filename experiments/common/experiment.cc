@@ -3,11 +3,13 @@
 #include <cmath>
 #include <iostream>
 #include <map>
+#include <sstream>
 
 #include "common/cli_checks.h"
 #include "common/distributed.h"
 #include "common/guarded_main.h"
 #include "common/mnist_source.h"
+#include "data/sha256.h"
 #include "numpy_random.h"
 #include "random.h"
 
@@ -49,6 +51,28 @@ void AddChoice(CLI::App& app, const std::string& flag, T& value, const std::map<
       ->default_str(std::string(default_name));
 }
 
+// What must be the same on every MPI rank (RequireAgreement), one "name = value" line each:
+// every setting as parsed but --quiet (`settings`, CLI11's "name=value" lines, defaults
+// included; --quiet only silences ranks that are silent anyway), the build (git revision and
+// state, compiler, build type and instruction set, library versions and the executable's
+// SHA-256, since a dirty tree's revision does not name its sources), and the SHA-256 of every
+// data file read so far.
+std::string RunFacts(const std::string& settings, const Provenance& p) {
+  std::string facts;
+  std::istringstream lines(settings);
+  for (std::string line; std::getline(lines, line);) {
+    const std::size_t eq = line.find('=');
+    if (line.substr(0, eq) == "quiet") continue;  // only rank 0 reports anyway
+    facts += eq == std::string::npos ? line + "\n" : line.substr(0, eq) + " = " + line.substr(eq + 1) + "\n";
+  }
+  static const std::string executable = Sha256OfFile("/proc/self/exe");
+  facts += "git revision = " + p.git_revision + "\ngit dirty = " + p.git_dirty + "\ncompiler = " + p.compiler +
+           "\nbuild type = " + p.build_type + "\ninstruction set = " + p.instruction_set +
+           "\nlibrary versions = " + p.library_versions + "\nexecutable sha256 = " + executable + "\n";
+  for (const DataFileRecord& r : DataFilesRead()) facts += "data file " + r.path + " = sha256:" + r.sha256 + "\n";
+  return facts;
+}
+
 }  // namespace
 
 std::vector<double> SeededInitialWeights(std::size_t n, double log_scale, std::uint64_t seed,
@@ -73,12 +97,17 @@ void AddExperimentOptions(CLI::App& app, ExperimentOptions& options) {
   app.add_flag("--quick", options.quick,
                "small grids and few meta-iterations (smoke tests, make reproduce QUICK=1)");
   app.add_option("--out", options.out,
-                 "result file (default results/<name>.h5, or results/quick/<name>.h5 with --quick); "
-                 "checked before the run; an existing regular file is replaced (keeping its mode), "
-                 "anything else (folder, device, FIFO, symlink) is refused")
+                 "result file (default results/<name>.h5, or results/quick/<name>.h5 with --quick, "
+                 "relative to the current folder, not to the project; `make` gives --out under the "
+                 "project's results/); checked before the run; an existing regular file is replaced "
+                 "(keeping its mode), anything else (folder, device, FIFO, symlink) is refused")
       ->check([](const std::string& path) { return path.empty() ? std::string("the path is empty") : std::string(); });
   AddSeedOption(app, options.seed, "random seed");
-  app.add_option("--threads", options.threads, "independent runs computed in parallel")
+  app.add_option("--threads", options.threads,
+                 "threads for independent pieces of work side by side (the runs of a sweep, "
+                 "seeds, Omniglot's tasks), each piece computed whole by one thread; the same bits "
+                 "for any number (unlike hypergrad and reversal_check, whose --threads splits "
+                 "every step of their one run)")
       ->transform(WholeNumber(1, 64))
       ->capture_default_str();
   app.add_flag("--quiet", options.quiet, "no progress lines on stderr");
@@ -110,6 +139,8 @@ int ExperimentMain(int argc, char** argv, const std::string& name, const std::st
   AddExperimentOptions(app, options);
   add_options(app);
   return GuardedMain(app, argc, argv, [&] {
+    // Under MPI every rank must have been started alike: checked now and before each sweep.
+    RequireAgreement([settings = app.config_to_str(true, false), provenance] { return RunFacts(settings, provenance); });
     if (IsRoot()) {
       CheckResultPath(ResultPath(options, name));  // before the run, not after it
     } else {

@@ -28,7 +28,7 @@ struct ExperimentOptions {
   bool quick = false;        // small grids and few meta-iterations, for smoke tests and QUICK=1
   std::string out;           // result file; default results/[quick/]<name>.h5
   std::uint64_t seed = 0;
-  unsigned threads = 2;      // independent runs in parallel (the machine has 2 cores)
+  unsigned threads = 2;      // independent pieces of work side by side (the machine has 2 cores)
   bool quiet = false;        // no progress on stderr
   Streams streams = Streams::kNone;
   // The exact buffer pops the digits the authors' Python integers pop, so the forward

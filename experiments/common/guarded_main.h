@@ -1,5 +1,8 @@
 // The common end of every experiment's main(): exceptions become "<program>: error: <what>" on
-// stderr and exit code 1; command-line errors are CLI11's (message and usage, its exit code).
+// stderr and exit code 1 (under MPI, an error of one rank alone ends every rank: AbortAllRanks);
+// command-line errors are CLI11's (message and usage, its exit code). SIGINT and SIGTERM print
+// "<program>: interrupted: no file written" and remove any partial result
+// (InstallInterruptHandlers).
 // Before the body runs, OpenBLAS is set to one thread (blas_threads.h), whatever
 // OPENBLAS_NUM_THREADS says: the same bits however the program is started.
 #ifndef HYPERGRAD_EXPERIMENTS_COMMON_GUARDED_MAIN_H_
@@ -9,15 +12,18 @@
 #include <exception>
 #include <iostream>
 #include <new>
+#include <string>
 
 #include "blas_threads.h"
 #include "common/distributed.h"
+#include "results/h5_writer.h"
 
 namespace hypergrad::experiments {
 
 // Parses `argv` into `app`, then runs `body()` and returns its exit code.
 template <class Body>
 int GuardedMain(CLI::App& app, int argc, char** argv, Body&& body) {
+  InstallInterruptHandlers(app.get_name());
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -28,13 +34,16 @@ int GuardedMain(CLI::App& app, int argc, char** argv, Body&& body) {
     return body();
   } catch (const std::bad_alloc&) {
     std::cerr << app.get_name() << ": error: out of memory: the sizes asked for need more "
-                                   "memory than this machine has\n";
+                                   "memory than this machine has" << std::endl;
+    AbortAllRanks(1);
     return 1;
   } catch (const CollectiveError& e) {
     if (IsRoot()) std::cerr << app.get_name() << ": error: " << e.what() << "\n";
     return 1;
   } catch (const std::exception& e) {
-    std::cerr << app.get_name() << ": error: " << e.what() << "\n";
+    std::cerr << app.get_name() << ": error: "
+              << (Ranks() > 1 ? "rank " + std::to_string(Rank()) + ": " : std::string()) << e.what() << std::endl;
+    AbortAllRanks(1);
     return 1;
   }
 }

@@ -142,6 +142,24 @@ MnistData LoadMnistFrom(const std::string& dir) {
                      [&](std::vector<std::string>* sha256) { return LoadMnist(dir, sha256); });
 }
 
+InitialWeightsFile ReadInitialWeights(const std::string& path, std::size_t n) {
+  InitialWeightsFile file;
+  if (!std::filesystem::exists(path)) throw std::runtime_error(path + ": no such file");
+  file.absolute_path = std::filesystem::absolute(path).lexically_normal().string();
+  file.sha256 = Sha256OfFile(path);
+  std::vector<std::size_t> shape;
+  file.w0 = ReadH5Doubles(path, "/w0", &shape);
+  if (shape.size() != 1) {
+    throw std::invalid_argument(path + ": /w0 must be one-dimensional (" + std::to_string(n) + " values), it has " +
+                                std::to_string(shape.size()) + " dimensions");
+  }
+  if (file.w0.size() != n) {
+    throw std::invalid_argument(path + ": /w0 has " + std::to_string(file.w0.size()) + " values, the network has " +
+                                std::to_string(n) + " parameters");
+  }
+  return file;
+}
+
 Dataset LoadMnistTrainingRowsFrom(const std::string& dir, std::size_t count,
                                   std::vector<double>* mean, bool compact) {
   return LoadChecked(dir, {0, 1}, [&](std::vector<std::string>* sha256) {

@@ -32,6 +32,18 @@ Dataset LoadMnistTrainingRowsFrom(const std::string& dir, std::size_t count,
 // DefaultOmniglotZip()). Returns `path`.
 std::string CheckOmniglotZip(const std::string& path);
 
+// Initial weights given as a file (hypergrad --w0): the float64 dataset /w0 of the HDF5 file at
+// `path`, one-dimensional with `n` values, and the file's provenance.
+struct InitialWeightsFile {
+  std::vector<double> w0;
+  std::string absolute_path;  // the path as typed, made absolute (not resolved through links)
+  std::string sha256;         // of the whole file, hashed before it is read
+};
+// Throws std::runtime_error or std::invalid_argument naming the file and what is wrong: those
+// of ReadH5Doubles (no such file, not HDF5, no /w0, a group, not float64: refused, never
+// converted), more than one dimension, or another number of values than `n`.
+InitialWeightsFile ReadInitialWeights(const std::string& path, std::size_t n);
+
 // A data file this program has read: path, SHA-256, and whether it is the pinned file.
 struct DataFileRecord {
   std::string path, sha256, status;

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <H5Cpp.h>
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -25,6 +26,8 @@ auto Translate(const std::string& context, F&& body) -> decltype(body()) {
     return body();
   } catch (const H5::Exception& e) {
     throw std::runtime_error(context + ": " + e.getCDetailMsg());
+  } catch (const std::runtime_error& e) {  // what is wrong, from the checks below
+    throw std::runtime_error(context + ": " + e.what());
   }
 }
 
@@ -46,11 +49,53 @@ H5::LinkCreatPropList IntermediateGroups() {
   return list;
 }
 
+// What `name` ("/a/b/c") names in `file`: nothing, a group, a dataset (or another object).
+// Every object on the way must be a group; if one is not, `blocker` says which.
+enum class Found { kNothing, kGroup, kDataset, kOther };
+Found Lookup(H5::H5File& file, const std::string& name, std::string* blocker) {
+  std::string prefix = name.starts_with('/') ? "" : ".";
+  Found found = Found::kGroup;  // the root
+  for (std::size_t start = 0; start < name.size();) {
+    std::size_t end = name.find('/', start);
+    if (end == std::string::npos) end = name.size();
+    if (end > start) {
+      if (found != Found::kGroup) {
+        *blocker = prefix + " is a " + (found == Found::kDataset ? "dataset" : "named type") + ", not a group";
+        return Found::kOther;
+      }
+      prefix += "/" + name.substr(start, end - start);
+      if (!file.nameExists(prefix)) return Found::kNothing;
+      const H5O_type_t type = file.childObjType(prefix);
+      found = type == H5O_TYPE_GROUP ? Found::kGroup : type == H5O_TYPE_DATASET ? Found::kDataset : Found::kOther;
+    }
+    start = end + 1;
+  }
+  return found;
+}
+
+// Throws, naming the file and `name`, unless `name` is free for a new dataset.
+void CheckNewDataset(H5::H5File& file, const std::string& path, const std::string& name) {
+  std::string blocker;
+  const Found found = Lookup(file, name, &blocker);
+  if (!blocker.empty()) throw std::runtime_error(path + ", dataset " + name + ": " + blocker);
+  if (found != Found::kNothing) {
+    throw std::runtime_error(path + ", dataset " + name + ": " + name + " exists already (as a " +
+                             (found == Found::kGroup ? "group" : found == Found::kDataset ? "dataset" : "named type") +
+                             ")");
+  }
+}
+
 // Runs `f` on the file itself ("/"), or on the named group or dataset.
 template <class F>
 void WithObject(H5::H5File& file, const std::string& name, F&& f) {
   if (name == "/" || name.empty()) return f(static_cast<H5::H5Object&>(file));
-  if (file.childObjType(name) == H5O_TYPE_GROUP) {
+  std::string blocker;
+  const Found found = Lookup(file, name, &blocker);
+  if (!blocker.empty()) throw std::runtime_error(blocker);
+  if (found == Found::kNothing || found == Found::kOther) {
+    throw std::runtime_error("no object " + name + " to hold the attribute (write the dataset or group first)");
+  }
+  if (found == Found::kGroup) {
     H5::Group group = file.openGroup(name);
     f(group);
   } else {
@@ -69,8 +114,50 @@ void WriteAttribute(H5::H5File& file, const std::string& object, const std::stri
 
 std::string Reason(int error) { return std::strerror(error); }
 
+std::string HostName() {
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  return host;
+}
+
+// ".<name><tag><host>-<pid>": the host tells which machine's process table the pid belongs to
+// (a folder may be shared between machines), so that stale files can be told from live ones.
 std::filesystem::path TempPath(const std::filesystem::path& target, const std::string& tag) {
-  return target.parent_path() / ("." + target.filename().string() + tag + std::to_string(getpid()));
+  return target.parent_path() /
+         ("." + target.filename().string() + tag + HostName() + "-" + std::to_string(getpid()));
+}
+
+// The pid of a temporary or probe file left by a writer of this host, or 0 if `name` is not one
+// (".<name>.tmp-<host>-<pid>", ".<name>.probe-<host>-<pid>", or the older ".<name>.tmp-<pid>").
+pid_t WriterPid(const std::string& name, const std::string& host) {
+  if (name.size() < 2 || name[0] != '.') return 0;
+  const std::size_t dash = name.rfind('-');
+  if (dash == std::string::npos || dash + 1 == name.size() || dash + 10 < name.size() ||
+      name.find_first_not_of("0123456789", dash + 1) != std::string::npos) {
+    return 0;
+  }
+  const std::string head = name.substr(0, dash + 1);
+  const auto ends_with = [&](const std::string& tail) {
+    return head.size() > tail.size() + 1 && head.compare(head.size() - tail.size(), tail.size(), tail) == 0;
+  };
+  if (!ends_with(".tmp-" + host + "-") && !ends_with(".probe-" + host + "-") && !ends_with(".tmp-")) return 0;
+  return static_cast<pid_t>(std::stol(name.substr(dash + 1)));
+}
+
+// Removes the temporary and probe files in `dir` whose writer (on this host) no longer exists.
+void RemoveStaleTemporaries(const std::filesystem::path& dir) {
+  const std::string host = HostName();
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(dir.empty() ? "." : dir, error)) {
+    const std::string name = entry.path().filename().string();
+    const pid_t pid = WriterPid(name, host);
+    if (pid <= 0 || pid == getpid() || !entry.is_regular_file(error)) continue;
+    if (kill(pid, 0) == 0 || errno != ESRCH) continue;  // alive, or not ours to ask about
+    if (unlink(entry.path().c_str()) == 0) {
+      std::fprintf(stderr, "removed %s, left by process %ld, which no longer exists\n", entry.path().c_str(),
+                   static_cast<long>(pid));
+    }
+  }
 }
 
 // Temporary files that SIGINT/SIGTERM must remove: fixed slots, so the handler only reads
@@ -80,10 +167,26 @@ constexpr std::size_t kPathMax = 4096;
 char g_temp_paths[kSlots][kPathMax];
 std::atomic<bool> g_slot_claimed[kSlots];  // a writer owns the slot
 std::atomic<bool> g_slot_ready[kSlots];    // and its path is written: the handler may use it
+char g_program[256];                        // InstallInterruptHandlers: say so on a signal
+std::atomic<bool> g_committed{false};       // the last writer opened has committed its file
+
+void Say(const char* text) {
+  for (std::size_t left = std::strlen(text); left > 0;) {
+    const ssize_t done = write(2, text, left);
+    if (done <= 0) return;
+    text += done;
+    left -= static_cast<std::size_t>(done);
+  }
+}
 
 extern "C" void RemoveTempFilesAndDie(int signal_number) {
   for (int i = 0; i < kSlots; ++i) {
     if (g_slot_ready[i].load()) unlink(g_temp_paths[i]);
+  }
+  if (g_program[0] != '\0') {  // only async-signal-safe calls: write, unlink, signal, raise
+    Say(g_program);
+    Say(signal_number == SIGINT ? ": interrupted: " : ": terminated: ");
+    Say(g_committed.load() ? "the result file was written before the signal\n" : "no file written\n");
   }
   ::signal(signal_number, SIG_DFL);
   ::raise(signal_number);
@@ -92,6 +195,10 @@ extern "C" void RemoveTempFilesAndDie(int signal_number) {
 void InstallHandlersOnce() {
   static const bool installed = [] {
     for (const int s : {SIGINT, SIGTERM}) {
+      // A signal ignored when the program started stays ignored (a background job of a
+      // script, nohup): the user asked for it not to end the program.
+      struct sigaction before {};
+      if (sigaction(s, nullptr, &before) == 0 && before.sa_handler == SIG_IGN) continue;
       struct sigaction action {};
       action.sa_handler = RemoveTempFilesAndDie;
       sigemptyset(&action.sa_mask);
@@ -123,6 +230,13 @@ void Unregister(int slot) {
 
 }  // namespace
 
+void InstallInterruptHandlers(const std::string& program) {
+  const std::size_t length = std::min(program.size(), sizeof g_program - 1);
+  std::memcpy(g_program, program.data(), length);
+  g_program[length] = '\0';
+  InstallHandlersOnce();
+}
+
 void CheckResultPath(const std::string& path) {
   if (path.empty()) throw std::runtime_error("result file: the path is empty");
   const std::filesystem::path target(path);
@@ -148,6 +262,7 @@ void CheckResultPath(const std::string& path) {
     std::filesystem::create_directories(dir, error);
     if (error) throw std::runtime_error("result file '" + path + "': cannot create its folder: " + error.message());
   }
+  RemoveStaleTemporaries(dir);
   const std::string probe = TempPath(target, ".probe-").string();
   const int fd = open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644);
   if (fd < 0) {
@@ -162,6 +277,7 @@ H5Writer::H5Writer(const std::string& path) : path_(path) {
   H5::Exception::dontPrint();
   CheckResultPath(path);
   temp_path_ = TempPath(std::filesystem::path(path), ".tmp-").string();
+  g_committed.store(false);
   slot_ = RegisterTemp(temp_path_);
   // Create it ourselves first, so a failure says why (HDF5 would only say H5Fcreate failed).
   const int fd = open(temp_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0666);
@@ -193,6 +309,7 @@ H5Writer::~H5Writer() {
 void H5Writer::Write(const std::string& name, std::span<const double> values,
                      std::vector<std::size_t> shape) {
   const auto dims = Dims(values.size(), shape, name);
+  CheckNewDataset(*file_, path_, name);
   Translate(path_ + ", dataset " + name, [&] {
     H5::DataSpace space(static_cast<int>(dims.size()), dims.data());
     file_->createDataSet(name, H5::PredType::NATIVE_DOUBLE, space, H5::DSetCreatPropList(),
@@ -204,6 +321,7 @@ void H5Writer::Write(const std::string& name, std::span<const double> values,
 void H5Writer::WriteInts(const std::string& name, std::span<const std::int64_t> values,
                          std::vector<std::size_t> shape) {
   const auto dims = Dims(values.size(), shape, name);
+  CheckNewDataset(*file_, path_, name);
   Translate(path_ + ", dataset " + name, [&] {
     H5::DataSpace space(static_cast<int>(dims.size()), dims.data());
     file_->createDataSet(name, H5::PredType::NATIVE_INT64, space, H5::DSetCreatPropList(),
@@ -213,6 +331,7 @@ void H5Writer::WriteInts(const std::string& name, std::span<const std::int64_t> 
 }
 
 void H5Writer::WriteScalar(const std::string& name, double value) {
+  CheckNewDataset(*file_, path_, name);
   Translate(path_ + ", dataset " + name, [&] {
     file_->createDataSet(name, H5::PredType::NATIVE_DOUBLE, H5::DataSpace(H5S_SCALAR),
                          H5::DSetCreatPropList(), H5::DSetAccPropList(), IntermediateGroups())
@@ -279,6 +398,7 @@ void H5Writer::Commit() {
     throw std::runtime_error("result file '" + path_ + "': cannot rename " + temp_path_ + " to it: " + Reason(errno));
   }
   committed_ = true;
+  g_committed.store(true);
   Unregister(slot_);
 }
 
@@ -286,11 +406,27 @@ std::vector<double> ReadH5Doubles(const std::string& path, const std::string& na
                                   std::vector<std::size_t>* shape) {
   H5::Exception::dontPrint();
   if (!std::filesystem::exists(path)) throw std::runtime_error(path + ": no such file");
-  return Translate(path + ", dataset " + name, [&] {
+  const bool hdf5 = Translate(path, [&] { return H5::H5File::isHdf5(path); });
+  if (!hdf5) throw std::runtime_error(path + ": not an HDF5 file");
+  return Translate(path, [&] {
     H5::H5File file(path, H5F_ACC_RDONLY);
-    if (!file.nameExists(name)) throw H5::Exception("", "no dataset '" + name + "'");
+    std::string blocker;
+    switch (Lookup(file, name, &blocker)) {
+      case Found::kDataset: break;
+      case Found::kGroup: throw std::runtime_error(name + " is a group, not a dataset");
+      case Found::kNothing: throw std::runtime_error("no dataset '" + name + "'");
+      case Found::kOther:
+        throw std::runtime_error(blocker.empty() ? name + " is not a dataset" : "no dataset '" + name + "': " + blocker);
+    }
     H5::DataSet data = file.openDataSet(name);
-    if (data.getTypeClass() != H5T_FLOAT) throw H5::Exception("", "not a floating-point dataset");
+    const H5T_class_t type_class = data.getTypeClass();
+    if (type_class != H5T_FLOAT || data.getDataType().getSize() != 8) {
+      const std::string what = type_class == H5T_FLOAT ? "float" + std::to_string(8 * data.getDataType().getSize())
+                               : type_class == H5T_INTEGER ? std::string("integer")
+                               : type_class == H5T_STRING  ? std::string("string")
+                                                           : std::string("non-numeric");
+      throw std::runtime_error(name + " holds " + what + " values, not float64 (convert it to float64 first)");
+    }
     H5::DataSpace space = data.getSpace();
     std::vector<hsize_t> dims(static_cast<std::size_t>(space.getSimpleExtentNdims()));
     space.getSimpleExtentDims(dims.data());
