@@ -100,7 +100,11 @@ bench: build
 bench-estimators: $(if $(SKIP_BUILD),,build)
 	@mkdir -p $(BENCH_OUT)
 	BENCH_FULL=$(BENCH_FULL) $(TEST_ENV) $(BIN)/bench_estimators --out $(BENCH_OUT)
-	$(PYTHON) analysis/estimators.py --bench $(BENCH_OUT) --results $(if $(filter results/bench,$(BENCH_OUT)),results,$(BENCH_OUT))
+ifeq ($(BENCH_OUT),results/bench)
+	$(PYTHON) analysis/report.py --results results --bench $(BENCH_OUT)
+else
+	$(PYTHON) analysis/estimators.py --bench $(BENCH_OUT) --results $(BENCH_OUT) > $(BENCH_OUT)/estimators_section.md
+endif
 
 # Only reversible Adam's benchmark (bench_adam.json), then the figures and the report section.
 bench-adam: build

@@ -27,8 +27,13 @@ PerturbationSpace::PerturbationSpace(const EstimatorProblem& problem) : problem_
     scale_[2 * ab_ + k] = rms > 0 ? rms : 1.0;
   }
   if (perturbs_theta_) {
+    // max(|θ_i|, RMS of θ): entries near 0 (e.g. learned pixels) get the vector's typical size,
+    // not a scale that would divide the estimate by ~0.
+    double theta_sq = 0.0;
+    for (double t : problem.theta) theta_sq += t * t;
+    const double rms = std::sqrt(theta_sq / static_cast<double>(problem.theta.size()));
     for (std::size_t i = 0; i < problem.theta.size(); ++i) {
-      const double a = std::abs(problem.theta[i]);
+      const double a = std::max(std::abs(problem.theta[i]), rms);
       scale_[theta_offset() + i] = a > 0 ? a : 1.0;
     }
   }

@@ -3,7 +3,7 @@
 // has a make_model (v_0 is not perturbed: it is 0 in every experiment, with no natural scale).
 // Perturbations are relative to a scale per coordinate so one σ suits all kinds:
 //   α[t][j]: α[t][j];  γ[t][j]: min(γ, 1−γ);  w_0[k]: the RMS of w_0 over k's block (1 if 0);
-//   θ_i: |θ_i| (1 if 0).
+//   θ_i: max(|θ_i|, RMS of θ) (1 if θ = 0).
 // A sample φ + σ·s⊙ε with ε ~ N(0, I) then estimates ∂f/∂φ_i as E[(f(+) − f(−)) ε_i]/(2σ s_i).
 #ifndef HYPERGRAD_ESTIMATORS_PERTURBATION_H_
 #define HYPERGRAD_ESTIMATORS_PERTURBATION_H_
