@@ -103,7 +103,7 @@ bench-estimators: $(if $(SKIP_BUILD),,build)
 ifeq ($(BENCH_OUT),results/bench)
 	$(PYTHON) analysis/report.py --results results --bench $(BENCH_OUT)
 else
-	$(PYTHON) analysis/estimators.py --bench $(BENCH_OUT) --results $(BENCH_OUT) > $(BENCH_OUT)/estimators_section.md
+	$(PYTHON) analysis/estimators.py --bench $(BENCH_OUT) --results $(BENCH_OUT)
 endif
 
 # Only reversible Adam's benchmark (bench_adam.json), then the figures and the report section.

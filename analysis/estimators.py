@@ -230,12 +230,17 @@ def section(bench, results):
 
 
 def main():
+    """Renders the figures and writes the section alone to RESULTS/estimators_section.md (the
+    report includes it through report.py)."""
     args = common.parse_args(__doc__, bench=True)
     bench = args.bench or os.path.join(args.results, "bench")
     lines = section(bench, args.results)
     if not lines:
         raise SystemExit(f"{os.path.join(bench, FILE)} not found: run make bench-estimators first")
-    print("\n".join(lines))
+    path = os.path.join(args.results, "estimators_section.md")
+    with open(path, "w") as out:
+        out.write("\n".join(lines) + "\n")
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":
