@@ -93,7 +93,7 @@ def pareto_figure(doc, results):
 
 def horizon_figure(doc, results):
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    sh = doc.get("short_horizon", [])
+    sh = [r for r in doc.get("short_horizon", []) if "error" not in r]
     if sh:
         h = [r["horizon"] for r in sh]
         axes[0].loglog(h, [r["alpha"] for r in sh], "o-", label="chosen α")
@@ -162,7 +162,7 @@ def conclusions(doc):
             out.append(f"- Meta-optimisation driven by {m['label']}: final training loss "
                        f"{fmt(m['final_train_loss'], 5)} against exact's {fmt(ex['final_train_loss'], 5)}, "
                        f"validation {fmt(m['final_valid_loss'], 5)} against {fmt(ex['final_valid_loss'], 5)}.")
-    sh = doc.get("short_horizon", [])
+    sh = [r for r in doc.get("short_horizon", []) if "error" not in r]
     if len(sh) >= 2:
         out.append(f"- Short horizons: the learning rate chosen with exact hypergradients went from "
                    f"{fmt(sh[0]['alpha'])} at T = {sh[0]['horizon']} to {fmt(sh[-1]['alpha'])} at "
@@ -224,6 +224,9 @@ def section(bench, results):
               "hypergradients of the training loss after T steps)", "",
               "| horizon T | chosen α | loss at T | loss after the longest horizon |", "|---|---|---|---|"]
     for r in doc.get("short_horizon", []):
+        if "error" in r:
+            lines.append(f"| {r['horizon']} | error: {r['error'][:80]} | | |")
+            continue
         lines.append(f"| {r['horizon']} | {fmt(r['alpha'])} | {fmt(r['loss_at_horizon'], 5)} | "
                      f"{fmt(r['loss_after_longest'], 5)} |")
     return lines

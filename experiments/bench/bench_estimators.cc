@@ -342,38 +342,47 @@ void ShortHorizon(const Case& base, const std::vector<std::size_t>& horizons, st
   const std::size_t longest = horizons.back(), b = base.p.blocks.num_blocks();
   const auto exact = MakeEstimator("exact", {});
   std::vector<double> chosen, own_loss, long_loss;
+  std::vector<double> done;
   for (std::size_t horizon : horizons) {
     std::cerr << "  short-horizon bias, T = " << horizon << std::flush;
-    EstimatorProblem p = base.p;
-    std::vector<double> x = {-3.0};
-    AuthorsAdam meta(0.1);
-    std::vector<double> trace;
-    for (std::size_t i = 0; i < meta_iters; ++i) {
-      p.schedule = Schedule::Constant(horizon, b, std::exp(x[0]), 0.9);
-      const EstimatedHypergradients h = exact->Estimate(p);
-      double d = 0;
-      for (double v : h.d_alpha) d += v;
-      const std::vector<double> g = {std::exp(x[0]) * d};
-      meta.Step(i, g, x);
-      trace.push_back(x[0]);
+    // A diverged run (too large an α for this horizon) is recorded, not fatal.
+    try {
+      EstimatorProblem p = base.p;
+      std::vector<double> x = {-3.0};
+      AuthorsAdam meta(0.1);
+      std::vector<double> trace;
+      for (std::size_t i = 0; i < meta_iters; ++i) {
+        p.schedule = Schedule::Constant(horizon, b, std::exp(x[0]), 0.9);
+        const EstimatedHypergradients h = exact->Estimate(p);
+        double d = 0;
+        for (double v : h.d_alpha) d += v;
+        const std::vector<double> g = {std::exp(x[0]) * d};
+        meta.Step(i, g, x);
+        trace.push_back(x[0]);
+      }
+      auto loss_after = [&](std::size_t steps) {
+        EstimatorProblem q = base.p;
+        q.schedule = Schedule::Constant(steps, b, std::exp(x[0]), 0.9);
+        std::vector<double> w = q.w0, v = q.v0;
+        FloatSgdTrain(*q.model, q.blocks, q.schedule, q.batches, 0, steps, w, v);
+        return q.objective(w, {}, {});
+      };
+      const double own = loss_after(horizon), after_longest = loss_after(longest);
+      chosen.push_back(std::exp(x[0]));
+      own_loss.push_back(own);
+      long_loss.push_back(after_longest);
+      done.push_back(static_cast<double>(horizon));
+      out.push_back({{"horizon", horizon}, {"alpha", chosen.back()}, {"loss_at_horizon", own},
+                     {"loss_after_longest", after_longest}, {"longest", longest},
+                     {"log_alpha_trace", trace}});
+      std::cerr << ": α = " << chosen.back() << ", loss " << own << ", after " << longest
+                << " steps " << after_longest << "\n";
+    } catch (const std::exception& e) {
+      out.push_back({{"horizon", horizon}, {"error", e.what()}, {"longest", longest}});
+      std::cerr << ": " << e.what() << "\n";
     }
-    auto loss_after = [&](std::size_t steps) {
-      EstimatorProblem q = base.p;
-      q.schedule = Schedule::Constant(steps, b, std::exp(x[0]), 0.9);
-      std::vector<double> w = q.w0, v = q.v0;
-      FloatSgdTrain(*q.model, q.blocks, q.schedule, q.batches, 0, steps, w, v);
-      return q.objective(w, {}, {});
-    };
-    chosen.push_back(std::exp(x[0]));
-    own_loss.push_back(loss_after(horizon));
-    long_loss.push_back(loss_after(longest));
-    out.push_back({{"horizon", horizon}, {"alpha", chosen.back()}, {"loss_at_horizon", own_loss.back()},
-                   {"loss_after_longest", long_loss.back()}, {"longest", longest}, {"log_alpha_trace", trace}});
-    std::cerr << ": α = " << chosen.back() << ", loss " << own_loss.back() << ", after " << longest
-              << " steps " << long_loss.back() << "\n";
   }
-  std::vector<double> hd(horizons.begin(), horizons.end());
-  h5.Write("/short_horizon/horizon", hd);
+  h5.Write("/short_horizon/horizon", done);
   h5.Write("/short_horizon/alpha", chosen);
   h5.Write("/short_horizon/loss_at_horizon", own_loss);
   h5.Write("/short_horizon/loss_after_longest", long_loss);
