@@ -118,6 +118,31 @@ def horizon_figure(doc, results):
     return common.save(fig, results, "estimators_horizon")
 
 
+def meta_figure(doc, bench, results):
+    """The learned schedules of the meta-optimisation side by side: α_t of each block (one panel
+    per estimator) and the training-loss curves; None when the HDF5 file is absent."""
+    path = os.path.join(bench, "bench_estimators.h5")
+    meta = [m for m in doc.get("meta_optimisation", []) if "error" not in m]
+    if not os.path.exists(path) or not meta:
+        return None
+    import h5py
+    fig, axes = plt.subplots(1, len(meta) + 1, figsize=(3.2 * (len(meta) + 1), 3.2), squeeze=False)
+    with h5py.File(path, "r") as f:
+        for ax, m in zip(axes[0], meta):
+            log_alpha = np.asarray(f[f"/meta/{m['label']}/log_alpha"])
+            ax.plot(np.exp(log_alpha), lw=0.8)
+            ax.set_title(short_label(m["label"]), fontsize=9)
+            ax.set_xlabel("step t")
+        axes[0][0].set_ylabel("learned α_t (one line per block)")
+    for m in meta:
+        axes[0][-1].plot(m["train_curve"], label=short_label(m["label"]))
+    axes[0][-1].set_xlabel("meta-iteration")
+    axes[0][-1].set_ylabel("training loss")
+    axes[0][-1].legend(fontsize=7)
+    fig.tight_layout()
+    return common.save(fig, results, "estimators_meta")
+
+
 def fmt(x, digits=3):
     if x is None:
         return "—"
@@ -180,6 +205,7 @@ def section(bench, results):
         return []
     pareto = pareto_figure(doc, results)
     horizon = horizon_figure(doc, results)
+    meta_png = meta_figure(doc, bench, results)
     ctx = doc["context"]
     size = "full (BENCH_FULL=1)" if ctx.get("full") else ("smoke" if ctx.get("smoke") else "small (make bench)")
     lines = ['<a id="estimators"></a>', "## Exact against approximate hypergradients", "",
@@ -190,7 +216,10 @@ def section(bench, results):
              "rounding). Memory: peak heap above the start of the call (measured); time: the "
              "call's seconds over one float64 training run's, timed in the same process.", "",
              f"![Pareto]({os.path.relpath(pareto, results)})", "",
-             f"![Horizon]({os.path.relpath(horizon, results)})", "", "**Measured facts.**", ""]
+             f"![Horizon]({os.path.relpath(horizon, results)})", ""]
+    if meta_png:
+        lines += [f"![Learned schedules]({os.path.relpath(meta_png, results)})", ""]
+    lines += ["**Measured facts.**", ""]
     lines += conclusions(doc)
     lines += ["", "| problem | T | estimator | kind | cosine | rel. error | sign agreement | "
               "extra bytes | time (runs) |", "|---|---|---|---|---|---|---|---|---|"]
