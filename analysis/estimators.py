@@ -258,6 +258,16 @@ def section(bench, results):
             continue
         lines.append(f"| {r['horizon']} | {fmt(r['alpha'])} | {fmt(r['loss_at_horizon'], 5)} | "
                      f"{fmt(r['loss_after_longest'], 5)} |")
+    rows = doc.get("short_horizon_schedule", [])
+    if rows:
+        lines += ["", "Short horizons with a schedule (one α_t per step, meta-optimised the same way):", "",
+                  "| horizon T | mean α_t | last α_t | loss at T |", "|---|---|---|---|"]
+        for r in rows:
+            if "error" in r:
+                lines.append(f"| {r['horizon']} | error: {r['error'][:80]} | | |")
+            else:
+                lines.append(f"| {r['horizon']} | {fmt(r['mean_alpha'])} | {fmt(r['last_alpha'])} | "
+                             f"{fmt(r['loss_at_horizon'], 5)} |")
     return lines
 
 
