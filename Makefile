@@ -31,7 +31,7 @@ BEYOND     := adam
 ALIASES    := fig03 fig05 fig09
 
 # (After the lists above: prerequisites are expanded when the rule is read.)
-.PHONY: all deps configure build data test bench bench-adam bench-speed bench-runs sanitize clean help reproduce figures report sensitivity fuzz soak \
+.PHONY: all deps configure build data test bench bench-adam bench-speed bench-runs bench-estimators sanitize clean help reproduce figures report sensitivity fuzz soak \
         $(FIGURES) $(ALIASES) $(BEYOND)
 
 all: build
@@ -46,6 +46,8 @@ help:
 	@echo "make bench      build and run the benchmarks, JSON under $(BENCH_OUT)/"
 	@echo "make bench-adam only reversible Adam's benchmark (bench_adam.json)"
 	@echo "make bench-speed only the speed runs: time against the matrix products, threads (bench_speed.json)"
+	@echo "make bench-estimators  exact against approximate hypergradients (bench_estimators.json/.h5;"
+	@echo "                small: < 10 min; BENCH_FULL=1: the full run, <= 2 h on 2 cores)"
 	@echo "make sanitize   build with AddressSanitizer + UBSan in $(SAN_BUILD)/ and run the tests"
 	@echo "make fuzz       run the buffer/Algorithm 3 fuzzer for FUZZ_SECONDS (600)"
 	@echo "make soak       reverse 10^6 steps of the Fig-2 network (fast buffer; exact: 10^4)"
@@ -90,6 +92,19 @@ endif
 # only when its benchmark finished; then the figures and the report section are rendered.
 bench: build
 	@$(MAKE) --no-print-directory bench-runs RUNS="$(BENCH_RUNS)"
+	@$(MAKE) --no-print-directory bench-estimators SKIP_BUILD=1
+
+# The estimator benchmark (experiments/bench/bench_estimators.cc): every estimator against the
+# exact hypergradient, memory and time, meta-optimisation, short-horizon bias; then its figures
+# and report section (analysis/estimators.py, through report.py). BENCH_FULL=1: the full sizes.
+bench-estimators: $(if $(SKIP_BUILD),,build)
+	@mkdir -p $(BENCH_OUT)
+	BENCH_FULL=$(BENCH_FULL) $(TEST_ENV) $(BIN)/bench_estimators --out $(BENCH_OUT)
+ifeq ($(BENCH_OUT),results/bench)
+	$(PYTHON) analysis/report.py --results results --bench $(BENCH_OUT)
+else
+	$(PYTHON) analysis/estimators.py --bench $(BENCH_OUT) --results $(BENCH_OUT)
+endif
 
 # Only reversible Adam's benchmark (bench_adam.json), then the figures and the report section.
 bench-adam: build

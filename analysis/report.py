@@ -4,7 +4,8 @@ numbers, ours, whether they agree (with the tolerance), and how the run was made
 Each analysis/figNN.py contributes a section through its section(results) function; adding a
 figure needs no change here. Sections beyond the paper (BEYOND: analysis/adam.py) follow the
 figures. The benchmarks' "Memory and exactness" section (analysis/bench.py)
-follows when their JSON exists (make bench).
+follows when their JSON exists (make bench), then "Exact against approximate
+hypergradients" (analysis/estimators.py) when bench_estimators.json exists.
 """
 import glob
 import importlib
@@ -12,6 +13,7 @@ import os
 import sys
 
 import bench
+import estimators
 import common
 
 BEYOND = ("adam",)  # analysis modules of experiments beyond the paper, after the figures
@@ -46,6 +48,9 @@ def main():
     bench_lines = bench.section(args.bench or os.path.join(args.results, "bench"), args.results)
     if bench_lines:
         lines.append("| [Memory and exactness (benchmarks)](#bench) | see its targets table |")
+    estimator_lines = estimators.section(args.bench or os.path.join(args.results, "bench"), args.results)
+    if estimator_lines:
+        lines.append("| [Exact against approximate hypergradients](#estimators) | measured facts |")
     if missing:
         lines.append("")
         lines.append("Not yet run or not yet implemented: " + ", ".join(missing) + ".")
@@ -61,6 +66,8 @@ def main():
         lines += ["", "</details>"]
     if bench_lines:
         lines += [""] + bench_lines
+    if estimator_lines:
+        lines += [""] + estimator_lines
     path = os.path.join(args.results, "REPORT.md")
     with open(path, "w") as out:
         out.write("\n".join(lines) + "\n")

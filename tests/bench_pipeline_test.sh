@@ -45,6 +45,25 @@ assert adam["store_all_bytes"] == 3 * 8 * 44860 * 100, adam
 assert 0 < adam["computed_peak_extra_bytes"] < adam["store_all_bytes"] / 50, adam
 PY
 
+# The estimator benchmark at its smoke sizes: every estimator ran, forward mode equals the exact
+# per-block hypergradients, the meta-optimisation and the horizons are there.
+"$bin/bench_estimators" --smoke --out "$tmp/bench" > "$tmp/bench_estimators.log" 2>&1 ||
+  fail "bench_estimators exited non-zero: $(tail -5 "$tmp/bench_estimators.log")"
+$py - "$tmp/bench/bench_estimators.json" <<'PY' || fail "bench_estimators contents"
+import json, sys
+doc = json.load(open(sys.argv[1]))
+acc = doc["accuracy"]
+assert not [r for r in acc if "error" in r], [r for r in acc if "error" in r]
+names = {r["estimator"] for r in acc}
+assert names == {"exact", "drmad", "greedy", "forward", "es", "pes", "neumann", "cg"}, names
+fwd = next(r for r in acc if r["estimator"] == "forward")
+assert all(fwd["kinds"][k]["rel_error"] < 1e-9 for k in ("alpha_block", "gamma_block", "log_init_scale")), fwd
+assert all(r["peak_extra_bytes"] > 0 and r["time_ratio"] > 0 for r in acc)
+assert "theta" not in next(r for r in acc if r["estimator"] == "greedy" and r["problem"] == "fig6")["kinds"]
+assert len(doc["meta_optimisation"]) == 5 and all("error" not in m for m in doc["meta_optimisation"])
+assert [h["horizon"] for h in doc["short_horizon"]] == [1, 10]
+PY
+
 $py "$src/analysis/bench.py" --bench "$tmp/bench" --results "$tmp/res" > "$tmp/bench.log"
 for f in bench_bits bench_recovery bench_memory; do
   [ -s "$tmp/res/figures/$f.png" ] || fail "$f.png not rendered"
@@ -55,4 +74,7 @@ grep -q "| 100 | revolve s=20 |" "$tmp/res/REPORT.md" || fail "Revolve row missi
 grep -q "^| 100 | fast | 0\.[0-9]* |" "$tmp/res/REPORT.md" || fail "reversible-Adam row missing"
 grep -q "^| 100 | polynomial | " "$tmp/res/REPORT.md" || fail "matrix-product floor row missing"
 grep -q "^| 100 | 2 | " "$tmp/res/REPORT.md" || fail "threads row missing"
+grep -q "## Exact against approximate hypergradients" "$tmp/res/REPORT.md" || fail "estimator section missing"
+grep -q "^| fig2 | 10 | forward | alpha_block | 1 | " "$tmp/res/REPORT.md" || fail "forward-mode row missing"
+[ -s "$tmp/res/figures/estimators_pareto.png" ] || fail "estimators_pareto.png not rendered"
 echo "bench pipeline: ok"

@@ -1,0 +1,46 @@
+#include "estimators/es.h"
+
+#include <stdexcept>
+#include <vector>
+
+#include "estimators/float_sgd.h"
+#include "estimators/perturbation.h"
+#include "random.h"
+
+namespace hypergrad {
+
+EsEstimator::EsEstimator(std::size_t samples, double sigma, std::uint64_t seed)
+    : samples_(samples), sigma_(sigma), seed_(seed) {
+  if (samples == 0) throw std::invalid_argument("es: --samples must be at least 1");
+  if (!(sigma > 0)) throw std::invalid_argument("es: --sigma must be positive");
+}
+
+std::string EsEstimator::settings() const {
+  return "es samples=" + std::to_string(samples_) + " sigma=" + std::to_string(sigma_) +
+         " seed=" + std::to_string(seed_);
+}
+
+EstimatedHypergradients EsEstimator::Estimate(const EstimatorProblem& problem,
+                                              BlockHypergradients* blocks) const {
+  problem.Validate();
+  const PerturbationSpace space(problem);
+  std::vector<double> eps(space.size()), sum(space.size(), 0.0);
+  auto run = [&](double sign) {
+    const Schedule s = space.PerturbedSchedule(eps, sign, sigma_);
+    std::vector<double> w = space.PerturbedW0(eps, sign, sigma_), v = problem.v0;
+    const auto model = space.PerturbedModel(eps, sign, sigma_);
+    FloatSgdTrain(*model, problem.blocks, s, problem.batches, 0, s.iters, w, v);
+    return problem.objective(w, {}, {});
+  };
+  for (std::size_t n = 0; n < samples_; ++n) {
+    RandomStream rng(seed_, {n, 0});  // PES's stream of truncation 0
+    for (double& e : eps) e = rng.Normal();
+    const double diff = run(+1.0) - run(-1.0);
+    for (std::size_t i = 0; i < eps.size(); ++i) sum[i] += diff * eps[i];
+  }
+  EstimatedHypergradients out = space.ToEstimate(sum, samples_, sigma_);
+  if (blocks != nullptr) *blocks = ReduceToBlocks(out, problem);
+  return out;
+}
+
+}  // namespace hypergrad

@@ -1,0 +1,20 @@
+#include "estimators/exact.h"
+
+#include <vector>
+
+namespace hypergrad {
+
+EstimatedHypergradients ExactEstimator::Estimate(const EstimatorProblem& problem,
+                                                 BlockHypergradients* blocks) const {
+  problem.Validate();
+  ReversibleSgd sgd({problem.model, problem.blocks, problem.schedule, problem.batches}, options_);
+  sgd.Train(problem.w0, problem.v0);
+  std::vector<double> d_w(problem.num_params());
+  std::vector<double> d_theta(problem.model->num_hyper());
+  problem.objective(sgd.weights(), d_w, d_theta);
+  EstimatedHypergradients out = FromExact(sgd.Reverse(d_w, d_theta));
+  if (blocks != nullptr) *blocks = ReduceToBlocks(out, problem);
+  return out;
+}
+
+}  // namespace hypergrad
