@@ -101,7 +101,7 @@ class AdamExactReversalTest : public ::testing::TestWithParam<AdamReversalCase> 
 TEST_P(AdamExactReversalTest, RecoversInitialStateAndMatchesStoredTrajectory) {
   const AdamReversalCase c = GetParam();
   const SmallMlpRun run(7);
-  AdamHypergradients result[2];
+  Hypergradients result[2];
   double bits_per_step = 0.0;
   for (const ReversalMethod method :
        {ReversalMethod::kReversible, ReversalMethod::kStoredTrajectory}) {

@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdint>
+#include <map>
 #include <string>
 
 namespace hypergrad::experiments {
@@ -34,11 +35,15 @@ CLI::Option* AddTanhOption(CLI::App& app, std::string& name);
 // The training optimizer and its decays, as the tools take them.
 struct OptimizerFlags {
   std::string optimizer = "sgd";
-  double gamma = 0.9;                             // sgd
-  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;  // adam
+  // Every registered optimizer's flag (optimizer_registry.h) by name: the registry's default
+  // unless given here (e.g. {{"gamma", 0.5}}), then what the command line says.
+  std::map<std::string, double> values;
+  // The chosen optimizer's flags and their values.
+  std::map<std::string, double> Chosen() const;
 };
-// Adds --optimizer sgd|adam, --gamma, --beta1, --beta2 (each in [1e-6, 0.999999]) and --eps (in
-// [1e-300, 1]) bound to `flags`, whose values are the defaults shown.
+// Adds --optimizer NAME and every registered optimizer's flags (--gamma, --beta1, --rho, --eps,
+// ...: their ranges and help from the registry; a flag several optimizers take once) bound to
+// `flags`; defaults as described there.
 void AddOptimizerOptions(CLI::App& app, OptimizerFlags& flags);
 
 // Throws std::invalid_argument naming `what` if `bytes` exceed the machine's physical memory:
