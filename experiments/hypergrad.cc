@@ -19,6 +19,7 @@
 #include "common/guarded_main.h"
 #include "common/mnist_source.h"
 #include "common/progress.h"
+#include "common/tool_run.h"
 #include "mlp.h"
 #include "random.h"
 #include "results/h5_writer.h"
@@ -110,17 +111,9 @@ int Run(const Options& o, const Provenance& provenance) {
   const std::vector<std::size_t> schedule_shape = {o.iters, blocks.num_blocks()};
   const OptimizerInfo& optimizer = FindOptimizer(o.optimizer_flags.optimizer);
   const std::map<std::string, double> settings = o.optimizer_flags.Chosen();
-  const std::unique_ptr<ReversibleTraining> run = optimizer.make(
-      model, blocks, batches, optimizer.Constant(o.iters, blocks.num_blocks(), alpha, settings),
-      training);
-  const std::vector<double> u0(run->optimizer().num_moments() * n, 0.0);
-  const Objective loss{[&](std::span<const double> w, std::span<double> d_w, std::span<double>) {
-    return model->Evaluate(w, *data, d_w).nll;
-  }};
-  const RunOutcome outcome =
-      TrainAndReverse(*run, w0, u0, loss,
-                      {.after_train = [&] { forward.Finish(); reverse.Restart(); },
-                       .after_reverse = [&] { reverse.Finish(); }});
+  const ToolRun tool = TrainAndReverseWithFlags(optimizer, settings, model, blocks, batches,
+                                                o.iters, alpha, w0, training, forward, reverse);
+  const RunOutcome& outcome = tool.outcome;
   const Hypergradients& h = outcome.hypergradients;
   // Every hypergradient by its name: /d_w0, /d_alpha, /d_<moment>0, /d_<schedule>, /d_<scalar>.
   writer.Write("/w_T", outcome.w_T);

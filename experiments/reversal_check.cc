@@ -17,6 +17,7 @@
 #include "common/guarded_main.h"
 #include "common/mnist_source.h"
 #include "common/progress.h"
+#include "common/tool_run.h"
 #include "mlp.h"
 #include "random.h"
 #include "results/provenance.h"
@@ -115,11 +116,6 @@ int Run(Options o, const Provenance& provenance) {
   nlohmann::ordered_json out;
   const OptimizerInfo& optimizer = FindOptimizer(o.optimizer_flags.optimizer);
   const std::map<std::string, double> settings = o.optimizer_flags.Chosen();
-  const std::unique_ptr<ReversibleTraining> run =
-      optimizer.make(model, blocks, batches, optimizer.Constant(o.iters, 1, o.alpha, settings),
-                     training);
-  const std::size_t moments = run->optimizer().num_moments();
-  const std::vector<double> u0(moments * n, 0.0);
   // The ratios n/d Algorithm 3 applies for the optimizer's decays, and the decays as text.
   std::vector<std::pair<std::string, MomentumRatio>> ratios;
   std::string decays;
@@ -128,13 +124,10 @@ int Run(Options o, const Provenance& provenance) {
     if (flag.per_step) ratios.emplace_back(flag.name, MomentumToRatio(value));
     decays += (decays.empty() ? "" : ", ") + flag.name + " " + Format(value);
   }
-  const Objective loss{[&](std::span<const double> w, std::span<double> d_w, std::span<double>) {
-    return model->Evaluate(w, *data, d_w).nll;
-  }};
-  const RunOutcome outcome =
-      TrainAndReverse(*run, w0, u0, loss,
-                      {.after_train = [&] { forward.Finish(); reverse.Restart(); },
-                       .after_reverse = [&] { reverse.Finish(); }});
+  const ToolRun tool = TrainAndReverseWithFlags(optimizer, settings, model, blocks, batches,
+                                                o.iters, o.alpha, w0, training, forward, reverse);
+  const RunOutcome& outcome = tool.outcome;
+  const std::unique_ptr<ReversibleTraining>& run = tool.run;
   const Hypergradients& h = outcome.hypergradients;
   const ReversalCheck reversal = h.reversal;
   double d_log_alpha = 0.0, entropy = 0.0;

@@ -53,6 +53,20 @@ struct OptimizerInfo {
                                     const std::map<std::string, double>& values = {}) const;
 };
 
+// OptimizerInfo::make for a run class `Run`, constructed from
+// Run::Setup{model, blocks, schedule, batches} and the options, whose schedule
+// `schedule_of(hyperparameters)` builds.
+template <class Run, class ScheduleOf>
+auto MakeRunWith(ScheduleOf schedule_of) {
+  return [schedule_of](std::shared_ptr<const Model> model, ParameterBlocks blocks,
+                       BatchSchedule batches, const OptimizerHyperparameters& h,
+                       TrainingOptions options) -> std::unique_ptr<ReversibleTraining> {
+    return std::make_unique<Run>(typename Run::Setup{std::move(model), std::move(blocks),
+                                                     schedule_of(h), std::move(batches)},
+                                 std::move(options));
+  };
+}
+
 // Every registered optimizer, in the table's order.
 const std::vector<OptimizerInfo>& Optimizers();
 // The one of that name; std::invalid_argument listing the names otherwise.

@@ -254,16 +254,10 @@ OptimizerInfo AdamOptimizerInfo() {
           {{"beta1", true, 0.9, 1e-6, 0.999999, "decay of the first moment m (adam)"},
            {"beta2", true, 0.999, 1e-6, 0.999999, "decay of the second moment s (adam)"},
            {"eps", false, 1e-8, 1e-300, 1.0, "added to √ŝ in Adam's step (adam)"}},
-          [](std::shared_ptr<const Model> model, ParameterBlocks blocks, BatchSchedule batches,
-             const OptimizerHyperparameters& h, TrainingOptions options) {
-            AdamSchedule schedule{h.iters, h.blocks, ScheduleOf(h, "alpha"),
-                                  ScheduleOf(h, "beta1"), ScheduleOf(h, "beta2"),
-                                  ScalarOf(h, "eps")};
-            return std::unique_ptr<ReversibleTraining>(std::make_unique<ReversibleAdam>(
-                AdamSetup{std::move(model), std::move(blocks), std::move(schedule),
-                          std::move(batches)},
-                std::move(options)));
-          }};
+          MakeRunWith<ReversibleAdam>([](const OptimizerHyperparameters& h) {
+            return AdamSchedule{h.iters, h.blocks, ScheduleOf(h, "alpha"), ScheduleOf(h, "beta1"),
+                                ScheduleOf(h, "beta2"), ScalarOf(h, "eps")};
+          })};
 }
 
 }  // namespace hypergrad

@@ -77,6 +77,8 @@ struct AdamSetup {
 
 class ReversibleAdam final : public ReversibleTraining {
  public:
+  using Setup = AdamSetup;
+
   // Throws std::invalid_argument if the blocks do not partition the model's parameters, the
   // schedule is invalid or has a different number of blocks, no batch schedule is given, or
   // the method's options are out of range.

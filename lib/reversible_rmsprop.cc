@@ -180,16 +180,10 @@ OptimizerInfo RmspropOptimizerInfo() {
           {{"rho", true, 0.999, 1e-6, 0.999999, "decay of the mean square s (rmsprop)"},
            {"mu", true, 0.9, 1e-6, 0.999999, "decay of the momentum m (rmsprop)"},
            {"eps", false, 1e-8, 1e-300, 1.0, "added to s inside the root (rmsprop)"}},
-          [](std::shared_ptr<const Model> model, ParameterBlocks blocks, BatchSchedule batches,
-             const OptimizerHyperparameters& h, TrainingOptions options) {
-            RmspropSchedule schedule{h.iters, h.blocks, ScheduleOf(h, "alpha"),
-                                     ScheduleOf(h, "rho"), ScheduleOf(h, "mu"),
-                                     ScalarOf(h, "eps")};
-            return std::unique_ptr<ReversibleTraining>(std::make_unique<ReversibleRmsprop>(
-                RmspropSetup{std::move(model), std::move(blocks), std::move(schedule),
-                             std::move(batches)},
-                std::move(options)));
-          }};
+          MakeRunWith<ReversibleRmsprop>([](const OptimizerHyperparameters& h) {
+            return RmspropSchedule{h.iters, h.blocks, ScheduleOf(h, "alpha"), ScheduleOf(h, "rho"),
+                                   ScheduleOf(h, "mu"), ScalarOf(h, "eps")};
+          })};
 }
 
 }  // namespace hypergrad

@@ -69,6 +69,8 @@ struct RmspropSetup {
 
 class ReversibleRmsprop final : public ReversibleTraining {
  public:
+  using Setup = RmspropSetup;
+
   // Throws std::invalid_argument if the blocks do not partition the model's parameters, the
   // schedule is invalid or has a different number of blocks, no batch schedule is given, or
   // the method's options are out of range.

@@ -174,14 +174,9 @@ OptimizerInfo SgdOptimizerInfo() {
   return {"sgd",
           "SGD with momentum (--gamma): v ← γv − (1−γ)g, w ← w + α·v",
           {{"gamma", true, 0.9, 1e-6, 0.999999, "momentum decay (sgd)"}},
-          [](std::shared_ptr<const Model> model, ParameterBlocks blocks, BatchSchedule batches,
-             const OptimizerHyperparameters& h, TrainingOptions options) {
-            SgdSchedule schedule{h.iters, h.blocks, ScheduleOf(h, "alpha"), ScheduleOf(h, "gamma")};
-            return std::unique_ptr<ReversibleTraining>(std::make_unique<ReversibleSgd>(
-                SgdSetup{std::move(model), std::move(blocks), std::move(schedule),
-                         std::move(batches)},
-                std::move(options)));
-          }};
+          MakeRunWith<ReversibleSgd>([](const OptimizerHyperparameters& h) {
+            return SgdSchedule{h.iters, h.blocks, ScheduleOf(h, "alpha"), ScheduleOf(h, "gamma")};
+          })};
 }
 
 }  // namespace hypergrad

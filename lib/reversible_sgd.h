@@ -60,6 +60,8 @@ struct SgdSetup {
 
 class ReversibleSgd final : public ReversibleTraining {
  public:
+  using Setup = SgdSetup;
+
   // Throws std::invalid_argument if the blocks do not partition the model's parameters, the
   // schedule is invalid or has a different number of blocks, no batch schedule is given, or
   // the method's options are out of range (e.g. 0 Revolve snapshots).

@@ -9,6 +9,7 @@
 #include "fixed_point.h"
 #include "mlp.h"
 #include "random.h"
+#include "support/conformance_problems.h"
 #include "support/hypergrad_checker.h"
 #include "support/quadratic_model.h"
 #include "support/small_mlp_run.h"
@@ -20,12 +21,8 @@ using testing::AdamHypergradProblem;
 using testing::ExpectAdamHypergradMatchesFiniteDifferences;
 using testing::QuadraticModel;
 using testing::SmallMlpRun;
-
-std::vector<double> Uniform(std::size_t n, RandomStream& rng, double low, double high) {
-  std::vector<double> x(n);
-  for (double& v : x) v = low + (high - low) * rng.Uniform();
-  return x;
-}
+using testing::Uniform;
+using testing::ExpectOptimizerConforms;
 
 AdamSetup SmallMlpAdam(const SmallMlpRun& run, std::size_t iters, double alpha, double beta1,
                        double beta2, double eps = 1e-8) {
@@ -62,31 +59,15 @@ TEST(AdamHypergradientTest, QuadraticWithHyperparametersInsideTheLoss) {
 // An MLP with per-layer schedules, a per-parameter L2 penalty as θ and random batches, meta
 // loss the NLL on held-out data (the setting of the reversible-Adam experiment, small).
 TEST(AdamHypergradientTest, MlpPerLayerSchedulesAndL2Penalties) {
-  const MlpOptions shape{{3, 4, 2}, {}, true, false};
-  const std::size_t params = MlpLayout(shape.layer_sizes).num_params();
-  const auto train = std::make_shared<const Dataset>(MakeSyntheticDataset(8, 3, 2, 31));
-  const auto valid = std::make_shared<const Dataset>(MakeSyntheticDataset(20, 3, 2, 32));
-  RandomStream rng(33);
-  AdamHypergradProblem p;
-  p.blocks = MlpLayout(shape.layer_sizes).LayerParamBlocks();
-  const std::size_t iters = 12, b = p.blocks.num_blocks();
-  p.schedule = {iters, b, Uniform(iters * b, rng, 0.02, 0.08), Uniform(iters * b, rng, 0.6, 0.9),
-                Uniform(iters * b, rng, 0.9, 0.999), 1e-3};
-  p.batches = RandomBatches(train->rows, 4, 5);
-  p.w0 = Uniform(params, rng, -0.5, 0.5);
-  p.theta = Uniform(params, rng, 0.001, 0.05);
-  auto make = [=](std::span<const double> theta) {
-    MlpOptions options = shape;
-    options.l2.assign(theta.begin(), theta.end());
-    return std::make_shared<const Mlp>(options, train);
+  const auto draw = [](std::size_t t, std::size_t b, RandomStream& rng) {
+    return OptimizerHyperparameters{
+        t, b,
+        {{"alpha", Uniform(t * b, rng, 0.02, 0.08)},
+         {"beta1", Uniform(t * b, rng, 0.6, 0.9)},
+         {"beta2", Uniform(t * b, rng, 0.9, 0.999)}},
+        {{"eps", 1e-3}}};
   };
-  p.make_model = make;
-  p.objective = [=](std::span<const double> w, std::span<const double> theta,
-                    std::span<double> d_w, std::span<double> d_theta) {
-    std::fill(d_theta.begin(), d_theta.end(), 0.0);
-    return make(theta)->Evaluate(w, *valid, d_w).nll;
-  };
-  ExpectAdamHypergradMatchesFiniteDifferences(p);
+  ExpectOptimizerConforms("adam", testing::MlpWithL2Penalties(12, 33, draw));
 }
 
 struct AdamReversalCase {

@@ -10,6 +10,7 @@
 #include "mlp.h"
 #include "random.h"
 #include "rational.h"
+#include "support/conformance_problems.h"
 #include "support/hypergrad_checker.h"
 #include "support/quadratic_model.h"
 #include "support/small_mlp_run.h"
@@ -21,12 +22,7 @@ using testing::ConformanceProblem;
 using testing::ExpectOptimizerConforms;
 using testing::QuadraticModel;
 using testing::SmallMlpRun;
-
-std::vector<double> Uniform(std::size_t n, RandomStream& rng, double low, double high) {
-  std::vector<double> x(n);
-  for (double& v : x) v = low + (high - low) * rng.Uniform();
-  return x;
-}
+using testing::Uniform;
 
 // The authors' quadratic test problem: per-step ρ, μ, α drawn at random, nonzero initial
 // moments (so ∂f/∂s_0 and ∂f/∂m_0 are differenced too), meta loss ‖w‖² + ‖θ‖².
@@ -63,40 +59,19 @@ TEST(RmspropConformanceTest, QuadraticWithHyperparametersInsideTheLoss) {
   ExpectOptimizerConforms("rmsprop", Quadratic());
 }
 
-// An MLP with per-layer schedules, a per-parameter L2 penalty as θ and random batches, meta
-// loss the NLL on held-out data, ε = 1e-8 from s_0 = m_0 = 0.
+// An MLP with per-layer schedules, L2 penalties as θ, ε = 1e-8 from s_0 = m_0 = 0. ρ reaches
+// 0.999, where s_1 = (1−ρ)·g² moves by 10% for a step of 1e-4 in ρ and the central difference's
+// truncation error is ~0.2% (measured: d_rho[0] off by 0.25% with 1e-4, within 1e-3 with 1e-5).
 TEST(RmspropConformanceTest, MlpPerLayerSchedulesAndL2Penalties) {
-  const MlpOptions shape{{3, 4, 2}, {}, true, false};
-  const std::size_t params = MlpLayout(shape.layer_sizes).num_params();
-  const auto train = std::make_shared<const Dataset>(MakeSyntheticDataset(8, 3, 2, 31));
-  const auto valid = std::make_shared<const Dataset>(MakeSyntheticDataset(20, 3, 2, 32));
-  RandomStream rng(43);
-  ConformanceProblem p;
-  p.blocks = MlpLayout(shape.layer_sizes).LayerParamBlocks();
-  const std::size_t iters = 12, b = p.blocks.num_blocks();
-  p.hyperparameters = {iters, b,
-                       {{"alpha", Uniform(iters * b, rng, 0.002, 0.01)},
-                        {"rho", Uniform(iters * b, rng, 0.9, 0.999)},
-                        {"mu", Uniform(iters * b, rng, 0.6, 0.9)}},
-                       {{"eps", 1e-8}}};
-  p.batches = RandomBatches(train->rows, 4, 5);
-  p.w0 = Uniform(params, rng, -0.5, 0.5);
-  p.theta = Uniform(params, rng, 0.001, 0.05);
-  auto make = [=](std::span<const double> theta) {
-    MlpOptions options = shape;
-    options.l2.assign(theta.begin(), theta.end());
-    return std::make_shared<const Mlp>(options, train);
+  const auto draw = [](std::size_t t, std::size_t b, RandomStream& rng) {
+    return OptimizerHyperparameters{
+        t, b,
+        {{"alpha", Uniform(t * b, rng, 0.002, 0.01)},
+         {"rho", Uniform(t * b, rng, 0.9, 0.999)},
+         {"mu", Uniform(t * b, rng, 0.6, 0.9)}},
+        {{"eps", 1e-8}}};
   };
-  p.make_model = make;
-  p.objective = [=](std::span<const double> w, std::span<const double> theta,
-                    std::span<double> d_w, std::span<double> d_theta) {
-    std::fill(d_theta.begin(), d_theta.end(), 0.0);
-    return make(theta)->Evaluate(w, *valid, d_w).nll;
-  };
-  // ρ reaches 0.999, where s_1 = (1−ρ)·g² moves by 10% for a step of 1e-4 in ρ and the central
-  // difference's truncation error is ~0.2% (measured: d_rho[0] off by 0.25% with 1e-4, within
-  // 1e-3 with 1e-5).
-  ExpectOptimizerConforms("rmsprop", p, {.step = 1e-5});
+  ExpectOptimizerConforms("rmsprop", testing::MlpWithL2Penalties(12, 43, draw), {.step = 1e-5});
 }
 
 RmspropSetup SmallMlpRmsprop(const SmallMlpRun& run, std::size_t iters, double alpha, double rho,
