@@ -237,14 +237,7 @@ void ReversibleAdam::Train(std::span<const double> w0, std::span<const double> m
 }
 
 void ReversibleAdam::CheckInitialMoments(std::span<const double> u0) const {
-  const std::size_t n = u0.size() / 2;
-  for (std::size_t k = 0; k < n; ++k) {
-    if (!(u0[n + k] >= 0.0)) {
-      throw std::invalid_argument("ReversibleAdam::Train: s0 of parameter " +
-                                  model().ParameterName(k) + " = " + std::to_string(u0[n + k]) +
-                                  " is not ≥ 0");
-    }
-  }
+  RequireNonNegativeMoment(u0, 1);  // s
 }
 
 OptimizerInfo AdamOptimizerInfo() {

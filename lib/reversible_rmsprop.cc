@@ -163,14 +163,7 @@ void ReversibleRmsprop::Train(std::span<const double> w0) {
 }
 
 void ReversibleRmsprop::CheckInitialMoments(std::span<const double> u0) const {
-  const std::size_t n = u0.size() / 2;
-  for (std::size_t k = 0; k < n; ++k) {
-    if (!(u0[k] >= 0.0)) {
-      throw std::invalid_argument("ReversibleRmsprop::Train: s0 of parameter " +
-                                  model().ParameterName(k) + " = " + std::to_string(u0[k]) +
-                                  " is not ≥ 0");
-    }
-  }
+  RequireNonNegativeMoment(u0, 0);  // s
 }
 
 OptimizerInfo RmspropOptimizerInfo() {

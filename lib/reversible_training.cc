@@ -53,6 +53,18 @@ void ReversibleTraining::SetOptimizer(std::unique_ptr<ExactOptimizer> optimizer,
   });
 }
 
+void ReversibleTraining::RequireNonNegativeMoment(std::span<const double> u0,
+                                                  std::size_t i) const {
+  const std::size_t n = model_->num_params();
+  for (std::size_t k = 0; k < n; ++k) {
+    if (!(u0[i * n + k] >= 0.0)) {
+      throw std::invalid_argument(who_ + "::Train: " + optimizer_->MomentName(i) +
+                                  "0 of parameter " + model_->ParameterName(k) + " = " +
+                                  std::to_string(u0[i * n + k]) + " is not ≥ 0");
+    }
+  }
+}
+
 std::string ReversibleTraining::StateElementName(std::size_t k) const {
   const std::size_t n = model_->num_params();
   if (k < n) return "parameter " + model_->ParameterName(k);

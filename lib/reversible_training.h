@@ -149,6 +149,9 @@ class ReversibleTraining {
   // Refuses initial moments the optimizer cannot start from (std::invalid_argument naming the
   // element), e.g. a negative second moment. Accepts everything by default.
   virtual void CheckInitialMoments(std::span<const double> u0) const { (void)u0; }
+  // For CheckInitialMoments: std::invalid_argument naming the element unless every value of
+  // moment i of u0 is ≥ 0 (a mean square).
+  void RequireNonNegativeMoment(std::span<const double> u0, std::size_t i) const;
   // Start of Reverse: throws std::invalid_argument unless d_wT has P values and d_theta is
   // empty or has num_hyper(), then std::logic_error unless a trained state is there; consumes it
   // (once per Train). A call with wrong sizes leaves the trained state for a correct call.

@@ -17,8 +17,6 @@
 namespace hypergrad {
 namespace {
 
-using testing::AdamHypergradProblem;
-using testing::ExpectAdamHypergradMatchesFiniteDifferences;
 using testing::QuadraticModel;
 using testing::SmallMlpRun;
 using testing::Uniform;
@@ -34,26 +32,15 @@ AdamSetup SmallMlpAdam(const SmallMlpRun& run, std::size_t iters, double alpha, 
 // The authors' quadratic test problem with Adam: per-block schedules drawn at random, ε large
 // enough (0.01) that the step is far from the √ŝ ≈ 0 corner, meta loss ‖w‖² + ‖θ‖².
 TEST(AdamHypergradientTest, QuadraticWithHyperparametersInsideTheLoss) {
-  RandomStream rng(21);
-  AdamHypergradProblem p;
-  p.blocks = ParameterBlocks::Single(QuadraticModel::kDim);
-  const std::size_t iters = 9;
-  p.schedule = {iters, 1, Uniform(iters, rng, 0.01, 0.1), Uniform(iters, rng, 0.5, 0.9),
-                Uniform(iters, rng, 0.8, 0.99), 0.01};
-  p.batches = SequentialBatches(QuadraticModel::kRows, 4);
-  p.w0 = Uniform(QuadraticModel::kDim, rng, -1.0, 1.0);
-  p.theta = Uniform(10, rng, -1.0, 1.0);
-  p.make_model = [](std::span<const double> theta) {
-    return std::make_shared<const QuadraticModel>(7, std::vector<double>(theta.begin(), theta.end()));
+  const auto draw = [](std::size_t t, std::size_t b, RandomStream& rng) {
+    return OptimizerHyperparameters{
+        t, b,
+        {{"alpha", Uniform(t, rng, 0.01, 0.1)},
+         {"beta1", Uniform(t, rng, 0.5, 0.9)},
+         {"beta2", Uniform(t, rng, 0.8, 0.99)}},
+        {{"eps", 0.01}}};
   };
-  p.objective = [](std::span<const double> w, std::span<const double> theta,
-                   std::span<double> d_w, std::span<double> d_theta) {
-    double f = 0.0;
-    for (std::size_t i = 0; i < w.size(); ++i) f += w[i] * w[i], d_w[i] = 2 * w[i];
-    for (std::size_t i = 0; i < theta.size(); ++i) f += theta[i] * theta[i], d_theta[i] = 2 * theta[i];
-    return f;
-  };
-  ExpectAdamHypergradMatchesFiniteDifferences(p);
+  ExpectOptimizerConforms("adam", testing::QuadraticWithTheta(9, 21, draw));
 }
 
 // An MLP with per-layer schedules, a per-parameter L2 penalty as θ and random batches, meta

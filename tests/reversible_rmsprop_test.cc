@@ -18,45 +18,29 @@
 namespace hypergrad {
 namespace {
 
-using testing::ConformanceProblem;
 using testing::ExpectOptimizerConforms;
 using testing::QuadraticModel;
 using testing::SmallMlpRun;
 using testing::Uniform;
 
 // The authors' quadratic test problem: per-step ρ, μ, α drawn at random, nonzero initial
-// moments (so ∂f/∂s_0 and ∂f/∂m_0 are differenced too), meta loss ‖w‖² + ‖θ‖².
-ConformanceProblem Quadratic() {
-  RandomStream rng(41);
-  ConformanceProblem p;
-  const std::size_t iters = 9, n = QuadraticModel::kDim;
-  p.blocks = ParameterBlocks::Single(n);
-  p.hyperparameters = {iters, 1,
-                       {{"alpha", Uniform(iters, rng, 0.01, 0.05)},
-                        {"rho", Uniform(iters, rng, 0.8, 0.99)},
-                        {"mu", Uniform(iters, rng, 0.5, 0.9)}},
-                       {{"eps", 0.01}}};
-  p.batches = SequentialBatches(QuadraticModel::kRows, 4);
-  p.w0 = Uniform(n, rng, -1.0, 1.0);
-  p.u0 = Uniform(n, rng, 0.5, 1.0);                   // s_0 > 0
-  const std::vector<double> m0 = Uniform(n, rng, -0.3, 0.3);
-  p.u0.insert(p.u0.end(), m0.begin(), m0.end());
-  p.theta = Uniform(10, rng, -1.0, 1.0);
-  p.make_model = [](std::span<const double> theta) {
-    return std::make_shared<const QuadraticModel>(7, std::vector<double>(theta.begin(), theta.end()));
-  };
-  p.objective = [](std::span<const double> w, std::span<const double> theta,
-                   std::span<double> d_w, std::span<double> d_theta) {
-    double f = 0.0;
-    for (std::size_t i = 0; i < w.size(); ++i) f += w[i] * w[i], d_w[i] = 2 * w[i];
-    for (std::size_t i = 0; i < theta.size(); ++i) f += theta[i] * theta[i], d_theta[i] = 2 * theta[i];
-    return f;
-  };
-  return p;
-}
-
+// moments (so ∂f/∂s_0 and ∂f/∂m_0 are differenced too), θ inside the loss.
 TEST(RmspropConformanceTest, QuadraticWithHyperparametersInsideTheLoss) {
-  ExpectOptimizerConforms("rmsprop", Quadratic());
+  const auto draw = [](std::size_t t, std::size_t b, RandomStream& rng) {
+    return OptimizerHyperparameters{
+        t, b,
+        {{"alpha", Uniform(t, rng, 0.01, 0.05)},
+         {"rho", Uniform(t, rng, 0.8, 0.99)},
+         {"mu", Uniform(t, rng, 0.5, 0.9)}},
+        {{"eps", 0.01}}};
+  };
+  const auto moments = [](RandomStream& rng) {
+    std::vector<double> u0 = Uniform(QuadraticModel::kDim, rng, 0.5, 1.0);  // s_0 > 0
+    const std::vector<double> m0 = Uniform(QuadraticModel::kDim, rng, -0.3, 0.3);
+    u0.insert(u0.end(), m0.begin(), m0.end());
+    return u0;
+  };
+  ExpectOptimizerConforms("rmsprop", testing::QuadraticWithTheta(9, 41, draw, moments));
 }
 
 // An MLP with per-layer schedules, L2 penalties as θ, ε = 1e-8 from s_0 = m_0 = 0. ρ reaches

@@ -10,6 +10,7 @@
 #include "mlp.h"
 #include "random.h"
 #include "support/hypergrad_checker.h"
+#include "support/quadratic_model.h"
 
 namespace hypergrad::testing {
 
@@ -17,6 +18,36 @@ inline std::vector<double> Uniform(std::size_t n, RandomStream& rng, double low,
   std::vector<double> x(n);
   for (double& v : x) v = low + (high - low) * rng.Uniform();
   return x;
+}
+
+// The authors' quadratic test problem (QuadraticModel, batches of 4 rows in order) with θ inside
+// the loss and meta loss ‖w‖² + ‖θ‖². From `rng` in this order: the optimizer's schedules
+// (`hyperparameters(iters, 1, rng)`), w_0 ~ U(−1, 1), the initial moments (`moments(rng)`, may
+// return none: zeros), θ ~ U(−1, 1).
+inline ConformanceProblem QuadraticWithTheta(
+    std::size_t iters, std::uint64_t seed,
+    const std::function<OptimizerHyperparameters(std::size_t, std::size_t, RandomStream&)>&
+        hyperparameters,
+    const std::function<std::vector<double>(RandomStream&)>& moments = {}) {
+  RandomStream rng(seed);
+  ConformanceProblem p;
+  p.blocks = ParameterBlocks::Single(QuadraticModel::kDim);
+  p.hyperparameters = hyperparameters(iters, 1, rng);
+  p.batches = SequentialBatches(QuadraticModel::kRows, 4);
+  p.w0 = Uniform(QuadraticModel::kDim, rng, -1.0, 1.0);
+  if (moments) p.u0 = moments(rng);
+  p.theta = Uniform(10, rng, -1.0, 1.0);
+  p.make_model = [](std::span<const double> theta) {
+    return std::make_shared<const QuadraticModel>(7, std::vector<double>(theta.begin(), theta.end()));
+  };
+  p.objective = [](std::span<const double> w, std::span<const double> theta,
+                   std::span<double> d_w, std::span<double> d_theta) {
+    double f = 0.0;
+    for (std::size_t i = 0; i < w.size(); ++i) f += w[i] * w[i], d_w[i] = 2 * w[i];
+    for (std::size_t i = 0; i < theta.size(); ++i) f += theta[i] * theta[i], d_theta[i] = 2 * theta[i];
+    return f;
+  };
+  return p;
 }
 
 // A 3-4-2 tanh MLP on 8 generated rows with per-layer schedules, a per-parameter L2 penalty as

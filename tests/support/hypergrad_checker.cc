@@ -222,16 +222,4 @@ void ExpectHypergradMatchesFiniteDifferences(const HypergradProblem& problem,
   ExpectOptimizerConforms("sgd", p, options);
 }
 
-void ExpectAdamHypergradMatchesFiniteDifferences(const AdamHypergradProblem& problem,
-                                                 const FiniteDifferenceOptions& options) {
-  const AdamSchedule& s = problem.schedule;
-  ConformanceProblem p{problem.make_model, problem.theta, problem.blocks, problem.batches,
-                       problem.w0, {},
-                       {s.iters, s.blocks,
-                        {{"alpha", s.alpha}, {"beta1", s.beta1}, {"beta2", s.beta2}},
-                        {{"eps", s.eps}}},
-                       problem.objective};
-  ExpectOptimizerConforms("adam", p, options);
-}
-
 }  // namespace hypergrad::testing

@@ -67,7 +67,7 @@ Hypergradients ComputeHypergradients(const std::string& optimizer,
 void ExpectAllBitwiseEqual(const Hypergradients& a, const Hypergradients& b,
                            const std::string& what);
 
-// The SGD and Adam problems of the earlier tests, in the form above.
+// The SGD problems of the earlier tests (with v_0), run through the conformance test.
 struct HypergradProblem {
   std::function<std::shared_ptr<const Model>(std::span<const double> theta)> make_model;
   std::vector<double> theta;
@@ -79,19 +79,6 @@ struct HypergradProblem {
 };
 void ExpectHypergradMatchesFiniteDifferences(const HypergradProblem& problem,
                                              const FiniteDifferenceOptions& options = {});
-
-// Training starts from m_0 = s_0 = 0.
-struct AdamHypergradProblem {
-  std::function<std::shared_ptr<const Model>(std::span<const double> theta)> make_model;
-  std::vector<double> theta;
-  ParameterBlocks blocks;
-  AdamSchedule schedule;
-  BatchSchedule batches;
-  std::vector<double> w0;
-  MetaObjective objective;
-};
-void ExpectAdamHypergradMatchesFiniteDifferences(const AdamHypergradProblem& problem,
-                                                 const FiniteDifferenceOptions& options = {});
 
 }  // namespace hypergrad::testing
 
