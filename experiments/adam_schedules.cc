@@ -84,10 +84,10 @@ int Run(const ExperimentOptions& options, const std::string& mnist_dir,
     if (!run.exact) {
       throw std::runtime_error("reverse pass of meta-iteration " + std::to_string(k) + " was not exact");
     }
-    const AdamHypergradients& h = run.hypergradients;
+    const Hypergradients& h = run.hypergradients;
     // ∂/∂log α = α·∂/∂α, ∂/∂logit β1 = β1(1−β1)·∂/∂β1.
     std::vector<double> gradient = ExpChainRule(schedule.alpha, h.d_alpha);
-    const std::vector<double> d_logit = LogisticChainRule(schedule.beta1, h.d_beta1);
+    const std::vector<double> d_logit = LogisticChainRule(schedule.beta1, h.schedule("beta1"));
     gradient.insert(gradient.end(), d_logit.begin(), d_logit.end());
     double norm = 0.0;
     for (double g : gradient) norm += g * g;
@@ -102,8 +102,8 @@ int Run(const ExperimentOptions& options, const std::string& mnist_dir,
     max_s.push_back(run.max_second_moment);
     exact.push_back(run.exact);
     if (k == 0) {
-      first_d_beta2 = h.d_beta2;
-      first_d_eps = {h.d_eps};
+      first_d_beta2 = h.schedule("beta2");
+      first_d_eps = {h.scalar("eps")};
     }
     progress.Update(k + 1, "valid loss " + std::to_string(run.valid_loss) + ", test error " +
                                std::to_string(run.test_error));

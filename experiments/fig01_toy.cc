@@ -38,8 +38,8 @@ int Run(const ExperimentOptions& options, const Provenance& provenance) {
   for (std::size_t i = 0; i < kMetaIters; ++i) {
     const std::vector<double> log_alpha(x.begin(), x.begin() + kIters);
     const std::vector<double> logit_gamma(x.begin() + kIters, x.end());
-    Schedule schedule{kIters, 1, Exp(log_alpha), LogisticOf(logit_gamma)};
-    SgdOptions sgd_options;
+    SgdSchedule schedule{kIters, 1, Exp(log_alpha), LogisticOf(logit_gamma)};
+    TrainingOptions sgd_options;
     sgd_options.buffer = options.buffer;  // exact by default: the authors' arithmetic, bit for bit
     sgd_options.on_step = [&](std::size_t, std::span<const double> w, double loss) {
       trajectories.insert(trajectories.end(), w.begin(), w.end());
@@ -56,7 +56,7 @@ int Run(const ExperimentOptions& options, const Provenance& provenance) {
     const Hypergradients h = sgd.Reverse(d_w);  // runs training backwards to w_0
 
     std::vector<double> g = ExpChainRule(schedule.alpha, h.d_alpha);
-    const std::vector<double> g_gamma = LogisticChainRule(schedule.gamma, h.d_gamma);
+    const std::vector<double> g_gamma = LogisticChainRule(schedule.gamma, h.schedule("gamma"));
     g.insert(g.end(), g_gamma.begin(), g_gamma.end());
     double norm = 0.0;
     for (double v : g) norm += v * v;

@@ -54,9 +54,9 @@ int Run(const ExperimentOptions& options, const std::string& mnist_dir, const Pr
   for (std::size_t k = 0; k < meta_iters; ++k) {
     const std::vector<double> l2 = Exp(log_l2);
     auto model = std::make_shared<const Mlp>(MlpOptions{layout.sizes(), l2, true, false}, train);
-    ReversibleSgd sgd({model, ParameterBlocks::Single(n), Schedule::Constant(kIters, 1, kAlpha, kGamma),
+    ReversibleSgd sgd({model, ParameterBlocks::Single(n), SgdSchedule::Constant(kIters, 1, kAlpha, kGamma),
                        SequentialBatches(train->rows, kBatch)},
-                      SgdOptions{.buffer = options.buffer});
+                      TrainingOptions{.buffer = options.buffer});
     sgd.Train(w0, v0);
     // f = validation NLL + 0.01·Σλ²: ∂f/∂w_T from the validation set, ∂f/∂λ direct = 0.02·λ.
     std::vector<double> d_w(n), d_l2(n), scratch(n);

@@ -76,9 +76,9 @@ int Run(const ExperimentOptions& options, const std::string& mnist_dir, const Pr
     auto fake = std::make_shared<const Dataset>(
         MakeDataset(std::vector<double>(theta.begin() + 1, theta.end()), kPixels, labels, 10));
     auto model = std::make_shared<const Mlp>(MlpOptions{layout.sizes(), {l2}, true, true}, fake);
-    ReversibleSgd sgd({model, ParameterBlocks::Single(n), Schedule::Constant(kIters, 1, kAlpha, kGamma),
+    ReversibleSgd sgd({model, ParameterBlocks::Single(n), SgdSchedule::Constant(kIters, 1, kAlpha, kGamma),
                        SequentialBatches(kImages, kImages)},
-                      SgdOptions{.buffer = options.buffer});
+                      TrainingOptions{.buffer = options.buffer});
     sgd.Train(w0, v0);
     std::vector<double> d_w(n), scratch(n);
     const double valid_nll = model->Evaluate(sgd.weights(), valid, d_w).nll;

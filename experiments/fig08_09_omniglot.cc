@@ -154,7 +154,7 @@ int Run(const ExperimentOptions& options, const std::string& zip, const Provenan
   }
 
   const SharedMlpOptions shape{kLayers, kTasks, std::exp(kLogL2), options.threads};
-  const Schedule schedule = Schedule::Constant(iters, 1, kAlpha, kGamma);
+  const SgdSchedule schedule = SgdSchedule::Constant(iters, 1, kAlpha, kGamma);
   const auto full_batch = [](std::size_t) { return Batch{}; };
   auto initial_z = [&](std::size_t n, std::uint64_t stream) {
     RandomStream rng(options.seed, {3, stream});
@@ -177,7 +177,7 @@ int Run(const ExperimentOptions& options, const std::string& zip, const Provenan
     }
     auto model = std::make_shared<const SharedMlp>(shape, inner_train, sharing);
     const std::size_t n = model->num_params();
-    SgdOptions sgd_options;
+    TrainingOptions sgd_options;
     sgd_options.buffer = options.buffer;
     sgd_options.on_step = [&](std::size_t, std::span<const double>, double loss) {
       inner_curves.push_back(loss);
@@ -209,7 +209,7 @@ int Run(const ExperimentOptions& options, const std::string& zip, const Provenan
     auto model = std::make_shared<const SharedMlp>(shape, train12, settings[m]);
     const std::size_t n = model->num_params();
     ReversibleSgd sgd({model, ParameterBlocks::Single(n), schedule, full_batch},
-                      SgdOptions{.buffer = options.buffer});
+                      TrainingOptions{.buffer = options.buffer});
     sgd.Train(initial_z(n, 1000), std::vector<double>(n, 0.0));
     final_train.push_back(MetaLoss(*model, sgd.weights(), train12, {}, {}, options.threads));
     final_test.push_back(MetaLoss(*model, sgd.weights(), test3, {}, {}, options.threads));

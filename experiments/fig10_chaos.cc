@@ -71,9 +71,9 @@ std::vector<Point> Sweep(const std::shared_ptr<const Mlp>& model, std::span<cons
   // Split over MPI ranks (if any) and threads; every result is one run, whole.
   const auto rows = DistributedMap(points, options.threads, [&](std::size_t i) {
     const double alpha = std::exp(log_alphas[i]);
-    ReversibleSgd sgd({model, blocks, Schedule::Constant(kIters, 1, alpha, kGamma),
+    ReversibleSgd sgd({model, blocks, SgdSchedule::Constant(kIters, 1, alpha, kGamma),
                        SequentialBatches(kTrainSize, kBatchSize)},
-                      SgdOptions{.buffer = options.buffer});
+                      TrainingOptions{.buffer = options.buffer});
     Point p;
     // Only training that leaves ±2048 is divergence (data: recorded, not numbers); the reverse
     // pass revisits the same states, so an overflow there is a fault and ends the run.

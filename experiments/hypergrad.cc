@@ -19,11 +19,12 @@
 #include "common/guarded_main.h"
 #include "common/mnist_source.h"
 #include "common/progress.h"
+#include "common/tool_run.h"
 #include "mlp.h"
 #include "random.h"
 #include "results/h5_writer.h"
 #include "results/provenance.h"
-#include "reversible_adam.h"
+#include "optimizer_registry.h"
 #include "reversible_sgd.h"
 
 namespace hypergrad::experiments {
@@ -37,7 +38,7 @@ struct Options {
   std::string normalize = "mean";
   std::size_t iters = 100;
   double log_alpha = -1.0;
-  OptimizerFlags optimizer_flags{"sgd", 0.5};  // --optimizer, --gamma, --beta1, --beta2, --eps
+  OptimizerFlags optimizer_flags{"sgd", {{"gamma", 0.5}}};  // --optimizer and its flags
   double log_init_scale = -3.0;
   std::uint64_t seed = 0;
   std::string w0_file;
@@ -100,64 +101,29 @@ int Run(const Options& o, const Provenance& provenance) {
   training.on_reverse_step = [&](std::size_t done) { reverse.Update(done); };
   H5Writer writer(o.out);
   const std::vector<std::size_t> schedule_shape = {o.iters, blocks.num_blocks()};
-  const auto copy = [](std::span<const double> x) { return std::vector<double>(x.begin(), x.end()); };
-  // Trains, evaluates the objective at w_T and reverses; returns the final loss, whether the
-  // reversal was exact and the moments u_T (as they were before the reverse pass).
-  struct Outcome {
-    double loss = 0.0;
-    bool exact = false;
-    std::vector<double> moments;
-  };
-  const auto train_and_reverse = [&](auto& run, const auto& start, auto& hypergradients) {
-    std::apply([&](const auto&... initial) { run.Train(initial...); }, start);
-    forward.Finish();
-    std::vector<double> d_w(n);
-    const double loss = model->Evaluate(run.weights(), *data, d_w).nll;
-    writer.Write("/w_T", copy(run.weights()));
-    std::vector<double> moments = copy(run.moments());
-    reverse.Restart();
-    hypergradients = run.Reverse(d_w);
-    reverse.Finish();
-    writer.WriteScalar("/loss_final", loss);
-    writer.Write("/d_w0", hypergradients.d_w0);
-    writer.Write("/d_alpha", hypergradients.d_alpha, schedule_shape);
-    writer.SetAttribute("/", "info_bits", run.information_bits_after_train());
-    writer.SetAttribute("/", "reversal_exact", hypergradients.reversal.exact);
-    return Outcome{loss, hypergradients.reversal.exact, std::move(moments)};
-  };
-  Outcome outcome;
-  if (o.optimizer_flags.optimizer == "sgd") {
-    ReversibleSgd sgd({model, blocks, Schedule::Constant(o.iters, blocks.num_blocks(), alpha, o.optimizer_flags.gamma),
-                       batches},
-                      training);
-    Hypergradients h;
-    outcome = train_and_reverse(sgd, std::tuple{w0, v0}, h);
-    writer.Write("/v_T", outcome.moments);
-    writer.Write("/d_v0", h.d_v0);
-    writer.Write("/d_gamma", h.d_gamma, schedule_shape);
-    writer.SetAttribute("/", "gamma", o.optimizer_flags.gamma);
-  } else {
-    ReversibleAdam adam({model, blocks,
-                         AdamSchedule::Constant(o.iters, blocks.num_blocks(), alpha, o.optimizer_flags.beta1,
-                                                o.optimizer_flags.beta2, o.optimizer_flags.eps),
-                         batches},
-                        training);
-    AdamHypergradients h;
-    outcome = train_and_reverse(adam, std::tuple{w0}, h);
-    const std::span<const double> u_T(outcome.moments);
-    writer.Write("/m_T", copy(u_T.first(n)));
-    writer.Write("/s_T", copy(u_T.last(n)));
-    writer.Write("/d_m0", h.d_m0);
-    writer.Write("/d_s0", h.d_s0);
-    writer.Write("/d_beta1", h.d_beta1, schedule_shape);
-    writer.Write("/d_beta2", h.d_beta2, schedule_shape);
-    writer.WriteScalar("/d_eps", h.d_eps);
-    writer.SetAttribute("/", "beta1", o.optimizer_flags.beta1);
-    writer.SetAttribute("/", "beta2", o.optimizer_flags.beta2);
-    writer.SetAttribute("/", "eps", o.optimizer_flags.eps);
+  const OptimizerInfo& optimizer = FindOptimizer(o.optimizer_flags.optimizer);
+  const std::map<std::string, double> settings = o.optimizer_flags.Chosen();
+  const ToolRun tool = TrainAndReverseWithFlags(optimizer, settings, model, blocks, batches,
+                                                o.iters, alpha, w0, training, forward, reverse);
+  const RunOutcome& outcome = tool.outcome;
+  const Hypergradients& h = outcome.hypergradients;
+  // Every hypergradient by its name: /d_w0, /d_alpha, /d_<moment>0, /d_<schedule>, /d_<scalar>.
+  writer.Write("/w_T", outcome.w_T);
+  writer.WriteScalar("/loss_final", outcome.f);
+  writer.Write("/d_w0", h.d_w0);
+  writer.Write("/d_alpha", h.d_alpha, schedule_shape);
+  for (std::size_t i = 0; i < h.d_u0.size(); ++i) {
+    const auto u_T = std::span(outcome.u_T).subspan(i * n, n);
+    writer.Write("/" + h.d_u0[i].name + "_T", std::vector<double>(u_T.begin(), u_T.end()));
+    writer.Write("/d_" + h.d_u0[i].name + "0", h.d_u0[i].values);
   }
-  const double loss_final = outcome.loss;
-  const bool exact = outcome.exact;
+  for (const NamedValues& d : h.d_schedules) writer.Write("/d_" + d.name, d.values, schedule_shape);
+  for (const NamedValues& d : h.d_scalars) writer.WriteScalar("/d_" + d.name, d.values[0]);
+  writer.SetAttribute("/", "info_bits", outcome.information_bits);
+  writer.SetAttribute("/", "reversal_exact", h.reversal.exact);
+  for (const auto& [name, value] : settings) writer.SetAttribute("/", name, value);
+  const double loss_final = outcome.f;
+  const bool exact = h.reversal.exact;
   writer.SetAttribute("/", "optimizer", o.optimizer_flags.optimizer);
   writer.SetAttribute("/", "layers", o.layers);
   writer.SetAttribute("/", "train_size", static_cast<std::int64_t>(o.train_size));

@@ -17,10 +17,11 @@
 #include "common/guarded_main.h"
 #include "common/mnist_source.h"
 #include "common/progress.h"
+#include "common/tool_run.h"
 #include "mlp.h"
 #include "random.h"
 #include "results/provenance.h"
-#include "reversible_adam.h"
+#include "optimizer_registry.h"
 #include "reversible_sgd.h"
 
 namespace hypergrad::experiments {
@@ -30,7 +31,7 @@ struct Options {
   std::string problem = "synthetic";
   std::string layers;  // default depends on the problem
   std::size_t iters = 1000;
-  OptimizerFlags optimizer_flags{"sgd", 0.9};  // --optimizer, --gamma, --beta1, --beta2, --eps
+  OptimizerFlags optimizer_flags;  // --optimizer and its flags
   double alpha = 0.1;
   std::string buffer = "fast";
   std::string method = "reversible";
@@ -55,10 +56,6 @@ std::string Format(double x) {
     if (std::stod(shorter.str()) == x) return shorter.str();
   }
   return text.str();
-}
-
-double Seconds(std::chrono::steady_clock::time_point since) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
 }
 
 int Run(Options o, const Provenance& provenance) {
@@ -97,7 +94,7 @@ int Run(Options o, const Provenance& provenance) {
   const std::size_t n = model->num_params();
   const ParameterBlocks blocks = ParameterBlocks::Single(n);
   // Initial weights N(0, 1)/√fan-in, zero velocity (zero moments for Adam).
-  std::vector<double> w0(n), v0(n, 0.0);
+  std::vector<double> w0(n);
   RandomStream rng(o.seed, {0});
   for (const auto& layer : layout.layers()) {
     const double scale = 1.0 / std::sqrt(static_cast<double>(layer.in));
@@ -117,78 +114,62 @@ int Run(Options o, const Provenance& provenance) {
   const BatchSchedule batches = SequentialBatches(data->rows, o.batch_size);
 
   nlohmann::ordered_json out;
-  ReversalCheck reversal;
-  // Trains `run` from `start`, reverses it and records what both passes measured.
-  const auto check = [&](auto& run, const auto& start, const std::vector<MomentumRatio>& ratios) {
-    auto begin = std::chrono::steady_clock::now();
-    std::apply([&](const auto&... initial) { run.Train(initial...); }, start);
-    const double seconds_forward = Seconds(begin);
-    std::vector<double> d_w(n);
-    const Evaluation final_eval = model->Evaluate(run.weights(), *data, d_w);
-    forward.Finish();
-    begin = std::chrono::steady_clock::now();
-    reverse.Restart();
-    const auto h = run.Reverse(d_w);
-    reverse.Finish();
-    const double seconds_reverse = Seconds(begin);
-    reversal = h.reversal;
-    double d_log_alpha = 0.0, entropy = 0.0;
-    for (double d : h.d_alpha) d_log_alpha += o.alpha * d;
-    for (const MomentumRatio& r : ratios) entropy += std::log2(static_cast<double>(r.d) / r.n);
-    out["bitwise_equal"] = h.reversal.exact;
-    out["buffer_empty_after_reverse"] = h.reversal.buffer_empty;
-    out["max_w0_error"] = h.reversal.max_w0_error;
-    out[o.optimizer_flags.optimizer == "sgd" ? "max_v0_error" : "max_m0_s0_error"] = h.reversal.max_v0_error;
-    out["problem"] = o.problem;
-    out["optimizer"] = o.optimizer_flags.optimizer;
-    out["layers"] = o.layers;
-    out["params"] = n;
-    out["iters"] = o.iters;
-    out["alpha"] = o.alpha;
-    if (o.optimizer_flags.optimizer == "sgd") {
-      out["gamma"] = o.optimizer_flags.gamma;
-      out["n"] = ratios[0].n;
-      out["d"] = ratios[0].d;
-    } else {
-      out["beta1"] = o.optimizer_flags.beta1;
-      out["beta2"] = o.optimizer_flags.beta2;
-      out["eps"] = o.optimizer_flags.eps;
-      out["beta1_ratio"] = {ratios[0].n, ratios[0].d};
-      out["beta2_ratio"] = {ratios[1].n, ratios[1].d};
-    }
-    out["method"] = o.method;
-    if (o.method == "revolve") out["snapshots"] = o.snapshots;
-    out["buffer"] = o.buffer;
-    out["seed"] = o.seed;
-    out["threads"] = o.threads;
-    out["tanh"] = o.tanh;
-    out["batch_size"] = o.batch_size;
-    out["train_size"] = o.train_size;
-    out["final_train_loss"] = final_eval.nll;
-    out["d_loss_d_log_alpha"] = d_log_alpha;
-    out["info_bits_per_param_per_iter"] =
-        run.information_bits_after_train() / static_cast<double>(n * o.iters);
-    out["entropy_bits_per_param_per_iter"] = entropy;
-    out["allocated_bytes"] = run.extra_bytes_after_train();
-    out["recomputed_steps"] = run.recomputed_steps();
-    out["peak_extra_bytes"] = run.peak_extra_bytes();
-    out["seconds_forward"] = seconds_forward;
-    out["seconds_reverse"] = seconds_reverse;
-  };
+  const OptimizerInfo& optimizer = FindOptimizer(o.optimizer_flags.optimizer);
+  const std::map<std::string, double> settings = o.optimizer_flags.Chosen();
+  // The ratios n/d Algorithm 3 applies for the optimizer's decays, and the decays as text.
+  std::vector<std::pair<std::string, MomentumRatio>> ratios;
   std::string decays;
-  if (o.optimizer_flags.optimizer == "sgd") {
-    ReversibleSgd sgd({model, blocks, Schedule::Constant(o.iters, 1, o.alpha, o.optimizer_flags.gamma), batches},
-                      training);
-    check(sgd, std::tuple{w0, v0}, {MomentumToRatio(o.optimizer_flags.gamma)});
-    decays = "gamma " + Format(o.optimizer_flags.gamma);
-  } else {
-    ReversibleAdam adam(
-        {model, blocks, AdamSchedule::Constant(o.iters, 1, o.alpha, o.optimizer_flags.beta1, o.optimizer_flags.beta2, o.optimizer_flags.eps),
-         batches},
-        training);
-    check(adam, std::tuple{w0}, {MomentumToRatio(o.optimizer_flags.beta1), MomentumToRatio(o.optimizer_flags.beta2)});
-    decays = "beta1 " + Format(o.optimizer_flags.beta1) + ", beta2 " + Format(o.optimizer_flags.beta2) + ", eps " + Format(o.optimizer_flags.eps);
+  for (const OptimizerFlag& flag : optimizer.flags) {
+    const double value = settings.at(flag.name);
+    if (flag.per_step) ratios.emplace_back(flag.name, MomentumToRatio(value));
+    decays += (decays.empty() ? "" : ", ") + flag.name + " " + Format(value);
   }
+  const ToolRun tool = TrainAndReverseWithFlags(optimizer, settings, model, blocks, batches,
+                                                o.iters, o.alpha, w0, training, forward, reverse);
+  const RunOutcome& outcome = tool.outcome;
+  const std::unique_ptr<ReversibleTraining>& run = tool.run;
+  const Hypergradients& h = outcome.hypergradients;
+  const ReversalCheck reversal = h.reversal;
+  double d_log_alpha = 0.0, entropy = 0.0;
+  for (double d : h.d_alpha) d_log_alpha += o.alpha * d;
+  for (const auto& [name, r] : ratios) entropy += std::log2(static_cast<double>(r.d) / r.n);
+  std::string moment_error = "max";
+  for (const NamedValues& m : h.d_u0) moment_error += "_" + m.name + "0";
+  out["bitwise_equal"] = h.reversal.exact;
+  out["buffer_empty_after_reverse"] = h.reversal.buffer_empty;
+  out["max_w0_error"] = h.reversal.max_w0_error;
+  out[moment_error + "_error"] = h.reversal.max_v0_error;
+  out["problem"] = o.problem;
+  out["optimizer"] = o.optimizer_flags.optimizer;
+  out["layers"] = o.layers;
+  out["params"] = n;
+  out["iters"] = o.iters;
+  out["alpha"] = o.alpha;
+  for (const OptimizerFlag& flag : optimizer.flags) out[flag.name] = settings.at(flag.name);
+  if (ratios.size() == 1) {
+    out["n"] = ratios[0].second.n;
+    out["d"] = ratios[0].second.d;
+  } else {
+    for (const auto& [name, r] : ratios) out[name + "_ratio"] = {r.n, r.d};
+  }
+  out["method"] = o.method;
+  if (o.method == "revolve") out["snapshots"] = o.snapshots;
+  out["buffer"] = o.buffer;
+  out["seed"] = o.seed;
+  out["threads"] = o.threads;
+  out["tanh"] = o.tanh;
+  out["batch_size"] = o.batch_size;
+  out["train_size"] = o.train_size;
+  out["final_train_loss"] = outcome.f;
+  out["d_loss_d_log_alpha"] = d_log_alpha;
+  out["info_bits_per_param_per_iter"] =
+      outcome.information_bits / static_cast<double>(n * o.iters);
+  out["entropy_bits_per_param_per_iter"] = entropy;
+  out["allocated_bytes"] = outcome.extra_bytes;
+  out["recomputed_steps"] = run->recomputed_steps();
+  out["peak_extra_bytes"] = run->peak_extra_bytes();
+  out["seconds_forward"] = outcome.seconds_forward;
+  out["seconds_reverse"] = outcome.seconds_reverse;
   if (o.json) {
     out["provenance"] = {{"command_line", provenance.command_line},
                          {"git_revision", provenance.git_revision},

@@ -52,6 +52,12 @@ class FixedPointTrajectory : public Trajectory {
   // entry and on exit.
   void Step(FixedPointVector& w, FixedPointVector& v, InfoBuffer& buffer,
             std::vector<double>& v_values, const StepCoefficients& c, std::span<const double> g);
+  // v += c·φ(g) (stage by stage when the optimizer's inputs read new moments; all or nothing:
+  // on FixedPointOverflow v is as on entry, v_values perhaps not); returns the φ applied.
+  std::span<const double> AddMomentInputs(FixedPointVector& v, std::vector<double>& v_values,
+                                          const StepCoefficients& c, std::span<const double> g);
+  // The inverse on the current state: v_ −= c·φ(g), the last stage first.
+  void SubtractMomentInputs(const StepCoefficients& c, std::span<const double> g);
   // Δ(v) for the current moments' doubles.
   std::span<const double> Direction(const StepCoefficients& c, std::span<const double> v_values);
   // The current state (w_t, v_t, a copy of the buffer) at iteration t.
@@ -68,6 +74,7 @@ class FixedPointTrajectory : public Trajectory {
 
  private:
   std::vector<double> inputs_, direction_;  // scratch for φ(g) and Δ(v)
+  std::vector<double> applied_, stage_;     // staged inputs (MomentStages() > 1)
 };
 
 // Base of the checkpointing strategies: recomputes forward steps from a snapshot through the

@@ -81,7 +81,7 @@ ScheduleHyperparameters ScheduleHyperparameters::Constant(std::size_t iters, std
   return h;
 }
 
-Schedule ScheduleHyperparameters::ToSchedule() const {
+SgdSchedule ScheduleHyperparameters::ToSchedule() const {
   return {iters, blocks, Exp(log_alpha), LogisticOf(logit_gamma)};
 }
 
@@ -114,9 +114,9 @@ ScheduleHyperparameters ScheduleHyperparameters::Unflatten(std::size_t iters, st
 std::vector<double> ScheduleHyperparameters::FlatGradient(const Hypergradients& h,
                                                           const ParameterBlocks& partition,
                                                           std::span<const double> w0) const {
-  const Schedule schedule = ToSchedule();
+  const SgdSchedule schedule = ToSchedule();
   std::vector<double> flat = ExpChainRule(schedule.alpha, h.d_alpha);
-  const std::vector<double> d_gamma = LogisticChainRule(schedule.gamma, h.d_gamma);
+  const std::vector<double> d_gamma = LogisticChainRule(schedule.gamma, h.schedule("gamma"));
   const std::vector<double> d_scale = InitScaleChainRule(partition, w0, h.d_w0);
   flat.insert(flat.end(), d_gamma.begin(), d_gamma.end());
   flat.insert(flat.end(), d_scale.begin(), d_scale.end());

@@ -47,7 +47,7 @@ struct ScheduleHyperparameters {
                                           double gamma, double log_init_scale);
   std::size_t size() const { return 2 * iters * blocks + blocks; }
   // α = exp(log α), γ = σ(logit γ).
-  Schedule ToSchedule() const;
+  SgdSchedule ToSchedule() const;
   std::vector<double> Flatten() const;
   // Inverse of Flatten; throws std::invalid_argument if the size is not 2·T·B + B.
   static ScheduleHyperparameters Unflatten(std::size_t iters, std::size_t blocks,

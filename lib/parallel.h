@@ -38,6 +38,23 @@ std::vector<Chunk> FixedChunks(std::size_t count, std::size_t max_chunks, std::s
 // are the same bits either way).
 std::vector<Chunk> ElementPieces(std::size_t n, unsigned threads);
 
+// body(k) for every k < n, on the fixed split ElementPieces(n, threads): element-wise loops whose
+// iterations write only element k give the same bits on any number of threads.
+class ElementLoop {
+ public:
+  ElementLoop(std::size_t n, unsigned threads) : pieces_(ElementPieces(n, threads)), threads_(threads) {}
+  template <class Body>
+  void operator()(Body&& body) const {
+    ParallelFor(pieces_.size(), threads_, [&](std::size_t j) {
+      for (std::size_t k = pieces_[j].begin; k < pieces_[j].end; ++k) body(k);
+    });
+  }
+
+ private:
+  std::vector<Chunk> pieces_;
+  unsigned threads_;
+};
+
 }  // namespace hypergrad
 
 #endif  // HYPERGRAD_PARALLEL_H_

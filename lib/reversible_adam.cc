@@ -42,6 +42,92 @@ void AdamSchedule::Validate() const {
 
 namespace {
 
+// The adjoint step of Adam (the reverse pass in reversible_adam.h). c.extra holds (c1, c2).
+class AdamAdjointStep final : public AdjointStep {
+ public:
+  AdamAdjointStep(const AdamSchedule& schedule, const std::vector<double>& beta1_products,
+                  const std::vector<double>& beta2_products, const ParameterBlocks& blocks,
+                  const ElementLoop& loop)
+      : schedule_(schedule), p1_(beta1_products), p2_(beta2_products), blocks_(blocks),
+        loop_(loop) {
+    const std::size_t n = blocks.num_params(), b = blocks.num_blocks();
+    for (auto* v : {&for_alpha_, &for_c1_, &for_c2_, &for_eps_}) v->resize(n);
+    for (auto* v : {&c1_bar_, &c2_bar_, &eps_bar_}) v->resize(b);
+    tail1_.assign(b, 0.0);
+    tail2_.assign(b, 0.0);
+  }
+
+  void Position(const StepCoefficients& c, std::span<const double> u, Adjoints& a) override {
+    const std::size_t n = for_alpha_.size(), blocks = schedule_.blocks, t = c.t;
+    const double eps = schedule_.eps;
+    std::span<double> d_m = std::span(a.d_u).first(n), d_s = std::span(a.d_u).last(n);
+    loop_([&](std::size_t k) {  // u = m_{t+1}, s_{t+1}
+      const double c1 = c.extra[k], c2 = c.extra[n + k];
+      const double m_hat = u[k] / c1, root = std::sqrt(u[n + k] / c2), denom = root + eps;
+      const double alpha_dw = c.alpha[k] * a.d_w[k];
+      for_alpha_[k] = a.d_w[k] * (-m_hat / denom);
+      d_m[k] += -alpha_dw / (c1 * denom);
+      if (root > 0.0) d_s[k] += alpha_dw * m_hat / (2.0 * root * c2 * denom * denom);
+      for_eps_[k] = alpha_dw * m_hat / (denom * denom);
+      for_c1_[k] = alpha_dw * m_hat / (c1 * denom);
+      for_c2_[k] = -alpha_dw * m_hat * root / (2.0 * c2 * denom * denom);
+    });
+    blocks_.AccumulateSum(for_alpha_, std::span(a.d_alpha).subspan(t * blocks, blocks));
+    std::fill(c1_bar_.begin(), c1_bar_.end(), 0.0);
+    std::fill(c2_bar_.begin(), c2_bar_.end(), 0.0);
+    std::fill(eps_bar_.begin(), eps_bar_.end(), 0.0);
+    blocks_.AccumulateSum(for_c1_, c1_bar_);
+    blocks_.AccumulateSum(for_c2_, c2_bar_);
+    blocks_.AccumulateSum(for_eps_, eps_bar_);
+    for (double e : eps_bar_) a.d_scalars[0] += e;
+  }
+
+  void GradientAdjoint(const StepCoefficients& c, std::span<const double>,
+                       std::span<const double> g, Adjoints& a, std::span<double> g_bar) override {
+    const std::size_t n = g.size();
+    loop_([&](std::size_t k) {
+      g_bar[k] = c.increment[k] * a.d_u[k] + 2.0 * c.increment[n + k] * g[k] * a.d_u[n + k];
+    });
+  }
+
+  void Moments(const StepCoefficients& c, std::span<const double> u_t, std::span<const double> g,
+               std::span<const double> hvp, std::span<const double> mixed, Adjoints& a) override {
+    const std::size_t n = g.size(), blocks = schedule_.blocks, t = c.t;
+    loop_([&](std::size_t k) {  // for_alpha_ and for_c1_ serve as scratch for the β products
+      for_alpha_[k] = a.d_u[k] * (u_t[k] - g[k]);
+      for_c1_[k] = a.d_u[n + k] * (u_t[n + k] - g[k] * g[k]);
+    });
+    const auto d_beta1_t = std::span(a.d_schedules[0]).subspan(t * blocks, blocks);
+    const auto d_beta2_t = std::span(a.d_schedules[1]).subspan(t * blocks, blocks);
+    blocks_.AccumulateSum(for_alpha_, d_beta1_t);
+    blocks_.AccumulateSum(for_c1_, d_beta2_t);
+    // The bias corrections: c_{t'} = 1 − Π_{σ≤t'} β_σ, so ∂c_{t'}/∂β_t = −Π_{σ≤t'} β_σ / β_t.
+    for (std::size_t j = 0; j < blocks; ++j) {
+      tail1_[j] += c1_bar_[j] * p1_[t * blocks + j];
+      tail2_[j] += c2_bar_[j] * p2_[t * blocks + j];
+      d_beta1_t[j] -= tail1_[j] / schedule_.Beta1(t, j);
+      d_beta2_t[j] -= tail2_[j] / schedule_.Beta2(t, j);
+    }
+    loop_([&](std::size_t k) {
+      a.d_w[k] += hvp[k];
+      a.d_u[k] *= c.decay[k];
+      a.d_u[n + k] *= c.decay[n + k];
+    });
+    for (std::size_t i = 0; i < mixed.size(); ++i) a.d_theta[i] += mixed[i];
+  }
+
+ private:
+  const AdamSchedule& schedule_;  // these five are the run's, which outlive this
+  const std::vector<double>& p1_;
+  const std::vector<double>& p2_;
+  const ParameterBlocks& blocks_;
+  const ElementLoop& loop_;
+  std::vector<double> for_alpha_, for_c1_, for_c2_, for_eps_;
+  std::vector<double> c1_bar_, c2_bar_, eps_bar_;
+  // Σ_{t'≥t} c̄_{t'}·Π_{σ≤t'} β_σ per block, built up as t goes down.
+  std::vector<double> tail1_, tail2_;
+};
+
 // Adam in the form of exact_optimizer.h: u = (m, s), r = (β1, β2), c = (1−β1, 1−β2),
 // φ(g) = (g, g²), Δ(u) = −m̂/(√ŝ + ε). c.extra holds (c1, c2) per parameter.
 class AdamRule final : public ExactOptimizer {
@@ -52,6 +138,14 @@ class AdamRule final : public ExactOptimizer {
 
   std::string_view name() const override { return "adam"; }
   std::size_t num_moments() const override { return 2; }
+  std::string MomentName(std::size_t i) const override { return i == 0 ? "m" : "s"; }
+  std::vector<std::string> ScheduleNames() const override { return {"beta1", "beta2"}; }
+  std::vector<std::string> ScalarNames() const override { return {"eps"}; }
+  bool AdjointNeedsGradient() const override { return true; }
+  std::unique_ptr<AdjointStep> NewAdjointStep(const ParameterBlocks& blocks,
+                                              const ElementLoop& loop) const override {
+    return std::make_unique<AdamAdjointStep>(schedule_, p1_, p2_, blocks, loop);
+  }
   std::size_t iters() const override { return schedule_.iters; }
 
   void Coefficients(std::size_t t, StepCoefficients& c) const override {
@@ -74,7 +168,8 @@ class AdamRule final : public ExactOptimizer {
     blocks_.Expand(c2, std::span(c.extra).last(n));
   }
 
-  std::span<const double> MomentInputs(std::span<const double> g,
+  std::span<const double> MomentInputs(std::size_t, std::span<const double> g,
+                                       std::span<const double>,
                                        std::span<double> scratch) const override {
     const std::size_t n = g.size();
     for (std::size_t k = 0; k < n; ++k) {
@@ -136,98 +231,26 @@ void ReversibleAdam::Train(std::span<const double> w0, std::span<const double> m
                                 std::to_string(w0.size()) + ", " + std::to_string(m0.size()) +
                                 " and " + std::to_string(s0.size()));
   }
-  for (std::size_t k = 0; k < s0.size(); ++k) {
-    if (!(s0[k] >= 0.0)) {
-      throw std::invalid_argument("ReversibleAdam::Train: s0 of parameter " +
-                                  model().ParameterName(k) + " = " + std::to_string(s0[k]) +
-                                  " is not ≥ 0");
-    }
-  }
   std::vector<double> u0(m0.begin(), m0.end());
   u0.insert(u0.end(), s0.begin(), s0.end());
   TrainFrom(w0, u0);
 }
 
-AdamHypergradients ReversibleAdam::Reverse(std::span<const double> d_wT,
-                                           std::span<const double> d_theta) {
-  const Model& model = this->model();
-  const std::size_t n = model.num_params(), hyper = model.num_hyper();
-  const std::size_t iters = schedule_.iters, blocks = schedule_.blocks;
-  BeginReverse(d_wT, d_theta);
-  AdamHypergradients h;
-  h.d_alpha.assign(iters * blocks, 0.0);
-  h.d_beta1.assign(iters * blocks, 0.0);
-  h.d_beta2.assign(iters * blocks, 0.0);
-  h.d_theta.assign(hyper, 0.0);
-  if (!d_theta.empty()) h.d_theta.assign(d_theta.begin(), d_theta.end());
-  std::vector<double> d_w(d_wT.begin(), d_wT.end()), d_m(n, 0.0), d_s(n, 0.0);
-  std::vector<double> g(n), g_bar(n), hvp(n), mixed(hyper);
-  std::vector<double> for_alpha(n), for_c1(n), for_c2(n), for_beta1(n), for_beta2(n), for_eps(n);
-  std::vector<double> c1_bar(blocks), c2_bar(blocks), eps_bar(blocks);
-  // Σ_{t'≥t} c̄_{t'}·Π_{σ≤t'} β_σ per block, built up as t goes down.
-  std::vector<double> tail1(blocks, 0.0), tail2(blocks, 0.0);
-  StepCoefficients c;
-  Trajectory& trajectory = this->trajectory();
-  const double eps = schedule_.eps;
-  for (std::size_t t = iters; t-- > 0;) {
-    optimizer().Coefficients(t, c);
-    const std::span<const double> u = trajectory.moments();  // m_{t+1}, s_{t+1}
-    for (std::size_t k = 0; k < n; ++k) {
-      const double c1 = c.extra[k], c2 = c.extra[n + k];
-      const double m_hat = u[k] / c1, root = std::sqrt(u[n + k] / c2), denom = root + eps;
-      const double a = c.alpha[k] * d_w[k];
-      for_alpha[k] = d_w[k] * (-m_hat / denom);
-      d_m[k] += -a / (c1 * denom);
-      if (root > 0.0) d_s[k] += a * m_hat / (2.0 * root * c2 * denom * denom);
-      for_eps[k] = a * m_hat / (denom * denom);
-      for_c1[k] = a * m_hat / (c1 * denom);
-      for_c2[k] = -a * m_hat * root / (2.0 * c2 * denom * denom);
-    }
-    this->blocks().AccumulateSum(for_alpha, std::span(h.d_alpha).subspan(t * blocks, blocks));
-    std::fill(c1_bar.begin(), c1_bar.end(), 0.0);
-    std::fill(c2_bar.begin(), c2_bar.end(), 0.0);
-    std::fill(eps_bar.begin(), eps_bar.end(), 0.0);
-    this->blocks().AccumulateSum(for_c1, c1_bar);
-    this->blocks().AccumulateSum(for_c2, c2_bar);
-    this->blocks().AccumulateSum(for_eps, eps_bar);
-    for (double e : eps_bar) h.d_eps += e;
-    trajectory.UndoPosition(c);  // w_t
-    model.Gradient(trajectory.position(), BatchAt(t), g);
-    for (std::size_t k = 0; k < n; ++k) {
-      g_bar[k] = c.increment[k] * d_m[k] + 2.0 * c.increment[n + k] * g[k] * d_s[k];
-    }
-    model.GradientAndHvp(trajectory.position(), BatchAt(t), g_bar, g, hvp,
-                         hyper > 0 ? std::span<double>(mixed) : std::span<double>());
-    trajectory.UndoMoments(c, g);  // m_t, s_t
-    const std::span<const double> u_t = trajectory.moments();
-    for (std::size_t k = 0; k < n; ++k) {
-      for_beta1[k] = d_m[k] * (u_t[k] - g[k]);
-      for_beta2[k] = d_s[k] * (u_t[n + k] - g[k] * g[k]);
-    }
-    const auto d_beta1_t = std::span(h.d_beta1).subspan(t * blocks, blocks);
-    const auto d_beta2_t = std::span(h.d_beta2).subspan(t * blocks, blocks);
-    this->blocks().AccumulateSum(for_beta1, d_beta1_t);
-    this->blocks().AccumulateSum(for_beta2, d_beta2_t);
-    // The bias corrections: c_{t'} = 1 − Π_{σ≤t'} β_σ, so ∂c_{t'}/∂β_t = −Π_{σ≤t'} β_σ / β_t.
-    for (std::size_t j = 0; j < blocks; ++j) {
-      tail1[j] += c1_bar[j] * beta1_products_[t * blocks + j];
-      tail2[j] += c2_bar[j] * beta2_products_[t * blocks + j];
-      d_beta1_t[j] -= tail1[j] / schedule_.Beta1(t, j);
-      d_beta2_t[j] -= tail2[j] / schedule_.Beta2(t, j);
-    }
-    for (std::size_t k = 0; k < n; ++k) {
-      d_w[k] += hvp[k];
-      d_m[k] *= c.decay[k];
-      d_s[k] *= c.decay[n + k];
-    }
-    for (std::size_t i = 0; i < hyper; ++i) h.d_theta[i] += mixed[i];
-    if (options().on_reverse_step) options().on_reverse_step(iters - t);
-  }
-  h.d_w0 = std::move(d_w);
-  h.d_m0 = std::move(d_m);
-  h.d_s0 = std::move(d_s);
-  h.reversal = trajectory.Check();
-  return h;
+void ReversibleAdam::CheckInitialMoments(std::span<const double> u0) const {
+  RequireNonNegativeMoment(u0, 1);  // s
+}
+
+OptimizerInfo AdamOptimizerInfo() {
+  return {"adam",
+          "Adam (--beta1, --beta2, --eps): w ← w − α·m̂/(√ŝ + ε) with bias-corrected m̂, ŝ and "
+          "m_0 = s_0 = 0",
+          {{"beta1", true, 0.9, 1e-6, 0.999999, "decay of the first moment m (adam)"},
+           {"beta2", true, 0.999, 1e-6, 0.999999, "decay of the second moment s (adam)"},
+           {"eps", false, 1e-8, 1e-300, 1.0, "added to √ŝ in Adam's step (adam)"}},
+          MakeRunWith<ReversibleAdam>([](const OptimizerHyperparameters& h) {
+            return AdamSchedule{h.iters, h.blocks, ScheduleOf(h, "alpha"), ScheduleOf(h, "beta1"),
+                                ScheduleOf(h, "beta2"), ScalarOf(h, "eps")};
+          })};
 }
 
 }  // namespace hypergrad

@@ -35,6 +35,7 @@
 //   w̄ += ∇²L·ḡ;  θ̄ += ∇_θ⟨∇_w L, ḡ⟩;  m̄ ← β1·m̄;  s̄ ← β2·s̄
 // ḡ needs g_t, so each reverse step evaluates the gradient and then the gradient with the
 // Hessian-vector product (one gradient more per step than SGD's reverse pass).
+// Schedules "beta1", "beta2", scalar "eps", moments "m", "s" (exact_optimizer.h).
 #ifndef HYPERGRAD_REVERSIBLE_ADAM_H_
 #define HYPERGRAD_REVERSIBLE_ADAM_H_
 
@@ -44,6 +45,7 @@
 #include <vector>
 
 #include "model.h"
+#include "optimizer_registry.h"
 #include "reversible_training.h"
 
 namespace hypergrad {
@@ -73,18 +75,10 @@ struct AdamSetup {
   BatchSchedule batches;
 };
 
-struct AdamHypergradients {
-  std::vector<double> d_w0, d_m0, d_s0;
-  std::vector<double> d_alpha;  // iters × blocks: ∂f/∂α[t][j]
-  std::vector<double> d_beta1;  // iters × blocks: ∂f/∂β1[t][j]
-  std::vector<double> d_beta2;  // iters × blocks: ∂f/∂β2[t][j]
-  double d_eps = 0.0;           // ∂f/∂ε
-  std::vector<double> d_theta;  // ∂f/∂θ (direct term plus the reverse pass), size num_hyper()
-  ReversalCheck reversal;       // did the reverse pass arrive back at (w_0, m_0, s_0)?
-};
-
 class ReversibleAdam final : public ReversibleTraining {
  public:
+  using Setup = AdamSetup;
+
   // Throws std::invalid_argument if the blocks do not partition the model's parameters, the
   // schedule is invalid or has a different number of blocks, no batch schedule is given, or
   // the method's options are out of range.
@@ -94,27 +88,28 @@ class ReversibleAdam final : public ReversibleTraining {
   // s0 ≥ 0). Throws FixedPointOverflow naming the iteration and the parameter (or "m of" / "s
   // of" it) if training leaves the representable range; std::invalid_argument for wrong sizes
   // or a negative s0.
+  // Train(w0, u0) with u0 = (m0, s0) as one vector is ReversibleTraining's.
   void Train(std::span<const double> w0);
   void Train(std::span<const double> w0, std::span<const double> m0, std::span<const double> s0);
+  using ReversibleTraining::Train;
 
   // m_T and s_T after Train() (w_T is weights()).
   std::span<const double> first_moment() const { return moments().first(weights().size()); }
   std::span<const double> second_moment() const { return moments().last(weights().size()); }
 
-  // Runs training backwards from d_w = ∂f/∂w_T (size P) and the direct term d_θ = ∂f/∂θ
-  // (empty = zero, else size num_hyper()), and returns every hypergradient. Once per
-  // successful Train(); wrongly sized arguments throw std::invalid_argument and leave the
-  // trained state for a correct call.
-  AdamHypergradients Reverse(std::span<const double> d_wT,
-                             std::span<const double> d_theta = {});
+  // Reverse (ReversibleTraining) returns d_w0, moment("m"), moment("s"), d_alpha,
+  // schedule("beta1"), schedule("beta2"), scalar("eps") and d_theta.
 
  private:
-  std::string MomentName(std::size_t i) const override { return i == 0 ? "m" : "s"; }
+  void CheckInitialMoments(std::span<const double> u0) const override;
 
   AdamSchedule schedule_;
   // Π_{τ≤t} β1_τ and Π_{τ≤t} β2_τ per block (iters × blocks), formed once in order τ = 0 … t.
   std::vector<double> beta1_products_, beta2_products_;
 };
+
+// The registry's entry (optimizer_registry.h): "adam", --beta1, --beta2, --eps.
+OptimizerInfo AdamOptimizerInfo();
 
 }  // namespace hypergrad
 

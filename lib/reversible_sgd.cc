@@ -12,25 +12,25 @@
 
 namespace hypergrad {
 
-Schedule Schedule::Constant(std::size_t iters, std::size_t blocks, double alpha, double gamma) {
+SgdSchedule SgdSchedule::Constant(std::size_t iters, std::size_t blocks, double alpha, double gamma) {
   return {iters, blocks, std::vector<double>(iters * blocks, alpha),
           std::vector<double>(iters * blocks, gamma)};
 }
 
-void Schedule::Validate() const {
+void SgdSchedule::Validate() const {
   if (alpha.size() != iters * blocks || gamma.size() != iters * blocks) {
-    throw std::invalid_argument("Schedule: " + std::to_string(iters) + " iterations × " +
+    throw std::invalid_argument("SgdSchedule: " + std::to_string(iters) + " iterations × " +
                                 std::to_string(blocks) + " blocks need " +
                                 std::to_string(iters * blocks) + " values of alpha and gamma");
   }
   for (std::size_t i = 0; i < alpha.size(); ++i) {
     const std::size_t t = i / blocks, j = i % blocks;
     if (!std::isfinite(alpha[i])) {
-      throw std::invalid_argument("Schedule: alpha at iteration " + std::to_string(t) +
+      throw std::invalid_argument("SgdSchedule: alpha at iteration " + std::to_string(t) +
                                   ", block " + std::to_string(j) + " is not finite");
     }
     if (!(gamma[i] > 0.0 && gamma[i] < 2.0)) {
-      throw std::invalid_argument("Schedule: gamma at iteration " + std::to_string(t) +
+      throw std::invalid_argument("SgdSchedule: gamma at iteration " + std::to_string(t) +
                                   ", block " + std::to_string(j) + " = " +
                                   std::to_string(gamma[i]) + " is not in (0, 2)");
     }
@@ -84,15 +84,54 @@ BatchSchedule AuthorsRandomBatches(std::size_t rows, std::size_t batch_size, std
 
 namespace {
 
+// The adjoint step of SGD with momentum (the reverse pass in reversible_sgd.h).
+class SgdAdjointStep final : public AdjointStep {
+ public:
+  SgdAdjointStep(const ParameterBlocks& blocks, const ElementLoop& loop)
+      : blocks_(blocks), loop_(loop), products_(blocks.num_params()) {}
+
+  void Position(const StepCoefficients& c, std::span<const double> v_next, Adjoints& a) override {
+    // dα_t = d_w · v_{t+1}, per block, before the position is reversed.
+    const std::size_t blocks = blocks_.num_blocks();
+    loop_([&](std::size_t k) { products_[k] = a.d_w[k] * v_next[k]; });
+    blocks_.AccumulateSum(products_, std::span(a.d_alpha).subspan(c.t * blocks, blocks));
+  }
+  void GradientAdjoint(const StepCoefficients& c, std::span<const double>,
+                       std::span<const double>, Adjoints& a, std::span<double> u) override {
+    loop_([&](std::size_t k) {
+      a.d_u[k] += c.alpha[k] * a.d_w[k];
+      u[k] = -c.increment[k] * a.d_u[k];  // (1−γ)·d_v; its H·u is subtracted below
+    });
+  }
+  void Moments(const StepCoefficients& c, std::span<const double> v_t, std::span<const double> g,
+               std::span<const double> hvp, std::span<const double> mixed, Adjoints& a) override {
+    const std::size_t blocks = blocks_.num_blocks();
+    loop_([&](std::size_t k) { products_[k] = a.d_u[k] * (v_t[k] + g[k]); });
+    blocks_.AccumulateSum(products_, std::span(a.d_schedules[0]).subspan(c.t * blocks, blocks));
+    loop_([&](std::size_t k) {
+      a.d_w[k] -= hvp[k];
+      a.d_u[k] *= c.decay[k];
+    });
+    for (std::size_t i = 0; i < mixed.size(); ++i) a.d_theta[i] -= mixed[i];
+  }
+
+ private:
+  const ParameterBlocks& blocks_;
+  const ElementLoop& loop_;
+  std::vector<double> products_;
+};
+
 // SGD with momentum in the form of exact_optimizer.h: u = v, r = γ, c = −(1−γ), φ(g) = g,
 // Δ(u) = v.
 class SgdMomentum final : public ExactOptimizer {
  public:
-  SgdMomentum(Schedule schedule, const ParameterBlocks& blocks)
+  SgdMomentum(SgdSchedule schedule, const ParameterBlocks& blocks)
       : schedule_(std::move(schedule)), blocks_(blocks) {}
 
   std::string_view name() const override { return "sgd"; }
   std::size_t num_moments() const override { return 1; }
+  std::string MomentName(std::size_t) const override { return "v"; }
+  std::vector<std::string> ScheduleNames() const override { return {"gamma"}; }
   std::size_t iters() const override { return schedule_.iters; }
 
   void Coefficients(std::size_t t, StepCoefficients& c) const override {
@@ -101,7 +140,8 @@ class SgdMomentum final : public ExactOptimizer {
     ExpandStepCoefficients(blocks_, {schedule_.alpha.data() + t * blocks, blocks},
                            {{{schedule_.gamma.data() + t * blocks, blocks}, -1.0}}, c);
   }
-  std::span<const double> MomentInputs(std::span<const double> g,
+  std::span<const double> MomentInputs(std::size_t, std::span<const double> g,
+                                       std::span<const double>,
                                        std::span<double>) const override {
     return g;
   }
@@ -109,15 +149,19 @@ class SgdMomentum final : public ExactOptimizer {
                                     std::span<double>) const override {
     return v;
   }
+  std::unique_ptr<AdjointStep> NewAdjointStep(const ParameterBlocks& blocks,
+                                              const ElementLoop& loop) const override {
+    return std::make_unique<SgdAdjointStep>(blocks, loop);
+  }
 
  private:
-  Schedule schedule_;
+  SgdSchedule schedule_;
   const ParameterBlocks& blocks_;  // the run's, which outlives this
 };
 
 }  // namespace
 
-ReversibleSgd::ReversibleSgd(TrainingSetup setup, SgdOptions options)
+ReversibleSgd::ReversibleSgd(SgdSetup setup, TrainingOptions options)
     : ReversibleTraining(std::move(setup.model), std::move(setup.blocks),
                          std::move(setup.batches), std::move(options), "ReversibleSgd") {
   setup.schedule.Validate();
@@ -126,60 +170,13 @@ ReversibleSgd::ReversibleSgd(TrainingSetup setup, SgdOptions options)
                schedule_blocks);
 }
 
-Hypergradients ReversibleSgd::Reverse(std::span<const double> d_wT,
-                                      std::span<const double> d_theta) {
-  const Model& model = this->model();
-  const std::size_t n = model.num_params(), hyper = model.num_hyper();
-  const std::size_t iters = optimizer().iters(), blocks = this->blocks().num_blocks();
-  BeginReverse(d_wT, d_theta);  // the arguments are right: this call consumes the trained state
-  Hypergradients h;
-  h.d_alpha.assign(iters * blocks, 0.0);
-  h.d_gamma.assign(iters * blocks, 0.0);
-  h.d_theta.assign(hyper, 0.0);
-  if (!d_theta.empty()) h.d_theta.assign(d_theta.begin(), d_theta.end());
-  std::vector<double> d_w(d_wT.begin(), d_wT.end()), d_v(n, 0.0);
-  std::vector<double> g(n), hvp(n), u(n), mixed(hyper), products(n);
-  StepCoefficients c;
-  Trajectory& trajectory = this->trajectory();
-  // The element-wise loops on a fixed split of the parameters (same bits on any thread count).
-  const unsigned threads = options().threads;
-  const std::vector<Chunk> pieces = ElementPieces(n, threads);
-  const auto for_each = [&](auto&& body) {
-    ParallelFor(pieces.size(), threads, [&](std::size_t j) {
-      for (std::size_t k = pieces[j].begin; k < pieces[j].end; ++k) body(k);
-    });
-  };
-  for (std::size_t t = iters; t-- > 0;) {
-    optimizer().Coefficients(t, c);
-    std::span<double> d_alpha_t{h.d_alpha.data() + t * blocks, blocks};
-    std::span<double> d_gamma_t{h.d_gamma.data() + t * blocks, blocks};
-    // dα_t = d_w · v_{t+1}, per block, before the position is reversed.
-    const auto v_next = trajectory.moments();
-    for_each([&](std::size_t k) { products[k] = d_w[k] * v_next[k]; });
-    this->blocks().AccumulateSum(products, d_alpha_t);
-    trajectory.UndoPosition(c);  // w_t
-    for_each([&](std::size_t k) {
-      d_v[k] += c.alpha[k] * d_w[k];
-      u[k] = -c.increment[k] * d_v[k];  // (1−γ)·d_v
-    });
-    // g_t (bit-identical to the forward pass), H·u and the mixed product, in one pass.
-    model.GradientAndHvp(trajectory.position(), BatchAt(t), u, g, hvp,
-                         hyper > 0 ? std::span<double>(mixed) : std::span<double>());
-    trajectory.UndoMoments(c, g);  // v_t
-    const auto v_t = trajectory.moments();
-    for_each([&](std::size_t k) { products[k] = d_v[k] * (v_t[k] + g[k]); });
-    this->blocks().AccumulateSum(products, d_gamma_t);
-    for_each([&](std::size_t k) {
-      d_w[k] -= hvp[k];
-      d_v[k] *= c.decay[k];
-    });
-    for (std::size_t i = 0; i < hyper; ++i) h.d_theta[i] -= mixed[i];
-    if (options().on_reverse_step) options().on_reverse_step(iters - t);
-  }
-  h.d_w0 = std::move(d_w);
-  h.d_v0 = std::move(d_v);
-  h.reversal = trajectory.Check();
-  return h;
+OptimizerInfo SgdOptimizerInfo() {
+  return {"sgd",
+          "SGD with momentum (--gamma): v ← γv − (1−γ)g, w ← w + α·v",
+          {{"gamma", true, 0.9, 1e-6, 0.999999, "momentum decay (sgd)"}},
+          MakeRunWith<ReversibleSgd>([](const OptimizerHyperparameters& h) {
+            return SgdSchedule{h.iters, h.blocks, ScheduleOf(h, "alpha"), ScheduleOf(h, "gamma")};
+          })};
 }
 
 }  // namespace hypergrad

@@ -1,6 +1,6 @@
 // Stochastic gradient descent with momentum that runs backwards exactly, and the
-// hypergradients its reverse pass yields (paper Algorithms 1–2; reference notes §3). One of the
-// exactly reversible optimizers (exact_optimizer.h): K = 1 moment, the velocity v.
+// hypergradients its reverse pass yields (paper Algorithms 1–2). One of the exactly reversible
+// optimizers (exact_optimizer.h): K = 1 moment, the velocity v; schedules "gamma".
 //
 // Forward, t = 0 … T−1:  g_t = ∇_w L(w_t, θ; batch_t);  v ← γ_t·v − (1−γ_t)·g_t;  w ← w + α_t·v
 // (the position update uses the *new* velocity). Reverse, from d_w = ∂f/∂w_T, d_v = 0,
@@ -8,7 +8,8 @@
 //   dα_t = d_w·v_{t+1};  w → w_t;  g_t = ∇L(w_t);  v → v_t;  d_v += α_t·d_w;
 //   dγ_t = d_v·(v_t + g_t);  d_w −= ∇²L·((1−γ_t)⊙d_v);  d_θ −= ∇_θ⟨∇_w L, (1−γ_t)⊙d_v⟩;
 //   d_v ← γ_t·d_v
-// with per-block sums for dα and dγ. The result is d_w = ∂f/∂w_0, d_v = ∂f/∂v_0.
+// with per-block sums for dα and dγ. The result is d_w = ∂f/∂w_0, d_v = ∂f/∂v_0
+// (Hypergradients: d_w0, moment("v"), d_alpha, schedule("gamma"), d_theta).
 #ifndef HYPERGRAD_REVERSIBLE_SGD_H_
 #define HYPERGRAD_REVERSIBLE_SGD_H_
 
@@ -17,18 +18,19 @@
 #include <vector>
 
 #include "model.h"
+#include "optimizer_registry.h"
 #include "reversible_training.h"
 
 namespace hypergrad {
 
 // Learning rates α[t][j] and momentum decays γ[t][j] for iteration t and parameter block j.
-struct Schedule {
+struct SgdSchedule {
   std::size_t iters = 0;
   std::size_t blocks = 1;
   std::vector<double> alpha;  // iters × blocks, row-major
   std::vector<double> gamma;  // iters × blocks, row-major; 0 < γ < 1 in practice
 
-  static Schedule Constant(std::size_t iters, std::size_t blocks, double alpha, double gamma);
+  static SgdSchedule Constant(std::size_t iters, std::size_t blocks, double alpha, double gamma);
   double Alpha(std::size_t t, std::size_t j) const { return alpha[t * blocks + j]; }
   double Gamma(std::size_t t, std::size_t j) const { return gamma[t * blocks + j]; }
   // Throws std::invalid_argument unless the sizes match and every α is finite and every γ is
@@ -49,49 +51,34 @@ BatchSchedule AuthorsRandomBatches(std::size_t rows, std::size_t batch_size, std
                                    std::int64_t run);
 
 // One configured training run.
-struct TrainingSetup {
+struct SgdSetup {
   std::shared_ptr<const Model> model;
   ParameterBlocks blocks;
-  Schedule schedule;
+  SgdSchedule schedule;
   BatchSchedule batches;
-};
-
-using SgdOptions = TrainingOptions;
-
-struct Hypergradients {
-  std::vector<double> d_w0, d_v0;
-  std::vector<double> d_alpha;  // iters × blocks: ∂f/∂α[t][j] (α itself, not log α)
-  std::vector<double> d_gamma;  // iters × blocks: ∂f/∂γ[t][j]
-  std::vector<double> d_theta;  // ∂f/∂θ (direct term plus the reverse pass), size num_hyper()
-  ReversalCheck reversal;       // did the reverse pass arrive back at (w_0, v_0)?
 };
 
 class ReversibleSgd final : public ReversibleTraining {
  public:
+  using Setup = SgdSetup;
+
   // Throws std::invalid_argument if the blocks do not partition the model's parameters, the
   // schedule is invalid or has a different number of blocks, no batch schedule is given, or
   // the method's options are out of range (e.g. 0 Revolve snapshots).
-  ReversibleSgd(TrainingSetup setup, SgdOptions options = {});
+  ReversibleSgd(SgdSetup setup, TrainingOptions options = {});
 
-  // Runs the T forward steps from (w0, v0) (quantised to fixed point). Throws
-  // FixedPointOverflow if training leaves the representable range, with a message naming the
-  // iteration and the parameter ("training diverged at iteration 12, parameter W0[3,4]: ...").
-  // After a failed Train, Reverse refuses to run until a Train succeeds.
-  void Train(std::span<const double> w0, std::span<const double> v0) { TrainFrom(w0, v0); }
+  // Train(w0, v0) runs the T forward steps from (w0, v0) (quantised to fixed point) and
+  // Reverse(d_wT, d_theta) the reverse pass (ReversibleTraining).
 
   // v_T after Train() (w_T is weights()).
   std::span<const double> velocity() const { return moments(); }
 
-  // Runs training backwards from d_w = ∂f/∂w_T (size P) and the direct term d_θ = ∂f/∂θ
-  // (empty = zero, else size num_hyper()), and returns every hypergradient. May be called once
-  // per successful Train(); a call with wrongly sized arguments throws std::invalid_argument and
-  // leaves the trained state for a correct call. Mixed products are only computed when the
-  // model has hyperparameters.
-  Hypergradients Reverse(std::span<const double> d_wT, std::span<const double> d_theta = {});
-
  private:
   std::string MomentName(std::size_t) const override { return "velocity"; }
 };
+
+// The registry's entry (optimizer_registry.h): "sgd", --gamma.
+OptimizerInfo SgdOptimizerInfo();
 
 }  // namespace hypergrad
 

@@ -54,7 +54,15 @@ std::size_t FixedPointState::Bytes() const {
 FixedPointTrajectory::FixedPointTrajectory(const ExactOptimizer& optimizer, BufferKind kind,
                                            std::size_t n)
     : optimizer_(optimizer), kind_(kind), w_values_(n), v_values_(optimizer.num_moments() * n),
-      inputs_(v_values_.size()), direction_(n) {}
+      inputs_(v_values_.size()), direction_(n) {
+  if (optimizer.MomentStages() != 1 && optimizer.MomentStages() != optimizer.num_moments()) {
+    throw std::invalid_argument("trajectory: an optimizer's moment inputs come in 1 or K stages");
+  }
+  if (optimizer.MomentStages() > 1) {
+    applied_.assign(v_values_.size(), 0.0);
+    stage_.assign(v_values_.size(), 0.0);
+  }
+}
 
 void FixedPointTrajectory::Reset(std::span<const double> w0, std::span<const double> v0) {
   CheckStateSizes(w0, v0, w_values_.size(), v_values_.size());
@@ -72,6 +80,57 @@ std::span<const double> FixedPointTrajectory::Direction(const StepCoefficients& 
   return optimizer_.Direction(c, v_values, direction_);
 }
 
+std::span<const double> FixedPointTrajectory::AddMomentInputs(FixedPointVector& v,
+                                                              std::vector<double>& v_values,
+                                                              const StepCoefficients& c,
+                                                              std::span<const double> g) {
+  const std::size_t stages = optimizer_.MomentStages();
+  if (stages == 1) {
+    const std::span<const double> inputs = optimizer_.MomentInputs(0, g, v_values, inputs_);
+    v.AddScaled(c.increment, inputs, threads_);
+    return inputs;
+  }
+  // Moment i's input may read the new moments j < i: one moment at a time, each added alone
+  // (stage_ is zero outside moment i), the inputs applied so far kept in applied_.
+  const std::size_t n = w_values_.size();
+  std::fill(applied_.begin(), applied_.end(), 0.0);
+  for (std::size_t i = 0; i < stages; ++i) {
+    if (i > 0) v.CopyValuesTo(v_values, threads_);
+    const std::span<const double> inputs = optimizer_.MomentInputs(i, g, v_values, inputs_);
+    const auto begin = static_cast<std::ptrdiff_t>(i * n), end = static_cast<std::ptrdiff_t>((i + 1) * n);
+    std::copy(inputs.begin() + begin, inputs.begin() + end, stage_.begin() + begin);
+    try {
+      v.AddScaled(c.increment, stage_, threads_);
+    } catch (const FixedPointOverflow&) {
+      std::fill(stage_.begin() + begin, stage_.begin() + end, 0.0);
+      v.SubScaled(c.increment, applied_, threads_);  // the moments before i, as they were
+      throw;
+    }
+    std::copy(stage_.begin() + begin, stage_.begin() + end, applied_.begin() + begin);
+    std::fill(stage_.begin() + begin, stage_.begin() + end, 0.0);
+  }
+  return applied_;
+}
+
+void FixedPointTrajectory::SubtractMomentInputs(const StepCoefficients& c,
+                                                std::span<const double> g) {
+  const std::size_t stages = optimizer_.MomentStages();
+  if (stages == 1) {
+    v_.SubScaled(c.increment, optimizer_.MomentInputs(0, g, v_values_, inputs_), threads_);
+    return;
+  }
+  // The last moment first: moment i's input reads the moments j < i, still at their new values.
+  const std::size_t n = w_values_.size();
+  for (std::size_t i = stages; i-- > 0;) {
+    const std::span<const double> inputs = optimizer_.MomentInputs(i, g, v_values_, inputs_);
+    const auto begin = static_cast<std::ptrdiff_t>(i * n), end = static_cast<std::ptrdiff_t>((i + 1) * n);
+    std::copy(inputs.begin() + begin, inputs.begin() + end, stage_.begin() + begin);
+    v_.SubScaled(c.increment, stage_, threads_);
+    std::fill(stage_.begin() + begin, stage_.begin() + end, 0.0);
+    if (i > 0) v_.CopyValuesTo(v_values_, threads_);
+  }
+}
+
 void FixedPointTrajectory::Step(FixedPointVector& w, FixedPointVector& v, InfoBuffer& buffer,
                                 std::vector<double>& v_values, const StepCoefficients& c,
                                 std::span<const double> g) {
@@ -84,11 +143,12 @@ void FixedPointTrajectory::Step(FixedPointVector& w, FixedPointVector& v, InfoBu
   } catch (const FixedPointOverflow& e) {
     throw moment_overflow(e);
   }
-  const std::span<const double> inputs = optimizer_.MomentInputs(g, inputs_);
+  std::span<const double> inputs;
   try {
-    v.AddScaled(c.increment, inputs, threads_);
+    inputs = AddMomentInputs(v, v_values, c, g);
   } catch (const FixedPointOverflow& e) {
     DivideByRatio(v, c.ratios, buffer, threads_);  // leave the state as it was
+    if (optimizer_.MomentStages() > 1) v.CopyValuesTo(v_values);
     throw moment_overflow(e);
   }
   v.CopyValuesTo(v_values, threads_);
@@ -113,7 +173,7 @@ void FixedPointTrajectory::UndoPosition(const StepCoefficients& c) {
 }
 
 void FixedPointTrajectory::UndoMoments(const StepCoefficients& c, std::span<const double> g) {
-  v_.SubScaled(c.increment, optimizer_.MomentInputs(g, inputs_), threads_);
+  SubtractMomentInputs(c, g);
   DivideByRatio(v_, c.ratios, *buffer_, threads_);
   v_.CopyValuesTo(v_values_, threads_);
 }
@@ -178,8 +238,13 @@ class NaiveFloatTrajectory final : public Trajectory {
   std::span<const double> moments() const override { return v_; }
 
   void StepForward(const StepCoefficients& c, std::span<const double> g) override {
-    const std::span<const double> x = optimizer_.MomentInputs(g, inputs_);
-    for (std::size_t k = 0; k < v_.size(); ++k) v_[k] = c.decay[k] * v_[k] + c.increment[k] * x[k];
+    const std::size_t stages = optimizer_.MomentStages(), size = v_.size() / stages;
+    for (std::size_t i = 0; i < stages; ++i) {
+      const std::span<const double> x = optimizer_.MomentInputs(i, g, v_, inputs_);
+      for (std::size_t k = i * size; k < (i + 1) * size; ++k) {
+        v_[k] = c.decay[k] * v_[k] + c.increment[k] * x[k];
+      }
+    }
     const std::span<const double> d = optimizer_.Direction(c, v_, direction_);
     for (std::size_t k = 0; k < w_.size(); ++k) w_[k] += c.alpha[k] * d[k];
   }
@@ -188,9 +253,12 @@ class NaiveFloatTrajectory final : public Trajectory {
     for (std::size_t k = 0; k < w_.size(); ++k) w_[k] -= c.alpha[k] * d[k];
   }
   void UndoMoments(const StepCoefficients& c, std::span<const double> g) override {
-    const std::span<const double> x = optimizer_.MomentInputs(g, inputs_);
-    for (std::size_t k = 0; k < v_.size(); ++k) {
-      v_[k] = (v_[k] - c.increment[k] * x[k]) / c.decay[k];
+    const std::size_t stages = optimizer_.MomentStages(), size = v_.size() / stages;
+    for (std::size_t i = stages; i-- > 0;) {
+      const std::span<const double> x = optimizer_.MomentInputs(i, g, v_, inputs_);
+      for (std::size_t k = i * size; k < (i + 1) * size; ++k) {
+        v_[k] = (v_[k] - c.increment[k] * x[k]) / c.decay[k];
+      }
     }
   }
   ReversalCheck Check() const override {

@@ -22,7 +22,7 @@ TEST(SqrtCheckpointingTest, RecomputesEachSegmentOnceAndMatchesTheStoredTrajecto
   for (const Case c : {Case{100, 0, 90}, Case{10, 3, 6}, Case{37, 1, 0}, Case{37, 37, 36},
                        Case{50, 8, 43}}) {
     const std::string what = std::to_string(c.iters) + "/" + std::to_string(c.interval);
-    SgdOptions options{ReversalMethod::kCheckpointed, BufferKind::kFast};
+    TrainingOptions options{ReversalMethod::kCheckpointed, BufferKind::kFast};
     options.checkpoint_interval = c.interval;
     const auto checkpointed = run.Run(c.iters, 0.2, 0.9, options);
     const auto stored = run.Run(c.iters, 0.2, 0.9, {ReversalMethod::kStoredTrajectory});
@@ -47,7 +47,7 @@ TEST_P(RevolveTrajectoryTest, CountsMemoryAndHypergradients) {
   const RevolveCase c = GetParam();
   const std::string what = "T " + std::to_string(c.iters) + ", s " + std::to_string(c.snapshots);
   const SmallMlpRun run(11);
-  SgdOptions options{ReversalMethod::kRevolve, c.buffer};
+  TrainingOptions options{ReversalMethod::kRevolve, c.buffer};
   options.revolve_snapshots = c.snapshots;
   const auto revolve = run.Run(c.iters, 0.2, 0.9, options);
   const auto stored = run.Run(c.iters, 0.2, 0.9, {ReversalMethod::kStoredTrajectory, c.buffer});
@@ -81,7 +81,7 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST(RevolveTrajectoryTest, ZeroSnapshotsIsAClearError) {
   const SmallMlpRun run(12);
-  SgdOptions options{ReversalMethod::kRevolve};
+  TrainingOptions options{ReversalMethod::kRevolve};
   options.revolve_snapshots = 0;
   try {
     ReversibleSgd sgd(run.Setup(10, 0.1, 0.9), options);

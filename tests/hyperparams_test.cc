@@ -49,7 +49,7 @@ TEST(ScheduleHyperparametersTest, FlattensAndConvertsToASchedule) {
   const std::vector<double> flat = h.Flatten();
   const auto back = ScheduleHyperparameters::Unflatten(3, 2, flat);
   EXPECT_EQ(back.Flatten(), flat);
-  const Schedule s = h.ToSchedule();
+  const SgdSchedule s = h.ToSchedule();
   EXPECT_DOUBLE_EQ(s.Alpha(2, 0), std::exp(0.25));
   EXPECT_DOUBLE_EQ(s.Gamma(1, 1), 0.5);
   EXPECT_THROW(ScheduleHyperparameters::Unflatten(3, 2, std::vector<double>(13)),
@@ -61,7 +61,7 @@ TEST(ScheduleHyperparametersTest, FlatGradientAppliesEachChainRule) {
   const ParameterBlocks blocks{{0, 1, 1}, {"a", "b"}};
   Hypergradients g;
   g.d_alpha = {1.0, 3.0};
-  g.d_gamma = {4.0, 8.0};
+  g.d_schedules = {{"gamma", {4.0, 8.0}}};
   g.d_w0 = {1.0, 2.0, -1.0};
   const std::vector<double> w0 = {0.5, 1.0, 2.0};
   const std::vector<double> flat = h.FlatGradient(g, blocks, w0);

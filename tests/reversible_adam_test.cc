@@ -9,6 +9,7 @@
 #include "fixed_point.h"
 #include "mlp.h"
 #include "random.h"
+#include "support/conformance_problems.h"
 #include "support/hypergrad_checker.h"
 #include "support/quadratic_model.h"
 #include "support/small_mlp_run.h"
@@ -16,16 +17,10 @@
 namespace hypergrad {
 namespace {
 
-using testing::AdamHypergradProblem;
-using testing::ExpectAdamHypergradMatchesFiniteDifferences;
 using testing::QuadraticModel;
 using testing::SmallMlpRun;
-
-std::vector<double> Uniform(std::size_t n, RandomStream& rng, double low, double high) {
-  std::vector<double> x(n);
-  for (double& v : x) v = low + (high - low) * rng.Uniform();
-  return x;
-}
+using testing::Uniform;
+using testing::ExpectOptimizerConforms;
 
 AdamSetup SmallMlpAdam(const SmallMlpRun& run, std::size_t iters, double alpha, double beta1,
                        double beta2, double eps = 1e-8) {
@@ -37,56 +32,29 @@ AdamSetup SmallMlpAdam(const SmallMlpRun& run, std::size_t iters, double alpha, 
 // The authors' quadratic test problem with Adam: per-block schedules drawn at random, ε large
 // enough (0.01) that the step is far from the √ŝ ≈ 0 corner, meta loss ‖w‖² + ‖θ‖².
 TEST(AdamHypergradientTest, QuadraticWithHyperparametersInsideTheLoss) {
-  RandomStream rng(21);
-  AdamHypergradProblem p;
-  p.blocks = ParameterBlocks::Single(QuadraticModel::kDim);
-  const std::size_t iters = 9;
-  p.schedule = {iters, 1, Uniform(iters, rng, 0.01, 0.1), Uniform(iters, rng, 0.5, 0.9),
-                Uniform(iters, rng, 0.8, 0.99), 0.01};
-  p.batches = SequentialBatches(QuadraticModel::kRows, 4);
-  p.w0 = Uniform(QuadraticModel::kDim, rng, -1.0, 1.0);
-  p.theta = Uniform(10, rng, -1.0, 1.0);
-  p.make_model = [](std::span<const double> theta) {
-    return std::make_shared<const QuadraticModel>(7, std::vector<double>(theta.begin(), theta.end()));
+  const auto draw = [](std::size_t t, std::size_t b, RandomStream& rng) {
+    return OptimizerHyperparameters{
+        t, b,
+        {{"alpha", Uniform(t, rng, 0.01, 0.1)},
+         {"beta1", Uniform(t, rng, 0.5, 0.9)},
+         {"beta2", Uniform(t, rng, 0.8, 0.99)}},
+        {{"eps", 0.01}}};
   };
-  p.objective = [](std::span<const double> w, std::span<const double> theta,
-                   std::span<double> d_w, std::span<double> d_theta) {
-    double f = 0.0;
-    for (std::size_t i = 0; i < w.size(); ++i) f += w[i] * w[i], d_w[i] = 2 * w[i];
-    for (std::size_t i = 0; i < theta.size(); ++i) f += theta[i] * theta[i], d_theta[i] = 2 * theta[i];
-    return f;
-  };
-  ExpectAdamHypergradMatchesFiniteDifferences(p);
+  ExpectOptimizerConforms("adam", testing::QuadraticWithTheta(9, 21, draw));
 }
 
 // An MLP with per-layer schedules, a per-parameter L2 penalty as θ and random batches, meta
 // loss the NLL on held-out data (the setting of the reversible-Adam experiment, small).
 TEST(AdamHypergradientTest, MlpPerLayerSchedulesAndL2Penalties) {
-  const MlpOptions shape{{3, 4, 2}, {}, true, false};
-  const std::size_t params = MlpLayout(shape.layer_sizes).num_params();
-  const auto train = std::make_shared<const Dataset>(MakeSyntheticDataset(8, 3, 2, 31));
-  const auto valid = std::make_shared<const Dataset>(MakeSyntheticDataset(20, 3, 2, 32));
-  RandomStream rng(33);
-  AdamHypergradProblem p;
-  p.blocks = MlpLayout(shape.layer_sizes).LayerParamBlocks();
-  const std::size_t iters = 12, b = p.blocks.num_blocks();
-  p.schedule = {iters, b, Uniform(iters * b, rng, 0.02, 0.08), Uniform(iters * b, rng, 0.6, 0.9),
-                Uniform(iters * b, rng, 0.9, 0.999), 1e-3};
-  p.batches = RandomBatches(train->rows, 4, 5);
-  p.w0 = Uniform(params, rng, -0.5, 0.5);
-  p.theta = Uniform(params, rng, 0.001, 0.05);
-  auto make = [=](std::span<const double> theta) {
-    MlpOptions options = shape;
-    options.l2.assign(theta.begin(), theta.end());
-    return std::make_shared<const Mlp>(options, train);
+  const auto draw = [](std::size_t t, std::size_t b, RandomStream& rng) {
+    return OptimizerHyperparameters{
+        t, b,
+        {{"alpha", Uniform(t * b, rng, 0.02, 0.08)},
+         {"beta1", Uniform(t * b, rng, 0.6, 0.9)},
+         {"beta2", Uniform(t * b, rng, 0.9, 0.999)}},
+        {{"eps", 1e-3}}};
   };
-  p.make_model = make;
-  p.objective = [=](std::span<const double> w, std::span<const double> theta,
-                    std::span<double> d_w, std::span<double> d_theta) {
-    std::fill(d_theta.begin(), d_theta.end(), 0.0);
-    return make(theta)->Evaluate(w, *valid, d_w).nll;
-  };
-  ExpectAdamHypergradMatchesFiniteDifferences(p);
+  ExpectOptimizerConforms("adam", testing::MlpWithL2Penalties(12, 33, draw));
 }
 
 struct AdamReversalCase {
@@ -101,7 +69,7 @@ class AdamExactReversalTest : public ::testing::TestWithParam<AdamReversalCase> 
 TEST_P(AdamExactReversalTest, RecoversInitialStateAndMatchesStoredTrajectory) {
   const AdamReversalCase c = GetParam();
   const SmallMlpRun run(7);
-  AdamHypergradients result[2];
+  Hypergradients result[2];
   double bits_per_step = 0.0;
   for (const ReversalMethod method :
        {ReversalMethod::kReversible, ReversalMethod::kStoredTrajectory}) {

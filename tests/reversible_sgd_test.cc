@@ -154,9 +154,9 @@ TEST_P(ExactReversalTest, RecoversInitialStateAndMatchesStoredTrajectory) {
   EXPECT_TRUE(result[0].reversal.buffer_empty);
   EXPECT_EQ(result[0].reversal.max_w0_error, 0.0);
   EXPECT_EQ(result[0].d_w0, result[1].d_w0);
-  EXPECT_EQ(result[0].d_v0, result[1].d_v0);
+  EXPECT_EQ(result[0].moment("v"), result[1].moment("v"));
   EXPECT_EQ(result[0].d_alpha, result[1].d_alpha);
-  EXPECT_EQ(result[0].d_gamma, result[1].d_gamma);
+  EXPECT_EQ(result[0].schedule("gamma"), result[1].schedule("gamma"));
 }
 
 std::vector<ReversalCase> AllReversalCases() {
@@ -226,7 +226,7 @@ TEST(ReversibleSgdTest, ReportsEveryStepAndTheMemoryUsed) {
   const SmallMlpRun run(7);
   std::vector<std::size_t> steps;
   std::size_t reverse_steps = 0;
-  SgdOptions options;
+  TrainingOptions options;
   options.on_step = [&](std::size_t t, std::span<const double> w, double loss) {
     steps.push_back(t);
     EXPECT_EQ(w.size(), run.model->num_params());
@@ -272,13 +272,13 @@ TEST(ReversibleSgdTest, AWronglySizedReverseKeepsTheTrainedState) {
 
 TEST(ReversibleSgdTest, RejectsInconsistentSetups) {
   const SmallMlpRun run(8);
-  TrainingSetup bad = run.Setup(5, 0.1, 0.9);
+  SgdSetup bad = run.Setup(5, 0.1, 0.9);
   bad.schedule.blocks = 3;
   EXPECT_THROW(ReversibleSgd{bad}, std::invalid_argument);
-  TrainingSetup bad_gamma = run.Setup(5, 0.1, 0.9);
+  SgdSetup bad_gamma = run.Setup(5, 0.1, 0.9);
   bad_gamma.schedule.gamma[7] = 0.0;
   EXPECT_THROW(ReversibleSgd{bad_gamma}, std::invalid_argument);
-  TrainingSetup bad_blocks = run.Setup(5, 0.1, 0.9);
+  SgdSetup bad_blocks = run.Setup(5, 0.1, 0.9);
   bad_blocks.blocks = ParameterBlocks::Single(3);
   EXPECT_THROW(ReversibleSgd{bad_blocks}, std::invalid_argument);
 }

@@ -160,7 +160,7 @@ TEST(SharedMlpTest, HypergradientWithRespectToSharingMatchesFiniteDifferences) {
   };
   const std::size_t n = Make(p.theta).num_params();
   p.blocks = ParameterBlocks::Single(n);
-  p.schedule = Schedule::Constant(8, 1, 0.3, 0.9);
+  p.schedule = SgdSchedule::Constant(8, 1, 0.3, 0.9);
   p.batches = [](std::size_t) { return Batch{}; };
   p.w0 = Normal(n, 14, 0.3);
   p.v0.assign(n, 0.0);

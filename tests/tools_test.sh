@@ -69,6 +69,25 @@ PY
 "$bin/reversal_check" --problem synthetic --optimizer adam --alpha 0.001 --iters 300 \
   --method checkpointed --json --quiet > "$tmp/ra.json"
 grep -q '"bitwise_equal": true' "$tmp/ra.json" || fail "reversal_check --optimizer adam"
+# RMSprop with momentum through the same tools: its datasets by the registry's names, exact.
+"$bin/hypergrad" --mnist-dir "$tmp/mnist" --train-size 400 --batch-size 100 --iters 12 \
+  --layers 784,20,10 --optimizer rmsprop --log-alpha -7 --rho 0.99 --mu 0.8 --eps 1e-6 \
+  --out "$tmp/rmsprop.h5" --quiet
+/usr/bin/python3 - "$tmp/rmsprop.h5" <<'PY'
+import sys, h5py, numpy as np
+f = h5py.File(sys.argv[1], "r")
+n = 784 * 20 + 20 + 20 * 10 + 10
+for key in ("d_alpha", "d_rho", "d_mu"):
+    assert f[key].shape == (12, 4), (key, f[key].shape)
+for key in ("w_T", "s_T", "m_T", "d_w0", "d_s0", "d_m0"):
+    assert f[key].shape == (n,), (key, f[key].shape)
+assert np.isfinite(f["d_eps"][()]) and (f["s_T"][()] >= 0).all()
+assert bool(f.attrs["reversal_exact"]) is True
+assert f.attrs["optimizer"] == "rmsprop" and f.attrs["rho"] == 0.99 and f.attrs["mu"] == 0.8
+PY
+"$bin/reversal_check" --problem synthetic --optimizer rmsprop --alpha 0.001 --iters 300 \
+  --method revolve --buffer exact --json --quiet > "$tmp/rr.json"
+grep -q '"bitwise_equal": true' "$tmp/rr.json" || fail "reversal_check --optimizer rmsprop"
 "$bin/buffer_check" --optimizer adam --steps 2000 --params 20 --json --quiet > "$tmp/ba.json"
 grep -q '"bitwise_equal": true' "$tmp/ba.json" || fail "buffer_check --optimizer adam"
 /usr/bin/python3 -c "
@@ -110,7 +129,7 @@ expect_error "--layers: .*parameter count beyond" "${h[@]}" --layers 784,2320345
 expect_error "--layers: .*parameter count beyond" "${h[@]}" --layers 784,4294967297,10
 expect_error "--beta2: expected a number in" "${h[@]}" --optimizer adam --beta2 1
 expect_error "--eps: expected a number in" "${h[@]}" --optimizer adam --eps 0
-expect_error "--optimizer: .*rmsprop" "${h[@]}" --optimizer rmsprop
+expect_error "--optimizer: .*lion" "${h[@]}" --optimizer lion
 expect_error "--train-size 1000000000: .*GiB of memory" "$bin/reversal_check" --train-size 1000000000 --quiet
 /usr/bin/python3 -c "
 import h5py, numpy as np

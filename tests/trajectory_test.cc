@@ -13,10 +13,17 @@ class OneMoment final : public ExactOptimizer {
  public:
   std::string_view name() const override { return "one-moment"; }
   std::size_t num_moments() const override { return 1; }
+  std::string MomentName(std::size_t) const override { return "u"; }
+  std::vector<std::string> ScheduleNames() const override { return {}; }
   std::size_t iters() const override { return 1; }
   void Coefficients(std::size_t, StepCoefficients&) const override {}
-  std::span<const double> MomentInputs(std::span<const double> g, std::span<double>) const override {
+  std::span<const double> MomentInputs(std::size_t, std::span<const double> g,
+                                       std::span<const double>, std::span<double>) const override {
     return g;
+  }
+  std::unique_ptr<AdjointStep> NewAdjointStep(const ParameterBlocks&,
+                                              const ElementLoop&) const override {
+    return nullptr;  // never reversed here
   }
   std::span<const double> Direction(const StepCoefficients&, std::span<const double> u,
                                     std::span<double>) const override {

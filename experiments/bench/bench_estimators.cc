@@ -96,7 +96,7 @@ Case Fig2Case(std::size_t iters, std::shared_ptr<const Dataset> train,
   auto model = std::make_shared<const Mlp>(MlpOptions{{784, 50, 50, 50, 10}, {}, false, false, 2}, train);
   c.p.model = model;
   c.p.blocks = model->layout().LayerParamBlocks();
-  c.p.schedule = Schedule::Constant(iters, c.p.blocks.num_blocks(), 0.2, 0.9);
+  c.p.schedule = SgdSchedule::Constant(iters, c.p.blocks.num_blocks(), 0.2, 0.9);
   c.p.batches = RandomBatches(train->rows, 200, 3);
   c.p.w0 = InitialWeights(model->num_params(), -3.0, 2);
   c.p.v0.assign(model->num_params(), 0.0);
@@ -139,7 +139,7 @@ Case LogisticCase(const std::string& problem, std::size_t iters, std::shared_ptr
   }
   c.p.model = c.p.make_model(c.p.theta);
   c.p.blocks = ParameterBlocks::Single(n);
-  c.p.schedule = Schedule::Constant(iters, 1, 0.5, 0.9);
+  c.p.schedule = SgdSchedule::Constant(iters, 1, 0.5, 0.9);
   c.p.w0 = InitialWeights(n, -4.0, 2);
   c.p.v0.assign(n, 0.0);
   // Validation NLL (no penalty) through a plain model on the validation rows.
@@ -353,7 +353,7 @@ void ShortHorizon(const Case& base, const std::vector<std::size_t>& horizons, st
       AuthorsAdam meta(0.1);
       std::vector<double> trace;
       for (std::size_t i = 0; i < meta_iters; ++i) {
-        p.schedule = Schedule::Constant(horizon, b, std::exp(x[0]), 0.9);
+        p.schedule = SgdSchedule::Constant(horizon, b, std::exp(x[0]), 0.9);
         const EstimatedHypergradients h = exact->Estimate(p);
         double d = 0;
         for (double v : h.d_alpha) d += v;
@@ -363,7 +363,7 @@ void ShortHorizon(const Case& base, const std::vector<std::size_t>& horizons, st
       }
       auto loss_after = [&](std::size_t steps) {
         EstimatorProblem q = base.p;
-        q.schedule = Schedule::Constant(steps, b, std::exp(x[0]), 0.9);
+        q.schedule = SgdSchedule::Constant(steps, b, std::exp(x[0]), 0.9);
         std::vector<double> w = q.w0, v = q.v0;
         FloatSgdTrain(*q.model, q.blocks, q.schedule, q.batches, 0, steps, w, v);
         return q.objective(w, {}, {});
@@ -403,7 +403,7 @@ void ShortHorizonSchedule(const Case& base, const std::vector<std::size_t>& hori
       std::vector<double> x(horizon, -3.0), g(horizon);
       AuthorsAdam meta(0.1);
       for (std::size_t i = 0; i <= meta_iters; ++i) {
-        p.schedule = Schedule::Constant(horizon, b, 0.0, 0.9);
+        p.schedule = SgdSchedule::Constant(horizon, b, 0.0, 0.9);
         for (std::size_t t = 0; t < horizon; ++t) {
           for (std::size_t j = 0; j < b; ++j) p.schedule.alpha[t * b + j] = std::exp(x[t]);
         }

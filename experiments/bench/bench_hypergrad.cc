@@ -80,24 +80,24 @@ double Since(std::chrono::steady_clock::time_point start) {
 // One training run of `Trainer` (ReversibleSgd or ReversibleAdam) from `start` and its reverse
 // pass; the meta-objective's gradient is neither timed nor measured (it is the same for every
 // method).
-template <class Trainer, class Setup, class... Start>
-auto TimedRun(Setup setup, const Method& m, const Start&... start) {
+// u0: the moments (K·P values; m_0 = s_0 = 0 for Adam).
+template <class Trainer, class Setup>
+RunResult TimedRun(Setup setup, const Method& m, std::span<const double> u0) {
   const bench::Fig2Network& p = Problem();
-  RunResultOf<decltype(std::declval<Trainer&>().Reverse({}))> r;
-  std::vector<double> d_w(p.w0().size());
+  RunResult r;
   HeapMeter::ResetPeak();
   const std::size_t base = HeapMeter::Current();
   TrainingOptions options{.method = m.method, .buffer = m.buffer};
   options.revolve_snapshots = m.snapshots;
   Trainer trainer(std::move(setup), options);
-  auto begin = std::chrono::steady_clock::now();
-  trainer.Train(start...);
-  r.seconds_forward = Since(begin);
-  r.info_bits = trainer.information_bits_after_train();
-  p.model().Evaluate(trainer.weights(), p.model().data(), d_w);
-  begin = std::chrono::steady_clock::now();
-  r.h = trainer.Reverse(d_w);
-  r.seconds_reverse = Since(begin);
+  const Objective loss{[&](std::span<const double> w, std::span<double> d_w, std::span<double>) {
+    return p.model().Evaluate(w, p.model().data(), d_w).nll;
+  }};
+  RunOutcome outcome = TrainAndReverse(trainer, p.w0(), u0, loss, {.copy_state = false});
+  r.seconds_forward = outcome.seconds_forward;
+  r.info_bits = outcome.information_bits;
+  r.h = std::move(outcome.hypergradients);
+  r.seconds_reverse = outcome.seconds_reverse;
   r.measured_peak_bytes = HeapMeter::Peak() - base;
   r.recomputed = trainer.recomputed_steps();
   r.computed_peak_bytes = trainer.peak_extra_bytes();
@@ -106,7 +106,7 @@ auto TimedRun(Setup setup, const Method& m, const Start&... start) {
 
 RunResult Run(std::size_t iters, const Method& m) {
   const bench::Fig2Network& p = Problem();
-  return TimedRun<ReversibleSgd>(p.Setup(iters, kGamma), m, p.w0(), p.v0());
+  return TimedRun<ReversibleSgd>(p.Setup(iters, kGamma), m, p.v0());
 }
 
 // Per T and buffer: the stored trajectory's hypergradients (the reference every method must
@@ -145,8 +145,7 @@ const Reference& ReferenceFor(std::size_t iters, BufferKind buffer) {
 }
 
 bool SameHypergradients(const Hypergradients& a, const Hypergradients& b) {
-  return a.d_w0 == b.d_w0 && a.d_v0 == b.d_v0 && a.d_alpha == b.d_alpha &&
-         a.d_gamma == b.d_gamma;
+  return BitwiseEqual(a, b);
 }
 
 // Memory the same method would hold in a float64 implementation: (w, v) states only.
@@ -339,25 +338,24 @@ constexpr double kAdamAlpha = 0.002, kBeta1 = 0.9, kBeta2 = 0.999, kEps = 1e-8;
 
 void BM_AdamHypergradient(benchmark::State& state, std::size_t iters, Method m) {
   const bench::Fig2Network& p = Problem();
+  const std::vector<double> zeros(2 * p.w0().size(), 0.0);  // m_0 = s_0 = 0
   const auto run = [&](const Method& method) {
-    TrainingSetup sgd = p.Setup(iters, kGamma);  // the model, blocks and batches
+    SgdSetup sgd = p.Setup(iters, kGamma);  // the model, blocks and batches
     AdamSetup setup{sgd.model, sgd.blocks,
                     AdamSchedule::Constant(iters, sgd.blocks.num_blocks(), kAdamAlpha, kBeta1,
                                            kBeta2, kEps),
                     sgd.batches};
-    return TimedRun<ReversibleAdam>(std::move(setup), method, p.w0());
+    return TimedRun<ReversibleAdam>(std::move(setup), method, zeros);
   };
-  RunResultOf<AdamHypergradients> r;
+  RunResult r;
   for (auto _ : state) {
     r = run(m);
     state.SetIterationTime(r.seconds_forward + r.seconds_reverse);
   }
   bool bitwise = true;
   if (m.method != ReversalMethod::kStoredTrajectory) {
-    const AdamHypergradients stored = run({ReversalMethod::kStoredTrajectory, m.buffer}).h;
-    bitwise = r.h.d_w0 == stored.d_w0 && r.h.d_alpha == stored.d_alpha &&
-              r.h.d_beta1 == stored.d_beta1 && r.h.d_beta2 == stored.d_beta2 &&
-              r.h.d_eps == stored.d_eps;
+    const Hypergradients stored = run({ReversalMethod::kStoredTrajectory, m.buffer}).h;
+    bitwise = BitwiseEqual(r.h, stored);
   }
   if (!(bitwise && r.h.reversal.exact)) {
     state.SkipWithError("Adam hypergradients differ from the stored trajectory's");

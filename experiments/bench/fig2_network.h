@@ -28,8 +28,8 @@ class Fig2Network {
     for (double& w : w0_) w = std::exp(-3.0) * rng.Normal();
     v0_.assign(w0_.size(), 0.0);
   }
-  TrainingSetup Setup(std::size_t iters, double gamma) const {
-    return {model_, blocks_, Schedule::Constant(iters, blocks_.num_blocks(), std::exp(-1.0), gamma),
+  SgdSetup Setup(std::size_t iters, double gamma) const {
+    return {model_, blocks_, SgdSchedule::Constant(iters, blocks_.num_blocks(), std::exp(-1.0), gamma),
             RandomBatches(rows_, 200, 3)};
   }
   const Mlp& model() const { return *model_; }

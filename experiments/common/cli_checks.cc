@@ -1,7 +1,10 @@
 #include "common/cli_checks.h"
 
+#include "optimizer_registry.h"
+
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -100,35 +103,60 @@ void CheckFitsInMemory(double bytes, const std::string& what) {
 }
 
 void RefuseOtherOptimizersFlags(const CLI::App& app, const std::string& optimizer) {
-  const std::vector<std::pair<std::string, std::string>> owners = {
-      {"--gamma", "sgd"}, {"--beta1", "adam"}, {"--beta2", "adam"}, {"--eps", "adam"}};
-  for (const auto& [flag, owner] : owners) {
-    const CLI::Option* option = app.get_option_no_throw(flag);
-    if (option != nullptr && option->count() > 0 && owner != optimizer) {
-      throw CLI::ValidationError(flag, "applies to --optimizer " + owner + " only, not to --optimizer " + optimizer);
+  const OptimizerInfo& chosen = FindOptimizer(optimizer);
+  for (const OptimizerInfo& info : Optimizers()) {
+    for (const OptimizerFlag& flag : info.flags) {
+      const CLI::Option* option = app.get_option_no_throw("--" + flag.name);
+      const bool applies = std::any_of(chosen.flags.begin(), chosen.flags.end(),
+                                       [&](const OptimizerFlag& f) { return f.name == flag.name; });
+      if (option != nullptr && option->count() > 0 && !applies) {
+        throw CLI::ValidationError("--" + flag.name, "applies to --optimizer " + info.name +
+                                   ", not to --optimizer " + optimizer);
+      }
     }
   }
 }
 
 void AddOptimizerOptions(CLI::App& app, OptimizerFlags& flags) {
   app.final_callback([&app, &flags] { RefuseOtherOptimizersFlags(app, flags.optimizer); });
-  app.add_option("--optimizer", flags.optimizer,
-                 "sgd: SGD with momentum (--gamma); adam: Adam (--beta1, --beta2, --eps), "
-                 "w ← w − α·m̂/(√ŝ + ε) with bias-corrected m̂, ŝ and m_0 = s_0 = 0")
-      ->check(CLI::IsMember({"sgd", "adam"}))
+  std::string choices;
+  std::vector<std::string> names;
+  for (const OptimizerInfo& info : Optimizers()) {
+    choices += (choices.empty() ? "" : "; ") + info.name + ": " + info.summary;
+    names.push_back(info.name);
+  }
+  app.add_option("--optimizer", flags.optimizer, choices)
+      ->check(CLI::IsMember(names))
       ->capture_default_str();
-  app.add_option("--gamma", flags.gamma, "momentum decay (sgd)")
-      ->check(RealNumber(kMinDecay, kMaxDecay))
-      ->capture_default_str();
-  app.add_option("--beta1", flags.beta1, "decay of the first moment m (adam)")
-      ->check(RealNumber(kMinDecay, kMaxDecay))
-      ->capture_default_str();
-  app.add_option("--beta2", flags.beta2, "decay of the second moment s (adam)")
-      ->check(RealNumber(kMinDecay, kMaxDecay))
-      ->capture_default_str();
-  app.add_option("--eps", flags.eps, "added to √ŝ in Adam's step (adam)")
-      ->check(RealNumber(1e-300, 1.0))
-      ->capture_default_str();
+  // Each flag once, its help the optimizers' helps joined, its range and default the first's.
+  std::vector<std::string> order;
+  std::map<std::string, std::pair<const OptimizerFlag*, std::string>> seen;
+  for (const OptimizerInfo& info : Optimizers()) {
+    for (const OptimizerFlag& flag : info.flags) {
+      auto [it, inserted] = seen.try_emplace(flag.name, &flag, flag.help);
+      if (inserted) {
+        order.push_back(flag.name);
+      } else {
+        it->second.second += "; " + flag.help;
+      }
+    }
+  }
+  for (const std::string& name : order) {
+    const auto& [flag, help] = seen.at(name);
+    flags.values.try_emplace(name, flag->default_value);
+    app.add_option("--" + name, flags.values.at(name), help)
+        ->check(RealNumber(flag->min, flag->max))
+        ->capture_default_str();
+  }
+}
+
+std::map<std::string, double> OptimizerFlags::Chosen() const {
+  std::map<std::string, double> chosen;
+  for (const OptimizerFlag& flag : FindOptimizer(optimizer).flags) {
+    const auto it = values.find(flag.name);
+    chosen[flag.name] = it == values.end() ? flag.default_value : it->second;
+  }
+  return chosen;
 }
 
 }  // namespace hypergrad::experiments

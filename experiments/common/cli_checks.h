@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdint>
+#include <map>
 #include <string>
 
 namespace hypergrad::experiments {
@@ -35,18 +36,20 @@ CLI::Option* AddTanhOption(CLI::App& app, std::string& name);
 // The training optimizer and its decays, as the tools take them.
 struct OptimizerFlags {
   std::string optimizer = "sgd";
-  double gamma = 0.9;                             // sgd
-  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;  // adam
+  // Every registered optimizer's flag (optimizer_registry.h) by name: the registry's default
+  // unless given here (e.g. {{"gamma", 0.5}}), then what the command line says.
+  std::map<std::string, double> values;
+  // The chosen optimizer's flags and their values.
+  std::map<std::string, double> Chosen() const;
 };
-// Adds --optimizer sgd|adam, --gamma, --beta1, --beta2 (each in [kMinDecay, kMaxDecay] =
-// [1e-6, 0.999999], rational.h's one range for decays, which the Python module checks too) and
-// --eps (in [1e-300, 1]) bound to `flags`, whose values are the defaults shown; a flag of the
-// optimizer not chosen is a command-line error (RefuseOtherOptimizersFlags, run once parsing is done).
+// Adds --optimizer NAME and every registered optimizer's flags (--gamma, --beta1, --rho, --eps,
+// ...: their ranges and help from the registry; a flag several optimizers take once) bound to
+// `flags`; defaults as described there. A flag the chosen optimizer does not take is a
+// command-line error (RefuseOtherOptimizersFlags, run once parsing is done).
 void AddOptimizerOptions(CLI::App& app, OptimizerFlags& flags);
 
 // Throws CLI::ValidationError naming the flag if `app` was given a flag that the chosen
-// `optimizer` does not use, instead of ignoring it: --gamma belongs to sgd; --beta1, --beta2 and
-// --eps to adam (each checked only if `app` has it).
+// `optimizer` does not take (the registry's flags of other optimizers), instead of ignoring it.
 void RefuseOtherOptimizersFlags(const CLI::App& app, const std::string& optimizer);
 
 // Throws std::invalid_argument naming `what` if `bytes` exceed the machine's physical memory:

@@ -73,7 +73,7 @@ Fig2Run Fig2Problem::Run(const ScheduleHyperparameters& hypers, std::uint64_t k,
 
   Fig2Run run;
   std::vector<std::vector<double>> positions;
-  SgdOptions options;
+  TrainingOptions options;
   options.buffer = buffer_;
   options.on_step = [&](std::size_t, std::span<const double> w, double loss) {
     run.batch_curve.push_back(loss);

@@ -40,7 +40,7 @@ struct Fig2Run {
 // The outcome of one run with Adam as the inner optimizer (adam_schedules).
 struct Fig2AdamRun {
   double train_loss = 0, valid_loss = 0, test_loss = 0, test_error = 0;
-  AdamHypergradients hypergradients;  // of the mean validation NLL at w_T (if asked for)
+  Hypergradients hypergradients;  // of the mean validation NLL at w_T (if asked for)
   bool exact = false;                 // reverse pass recovered w_0, m_0, s_0 bit for bit
   bool diverged = false;              // the state left the fixed-point range (other fields unset)
   double info_bits_per_param_per_step = 0;

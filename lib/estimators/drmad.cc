@@ -11,7 +11,7 @@ EstimatedHypergradients DrmadEstimator::Estimate(const EstimatorProblem& problem
   problem.Validate();
   const Model& model = *problem.model;
   const std::size_t p = problem.num_params(), iters = problem.iters(), b = problem.blocks.num_blocks();
-  const Schedule& s = problem.schedule;
+  const SgdSchedule& s = problem.schedule;
   const auto& block_of = problem.blocks.block_of;
 
   std::vector<double> w_final = problem.w0, v = problem.v0;

@@ -26,7 +26,7 @@ EstimatedHypergradients EsEstimator::Estimate(const EstimatorProblem& problem,
   const PerturbationSpace space(problem);
   std::vector<double> eps(space.size()), sum(space.size(), 0.0);
   auto run = [&](double sign) {
-    const Schedule s = space.PerturbedSchedule(eps, sign, sigma_);
+    const SgdSchedule s = space.PerturbedSchedule(eps, sign, sigma_);
     std::vector<double> w = space.PerturbedW0(eps, sign, sigma_), v = problem.v0;
     const auto model = space.PerturbedModel(eps, sign, sigma_);
     FloatSgdTrain(*model, problem.blocks, s, problem.batches, 0, s.iters, w, v);

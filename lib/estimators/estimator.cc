@@ -84,9 +84,9 @@ BlockHypergradients ReduceToBlocks(const EstimatedHypergradients& h, const Estim
 EstimatedHypergradients FromExact(const Hypergradients& h) {
   EstimatedHypergradients e;
   e.d_alpha = h.d_alpha;
-  e.d_gamma = h.d_gamma;
+  e.d_gamma = h.schedule("gamma");
   e.d_w0 = h.d_w0;
-  e.d_v0 = h.d_v0;
+  e.d_v0 = h.moment("v");
   e.d_theta = h.d_theta;
   e.applicable = {true, true, true, true, !h.d_theta.empty()};
   return e;

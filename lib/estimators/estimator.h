@@ -37,7 +37,7 @@ using MetaObjective =
 struct EstimatorProblem {
   std::shared_ptr<const Model> model;  // the training loss L(w, θ; batch), θ inside it
   ParameterBlocks blocks;              // B blocks sharing α[t][j], γ[t][j]
-  Schedule schedule;                   // T × B learning rates α and momentum decays γ
+  SgdSchedule schedule;                   // T × B learning rates α and momentum decays γ
   BatchSchedule batches;               // batch t, t = 0 … T−1
   std::vector<double> w0, v0;          // initial weights and velocity (size P)
   MetaObjective objective;             // f(w_T, θ)

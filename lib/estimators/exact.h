@@ -16,14 +16,14 @@ namespace hypergrad {
 
 class ExactEstimator final : public Estimator {
  public:
-  explicit ExactEstimator(SgdOptions options = {}) : options_(std::move(options)) {}
+  explicit ExactEstimator(TrainingOptions options = {}) : options_(std::move(options)) {}
   std::string name() const override { return "exact"; }
   // Throws what ReversibleSgd throws (FixedPointOverflow for a diverged run).
   EstimatedHypergradients Estimate(const EstimatorProblem& problem,
                                    BlockHypergradients* blocks = nullptr) const override;
 
  private:
-  SgdOptions options_;
+  TrainingOptions options_;
 };
 
 }  // namespace hypergrad

@@ -9,14 +9,14 @@
 
 namespace hypergrad {
 
-void AppliedMomentum(const Schedule& schedule, std::size_t t, std::span<double> ratio) {
+void AppliedMomentum(const SgdSchedule& schedule, std::size_t t, std::span<double> ratio) {
   for (std::size_t j = 0; j < schedule.blocks; ++j) {
     const MomentumRatio r = MomentumToRatio(schedule.Gamma(t, j));
     ratio[j] = static_cast<double>(r.n) / static_cast<double>(r.d);
   }
 }
 
-double FloatSgdStep(const Model& model, const ParameterBlocks& blocks, const Schedule& schedule,
+double FloatSgdStep(const Model& model, const ParameterBlocks& blocks, const SgdSchedule& schedule,
                     std::size_t t, const Batch& batch, std::span<double> w, std::span<double> v,
                     std::span<double> grad) {
   const double loss = model.Gradient(w, batch, grad);
@@ -31,7 +31,7 @@ double FloatSgdStep(const Model& model, const ParameterBlocks& blocks, const Sch
   return loss;
 }
 
-void FloatSgdTrain(const Model& model, const ParameterBlocks& blocks, const Schedule& schedule,
+void FloatSgdTrain(const Model& model, const ParameterBlocks& blocks, const SgdSchedule& schedule,
                    const BatchSchedule& batches, std::size_t first, std::size_t last,
                    std::span<double> w, std::span<double> v) {
   std::vector<double> grad(w.size());

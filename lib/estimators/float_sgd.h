@@ -17,16 +17,16 @@ namespace hypergrad {
 // that the float64 run is the exact run's map up to rounding. Derivatives with respect to γ
 // treat the factor as γ, as the exact reverse pass does (reversible_sgd.h). Writes g into `grad` (size P, scratch the caller owns) and
 // returns the batch loss L(w_t). Sizes are the caller's contract (unchecked).
-double FloatSgdStep(const Model& model, const ParameterBlocks& blocks, const Schedule& schedule,
+double FloatSgdStep(const Model& model, const ParameterBlocks& blocks, const SgdSchedule& schedule,
                     std::size_t t, const Batch& batch, std::span<double> w, std::span<double> v,
                     std::span<double> grad);
 
 // The factor r_t of each block at step t (B values).
-void AppliedMomentum(const Schedule& schedule, std::size_t t, std::span<double> ratio);
+void AppliedMomentum(const SgdSchedule& schedule, std::size_t t, std::span<double> ratio);
 
 // Steps t = first … last−1 in place on (w, v). Throws std::runtime_error naming the step if a
 // weight becomes non-finite (a diverged run, e.g. an ES sample with too large a rate).
-void FloatSgdTrain(const Model& model, const ParameterBlocks& blocks, const Schedule& schedule,
+void FloatSgdTrain(const Model& model, const ParameterBlocks& blocks, const SgdSchedule& schedule,
                    const BatchSchedule& batches, std::size_t first, std::size_t last,
                    std::span<double> w, std::span<double> v);
 

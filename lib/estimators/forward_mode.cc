@@ -20,7 +20,7 @@ EstimatedHypergradients ForwardModeEstimator::Estimate(const EstimatorProblem& p
   problem.Validate();
   const Model& model = *problem.model;
   const std::size_t p = problem.num_params(), b = problem.blocks.num_blocks();
-  const Schedule& s = problem.schedule;
+  const SgdSchedule& s = problem.schedule;
   const auto& block_of = problem.blocks.block_of;
 
   std::vector<Tangent> tangents;

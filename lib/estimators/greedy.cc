@@ -10,7 +10,7 @@ EstimatedHypergradients GreedyEstimator::Estimate(const EstimatorProblem& proble
                                                   BlockHypergradients* blocks) const {
   problem.Validate();
   const std::size_t p = problem.num_params(), b = problem.blocks.num_blocks();
-  const Schedule& s = problem.schedule;
+  const SgdSchedule& s = problem.schedule;
   const auto& block_of = problem.blocks.block_of;
   EstimatedHypergradients out;
   out.d_alpha.assign(s.iters * b, 0.0);

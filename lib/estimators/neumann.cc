@@ -10,7 +10,7 @@ EstimatedHypergradients NeumannEstimator::Estimate(const EstimatorProblem& probl
                                                    BlockHypergradients* blocks) const {
   const ImplicitPoint point(problem);
   const std::size_t p = problem.num_params();
-  const Schedule& s = problem.schedule;
+  const SgdSchedule& s = problem.schedule;
   std::vector<double> a(p);
   for (std::size_t k = 0; k < p; ++k) a[k] = s.Alpha(s.iters - 1, problem.blocks.block_of[k]);
   // term_0 = A g; term_{j+1} = term_j − A H term_j; q = Σ_j term_j.

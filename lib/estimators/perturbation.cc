@@ -6,7 +6,7 @@
 namespace hypergrad {
 
 PerturbationSpace::PerturbationSpace(const EstimatorProblem& problem) : problem_(problem) {
-  const Schedule& s = problem.schedule;
+  const SgdSchedule& s = problem.schedule;
   ab_ = s.iters * s.blocks;
   p_ = problem.num_params();
   perturbs_theta_ = static_cast<bool>(problem.make_model) && !problem.theta.empty();
@@ -40,10 +40,10 @@ PerturbationSpace::PerturbationSpace(const EstimatorProblem& problem) : problem_
 }
 
 namespace {
-Schedule PerturbedScheduleImpl(const Schedule& s, std::span<const double> scale,
+SgdSchedule PerturbedScheduleImpl(const SgdSchedule& s, std::span<const double> scale,
                                std::span<const double> eps, double sign, double sigma,
                                std::size_t ab) {
-  Schedule out = s;
+  SgdSchedule out = s;
   for (std::size_t i = 0; i < ab; ++i) {
     out.alpha[i] += sign * sigma * scale[i] * eps[i];
     const double g = s.gamma[i] + sign * sigma * scale[ab + i] * eps[ab + i];
@@ -54,7 +54,7 @@ Schedule PerturbedScheduleImpl(const Schedule& s, std::span<const double> scale,
 }
 }  // namespace
 
-Schedule PerturbationSpace::PerturbedSchedule(std::span<const double> eps, double sign,
+SgdSchedule PerturbationSpace::PerturbedSchedule(std::span<const double> eps, double sign,
                                               double sigma) const {
   return PerturbedScheduleImpl(problem_.schedule, scale_, eps, sign, sigma, ab_);
 }

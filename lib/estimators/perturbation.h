@@ -28,7 +28,7 @@ class PerturbationSpace {
   std::size_t theta_offset() const { return 2 * ab_ + p_; }
 
   // The problem's schedule with φ + sign·σ·s⊙ε applied to α and γ (γ kept inside (0, 1)).
-  Schedule PerturbedSchedule(std::span<const double> eps, double sign, double sigma) const;
+  SgdSchedule PerturbedSchedule(std::span<const double> eps, double sign, double sigma) const;
   // w_0 + sign·σ·s⊙ε.
   std::vector<double> PerturbedW0(std::span<const double> eps, double sign, double sigma) const;
   // The model with θ + sign·σ·s⊙ε (the problem's model when θ is not perturbed).

@@ -49,7 +49,7 @@ EstimatedHypergradients PesEstimator::Estimate(const EstimatorProblem& problem,
           particle.w = space.PerturbedW0(eps, sign, sigma_);
           particle.v = problem.v0;
         }
-        const Schedule s = space.PerturbedSchedule(eps, sign, sigma_);
+        const SgdSchedule s = space.PerturbedSchedule(eps, sign, sigma_);
         const auto model = space.PerturbedModel(eps, sign, sigma_);
         FloatSgdTrain(*model, problem.blocks, s, problem.batches, first, last, particle.w,
                       particle.v);

@@ -25,7 +25,7 @@ struct EstimatorFlags {
   std::optional<std::size_t> truncation, terms, samples;
   std::optional<double> sigma;
   std::uint64_t seed = 0;         // ES/PES noise (every tool has its own --seed)
-  SgdOptions exact_options;       // the exact estimator's trajectory method, buffer, threads
+  TrainingOptions exact_options;       // the exact estimator's trajectory method, buffer, threads
 };
 
 // The registered names, in a fixed order, and the flags each takes ("--terms", ...).

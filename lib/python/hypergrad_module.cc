@@ -25,6 +25,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <map>
 #include <memory>
 #include <span>
 #include <sstream>
@@ -38,8 +39,8 @@
 #include "info_buffer.h"
 #include "mlp.h"
 #include "rational.h"
-#include "reversible_adam.h"
-#include "reversible_sgd.h"
+#include "optimizer_registry.h"
+#include "reversible_training.h"
 
 namespace py = pybind11;
 
@@ -209,8 +210,7 @@ class CallbackModel final : public Model {
   double Gradient(std::span<const double> w, const Batch& batch, std::span<double> grad) const override {
     const std::size_t t = batch.rows.at(0);
     const double loss = CallGradient(w, t, grad);
-    forward_[t] = Fingerprint(grad);
-    seen_[t] = true;
+    Note(t, grad);
     return loss;
   }
 
@@ -218,9 +218,7 @@ class CallbackModel final : public Model {
                         std::span<double> grad, std::span<double> hvp, std::span<double> mixed) const override {
     const std::size_t t = batch.rows.at(0);
     const double loss = CallGradient(w, t, grad);
-    if (seen_[t] && Fingerprint(grad) != forward_[t] && first_mismatch_ < 0) {
-      first_mismatch_ = static_cast<long long>(t);
-    }
+    Note(t, grad);
     const py::array_t<double> w_copy = Copy(w), u_copy = Copy(u);
     CopyResult(hvp_(w_copy, u_copy, t), hvp, "hvp(w, u, t=" + std::to_string(t) + ")", "H(w)u");
     if (!mixed.empty()) CopyResult(mixed_(w_copy, u_copy, t), mixed, "mixed(w, u, t=" + std::to_string(t) + ")", "mixed");
@@ -231,6 +229,17 @@ class CallbackModel final : public Model {
   long long first_mismatch() const { return first_mismatch_; }
 
  private:
+  // The first gradient of step t (the forward pass's) is kept; every later one (the reverse
+  // pass calls it once or twice per step) is compared with it.
+  void Note(std::size_t t, std::span<const double> grad) const {
+    if (!seen_[t]) {
+      forward_[t] = Fingerprint(grad);
+      seen_[t] = true;
+    } else if (Fingerprint(grad) != forward_[t] && first_mismatch_ < 0) {
+      first_mismatch_ = static_cast<long long>(t);
+    }
+  }
+
   double CallGradient(std::span<const double> w, std::size_t t, std::span<double> grad) const {
     return LossAndArray(gradient_(Copy(w), t), grad, "gradient(w, t=" + std::to_string(t) + ")", {"loss", "g"});
   }
@@ -243,23 +252,16 @@ class CallbackModel final : public Model {
   mutable long long first_mismatch_ = -1;
 };
 
-// What both optimizers' results share.
-struct ResultBase {
+// What every optimizer's result has; the optimizer's own entries (d_v0, v_T, d_gamma; d_m0,
+// d_s0, m_T, s_T, d_beta1, d_beta2, d_eps; ...) are attributes named from its registry entry.
+struct Result {
   py::array_t<double> d_w0, d_alpha, w_T, d_theta;
   double f = 0.0;
   bool reversal_exact = false;
   double info_bits = 0.0;
   std::size_t extra_bytes = 0;
   long long nonreproducible_step = -1;
-};
-
-struct Result : ResultBase {  // SGD with momentum
-  py::array_t<double> d_v0, d_gamma, v_T;
-};
-
-struct AdamResult : ResultBase {
-  py::array_t<double> d_m0, d_s0, d_beta1, d_beta2, m_T, s_T;
-  double d_eps = 0.0;
+  std::string optimizer;
 };
 
 py::array_t<double> Owned(std::span<const double> x, const std::vector<py::ssize_t>& shape) {
@@ -355,102 +357,115 @@ std::size_t HyperCount(const py::object& mixed, long long num_theta) {
   return static_cast<std::size_t>(num_theta);
 }
 
-// Trains `run` (ReversibleSgd or ReversibleAdam) from `start`, evaluates the meta-objective at
-// w_T and runs training backwards; fills the fields every result has and returns the
-// hypergradients and the moments u_T as they were before the reverse pass.
-template <class Trainer, class... Start>
-auto TrainAndReverse(Trainer& run, const CallbackModel& model, const py::function& meta_gradient,
-                     const std::vector<py::ssize_t>& schedule_shape, ResultBase& r,
-                     const Start&... start) {
-  run.Train(start...);
-  const auto n = static_cast<py::ssize_t>(run.weights().size());
-  r.w_T = Owned(run.weights(), {n});
-  std::vector<double> d_w(run.weights().size()), d_theta(model.num_hyper(), 0.0);
-  r.f = LossAndArray(meta_gradient(Copy(run.weights())), d_w, "meta_gradient(w_T)", {"f", "df_dw", "df_dtheta"},
-                     d_theta);
-  r.info_bits = run.information_bits_after_train();
-  r.extra_bytes = run.extra_bytes_after_train();
-  std::vector<double> moments(run.moments().begin(), run.moments().end());
-  auto h = run.Reverse(d_w, d_theta);
-  r.nonreproducible_step = model.first_mismatch();
-  r.reversal_exact = h.reversal.exact && r.nonreproducible_step < 0;
-  r.d_w0 = Owned(h.d_w0, {n});
-  r.d_alpha = Owned(h.d_alpha, schedule_shape);
-  r.d_theta = Owned(h.d_theta, {static_cast<py::ssize_t>(h.d_theta.size())});
-  if (!r.reversal_exact) {
-    const std::string where = r.nonreproducible_step >= 0
+std::vector<py::ssize_t> ShapeOf(const Array& a) { return {a.shape(), a.shape() + a.ndim()}; }
+
+// The one path of every optimizer: `schedules` are the optimizer's schedules besides alpha, in
+// its registry's order, `scalars` its scalar hyperparameters; trains from (w0, u0), evaluates
+// meta_gradient at w_T, runs training backwards and returns a Result with every hypergradient.
+py::object Compute(const std::string& optimizer, const py::function& gradient, const py::function& hvp,
+                   const py::function& meta_gradient, const Array& w0, const Array& alpha,
+                   const std::vector<std::pair<std::string, const Array*>>& schedules,
+                   const std::map<std::string, double>& scalars, const py::object& u0_arg,
+                   const py::object& blocks_arg, const std::string& buffer, const py::object& mixed,
+                   long long num_theta) {
+  const OptimizerInfo& info = FindOptimizer(optimizer);
+  const std::size_t n = CheckW0(w0), hyper = HyperCount(mixed, num_theta);
+  const ParameterBlocks blocks = MakeBlocks(blocks_arg, n);
+  std::vector<const Array*> arrays = {&alpha};
+  std::vector<std::string> names = {"alpha"};
+  for (const auto& [name, array] : schedules) {
+    arrays.push_back(array);
+    names.push_back(name);
+  }
+  const std::size_t iters = ScheduleSteps(arrays, names, blocks.num_blocks());
+  OptimizerHyperparameters h{iters, blocks.num_blocks(), {}, scalars};
+  for (std::size_t i = 0; i < arrays.size(); ++i) h.schedules[names[i]] = ToVector(*arrays[i]);
+  // Every decay in the one range of rational.h that the command-line tools apply too.
+  for (std::size_t i = 1; i < arrays.size(); ++i) CheckDecays(h.schedules[names[i]], blocks.num_blocks(), names[i]);
+  auto model = std::make_shared<CallbackModel>(gradient, hvp, mixed, n, hyper, iters);
+  BatchSchedule steps = [](std::size_t t) { return Batch{{t}}; };
+  const std::unique_ptr<ReversibleTraining> run = info.make(
+      model, blocks, steps, h,
+      TrainingOptions{.method = ReversalMethod::kReversible, .buffer = ParseBufferKind(buffer)});
+  const std::size_t moments = run->optimizer().num_moments();
+  std::vector<double> u0(moments * n, 0.0);
+  if (!u0_arg.is_none()) u0 = LikeW0(u0_arg, moments * n, "the initial moments");
+  const Objective objective{[&](std::span<const double> w, std::span<double> d_w, std::span<double> d_theta) {
+    return LossAndArray(meta_gradient(Copy(w)), d_w, "meta_gradient(w_T)", {"f", "df_dw", "df_dtheta"}, d_theta);
+  }};
+  const RunOutcome outcome = TrainAndReverse(*run, ToVector(w0), u0, objective);
+  const Hypergradients& g = outcome.hypergradients;
+  const auto size = static_cast<py::ssize_t>(n);
+  Result r;
+  r.optimizer = optimizer;
+  r.w_T = Owned(outcome.w_T, {size});
+  r.f = outcome.f;
+  r.info_bits = outcome.information_bits;
+  r.extra_bytes = outcome.extra_bytes;
+  r.nonreproducible_step = model->first_mismatch();
+  r.reversal_exact = g.reversal.exact && r.nonreproducible_step < 0;
+  r.d_w0 = Owned(g.d_w0, {size});
+  r.d_alpha = Owned(g.d_alpha, ShapeOf(alpha));
+  r.d_theta = Owned(g.d_theta, {static_cast<py::ssize_t>(g.d_theta.size())});
+  py::object result = py::cast(std::move(r));
+  for (std::size_t i = 0; i < moments; ++i) {
+    const std::string& name = g.d_u0[i].name;
+    py::setattr(result, ("d_" + name + "0").c_str(), Owned(g.d_u0[i].values, {size}));
+    py::setattr(result, (name + "_T").c_str(), Owned(std::span(outcome.u_T).subspan(i * n, n), {size}));
+  }
+  for (const NamedValues& d : g.d_schedules) {
+    py::setattr(result, ("d_" + d.name).c_str(), Owned(d.values, ShapeOf(alpha)));
+  }
+  for (const NamedValues& d : g.d_scalars) py::setattr(result, ("d_" + d.name).c_str(), py::float_(d.values[0]));
+  if (!(g.reversal.exact && model->first_mismatch() < 0)) {
+    const long long step = model->first_mismatch();
+    const std::string where = step >= 0
         ? "gradient(w, t) returned other bits in the reverse pass than in the forward pass at step t = " +
-              std::to_string(r.nonreproducible_step)
+              std::to_string(step)
         : std::string("the reverse pass did not recover the initial state exactly");
     PyErr_WarnEx(PyExc_RuntimeWarning,
                  ("hypergradients are not exact: " + where +
                   " (the callbacks must give bit-identical results for the same w and t)").c_str(),
                  1);
   }
-  return std::pair{std::move(h), std::move(moments)};
+  return result;
 }
 
-std::vector<py::ssize_t> ShapeOf(const Array& a) { return {a.shape(), a.shape() + a.ndim()}; }
-
-Result ComputeHypergradients(py::function gradient, py::function hvp, py::function meta_gradient,
-                             const py::object& w0_arg, const py::object& alpha_arg, const py::object& gamma_arg,
-                             const py::object& v0_arg, const py::object& blocks_arg, const std::string& buffer,
-                             const std::string& optimizer, const py::object& mixed, long long num_theta) {
+py::object ComputeHypergradients(py::function gradient, py::function hvp, py::function meta_gradient,
+                                 const py::object& w0_arg, const py::object& alpha_arg, const py::object& gamma_arg,
+                                 const py::object& v0_arg, const py::object& blocks_arg, const std::string& buffer,
+                                 const std::string& optimizer, const py::object& mixed, long long num_theta) {
   if (optimizer != "sgd") {
     throw std::invalid_argument("optimizer '" + optimizer + "': hypergradients() is SGD with momentum ('sgd'); "
                                 "for Adam call adam_hypergradients(gradient, hvp, meta_gradient, w0, alpha, "
-                                "beta1, beta2, eps)");
+                                "beta1, beta2, eps), for RMSprop rmsprop_hypergradients(...)");
   }
   const Array w0 = Numbers(w0_arg, "w0"), alpha = Numbers(alpha_arg, "alpha"), gamma = Numbers(gamma_arg, "gamma");
-  const std::size_t n = CheckW0(w0), hyper = HyperCount(mixed, num_theta);
-  const std::vector<double> v0 = LikeW0(v0_arg, n, "v0");
-  const ParameterBlocks blocks = MakeBlocks(blocks_arg, n);
-  const std::size_t iters = ScheduleSteps({&alpha, &gamma}, {"alpha", "gamma"}, blocks.num_blocks());
-  Schedule schedule{iters, blocks.num_blocks(), ToVector(alpha), ToVector(gamma)};
-  CheckDecays(schedule.gamma, schedule.blocks, "gamma");
-  schedule.Validate();
-  auto model = std::make_shared<CallbackModel>(gradient, hvp, mixed, n, hyper, iters);
-  BatchSchedule steps = [](std::size_t t) { return Batch{{t}}; };
-  ReversibleSgd sgd({model, blocks, std::move(schedule), steps},
-                    SgdOptions{.method = ReversalMethod::kReversible, .buffer = ParseBufferKind(buffer)});
-  Result r;
-  const auto [h, v_T] = TrainAndReverse(sgd, *model, meta_gradient, ShapeOf(alpha), r, ToVector(w0), v0);
-  r.v_T = Owned(v_T, {static_cast<py::ssize_t>(n)});
-  r.d_v0 = Owned(h.d_v0, {static_cast<py::ssize_t>(n)});
-  r.d_gamma = Owned(h.d_gamma, ShapeOf(alpha));
-  return r;
+  if (!v0_arg.is_none()) LikeW0(v0_arg, CheckW0(w0), "v0");  // its own message
+  return Compute("sgd", gradient, hvp, meta_gradient, w0, alpha, {{"gamma", &gamma}}, {}, v0_arg,
+                 blocks_arg, buffer, mixed, num_theta);
 }
 
-AdamResult ComputeAdamHypergradients(py::function gradient, py::function hvp, py::function meta_gradient,
+py::object ComputeAdamHypergradients(py::function gradient, py::function hvp, py::function meta_gradient,
                                      const py::object& w0_arg, const py::object& alpha_arg,
                                      const py::object& beta1_arg, const py::object& beta2_arg, double eps,
                                      const py::object& blocks_arg, const std::string& buffer,
                                      const py::object& mixed, long long num_theta) {
   const Array w0 = Numbers(w0_arg, "w0"), alpha = Numbers(alpha_arg, "alpha");
   const Array beta1 = Numbers(beta1_arg, "beta1"), beta2 = Numbers(beta2_arg, "beta2");
-  const std::size_t n = CheckW0(w0), hyper = HyperCount(mixed, num_theta);
-  const ParameterBlocks blocks = MakeBlocks(blocks_arg, n);
-  const std::size_t iters =
-      ScheduleSteps({&alpha, &beta1, &beta2}, {"alpha", "beta1", "beta2"}, blocks.num_blocks());
-  AdamSchedule schedule{iters, blocks.num_blocks(), ToVector(alpha), ToVector(beta1), ToVector(beta2), eps};
-  CheckDecays(schedule.beta1, schedule.blocks, "beta1");
-  CheckDecays(schedule.beta2, schedule.blocks, "beta2");
-  schedule.Validate();
-  auto model = std::make_shared<CallbackModel>(gradient, hvp, mixed, n, hyper, iters);
-  BatchSchedule steps = [](std::size_t t) { return Batch{{t}}; };
-  ReversibleAdam adam({model, blocks, std::move(schedule), steps},
-                      TrainingOptions{.method = ReversalMethod::kReversible, .buffer = ParseBufferKind(buffer)});
-  AdamResult r;
-  const auto [h, u_T] = TrainAndReverse(adam, *model, meta_gradient, ShapeOf(alpha), r, ToVector(w0));
-  const auto size = static_cast<py::ssize_t>(n);
-  r.m_T = Owned(std::span(u_T).first(n), {size});
-  r.s_T = Owned(std::span(u_T).last(n), {size});
-  r.d_m0 = Owned(h.d_m0, {size});
-  r.d_s0 = Owned(h.d_s0, {size});
-  r.d_beta1 = Owned(h.d_beta1, ShapeOf(alpha));
-  r.d_beta2 = Owned(h.d_beta2, ShapeOf(alpha));
-  r.d_eps = h.d_eps;
-  return r;
+  return Compute("adam", gradient, hvp, meta_gradient, w0, alpha, {{"beta1", &beta1}, {"beta2", &beta2}},
+                 {{"eps", eps}}, py::none(), blocks_arg, buffer, mixed, num_theta);
+}
+
+py::object ComputeRmspropHypergradients(py::function gradient, py::function hvp, py::function meta_gradient,
+                                        const py::object& w0_arg, const py::object& alpha_arg,
+                                        const py::object& rho_arg, const py::object& mu_arg, double eps,
+                                        const py::object& blocks_arg, const std::string& buffer,
+                                        const py::object& mixed, long long num_theta) {
+  const Array w0 = Numbers(w0_arg, "w0"), alpha = Numbers(alpha_arg, "alpha");
+  const Array rho = Numbers(rho_arg, "rho"), mu = Numbers(mu_arg, "mu");
+  return Compute("rmsprop", gradient, hvp, meta_gradient, w0, alpha, {{"rho", &rho}, {"mu", &mu}},
+                 {{"eps", eps}}, py::none(), blocks_arg, buffer, mixed, num_theta);
 }
 
 // The built-in MLP on user data (numpy arrays), for gradients, HVPs and loss evaluations.
@@ -609,30 +624,23 @@ PYBIND11_MODULE(hypergrad, m) {
         "OpenBLAS's thread count (default 1 after import; results depend on it)");
   m.def("blas_threads", &BlasThreads);
 
-  py::class_<ResultBase>(m, "ResultBase", "What both optimizers' results share")
-      .def_readonly("d_w0", &ResultBase::d_w0, "df/dw0")
-      .def_readonly("d_alpha", &ResultBase::d_alpha, "df/dalpha, the shape of alpha")
-      .def_readonly("d_theta", &ResultBase::d_theta, "df/dtheta (num_theta values; empty without mixed)")
-      .def_readonly("w_T", &ResultBase::w_T)
-      .def_readonly("f", &ResultBase::f, "the meta-objective at w_T")
-      .def_readonly("reversal_exact", &ResultBase::reversal_exact,
+  py::class_<Result>(m, "HypergradientResult",
+                     "Every hypergradient of one run; besides these, the optimizer's own: d_v0, v_T, "
+                     "d_gamma (sgd); d_m0, d_s0, m_T, s_T, d_beta1, d_beta2, d_eps (adam); d_s0, d_m0, "
+                     "s_T, m_T, d_rho, d_mu, d_eps (rmsprop)",
+                     py::dynamic_attr())
+      .def_readonly("optimizer", &Result::optimizer)
+      .def_readonly("d_w0", &Result::d_w0, "df/dw0")
+      .def_readonly("d_alpha", &Result::d_alpha, "df/dalpha, the shape of alpha")
+      .def_readonly("d_theta", &Result::d_theta, "df/dtheta (num_theta values; empty without mixed)")
+      .def_readonly("w_T", &Result::w_T)
+      .def_readonly("f", &Result::f, "the meta-objective at w_T")
+      .def_readonly("reversal_exact", &Result::reversal_exact,
                     "the initial state came back bit for bit and every recomputed gradient had its forward bits")
-      .def_readonly("nonreproducible_step", &ResultBase::nonreproducible_step,
+      .def_readonly("nonreproducible_step", &Result::nonreproducible_step,
                     "the first step (in the reverse pass) whose gradient changed bits, or -1")
-      .def_readonly("info_bits", &ResultBase::info_bits, "bits held by the information buffer after training")
-      .def_readonly("extra_bytes", &ResultBase::extra_bytes, "bytes held beyond w and the moments after training");
-  py::class_<Result, ResultBase>(m, "HypergradientResult", "What hypergradients() returns (SGD with momentum)")
-      .def_readonly("d_v0", &Result::d_v0, "df/dv0")
-      .def_readonly("d_gamma", &Result::d_gamma, "df/dgamma, the shape of gamma")
-      .def_readonly("v_T", &Result::v_T);
-  py::class_<AdamResult, ResultBase>(m, "AdamHypergradientResult", "What adam_hypergradients() returns")
-      .def_readonly("d_m0", &AdamResult::d_m0, "df/dm0")
-      .def_readonly("d_s0", &AdamResult::d_s0, "df/ds0")
-      .def_readonly("d_beta1", &AdamResult::d_beta1, "df/dbeta1, the shape of beta1")
-      .def_readonly("d_beta2", &AdamResult::d_beta2, "df/dbeta2, the shape of beta2")
-      .def_readonly("d_eps", &AdamResult::d_eps, "df/deps")
-      .def_readonly("m_T", &AdamResult::m_T)
-      .def_readonly("s_T", &AdamResult::s_T);
+      .def_readonly("info_bits", &Result::info_bits, "bits held by the information buffer after training")
+      .def_readonly("extra_bytes", &Result::extra_bytes, "bytes held beyond w and the moments after training");
 
   m.def("hypergradients", &ComputeHypergradients, py::arg("gradient"), py::arg("hvp"), py::arg("meta_gradient"),
         py::arg("w0"), py::arg("alpha"), py::arg("gamma"), py::arg("v0") = py::none(),
@@ -662,6 +670,16 @@ with mhat, shat bias-corrected by the products of the betas so far, m0 = s0 = 0.
 gradient, hvp, meta_gradient, blocks, buffer, mixed, num_theta: as hypergradients(); alpha,
 beta1, beta2: arrays of shape (T,) or (T, B), each beta in [1e-6, 0.999999]. Memory: about log2(1/beta1) + log2(1/beta2) bits per
 parameter per step. Returns d_w0, d_m0, d_s0, d_alpha, d_beta1, d_beta2, d_eps, d_theta, w_T, m_T, s_T.)doc");
+  m.def("rmsprop_hypergradients", &ComputeRmspropHypergradients, py::arg("gradient"), py::arg("hvp"),
+        py::arg("meta_gradient"), py::arg("w0"), py::arg("alpha"), py::arg("rho"), py::arg("mu"),
+        py::arg("eps") = 1e-8, py::arg("blocks") = py::none(), py::arg("buffer") = "fast",
+        py::arg("mixed") = py::none(), py::arg("num_theta") = 0,
+        R"doc(Exact hypergradients of RMSprop with momentum, run forward then backward in exact arithmetic.
+
+s <- rho s + (1 - rho) g^2;  m <- mu m + (1 - mu) g / sqrt(s + eps);  w <- w - alpha m,  s0 = m0 = 0.
+gradient, hvp, meta_gradient, blocks, buffer, mixed, num_theta: as hypergradients(); alpha, rho,
+mu: arrays of shape (T,) or (T, B), each in [1e-6, 0.999999]. Returns d_w0, d_s0, d_m0, d_alpha,
+d_rho, d_mu, d_eps, d_theta, w_T, s_T, m_T.)doc");
 
   m.def("to_fixed", [](const py::object& x_arg) {
     const Array x = Numbers(x_arg, "x");

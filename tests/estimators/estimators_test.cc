@@ -62,7 +62,7 @@ EstimatorProblem SmallMlpProblem(std::size_t iters, bool hyper_l2 = false) {
   p.model = make(p.theta);
   p.blocks = run.blocks;
   const std::size_t b = p.blocks.num_blocks();
-  p.schedule = Schedule::Constant(iters, b, 0.0, 0.5);
+  p.schedule = SgdSchedule::Constant(iters, b, 0.0, 0.5);
   RandomStream rng(7);
   const double gammas[] = {0.5, 0.75, 0.875};
   for (std::size_t i = 0; i < iters * b; ++i) {
@@ -248,7 +248,7 @@ EstimatorProblem ConvergedQuadratic(const std::vector<double>& lambda) {
   };
   p.model = p.make_model(p.theta);
   p.blocks = ParameterBlocks::Single(PenalisedQuadratic::kDim);
-  p.schedule = Schedule::Constant(600, 1, 0.25, 0.5);
+  p.schedule = SgdSchedule::Constant(600, 1, 0.25, 0.5);
   p.batches = [](std::size_t) { return Batch{{0}}; };
   p.w0.assign(PenalisedQuadratic::kDim, 0.0);
   p.v0.assign(PenalisedQuadratic::kDim, 0.0);
@@ -318,7 +318,7 @@ EstimatorProblem SmallQuadratic() {
   EstimatorProblem p;
   p.model = std::make_shared<const QuadraticModel>(7, std::vector<double>{});
   p.blocks = ParameterBlocks::Single(QuadraticModel::kDim);
-  p.schedule = Schedule::Constant(5, 1, 0.05, 0.5);
+  p.schedule = SgdSchedule::Constant(5, 1, 0.05, 0.5);
   p.batches = SequentialBatches(QuadraticModel::kRows, 4);
   RandomStream rng(3);
   p.w0.resize(QuadraticModel::kDim);

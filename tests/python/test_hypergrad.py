@@ -201,6 +201,74 @@ def test_a_callback_that_is_not_bit_reproducible_is_reported_with_its_step():
     assert any("step t = 5" in str(w.message) for w in caught), [str(w.message) for w in caught]
 
 
+@pytest.mark.parametrize("optimizer", ["sgd", "adam", "rmsprop"])
+def test_every_optimizer_names_the_step_whose_gradient_is_not_reproducible(optimizer):
+    # Every call after the forward pass's at step 5 returns other bits (Adam's and RMSprop's
+    # reverse passes call gradient twice per step: neither call may replace the forward
+    # fingerprint).
+    gradient, hvp, meta, w0, alpha, gamma = quadratic_problem()
+    calls = {}
+
+    def flaky(w, t):
+        calls[t] = calls.get(t, 0) + 1
+        loss, g = gradient(w, t)
+        if t == 5 and calls[t] >= 2:
+            g = g + 1e-12
+        return loss, g
+
+    run = {"sgd": lambda: hypergrad.hypergradients(flaky, hvp, meta, w0, alpha, gamma),
+           "adam": lambda: hypergrad.adam_hypergradients(flaky, hvp, meta, w0, 0.01 * alpha, gamma,
+                                                         0.9 + 0.05 * gamma, 1e-3),
+           "rmsprop": lambda: hypergrad.rmsprop_hypergradients(flaky, hvp, meta, w0, 0.01 * alpha,
+                                                               0.9 + 0.05 * gamma, gamma, 1e-3)}[optimizer]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        r = run()
+    assert not r.reversal_exact and r.nonreproducible_step == 5
+    assert any("step t = 5" in str(w.message) for w in caught), [str(w.message) for w in caught]
+
+
+def numpy_rmsprop(gradient, meta, w0, alpha, rho, mu, eps):
+    """RMSprop with momentum, the textbook rule in float64: s first, m from the new s, w from the new m."""
+    w, s, m = w0.copy(), np.zeros_like(w0), np.zeros_like(w0)
+    for t in range(len(alpha)):
+        g = gradient(w, t)[1]
+        s = rho[t] * s + (1 - rho[t]) * g * g
+        m = mu[t] * m + (1 - mu[t]) * g / np.sqrt(s + eps)
+        w = w - alpha[t] * m
+    return meta(w)[0], w
+
+
+@pytest.mark.parametrize("buffer", ["exact", "fast"])
+def test_rmsprop_matches_an_independent_numpy_rmsprop_and_its_finite_differences(buffer):
+    gradient, hvp, meta, w0, alpha, _ = quadratic_problem(seed=5)
+    rs = np.random.RandomState(6)
+    T = len(alpha)
+    alpha, rho, mu, eps = 0.02 * rs.rand(T) + 0.005, 0.8 + 0.15 * rs.rand(T), 0.5 + 0.4 * rs.rand(T), 1e-3
+    r = hypergrad.rmsprop_hypergradients(gradient, hvp, meta, w0, alpha, rho, mu, eps, buffer=buffer)
+    assert r.reversal_exact and r.nonreproducible_step == -1 and r.optimizer == "rmsprop"
+    f, w_T = numpy_rmsprop(gradient, meta, w0, alpha, rho, mu, eps)
+    np.testing.assert_allclose(r.w_T, w_T, rtol=1e-4, atol=1e-8)
+    assert (r.s_T >= 0).all() and r.m_T.shape == w0.shape
+    values = dict(w0=w0, alpha=alpha, rho=rho, mu=mu, eps=np.array([eps]))
+
+    def central(name, index, step=1e-6):
+        up, down = dict(values), dict(values)
+        up[name], down[name] = values[name].copy(), values[name].copy()
+        up[name][index] += step
+        down[name][index] -= step
+        run = lambda v: numpy_rmsprop(gradient, meta, v["w0"], v["alpha"], v["rho"], v["mu"], v["eps"][0])[0]
+        return (run(up) - run(down)) / (2 * step)
+
+    for k in range(len(w0)):
+        np.testing.assert_allclose(r.d_w0[k], central("w0", k), rtol=1e-3, atol=1e-4)
+    for t in range(T):
+        np.testing.assert_allclose(r.d_alpha[t], central("alpha", t), rtol=1e-3, atol=1e-4)
+        np.testing.assert_allclose(r.d_rho[t], central("rho", t), rtol=1e-3, atol=1e-4)
+        np.testing.assert_allclose(r.d_mu[t], central("mu", t), rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(r.d_eps, central("eps", 0, 1e-7), rtol=1e-3, atol=1e-4)
+
+
 def test_errors_arrive_as_python_exceptions_with_the_cpp_messages():
     gradient, hvp, meta, w0, alpha, gamma = quadratic_problem()
     with pytest.raises(ValueError, match=r"gradient\(w, t=0\) returned 3 values"):

@@ -1,10 +1,14 @@
-// One reusable check for hypergradients (in the spirit of Stan Math's expect_ad), for either
-// optimizer: for a small training problem it compares the reversible method's hypergradients
-//   * with the stored-trajectory, √T-checkpointed and Revolve reverse passes, bit for bit, for
-//     both information buffers, and checks that the reverse pass recovered (w_0, v_0) exactly;
-//   * with central finite differences of the whole training run, for every entry of
-//     ∂f/∂w_0, ∂f/∂v_0, ∂f/∂α, ∂f/∂γ and ∂f/∂θ.
-// Each hypergradient test is then a few lines: build a HypergradProblem and call the checker.
+// The conformance test every exactly reversible optimizer passes (in the spirit of Stan Math's
+// expect_ad): for a small training problem and an optimizer named in the registry
+// (optimizer_registry.h) it checks
+//   * the reversible reverse pass recovers (w_0, u_0) bit for bit and empties the buffer, and
+//     its hypergradients equal the stored-trajectory, √T-checkpointed and Revolve passes' bit
+//     for bit, for both information buffers;
+//   * the exact buffer holds close to the entropy of the decays' ratios, Σ log2(d/n) per
+//     parameter per step;
+//   * every hypergradient (∂f/∂w_0, ∂f/∂u_0 per moment, ∂f/∂α, each schedule, each scalar,
+//     ∂f/∂θ) against central differences of the float64 run of the same optimizer.
+// A new optimizer is tested by one line: ExpectOptimizerConforms("name", problem).
 #ifndef HYPERGRAD_TESTS_SUPPORT_HYPERGRAD_CHECKER_H_
 #define HYPERGRAD_TESTS_SUPPORT_HYPERGRAD_CHECKER_H_
 
@@ -14,69 +18,67 @@
 #include <string>
 #include <vector>
 
+#include "optimizer_registry.h"
 #include "reversible_adam.h"
 #include "reversible_sgd.h"
 
 namespace hypergrad::testing {
 
-struct HypergradProblem {
+// f(w_T, θ); writes ∂f/∂w_T into d_w and ∂f/∂θ into d_theta (size of θ).
+using MetaObjective = std::function<double(std::span<const double> w, std::span<const double> theta,
+                                           std::span<double> d_w, std::span<double> d_theta)>;
+
+struct ConformanceProblem {
   // The training loss for hyperparameters θ (ignored when θ is empty).
   std::function<std::shared_ptr<const Model>(std::span<const double> theta)> make_model;
   std::vector<double> theta;
   ParameterBlocks blocks;
-  Schedule schedule;
   BatchSchedule batches;
-  std::vector<double> w0, v0;
-  // f(w_T, θ); writes ∂f/∂w_T into d_w and ∂f/∂θ into d_theta (size of θ).
-  std::function<double(std::span<const double> w, std::span<const double> theta,
-                       std::span<double> d_w, std::span<double> d_theta)>
-      objective;
+  std::vector<double> w0;
+  std::vector<double> u0;  // K·P initial moments; empty = zeros
+  OptimizerHyperparameters hyperparameters;  // "alpha", the optimizer's schedules and scalars
+  MetaObjective objective;
 };
 
-// Finite differences are taken on float64 training runs with the floating-point γ, which is
-// what the reverse formulas differentiate; the fixed-point run applies n/d instead (larger than
-// γ by up to 2^-16) and quantises, so the two differ by about T·1.5e-5 relative. With central
-// differences of step 1e-4 (truncation ~1e-8) a relative tolerance of 1e-3 (the authors' own,
-// with their step 1e-2) covers that mismatch with a wide margin; the absolute part is relative
-// to the largest entry of the same kind, since entries that should be zero come out ~1e-12.
+// Finite differences are taken on float64 training runs with the floating-point decays, which
+// is what the reverse formulas differentiate; the fixed-point run applies n/d instead (larger
+// than the decay by up to 2^-16) and quantises, so the two differ by about T·1.5e-5 relative.
+// With central differences of step 1e-4 (truncation ~1e-8) a relative tolerance of 1e-3 (the
+// authors' own, with their step 1e-2) covers that mismatch with a wide margin; the absolute
+// part is relative to the largest entry of the same kind, since entries that should be zero
+// come out ~1e-12. Scalars are stepped by step × their value.
 struct FiniteDifferenceOptions {
   double step = 1e-4;
   double rtol = 1e-3;
   double atol_fraction_of_max = 1e-4;
 };
 
-void ExpectHypergradMatchesFiniteDifferences(const HypergradProblem& problem,
-                                             const FiniteDifferenceOptions& options = {});
+// The conformance test (above). Moments whose perturbed initial values the optimizer refuses
+// (a second moment of 0 stepped below 0) are not differenced.
+void ExpectOptimizerConforms(const std::string& optimizer, const ConformanceProblem& problem,
+                             const FiniteDifferenceOptions& options = {});
+
+// The hypergradients of `problem` trained with `optimizer` and reversed with `options`.
+Hypergradients ComputeHypergradients(const std::string& optimizer,
+                                     const ConformanceProblem& problem,
+                                     const TrainingOptions& options);
 
 // Every hypergradient of a equals b's bit for bit (`what` names the comparison on failure).
 void ExpectAllBitwiseEqual(const Hypergradients& a, const Hypergradients& b,
                            const std::string& what);
 
-// The hypergradients of `problem` trained and reversed with `options`.
-Hypergradients ComputeHypergradients(const HypergradProblem& problem, const SgdOptions& options);
-
-// The same checks for Adam (reversible_adam.h): reversible vs stored, √T and Revolve bit for
-// bit with both buffers, and central differences of the whole float64 Adam run for ∂f/∂w_0,
-// ∂f/∂α, ∂f/∂β1, ∂f/∂β2, ∂f/∂ε and ∂f/∂θ (the differences step ε by options.step·ε, so any
-// ε > 0 works). Training starts from m_0 = s_0 = 0.
-struct AdamHypergradProblem {
+// The SGD problems of the earlier tests (with v_0), run through the conformance test.
+struct HypergradProblem {
   std::function<std::shared_ptr<const Model>(std::span<const double> theta)> make_model;
   std::vector<double> theta;
   ParameterBlocks blocks;
-  AdamSchedule schedule;
+  SgdSchedule schedule;
   BatchSchedule batches;
-  std::vector<double> w0;
-  std::function<double(std::span<const double> w, std::span<const double> theta,
-                       std::span<double> d_w, std::span<double> d_theta)>
-      objective;
+  std::vector<double> w0, v0;
+  MetaObjective objective;
 };
-
-void ExpectAdamHypergradMatchesFiniteDifferences(const AdamHypergradProblem& problem,
-                                                 const FiniteDifferenceOptions& options = {});
-void ExpectAllBitwiseEqual(const AdamHypergradients& a, const AdamHypergradients& b,
-                           const std::string& what);
-AdamHypergradients ComputeHypergradients(const AdamHypergradProblem& problem,
-                                         const TrainingOptions& options);
+void ExpectHypergradMatchesFiniteDifferences(const HypergradProblem& problem,
+                                             const FiniteDifferenceOptions& options = {});
 
 }  // namespace hypergrad::testing
 

@@ -26,8 +26,8 @@ struct SmallMlpRun {
     for (double& w : w0) w = 0.3 * rng.Normal();
     v0.assign(model->num_params(), 0.0);
   }
-  TrainingSetup Setup(std::size_t iters, double alpha, double gamma) const {
-    return {model, blocks, Schedule::Constant(iters, blocks.num_blocks(), alpha, gamma),
+  SgdSetup Setup(std::size_t iters, double alpha, double gamma) const {
+    return {model, blocks, SgdSchedule::Constant(iters, blocks.num_blocks(), alpha, gamma),
             SequentialBatches(64, 16)};
   }
   struct Result {
@@ -35,7 +35,7 @@ struct SmallMlpRun {
     std::size_t recomputed_steps = 0, extra_bytes_after_train = 0, peak_extra_bytes = 0;
   };
   // Trains with `options` and reverses from the gradient of the full-data loss.
-  Result Run(std::size_t iters, double alpha, double gamma, const SgdOptions& options) const {
+  Result Run(std::size_t iters, double alpha, double gamma, const TrainingOptions& options) const {
     ReversibleSgd sgd(Setup(iters, alpha, gamma), options);
     sgd.Train(w0, v0);
     std::vector<double> d_w(model->num_params());

@@ -1,0 +1,35 @@
+// The run hypergrad and reversal_check share: the registry's optimizer (optimizer_registry.h)
+// with the flags' values constant over steps and blocks, trained from w_0 and zero moments, the
+// mean training NLL on all rows at w_T as the objective, then the reverse pass, with progress
+// lines for both passes.
+#ifndef HYPERGRAD_EXPERIMENTS_COMMON_TOOL_RUN_H_
+#define HYPERGRAD_EXPERIMENTS_COMMON_TOOL_RUN_H_
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/progress.h"
+#include "mlp.h"
+#include "optimizer_registry.h"
+#include "reversible_training.h"
+
+namespace hypergrad::experiments {
+
+struct ToolRun {
+  std::unique_ptr<ReversibleTraining> run;  // after its reverse pass
+  RunOutcome outcome;
+};
+
+// Throws what the optimizer's constructor and the run throw (bad values, divergence).
+ToolRun TrainAndReverseWithFlags(const OptimizerInfo& optimizer,
+                                 const std::map<std::string, double>& settings,
+                                 std::shared_ptr<const Mlp> model, const ParameterBlocks& blocks,
+                                 BatchSchedule batches, std::size_t iters, double alpha,
+                                 const std::vector<double>& w0, TrainingOptions training,
+                                 Progress& forward, Progress& reverse);
+
+}  // namespace hypergrad::experiments
+
+#endif  // HYPERGRAD_EXPERIMENTS_COMMON_TOOL_RUN_H_

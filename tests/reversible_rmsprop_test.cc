@@ -1,0 +1,134 @@
+// Exact reversal and hypergradients of ReversibleRmsprop (reversible_rmsprop.h).
+#include "reversible_rmsprop.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "fixed_point.h"
+#include "mlp.h"
+#include "random.h"
+#include "rational.h"
+#include "support/conformance_problems.h"
+#include "support/hypergrad_checker.h"
+#include "support/quadratic_model.h"
+#include "support/small_mlp_run.h"
+
+namespace hypergrad {
+namespace {
+
+using testing::ExpectOptimizerConforms;
+using testing::QuadraticModel;
+using testing::SmallMlpRun;
+using testing::Uniform;
+
+// The authors' quadratic test problem: per-step ρ, μ, α drawn at random, nonzero initial
+// moments (so ∂f/∂s_0 and ∂f/∂m_0 are differenced too), θ inside the loss.
+TEST(RmspropConformanceTest, QuadraticWithHyperparametersInsideTheLoss) {
+  const auto draw = [](std::size_t t, std::size_t b, RandomStream& rng) {
+    return OptimizerHyperparameters{
+        t, b,
+        {{"alpha", Uniform(t, rng, 0.01, 0.05)},
+         {"rho", Uniform(t, rng, 0.8, 0.99)},
+         {"mu", Uniform(t, rng, 0.5, 0.9)}},
+        {{"eps", 0.01}}};
+  };
+  const auto moments = [](RandomStream& rng) {
+    std::vector<double> u0 = Uniform(QuadraticModel::kDim, rng, 0.5, 1.0);  // s_0 > 0
+    const std::vector<double> m0 = Uniform(QuadraticModel::kDim, rng, -0.3, 0.3);
+    u0.insert(u0.end(), m0.begin(), m0.end());
+    return u0;
+  };
+  ExpectOptimizerConforms("rmsprop", testing::QuadraticWithTheta(9, 41, draw, moments));
+}
+
+// An MLP with per-layer schedules, L2 penalties as θ, ε = 1e-8 from s_0 = m_0 = 0. ρ reaches
+// 0.999, where s_1 = (1−ρ)·g² moves by 10% for a step of 1e-4 in ρ and the central difference's
+// truncation error is ~0.2% (measured: d_rho[0] off by 0.25% with 1e-4, within 1e-3 with 1e-5).
+TEST(RmspropConformanceTest, MlpPerLayerSchedulesAndL2Penalties) {
+  const auto draw = [](std::size_t t, std::size_t b, RandomStream& rng) {
+    return OptimizerHyperparameters{
+        t, b,
+        {{"alpha", Uniform(t * b, rng, 0.002, 0.01)},
+         {"rho", Uniform(t * b, rng, 0.9, 0.999)},
+         {"mu", Uniform(t * b, rng, 0.6, 0.9)}},
+        {{"eps", 1e-8}}};
+  };
+  ExpectOptimizerConforms("rmsprop", testing::MlpWithL2Penalties(12, 43, draw), {.step = 1e-5});
+}
+
+RmspropSetup SmallMlpRmsprop(const SmallMlpRun& run, std::size_t iters, double alpha, double rho,
+                             double mu, double eps = 1e-8) {
+  const std::size_t n = iters * run.blocks.num_blocks();
+  return {run.model, run.blocks,
+          {iters, run.blocks.num_blocks(), std::vector<double>(n, alpha),
+           std::vector<double>(n, rho), std::vector<double>(n, mu), eps},
+          SequentialBatches(64, 16)};
+}
+
+// The textbook rule written out here in float64 (s first, then m from the new s, then w with
+// the new m), with the decays the fixed-point run applies (n/d: Algorithm 3's ratios), agrees
+// with the exactly reversible run to rounding: the fixed point truncates each increment to
+// 2^-52 (~2e-16), a few hundred of them per value over 200 steps.
+TEST(ReversibleRmspropTest, FollowsTheTextbookRule) {
+  const SmallMlpRun run(11);
+  const std::size_t iters = 200, n = run.model->num_params();
+  const double alpha = 0.003, rho = 0.99, mu = 0.9, eps = 1e-8;
+  ReversibleRmsprop rmsprop(SmallMlpRmsprop(run, iters, alpha, rho, mu, eps));
+  rmsprop.Train(run.w0);
+  const MomentumRatio r_rho = MomentumToRatio(rho), r_mu = MomentumToRatio(mu);
+  const double applied_rho = double(r_rho.n) / r_rho.d, applied_mu = double(r_mu.n) / r_mu.d;
+  std::vector<double> w = run.w0, s(n, 0.0), m(n, 0.0), g(n);
+  const BatchSchedule batches = SequentialBatches(64, 16);
+  for (std::size_t t = 0; t < iters; ++t) {
+    run.model->Gradient(w, batches(t), g);
+    for (std::size_t k = 0; k < n; ++k) {
+      s[k] = applied_rho * s[k] + (1.0 - rho) * g[k] * g[k];
+      m[k] = applied_mu * m[k] + (1.0 - mu) * g[k] / std::sqrt(s[k] + eps);
+      w[k] -= alpha * m[k];
+    }
+  }
+  double largest = 0.0;
+  for (std::size_t k = 0; k < n; ++k) {
+    largest = std::max(largest, std::fabs(rmsprop.weights()[k] - w[k]));
+    EXPECT_NEAR(rmsprop.moments()[k], s[k], 1e-12 + 1e-9 * s[k]) << "s[" << k << "]";
+    EXPECT_NEAR(rmsprop.moments()[n + k], m[k], 1e-9) << "m[" << k << "]";
+  }
+  EXPECT_LT(largest, 1e-9);
+  // And the run goes back bit for bit.
+  std::vector<double> d_w(n, 1.0);
+  EXPECT_TRUE(rmsprop.Reverse(d_w).reversal.exact);
+}
+
+TEST(ReversibleRmspropTest, RefusesNegativeMeanSquaresAndBadSchedules) {
+  const SmallMlpRun run(5);
+  ReversibleRmsprop rmsprop(SmallMlpRmsprop(run, 5, 0.01, 0.99, 0.9));
+  std::vector<double> u0(2 * run.model->num_params(), 0.0);
+  u0[3] = -1.0;
+  try {
+    rmsprop.Train(run.w0, u0);
+    FAIL() << "s0 < 0 must be refused";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("s0 of parameter"));
+  }
+  for (const auto& [rho, mu, eps] : {std::tuple{1.0, 0.9, 1e-8}, std::tuple{0.99, 0.0, 1e-8},
+                                     std::tuple{0.99, 0.9, 0.0}}) {
+    EXPECT_THROW(ReversibleRmsprop(SmallMlpRmsprop(run, 5, 0.01, rho, mu, eps)),
+                 std::invalid_argument);
+  }
+}
+
+TEST(ReversibleRmspropTest, DivergenceNamesIterationAndMoment) {
+  const SmallMlpRun run(5);
+  ReversibleRmsprop rmsprop(SmallMlpRmsprop(run, 50, 1e5, 0.99, 0.9));
+  try {
+    rmsprop.Train(run.w0);
+    FAIL() << "a learning rate of 1e5 should leave the fixed-point range";
+  } catch (const FixedPointOverflow& e) {
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("training diverged at iteration"));
+  }
+}
+
+}  // namespace
+}  // namespace hypergrad
