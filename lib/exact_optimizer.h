@@ -22,6 +22,7 @@
 #include <string_view>
 #include <vector>
 
+#include "fixed_point.h"
 #include "rational.h"
 
 namespace hypergrad {
@@ -46,6 +47,11 @@ class ExactOptimizer {
   virtual std::string_view name() const = 0;
   // K, the moment vectors (1 for SGD's velocity, 2 for Adam's m and s).
   virtual std::size_t num_moments() const = 0;
+  // The fixed-point format of moment vector i (0 ≤ i < K). w is always kPositionFormat (int64,
+  // 2^−52). The default puts the moments on w's grid (SGD's velocity). The trajectories keep
+  // all K moments in one vector, so every moment of an optimizer must declare the same format
+  // (MakeTrajectory throws std::invalid_argument otherwise).
+  virtual FixedPointFormat MomentFormat(std::size_t) const { return kPositionFormat; }
   // T, the iterations the schedule covers.
   virtual std::size_t iters() const = 0;
   // Fills c with iteration t's coefficients (t < iters()). Cheap when the schedule's values are

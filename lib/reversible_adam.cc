@@ -1,6 +1,7 @@
 #include "reversible_adam.h"
 
 #include <cmath>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -34,9 +35,13 @@ void AdamSchedule::Validate() const {
       }
     }
   }
-  if (!(std::isfinite(eps) && eps > 0.0)) {
-    throw std::invalid_argument("AdamSchedule: eps = " + std::to_string(eps) +
-                                " is not a finite positive number");
+  if (!(eps >= kAdamMinEps && eps <= kAdamMaxEps)) {
+    std::ostringstream out;
+    out.precision(17);
+    out << "AdamSchedule: eps = " << eps << " is outside [1e-12, 1]: below 1e-12 the second "
+        << "moment's fixed-point grid (2^-" << kAdamMomentFormat.fraction_bits
+        << ") no longer gives Adam's step to 1e-6 for small gradients";
+    throw std::invalid_argument(out.str());
   }
 }
 
@@ -53,6 +58,7 @@ class AdamRule final : public ExactOptimizer {
   std::string_view name() const override { return "adam"; }
   std::size_t num_moments() const override { return 2; }
   std::size_t iters() const override { return schedule_.iters; }
+  FixedPointFormat MomentFormat(std::size_t) const override { return kAdamMomentFormat; }
 
   void Coefficients(std::size_t t, StepCoefficients& c) const override {
     const std::size_t blocks = schedule_.blocks, n = blocks_.num_params();

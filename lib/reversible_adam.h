@@ -48,6 +48,13 @@
 
 namespace hypergrad {
 
+// m and s: signed 128-bit fixed point with 116 fraction bits (resolution 2^-116 ≈ 1.2e-35,
+// range |x| < 2^11 = 2048). See the file comment for why.
+inline constexpr FixedPointFormat kAdamMomentFormat{116, 128};
+// The ε the grid serves (AdamSchedule::Validate refuses others).
+inline constexpr double kAdamMinEps = 1e-12;
+inline constexpr double kAdamMaxEps = 1.0;
+
 // Learning rates α[t][j], decays β1[t][j] and β2[t][j] for iteration t and parameter block j,
 // and ε.
 struct AdamSchedule {
@@ -62,7 +69,7 @@ struct AdamSchedule {
   double Beta1(std::size_t t, std::size_t j) const { return beta1[t * blocks + j]; }
   double Beta2(std::size_t t, std::size_t j) const { return beta2[t * blocks + j]; }
   // Throws std::invalid_argument, naming the entry, unless the sizes match, every α is finite,
-  // every β is in (0, 1) and ε is finite and > 0.
+  // every β is in (0, 1) and 1e-12 ≤ ε ≤ 1.
   void Validate() const;
 };
 
