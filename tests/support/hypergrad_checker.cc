@@ -173,13 +173,16 @@ AdamHypergradients ComputeHypergradients(const AdamHypergradProblem& problem,
   return adam.Reverse(d_w, d_theta);
 }
 
+AdamHypergradients ExpectAdamStrategiesAgree(const AdamHypergradProblem& problem) {
+  return ExpectStrategiesAgree<AdamHypergradients>([&](ReversalMethod method, BufferKind buffer) {
+    return ComputeHypergradients(problem,
+                                 {.method = method, .buffer = buffer, .revolve_snapshots = 2});
+  });
+}
+
 void ExpectAdamHypergradMatchesFiniteDifferences(const AdamHypergradProblem& problem,
                                                  const FiniteDifferenceOptions& options) {
-  const AdamHypergradients exact = ExpectStrategiesAgree<AdamHypergradients>(
-      [&](ReversalMethod method, BufferKind buffer) {
-        return ComputeHypergradients(
-            problem, {.method = method, .buffer = buffer, .revolve_snapshots = 2});
-      });
+  const AdamHypergradients exact = ExpectAdamStrategiesAgree(problem);
   const AdamSchedule& s = problem.schedule;
   const AdamPoint x{problem.w0, s.alpha, s.beta1, s.beta2, {s.eps}, problem.theta};
   const auto f = [&](const AdamPoint& y) { return MetaLossFloat(problem, y); };

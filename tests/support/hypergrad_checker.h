@@ -73,6 +73,12 @@ struct AdamHypergradProblem {
 
 void ExpectAdamHypergradMatchesFiniteDifferences(const AdamHypergradProblem& problem,
                                                  const FiniteDifferenceOptions& options = {});
+// Only the first part: every strategy and both buffers bit for bit, w_0 and the moments
+// recovered exactly. Returns the exact buffer's reversible hypergradients. (For ε = 1e-8 with
+// tiny gradients, where the step g/(|g| + ε) bends within 1e-8 of g = 0 and central differences
+// of step 1e-4 do not resolve it; reversible_adam_test compares such runs with an independent
+// float64 reverse mode instead.)
+AdamHypergradients ExpectAdamStrategiesAgree(const AdamHypergradProblem& problem);
 void ExpectAllBitwiseEqual(const AdamHypergradients& a, const AdamHypergradients& b,
                            const std::string& what);
 AdamHypergradients ComputeHypergradients(const AdamHypergradProblem& problem,
