@@ -105,7 +105,7 @@ inline bool MultiplyAdd(Int128 quotient, std::uint32_t n, std::uint32_t digit, I
       __builtin_add_overflow(product, addend, &result)) {
     return false;
   }
-  if (result == std::numeric_limits<Int128>::min()) return false;
+  if (result == static_cast<Int128>(static_cast<unsigned __int128>(1) << 127)) return false;  // −limit
   out = result;
   return true;
 }

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "mlp.h"
+#include "reversible_adam.h"
 
 namespace hypergrad::experiments {
 namespace {
@@ -112,8 +113,11 @@ void AddOptimizerOptions(CLI::App& app, OptimizerFlags& flags) {
   app.add_option("--beta2", flags.beta2, "decay of the second moment s (adam)")
       ->check(RealNumber(1e-6, 0.999999))
       ->capture_default_str();
-  app.add_option("--eps", flags.eps, "added to √ŝ in Adam's step (adam)")
-      ->check(RealNumber(1e-300, 1.0))
+  app.add_option("--eps", flags.eps,
+                 "added to √ŝ in Adam's step (adam); at least 1e-12, the smallest for which the "
+                 "second moment's fixed-point grid (2^-116) gives Adam's step for gradients down "
+                 "to 1e-12")
+      ->check(RealNumber(kAdamMinEps, kAdamMaxEps))
       ->capture_default_str();
 }
 

@@ -38,7 +38,8 @@ struct OptimizerFlags {
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;  // adam
 };
 // Adds --optimizer sgd|adam, --gamma, --beta1, --beta2 (each in [1e-6, 0.999999]) and --eps (in
-// [1e-300, 1]) bound to `flags`, whose values are the defaults shown.
+// [1e-12, 1], what AdamSchedule::Validate accepts) bound to `flags`, whose values are the
+// defaults shown.
 void AddOptimizerOptions(CLI::App& app, OptimizerFlags& flags);
 
 // Throws std::invalid_argument naming `what` if `bytes` exceed the machine's physical memory:
