@@ -169,6 +169,20 @@ TEST(AdamHypergradientTest, QuadraticWithHyperparametersInsideTheLoss) {
   ExpectAdamHypergradMatchesFiniteDifferences(p);
 }
 
+// Per-layer schedules drawn at random (α in [0.02, 0.08], β1 in [0.6, 0.9], β2 in [0.9, 0.999]),
+// random batches of 4 and w_0 uniform in [−0.5, 0.5] for an MLP of `shape` on `train`.
+AdamHypergradProblem PerLayerProblem(const MlpOptions& shape, const Dataset& train,
+                                     std::size_t iters, double eps, RandomStream& rng) {
+  AdamHypergradProblem p;
+  p.blocks = MlpLayout(shape.layer_sizes).LayerParamBlocks();
+  const std::size_t b = p.blocks.num_blocks();
+  p.schedule = {iters, b, Uniform(iters * b, rng, 0.02, 0.08), Uniform(iters * b, rng, 0.6, 0.9),
+                Uniform(iters * b, rng, 0.9, 0.999), eps};
+  p.batches = RandomBatches(train.rows, 4, 5);
+  p.w0 = Uniform(MlpLayout(shape.layer_sizes).num_params(), rng, -0.5, 0.5);
+  return p;
+}
+
 // An MLP with per-layer schedules, a per-parameter L2 penalty as θ and random batches, meta
 // loss the NLL on held-out data (the setting of the reversible-Adam experiment, small).
 TEST(AdamHypergradientTest, MlpPerLayerSchedulesAndL2Penalties) {
@@ -177,13 +191,7 @@ TEST(AdamHypergradientTest, MlpPerLayerSchedulesAndL2Penalties) {
   const auto train = std::make_shared<const Dataset>(MakeSyntheticDataset(8, 3, 2, 31));
   const auto valid = std::make_shared<const Dataset>(MakeSyntheticDataset(20, 3, 2, 32));
   RandomStream rng(33);
-  AdamHypergradProblem p;
-  p.blocks = MlpLayout(shape.layer_sizes).LayerParamBlocks();
-  const std::size_t iters = 12, b = p.blocks.num_blocks();
-  p.schedule = {iters, b, Uniform(iters * b, rng, 0.02, 0.08), Uniform(iters * b, rng, 0.6, 0.9),
-                Uniform(iters * b, rng, 0.9, 0.999), 1e-3};
-  p.batches = RandomBatches(train->rows, 4, 5);
-  p.w0 = Uniform(params, rng, -0.5, 0.5);
+  AdamHypergradProblem p = PerLayerProblem(shape, *train, 12, 1e-3, rng);
   p.theta = Uniform(params, rng, 0.001, 0.05);
   auto make = [=](std::span<const double> theta) {
     MlpOptions options = shape;
@@ -390,18 +398,11 @@ TEST(AdamHypergradientTest, MnistSizedNetworkWithTinyGradientsMatchesFloatAdam) 
 // same bits with both buffers, and w_0, m_0, s_0 come back exactly.
 TEST(AdamHypergradientTest, StrategiesAgreeBitForBitAtEps1e8WithTinyGradients) {
   const MlpOptions shape{{3, 4, 2}, {}, false, false};
-  const std::size_t params = MlpLayout(shape.layer_sizes).num_params();
   Dataset data = MakeSyntheticDataset(8, 3, 2, 31);
   for (std::size_t r = 0; r < data.rows; ++r) data.inputs[r * 3 + 1] *= 1e-7, data.inputs[r * 3 + 2] *= 1e-7;
   const auto train = std::make_shared<const Dataset>(std::move(data));
   RandomStream rng(34);
-  AdamHypergradProblem p;
-  p.blocks = MlpLayout(shape.layer_sizes).LayerParamBlocks();
-  const std::size_t iters = 30, b = p.blocks.num_blocks();
-  p.schedule = {iters, b, Uniform(iters * b, rng, 0.02, 0.08), Uniform(iters * b, rng, 0.6, 0.9),
-                Uniform(iters * b, rng, 0.9, 0.999), 1e-8};
-  p.batches = RandomBatches(train->rows, 4, 5);
-  p.w0 = Uniform(params, rng, -0.5, 0.5);
+  AdamHypergradProblem p = PerLayerProblem(shape, *train, 30, 1e-8, rng);
   p.make_model = [=](std::span<const double>) { return std::make_shared<const Mlp>(shape, train); };
   p.objective = [=](std::span<const double> w, std::span<const double>, std::span<double> d_w,
                     std::span<double>) { return Mlp(shape, train).Evaluate(w, *train, d_w).nll; };
