@@ -22,7 +22,8 @@ class StoredTrajectory final : public FixedPointTrajectory {
     velocities_.clear();
   }
   void StepForward(const StepCoefficients& c, std::span<const double> g) override {
-    FixedPointVector w = w_, v = v_;
+    FixedPointVector w = w_;
+    MomentVector v = v_;
     FixedPointTrajectory::StepForward(c, g);
     positions_.push_back(std::move(w));
     velocities_.push_back(std::move(v));
@@ -48,7 +49,8 @@ class StoredTrajectory final : public FixedPointTrajectory {
   }
 
  private:
-  std::vector<FixedPointVector> positions_, velocities_;  // w_t, v_t for t < current
+  std::vector<FixedPointVector> positions_;  // w_t for t < current
+  std::vector<MomentVector> velocities_;     // v_t for t < current
 };
 
 // A snapshot every `interval` steps. Undoing step t recomputes, once per segment, the states
@@ -109,7 +111,7 @@ class SqrtCheckpointedTrajectory final : public RecomputingTrajectory {
   std::size_t interval_;
   std::vector<FixedPointState> snapshots_;
   FixedPointState work_;  // the state being advanced while a segment is recomputed
-  std::vector<std::pair<FixedPointVector, FixedPointVector>> segment_;
+  std::vector<std::pair<FixedPointVector, MomentVector>> segment_;
   std::size_t segment_begin_ = 0, steps_ = 0;
 };
 

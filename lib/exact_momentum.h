@@ -44,6 +44,20 @@ void DivideByRatio(FixedPointVector& v, std::span<const MomentumRatio> ratios,
 void DivideByRatio(FixedPointVector& v, std::span<const MomentumRatio> ratios,
                    InfoBuffer& buffer, RatioSplit split);
 
+// The same on 128-bit fixed point (fixed_point.h): the same digits (< 2^16) go to the same
+// buffers, so a step costs the same log2(d/n) bits; the quotient ⌊c/d⌋ is formed in 128 bits.
+// An overflow (a result of magnitude ≥ the format's limit 2^(127−R)) names the element and the
+// format's limit.
+void MultiplyByRatio(WideFixedPointVector& v, std::span<const MomentumRatio> ratios,
+                     InfoBuffer& buffer, RatioSplit split);
+void DivideByRatio(WideFixedPointVector& v, std::span<const MomentumRatio> ratios,
+                   InfoBuffer& buffer, RatioSplit split);
+// Either width: what the trajectories call on an optimizer's moments.
+void MultiplyByRatio(MomentVector& v, std::span<const MomentumRatio> ratios, InfoBuffer& buffer,
+                     unsigned threads = 1);
+void DivideByRatio(MomentVector& v, std::span<const MomentumRatio> ratios, InfoBuffer& buffer,
+                   unsigned threads = 1);
+
 }  // namespace hypergrad
 
 #endif  // HYPERGRAD_EXACT_MOMENTUM_H_

@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "parallel.h"
+#include "fixed_point.h"
 #include "rational.h"
 
 namespace hypergrad {
@@ -108,6 +109,11 @@ class ExactOptimizer {
   // and its scalar hyperparameters ("eps"), in the order of Adjoints::d_schedules / d_scalars.
   virtual std::vector<std::string> ScheduleNames() const = 0;
   virtual std::vector<std::string> ScalarNames() const { return {}; }
+  // The fixed-point format of moment vector i (0 ≤ i < K). w is always kPositionFormat (int64,
+  // 2^−52). The default puts the moments on w's grid (SGD's velocity). The trajectories keep
+  // all K moments in one vector, so every moment of an optimizer must declare the same format
+  // (MakeTrajectory throws std::invalid_argument otherwise).
+  virtual FixedPointFormat MomentFormat(std::size_t) const { return kPositionFormat; }
   // T, the iterations the schedule covers.
   virtual std::size_t iters() const = 0;
   // Fills c with iteration t's coefficients (t < iters()). Cheap when the schedule's values are

@@ -1,10 +1,16 @@
 // Exact fixed-point numbers: the representation that makes SGD with momentum reversible
-// (paper §3; reference notes §1).
+// (paper §3).
 //
 // A value x is stored as the signed 64-bit integer trunc(x · 2^52), so the representable range
 // is |x| < 2048 with resolution 2^-52. Adding a double and later subtracting the *same* double
 // restores the exact bits, because trunc(-y) = -trunc(y). Conversion truncates toward zero;
 // floor would break that symmetry.
+//
+// The same holds on any grid 2^-R in any integer width. An optimizer whose moments need a finer
+// grid than w's (Adam's s ≈ (1−β2)·g² is ~1e-27 for |g| = 1e-12) declares a FixedPointFormat
+// for them; WideFixedPointVector holds such values in GCC's signed 128-bit integers, and
+// MomentVector holds either kind so that the trajectories serve every optimizer while w and
+// SGD's velocity keep the 64-bit path.
 #ifndef HYPERGRAD_FIXED_POINT_H_
 #define HYPERGRAD_FIXED_POINT_H_
 
@@ -13,6 +19,7 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <variant>
 #include <vector>
 
 namespace hypergrad {
@@ -24,25 +31,54 @@ inline constexpr double kRadix = 4503599627370496.0;
 // Values must satisfy |x| < kFixedPointLimit.
 inline constexpr double kFixedPointLimit = 2048.0;
 
-// Thrown when a value cannot be represented: |x| ≥ 2048, NaN or ±Inf, either on conversion or
+// __int128 is a GCC/Clang extension (the project builds with GCC); `__extension__` keeps
+// -Wpedantic quiet about it.
+__extension__ using Int128 = __int128;
+
+// Where a fixed-point vector's values live: the integers trunc(x · 2^fraction_bits) in a signed
+// integer of `width` bits, so |x| < Limit() = 2^(width − 1 − fraction_bits) with resolution
+// 2^−fraction_bits. Two widths exist: 64 (FixedPointVector, always 52 fraction bits) and 128
+// (WideFixedPointVector, 1 … 126 fraction bits).
+struct FixedPointFormat {
+  int fraction_bits = 52;
+  int width = 64;
+
+  double Limit() const;
+  double Resolution() const;
+  // Throws std::invalid_argument unless the format is one of the two above.
+  void Validate() const;
+  bool operator==(const FixedPointFormat&) const = default;
+};
+// w's format (and SGD's velocity's): int64, radix 2^52, |x| < 2048.
+inline constexpr FixedPointFormat kPositionFormat{};
+
+// Thrown when a value cannot be represented: |x| ≥ limit(), NaN or ±Inf, either on conversion or
 // as the result of an addition. `index()` is the element of the vector (0 for scalars) and
 // `value()` the offending real value (the attempted result for an addition).
 // Callers that know more (training step, parameter name) catch it and rethrow with
-// `WithContext`, so the user learns where training left the representable range.
+// `WithContext`, which replaces the element index by what they know, so the user learns where
+// training left the representable range and why.
 class FixedPointOverflow : public std::overflow_error {
  public:
-  // Message: "fixed-point overflow at element <index>: value <value> is outside ...".
-  FixedPointOverflow(std::size_t index, double value);
+  // Message: "fixed-point overflow at element <index>: value <value> is outside the
+  // representable range (-<limit>, <limit>)", or "... value nan is not a finite number".
+  FixedPointOverflow(std::size_t index, double value, double limit = kFixedPointLimit);
   std::size_t index() const { return index_; }
   double value() const { return value_; }
-  // A copy whose message is "<context>: <this message>".
+  double limit() const { return limit_; }
+  // What went wrong, without the element: "value 2113.5 is outside the representable range
+  // (-2048, 2048)" or "value nan is not a finite number".
+  std::string Cause() const;
+  // A copy (same index and value) whose message is "<context>: fixed-point overflow: <Cause()>";
+  // the context names the element (its parameter and state), so the index is left out.
   FixedPointOverflow WithContext(const std::string& context) const;
 
  private:
-  FixedPointOverflow(std::size_t index, double value, const std::string& what);
+  FixedPointOverflow(std::size_t index, double value, double limit, const std::string& what);
 
   std::size_t index_;
   double value_;
+  double limit_;
 };
 
 // trunc(x · 2^52). Throws FixedPointOverflow (naming `index`) when |x| ≥ 2048 or x is not finite.
@@ -95,6 +131,73 @@ class FixedPointVector {
                unsigned threads = 1);
 
   std::vector<std::int64_t> values_;
+};
+
+// A vector of fixed-point numbers in 128-bit integers with `fraction_bits` R fraction bits:
+// |x| < 2^(127 − R), resolution 2^−R. The same exact, checked, all-or-nothing operations as
+// FixedPointVector. Conversion to double is the correctly rounded int128 → double cast scaled
+// by 2^−R (exact: a power of two, no underflow for R ≤ 126); from double, trunc(x · 2^R).
+class WideFixedPointVector {
+ public:
+  WideFixedPointVector() = default;
+  // `size` zeros. Throws std::invalid_argument unless 1 ≤ fraction_bits ≤ 126.
+  WideFixedPointVector(std::size_t size, int fraction_bits);
+  // trunc(x_i · 2^R). Throws FixedPointOverflow (naming the element) for |x_i| ≥ the limit or
+  // a value that is not finite.
+  static WideFixedPointVector FromDoubles(std::span<const double> x, int fraction_bits);
+
+  std::size_t size() const { return values_.size(); }
+  FixedPointFormat format() const { return {fraction_bits_, 128}; }
+
+  // this_i ± trunc(scale_i · a_i · 2^R), as FixedPointVector::AddScaled / SubScaled.
+  void AddScaled(std::span<const double> scale, std::span<const double> a, unsigned threads = 1);
+  void SubScaled(std::span<const double> scale, std::span<const double> a, unsigned threads = 1);
+
+  double Value(std::size_t i) const { return static_cast<double>(values_[i]) * unit_; }
+  std::vector<double> Values() const;
+  void CopyValuesTo(std::span<double> out, unsigned threads = 1) const;
+
+  // The raw integers (units of 2^−R), for Algorithm 3 and comparisons.
+  std::span<Int128> raw() { return values_; }
+  std::span<const Int128> raw() const { return values_; }
+
+  bool operator==(const WideFixedPointVector& other) const {
+    return fraction_bits_ == other.fraction_bits_ && values_ == other.values_;
+  }
+
+ private:
+  std::vector<Int128> values_;
+  int fraction_bits_ = 116;
+  double radix_ = 0.0, unit_ = 0.0;  // 2^R and 2^−R
+};
+
+// An optimizer's moment vector in the format it declared (exact_optimizer.h): a 64-bit
+// FixedPointVector (SGD's velocity) or a WideFixedPointVector (Adam's m and s). The operations
+// dispatch once per vector, so the 64-bit path costs what FixedPointVector's does.
+class MomentVector {
+ public:
+  MomentVector() = default;
+  MomentVector(FixedPointVector v) : values_(std::move(v)) {}
+  MomentVector(WideFixedPointVector v) : values_(std::move(v)) {}
+  // x quantised in `format` (FixedPointFormat::Validate's rules; FixedPointOverflow naming the
+  // element for a value out of range).
+  static MomentVector FromDoubles(std::span<const double> x, FixedPointFormat format);
+
+  FixedPointFormat format() const;
+  std::size_t size() const;
+  // Bytes of the integers (8 or 16 per value).
+  std::size_t Bytes() const;
+  void AddScaled(std::span<const double> scale, std::span<const double> a, unsigned threads = 1);
+  void SubScaled(std::span<const double> scale, std::span<const double> a, unsigned threads = 1);
+  std::vector<double> Values() const;
+  void CopyValuesTo(std::span<double> out, unsigned threads = 1) const;
+
+  std::variant<FixedPointVector, WideFixedPointVector>& values() { return values_; }
+  const std::variant<FixedPointVector, WideFixedPointVector>& values() const { return values_; }
+  bool operator==(const MomentVector&) const = default;
+
+ private:
+  std::variant<FixedPointVector, WideFixedPointVector> values_;
 };
 
 }  // namespace hypergrad

@@ -22,17 +22,19 @@ double MaxAbsDifference(std::span<const double> a, std::span<const double> b);
 // it pop the very digits the forward pass popped.
 struct FixedPointState {
   std::size_t t = 0;
-  FixedPointVector w, v;
+  FixedPointVector w;
+  MomentVector v;
   std::unique_ptr<InfoBuffer> buffer;
 
   FixedPointState Copy() const;
-  // Bytes held: w and v (8 bytes per value each) and the buffer.
+  // Bytes held: w (8 bytes per value), v (8 or 16, its format's width) and the buffer.
   std::size_t Bytes() const;
 };
 
 class FixedPointTrajectory : public Trajectory {
  public:
-  // P = n parameters; the moments have optimizer.num_moments()·n values.
+  // P = n parameters; the moments have optimizer.num_moments()·n values, in the format the
+  // optimizer declares (std::invalid_argument if its moments declare different ones).
   FixedPointTrajectory(const ExactOptimizer& optimizer, BufferKind kind, std::size_t n);
 
   void Reset(std::span<const double> w0, std::span<const double> v0) override;
@@ -50,11 +52,11 @@ class FixedPointTrajectory : public Trajectory {
   // One forward step of `state` (v ← r·v + c·φ(g) by Algorithm 3, then w ← w + α·Δ(v)), all
   // or nothing: on FixedPointOverflow the state is unchanged. `v_values` holds v's doubles on
   // entry and on exit.
-  void Step(FixedPointVector& w, FixedPointVector& v, InfoBuffer& buffer,
+  void Step(FixedPointVector& w, MomentVector& v, InfoBuffer& buffer,
             std::vector<double>& v_values, const StepCoefficients& c, std::span<const double> g);
   // v += c·φ(g) (stage by stage when the optimizer's inputs read new moments; all or nothing:
   // on FixedPointOverflow v is as on entry, v_values perhaps not); returns the φ applied.
-  std::span<const double> AddMomentInputs(FixedPointVector& v, std::vector<double>& v_values,
+  std::span<const double> AddMomentInputs(MomentVector& v, std::vector<double>& v_values,
                                           const StepCoefficients& c, std::span<const double> g);
   // The inverse on the current state: v_ −= c·φ(g), the last stage first.
   void SubtractMomentInputs(const StepCoefficients& c, std::span<const double> g);
@@ -63,11 +65,13 @@ class FixedPointTrajectory : public Trajectory {
   // The current state (w_t, v_t, a copy of the buffer) at iteration t.
   FixedPointState Snapshot(std::size_t t) const;
   // Bytes of one (w, v) pair.
-  std::size_t StateBytes() const { return (w_.size() + v_.size()) * sizeof(std::int64_t); }
+  std::size_t StateBytes() const { return w_.size() * sizeof(std::int64_t) + v_.Bytes(); }
 
   const ExactOptimizer& optimizer_;
   BufferKind kind_;
-  FixedPointVector w_, v_, w0_, v0_;
+  FixedPointFormat moment_format_;
+  FixedPointVector w_, w0_;
+  MomentVector v_, v0_;
   std::vector<double> w_values_, v_values_;
   std::unique_ptr<InfoBuffer> buffer_;
   unsigned threads_ = 1;

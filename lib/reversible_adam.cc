@@ -1,6 +1,7 @@
 #include "reversible_adam.h"
 
 #include <cmath>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -34,9 +35,13 @@ void AdamSchedule::Validate() const {
       }
     }
   }
-  if (!(std::isfinite(eps) && eps > 0.0)) {
-    throw std::invalid_argument("AdamSchedule: eps = " + std::to_string(eps) +
-                                " is not a finite positive number");
+  if (!(eps >= kAdamMinEps && eps <= kAdamMaxEps)) {
+    std::ostringstream out;
+    out.precision(17);
+    out << "AdamSchedule: eps = " << eps << " is outside [1e-12, 1]: below 1e-12 the second "
+        << "moment's fixed-point grid (2^-" << kAdamMomentFormat.fraction_bits
+        << ") no longer gives Adam's step to 1e-6 for small gradients";
+    throw std::invalid_argument(out.str());
   }
 }
 
@@ -147,6 +152,7 @@ class AdamRule final : public ExactOptimizer {
     return std::make_unique<AdamAdjointStep>(schedule_, p1_, p2_, blocks, loop);
   }
   std::size_t iters() const override { return schedule_.iters; }
+  FixedPointFormat MomentFormat(std::size_t) const override { return kAdamMomentFormat; }
 
   void Coefficients(std::size_t t, StepCoefficients& c) const override {
     const std::size_t blocks = schedule_.blocks, n = blocks_.num_params();
@@ -246,7 +252,7 @@ OptimizerInfo AdamOptimizerInfo() {
           "m_0 = s_0 = 0",
           {{"beta1", true, 0.9, 1e-6, 0.999999, "decay of the first moment m (adam)"},
            {"beta2", true, 0.999, 1e-6, 0.999999, "decay of the second moment s (adam)"},
-           {"eps", false, 1e-8, 1e-300, 1.0, "added to √ŝ in Adam's step (adam)"}},
+           {"eps", false, 1e-8, kAdamMinEps, kAdamMaxEps, "added to √ŝ in Adam's step (adam; at least 1e-12: the grid of s, 2^-116, gives Adam's step for gradients down to 1e-12)"}},
           MakeRunWith<ReversibleAdam>([](const OptimizerHyperparameters& h) {
             return AdamSchedule{h.iters, h.blocks, ScheduleOf(h, "alpha"), ScheduleOf(h, "beta1"),
                                 ScheduleOf(h, "beta2"), ScalarOf(h, "eps")};

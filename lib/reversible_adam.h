@@ -6,20 +6,36 @@
 //   m ← β1_t·m + (1−β1_t)·g;   s ← β2_t·s + (1−β2_t)·g²
 //   m̂ = m / c1_t,  ŝ = s / c2_t,  c1_t = 1 − Π_{τ≤t} β1_τ,  c2_t = 1 − Π_{τ≤t} β2_τ
 //   w ← w − α_t · m̂ / (√ŝ + ε)                 (the *new* moments)
-// In fixed point (radix 2^52 for w, m and s alike) the decays are Algorithm 3's exact multiply
-// by n/d (the rule of rational.h; n/d exceeds β by < 2^-16: for β2 = 0.999 the applied factor is
-// 65471/65536 = 0.9990082), their lost digits go to the information buffer, and every other use
-// of β (the increments, c1, c2, all hypergradients) takes the floating-point value, as for SGD's
-// γ. Reverse: w_t = w_{t+1} + α·m̂/(√ŝ + ε) from the same m, s (the same truncated increment,
-// subtracted back), then g_t = ∇L(w_t), then s_t and m_t by subtracting the increments and
-// dividing exactly. Bits per parameter per step: log2(d/n) for each moment (0.152 + 0.0014 at
-// β1 = 0.9, β2 = 0.999).
+// In fixed point the decays are Algorithm 3's exact multiply by n/d (the rule of rational.h;
+// n/d exceeds β by < 2^-16: for β2 = 0.999 the applied factor is 65471/65536 = 0.9990082),
+// their lost digits go to the information buffer, and every other use of β (the increments,
+// c1, c2, all hypergradients) takes the floating-point value, as for SGD's γ. Reverse:
+// w_t = w_{t+1} + α·m̂/(√ŝ + ε) from the same m, s (the same truncated increment, subtracted
+// back), then g_t = ∇L(w_t), then s_t and m_t by subtracting the increments and dividing
+// exactly. Bits per parameter per step: log2(d/n) for each moment (0.152 + 0.0014 at β1 = 0.9,
+// β2 = 0.999).
 //
-// Range and resolution of s (= a running mean of g²): the radix 2^52 keeps s to 2.2e-16, so √s
-// is resolved to 1.5e-8 near zero — below the default ε = 1e-8's effect on the step only for
-// gradients under ~1e-8 — and the range s < 2048 allows gradients up to √2048 ≈ 45 in RMS (one
-// step may bring s up to (1−β2)·g², i.e. |g| up to 1431 for β2 = 0.999). Leaving the range stops
-// training with FixedPointOverflow naming "s of parameter …", as for w.
+// Range and resolution of each state:
+//   w      int64, radix 2^52 (as SGD's): |w| < 2048, resolution 2.2e-16. A step α·m̂/D is
+//          truncated to that grid, so steps below 2.2e-10 are off by more than 1e-6 relative.
+//   m, s   int128, radix 2^116 (kAdamMomentFormat): |m|, |s| < 2^11 = 2048, resolution
+//          2^-116 = 1.2e-35. s < 2048 allows gradients up to √2048 ≈ 45 in RMS; one step may
+//          bring s up to (1−β2)·g², i.e. |g| up to 1431 at β2 = 0.999. Leaving the range stops
+//          training with FixedPointOverflow naming "s of parameter …" (or m, or the parameter).
+// Why 2^-116: Algorithm 3 leaves c·n/d off by less than n ≈ 2^16 quanta per multiply
+// (⌊c/d⌋·n + digit, 0 ≤ digit < n), and each increment is truncated to one quantum. On w's grid
+// (2^-52, the old design) (1−β2)·g² vanished for |g| < 4.7e-7 and the step became α·m̂/ε (10α
+// at |g| = 1e-7, ε = 1e-8). On 2^-116, 2^16 quanta are 7.9e-31, against s ≥ (1−β2)·g² = 1e-27
+// at |g| = 1e-12, β2 = 0.999; the step α·m̂/(√ŝ + ε) moves by half s's relative error times
+// √ŝ/(√ŝ + ε). Measured against float64 textbook Adam with the decay n/d (AdamStepTest): one,
+// five and 2000 steps for |g| from 1e-12 to 1e3 and ε ∈ {1e-12, 1e-8, 1e-3}, both buffers,
+// agree to 1e-6 relative (worst 1.4e-7); below the stated range, |g| = 3e-13 with ε = 1e-12
+// reaches 1.5e-6 after ~1500 steps, when the buffer's digits are random. 2^-116 is the finest
+// grid that keeps the range 2048 in 128 bits (each bit finer halves the range); m shares the
+// format (|m| ≤ max |g| needs the same range, and (1−β1)·g ≥ 1e-13 is resolved far below
+// 1e-6). ε is refused outside [1e-12, 1] (kAdamMinEps, kAdamMaxEps): smaller ε only matters
+// where √ŝ < ε, i.e. for gradients below the 1e-12 this grid is sized for. The reverse pass and
+// the hypergradients use the moments' doubles (int128 → double, correctly rounded).
 //
 // Reverse pass, from w̄ = ∂f/∂w_T, m̄ = s̄ = 0, θ̄ = ∂f/∂θ, for t = T−1 … 0, with D = √ŝ + ε and
 // Δ = −m̂/D formed from m_{t+1}, s_{t+1} (sums per block for the schedule's entries):
@@ -50,6 +66,13 @@
 
 namespace hypergrad {
 
+// m and s: signed 128-bit fixed point with 116 fraction bits (resolution 2^-116 ≈ 1.2e-35,
+// range |x| < 2^11 = 2048). See the file comment for why.
+inline constexpr FixedPointFormat kAdamMomentFormat{116, 128};
+// The ε the grid serves (AdamSchedule::Validate refuses others).
+inline constexpr double kAdamMinEps = 1e-12;
+inline constexpr double kAdamMaxEps = 1.0;
+
 // Learning rates α[t][j], decays β1[t][j] and β2[t][j] for iteration t and parameter block j,
 // and ε.
 struct AdamSchedule {
@@ -64,7 +87,7 @@ struct AdamSchedule {
   double Beta1(std::size_t t, std::size_t j) const { return beta1[t * blocks + j]; }
   double Beta2(std::size_t t, std::size_t j) const { return beta2[t * blocks + j]; }
   // Throws std::invalid_argument, naming the entry, unless the sizes match, every α is finite,
-  // every β is in (0, 1) and ε is finite and > 0.
+  // every β is in (0, 1) and 1e-12 ≤ ε ≤ 1.
   void Validate() const;
 };
 

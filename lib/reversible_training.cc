@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <sstream>
 #include <stdexcept>
 #include <utility>
 #include <vector>
@@ -95,6 +96,17 @@ void ReversibleTraining::TrainFrom(std::span<const double> w0, std::span<const d
     try {
       trajectory_->StepForward(c, g);
     } catch (const FixedPointOverflow& e) {
+      // A gradient that is not finite came from the model (e.g. a user's callback), not from
+      // training leaving the range: name it as the cause.
+      const std::size_t k = e.index() % n;
+      if (!std::isfinite(g[k])) {
+        std::ostringstream cause;
+        cause << "iteration " << t << ": the model's gradient for parameter "
+              << model_->ParameterName(k) << " is " << g[k]
+              << " (returned by the model, not a divergence of training), so "
+              << StateElementName(e.index()) << " cannot be updated";
+        throw FixedPointOverflow(e.index(), e.value(), e.limit()).WithContext(cause.str());
+      }
       throw e.WithContext("training diverged at iteration " + std::to_string(t) + ", " +
                           StateElementName(e.index()));
     }

@@ -12,13 +12,28 @@
 namespace hypergrad {
 namespace {
 
-// The moments u0 quantised; an overflow names element P + i of the state (w, u).
-FixedPointVector MomentsFromDoubles(std::span<const double> u0, std::size_t num_params) {
+// The moments u0 quantised in `format`; an overflow names element P + i of the state (w, u).
+MomentVector MomentsFromDoubles(std::span<const double> u0, std::size_t num_params,
+                                FixedPointFormat format) {
   try {
-    return FixedPointVector::FromDoubles(u0);
+    return MomentVector::FromDoubles(u0, format);
   } catch (const FixedPointOverflow& e) {
-    throw FixedPointOverflow(num_params + e.index(), e.value());
+    throw FixedPointOverflow(num_params + e.index(), e.value(), e.limit());
   }
+}
+
+// The one format of all the optimizer's moments (exact_optimizer.h).
+FixedPointFormat MomentFormatOf(const ExactOptimizer& optimizer) {
+  const FixedPointFormat format = optimizer.MomentFormat(0);
+  format.Validate();
+  for (std::size_t i = 1; i < optimizer.num_moments(); ++i) {
+    if (!(optimizer.MomentFormat(i) == format)) {
+      throw std::invalid_argument("trajectory: the moments of optimizer '" +
+                                  std::string(optimizer.name()) +
+                                  "' declare different fixed-point formats; all must share one");
+    }
+  }
+  return format;
 }
 
 // Reset's arguments: P weights and K·P moment values.
@@ -48,12 +63,13 @@ FixedPointState FixedPointState::Copy() const {
 }
 
 std::size_t FixedPointState::Bytes() const {
-  return (w.size() + v.size()) * sizeof(std::int64_t) + (buffer ? buffer->AllocatedBytes() : 0);
+  return w.size() * sizeof(std::int64_t) + v.Bytes() + (buffer ? buffer->AllocatedBytes() : 0);
 }
 
 FixedPointTrajectory::FixedPointTrajectory(const ExactOptimizer& optimizer, BufferKind kind,
                                            std::size_t n)
-    : optimizer_(optimizer), kind_(kind), w_values_(n), v_values_(optimizer.num_moments() * n),
+    : optimizer_(optimizer), kind_(kind), moment_format_(MomentFormatOf(optimizer)),
+      w_values_(n), v_values_(optimizer.num_moments() * n),
       inputs_(v_values_.size()), direction_(n) {
   if (optimizer.MomentStages() != 1 && optimizer.MomentStages() != optimizer.num_moments()) {
     throw std::invalid_argument("trajectory: an optimizer's moment inputs come in 1 or K stages");
@@ -67,7 +83,7 @@ FixedPointTrajectory::FixedPointTrajectory(const ExactOptimizer& optimizer, Buff
 void FixedPointTrajectory::Reset(std::span<const double> w0, std::span<const double> v0) {
   CheckStateSizes(w0, v0, w_values_.size(), v_values_.size());
   w_ = FixedPointVector::FromDoubles(w0);
-  v_ = MomentsFromDoubles(v0, w0.size());
+  v_ = MomentsFromDoubles(v0, w0.size(), moment_format_);
   w_.CopyValuesTo(w_values_);
   v_.CopyValuesTo(v_values_);
   w0_ = w_;
@@ -80,7 +96,7 @@ std::span<const double> FixedPointTrajectory::Direction(const StepCoefficients& 
   return optimizer_.Direction(c, v_values, direction_);
 }
 
-std::span<const double> FixedPointTrajectory::AddMomentInputs(FixedPointVector& v,
+std::span<const double> FixedPointTrajectory::AddMomentInputs(MomentVector& v,
                                                               std::vector<double>& v_values,
                                                               const StepCoefficients& c,
                                                               std::span<const double> g) {
@@ -131,12 +147,12 @@ void FixedPointTrajectory::SubtractMomentInputs(const StepCoefficients& c,
   }
 }
 
-void FixedPointTrajectory::Step(FixedPointVector& w, FixedPointVector& v, InfoBuffer& buffer,
+void FixedPointTrajectory::Step(FixedPointVector& w, MomentVector& v, InfoBuffer& buffer,
                                 std::vector<double>& v_values, const StepCoefficients& c,
                                 std::span<const double> g) {
   // Overflows of the moments are reported after the P elements of w.
   const auto moment_overflow = [&](const FixedPointOverflow& e) {
-    return FixedPointOverflow(w.size() + e.index(), e.value());
+    return FixedPointOverflow(w.size() + e.index(), e.value(), e.limit());
   };
   try {
     MultiplyByRatio(v, c.ratios, buffer, threads_);
@@ -223,14 +239,14 @@ namespace {
 class NaiveFloatTrajectory final : public Trajectory {
  public:
   NaiveFloatTrajectory(const ExactOptimizer& optimizer, std::size_t n)
-      : optimizer_(optimizer), w_(n), v_(optimizer.num_moments() * n), inputs_(v_.size()),
+      : optimizer_(optimizer), moment_format_(MomentFormatOf(optimizer)), w_(n), v_(optimizer.num_moments() * n), inputs_(v_.size()),
         direction_(n) {}
 
   void Reset(std::span<const double> w0, std::span<const double> v0) override {
     CheckStateSizes(w0, v0, w_.size(), v_.size());  // before w_ takes w0's size
     // Start from the quantised values, like the fixed-point strategies.
     w_ = FixedPointVector::FromDoubles(w0).Values();
-    v_ = MomentsFromDoubles(v0, w0.size()).Values();
+    v_ = MomentsFromDoubles(v0, w0.size(), moment_format_).Values();
     w0_ = w_;
     v0_ = v_;
   }
@@ -272,6 +288,7 @@ class NaiveFloatTrajectory final : public Trajectory {
 
  private:
   const ExactOptimizer& optimizer_;
+  FixedPointFormat moment_format_;
   std::vector<double> w_, v_, w0_, v0_, inputs_, direction_;
 };
 

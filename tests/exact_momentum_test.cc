@@ -280,6 +280,90 @@ TEST_P(ExactMomentumTest, OverflowOnSeveralThreadsNamesTheSameElementAndChangesN
   }
 }
 
+// Algorithm 3 on 128-bit fixed point (Adam's moments: 116 fraction bits, |x| < 2048), checked
+// against the definition computed independently with GCC's truncating 128-bit / and %: after a
+// multiply by n/d each element is ⌊c/d⌋·n + digit with 0 ≤ digit < n; values from 1e-30 to
+// ±2000, ratios with d = 2^16 or a prime d and their inverses (divisor n),
+// 30 steps on 1 and 3 threads (pieces of 3 elements: the parallel path) with the same bits,
+// and all undone exactly.
+TEST_P(ExactMomentumTest, WideMultiplyFollowsTheDefinitionAndReversesOnThreads) {
+  const int bits = 116;
+  std::vector<double> a;
+  RandomStream rng(41);
+  for (int e = -30; e <= 2; ++e) {
+    for (const double m : {1.0, -2.0, 0.7}) a.push_back(m * std::pow(10.0, e) * (1 + rng.Uniform()));
+  }
+  a.insert(a.end(), {0.0, 2000.0, -2000.0});
+  const std::size_t n = a.size();
+  std::vector<MomentumRatio> ratios(n, MomentumToRatio(0.999));
+  for (std::size_t i = 0; i < n; i += 3) ratios[i] = MomentumToRatio(0.9);
+  for (std::size_t i = 1; i < n; i += 3) ratios[i] = MomentumRatio{40000, 65521};  // d prime
+  const auto floor_div = [](Int128 c, Int128 m) {
+    Int128 q = c / m;
+    if (c % m < 0) --q;
+    return q;
+  };
+  struct Run {
+    WideFixedPointVector v;
+    std::unique_ptr<InfoBuffer> buffer;
+  };
+  std::vector<Run> runs;
+  for (int k = 0; k < 2; ++k) runs.push_back({WideFixedPointVector::FromDoubles(a, bits), Make(n)});
+  const WideFixedPointVector original = runs[0].v;
+  const std::size_t steps = 30;
+  for (std::size_t t = 0; t < steps; ++t) {
+    const WideFixedPointVector before = runs[0].v;
+    for (unsigned k = 0; k < 2; ++k) {
+      MultiplyByRatio(runs[k].v, ratios, *runs[k].buffer,
+                      RatioSplit{.threads = 1 + 2 * k, .min_piece = 3});
+    }
+    ASSERT_EQ(runs[1].v, runs[0].v) << "step " << t;
+    for (std::size_t i = 0; i < n; ++i) {
+      const Int128 low = floor_div(before.raw()[i], ratios[i].d) * ratios[i].n;
+      const Int128 got = runs[0].v.raw()[i];
+      ASSERT_TRUE(got >= low && got < low + ratios[i].n) << "element " << i << ", step " << t;
+    }
+  }
+  EXPECT_EQ(Contents(*runs[1].buffer), Contents(*runs[0].buffer));
+  for (std::size_t t = steps; t-- > 0;) {
+    for (unsigned k = 0; k < 2; ++k) {
+      DivideByRatio(runs[k].v, ratios, *runs[k].buffer,
+                    RatioSplit{.threads = 1 + 2 * k, .min_piece = 3});
+    }
+  }
+  for (const Run& run : runs) {
+    EXPECT_EQ(run.v, original);
+    EXPECT_TRUE(run.buffer->Empty());
+  }
+}
+
+// A 128-bit value near the limit 2048 that a factor above 1 pushes out: the element is named
+// with the format's limit, and v and the buffer are unchanged; the most negative values divide
+// back exactly.
+TEST_P(ExactMomentumTest, WideOverflowNamesTheElementAndChangesNothing) {
+  std::vector<double> a = {1.0, -2047.9, 2040.0, -1e-20};
+  WideFixedPointVector v = WideFixedPointVector::FromDoubles(a, 116);
+  auto buffer = Make(a.size());
+  const MomentumRatio ratio = MomentumToRatio(0.9);
+  MultiplyByRatio(v, {&ratio, 1}, *buffer, RatioSplit{});
+  const WideFixedPointVector before = v;
+  const std::vector<std::string> contents = Contents(*buffer);
+  const MomentumRatio grow = MomentumToRatio(1.2);
+  try {
+    MultiplyByRatio(v, {&grow, 1}, *buffer, RatioSplit{});
+    FAIL() << "-2047.9 · 0.9 · 1.2 should overflow";
+  } catch (const FixedPointOverflow& e) {
+    EXPECT_EQ(e.index(), 1u);
+    EXPECT_EQ(e.limit(), 2048.0);
+    EXPECT_NE(std::string(e.what()).find("(-2048, 2048)"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(v, before);
+  EXPECT_EQ(Contents(*buffer), contents);
+  DivideByRatio(v, {&ratio, 1}, *buffer, RatioSplit{});
+  EXPECT_EQ(v, WideFixedPointVector::FromDoubles(a, 116));
+  EXPECT_TRUE(buffer->Empty());
+}
+
 INSTANTIATE_TEST_SUITE_P(Buffers, ExactMomentumTest,
                          ::testing::Values(BufferKind::kExact, BufferKind::kFast),
                          [](const auto& p) { return std::string(BufferKindName(p.param)); });

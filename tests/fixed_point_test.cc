@@ -183,5 +183,67 @@ TEST(FixedPointVectorTest, FromDoublesQuantisesAndReportsTheElement) {
   }
 }
 
+// 128-bit fixed point with 116 fraction bits (Adam's moments): trunc(x · 2^116) toward zero,
+// conversion back correctly rounded, range |x| < 2^11 = 2048, resolution 2^-116.
+TEST(WideFixedPointVectorTest, QuantisesTruncatesAndConvertsBack) {
+  const FixedPointFormat format{116, 128};
+  EXPECT_EQ(format.Limit(), 2048.0);
+  EXPECT_EQ(format.Resolution(), std::ldexp(1.0, -116));
+  const std::vector<double> x = {1e-27, -1e-27, 3.0 * std::ldexp(1.0, -117), 2047.5, -1e-35,
+                                 0.1};
+  const WideFixedPointVector v = WideFixedPointVector::FromDoubles(x, 116);
+  EXPECT_EQ(v.raw()[2], 1);   // 1.5 quanta truncate to 1
+  EXPECT_EQ(v.raw()[4], 0);   // below one quantum: 0
+  EXPECT_EQ(v.raw()[0], -v.raw()[1]);
+  for (std::size_t i : {0u, 1u, 3u, 5u}) {
+    EXPECT_NEAR(v.Value(i), x[i], format.Resolution()) << i;  // truncation: < one quantum
+  }
+  EXPECT_EQ(v.Value(3), 2047.5);
+  // Correct rounding of int128 → double: 2^60 + 2^7 + 1 quanta is nearer 2^60 + 2^8 than 2^60.
+  WideFixedPointVector w(1, 116);
+  w.raw()[0] = (Int128{1} << 60) + (Int128{1} << 7) + 1;
+  EXPECT_EQ(w.Value(0), std::ldexp(std::ldexp(1.0, 60) + 256.0, -116));
+  EXPECT_THROW(WideFixedPointVector(1, 127), std::invalid_argument);
+  EXPECT_THROW(FixedPointFormat({60, 64}).Validate(), std::invalid_argument);
+}
+
+TEST(WideFixedPointVectorTest, ScaledAddIsUndoneAndOverflowChangesNothing) {
+  std::vector<double> x = {1e-30, -5.0, 1000.0, 0.0};
+  WideFixedPointVector v = WideFixedPointVector::FromDoubles(x, 116);
+  const WideFixedPointVector original = v;
+  const std::vector<double> scale = {1e-3, 0.5, 0.001, 3.0}, a = {1e-24, 3.0, 7.0, -1e-12};
+  v.AddScaled(scale, a, 2);
+  EXPECT_NEAR(v.Value(0), 1e-30 + 1e-27, std::ldexp(2.0, -116));
+  v.SubScaled(scale, a);
+  EXPECT_EQ(v, original);
+  const std::vector<double> big = {0.0, 0.0, 1100.0, 0.0};
+  try {
+    v.AddScaled({}, big);
+    FAIL() << "1000 + 1100 is outside (-2048, 2048)";
+  } catch (const FixedPointOverflow& e) {
+    EXPECT_EQ(e.index(), 2u);
+    EXPECT_EQ(e.value(), 2100.0);
+    EXPECT_NE(std::string(e.what()).find("(-2048, 2048)"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(v, original);
+  const std::vector<double> nan = {0.0, std::nan(""), 0.0, 0.0};
+  EXPECT_THROW(v.AddScaled({}, nan), FixedPointOverflow);
+  EXPECT_EQ(v, original);
+  EXPECT_THROW(WideFixedPointVector::FromDoubles(std::vector<double>{2048.0}, 116),
+               FixedPointOverflow);
+}
+
+// WithContext names the element through its context only: no second index in the message, and
+// the cause says whether the value was too large or not a number.
+TEST(FixedPointOverflowTest, ContextReplacesTheElementIndex) {
+  const FixedPointOverflow big(6, 3000.5), nan(6, std::nan(""));
+  const std::string with = big.WithContext("training diverged at iteration 3, velocity of "
+                                           "parameter w[1]").what();
+  EXPECT_EQ(with, "training diverged at iteration 3, velocity of parameter w[1]: fixed-point "
+                  "overflow: value 3000.5 is outside the representable range (-2048, 2048)");
+  EXPECT_EQ(std::string(nan.WithContext("x").what()),
+            "x: fixed-point overflow: value nan is not a finite number");
+}
+
 }  // namespace
 }  // namespace hypergrad

@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <type_traits>
 
@@ -208,6 +209,55 @@ TEST(ReversibleSgdTest, DivergenceIsAClearErrorNamingIterationAndParameter) {
     EXPECT_THAT(e.what(), ::testing::HasSubstr("training diverged at iteration"));
     EXPECT_THAT(e.what(), ::testing::ContainsRegex("parameter [Wb][01]\\["));
     EXPECT_THAT(e.what(), ::testing::HasSubstr("(-2048, 2048)"));
+    EXPECT_THAT(e.what(), ::testing::Not(::testing::HasSubstr("element")));
+  }
+}
+
+// L = Σ_k w_k except that parameter 1's gradient is NaN from iteration 2 on (a model, e.g. a
+// user's callback, returning NaN).
+class NanAtTwoModel final : public Model {
+ public:
+  std::size_t num_params() const override { return 5; }
+  double Gradient(std::span<const double> w, const Batch& batch,
+                  std::span<double> grad) const override {
+    std::fill(grad.begin(), grad.end(), 1.0);
+    if (batch.rows.at(0) >= 2) grad[1] = std::nan("");
+    return w[0];
+  }
+  double GradientAndHvp(std::span<const double> w, const Batch& batch, std::span<const double>,
+                        std::span<double> grad, std::span<double> hvp,
+                        std::span<double>) const override {
+    std::fill(hvp.begin(), hvp.end(), 0.0);
+    return Gradient(w, batch, grad);
+  }
+};
+
+// An overflow message names one element: its parameter and which state (the velocity element
+// of parameter w[1] is not "element 6" as well), and its cause: a NaN the model returned is
+// named as the model's, not as training diverging.
+TEST(ReversibleSgdTest, OverflowMessagesNameOneElementAndTheCause) {
+  const auto model = std::make_shared<const NanAtTwoModel>();
+  ReversibleSgd sgd({model, ParameterBlocks::Single(5), Schedule::Constant(5, 1, 0.1, 0.9),
+                     [](std::size_t t) { return Batch{{t}}; }});
+  try {
+    sgd.Train(std::vector<double>(5, 0.0), std::vector<double>(5, 0.0));
+    FAIL() << "a NaN gradient cannot enter the velocity";
+  } catch (const FixedPointOverflow& e) {
+    EXPECT_STREQ(e.what(),
+                 "iteration 2: the model's gradient for parameter w[1] is nan (returned by the "
+                 "model, not a divergence of training), so velocity of parameter w[1] cannot be "
+                 "updated: fixed-point overflow: value nan is not a finite number");
+  }
+  std::vector<double> v0(5, 0.0);
+  v0[3] = 3000.0;
+  try {
+    sgd.Train(std::vector<double>(5, 0.0), v0);
+    FAIL() << "v0 = 3000 is out of range";
+  } catch (const FixedPointOverflow& e) {
+    EXPECT_STREQ(e.what(),
+                 "initial weights or moments out of range (velocity of parameter w[3]): "
+                 "fixed-point overflow: value 3000 is outside the representable range "
+                 "(-2048, 2048)");
   }
 }
 

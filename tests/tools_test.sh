@@ -130,6 +130,7 @@ expect_error "--layers: .*parameter count beyond" "${h[@]}" --layers 784,4294967
 expect_error "--beta2: expected a number in" "${h[@]}" --optimizer adam --beta2 1
 expect_error "--eps: expected a number in" "${h[@]}" --optimizer adam --eps 0
 expect_error "--optimizer: .*lion" "${h[@]}" --optimizer lion
+expect_error "--eps: expected a number in \\[1e-12, 1\\]" "${h[@]}" --optimizer adam --eps 1e-13
 expect_error "--train-size 1000000000: .*GiB of memory" "$bin/reversal_check" --train-size 1000000000 --quiet
 /usr/bin/python3 -c "
 import h5py, numpy as np

@@ -1,9 +1,11 @@
 // libFuzzer target: the information buffers and Algorithm 3 against a big-integer reference
 // model (reference notes §2). Each input is a program: a buffer kind, a vector of values over
-// the whole int64 range, then a random interleaving of pushes, pops (radices 1 … 2^16 + 1),
+// the whole int64 range (or, for about half the inputs, chosen from the input's size, 128-bit
+// fixed point over the whole int128 range: Adam's moments), then a random interleaving of pushes, pops (radices 1 … 2^16 + 1),
 // multiplies and divides by per-element ratios n/d (1 … 2^16 + 1, where 2^16 + 1 must be
 // refused). Checked at every step: the exact buffer pops what the model pops; Algorithm 3 gives
-// the model's result, or overflows exactly when the model's result leaves (−2^63, 2^63) and
+// the model's result, or overflows exactly when the model's result leaves (−2^63, 2^63) (or
+// (−2^127, 2^127)) and
 // then changes nothing. At the end every operation is undone in reverse order: the values and
 // an empty buffer must come back bit for bit, for both buffers. Algorithm 3 runs in its
 // parallel form (1 to 3 threads, pieces of 1 to 3 elements, chosen from the input's size so
@@ -31,6 +33,8 @@ namespace {
 using hypergrad::BufferKind;
 using hypergrad::FixedPointOverflow;
 using hypergrad::FixedPointVector;
+using hypergrad::Int128;
+using hypergrad::WideFixedPointVector;
 using hypergrad::InfoBuffer;
 using hypergrad::MomentumRatio;
 using BigInt = boost::multiprecision::cpp_int;
@@ -73,9 +77,48 @@ bool SameContents(const InfoBuffer& a, const InfoBuffer& b) {
   return true;
 }
 
+// The two widths: how a vector is made and how a raw value is drawn (never the most negative
+// integer, which is outside the fixed-point range).
+template <class Vector>
+struct Width;
+template <>
+struct Width<FixedPointVector> {
+  using Int = std::int64_t;
+  static FixedPointVector Make(std::size_t n) { return FixedPointVector(n); }
+  static Int Draw(FuzzedDataProvider& in) {
+    const Int c = in.ConsumeIntegral<std::int64_t>();
+    return c == std::numeric_limits<std::int64_t>::min() ? c + 1 : c;
+  }
+  static BigInt Low() { return BigInt(std::numeric_limits<std::int64_t>::min()); }
+};
+template <>
+struct Width<WideFixedPointVector> {
+  using Int = Int128;
+  static WideFixedPointVector Make(std::size_t n) { return WideFixedPointVector(n, 116); }
+  static Int Draw(FuzzedDataProvider& in) {
+    const std::int64_t high = in.ConsumeIntegral<std::int64_t>();
+    const std::uint64_t low = in.ConsumeIntegral<std::uint64_t>();
+    const Int c = static_cast<Int>((static_cast<unsigned __int128>(high) << 64) | low);
+    return c == Low128() ? c + 1 : c;
+  }
+  static Int Low128() { return static_cast<Int>(static_cast<unsigned __int128>(1) << 127); }
+  static BigInt Low() { return -(BigInt(1) << 127); }
+};
+
+// A raw integer of either width as a big integer.
+BigInt Big(std::int64_t c) { return BigInt(c); }
+BigInt Big(Int128 c) {
+  const bool negative = c < 0;
+  const unsigned __int128 u = negative ? static_cast<unsigned __int128>(0) - static_cast<unsigned __int128>(c)
+                                       : static_cast<unsigned __int128>(c);
+  BigInt b = (BigInt(static_cast<std::uint64_t>(u >> 64)) << 64) + BigInt(static_cast<std::uint64_t>(u));
+  return negative ? BigInt(-b) : b;
+}
+
 // Algorithm 3 as `split` says; returns 0 (done), 1 (invalid argument) or 2 + the overflowing
 // element's index.
-std::size_t Apply(FixedPointVector& v, const std::vector<MomentumRatio>& ratios, InfoBuffer& buffer,
+template <class Vector>
+std::size_t Apply(Vector& v, const std::vector<MomentumRatio>& ratios, InfoBuffer& buffer,
                   bool divide, hypergrad::RatioSplit split) {
   try {
     if (divide) {
@@ -99,26 +142,22 @@ struct Done {
   std::vector<MomentumRatio> ratios;
 };
 
-}  // namespace
-
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  FuzzedDataProvider in(data, size);
+template <class Vector>
+int Run(FuzzedDataProvider& in, std::size_t size) {
+  using W = Width<Vector>;
   const BufferKind kind = in.ConsumeBool() ? BufferKind::kExact : BufferKind::kFast;
   const bool exact = kind == BufferKind::kExact;
   const std::size_t n = in.ConsumeIntegralInRange<std::size_t>(1, 8);
-  FixedPointVector v(n);
-  for (auto& c : v.raw()) {
-    c = in.ConsumeIntegral<std::int64_t>();
-    if (c == std::numeric_limits<std::int64_t>::min()) c += 1;  // outside the fixed-point range
-  }
-  const FixedPointVector original = v;
+  Vector v = W::Make(n);
+  for (auto& c : v.raw()) c = W::Draw(in);
+  const Vector original = v;
   auto buffer = hypergrad::MakeInfoBuffer(kind, n);
   auto shadow_buffer = hypergrad::MakeInfoBuffer(kind, n);  // the one-thread run
-  FixedPointVector shadow = v;
+  Vector shadow = v;
   const hypergrad::RatioSplit split{static_cast<unsigned>(1 + size % 3), 1 + (size / 3) % 3};
   std::vector<BigInt> model(n, 0);  // the authors' unbounded integers (exact buffer only)
   std::vector<Done> done;
-  const BigInt low = BigInt(std::numeric_limits<std::int64_t>::min()), high = BigInt(std::numeric_limits<std::int64_t>::max());
+  const BigInt low = W::Low(), high = -low - 1;
 
   for (int step = 0; step < 64 && in.remaining_bytes() > 0; ++step) {
     const int op = in.ConsumeIntegralInRange<int>(0, 3);
@@ -151,7 +190,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       valid = valid && r.n <= 65536 && r.d <= 65536;
     }
     const bool divide = op == 3;
-    const FixedPointVector before = v;
+    const Vector before = v;
     const std::vector<BigInt> model_before = model;
     // The model: Algorithm 3 element by element (divide = multiply by d/n).
     // The fast buffer pops other digits than the model: for it, overflow is certain only when
@@ -162,7 +201,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       const MomentumRatio r = ratios[broadcast ? 0 : i];
       const std::uint32_t num = divide ? r.d : r.n, den = divide ? r.n : r.d;
       BigInt q, rem;
-      FloorDivMod(BigInt(v.raw()[i]), BigInt(den), q, rem);
+      FloorDivMod(Big(v.raw()[i]), BigInt(den), q, rem);
       model[i] = model[i] * den + rem;
       const BigInt digit = model[i] % num;
       model[i] /= num;
@@ -182,7 +221,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       CHECK(shadow_outcome == 0);
       CHECK(valid && (exact ? !overflow : !must_overflow));
       if (exact) {
-        for (std::size_t i = 0; i < n; ++i) CHECK(BigInt(v.raw()[i]) == expected[i]);
+        for (std::size_t i = 0; i < n; ++i) CHECK(Big(v.raw()[i]) == expected[i]);
       }
       done.push_back({divide ? Done::kDivide : Done::kMultiply, 0, 0, 0, ratios});
     } catch (const std::invalid_argument&) {
@@ -211,4 +250,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   CHECK(v == original);
   CHECK(buffer->Empty());
   return 0;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  FuzzedDataProvider in(data, size);
+  // The width from the size, like the split: inputs kept from before keep their meaning when
+  // (size / 9) is even.
+  if ((size / 9) % 2 == 1) return Run<WideFixedPointVector>(in, size);
+  return Run<FixedPointVector>(in, size);
 }

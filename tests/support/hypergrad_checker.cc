@@ -104,11 +104,9 @@ Hypergradients ComputeHypergradients(const std::string& optimizer,
   return run->Reverse(d_w, d_theta);
 }
 
-void ExpectOptimizerConforms(const std::string& optimizer, const ConformanceProblem& problem,
-                             const FiniteDifferenceOptions& options) {
+Hypergradients ExpectStrategiesAgree(const std::string& optimizer, const ConformanceProblem& problem) {
   // Every strategy with both buffers; the exact buffer's reversible result is differenced.
   Hypergradients exact;
-  double exact_bits = 0.0;
   for (BufferKind buffer : {BufferKind::kExact, BufferKind::kFast}) {
     const std::string name(BufferKindName(buffer));
     // Two Revolve snapshots: even short runs then need restores and repeated advances.
@@ -128,6 +126,14 @@ void ExpectOptimizerConforms(const std::string& optimizer, const ConformanceProb
     }
     if (buffer == BufferKind::kExact) exact = reversible;
   }
+  return exact;
+}
+
+void ExpectOptimizerConforms(const std::string& optimizer, const ConformanceProblem& problem,
+                             const FiniteDifferenceOptions& options) {
+  // Every strategy with both buffers; the exact buffer's reversible result is differenced.
+  const Hypergradients exact = ExpectStrategiesAgree(optimizer, problem);
+  double exact_bits = 0.0;
   // Over a long run the exact buffer holds log2(d/n) bits per ratio applied (each multiply by
   // n/d pushes a digit of radix d and pops one of radix n); short runs from zero moments hold
   // less. Measured on kBitsSteps steps of the problem's first-step hyperparameters.

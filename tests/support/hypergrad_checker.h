@@ -58,6 +58,12 @@ struct FiniteDifferenceOptions {
 void ExpectOptimizerConforms(const std::string& optimizer, const ConformanceProblem& problem,
                              const FiniteDifferenceOptions& options = {});
 
+// The first part of the conformance test alone: every strategy (reversible, stored, √T,
+// Revolve) with both buffers gives the same bits, and w_0 and the moments come back exactly.
+// Returns the exact buffer's reversible hypergradients. (For runs where central differences
+// cannot resolve the step, e.g. Adam at ε = 1e-8 with tiny gradients.)
+Hypergradients ExpectStrategiesAgree(const std::string& optimizer, const ConformanceProblem& problem);
+
 // The hypergradients of `problem` trained with `optimizer` and reversed with `options`.
 Hypergradients ComputeHypergradients(const std::string& optimizer,
                                      const ConformanceProblem& problem,
