@@ -237,7 +237,7 @@ class NanAtTwoModel final : public Model {
 // named as the model's, not as training diverging.
 TEST(ReversibleSgdTest, OverflowMessagesNameOneElementAndTheCause) {
   const auto model = std::make_shared<const NanAtTwoModel>();
-  ReversibleSgd sgd({model, ParameterBlocks::Single(5), Schedule::Constant(5, 1, 0.1, 0.9),
+  ReversibleSgd sgd({model, ParameterBlocks::Single(5), SgdSchedule::Constant(5, 1, 0.1, 0.9),
                      [](std::size_t t) { return Batch{{t}}; }});
   try {
     sgd.Train(std::vector<double>(5, 0.0), std::vector<double>(5, 0.0));
