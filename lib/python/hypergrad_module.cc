@@ -398,7 +398,7 @@ void ApplyRatio(py::array_t<std::int64_t, py::array::c_style> values,
 }  // namespace
 }  // namespace hypergrad::python
 
-PYBIND11_MODULE(hypergrad, m) {
+PYBIND11_MODULE(_core, m) {
   using namespace hypergrad;
   using namespace hypergrad::python;
   m.doc() = "Exact hypergradients by reversible learning (Maclaurin, Duvenaud & Adams, ICML 2015)";

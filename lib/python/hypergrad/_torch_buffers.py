@@ -1,0 +1,186 @@
+"""Information buffers of Algorithm 3 in PyTorch tensor operations, one state per element,
+vectorised over all elements (no per-element Python loop), with the element count P fixed.
+
+Interface (both kinds): push(digit, radix) does B_i <- B_i * radix + digit for every element i;
+pop(radix) returns B_i mod radix and divides; popping an empty element returns 0. digit and radix
+are int64 tensors (radix 1 .. 2^16). maintain() is the only operation that reads a value on the
+host (one synchronisation); callers run it every few steps so that storage is grown in time; it
+is also what info_bits() and empty() use.
+
+  ExactBuffer ("exact"): the authors' semantics, one unbounded non-negative integer per element
+    (limbs of 31 bits); the popped digits are those of the C++ ExactBuffer, so trajectories are
+    bitwise the C++ library's with buffer="exact". Cost grows with the integers' length.
+  AnsBuffer ("fast"): range asymmetric numeral systems per element: a coder state x in
+    [2^40, 2^56) plus a stack of 16-bit words; digits coded with the uniform distribution over
+    [0, radix) quantised to the total M = 2^24 (digit r has frequency floor(M/radix) + (r < M mod
+    radix)). O(1) tensor operations per push/pop; bits used per Algorithm 3 step exceed
+    log2(d/n) by at most log2((q+1)/q) for q = floor(M/n) >= 256 (0.003 bits at n = 58983).
+    Its digits differ from the exact buffer's (any digit in [0, radix) keeps Algorithm 3 exact),
+    so the forward trajectory differs from buffer="exact" in the last bits, and from the C++
+    fast buffer's (whose coder state lives in [2^48, 2^64), unsigned 64-bit, which PyTorch lacks).
+"""
+import math
+
+import torch
+
+# Every host synchronisation of hypergrad.torch goes through host(); SYNC_COUNT counts them so
+# that tests can bound them.
+SYNC_COUNT = 0
+
+
+def host(tensor):
+    """tensor.tolist(): the one place where values move to the host."""
+    global SYNC_COUNT
+    SYNC_COUNT += 1
+    return tensor.tolist()
+
+
+MAX_RADIX_BITS = 16
+
+
+class ExactBuffer:
+    LIMB_BITS = 31
+
+    def __init__(self, size, device):
+        self.size = size
+        self.device = device
+        self.limbs = torch.zeros((4, size), dtype=torch.int64, device=device)
+        self.bits_bound = 0  # an upper bound on every element's bit length, without syncs
+
+    def _active(self):
+        return min(self.limbs.shape[0], self.bits_bound // self.LIMB_BITS + 1)
+
+    def push(self, digit, radix):
+        self.bits_bound += MAX_RADIX_BITS
+        need = self.bits_bound // self.LIMB_BITS + 1
+        if need > self.limbs.shape[0]:
+            grown = torch.zeros((2 * need, self.size), dtype=torch.int64, device=self.device)
+            grown[:self.limbs.shape[0]] = self.limbs
+            self.limbs = grown
+        carry = digit.expand(self.size)
+        mask = (1 << self.LIMB_BITS) - 1
+        for k in range(need):
+            t = self.limbs[k] * radix + carry  # < 2^31 * 2^16 + 2^16
+            self.limbs[k] = t & mask
+            carry = t >> self.LIMB_BITS
+
+    def pop(self, radix):
+        remainder = torch.zeros(self.size, dtype=torch.int64, device=self.device)
+        for k in range(self._active() - 1, -1, -1):
+            current = (remainder << self.LIMB_BITS) + self.limbs[k]  # < radix * 2^31
+            q = torch.div(current, radix, rounding_mode="floor")
+            remainder = current - q * radix
+            self.limbs[k] = q
+        return remainder
+
+    def maintain(self):
+        active = self._active()
+        nonzero = host((self.limbs[:active] != 0).any(dim=1))
+        top = max((k + 1 for k, nz in enumerate(nonzero) if nz), default=0)
+        self.bits_bound = top * self.LIMB_BITS
+
+    def info_bits(self):
+        """sum_i log2(B_i) over non-zero elements (what an ideal coder needs)."""
+        self.maintain()
+        active = self._active()
+        total = 0.0
+        for b in host(self.limbs[:active].t()) if active else []:
+            value = sum(limb << (self.LIMB_BITS * k) for k, limb in enumerate(b))
+            if value > 0:
+                total += math.log2(value)
+        return total
+
+    def nbytes(self):
+        return self.limbs.numel() * self.limbs.element_size()
+
+    def empty(self):
+        return not any(host((self.limbs != 0).any(dim=1)))
+
+
+class AnsBuffer:
+    TOTAL_BITS = 24          # M = 2^24
+    LOWER_BITS = 40          # L = 2^40; states live in [L, 2^16 L)
+    WORD_BITS = 16
+
+    def __init__(self, size, device, capacity=8):
+        self.size = size
+        self.device = device
+        self.state = torch.full((size,), 1 << self.LOWER_BITS, dtype=torch.int64, device=device)
+        self.words = torch.zeros((capacity, size), dtype=torch.int16, device=device)
+        self.depth = torch.zeros(size, dtype=torch.int64, device=device)
+        self.columns = torch.arange(size, device=device)
+        self.depth_bound = 0  # an upper bound on max(depth), without syncs
+
+    def _frequencies(self, radix):
+        total = 1 << self.TOTAL_BITS
+        q = torch.div(total, radix, rounding_mode="floor")
+        return q, total - q * radix
+
+    def push(self, digit, radix):
+        digit = digit.expand(self.size)
+        q, rem = self._frequencies(radix)
+        f = q + (digit < rem).to(torch.int64)
+        cumulative = digit * q + torch.minimum(digit, rem)
+        # Renormalise: at most one word, since x < 2^56 and x_max = 2^(40-24+16) f >= 2^40.
+        limit = f << (self.LOWER_BITS - self.TOTAL_BITS + self.WORD_BITS)
+        emit = self.state >= limit
+        if self.depth_bound + 1 > self.words.shape[0]:
+            grown = torch.zeros((2 * self.words.shape[0], self.size), dtype=torch.int16,
+                                device=self.device)
+            grown[:self.words.shape[0]] = self.words
+            self.words = grown
+        word = (self.state & 0xFFFF) - 32768
+        flat = self.words.view(-1)
+        # Every element writes at its depth; only emitting elements move their depth past it.
+        flat.scatter_(0, self.depth * self.size + self.columns, word.to(torch.int16))
+        self.depth = self.depth + emit.to(torch.int64)
+        self.depth_bound += 1
+        x = torch.where(emit, self.state >> self.WORD_BITS, self.state)
+        x_div_f = torch.div(x, f, rounding_mode="floor")
+        self.state = (x_div_f << self.TOTAL_BITS) + cumulative + (x - x_div_f * f)
+
+    def pop(self, radix):
+        q, rem = self._frequencies(radix)
+        slot = self.state & ((1 << self.TOTAL_BITS) - 1)
+        boundary = rem * (q + 1)
+        wide = slot < boundary
+        digit = torch.where(wide, torch.div(slot, q + 1, rounding_mode="floor"),
+                            rem + torch.div(slot - boundary, q, rounding_mode="floor"))
+        f = q + (digit < rem).to(torch.int64)
+        cumulative = digit * q + torch.minimum(digit, rem)
+        x = f * (self.state >> self.TOTAL_BITS) + slot - cumulative
+        pull = x < (1 << self.LOWER_BITS)
+        index = (self.depth - 1).clamp(min=0) * self.size + self.columns
+        word = self.words.view(-1).gather(0, index).to(torch.int64) + 32768
+        self.state = torch.where(pull, (x << self.WORD_BITS) | word, x)
+        self.depth = self.depth - pull.to(torch.int64)
+        return digit
+
+    def maintain(self):
+        self.depth_bound = host(self.depth.max())
+
+    def info_bits(self):
+        """sum_i (16 depth_i + log2(x_i) - 40): the bits held beyond the empty state."""
+        self.maintain()
+        bits = self.depth.to(torch.float64) * self.WORD_BITS + \
+            torch.log2(self.state.to(torch.float64)) - self.LOWER_BITS
+        return host(bits.sum())
+
+    def nbytes(self):
+        return (self.words.numel() * self.words.element_size() + self.state.numel() * 8 +
+                self.depth.numel() * 8)
+
+    def stored_bytes(self):
+        """Bytes the coded information occupies: the words below each element's depth."""
+        return 2 * host(self.depth.sum())
+
+    def empty(self):
+        return host(((self.depth == 0) & (self.state == (1 << self.LOWER_BITS))).all())
+
+
+def make_buffer(kind, size, device):
+    if kind == "exact":
+        return ExactBuffer(size, device)
+    if kind == "fast":
+        return AnsBuffer(size, device)
+    raise ValueError(f"buffer must be 'exact' or 'fast', not {kind!r}")
