@@ -279,6 +279,29 @@ def test_synchronisations_are_bounded_and_amortised(monkeypatch):
     assert counts[64] <= 40
 
 
+@pytest.mark.skipif(DEVICE != "cuda", reason="CUDA's synchronisation debug mode")
+def test_cuda_synchronisations_seen_by_cuda_are_bounded():
+    """The same bound, counted by CUDA itself (torch.cuda.set_sync_debug_mode warns at every
+    synchronising call, including implicit ones such as pageable host-to-device copies)."""
+    p = Problem("mlp")
+    counts = {}
+    for T in (64, 128):
+        alpha, gamma = sgd_schedules(T, p.B, device="cpu")
+        alpha, gamma = alpha.to(DEVICE), gamma.to(DEVICE)
+        torch.cuda.synchronize()
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            torch.cuda.set_sync_debug_mode("warn")
+            try:
+                r = hgt.hypergradients(p.net, p.train_loss, p.meta_loss, alpha, gamma)
+            finally:
+                torch.cuda.set_sync_debug_mode("default")
+        counts[T] = sum("synchroniz" in str(w.message) for w in seen)
+        assert r.reversal_exact
+    print("CUDA synchronisations:", counts)
+    assert counts[128] - counts[64] <= 3 * 64 // 32
+
+
 def test_nonreproducible_loss_is_reported():
     p = Problem("mlp")
     calls = {}

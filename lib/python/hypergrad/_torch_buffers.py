@@ -38,6 +38,23 @@ def host(tensor):
 MAX_RADIX_BITS = 16
 
 
+def _write_unique(flat, index, values):
+    """flat[index] = values for distinct indices (so the result cannot depend on the order of
+    writes). Should a PyTorch version refuse scatter_ under deterministic mode, the write runs
+    with the flag off for this one operation."""
+    try:
+        flat.scatter_(0, index, values)
+    except RuntimeError as error:
+        if "determinis" not in str(error):
+            raise
+        warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+        torch.use_deterministic_algorithms(False)
+        try:
+            flat.scatter_(0, index, values)
+        finally:
+            torch.use_deterministic_algorithms(True, warn_only=warn_only)
+
+
 class ExactBuffer:
     LIMB_BITS = 31
 
@@ -112,9 +129,19 @@ class AnsBuffer:
         self.depth_bound = 0  # an upper bound on max(depth), without syncs
 
     def _frequencies(self, radix):
+        """(q, rem) = divmod(M, radix), remembered for the last few radix tensors (a constant
+        schedule passes the same tensors every step)."""
+        cache = self.__dict__.setdefault("_cache", {})
+        key = (radix.data_ptr(), radix.shape)
+        if key in cache and cache[key][0] is radix:
+            return cache[key][1]
         total = 1 << self.TOTAL_BITS
         q = torch.div(total, radix, rounding_mode="floor")
-        return q, total - q * radix
+        result = (q, total - q * radix)
+        if len(cache) > 8:
+            cache.clear()
+        cache[key] = (radix, result)
+        return result
 
     def push(self, digit, radix):
         digit = digit.expand(self.size)
@@ -132,7 +159,7 @@ class AnsBuffer:
         word = (self.state & 0xFFFF) - 32768
         flat = self.words.view(-1)
         # Every element writes at its depth; only emitting elements move their depth past it.
-        flat.scatter_(0, self.depth * self.size + self.columns, word.to(torch.int16))
+        _write_unique(flat, self.depth * self.size + self.columns, word.to(torch.int16))
         self.depth = self.depth + emit.to(torch.int64)
         self.depth_bound += 1
         x = torch.where(emit, self.state >> self.WORD_BITS, self.state)

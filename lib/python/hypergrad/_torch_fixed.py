@@ -160,9 +160,20 @@ def wide_to_double(limbs):
     y = y + torch.where(c2 == 0, zero, c2 << (2 * WIDE_LIMB_BITS - r).clamp(max=63))
     sticky = dropped | ((c0 & ((torch.ones_like(r) << r) - 1)) != 0)
     y = y | sticky.to(torch.int64)
-    powers = torch.tensor([2.0 ** k for k in range(69)], dtype=torch.float64, device=y.device)
+    powers = _powers_of_two(y.device)
     value = y.to(torch.float64) * powers[s] * (1.0 / WIDE_RADIX)  # exact: powers of two
     return torch.where(negative, -value, value)
+
+
+_POWERS = {}
+
+
+def _powers_of_two(device):
+    """2^0 .. 2^68 as float64 on `device`, made once per device (no copy per call)."""
+    if device not in _POWERS:
+        _POWERS[device] = torch.tensor([2.0 ** k for k in range(69)], dtype=torch.float64,
+                                       device=device)
+    return _POWERS[device]
 
 
 def wide_multiply_by_ratio(limbs, n, d, buffer):

@@ -132,6 +132,8 @@ class _Run:
             torch.arange(self.B), torch.tensor(self.sizes)).to(self.device)
         self.sync_start = buffers.SYNC_COUNT
         self.first_bad = None
+        self.T = None
+        self.constant, self.expanded = {}, {}
 
     # -- schedules ---------------------------------------------------------------------------
     def schedule(self, value, name, T, low=None, high=None):
@@ -178,8 +180,22 @@ class _Run:
         return lengths.pop()
 
     def expand(self, per_block):
-        """(B,) values on the device -> (P,) per element."""
+        """(B,) values on the device -> (P,) per element. A row of a schedule whose rows are all
+        equal (see constant_rows) is expanded once and the same tensor returned after."""
+        key = self.constant.get(per_block.data_ptr() - per_block.storage_offset() *
+                                per_block.element_size())
+        if key is not None:
+            if key not in self.expanded:
+                self.expanded[key] = per_block[self.block_of]
+            return self.expanded[key]
         return per_block[self.block_of]
+
+    def constant_rows(self, schedule):
+        """Marks a (T, B) device schedule whose rows are all equal (checked on the CPU copy
+        before moving it), so that expand() reuses one expansion for every step."""
+        if bool((schedule == schedule[:1]).all()):
+            self.constant[schedule.data_ptr()] = len(self.constant)
+        return schedule
 
     def block_sums(self, x):
         return torch.stack([piece.sum() for piece in torch.split(x, self.sizes)])
@@ -247,12 +263,18 @@ class _Run:
         g = self.flat_grad(loss, self.params, create_graph)
         return loss, torch.cat([x.reshape(-1) for x in g]), g
 
-    @staticmethod
-    def fingerprint(g):
+    def fingerprint(self, g):
         """Two int64 sums of the gradient's bits (wrapping): equal bits give equal sums."""
         bits = g.detach().view(torch.int64)
-        weights = torch.arange(1, 2 * bits.numel(), 2, device=bits.device, dtype=torch.int64)
-        return torch.stack([bits.sum(), (bits * weights).sum()])
+        if getattr(self, "weights", None) is None:
+            self.weights = torch.arange(1, 2 * bits.numel(), 2, device=bits.device,
+                                        dtype=torch.int64)
+        return torch.stack([bits.sum(), (bits * self.weights).sum()])
+
+    def mark_mismatch(self, mismatch, t, g, prints):
+        """The first reverse step whose gradient's fingerprint differs from the forward one."""
+        return torch.where((mismatch < 0) & (self.fingerprint(g) != prints[t]).any(),
+                           self.step_numbers[t], mismatch)
 
     # -- amortised checks --------------------------------------------------------------------
     def flag(self, t, loss, g, overflow):
@@ -261,9 +283,10 @@ class _Run:
         code = torch.where(~torch.isfinite(loss), 1,
                            torch.where(~torch.isfinite(g).all(), 2,
                                        torch.where(overflow.any(), 3, 0)))
-        marker = torch.stack([torch.tensor(t, device=self.device), code])
         if self.first_bad is None:
             self.first_bad = torch.tensor([-1, 0], device=self.device)
+            self.step_numbers = torch.arange(self.T, device=self.device)
+        marker = torch.stack([self.step_numbers[t], code.to(torch.int64)])
         self.first_bad = torch.where((self.first_bad[1] == 0) & (code != 0), marker,
                                      self.first_bad)
 
@@ -305,14 +328,15 @@ def hypergradients(model, train_loss, meta_loss, alpha, gamma, hyperparameters=(
     d_gamma (T, B), d_w0, d_v0, d_hyper, meta_loss, w_T, v_T, reversal_exact, info_bits,
     buffer_bytes, nonreproducible_step."""
     run = _Run(model, train_loss, meta_loss, hyperparameters, buffer, check_every)
-    T = run.length(T, alpha, gamma)
+    T = run.T = run.length(T, alpha, gamma)
     alpha_s = run.schedule(alpha, "alpha", T)
     gamma_s = run.schedule(gamma, "gamma", T, 0.0, 1.0)
     n_s, d_s = fx.momentum_ratio(gamma_s)
     dev = run.device
-    alpha_d, gamma_d = alpha_s.to(dev), gamma_s.to(dev)
-    increment_d = (-(1.0 - gamma_s)).to(dev)  # the C++ increment -(1 - gamma), multiplied by g
-    n_d, d_d = n_s.to(dev, torch.int64), d_s.to(dev, torch.int64)
+    c = lambda x, dtype=torch.float64: run.constant_rows(x.to(dev, dtype).contiguous())  # noqa: E731
+    alpha_d, gamma_d = c(alpha_s), c(gamma_s)
+    increment_d = c(-(1.0 - gamma_s))  # the C++ increment -(1 - gamma), multiplied by g
+    n_d, d_d = c(n_s, torch.int64), c(d_s, torch.int64)
     start_syncs = buffers.SYNC_COUNT
     run.begin()
     try:
@@ -371,8 +395,7 @@ def hypergradients(model, train_loss, meta_loss, alpha, gamma, hyperparameters=(
             u = -run.expand(increment_d[t]) * d_v  # (1 - gamma) d_v
             loss, g, g_list = run.gradient(t, create_graph=True)
             g = g.detach()
-            mismatch = torch.where((mismatch < 0) & (run.fingerprint(g) != prints[t]).any(),
-                                   torch.tensor(t, device=dev), mismatch)
+            mismatch = run.mark_mismatch(mismatch, t, g, prints)
             dot = sum((gi * ui.view_as(gi)).sum() for gi, ui in zip(g_list, torch.split(u, run.sizes)))
             second = run.flat_grad(dot, run.params + run.hyper)
             hvp = torch.cat([x.reshape(-1) for x in second[:run.B]]).detach()
@@ -434,17 +457,18 @@ def adam_hypergradients(model, train_loss, meta_loss, alpha, beta1, beta2, eps=1
     if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not (1e-12 <= eps <= 1.0):
         raise ValueError(f"eps = {eps!r}: must be a number in [1e-12, 1]")
     eps = float(eps)
-    T = run.length(T, alpha, beta1, beta2)
+    T = run.T = run.length(T, alpha, beta1, beta2)
     alpha_s = run.schedule(alpha, "alpha", T)
     b1_s = run.schedule(beta1, "beta1", T, 0.0, 1.0)
     b2_s = run.schedule(beta2, "beta2", T, 0.0, 1.0)
     p1_s, p2_s = _running_products(b1_s), _running_products(b2_s)
     dev = run.device
-    alpha_d, b1_d, b2_d = alpha_s.to(dev), b1_s.to(dev), b2_s.to(dev)
+    c = lambda x, dtype=torch.float64: run.constant_rows(x.to(dev, dtype).contiguous())  # noqa: E731
+    alpha_d, b1_d, b2_d = c(alpha_s), c(b1_s), c(b2_s)
     c1_d, c2_d = (1.0 - p1_s).to(dev), (1.0 - p2_s).to(dev)
-    inc1_d, inc2_d = (1.0 - b1_s).to(dev), (1.0 - b2_s).to(dev)
-    n1, d1 = [x.to(dev, torch.int64) for x in fx.momentum_ratio(b1_s)]
-    n2, d2 = [x.to(dev, torch.int64) for x in fx.momentum_ratio(b2_s)]
+    inc1_d, inc2_d = c(1.0 - b1_s), c(1.0 - b2_s)
+    n1, d1 = [c(x, torch.int64) for x in fx.momentum_ratio(b1_s)]
+    n2, d2 = [c(x, torch.int64) for x in fx.momentum_ratio(b2_s)]
     start_syncs = buffers.SYNC_COUNT
     run.begin()
     try:
@@ -521,8 +545,7 @@ def adam_hypergradients(model, train_loss, meta_loss, alpha, beta1, beta2, eps=1
             run.set_weights(w)
             loss, g, g_list = run.gradient(t, create_graph=True)
             g = g.detach()
-            mismatch = torch.where((mismatch < 0) & (run.fingerprint(g) != prints[t]).any(),
-                                   torch.tensor(t, device=dev), mismatch)
+            mismatch = run.mark_mismatch(mismatch, t, g, prints)
             g_bar = run.expand(inc1_d[t]) * d_m + 2 * run.expand(inc2_d[t]) * g * d_s
             dot = sum((gi * ui.view_as(gi)).sum()
                       for gi, ui in zip(g_list, torch.split(g_bar, run.sizes)))
