@@ -181,34 +181,7 @@ def test_trajectory_is_bitwise_the_compiled_modules():
     p = Problem("mlp", seed=5)
     T = 15
     alpha, gamma = sgd_schedules(T, p.B)
-    params = list(p.net.parameters())
-    sizes = [q.numel() for q in params]
-    flat = torch.cat([q.detach().flatten() for q in params])
-
-    def load(w):
-        with torch.no_grad():
-            for q, piece in zip(params, torch.split(torch.from_numpy(np.array(w)), sizes)):
-                q.copy_(piece.view_as(q))
-
-    def gradient(w, t):
-        load(w)
-        loss = p.train_loss(p.net, t)
-        g = torch.autograd.grad(loss, params)
-        return float(loss), torch.cat([x.flatten() for x in g]).numpy()
-
-    def hvp(w, u, t):
-        load(w)
-        g = torch.autograd.grad(p.train_loss(p.net, t), params, create_graph=True)
-        dot = sum((x * y.view_as(x)).sum() for x, y in zip(g, torch.split(torch.from_numpy(u), sizes)))
-        return torch.cat([x.flatten() for x in torch.autograd.grad(dot, params)]).numpy()
-
-    def meta_gradient(w):
-        load(w)
-        f = p.meta_loss(p.net)
-        return float(f), torch.cat([x.flatten() for x in torch.autograd.grad(f, params)]).numpy()
-
-    w0 = flat.numpy().copy()
-    blocks = np.repeat(np.arange(p.B), sizes)
+    gradient, hvp, meta_gradient, w0, blocks, load = torch_callbacks(p)
     c = hypergrad.hypergradients(gradient, hvp, meta_gradient, w0, alpha.numpy(), gamma.numpy(),
                                  blocks=blocks, buffer="exact")
     load(w0)
@@ -366,3 +339,73 @@ def test_bad_inputs_give_clear_errors():
         call(train_loss=lambda m, t: p.train_loss(m, t) * (float("nan") if t == 2 else 1.0))
     assert all(torch.equal(a, b) for a, b in zip(before, p.net.parameters()))
     assert not torch.are_deterministic_algorithms_enabled()
+
+
+def test_adam_trajectory_is_bitwise_the_compiled_modules():
+    """The same check for Adam (m and s in 128-bit fixed point with 116 fraction bits). Skipped
+    while the compiled Adam keeps s on the 2^-52 grid (detected by one step with g = 1e-7 at
+    eps = 1e-8: float Adam moves by -0.909 alpha, the 2^-52 grid by about -10 alpha)."""
+    if not hypergrad.HAVE_CORE or DEVICE != "cpu":
+        pytest.skip("needs the compiled core, on the CPU")
+    import numpy as np
+    probe = hypergrad.adam_hypergradients(
+        lambda w, t: (float(w[0] * 1e-7), np.array([1e-7])), lambda w, u, t: np.zeros(1),
+        lambda w: (float(w[0]), np.ones(1)), np.zeros(1), np.array([0.01]), np.array([0.9]),
+        np.array([0.999]), eps=1e-8)
+    if not abs(probe.w_T[0] / -0.01 - 1 / (1 + 0.1)) < 1e-3:
+        pytest.skip(f"the compiled Adam's first step for g = 1e-7 is {probe.w_T[0] / 0.01:.3f} "
+                    "alpha: its s is not on the 2^-116 grid")
+    p = Problem("mlp", seed=5)
+    T = 15
+    g = torch.Generator().manual_seed(3)
+    alpha = 0.005 + 0.01 * torch.rand(T, p.B, generator=g, dtype=torch.float64)
+    beta1 = 0.85 + 0.1 * torch.rand(T, p.B, generator=g, dtype=torch.float64)
+    beta2 = 0.99 + 0.009 * torch.rand(T, p.B, generator=g, dtype=torch.float64)
+    gradient, hvp, meta_gradient, w0, blocks, load = torch_callbacks(p)
+    c = hypergrad.adam_hypergradients(gradient, hvp, meta_gradient, w0, alpha.numpy(),
+                                      beta1.numpy(), beta2.numpy(), eps=1e-8, blocks=blocks,
+                                      buffer="exact")
+    load(w0)
+    r = hgt.adam_hypergradients(p.net, p.train_loss, p.meta_loss, alpha, beta1, beta2, eps=1e-8,
+                                buffer="exact")
+    assert c.reversal_exact and r.reversal_exact
+    same = lambda a, b: np.array_equal(np.asarray(a).view(np.int64), np.asarray(b).view(np.int64))
+    assert same(torch.cat([x.flatten() for x in r.w_T]).numpy(), c.w_T)
+    assert same(r.m_T.numpy(), c.m_T) and same(r.s_T.numpy(), c.s_T)
+    for mine, theirs in ((r.d_alpha, c.d_alpha), (r.d_beta1, c.d_beta1), (r.d_beta2, c.d_beta2)):
+        np.testing.assert_allclose(mine.numpy(), theirs, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(torch.cat([x.flatten() for x in r.d_w0]).numpy(), c.d_w0,
+                               rtol=1e-10, atol=1e-12)
+    assert abs(r.d_eps - c.d_eps) <= 1e-10 * abs(c.d_eps)
+
+
+def torch_callbacks(p):
+    """The numpy callbacks of the compiled module for Problem p's torch model."""
+    import numpy as np
+    params = list(p.net.parameters())
+    sizes = [q.numel() for q in params]
+
+    def load(w):
+        with torch.no_grad():
+            for q, piece in zip(params, torch.split(torch.from_numpy(np.array(w)), sizes)):
+                q.copy_(piece.view_as(q))
+
+    def gradient(w, t):
+        load(w)
+        loss = p.train_loss(p.net, t)
+        return float(loss), torch.cat([x.flatten() for x in torch.autograd.grad(loss, params)]).numpy()
+
+    def hvp(w, u, t):
+        load(w)
+        g = torch.autograd.grad(p.train_loss(p.net, t), params, create_graph=True)
+        u = torch.split(torch.from_numpy(np.array(u)), sizes)
+        dot = sum((x * y.view_as(x)).sum() for x, y in zip(g, u))
+        return torch.cat([x.flatten() for x in torch.autograd.grad(dot, params)]).numpy()
+
+    def meta_gradient(w):
+        load(w)
+        f = p.meta_loss(p.net)
+        return float(f), torch.cat([x.flatten() for x in torch.autograd.grad(f, params)]).numpy()
+
+    w0 = torch.cat([q.detach().flatten() for q in params]).numpy().copy()
+    return gradient, hvp, meta_gradient, w0, np.repeat(np.arange(p.B), sizes), load
