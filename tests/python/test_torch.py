@@ -329,6 +329,8 @@ def test_bad_inputs_give_clear_errors():
     with pytest.raises(ValueError, match=r"the gradient of train_loss\(model, 1\) is not finite"):
         call(train_loss=lambda m, t: p.train_loss(m, t) +
              (NanGradient.apply(m[2].bias) * 0 if t == 1 else 0))
+    with pytest.raises(OverflowError, match="step 0: the weights or moments left the fixed-point range"):
+        call(alpha=1e7)
     with pytest.raises(ValueError, match="buffer must be"):
         call(buffer="slow")
     with pytest.raises(ValueError, match="eps"):

@@ -67,7 +67,7 @@ class ExactBuffer:
     def _active(self):
         return min(self.limbs.shape[0], self.bits_bound // self.LIMB_BITS + 1)
 
-    def push(self, digit, radix):
+    def push(self, digit, radix, radix_bits=None):
         self.bits_bound += MAX_RADIX_BITS
         need = self.bits_bound // self.LIMB_BITS + 1
         if need > self.limbs.shape[0]:
@@ -81,7 +81,7 @@ class ExactBuffer:
             self.limbs[k] = t & mask
             carry = t >> self.LIMB_BITS
 
-    def pop(self, radix):
+    def pop(self, radix, radix_bits=None):
         remainder = torch.zeros(self.size, dtype=torch.int64, device=self.device)
         for k in range(self._active() - 1, -1, -1):
             current = (remainder << self.LIMB_BITS) + self.limbs[k]  # < radix * 2^31
@@ -143,44 +143,66 @@ class AnsBuffer:
         cache[key] = (radix, result)
         return result
 
-    def push(self, digit, radix):
-        digit = digit.expand(self.size)
-        q, rem = self._frequencies(radix)
-        f = q + (digit < rem).to(torch.int64)
-        cumulative = digit * q + torch.minimum(digit, rem)
-        # Renormalise: at most one word, since x < 2^56 and x_max = 2^(40-24+16) f >= 2^40.
-        limit = f << (self.LOWER_BITS - self.TOTAL_BITS + self.WORD_BITS)
-        emit = self.state >= limit
+    def _room_for_a_word(self):
         if self.depth_bound + 1 > self.words.shape[0]:
             grown = torch.zeros((2 * self.words.shape[0], self.size), dtype=torch.int16,
                                 device=self.device)
             grown[:self.words.shape[0]] = self.words
             self.words = grown
+
+    def _emit(self, limit):
+        """Renormalisation before coding a digit of frequency f (limit = 2^32 f): at most one
+        word, since x < 2^56 and limit >= 2^40 for f >= 256. Every element writes at its depth;
+        only the emitting ones move their depth past it."""
+        emit = self.state >= limit
+        self._room_for_a_word()
         word = (self.state & 0xFFFF) - 32768
-        flat = self.words.view(-1)
-        # Every element writes at its depth; only emitting elements move their depth past it.
-        _write_unique(flat, self.depth * self.size + self.columns, word.to(torch.int16))
+        _write_unique(self.words.view(-1), self.depth * self.size + self.columns,
+                      word.to(torch.int16))
         self.depth = self.depth + emit.to(torch.int64)
         self.depth_bound += 1
-        x = torch.where(emit, self.state >> self.WORD_BITS, self.state)
+        return torch.where(emit, self.state >> self.WORD_BITS, self.state)
+
+    def push(self, digit, radix, radix_bits=None):
+        """radix_bits = k: every radix is 2^k (k <= 16), so every digit has frequency 2^(24-k)
+        and coding is shifts and masks."""
+        digit = digit.expand(self.size)
+        if radix_bits is not None:
+            f_bits = self.TOTAL_BITS - radix_bits
+            x = self._emit(1 << (self.LOWER_BITS - self.TOTAL_BITS + self.WORD_BITS + f_bits))
+            self.state = ((x >> f_bits) << self.TOTAL_BITS) + (digit << f_bits) + \
+                (x & ((1 << f_bits) - 1))
+            return
+        q, rem = self._frequencies(radix)
+        f = q + (digit < rem).to(torch.int64)
+        cumulative = digit * q + torch.minimum(digit, rem)
+        x = self._emit(f << (self.LOWER_BITS - self.TOTAL_BITS + self.WORD_BITS))
         x_div_f = torch.div(x, f, rounding_mode="floor")
         self.state = (x_div_f << self.TOTAL_BITS) + cumulative + (x - x_div_f * f)
 
-    def pop(self, radix):
-        q, rem = self._frequencies(radix)
+    def _pull(self, x):
+        """Renormalisation after decoding: at most one word (x >= 256 * 2^16 after a decode)."""
+        pull = x < (1 << self.LOWER_BITS)
+        index = (self.depth - 1).clamp(min=0) * self.size + self.columns
+        word = self.words.view(-1).gather(0, index).to(torch.int64) + 32768
+        self.state = torch.where(pull, (x << self.WORD_BITS) | word, x)
+        self.depth = self.depth - pull.to(torch.int64)
+
+    def pop(self, radix, radix_bits=None):
         slot = self.state & ((1 << self.TOTAL_BITS) - 1)
+        if radix_bits is not None:
+            f_bits = self.TOTAL_BITS - radix_bits
+            digit = slot >> f_bits
+            self._pull(((self.state >> self.TOTAL_BITS) << f_bits) + (slot & ((1 << f_bits) - 1)))
+            return digit
+        q, rem = self._frequencies(radix)
         boundary = rem * (q + 1)
         wide = slot < boundary
         digit = torch.where(wide, torch.div(slot, q + 1, rounding_mode="floor"),
                             rem + torch.div(slot - boundary, q, rounding_mode="floor"))
         f = q + (digit < rem).to(torch.int64)
         cumulative = digit * q + torch.minimum(digit, rem)
-        x = f * (self.state >> self.TOTAL_BITS) + slot - cumulative
-        pull = x < (1 << self.LOWER_BITS)
-        index = (self.depth - 1).clamp(min=0) * self.size + self.columns
-        word = self.words.view(-1).gather(0, index).to(torch.int64) + 32768
-        self.state = torch.where(pull, (x << self.WORD_BITS) | word, x)
-        self.depth = self.depth - pull.to(torch.int64)
+        self._pull(f * (self.state >> self.TOTAL_BITS) + slot - cumulative)
         return digit
 
     def maintain(self):

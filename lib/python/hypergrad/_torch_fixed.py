@@ -59,6 +59,12 @@ def to_fixed(x):
     return torch.where(bad, torch.zeros_like(y), y).to(torch.int64), bad
 
 
+def to_fixed_unchecked(x):
+    """trunc(x * 2^52) as int64 for |x| < 2048; callers check the range apart (the integer
+    of a value outside it is meaningless)."""
+    return (x * RADIX).to(torch.int64)
+
+
 def from_fixed(i):
     """The doubles i / 2^52 (int64 -> double rounds to nearest)."""
     return i.to(torch.float64) * UNIT
@@ -70,17 +76,23 @@ def floor_divmod(c, m):
     return q, c - q * m
 
 
-def multiply_by_ratio(c, n, d, buffer):
+def multiply_by_ratio(c, n, d, buffer, d_bits=None):
     """Algorithm 3 on int64 c: c * n / d exactly, digits through `buffer` (push base d, pop
-    base n). n, d: int64 tensors broadcastable to c, 1 <= n <= d <= 2^16."""
-    q, r = floor_divmod(c, d)
-    buffer.push(r, d)
+    base n). n, d: int64 tensors broadcastable to c, 1 <= n <= d <= 2^16. d_bits = k states
+    that every d is 2^k (the authors' d = 65536 for decays below 1): shifts replace divisions."""
+    if d_bits is None:
+        q, r = floor_divmod(c, d)
+    else:
+        q, r = c >> d_bits, c & ((1 << d_bits) - 1)  # arithmetic shift: floor for c < 0
+    buffer.push(r, d, d_bits)
     return q * n + buffer.pop(n)
 
 
-def divide_by_ratio(c, n, d, buffer):
-    """The exact inverse of multiply_by_ratio with the same n, d."""
-    return multiply_by_ratio(c, d, n, buffer)
+def divide_by_ratio(c, n, d, buffer, d_bits=None):
+    """The exact inverse of multiply_by_ratio with the same n, d (push base n, pop base d)."""
+    q, r = floor_divmod(c, n)
+    buffer.push(r, n)
+    return q * d + buffer.pop(d, d_bits)
 
 
 # ---- the wide format -------------------------------------------------------------------------

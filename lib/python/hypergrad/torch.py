@@ -277,12 +277,13 @@ class _Run:
                            self.step_numbers[t], mismatch)
 
     # -- amortised checks --------------------------------------------------------------------
-    def flag(self, t, loss, g, overflow):
-        """Records the first step with a non-finite loss (code 1), gradient (2) or a fixed-point
-        overflow (3), as device tensors (no synchronisation)."""
+    def flag(self, t, loss, g_max, peak):
+        """Records the first step with a non-finite loss (code 1), gradient (2, from its largest
+        |g|) or a fixed-point overflow (3: `peak`, the largest magnitude met, not below 2048
+        (1 - 2^-20), or NaN), as device tensors (no synchronisation)."""
         code = torch.where(~torch.isfinite(loss), 1,
-                           torch.where(~torch.isfinite(g).all(), 2,
-                                       torch.where(overflow.any(), 3, 0)))
+                           torch.where(~torch.isfinite(g_max), 2,
+                                       torch.where(~(peak < fx.LIMIT * (1 - 2.0 ** -20)), 3, 0)))
         if self.first_bad is None:
             self.first_bad = torch.tensor([-1, 0], device=self.device)
             self.step_numbers = torch.arange(self.T, device=self.device)
@@ -337,6 +338,8 @@ def hypergradients(model, train_loss, meta_loss, alpha, gamma, hyperparameters=(
     alpha_d, gamma_d = c(alpha_s), c(gamma_s)
     increment_d = c(-(1.0 - gamma_s))  # the C++ increment -(1 - gamma), multiplied by g
     n_d, d_d = c(n_s, torch.int64), c(d_s, torch.int64)
+    d_bits = fx.RATIO_DENOMINATOR.bit_length() - 1 if bool((d_s == fx.RATIO_DENOMINATOR).all()) \
+        else None  # every d is 2^16 (decays below 1): Algorithm 3 by shifts
     start_syncs = buffers.SYNC_COUNT
     run.begin()
     try:
@@ -353,15 +356,18 @@ def hypergradients(model, train_loss, meta_loss, alpha, gamma, hyperparameters=(
         for t in range(T):
             loss, g, _ = run.gradient(t)
             prints[t] = run.fingerprint(g)
-            v = fx.multiply_by_ratio(v, run.expand(n_d[t]), run.expand(d_d[t]), buf)
-            dv, bad_v = fx.to_fixed(run.expand(increment_d[t]) * g)
-            v = v + dv
-            dw, bad_w = fx.to_fixed(run.expand(alpha_d[t]) * fx.from_fixed(v))
-            w = w + dw
+            v = fx.multiply_by_ratio(v, run.expand(n_d[t]), run.expand(d_d[t]), buf, d_bits)
+            increment = run.expand(increment_d[t]) * g
+            v = v + fx.to_fixed_unchecked(increment)
+            v_values = fx.from_fixed(v)
+            step = run.expand(alpha_d[t]) * v_values
+            w = w + fx.to_fixed_unchecked(step)
             run.set_weights(w)
-            near = fx.LIMIT * (1 - 2.0 ** -20)
-            overflow = bad_v | bad_w | (run.flat.abs() >= near) | (fx.from_fixed(v).abs() >= near)
-            run.flag(t, loss.detach(), g, overflow)
+            # Range and finiteness by four maxima (NaN propagates through amax): an increment,
+            # step, velocity or weight at or beyond 2048 (1 - 2^-20) marks the step.
+            run.flag(t, loss.detach(), g.abs().amax(),
+                     torch.stack([increment.abs().amax(), step.abs().amax(),
+                                  v_values.abs().amax(), run.flat.abs().amax()]).amax())
             if (t + 1) % check_every == 0 or t == T - 1:
                 run.check([buf])
         result = Result()
@@ -388,7 +394,7 @@ def hypergradients(model, train_loss, meta_loss, alpha, gamma, hyperparameters=(
             a, c = run.expand(alpha_d[t]), run.expand(gamma_d[t])
             v_next = fx.from_fixed(v)
             d_alpha[t] = run.block_sums(d_w * v_next)
-            dw, _ = fx.to_fixed(a * v_next)
+            dw = fx.to_fixed_unchecked(a * v_next)
             w = w - dw
             run.set_weights(w)
             d_v = d_v + a * d_w
@@ -399,9 +405,9 @@ def hypergradients(model, train_loss, meta_loss, alpha, gamma, hyperparameters=(
             dot = sum((gi * ui.view_as(gi)).sum() for gi, ui in zip(g_list, torch.split(u, run.sizes)))
             second = run.flat_grad(dot, run.params + run.hyper)
             hvp = torch.cat([x.reshape(-1) for x in second[:run.B]]).detach()
-            dv, _ = fx.to_fixed(run.expand(increment_d[t]) * g)
+            dv = fx.to_fixed_unchecked(run.expand(increment_d[t]) * g)
             v = v - dv
-            v = fx.divide_by_ratio(v, run.expand(n_d[t]), run.expand(d_d[t]), buf)
+            v = fx.divide_by_ratio(v, run.expand(n_d[t]), run.expand(d_d[t]), buf, d_bits)
             d_gamma[t] = run.block_sums(d_v * (fx.from_fixed(v) + g))
             d_w = d_w - hvp
             d_v = d_v * c
@@ -498,9 +504,9 @@ def adam_hypergradients(model, train_loss, meta_loss, alpha, beta1, beta2, eps=1
                                  direction(t, fx.wide_to_double(m), fx.wide_to_double(s)))
             w = w + dw
             run.set_weights(w)
-            overflow = o1 | o2 | o3 | o4 | o5 | o6 | o7 | \
-                (run.flat.abs() >= fx.LIMIT * (1 - 2.0 ** -20))
-            run.flag(t, loss.detach(), g, overflow)
+            overflow = o1 | o2 | o3 | o4 | o5 | o6 | o7
+            peak = torch.where(overflow.any(), math.inf, run.flat.abs().amax())
+            run.flag(t, loss.detach(), g.abs().amax(), peak)
             if (t + 1) % check_every == 0 or t == T - 1:
                 run.check([buf_m, buf_s])
         result = AdamResult()
