@@ -158,32 +158,9 @@ def run_case(net_name, T, method, device, buffer):
         import hypergrad
         if device != "cpu" or not hypergrad.HAVE_CORE:
             raise RuntimeError("the compiled module runs on the CPU and must be built")
-        sizes = [p.numel() for p in params]
-
-        def load(w):
-            with torch.no_grad():
-                for p, piece in zip(params, torch.split(torch.from_numpy(np.array(w)), sizes)):
-                    p.copy_(piece.view_as(p))
-
-        def gradient(w, t):
-            load(w)
-            loss = train_loss(net, t)
-            return float(loss), torch.cat([x.flatten() for x in torch.autograd.grad(loss, params)]).numpy()
-
-        def hvp(w, u, t):
-            load(w)
-            gr = torch.autograd.grad(train_loss(net, t), params, create_graph=True)
-            dot = sum((x * y.view_as(x)).sum() for x, y in zip(gr, torch.split(torch.from_numpy(np.array(u)), sizes)))
-            return torch.cat([x.flatten() for x in torch.autograd.grad(dot, params)]).numpy()
-
-        def meta_gradient(w):
-            load(w)
-            f = meta_loss(net)
-            return float(f), torch.cat([x.flatten() for x in torch.autograd.grad(f, params)]).numpy()
-
-        w0 = torch.cat([p.detach().flatten() for p in params]).numpy().copy()
+        gradient, hvp, meta_gradient, w0, blocks = hgt.numpy_callbacks(net, train_loss, meta_loss)
         r = hypergrad.hypergradients(gradient, hvp, meta_gradient, w0, alpha.cpu().numpy(),
-                                     gamma.cpu().numpy(), blocks=np.repeat(np.arange(B), sizes),
+                                     gamma.cpu().numpy(), blocks=blocks,
                                      buffer=buffer)
         info = {"reversal_exact": r.reversal_exact, "meta_loss": r.f, "buffer": buffer}
         check = float(np.abs(r.d_alpha).sum())
@@ -231,6 +208,7 @@ def main():
                 torch_threads=1 if args.device == "cpu" else None, buffer=args.buffer,
                 gamma=0.9, alpha=0.05, data="synthetic N(0,1) inputs, 10 batches in order",
                 time=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+                load_average_at_start=os.getloadavg(),
                 peak_memory=("torch.cuda.max_memory_allocated above the start" if args.device != "cpu"
                              else "peak RSS minus the RSS before the run (same process)"))
     rows = []

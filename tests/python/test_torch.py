@@ -382,32 +382,7 @@ def test_adam_trajectory_is_bitwise_the_compiled_modules():
 
 
 def torch_callbacks(p):
-    """The numpy callbacks of the compiled module for Problem p's torch model."""
-    import numpy as np
-    params = list(p.net.parameters())
-    sizes = [q.numel() for q in params]
-
-    def load(w):
-        with torch.no_grad():
-            for q, piece in zip(params, torch.split(torch.from_numpy(np.array(w)), sizes)):
-                q.copy_(piece.view_as(q))
-
-    def gradient(w, t):
-        load(w)
-        loss = p.train_loss(p.net, t)
-        return float(loss), torch.cat([x.flatten() for x in torch.autograd.grad(loss, params)]).numpy()
-
-    def hvp(w, u, t):
-        load(w)
-        g = torch.autograd.grad(p.train_loss(p.net, t), params, create_graph=True)
-        u = torch.split(torch.from_numpy(np.array(u)), sizes)
-        dot = sum((x * y.view_as(x)).sum() for x, y in zip(g, u))
-        return torch.cat([x.flatten() for x in torch.autograd.grad(dot, params)]).numpy()
-
-    def meta_gradient(w):
-        load(w)
-        f = p.meta_loss(p.net)
-        return float(f), torch.cat([x.flatten() for x in torch.autograd.grad(f, params)]).numpy()
-
-    w0 = torch.cat([q.detach().flatten() for q in params]).numpy().copy()
-    return gradient, hvp, meta_gradient, w0, np.repeat(np.arange(p.B), sizes), load
+    """hypergrad.torch.numpy_callbacks for Problem p, and a function loading w into the model."""
+    gradient, hvp, meta_gradient, w0, blocks = hgt.numpy_callbacks(p.net, p.train_loss,
+                                                                   p.meta_loss)
+    return gradient, hvp, meta_gradient, w0, blocks, lambda w: meta_gradient(w)

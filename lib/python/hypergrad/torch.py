@@ -48,7 +48,7 @@ import torch
 from . import _torch_buffers as buffers
 from . import _torch_fixed as fx
 
-__all__ = ["hypergradients", "adam_hypergradients", "Result", "AdamResult"]
+__all__ = ["hypergradients", "adam_hypergradients", "numpy_callbacks", "Result", "AdamResult"]
 
 
 @dataclass
@@ -276,6 +276,19 @@ class _Run:
         return torch.where((mismatch < 0) & (self.fingerprint(g) != prints[t]).any(),
                            self.step_numbers[t], mismatch)
 
+    def meta_gradient(self, result):
+        """meta_loss at the current weights into result.meta_loss; returns its gradient (flat)
+        and its direct gradients with respect to the hyperparameters (the reverse pass's start)."""
+        for h in self.hyper:
+            h.requires_grad_(True)
+        f = self.loss(None, "meta_loss(model)")
+        grads = self.flat_grad(f, self.params + self.hyper)
+        result.meta_loss = float(host(f.detach()))
+        if not math.isfinite(result.meta_loss):
+            raise ValueError("meta_loss(model) is not finite")
+        d_w = torch.cat([x.reshape(-1) for x in grads[:self.B]]).detach()
+        return d_w, [x.detach().clone() for x in grads[self.B:]]
+
     # -- amortised checks --------------------------------------------------------------------
     def flag(self, t, loss, g_max, peak):
         """Records the first step with a non-finite loss (code 1), gradient (2, from its largest
@@ -376,16 +389,7 @@ def hypergradients(model, train_loss, meta_loss, alpha, gamma, hyperparameters=(
         result.v_T = run.unflatten(fx.from_fixed(v))
         result.info_bits = buf.info_bits()
         result.buffer_bytes = buf.nbytes()
-        # meta-objective and its direct gradients
-        for h in run.hyper:
-            h.requires_grad_(True)
-        f = run.loss(None, "meta_loss(model)")
-        grads = run.flat_grad(f, run.params + run.hyper)
-        result.meta_loss = float(host(f.detach()))
-        if not math.isfinite(result.meta_loss):
-            raise ValueError("meta_loss(model) is not finite")
-        d_w = torch.cat([x.reshape(-1) for x in grads[:run.B]]).detach()
-        d_hyper = [x.detach().clone() for x in grads[run.B:]]
+        d_w, d_hyper = run.meta_gradient(result)
         d_v = torch.zeros_like(d_w)
         d_alpha = torch.zeros((T, run.B), dtype=torch.float64, device=dev)
         d_gamma = torch.zeros_like(d_alpha)
@@ -516,15 +520,7 @@ def adam_hypergradients(model, train_loss, meta_loss, alpha, beta1, beta2, eps=1
         result.m_T, result.s_T = fx.wide_to_double(m), fx.wide_to_double(s)
         result.info_bits = buf_m.info_bits() + buf_s.info_bits()
         result.buffer_bytes = buf_m.nbytes() + buf_s.nbytes()
-        for h in run.hyper:
-            h.requires_grad_(True)
-        f = run.loss(None, "meta_loss(model)")
-        grads = run.flat_grad(f, run.params + run.hyper)
-        result.meta_loss = float(host(f.detach()))
-        if not math.isfinite(result.meta_loss):
-            raise ValueError("meta_loss(model) is not finite")
-        d_w = torch.cat([x.reshape(-1) for x in grads[:run.B]]).detach()
-        d_hyper = [x.detach().clone() for x in grads[run.B:]]
+        d_w, d_hyper = run.meta_gradient(result)
         d_m, d_s = torch.zeros_like(d_w), torch.zeros_like(d_w)
         d_alpha = torch.zeros((T, run.B), dtype=torch.float64, device=dev)
         d_b1, d_b2 = torch.zeros_like(d_alpha), torch.zeros_like(d_alpha)
@@ -590,3 +586,42 @@ def adam_hypergradients(model, train_loss, meta_loss, alpha, beta1, beta2, eps=1
         return result
     finally:
         run.end()
+
+
+def numpy_callbacks(model, train_loss, meta_loss):
+    """The same model as callbacks for the compiled module's numpy API (hypergrad.hypergradients
+    and adam_hypergradients, on the CPU): returns (gradient, hvp, meta_gradient, w0, blocks)
+    with gradient(w, t) -> (loss, g), hvp(w, u, t) -> H(w) u (double backward),
+    meta_gradient(w) -> (f, df/dw), w0 the flat float64 parameters and blocks the block index
+    (parameter tensor) of every element. Each callback loads w into the model's parameters."""
+    import numpy as np
+    params = list(model.parameters())
+    sizes = [p.numel() for p in params]
+
+    def load(w):
+        with torch.no_grad():
+            for p, piece in zip(params, torch.split(torch.from_numpy(np.array(w)), sizes)):
+                p.copy_(piece.view_as(p))
+
+    def flat(tensors):
+        return torch.cat([x.reshape(-1) for x in tensors]).detach().numpy()
+
+    def gradient(w, t):
+        load(w)
+        loss = train_loss(model, t)
+        return float(loss), flat(torch.autograd.grad(loss, params))
+
+    def hvp(w, u, t):
+        load(w)
+        g = torch.autograd.grad(train_loss(model, t), params, create_graph=True)
+        u = torch.split(torch.from_numpy(np.array(u)), sizes)
+        return flat(torch.autograd.grad(sum((x * y.view_as(x)).sum() for x, y in zip(g, u)),
+                                        params))
+
+    def meta_gradient(w):
+        load(w)
+        f = meta_loss(model)
+        return float(f), flat(torch.autograd.grad(f, params))
+
+    w0 = flat(params).copy()
+    return gradient, hvp, meta_gradient, w0, np.repeat(np.arange(len(params)), sizes)
