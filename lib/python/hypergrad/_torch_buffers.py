@@ -135,7 +135,7 @@ class AnsBuffer:
         key = (radix.data_ptr(), radix.shape)
         if key in cache and cache[key][0] is radix:
             return cache[key][1]
-        total = 1 << self.TOTAL_BITS
+        total = torch.full_like(radix, 1 << self.TOTAL_BITS)
         q = torch.div(total, radix, rounding_mode="floor")
         result = (q, total - q * radix)
         if len(cache) > 8:

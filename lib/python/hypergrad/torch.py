@@ -570,9 +570,11 @@ def adam_hypergradients(model, train_loss, meta_loss, alpha, beta1, beta2, eps=1
                 buf_m.maintain()
                 buf_s.maintain()
         # c_i,t = 1 - prod_{tau<=t} beta_i,tau: d beta_tau += -sum_{t>=tau} dc_t prod_t / beta_tau
+        # (on the CPU: T x B numbers, and CUDA's floating-point cumsum is not deterministic in
+        # every PyTorch version)
         for d_b, d_c, p, b in ((d_b1, d_c1, p1_s, b1_s), (d_b2, d_c2, p2_s, b2_s)):
-            weighted = (d_c * p.to(dev)).flip(0).cumsum(0).flip(0)
-            d_b -= weighted / b.to(dev)
+            weighted = (d_c.cpu() * p).flip(0).cumsum(0).flip(0)
+            d_b -= (weighted / b).to(dev)
         zero = torch.zeros_like(m)
         result.reversal_exact = bool(host((w == w0_fixed).all() & (m == zero).all() &
                                           (s == zero).all())) and buf_m.empty() and buf_s.empty()
