@@ -19,8 +19,6 @@ is also what info_bits() and empty() use.
     so the forward trajectory differs from buffer="exact" in the last bits, and from the C++
     fast buffer's (whose coder state lives in [2^48, 2^64), unsigned 64-bit, which PyTorch lacks).
 """
-import math
-
 import torch
 
 # Every host synchronisation of hypergrad.torch goes through host(); SYNC_COUNT counts them so
@@ -97,15 +95,23 @@ class ExactBuffer:
         self.bits_bound = top * self.LIMB_BITS
 
     def info_bits(self):
-        """sum_i log2(B_i) over non-zero elements (what an ideal coder needs)."""
+        """sum_i log2(B_i) over non-zero elements (what an ideal coder needs), from each
+        element's two highest limbs: log2(B) = 31 h + log2(b_h + b_(h-1) 2^-31 + ...), the rest
+        below 2^-31 relative."""
         self.maintain()
         active = self._active()
-        total = 0.0
-        for b in host(self.limbs[:active].t()) if active else []:
-            value = sum(limb << (self.LIMB_BITS * k) for k, limb in enumerate(b))
-            if value > 0:
-                total += math.log2(value)
-        return total
+        if active == 0:
+            return 0.0
+        limbs = self.limbs[:active]
+        levels = torch.arange(active, device=self.device)[:, None].expand(-1, self.size)
+        top = torch.where(limbs != 0, levels, torch.full_like(levels, -1)).amax(dim=0)  # h
+        nonzero = top >= 0
+        h = top.clamp(min=0)
+        high = limbs.gather(0, h[None]).squeeze(0).to(torch.float64)
+        below = limbs.gather(0, (h - 1).clamp(min=0)[None]).squeeze(0).to(torch.float64)
+        below = torch.where(h > 0, below, torch.zeros_like(below))
+        bits = self.LIMB_BITS * h.to(torch.float64) + torch.log2(high + below * 2.0 ** -31)
+        return host(torch.where(nonzero, bits, torch.zeros_like(bits)).sum())
 
     def nbytes(self):
         return self.limbs.numel() * self.limbs.element_size()
