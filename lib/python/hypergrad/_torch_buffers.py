@@ -19,6 +19,8 @@ is also what info_bits() and empty() use.
     so the forward trajectory differs from buffer="exact" in the last bits, and from the C++
     fast buffer's (whose coder state lives in [2^48, 2^64), unsigned 64-bit, which PyTorch lacks).
 """
+import math
+
 import torch
 
 # Every host synchronisation of hypergrad.torch goes through host(); SYNC_COUNT counts them so
@@ -65,7 +67,7 @@ class ExactBuffer:
     def _active(self):
         return min(self.limbs.shape[0], self.bits_bound // self.LIMB_BITS + 1)
 
-    def push(self, digit, radix, radix_bits=None):
+    def push(self, digit, radix, radix_bits=None, radix_max=None):
         self.bits_bound += MAX_RADIX_BITS
         need = self.bits_bound // self.LIMB_BITS + 1
         if need > self.limbs.shape[0]:
@@ -79,7 +81,7 @@ class ExactBuffer:
             self.limbs[k] = t & mask
             carry = t >> self.LIMB_BITS
 
-    def pop(self, radix, radix_bits=None):
+    def pop(self, radix, radix_bits=None, radix_min=None):
         remainder = torch.zeros(self.size, dtype=torch.int64, device=self.device)
         for k in range(self._active() - 1, -1, -1):
             current = (remainder << self.LIMB_BITS) + self.limbs[k]  # < radix * 2^31
@@ -132,7 +134,10 @@ class AnsBuffer:
         self.words = torch.zeros((capacity, size), dtype=torch.int16, device=device)
         self.depth = torch.zeros(size, dtype=torch.int64, device=device)
         self.columns = torch.arange(size, device=device)
-        self.depth_bound = 0  # an upper bound on max(depth), without syncs
+        # An upper bound on every element's information bits 16 depth + log2(x) - 40, kept
+        # without syncs from the radices' bounds (push adds at most log2(radix) + SLACK, pop
+        # takes at least log2(radix) - SLACK) and refreshed by maintain(); depth <= bits / 16.
+        self.bits_bound = 0.0
 
     def _frequencies(self, radix):
         """(q, rem) = divmod(M, radix), remembered for the last few radix tensors (a constant
@@ -149,10 +154,16 @@ class AnsBuffer:
         cache[key] = (radix, result)
         return result
 
+    # Coding with frequencies floor(M/radix) or one more, radix <= 2^16, states >= 2^24 when
+    # coding: a push adds at most log2(radix) + log2(1/(1 - 2^-8)) + 2^-15 bits, a pop takes at
+    # least log2(radix) - the same (both 0.0057 bits at most; 0.006 leaves room).
+    SLACK = 0.006
+
     def _room_for_a_word(self):
-        if self.depth_bound + 1 > self.words.shape[0]:
-            grown = torch.zeros((2 * self.words.shape[0], self.size), dtype=torch.int16,
-                                device=self.device)
+        need = int(max(self.bits_bound, 0.0) // self.WORD_BITS) + 2
+        if need > self.words.shape[0]:
+            grown = torch.zeros((max(need, self.words.shape[0] + self.words.shape[0] // 2),
+                                 self.size), dtype=torch.int16, device=self.device)
             grown[:self.words.shape[0]] = self.words
             self.words = grown
 
@@ -166,13 +177,13 @@ class AnsBuffer:
         _write_unique(self.words.view(-1), self.depth * self.size + self.columns,
                       word.to(torch.int16))
         self.depth = self.depth + emit.to(torch.int64)
-        self.depth_bound += 1
         return torch.where(emit, self.state >> self.WORD_BITS, self.state)
 
-    def push(self, digit, radix, radix_bits=None):
+    def push(self, digit, radix, radix_bits=None, radix_max=1 << MAX_RADIX_BITS):
         """radix_bits = k: every radix is 2^k (k <= 16), so every digit has frequency 2^(24-k)
-        and coding is shifts and masks."""
+        and coding is shifts and masks. radix_max: a bound on the radices (a Python number)."""
         digit = digit.expand(self.size)
+        self.bits_bound += math.log2(radix_max) + self.SLACK
         if radix_bits is not None:
             f_bits = self.TOTAL_BITS - radix_bits
             x = self._emit(1 << (self.LOWER_BITS - self.TOTAL_BITS + self.WORD_BITS + f_bits))
@@ -187,14 +198,20 @@ class AnsBuffer:
         self.state = (x_div_f << self.TOTAL_BITS) + cumulative + (x - x_div_f * f)
 
     def _pull(self, x):
-        """Renormalisation after decoding: at most one word (x >= 256 * 2^16 after a decode)."""
-        pull = x < (1 << self.LOWER_BITS)
+        """Renormalisation after decoding: at most one word (x >= 256 * 2^16 after a decode),
+        and none from an empty stack: an element whose state drifted below 2^40 with no words
+        (decoding may take up to SLACK bits more than the push before gave) keeps the smaller
+        state; its next push emits nothing (x < 2^40 <= the emission limit), so pushes and pops
+        still mirror each other exactly."""
+        pull = (x < (1 << self.LOWER_BITS)) & (self.depth > 0)
         index = (self.depth - 1).clamp(min=0) * self.size + self.columns
         word = self.words.view(-1).gather(0, index).to(torch.int64) + 32768
         self.state = torch.where(pull, (x << self.WORD_BITS) | word, x)
         self.depth = self.depth - pull.to(torch.int64)
 
-    def pop(self, radix, radix_bits=None):
+    def pop(self, radix, radix_bits=None, radix_min=1):
+        """radix_min: a bound below on the radices (a Python number)."""
+        self.bits_bound -= math.log2(radix_min) - self.SLACK
         slot = self.state & ((1 << self.TOTAL_BITS) - 1)
         if radix_bits is not None:
             f_bits = self.TOTAL_BITS - radix_bits
@@ -212,7 +229,9 @@ class AnsBuffer:
         return digit
 
     def maintain(self):
-        self.depth_bound = host(self.depth.max())
+        bits = self.depth.to(torch.float64) * self.WORD_BITS + \
+            torch.log2(self.state.clamp(min=1).to(torch.float64)) - self.LOWER_BITS
+        self.bits_bound = host(bits.amax()) + 1e-6
 
     def info_bits(self):
         """sum_i (16 depth_i + log2(x_i) - 40): the bits held beyond the empty state."""

@@ -76,23 +76,25 @@ def floor_divmod(c, m):
     return q, c - q * m
 
 
-def multiply_by_ratio(c, n, d, buffer, d_bits=None):
+def multiply_by_ratio(c, n, d, buffer, d_bits=None, bounds=(1, RATIO_DENOMINATOR)):
     """Algorithm 3 on int64 c: c * n / d exactly, digits through `buffer` (push base d, pop
     base n). n, d: int64 tensors broadcastable to c, 1 <= n <= d <= 2^16. d_bits = k states
-    that every d is 2^k (the authors' d = 65536 for decays below 1): shifts replace divisions."""
+    that every d is 2^k (the authors' d = 65536 for decays below 1): shifts replace divisions.
+    bounds = (least n, largest d) as Python numbers: the buffer sizes its storage from them."""
     if d_bits is None:
         q, r = floor_divmod(c, d)
     else:
         q, r = c >> d_bits, c & ((1 << d_bits) - 1)  # arithmetic shift: floor for c < 0
-    buffer.push(r, d, d_bits)
-    return q * n + buffer.pop(n)
+    buffer.push(r, d, d_bits, radix_max=bounds[1])
+    return q * n + buffer.pop(n, radix_min=bounds[0])
 
 
-def divide_by_ratio(c, n, d, buffer, d_bits=None):
-    """The exact inverse of multiply_by_ratio with the same n, d (push base n, pop base d)."""
+def divide_by_ratio(c, n, d, buffer, d_bits=None, bounds=(1, RATIO_DENOMINATOR)):
+    """The exact inverse of multiply_by_ratio with the same n, d (push base n, pop base d);
+    bounds = (least d, largest n)."""
     q, r = floor_divmod(c, n)
-    buffer.push(r, n)
-    return q * d + buffer.pop(d, d_bits)
+    buffer.push(r, n, radix_max=bounds[1])
+    return q * d + buffer.pop(d, d_bits, radix_min=bounds[0])
 
 
 # ---- the wide format -------------------------------------------------------------------------
@@ -188,7 +190,7 @@ def _powers_of_two(device):
     return _POWERS[device]
 
 
-def wide_multiply_by_ratio(limbs, n, d, buffer):
+def wide_multiply_by_ratio(limbs, n, d, buffer, bounds=(1, RATIO_DENOMINATOR)):
     """Algorithm 3 on wide values: V * n / d exactly (push V mod d, pop base n); returns the
     new limbs and a bool tensor marking results outside the 128-bit range (possible only for
     n > d)."""
@@ -199,12 +201,13 @@ def wide_multiply_by_ratio(limbs, n, d, buffer):
     for k in range(WIDE_LIMBS - 2, -1, -1):
         current = r * _BASE + limbs[k]  # < d * 2^32 <= 2^48
         quotient[k], r = floor_divmod(current, d)
-    buffer.push(r, d)
+    buffer.push(r, d, radix_max=bounds[1])
     product = [l * n for l in quotient]
-    product[0] = product[0] + buffer.pop(n)
+    product[0] = product[0] + buffer.pop(n, radix_min=bounds[0])
     result = torch.stack(_normalize(product))
     return result, _wide_out_of_range(result)
 
 
-def wide_divide_by_ratio(limbs, n, d, buffer):
-    return wide_multiply_by_ratio(limbs, d, n, buffer)
+def wide_divide_by_ratio(limbs, n, d, buffer, bounds=(1, RATIO_DENOMINATOR)):
+    """The exact inverse of wide_multiply_by_ratio; bounds = (least d, largest n)."""
+    return wide_multiply_by_ratio(limbs, d, n, buffer, bounds)

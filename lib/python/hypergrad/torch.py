@@ -351,6 +351,7 @@ def hypergradients(model, train_loss, meta_loss, alpha, gamma, hyperparameters=(
     alpha_d, gamma_d = c(alpha_s), c(gamma_s)
     increment_d = c(-(1.0 - gamma_s))  # the C++ increment -(1 - gamma), multiplied by g
     n_d, d_d = c(n_s, torch.int64), c(d_s, torch.int64)
+    bounds = _ratio_bounds(n_s, d_s)
     d_bits = fx.RATIO_DENOMINATOR.bit_length() - 1 if bool((d_s == fx.RATIO_DENOMINATOR).all()) \
         else None  # every d is 2^16 (decays below 1): Algorithm 3 by shifts
     start_syncs = buffers.SYNC_COUNT
@@ -369,7 +370,8 @@ def hypergradients(model, train_loss, meta_loss, alpha, gamma, hyperparameters=(
         for t in range(T):
             loss, g, _ = run.gradient(t)
             prints[t] = run.fingerprint(g)
-            v = fx.multiply_by_ratio(v, run.expand(n_d[t]), run.expand(d_d[t]), buf, d_bits)
+            v = fx.multiply_by_ratio(v, run.expand(n_d[t]), run.expand(d_d[t]), buf, d_bits,
+                                     bounds[0][t])
             increment = run.expand(increment_d[t]) * g
             v = v + fx.to_fixed_unchecked(increment)
             v_values = fx.from_fixed(v)
@@ -411,7 +413,8 @@ def hypergradients(model, train_loss, meta_loss, alpha, gamma, hyperparameters=(
             hvp = torch.cat([x.reshape(-1) for x in second[:run.B]]).detach()
             dv = fx.to_fixed_unchecked(run.expand(increment_d[t]) * g)
             v = v - dv
-            v = fx.divide_by_ratio(v, run.expand(n_d[t]), run.expand(d_d[t]), buf, d_bits)
+            v = fx.divide_by_ratio(v, run.expand(n_d[t]), run.expand(d_d[t]), buf, d_bits,
+                                   bounds[1][t])
             d_gamma[t] = run.block_sums(d_v * (fx.from_fixed(v) + g))
             d_w = d_w - hvp
             d_v = d_v * c
@@ -443,6 +446,15 @@ def _flat_like(run, values, name):
             raise ValueError(f"{name}[{k}] must be a float64 tensor of shape {tuple(p.shape)} on "
                              f"{run.device}")
     return torch.cat([x.detach().reshape(-1) for x in values])
+
+
+def _ratio_bounds(n, d):
+    """Per step, as Python ints from the (T, B) CPU tensors of n and d: (least n, largest d)
+    for the multiply and (least d, largest n) for its inverse; the buffer sizes its storage
+    from them without reading the device."""
+    n_min, n_max = n.amin(dim=1).tolist(), n.amax(dim=1).tolist()
+    d_min, d_max = d.amin(dim=1).tolist(), d.amax(dim=1).tolist()
+    return list(zip(n_min, d_max)), list(zip(d_min, n_max))
 
 
 def _running_products(beta):
@@ -479,6 +491,8 @@ def adam_hypergradients(model, train_loss, meta_loss, alpha, beta1, beta2, eps=1
     inc1_d, inc2_d = c(1.0 - b1_s), c(1.0 - b2_s)
     n1, d1 = [c(x, torch.int64) for x in fx.momentum_ratio(b1_s)]
     n2, d2 = [c(x, torch.int64) for x in fx.momentum_ratio(b2_s)]
+    bounds1 = _ratio_bounds(*fx.momentum_ratio(b1_s))
+    bounds2 = _ratio_bounds(*fx.momentum_ratio(b2_s))
     start_syncs = buffers.SYNC_COUNT
     run.begin()
     try:
@@ -498,8 +512,10 @@ def adam_hypergradients(model, train_loss, meta_loss, alpha, beta1, beta2, eps=1
         for t in range(T):
             loss, g, _ = run.gradient(t)
             prints[t] = run.fingerprint(g)
-            m, o1 = fx.wide_multiply_by_ratio(m, run.expand(n1[t]), run.expand(d1[t]), buf_m)
-            s, o2 = fx.wide_multiply_by_ratio(s, run.expand(n2[t]), run.expand(d2[t]), buf_s)
+            m, o1 = fx.wide_multiply_by_ratio(m, run.expand(n1[t]), run.expand(d1[t]), buf_m,
+                                              bounds1[0][t])
+            s, o2 = fx.wide_multiply_by_ratio(s, run.expand(n2[t]), run.expand(d2[t]), buf_s,
+                                              bounds2[0][t])
             add_m, o3 = fx.wide_from_scaled(run.expand(inc1_d[t]) * g * fx.WIDE_RADIX)
             add_s, o4 = fx.wide_from_scaled(run.expand(inc2_d[t]) * (g * g) * fx.WIDE_RADIX)
             m, o5 = fx.wide_add(m, add_m)
@@ -557,8 +573,10 @@ def adam_hypergradients(model, train_loss, meta_loss, alpha, beta1, beta2, eps=1
             sub_s, _ = fx.wide_from_scaled(run.expand(inc2_d[t]) * (g * g) * fx.WIDE_RADIX)
             m, _ = fx.wide_sub(m, sub_m)
             s, _ = fx.wide_sub(s, sub_s)
-            m, _ = fx.wide_divide_by_ratio(m, run.expand(n1[t]), run.expand(d1[t]), buf_m)
-            s, _ = fx.wide_divide_by_ratio(s, run.expand(n2[t]), run.expand(d2[t]), buf_s)
+            m, _ = fx.wide_divide_by_ratio(m, run.expand(n1[t]), run.expand(d1[t]), buf_m,
+                                           bounds1[1][t])
+            s, _ = fx.wide_divide_by_ratio(s, run.expand(n2[t]), run.expand(d2[t]), buf_s,
+                                           bounds2[1][t])
             d_b1[t] = run.block_sums(d_m * (fx.wide_to_double(m) - g))
             d_b2[t] = run.block_sums(d_s * (fx.wide_to_double(s) - g * g))
             d_w = d_w + hvp
