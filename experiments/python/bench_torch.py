@@ -177,6 +177,32 @@ def run_case(net_name, T, method, device, buffer):
                 seconds=round(seconds, 3), peak_mb=round(peak, 1), d_alpha_abs_sum=check, **info)
 
 
+def table(files):
+    """Markdown rows: network, T, device, then time and peak memory of each method."""
+    methods = ["exact", "compiled", "unrolled", "checkpoint"]
+    lines = ["| network | T | device | " + " | ".join(methods) + " |",
+             "|---|---|---|" + "---|" * len(methods)]
+    for name in files:
+        with open(name) as f:
+            data = json.load(f)
+        cells = {}
+        for c in data["cases"]:
+            key = (c["net"], c["T"], c["device"])
+            if c["status"] == "ok":
+                text = f"{c['seconds']:.1f} s, {c['peak_mb']:.0f} MB"
+                if c.get("reversal_exact") is False:
+                    text += " (not exact)"
+            elif c["status"] == "skipped":
+                text = "not run"
+            else:
+                text = c["status"]
+            cells.setdefault(key, {})[c["method"]] = text
+        for (net, T, device), row in cells.items():
+            lines.append(f"| {net} | {T} | {device} | " +
+                         " | ".join(row.get(m, "–") for m in methods) + " |")
+    return "\n".join(lines)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--device", default="cpu")
@@ -190,7 +216,12 @@ def main():
     p.add_argument("--skip-reason", default="does not fit this machine")
     p.add_argument("--out", required=False)
     p.add_argument("--case", help=argparse.SUPPRESS)
+    p.add_argument("--table", nargs="+", metavar="JSON",
+                   help="print a Markdown table of these result files and exit")
     args = p.parse_args()
+    if args.table:
+        print(table(args.table))
+        return
     if args.case:
         net, T, method = args.case.split(":")
         try:
