@@ -81,7 +81,7 @@ class ExactBuffer:
             self.limbs[k] = t & mask
             carry = t >> self.LIMB_BITS
 
-    def pop(self, radix, radix_bits=None, radix_min=None):
+    def pop(self, radix, radix_bits=None, radix_min=None, radix_value=None):
         remainder = torch.zeros(self.size, dtype=torch.int64, device=self.device)
         for k in range(self._active() - 1, -1, -1):
             current = (remainder << self.LIMB_BITS) + self.limbs[k]  # < radix * 2^31
@@ -209,8 +209,9 @@ class AnsBuffer:
         self.state = torch.where(pull, (x << self.WORD_BITS) | word, x)
         self.depth = self.depth - pull.to(torch.int64)
 
-    def pop(self, radix, radix_bits=None, radix_min=1):
-        """radix_min: a bound below on the radices (a Python number)."""
+    def pop(self, radix, radix_bits=None, radix_min=1, radix_value=None):
+        """radix_min: a bound below on the radices (a Python number); radix_value: the one
+        radix of every element, when the caller knows it (a Python int)."""
         self.bits_bound -= math.log2(radix_min) - self.SLACK
         slot = self.state & ((1 << self.TOTAL_BITS) - 1)
         if radix_bits is not None:
@@ -218,13 +219,24 @@ class AnsBuffer:
             digit = slot >> f_bits
             self._pull(((self.state >> self.TOTAL_BITS) << f_bits) + (slot & ((1 << f_bits) - 1)))
             return digit
-        q, rem = self._frequencies(radix)
-        boundary = rem * (q + 1)
-        wide = slot < boundary
-        digit = torch.where(wide, torch.div(slot, q + 1, rounding_mode="floor"),
-                            rem + torch.div(slot - boundary, q, rounding_mode="floor"))
-        f = q + (digit < rem).to(torch.int64)
-        cumulative = digit * q + torch.minimum(digit, rem)
+        if radix_value is not None:
+            # One radix for every element (a Python int): the digit by float64 division, exact
+            # since slot < 2^24 and q + 1 < 2^24 (a quotient that is not an integer lies at
+            # least 2^-48 relative from the next one, far above double rounding's 2^-53).
+            q, rem = divmod(1 << self.TOTAL_BITS, radix_value)
+            boundary = rem * (q + 1)
+            slot_f = slot.to(torch.float64)
+            digit = torch.where(slot < boundary, torch.floor(slot_f / (q + 1)),
+                                rem + torch.floor((slot_f - boundary) / q)).to(torch.int64)
+            f = q + (digit < rem).to(torch.int64)
+            cumulative = digit * q + digit.clamp(max=rem)
+        else:
+            q, rem = self._frequencies(radix)
+            boundary = rem * (q + 1)
+            digit = torch.where(slot < boundary, torch.div(slot, q + 1, rounding_mode="floor"),
+                                rem + torch.div(slot - boundary, q, rounding_mode="floor"))
+            f = q + (digit < rem).to(torch.int64)
+            cumulative = digit * q + torch.minimum(digit, rem)
         self._pull(f * (self.state >> self.TOTAL_BITS) + slot - cumulative)
         return digit
 

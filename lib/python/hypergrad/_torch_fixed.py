@@ -80,13 +80,15 @@ def multiply_by_ratio(c, n, d, buffer, d_bits=None, bounds=(1, RATIO_DENOMINATOR
     """Algorithm 3 on int64 c: c * n / d exactly, digits through `buffer` (push base d, pop
     base n). n, d: int64 tensors broadcastable to c, 1 <= n <= d <= 2^16. d_bits = k states
     that every d is 2^k (the authors' d = 65536 for decays below 1): shifts replace divisions.
-    bounds = (least n, largest d) as Python numbers: the buffer sizes its storage from them."""
+    bounds = (least n, largest d[, n when all are equal]) as Python numbers: the buffer sizes its
+    storage from them (and decodes faster with one n)."""
     if d_bits is None:
         q, r = floor_divmod(c, d)
     else:
         q, r = c >> d_bits, c & ((1 << d_bits) - 1)  # arithmetic shift: floor for c < 0
     buffer.push(r, d, d_bits, radix_max=bounds[1])
-    return q * n + buffer.pop(n, radix_min=bounds[0])
+    return q * n + buffer.pop(n, radix_min=bounds[0],
+                              radix_value=bounds[2] if len(bounds) > 2 else None)
 
 
 def divide_by_ratio(c, n, d, buffer, d_bits=None, bounds=(1, RATIO_DENOMINATOR)):

@@ -454,7 +454,8 @@ def _ratio_bounds(n, d):
     from them without reading the device."""
     n_min, n_max = n.amin(dim=1).tolist(), n.amax(dim=1).tolist()
     d_min, d_max = d.amin(dim=1).tolist(), d.amax(dim=1).tolist()
-    return list(zip(n_min, d_max)), list(zip(d_min, n_max))
+    uniform = [int(a) if a == b else None for a, b in zip(n_min, n_max)]
+    return list(zip(n_min, d_max, uniform)), list(zip(d_min, n_max))
 
 
 def _running_products(beta):
