@@ -18,6 +18,9 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev libadolc-dev
   # the Python module (pybind11, Debian's Python headers) and its tests
   pybind11-dev python3-dev python3-pytest
+  # hypergrad.torch and its tests (CPU PyTorch), and `pip install --no-build-isolation .` into a
+  # venv (pyproject.toml with setuptools driving CMake)
+  python3-torch python3-pip python3-setuptools python3-wheel python3-venv
   # Open MPI for the sweeps over ranks
   libopenmpi-dev openmpi-bin
   # libFuzzer (clang's) for the buffer fuzzer

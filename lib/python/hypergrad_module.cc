@@ -612,7 +612,7 @@ void ApplyRatio(const py::object& values_arg, const py::object& n, const py::obj
 }  // namespace
 }  // namespace hypergrad::python
 
-PYBIND11_MODULE(hypergrad, m) {
+PYBIND11_MODULE(_core, m) {
   using namespace hypergrad;
   using namespace hypergrad::python;
   m.doc() = "Exact hypergradients by reversible learning (Maclaurin, Duvenaud & Adams, ICML 2015)";
