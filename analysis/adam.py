@@ -70,7 +70,8 @@ def section(results):
         Row(f"test error: learned schedules vs best constant α (log α = {log_alpha:.2f})",
             f"{constant_error:.4f} (constant)", f"{learned_error:.4f}",
             learned_error <= constant_error, "learned ≤ constant (same fresh draws)",
-            f"{(learned_error - constant_error) / constant_error:+.1e}"),
+            f"{(learned_error - constant_error) / constant_error:+.1e}" if constant_error else
+            f"{learned_error - constant_error:+.1e} (absolute)"),
         Row("test NLL: learned schedules vs best constant α", f"{constant_loss:.4f} (constant)",
             f"{learned_loss:.4f}", learned_loss <= constant_loss, "learned ≤ constant",
             f"{(learned_loss - constant_loss) / constant_loss:+.1e}"),

@@ -103,7 +103,8 @@ void ReversibleTraining::TrainFrom(std::span<const double> w0, std::span<const d
         std::ostringstream cause;
         cause << "iteration " << t << ": the model's gradient for parameter "
               << model_->ParameterName(k) << " is " << g[k]
-              << " (returned by the model, not a divergence of training), so "
+              << " at finite weights: a non-finite value from the model itself (a callback's NaN, or"
+                 " the model's own arithmetic overflowing because training diverged), so "
               << StateElementName(e.index()) << " cannot be updated";
         throw FixedPointOverflow(e.index(), e.value(), e.limit()).WithContext(cause.str());
       }

@@ -244,9 +244,10 @@ TEST(ReversibleSgdTest, OverflowMessagesNameOneElementAndTheCause) {
     FAIL() << "a NaN gradient cannot enter the velocity";
   } catch (const FixedPointOverflow& e) {
     EXPECT_STREQ(e.what(),
-                 "iteration 2: the model's gradient for parameter w[1] is nan (returned by the "
-                 "model, not a divergence of training), so velocity of parameter w[1] cannot be "
-                 "updated: fixed-point overflow: value nan is not a finite number");
+                 "iteration 2: the model's gradient for parameter w[1] is nan at finite weights: a "
+                 "non-finite value from the model itself (a callback's NaN, or the model's own "
+                 "arithmetic overflowing because training diverged), so velocity of parameter w[1] "
+                 "cannot be updated: fixed-point overflow: value nan is not a finite number");
   }
   std::vector<double> v0(5, 0.0);
   v0[3] = 3000.0;

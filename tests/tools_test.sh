@@ -32,7 +32,9 @@ grep -q '"recomputed_steps": 1106' "$tmp/rv.json" || fail "revolve recomputed st
 if "$bin/reversal_check" --problem synthetic --iters 50 --alpha 100000 --quiet 2> "$tmp/err"; then
   fail "reversal_check did not fail on divergence"
 fi
-grep -q "training diverged at iteration" "$tmp/err" || fail "divergence message: $(cat "$tmp/err")"
+# With α = 10^5 the MLP's own arithmetic overflows to NaN at weights still inside the range.
+grep -Eq "training diverged at iteration|iteration [0-9]+: the model's gradient for parameter .* because training diverged" "$tmp/err" \
+  || fail "divergence message: $(cat "$tmp/err")"
 
 # hypergrad on a small fake MNIST folder.
 /usr/bin/python3 "$here/support/make_fake_mnist.py" "$tmp/mnist" 600 100

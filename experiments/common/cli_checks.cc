@@ -110,7 +110,7 @@ void RefuseOtherOptimizersFlags(const CLI::App& app, const std::string& optimize
       const bool applies = std::any_of(chosen.flags.begin(), chosen.flags.end(),
                                        [&](const OptimizerFlag& f) { return f.name == flag.name; });
       if (option != nullptr && option->count() > 0 && !applies) {
-        throw CLI::ValidationError("--" + flag.name, "applies to --optimizer " + info.name +
+        throw CLI::ValidationError("--" + flag.name, "applies to --optimizer " + info.name + " only" +
                                    ", not to --optimizer " + optimizer);
       }
     }
