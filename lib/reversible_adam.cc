@@ -38,9 +38,12 @@ void AdamSchedule::Validate() const {
   if (!(eps >= kAdamMinEps && eps <= kAdamMaxEps)) {
     std::ostringstream out;
     out.precision(17);
-    out << "AdamSchedule: eps = " << eps << " is outside [1e-12, 1]: below 1e-12 the second "
-        << "moment's fixed-point grid (2^-" << kAdamMomentFormat.fraction_bits
-        << ") no longer gives Adam's step to 1e-6 for small gradients";
+    out << "AdamSchedule: eps = " << eps << " is outside [1e-12, 1]";
+    if (eps < kAdamMinEps) {
+      out << ": below 1e-12 the second moment's fixed-point grid (2^-"
+          << kAdamMomentFormat.fraction_bits
+          << ") no longer gives Adam's step to 1e-6 for small gradients";
+    }
     throw std::invalid_argument(out.str());
   }
 }

@@ -170,7 +170,8 @@ PY
 # Flags of the optimizer not chosen are errors, not ignored (issue [P] 13).
 expect_error "--gamma: applies to --optimizer sgd only, not to --optimizer adam" "${h[@]}" --optimizer adam --gamma 0.7
 expect_error "--beta1: applies to --optimizer adam only, not to --optimizer sgd" "${h[@]}" --optimizer sgd --beta1 0.8
-expect_error "--eps: applies to --optimizer adam only, not to --optimizer sgd" "${h[@]}" --eps 1e-6
+expect_error "--eps: applies to --optimizer adam or rmsprop only, not to --optimizer sgd" "${h[@]}" --eps 1e-6
+expect_error "--gamma: applies to --optimizer sgd only, not to --optimizer rmsprop" "${h[@]}" --optimizer rmsprop --gamma 0.7
 expect_error "--gamma: applies to --optimizer sgd only" "$bin/reversal_check" --optimizer adam --gamma 0.7 --quiet
 expect_error "--beta2: applies to --optimizer adam only" "$bin/buffer_check" --beta2 0.9 --quiet
 expect_error "--gamma: applies to --optimizer sgd only" "$bin/buffer_check" --optimizer adam --gamma 0.7 --quiet

@@ -104,15 +104,20 @@ void CheckFitsInMemory(double bytes, const std::string& what) {
 
 void RefuseOtherOptimizersFlags(const CLI::App& app, const std::string& optimizer) {
   const OptimizerInfo& chosen = FindOptimizer(optimizer);
+  const auto takes = [](const OptimizerInfo& info, const std::string& name) {
+    return std::any_of(info.flags.begin(), info.flags.end(),
+                       [&](const OptimizerFlag& f) { return f.name == name; });
+  };
   for (const OptimizerInfo& info : Optimizers()) {
     for (const OptimizerFlag& flag : info.flags) {
       const CLI::Option* option = app.get_option_no_throw("--" + flag.name);
-      const bool applies = std::any_of(chosen.flags.begin(), chosen.flags.end(),
-                                       [&](const OptimizerFlag& f) { return f.name == flag.name; });
-      if (option != nullptr && option->count() > 0 && !applies) {
-        throw CLI::ValidationError("--" + flag.name, "applies to --optimizer " + info.name + " only" +
-                                   ", not to --optimizer " + optimizer);
+      if (option == nullptr || option->count() == 0 || takes(chosen, flag.name)) continue;
+      std::string owners;  // every optimizer that takes the flag
+      for (const OptimizerInfo& other : Optimizers()) {
+        if (takes(other, flag.name)) owners += (owners.empty() ? "" : " or ") + other.name;
       }
+      throw CLI::ValidationError("--" + flag.name, "applies to --optimizer " + owners +
+                                 " only, not to --optimizer " + optimizer);
     }
   }
 }
