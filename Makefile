@@ -90,14 +90,14 @@ endif
 
 # BENCH_FULL=1 adds the largest sizes (T = 10000: about an hour). Each JSON file is replaced
 # only when its benchmark finished; then the figures and the report section are rendered.
-bench: build
+bench: build data
 	@$(MAKE) --no-print-directory bench-runs RUNS="$(BENCH_RUNS)"
 	@$(MAKE) --no-print-directory bench-estimators SKIP_BUILD=1
 
 # The estimator benchmark (experiments/bench/bench_estimators.cc): every estimator against the
 # exact hypergradient, memory and time, meta-optimisation, short-horizon bias; then its figures
 # and report section (analysis/estimators.py, through report.py). BENCH_FULL=1: the full sizes.
-bench-estimators: $(if $(SKIP_BUILD),,build)
+bench-estimators: $(if $(SKIP_BUILD),,build data)
 	@mkdir -p $(BENCH_OUT)
 	BENCH_FULL=$(BENCH_FULL) $(TEST_ENV) $(BIN)/bench_estimators --out $(BENCH_OUT)
 ifeq ($(BENCH_OUT),results/bench)

@@ -15,6 +15,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 FILE = "bench_estimators.json"
+GENERATED = "generated data of MNIST's shape"
 # The kind each problem is judged by in the figures and the conclusions.
 MAIN_KIND = {"fig2": "alpha", "fig6": "theta", "fig7": "theta"}
 PROBLEM_TEXT = {"fig2": "Fig-2 schedules (784-50-50-50-10)", "fig6": "Fig-6 per-weight L2",
@@ -211,10 +212,14 @@ def section(bench, results):
     lines = ['<a id="estimators"></a>', "## Exact against approximate hypergradients", "",
              f"Run: {size}, {ctx.get('start_time')} → {ctx.get('end_time')}, revision "
              f"`{ctx.get('git_revision')}` (dirty: {ctx.get('git_dirty')}), {ctx.get('host')}. "
-             "Generated data of MNIST's shape; every approximate estimator trains in float64 with "
+             f"Data: {ctx.get('data', GENERATED)}. Every approximate estimator "
+             "except truncated trains in float64 with "
              "the fixed-point run's momentum factors (they differ from the exact run by its 2^-52 "
              "rounding). Memory: peak heap above the start of the call (measured); time: the "
-             "call's seconds over one float64 training run's, timed in the same process.", "",
+             "call's seconds over one float64 training run's, timed in the same process. Truncated "
+             "backpropagation reverses the exact fixed-point run for its last K steps; its memory is "
+             "that run's information buffer for all T steps (float64 truncated backpropagation would "
+             "store K states, K·2P doubles, instead).", "",
              f"![Pareto]({os.path.relpath(pareto, results)})", "",
              f"![Horizon]({os.path.relpath(horizon, results)})", ""]
     if meta_png:

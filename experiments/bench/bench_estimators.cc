@@ -2,8 +2,9 @@
 // the exact reverse pass on the paper's problems, with its measured memory and time, whether its
 // error matters for meta-optimisation, and the short-horizon bias measured exactly.
 //
-// Problems (generated data of MNIST's shape, no download; the benchmark measures estimators, not
-// MNIST accuracy):
+// Data: the first 2,000 MNIST training images (mean image of the 60,000 subtracted, as Fig 2):
+// rows 0–999 train, 1,000–1,999 validation (--smoke, the pipeline test: generated data of
+// MNIST's shape, no download). Problems:
 //   fig2   the Fig-2 network 784-50-50-50-10 (tanh), 8 blocks, schedules per block and step
 //          (α = 0.2, γ = 0.9 to start), w_0 = e^-3·N(0, 1), batches of 200, meta-objective the mean NLL
 //          on all training rows (as Fig 2); kinds α, γ, w_0, v_0 and their per-block reductions
@@ -13,6 +14,8 @@
 //          500 (5,000), α = 0.5, γ = 0.9, w_0 = e^-4·N(0, 1), meta-objective validation NLL.
 //   fig7   logistic regression trained on 10 learned images (θ = λ and the 7,840 pixels),
 //          T = 20 and 200 (2,000), α = 0.5, γ = 0.9, meta-objective validation NLL.
+// Estimators: exact, truncated (K = 10 and 100 where K < T), drmad, greedy, forward, es, pes on
+// the schedules; the same plus neumann and cg (5, 20, 100 terms) on the L2 and data problems.
 // For each estimator and problem/horizon: cosine similarity, relative L2 error and sign
 // agreement with the exact hypergradient per kind; peak extra heap memory (bytes, measured by
 // heap_meter.h: operator new's live bytes above those before the call) and time as a ratio to
@@ -45,6 +48,7 @@
 #include "estimators/estimator.h"
 #include "estimators/float_sgd.h"
 #include "estimators/registry.h"
+#include "common/mnist_source.h"
 #include "hyperparams.h"
 #include "meta_optimizers.h"
 #include "mlp.h"
@@ -438,14 +442,17 @@ void ShortHorizonSchedule(const Case& base, const std::vector<std::size_t>& hori
 int Main(int argc, char** argv) {
   std::string out_dir = "results/bench";
   bool smoke = false;
+  std::string mnist_dir = experiments::DefaultMnistDir();
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--out" && i + 1 < argc) {
       out_dir = argv[++i];
+    } else if (a == "--mnist" && i + 1 < argc) {
+      mnist_dir = argv[++i];
     } else if (a == "--smoke") {
       smoke = true;  // the pipeline test: the smallest sizes, seconds
     } else {
-      std::cerr << "bench_estimators: unknown argument '" << a << "' (use --out DIR, --smoke)\n";
+      std::cerr << "bench_estimators: unknown argument '" << a << "' (use --out DIR, --mnist DIR, --smoke)\n";
       return 2;
     }
   }
@@ -476,7 +483,13 @@ int Main(int argc, char** argv) {
                                                    : std::vector<std::size_t>{1, 10, 100};
   const std::size_t horizon_meta_iters = smoke ? 2 : 8;
 
-  auto all = std::make_shared<const Dataset>(ScaledSynthetic(train_rows + 1000, 1));
+  auto all = std::make_shared<const Dataset>([&] {
+    if (smoke) return ScaledSynthetic(train_rows + 1000, 1);
+    std::vector<double> mean;
+    Dataset d = experiments::LoadMnistTrainingRowsFrom(mnist_dir, train_rows + 1000, &mean);
+    SubtractMean(d, mean);
+    return d;
+  }());
   auto train = std::make_shared<const Dataset>(all->Slice(0, train_rows));
   auto valid = std::make_shared<const Dataset>(all->Slice(train_rows, train_rows + 1000));
 
@@ -485,6 +498,13 @@ int Main(int argc, char** argv) {
       MakeSpec("exact", {}), MakeSpec("drmad", {}), MakeSpec("greedy", {}), MakeSpec("forward", {}),
       MakeSpec("es", {{"--samples", samples}, {"--sigma", "0.01"}}),
       MakeSpec("pes", {{"--truncation", "10"}, {"--samples", samples}, {"--sigma", "0.01"}})};
+  // Truncated backpropagation with K = 10 and 100 reverse steps, where K < T.
+  auto with_truncated = [](std::vector<Spec> specs, std::size_t t) {
+    for (const char* k : {"10", "100"}) {
+      if (std::stoul(k) < t) specs.insert(specs.begin() + 1, MakeSpec("truncated", {{"--truncation", k}}));
+    }
+    return specs;
+  };
   for (std::size_t t : fig2_t) {
     // Forward mode costs about 1 + 2·24 training runs: measured up to T = 1000 (full) or 100.
     std::vector<Spec> specs = schedule_specs;
@@ -497,7 +517,7 @@ int Main(int argc, char** argv) {
                MakeSpec("pes", {{"--truncation", "10"}, {"--samples", "4"}, {"--sigma", "0.01"}})};
     }
     if (t > (full ? 1000u : 100u)) std::erase_if(specs, [](const Spec& s) { return s.name == "forward"; });
-    MeasureCase(Fig2Case(t, train, valid), specs, accuracy, h5);
+    MeasureCase(Fig2Case(t, train, valid), with_truncated(specs, t), accuracy, h5);
   }
   std::vector<Spec> theta_specs = {MakeSpec("exact", {}), MakeSpec("drmad", {}), MakeSpec("greedy", {})};
   for (const char* k : {"5", "20", "100"}) {
@@ -506,8 +526,12 @@ int Main(int argc, char** argv) {
   }
   theta_specs.push_back(MakeSpec("es", {{"--samples", samples}, {"--sigma", "0.01"}}));
   theta_specs.push_back(MakeSpec("pes", {{"--truncation", "10"}, {"--samples", samples}, {"--sigma", "0.01"}}));
-  for (std::size_t t : fig6_t) MeasureCase(LogisticCase("fig6", t, train, valid), theta_specs, accuracy, h5);
-  for (std::size_t t : fig7_t) MeasureCase(LogisticCase("fig7", t, train, valid), theta_specs, accuracy, h5);
+  for (std::size_t t : fig6_t) {
+    MeasureCase(LogisticCase("fig6", t, train, valid), with_truncated(theta_specs, t), accuracy, h5);
+  }
+  for (std::size_t t : fig7_t) {
+    MeasureCase(LogisticCase("fig7", t, train, valid), with_truncated(theta_specs, t), accuracy, h5);
+  }
 
   nlohmann::json meta = nlohmann::json::array();
   {
@@ -516,7 +540,8 @@ int Main(int argc, char** argv) {
     std::vector<double> eps(base.p.num_params());
     for (double& e : eps) e = rng.Normal();
     const std::vector<Spec> specs = {
-        MakeSpec("exact", {}), MakeSpec("drmad", {}), MakeSpec("greedy", {}),
+        MakeSpec("exact", {}), MakeSpec("truncated", {{"--truncation", smoke ? "2" : "10"}}),
+        MakeSpec("drmad", {}), MakeSpec("greedy", {}),
         MakeSpec("es", {{"--samples", smoke ? "2" : "4"}, {"--sigma", "0.01"}}),
         MakeSpec("pes", {{"--truncation", "10"}, {"--samples", smoke ? "2" : "4"}, {"--sigma", "0.01"}})};
     MetaOptimise(base, specs, meta_iters, eps, meta, h5);
@@ -535,7 +560,10 @@ int Main(int argc, char** argv) {
                     {"git_dirty", provenance.git_dirty}, {"start_time", provenance.start_time},
                     {"host", provenance.host}, {"compiler", provenance.compiler},
                     {"build_type", provenance.build_type}, {"full", full}, {"smoke", smoke},
-                    {"end_time", UtcNow()}, {"train_rows", train_rows}};
+                    {"end_time", UtcNow()}, {"train_rows", train_rows},
+                    {"data", smoke ? "generated (MakeSyntheticDataset, seed 1, inputs x 0.3)"
+                                   : "MNIST training images 0-1,999 (mean of 60,000 subtracted): 0-999 train, "
+                                     "1,000-1,999 validation"}};
   doc["accuracy"] = accuracy;
   doc["meta_optimisation"] = meta;
   doc["meta_optimisation_settings"] = {{"iters", meta_t}, {"meta_iters", meta_iters},
@@ -543,6 +571,7 @@ int Main(int argc, char** argv) {
   doc["short_horizon"] = horizon;
   doc["short_horizon_schedule"] = horizon_schedule;
   WriteProvenance(h5, provenance, !full);
+  experiments::WriteDataFiles(h5);
   h5.SetAttribute("/", "benchmark", "bench_estimators");
   const std::string partial = json_path + ".partial";
   {

@@ -4,17 +4,23 @@
 
 namespace hypergrad {
 
-EstimatedHypergradients ExactEstimator::Estimate(const EstimatorProblem& problem,
-                                                 BlockHypergradients* blocks) const {
-  problem.Validate();
-  ReversibleSgd sgd({problem.model, problem.blocks, problem.schedule, problem.batches}, options_);
+EstimatedHypergradients ReverseFixedPointRun(const EstimatorProblem& problem,
+                                             const TrainingOptions& options, std::size_t first_step,
+                                             BlockHypergradients* blocks) {
+  ReversibleSgd sgd({problem.model, problem.blocks, problem.schedule, problem.batches}, options);
   sgd.Train(problem.w0, problem.v0);
   std::vector<double> d_w(problem.num_params());
   std::vector<double> d_theta(problem.model->num_hyper());
   problem.objective(sgd.weights(), d_w, d_theta);
-  EstimatedHypergradients out = FromExact(sgd.Reverse(d_w, d_theta));
+  EstimatedHypergradients out = FromExact(sgd.Reverse(d_w, d_theta, ReverseOptions{first_step}));
   if (blocks != nullptr) *blocks = ReduceToBlocks(out, problem);
   return out;
+}
+
+EstimatedHypergradients ExactEstimator::Estimate(const EstimatorProblem& problem,
+                                                 BlockHypergradients* blocks) const {
+  problem.Validate();
+  return ReverseFixedPointRun(problem, options_, 0, blocks);
 }
 
 }  // namespace hypergrad

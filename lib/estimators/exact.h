@@ -14,6 +14,13 @@
 
 namespace hypergrad {
 
+// Trains the fixed-point run of `problem` with `options` and reverses it from step T−1 down to
+// `first_step` (≤ T; ReverseOptions): the exact estimator (first_step 0) and the truncated one
+// (first_step T − K). Fills `blocks` when non-null. Throws what ReversibleSgd throws.
+EstimatedHypergradients ReverseFixedPointRun(const EstimatorProblem& problem,
+                                             const TrainingOptions& options, std::size_t first_step,
+                                             BlockHypergradients* blocks);
+
 class ExactEstimator final : public Estimator {
  public:
   explicit ExactEstimator(TrainingOptions options = {}) : options_(std::move(options)) {}

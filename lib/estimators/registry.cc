@@ -13,6 +13,7 @@
 #include "estimators/greedy.h"
 #include "estimators/neumann.h"
 #include "estimators/pes.h"
+#include "estimators/truncated.h"
 
 namespace hypergrad {
 
@@ -27,6 +28,10 @@ struct Entry {
 const std::vector<Entry>& Table() {
   static const std::vector<Entry> table = {
       {"exact", {}, [](const EstimatorFlags& f) { return std::make_unique<ExactEstimator>(f.exact_options); }},
+      {"truncated", {"--truncation"},
+       [](const EstimatorFlags& f) {
+         return std::make_unique<TruncatedEstimator>(f.truncation.value_or(10), f.exact_options);
+       }},
       {"drmad", {}, [](const EstimatorFlags&) { return std::make_unique<DrmadEstimator>(); }},
       {"neumann", {"--terms"},
        [](const EstimatorFlags& f) { return std::make_unique<NeumannEstimator>(f.terms.value_or(20)); }},

@@ -1,12 +1,12 @@
 // The estimators by name, with the flags each takes, for the tools and the benchmark:
 //   exact                      (no flags)
+//   truncated --truncation K   (default 10; K ≤ T)
 //   drmad, forward, greedy     (no flags)
 //   neumann  --terms K         (default 20)
 //   cg       --terms K         (default 20)
 //   es       --samples N --sigma S          (defaults 16, 0.01)
 //   pes      --truncation K --samples N --sigma S   (defaults 10, 16, 0.01)
 // A flag that the estimator does not take is an error, never ignored.
-// (`truncated` --truncation K joins when the reverse pass can stop at a chosen first step.)
 #ifndef HYPERGRAD_ESTIMATORS_REGISTRY_H_
 #define HYPERGRAD_ESTIMATORS_REGISTRY_H_
 

@@ -5,7 +5,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cmath>
+#include <cstdint>
 #include <numeric>
 
 #include "estimators/cg.h"
@@ -17,6 +19,7 @@
 #include "estimators/neumann.h"
 #include "estimators/pes.h"
 #include "estimators/registry.h"
+#include "estimators/truncated.h"
 #include "mlp.h"
 #include "rational.h"
 #include "random.h"
@@ -155,6 +158,76 @@ TEST(ForwardModeTest, EqualsTheExactReversePassPerBlock) {
     EXPECT_NEAR(forward.d_alpha_block[j], exact.d_alpha_block[j],
                 1e-9 * Norm(exact.d_alpha_block)) << "block " << j;
   }
+}
+
+// --- truncated ----------------------------------------------------------------------------------
+
+// K = T runs the whole reverse pass: every hypergradient is the exact estimator's, bit for bit.
+TEST(TruncatedTest, KEqualToTGivesTheExactBits) {
+  const EstimatorProblem p = SmallMlpProblem(12, /*hyper_l2=*/true);
+  const EstimatedHypergradients exact = ExactEstimator().Estimate(p);
+  const EstimatedHypergradients full = TruncatedEstimator(12).Estimate(p);
+  for (std::size_t k = 0; k < kNumHyperKinds; ++k) {
+    const auto kind = static_cast<HyperKind>(k);
+    ASSERT_TRUE(full.Applicable(kind)) << HyperKindName(kind);
+    ASSERT_EQ(full.Of(kind).size(), exact.Of(kind).size()) << HyperKindName(kind);
+    for (std::size_t i = 0; i < exact.Of(kind).size(); ++i) {
+      ASSERT_EQ(std::bit_cast<std::uint64_t>(full.Of(kind)[i]),
+                std::bit_cast<std::uint64_t>(exact.Of(kind)[i]))
+          << HyperKindName(kind) << "[" << i << "]";
+    }
+  }
+}
+
+// K = 0 reverses nothing: every hypergradient is 0 (θ keeps only the objective's direct term,
+// 0 here), and each is reported (a truncated estimate of 0, not "not applicable").
+TEST(TruncatedTest, KZeroGivesZeros) {
+  const EstimatorProblem p = SmallMlpProblem(8, /*hyper_l2=*/true);
+  const EstimatedHypergradients h = TruncatedEstimator(0).Estimate(p);
+  for (std::size_t k = 0; k < kNumHyperKinds; ++k) {
+    const auto kind = static_cast<HyperKind>(k);
+    ASSERT_TRUE(h.Applicable(kind)) << HyperKindName(kind);
+    ASSERT_FALSE(h.Of(kind).empty()) << HyperKindName(kind);
+    for (double x : h.Of(kind)) ASSERT_EQ(x, 0.0) << HyperKindName(kind);
+  }
+}
+
+// 0 < K < T: ∂f/∂α_t and ∂f/∂γ_t for t ≥ T−K depend only on steps t … T−1, so those rows are
+// the exact ones bit for bit; rows before are 0, and so are ∂f/∂w_0 and ∂f/∂v_0; ∂f/∂θ is the
+// last K steps' part only, so it differs from the exact value.
+TEST(TruncatedTest, TheLastKRowsAreExactAndTheRestZero) {
+  const std::size_t iters = 12, k = 5;
+  const EstimatorProblem p = SmallMlpProblem(iters, /*hyper_l2=*/true);
+  const std::size_t b = p.blocks.num_blocks();
+  const EstimatedHypergradients exact = ExactEstimator().Estimate(p);
+  const EstimatedHypergradients h = TruncatedEstimator(k).Estimate(p);
+  for (HyperKind kind : {HyperKind::kAlpha, HyperKind::kGamma}) {
+    for (std::size_t t = 0; t < iters; ++t) {
+      for (std::size_t j = 0; j < b; ++j) {
+        const double got = h.Of(kind)[t * b + j];
+        if (t >= iters - k) {
+          ASSERT_EQ(std::bit_cast<std::uint64_t>(got), std::bit_cast<std::uint64_t>(exact.Of(kind)[t * b + j]))
+              << HyperKindName(kind) << " row " << t << " block " << j;
+          ASSERT_NE(got, 0.0) << HyperKindName(kind) << " row " << t << " block " << j;
+        } else {
+          ASSERT_EQ(got, 0.0) << HyperKindName(kind) << " row " << t << " block " << j;
+        }
+      }
+    }
+  }
+  for (double x : h.d_w0) ASSERT_EQ(x, 0.0);
+  for (double x : h.d_v0) ASSERT_EQ(x, 0.0);
+  EXPECT_GT(RelativeError(h.d_theta, exact.d_theta), 1e-6);
+  EXPECT_GT(Norm(h.d_theta), 0.0);
+}
+
+TEST(TruncatedTest, KBeyondTIsAClearError) {
+  using ::testing::HasSubstr;
+  using ::testing::ThrowsMessage;
+  const EstimatorProblem p = SmallMlpProblem(4);
+  EXPECT_THAT([&] { TruncatedEstimator(5).Estimate(p); },
+              ThrowsMessage<std::invalid_argument>(HasSubstr("--truncation 5 exceeds the run's T = 4")));
+  EXPECT_EQ(TruncatedEstimator(3).settings(), "truncated truncation=3");
 }
 
 // --- implicit function: Neumann and CG --------------------------------------------------------
@@ -509,6 +582,9 @@ TEST(RegistryTest, AFlagThatDoesNotApplyIsAnError) {
   EXPECT_THAT([&] { MakeEstimator("es", trunc); },
               ThrowsMessage<std::invalid_argument>(HasSubstr("takes no --truncation")));
   EXPECT_NO_THROW(MakeEstimator("pes", trunc));
+  EXPECT_NO_THROW(MakeEstimator("truncated", trunc));
+  EXPECT_THAT([&] { MakeEstimator("truncated", terms); },
+              ThrowsMessage<std::invalid_argument>(HasSubstr("estimator 'truncated' takes no --terms")));
   EstimatorFlags sigma;
   sigma.sigma = 0.1;
   EXPECT_THROW(MakeEstimator("exact", sigma), std::invalid_argument);
