@@ -23,10 +23,11 @@
 // Meta-optimisation: the Fig-2 schedules (log α, logit γ per block and step, log s per block)
 // meta-optimised by authors' Adam (step 0.04, as Fig 2) for 50 meta-iterations at T = 100
 // (small: 10 at T = 50) driven by each estimator; final training and validation loss, learned schedules.
-// Short-horizon bias: one log α (all blocks, γ = 0.9) meta-optimised for 8 meta-iterations with
-// exact hypergradients at horizons 1, 10, 100 (and 1000, 10^4 with BENCH_FULL=1); the chosen α,
-// the loss at its own horizon and the loss after the longest horizon's steps with that α.
-// The same with a per-step schedule α_t (up to T = 1000): its mean and last α, the loss.
+// Short-horizon bias: one log α (all blocks, γ = 0.9) chosen by bisection on the sign of its
+// exact hypergradient (10 halvings of [−7, 2]) at horizons 1, 10, 100 (and 1000, 10^4 with
+// BENCH_FULL=1); the chosen α, the loss at its own horizon and the loss after the longest
+// horizon's steps with that α. Then a per-step schedule α_t (up to T = 1000) from that α, 8
+// meta-iterations of the authors' Adam (step 0.1): its mean and last α, the loss.
 // Sizes: training rows 1,000 (validation 1,000 more); ES/PES 4 pairs (16 in the full run,
 // 4 at T = 10^4); the Fig-2 network runs each pass on 2 threads (the same bits as 1).
 //
@@ -340,50 +341,65 @@ void MetaOptimise(const Case& base, const std::vector<Spec>& specs, std::size_t 
   }
 }
 
-// One log α shared by every block and step, meta-optimised with exact hypergradients of the
-// loss after `horizon` steps (authors' Adam, step 0.1, from α = e^-3).
-void ShortHorizon(const Case& base, const std::vector<std::size_t>& horizons, std::size_t meta_iters,
-                  nlohmann::json& out, H5Writer& h5) {
+// One log α shared by every block and step, chosen with exact hypergradients of the loss after
+// `horizon` steps: bisection on the sign of ∂f/∂log α over log α ∈ [−7, 2] (`steps` halvings:
+// resolution 9/2^steps), a diverged run (weights out of the fixed-point range) counting as "α
+// too large". A first-order method with a fixed step could move log α only a fixed distance in
+// as many meta-iterations; the bisection finds where the exact hypergradient changes sign (a
+// stationary point of the loss in log α) whatever the horizon. Returns the chosen log α per
+// horizon (NaN where every trial failed otherwise).
+std::vector<double> ShortHorizon(const Case& base, const std::vector<std::size_t>& horizons,
+                                 std::size_t steps, nlohmann::json& out, H5Writer& h5) {
   const std::size_t longest = horizons.back(), b = base.p.blocks.num_blocks();
   const auto exact = MakeEstimator("exact", {});
-  std::vector<double> chosen, own_loss, long_loss;
-  std::vector<double> done;
+  std::vector<double> chosen, own_loss, long_loss, done, log_alphas;
   for (std::size_t horizon : horizons) {
     std::cerr << "  short-horizon bias, T = " << horizon << std::flush;
-    // A diverged run (too large an α for this horizon) is recorded, not fatal.
     try {
       EstimatorProblem p = base.p;
-      std::vector<double> x = {-3.0};
-      AuthorsAdam meta(0.1);
-      std::vector<double> trace;
-      for (std::size_t i = 0; i < meta_iters; ++i) {
-        p.schedule = SgdSchedule::Constant(horizon, b, std::exp(x[0]), 0.9);
-        const EstimatedHypergradients h = exact->Estimate(p);
+      double lo = -7.0, hi = 2.0;
+      std::vector<double> trace, signs;
+      std::size_t diverged = 0;
+      for (std::size_t i = 0; i < steps; ++i) {
+        const double mid = 0.5 * (lo + hi);
+        p.schedule = SgdSchedule::Constant(horizon, b, std::exp(mid), 0.9);
         double d = 0;
-        for (double v : h.d_alpha) d += v;
-        const std::vector<double> g = {std::exp(x[0]) * d};
-        meta.Step(i, g, x);
-        trace.push_back(x[0]);
+        bool too_large = false;
+        try {
+          const EstimatedHypergradients h = exact->Estimate(p);
+          for (double v : h.d_alpha) d += v;
+          too_large = std::exp(mid) * d > 0;
+        } catch (const FixedPointOverflow&) {
+          too_large = true;
+          ++diverged;
+        }
+        (too_large ? hi : lo) = mid;
+        trace.push_back(mid);
+        signs.push_back(too_large ? 1.0 : -1.0);
       }
-      auto loss_after = [&](std::size_t steps) {
+      const double log_alpha = 0.5 * (lo + hi);
+      auto loss_after = [&](std::size_t steps_run) {
         EstimatorProblem q = base.p;
-        q.schedule = SgdSchedule::Constant(steps, b, std::exp(x[0]), 0.9);
+        q.schedule = SgdSchedule::Constant(steps_run, b, std::exp(log_alpha), 0.9);
         std::vector<double> w = q.w0, v = q.v0;
-        FloatSgdTrain(*q.model, q.blocks, q.schedule, q.batches, 0, steps, w, v);
+        FloatSgdTrain(*q.model, q.blocks, q.schedule, q.batches, 0, steps_run, w, v);
         return q.objective(w, {}, {});
       };
       const double own = loss_after(horizon), after_longest = loss_after(longest);
-      chosen.push_back(std::exp(x[0]));
+      chosen.push_back(std::exp(log_alpha));
+      log_alphas.push_back(log_alpha);
       own_loss.push_back(own);
       long_loss.push_back(after_longest);
       done.push_back(static_cast<double>(horizon));
       out.push_back({{"horizon", horizon}, {"alpha", chosen.back()}, {"loss_at_horizon", own},
                      {"loss_after_longest", after_longest}, {"longest", longest},
-                     {"log_alpha_trace", trace}});
+                     {"log_alpha_trials", trace}, {"too_large", signs}, {"diverged_trials", diverged},
+                     {"resolution_log_alpha", 9.0 / std::ldexp(1.0, static_cast<int>(steps))}});
       std::cerr << ": α = " << chosen.back() << ", loss " << own << ", after " << longest
                 << " steps " << after_longest << "\n";
     } catch (const std::exception& e) {
       out.push_back({{"horizon", horizon}, {"error", e.what()}, {"longest", longest}});
+      log_alphas.push_back(std::nan(""));
       std::cerr << ": " << e.what() << "\n";
     }
   }
@@ -391,20 +407,29 @@ void ShortHorizon(const Case& base, const std::vector<std::size_t>& horizons, st
   h5.Write("/short_horizon/alpha", chosen);
   h5.Write("/short_horizon/loss_at_horizon", own_loss);
   h5.Write("/short_horizon/loss_after_longest", long_loss);
+  return log_alphas;
 }
 
 // The same with a learning-rate schedule: one α_t per step (shared by the blocks, γ = 0.9),
-// log α_t meta-optimised with exact hypergradients of the loss after `horizon` steps. Records
-// the learned schedule's mean and last α and the loss at the horizon.
+// starting from the constant α ShortHorizon chose for that horizon (`start`, one log α per
+// horizon), log α_t meta-optimised by the authors' Adam (step 0.1) with exact hypergradients of
+// the loss after `horizon` steps. Records the learned schedule's mean and last α and the loss.
 void ShortHorizonSchedule(const Case& base, const std::vector<std::size_t>& horizons,
-                          std::size_t meta_iters, nlohmann::json& out, H5Writer& h5) {
+                          const std::vector<double>& start, std::size_t meta_iters,
+                          nlohmann::json& out, H5Writer& h5) {
   const std::size_t b = base.p.blocks.num_blocks();
   const auto exact = MakeEstimator("exact", {});
-  for (std::size_t horizon : horizons) {
+  for (std::size_t n = 0; n < horizons.size(); ++n) {
+    const std::size_t horizon = horizons[n];
     std::cerr << "  short-horizon bias (schedule), T = " << horizon << std::flush;
+    if (!std::isfinite(start[n])) {
+      out.push_back({{"horizon", horizon}, {"error", "no constant α was chosen at this horizon"}});
+      std::cerr << ": no start\n";
+      continue;
+    }
     try {
       EstimatorProblem p = base.p;
-      std::vector<double> x(horizon, -3.0), g(horizon);
+      std::vector<double> x(horizon, start[n]), g(horizon);
       AuthorsAdam meta(0.1);
       for (std::size_t i = 0; i <= meta_iters; ++i) {
         p.schedule = SgdSchedule::Constant(horizon, b, 0.0, 0.9);
@@ -429,8 +454,8 @@ void ShortHorizonSchedule(const Case& base, const std::vector<std::size_t>& hori
       std::vector<double> alpha(horizon);
       for (std::size_t t = 0; t < horizon; ++t) alpha[t] = std::exp(x[t]);
       h5.Write("/short_horizon_schedule/T" + std::to_string(horizon) + "/alpha", alpha);
-      out.push_back({{"horizon", horizon}, {"mean_alpha", mean}, {"last_alpha", alpha.back()},
-                     {"loss_at_horizon", loss}});
+      out.push_back({{"horizon", horizon}, {"start_alpha", std::exp(start[n])}, {"mean_alpha", mean},
+                     {"last_alpha", alpha.back()}, {"loss_at_horizon", loss}});
       std::cerr << ": mean α = " << mean << ", loss " << loss << "\n";
     } catch (const std::exception& e) {
       out.push_back({{"horizon", horizon}, {"error", e.what()}});
@@ -482,6 +507,7 @@ int Main(int argc, char** argv) {
                                             : full ? std::vector<std::size_t>{1, 10, 100, 1000, 10000}
                                                    : std::vector<std::size_t>{1, 10, 100};
   const std::size_t horizon_meta_iters = smoke ? 2 : 8;
+  const std::size_t bisection_steps = smoke ? 3 : 10;
 
   auto all = std::make_shared<const Dataset>([&] {
     if (smoke) return ScaledSynthetic(train_rows + 1000, 1);
@@ -547,13 +573,14 @@ int Main(int argc, char** argv) {
     MetaOptimise(base, specs, meta_iters, eps, meta, h5);
   }
   nlohmann::json horizon = nlohmann::json::array();
-  ShortHorizon(Fig2Case(1, train, valid), horizons, horizon_meta_iters, horizon, h5);
+  const std::vector<double> chosen_log_alpha =
+      ShortHorizon(Fig2Case(1, train, valid), horizons, bisection_steps, horizon, h5);
   // The schedule version up to T = 1000 (at 10^4 its 8 exact passes would double the full run).
   nlohmann::json horizon_schedule = nlohmann::json::array();
   std::vector<std::size_t> schedule_horizons = horizons;
   std::erase_if(schedule_horizons, [](std::size_t h) { return h > 1000; });
-  ShortHorizonSchedule(Fig2Case(1, train, valid), schedule_horizons, horizon_meta_iters,
-                       horizon_schedule, h5);
+  ShortHorizonSchedule(Fig2Case(1, train, valid), schedule_horizons, chosen_log_alpha,
+                       horizon_meta_iters, horizon_schedule, h5);
 
   nlohmann::json doc;
   doc["context"] = {{"command_line", provenance.command_line}, {"git_revision", provenance.git_revision},
