@@ -105,6 +105,8 @@ class RmspropRule final : public ExactOptimizer {
   std::vector<std::string> ScheduleNames() const override { return {"rho", "mu"}; }
   std::vector<std::string> ScalarNames() const override { return {"eps"}; }
   std::size_t iters() const override { return schedule_.iters; }
+  // Both moments on the fine grid (reversible_rmsprop.h says why m needs it as much as s).
+  FixedPointFormat MomentFormat(std::size_t) const override { return kFineMomentFormat; }
 
   void Coefficients(std::size_t t, StepCoefficients& c) const override {
     const std::size_t blocks = schedule_.blocks;

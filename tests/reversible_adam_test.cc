@@ -16,12 +16,14 @@
 #include "random.h"
 #include "support/conformance_problems.h"
 #include "support/hypergrad_checker.h"
+#include "support/linear_model.h"
 #include "support/quadratic_model.h"
 #include "support/small_mlp_run.h"
 
 namespace hypergrad {
 namespace {
 
+using testing::LinearModel;
 using testing::QuadraticModel;
 using testing::SmallMlpRun;
 using testing::Uniform;
@@ -33,28 +35,6 @@ AdamSetup SmallMlpAdam(const SmallMlpRun& run, std::size_t iters, double alpha, 
           AdamSchedule::Constant(iters, run.blocks.num_blocks(), alpha, beta1, beta2, eps),
           SequentialBatches(64, 16)};
 }
-
-// L(w) = Σ_k g_k·w_k: the gradient is g whatever w, so each parameter sees a gradient chosen by
-// the test.
-class LinearModel final : public Model {
- public:
-  explicit LinearModel(std::vector<double> g) : g_(std::move(g)) {}
-  std::size_t num_params() const override { return g_.size(); }
-  double Gradient(std::span<const double> w, const Batch&, std::span<double> grad) const override {
-    double loss = 0.0;
-    for (std::size_t k = 0; k < g_.size(); ++k) loss += g_[k] * w[k], grad[k] = g_[k];
-    return loss;
-  }
-  double GradientAndHvp(std::span<const double> w, const Batch& batch, std::span<const double>,
-                        std::span<double> grad, std::span<double> hvp,
-                        std::span<double>) const override {
-    std::fill(hvp.begin(), hvp.end(), 0.0);
-    return Gradient(w, batch, grad);
-  }
-
- private:
-  std::vector<double> g_;
-};
 
 // Textbook Adam (Kingma & Ba, Algorithm 1) in float64 on a constant gradient g, the steps
 // w_{t+1} − w_t for t = 0 … T−1. The one reading of β = n/d this library follows: the decay
