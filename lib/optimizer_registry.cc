@@ -1,6 +1,7 @@
 #include "optimizer_registry.h"
 
 #include <stdexcept>
+#include <utility>
 
 #include "reversible_adam.h"
 #include "reversible_rmsprop.h"
@@ -50,6 +51,13 @@ OptimizerHyperparameters OptimizerInfo::Constant(std::size_t iters, std::size_t 
   }
   return h;
 }
+
+OptimizerFlag DecayFlag(std::string name, double default_value, std::string help) {
+  return {std::move(name), true, default_value, 1e-6, 0.999999, std::move(help)};
+}
+
+FlagValue::operator std::vector<double>() const { return ScheduleOf(h, flag.name); }
+FlagValue::operator double() const { return ScalarOf(h, flag.name); }
 
 const std::vector<double>& ScheduleOf(const OptimizerHyperparameters& h, const std::string& name) {
   const auto it = h.schedules.find(name);
