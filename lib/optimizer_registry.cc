@@ -3,6 +3,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "rational.h"
 #include "reversible_adam.h"
 #include "reversible_rmsprop.h"
 #include "reversible_sgd.h"
@@ -53,7 +54,7 @@ OptimizerHyperparameters OptimizerInfo::Constant(std::size_t iters, std::size_t 
 }
 
 OptimizerFlag DecayFlag(std::string name, double default_value, std::string help) {
-  return {std::move(name), true, default_value, 1e-6, 0.999999, std::move(help)};
+  return {std::move(name), true, default_value, kMinDecay, kMaxDecay, std::move(help)};
 }
 
 FlagValue::operator std::vector<double>() const { return ScheduleOf(h, flag.name); }

@@ -59,8 +59,8 @@ struct OptimizerInfo {
 const std::vector<double>& ScheduleOf(const OptimizerHyperparameters& h, const std::string& name);
 double ScalarOf(const OptimizerHyperparameters& h, const std::string& name);
 
-// A decay flag (per step) with the range the tools accept for every optimizer's decays,
-// [1e-6, 0.999999]: MomentumToRatio's n/d stays within 2^-16 of the decay (rational.h).
+// A decay flag (per step) with the one range of a decay, [kMinDecay, kMaxDecay] =
+// [1e-6, 0.999999] (rational.h: inside it MomentumToRatio gives 1 ≤ n ≤ d = 65536).
 OptimizerFlag DecayFlag(std::string name, double default_value, std::string help);
 
 // OptimizerInfo::make for a run class `Run`, constructed from

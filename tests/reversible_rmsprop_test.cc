@@ -5,9 +5,6 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <iostream>
-#include <sstream>
-#include <string>
 
 #include "fixed_point.h"
 #include "mlp.h"
@@ -15,7 +12,7 @@
 #include "rational.h"
 #include "support/conformance_problems.h"
 #include "support/hypergrad_checker.h"
-#include "support/linear_model.h"
+#include "support/step_test.h"
 #include "support/quadratic_model.h"
 #include "support/small_mlp_run.h"
 
@@ -24,6 +21,8 @@ namespace {
 
 using testing::ExpectOptimizerConforms;
 using testing::LinearModel;
+using testing::StepRecorder;
+using testing::StepTestGradients;
 using testing::QuadraticModel;
 using testing::SmallMlpRun;
 using testing::Uniform;
@@ -90,11 +89,6 @@ std::vector<double> TextbookRmspropSteps(double g, std::size_t iters, double alp
 // for the moments (2^-52, before they moved to kFineMomentFormat) this fails: Algorithm 3 leaves
 // each decayed moment off by up to n ≈ 2^16 quanta, 1.5e-11, against m ≈ 1e-8 and s ≈ 1e-24.
 TEST(RmspropStepTest, AgreesWithFloatRmspropForTinyAndLargeGradients) {
-  std::vector<double> gradients;
-  for (int e = -12; e <= 3; ++e) {
-    gradients.push_back(std::pow(10.0, e));
-    if (e < 3) gradients.push_back(-3.0 * std::pow(10.0, e));
-  }
   const double rho = 0.999, mu = 0.9, eps = 1e-8;
   struct Case {
     std::size_t iters;
@@ -103,42 +97,24 @@ TEST(RmspropStepTest, AgreesWithFloatRmspropForTinyAndLargeGradients) {
   // 2000 steps: s settles near g², the buffer holds ~300 bits per element, so the digits
   // popped are random; α = 0.25 keeps |w| < 2048 (|w_T| ≈ 815 at |g| = 30).
   const Case cases[] = {{1, 1.0, 1e3}, {5, 1.0, 300.0}, {2000, 0.25, 30.0}};
-  double worst = 0.0;
-  std::string worst_at;
+  StepRecorder recorder;
   for (const BufferKind buffer : {BufferKind::kExact, BufferKind::kFast}) {
     for (const Case& step_case : cases) {
-      std::vector<double> used = gradients;
-      std::erase_if(used, [&](double g) { return std::fabs(g) > step_case.largest_gradient; });
+      const std::vector<double> used = StepTestGradients(step_case.largest_gradient);
       const std::size_t n = used.size(), iters = step_case.iters;
-      std::vector<std::vector<double>> w;  // w_0 … w_T
       const auto constant = [&](double x) { return std::vector<double>(iters, x); };
       ReversibleRmsprop rmsprop(
           {std::make_shared<const LinearModel>(used), ParameterBlocks::Single(n),
            {iters, 1, constant(step_case.alpha), constant(rho), constant(mu), eps},
            SequentialBatches(1, 1)},
-          {.buffer = buffer, .on_step = [&](std::size_t, std::span<const double> wt, double) {
-             w.emplace_back(wt.begin(), wt.end());
-           }});
+          recorder.Options(buffer));
       rmsprop.Train(std::vector<double>(n, 0.0));
-      w.emplace_back(rmsprop.weights().begin(), rmsprop.weights().end());
-      for (std::size_t k = 0; k < n; ++k) {
-        const std::vector<double> expected =
-            TextbookRmspropSteps(used[k], iters, step_case.alpha, rho, mu, eps);
-        for (std::size_t t = 0; t < iters; ++t) {
-          const double step = w[t + 1][k] - w[t][k];
-          const double error = std::fabs(step - expected[t]) / std::fabs(expected[t]);
-          std::ostringstream where;
-          where << "g = " << used[k] << ", step " << t << " of " << iters << ", "
-                << BufferKindName(buffer) << " buffer";
-          if (error > worst) worst = error, worst_at = where.str();
-          EXPECT_NEAR(step, expected[t],
-                      1e-6 * std::fabs(expected[t]) + kPositionFormat.Resolution())
-              << where.str();
-        }
-      }
+      recorder.ExpectSteps(
+          rmsprop, used,
+          [&](double g) { return TextbookRmspropSteps(g, iters, step_case.alpha, rho, mu, eps); },
+          kPositionFormat.Resolution());
     }
   }
-  std::cout << "largest relative step error: " << worst << " (" << worst_at << ")\n";
 }
 
 RmspropSetup SmallMlpRmsprop(const SmallMlpRun& run, std::size_t iters, double alpha, double rho,
