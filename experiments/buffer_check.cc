@@ -7,7 +7,7 @@
 // The values are the moments of a registered optimizer (--optimizer, its flags, ranges, help and
 // refusals from optimizer_registry.h), each moment with its own buffer, decayed by its flag's
 // ratio n/d and moved by a gradient-like g_t uniform in [−1, 1) (regenerated from (seed, t) in
-// the reverse pass), as that optimizer's step would move it (kMomentModels below):
+// the reverse pass), as that optimizer's step would move it (MomentModels() below):
 //   sgd      v ← v·γ − (1−γ)·g_t
 //   adam     m ← m·β1 + (1−β1)·g_t;  s ← s·β2 + (1−β2)·g_t²
 //   rmsprop  s ← s·ρ + (1−ρ)·g_t²;   m ← m·μ + (1−μ)·g_t/√(s + ε)   (the new s; undone m first)
@@ -129,7 +129,7 @@ int Run(const Options& options, const std::set<std::string>& given_flags) {
   const auto model = MomentModels().find(optimizer);
   if (model == MomentModels().end()) {
     throw std::invalid_argument("buffer_check has no moment model of optimizer '" + optimizer +
-                                "' (kMomentModels in buffer_check.cc)");
+                                "' (MomentModels() in buffer_check.cc)");
   }
   const std::map<std::string, double> settings = options.optimizer_flags.Chosen();
   const std::vector<std::string> read = FlagsRead(model->second);
