@@ -4,18 +4,27 @@
 //
 //   buffer_check --buffer fast --gamma 0.9 --steps 1000000 --params 100 --json
 //
-// Each step is v ← v·n/d (Algorithm 3) then v ← v − (1−γ)·g_t with g_t uniform in [−1, 1),
-// as a gradient step would; the reverse pass regenerates g_t from (seed, t). With
-// --optimizer adam the values are Adam's two moments per parameter, each with its own buffer:
-// m ← m·β1 + (1−β1)·g_t and s ← s·β2 + (1−β2)·g_t² (the decays as ratios n/d); the bits are
-// reported per parameter (both moments) and per moment.
+// The values are the moments of a registered optimizer (--optimizer, its flags, ranges, help and
+// refusals from optimizer_registry.h), each moment with its own buffer, decayed by its flag's
+// ratio n/d and moved by a gradient-like g_t uniform in [−1, 1) (regenerated from (seed, t) in
+// the reverse pass), as that optimizer's step would move it (MomentModels() below):
+//   sgd      v ← v·γ − (1−γ)·g_t
+//   adam     m ← m·β1 + (1−β1)·g_t;  s ← s·β2 + (1−β2)·g_t²
+//   rmsprop  s ← s·ρ + (1−ρ)·g_t²;   m ← m·μ + (1−μ)·g_t/√(s + ε)   (the new s; undone m first)
+// With two moments the bits are reported per parameter (both moments) and per moment. The
+// values sit on w's grid (2^-52) for every optimizer: a step's bits are log2(d/n) whatever the
+// grid (the digits Algorithm 3 saves and takes are < d and < n).
 //
 //   buffer_check --optimizer adam --beta1 0.9 --beta2 0.999 --steps 100000 --json
+//   buffer_check --optimizer rmsprop --rho 0.999 --mu 0.9 --steps 100000 --json
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <iostream>
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <nlohmann/json.hpp>
 #include <vector>
@@ -24,6 +33,7 @@
 #include "common/guarded_main.h"
 #include "common/progress.h"
 #include "exact_momentum.h"
+#include "optimizer_registry.h"
 #include "random.h"
 
 namespace hypergrad::experiments {
@@ -32,14 +42,37 @@ namespace {
 struct Options {
   std::size_t params = 100;
   std::size_t steps = 1000;
-  std::string optimizer = "sgd";
-  double gamma = 0.9;
-  double beta1 = 0.9, beta2 = 0.999;
+  OptimizerFlags optimizer_flags;  // --optimizer and its flags
   std::string buffer = "fast";
   std::uint64_t seed = 0;
   bool json = false;
   bool quiet = false;
 };
+
+// How a moment's increment is formed from g_t (uniform in [−1, 1)), with c = 1 − its decay.
+enum class MomentInput {
+  kMinusGradient,     // −c·g (SGD's velocity)
+  kGradient,          // c·g (Adam's m)
+  kSquare,            // c·g² (Adam's s, RMSprop's s)
+  kGradientOverRoot,  // c·g/√(s + ε), s the moment before it at its new value (RMSprop's m)
+};
+
+// One moment of an optimizer as buffer_check moves it: its name and the flag of its decay.
+struct MomentModel {
+  std::string name, decay_flag;
+  MomentInput input;
+};
+
+// The moments of each registered optimizer, in the optimizer's order (exact_optimizer.h).
+const std::map<std::string, std::vector<MomentModel>>& MomentModels() {
+  static const std::map<std::string, std::vector<MomentModel>> models = {
+      {"sgd", {{"v", "gamma", MomentInput::kMinusGradient}}},
+      {"adam", {{"m", "beta1", MomentInput::kGradient}, {"s", "beta2", MomentInput::kSquare}}},
+      {"rmsprop",
+       {{"s", "rho", MomentInput::kSquare}, {"m", "mu", MomentInput::kGradientOverRoot}}},
+  };
+  return models;
+}
 
 // The gradient-like vector of step t, regenerated identically in the reverse pass.
 void Gradient(std::uint64_t seed, std::size_t t, double scale, std::vector<double>& g) {
@@ -51,58 +84,90 @@ double Seconds(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
 }
 
-// One vector of values decayed by Algorithm 3, with its own buffer: SGD's velocity, or one of
-// Adam's moments.
+// One vector of values decayed by Algorithm 3, with its own buffer: one moment of the optimizer.
 struct Moment {
   std::string name;
   double decay = 0.0;
+  MomentInput input = MomentInput::kGradient;
   MomentumRatio ratio{};
-  bool squared = false;  // the increment is (1−decay)·g² (Adam's s), else (1−decay)·g
-  bool subtract = false;  // SGD's v ← γv − (1−γ)g
   FixedPointVector values, original;
   std::unique_ptr<InfoBuffer> buffer;
   double bits_at_half = 0.0;
 
-  // (1−decay)·g or (1−decay)·g² of step t, regenerated identically in the reverse pass.
-  void Increment(std::uint64_t seed, std::size_t t, std::vector<double>& g) const {
-    Gradient(seed, t, squared ? 1.0 : 1.0 - decay, g);
-    if (squared) {
+  // The magnitude of step t's increment (the sign: subtract()), regenerated identically in the
+  // reverse pass. `before` is the moment before this one, at its value after step t.
+  void Increment(std::uint64_t seed, std::size_t t, const Moment* before, double eps,
+                 std::vector<double>& g) const {
+    const bool scaled_first = input == MomentInput::kMinusGradient || input == MomentInput::kGradient;
+    Gradient(seed, t, scaled_first ? 1.0 - decay : 1.0, g);
+    if (input == MomentInput::kSquare) {
       for (double& x : g) x = (1.0 - decay) * x * x;
+    } else if (input == MomentInput::kGradientOverRoot) {
+      const std::vector<double> s = before->values.Values();
+      for (std::size_t k = 0; k < g.size(); ++k) g[k] = (1.0 - decay) * (g[k] / std::sqrt(s[k] + eps));
     }
   }
+  bool subtract() const { return input == MomentInput::kMinusGradient; }
 };
 
-int Run(const Options& options) {
+// The optimizer's flags that `models` reads: the decays, and eps where a moment takes a root.
+std::vector<std::string> FlagsRead(const std::vector<MomentModel>& models) {
+  std::vector<std::string> flags;
+  bool eps = false;
+  for (const MomentModel& m : models) {
+    flags.push_back(m.decay_flag);
+    eps = eps || m.input == MomentInput::kGradientOverRoot;
+  }
+  if (eps) flags.push_back("eps");
+  return flags;
+}
+
+int Run(const Options& options, const std::set<std::string>& given_flags) {
   const BufferKind kind = ParseBufferKind(options.buffer);
   const std::size_t p = options.params, steps = options.steps;
-  const bool adam = options.optimizer == "adam";
-  CheckFitsInMemory((adam ? 80.0 : 40.0) * static_cast<double>(p),
+  const std::string& optimizer = options.optimizer_flags.optimizer;
+  const auto model = MomentModels().find(optimizer);
+  if (model == MomentModels().end()) {
+    throw std::invalid_argument("buffer_check has no moment model of optimizer '" + optimizer +
+                                "' (MomentModels() in buffer_check.cc)");
+  }
+  const std::map<std::string, double> settings = options.optimizer_flags.Chosen();
+  const std::vector<std::string> read = FlagsRead(model->second);
+  for (const std::string& flag : given_flags) {
+    if (settings.count(flag) != 0 && std::find(read.begin(), read.end(), flag) == read.end()) {
+      throw std::invalid_argument("--" + flag + " does not enter the moments of --optimizer " +
+                                  optimizer + ", so buffer_check has no use for it");
+    }
+  }
+  const double eps = settings.count("eps") != 0 ? settings.at("eps") : 0.0;
+  CheckFitsInMemory(40.0 * static_cast<double>(model->second.size() * p),
                     "--params " + std::to_string(p) + ": the values");
 
   std::vector<Moment> moments;
-  if (adam) {
-    moments.push_back({"m", options.beta1, MomentumToRatio(options.beta1)});
-    moments.push_back({"s", options.beta2, MomentumToRatio(options.beta2), true});
-  } else {
-    moments.push_back({"v", options.gamma, MomentumToRatio(options.gamma), false, true});
+  for (const MomentModel& m : model->second) {
+    const double decay = settings.at(m.decay_flag);
+    moments.push_back({m.name, decay, m.input, MomentumToRatio(decay)});
   }
   RandomStream init(options.seed, {0});
   std::vector<double> start(p), g(p);
   for (Moment& m : moments) {
-    for (double& x : start) x = m.squared ? std::pow(init.Normal(), 2) : init.Normal();
+    const bool squared = m.input == MomentInput::kSquare;
+    for (double& x : start) x = squared ? std::pow(init.Normal(), 2) : init.Normal();
     m.values = m.original = FixedPointVector::FromDoubles(start);
     m.buffer = MakeInfoBuffer(kind, p);
   }
+  const auto before = [&](std::size_t i) { return i > 0 ? &moments[i - 1] : nullptr; };
 
   const bool show = !options.quiet;
   auto begin = std::chrono::steady_clock::now();
   Progress forward("forward", steps, show);
   for (std::size_t t = 0; t < steps; ++t) {
-    for (Moment& m : moments) {
+    for (std::size_t i = 0; i < moments.size(); ++i) {
+      Moment& m = moments[i];
       if (t == steps / 2) m.bits_at_half = m.buffer->InformationBits();
       MultiplyByRatio(m.values, {&m.ratio, 1}, *m.buffer);
-      m.Increment(options.seed, t, g);
-      if (m.subtract) {
+      m.Increment(options.seed, t, before(i), eps, g);
+      if (m.subtract()) {
         m.values.Sub(g);
       } else {
         m.values.Add(g);
@@ -135,14 +200,15 @@ int Run(const Options& options) {
   begin = std::chrono::steady_clock::now();
   Progress reverse("reverse", steps, show);
   for (std::size_t t = steps; t-- > 0;) {
-    for (auto m = moments.rbegin(); m != moments.rend(); ++m) {
-      m->Increment(options.seed, t, g);
-      if (m->subtract) {
-        m->values.Add(g);
+    for (std::size_t i = moments.size(); i-- > 0;) {  // the last moment first
+      Moment& m = moments[i];
+      m.Increment(options.seed, t, before(i), eps, g);
+      if (m.subtract()) {
+        m.values.Add(g);
       } else {
-        m->values.Sub(g);
+        m.values.Sub(g);
       }
-      DivideByRatio(m->values, {&m->ratio, 1}, *m->buffer);
+      DivideByRatio(m.values, {&m.ratio, 1}, *m.buffer);
     }
     reverse.Update(steps - t);
   }
@@ -155,20 +221,18 @@ int Run(const Options& options) {
   }
   const double per_step = bits / static_cast<double>(p * steps);
   const double steady = (bits - bits_at_half) / static_cast<double>(p * late_steps);
-  const MomentumRatio ratio = moments.front().ratio;
+  const MomentumRatio ratio = moments.front().ratio;  // SGD's one ratio
 
   nlohmann::ordered_json out;
   out["bitwise_equal"] = bitwise_equal;
   out["buffer_empty_after_reverse"] = buffer_empty;
-  out["optimizer"] = options.optimizer;
+  out["optimizer"] = optimizer;
   out["steps"] = steps;
   out["params"] = p;
-  if (adam) {
-    out["beta1"] = options.beta1;
-    out["beta2"] = options.beta2;
+  for (const std::string& flag : read) out[flag] = settings.at(flag);
+  if (moments.size() > 1) {
     out["moments"] = per_moment;
   } else {
-    out["gamma"] = options.gamma;
     out["n"] = ratio.n;
     out["d"] = ratio.d;
   }
@@ -182,16 +246,21 @@ int Run(const Options& options) {
   out["allocated_bytes"] = allocated;
   out["allocated_bytes_per_param"] = static_cast<double>(allocated) / static_cast<double>(p);
   // A plain uint64 buffer (the authors' integer without growth) overflows once B·d no longer
-  // fits: after (64 − log2 d) / log2(d/n) steps (≈ 316 at γ = 0.9; the fastest-filling moment
-  // for Adam).
-  const double fastest = std::log2(static_cast<double>(ratio.d) / ratio.n);
-  out["uint64_buffer_overflow_step"] = std::floor((64.0 - std::log2(ratio.d)) / fastest);
+  // fits: after (64 − log2 d) / log2(d/n) steps (≈ 316 at γ = 0.9), for the moment whose buffer
+  // fills first.
+  double overflow_step = INFINITY;
+  for (const Moment& m : moments) {
+    const double bits_per_step = std::log2(static_cast<double>(m.ratio.d) / m.ratio.n);
+    overflow_step =
+        std::min(overflow_step, std::floor((64.0 - std::log2(m.ratio.d)) / bits_per_step));
+  }
+  out["uint64_buffer_overflow_step"] = overflow_step;
   out["seconds_forward"] = seconds_forward;
   out["seconds_reverse"] = seconds_reverse;
   if (options.json) {
     std::cout << out.dump(2) << "\n";
   } else {
-    std::cout << "buffer " << options.buffer << ", " << options.optimizer;
+    std::cout << "buffer " << options.buffer << ", " << optimizer;
     for (const Moment& m : moments) {
       std::cout << ", " << m.name << " decay " << m.decay << " (applied as " << m.ratio.n << "/"
                 << m.ratio.d << ")";
@@ -206,48 +275,36 @@ int Run(const Options& options) {
               << "  time: forward " << seconds_forward << " s, reverse " << seconds_reverse
               << " s\n";
   }
-  if (!bitwise_equal || !buffer_empty) {
-    std::cerr << "buffer_check: error: the reverse pass did not restore the initial values "
-                 "and an empty buffer\n";
-    return 1;
-  }
-  return 0;
+  return ReversalVerdict("buffer_check", bitwise_equal && buffer_empty,
+                         "restore the initial values and an empty buffer");
 }
 
 }  // namespace
 }  // namespace hypergrad::experiments
 
 int main(int argc, char** argv) {
-  using hypergrad::experiments::Options;
+  using namespace hypergrad::experiments;
   Options options;
   CLI::App app{
       "Runs Algorithm 3 (exact multiplication by the momentum ratio n/d with an information "
-      "buffer) forward for T steps on random fixed-point values, subtracting a random "
-      "gradient-like vector each step, then backward, and checks that every value is "
-      "recovered bit for bit. Reports bits stored per value per step against log2(d/n).",
+      "buffer) forward for T steps on an optimizer's moments, random fixed-point values moved "
+      "by a random gradient-like vector each step as the optimizer moves them, then backward, "
+      "and checks that every value is recovered bit for bit. Reports bits stored per value per "
+      "step against log2(d/n).",
       "buffer_check"};
-  using hypergrad::experiments::RealNumber;
-  using hypergrad::experiments::WholeNumber;
   app.add_option("--params", options.params, "number of fixed-point values (P)")
       ->transform(WholeNumber(1, std::uint64_t{1} << 32));
   app.add_option("--steps", options.steps, "number of momentum steps (T)")
       ->transform(WholeNumber(1, std::uint64_t{1} << 40));
-  app.add_option("--optimizer", options.optimizer,
-                 "sgd: one velocity per parameter (--gamma); adam: the moments m and s (--beta1, "
-                 "--beta2)")
-      ->check(CLI::IsMember({"sgd", "adam"}));
-  app.add_option("--gamma", options.gamma, "momentum decay γ, in (0, 2)")
-      ->check(RealNumber(0.0, 2.0, /*open=*/true));
-  app.add_option("--beta1", options.beta1, "Adam's first-moment decay β1, in (0, 1)")
-      ->check(RealNumber(0.0, 1.0, /*open=*/true));
-  app.add_option("--beta2", options.beta2, "Adam's second-moment decay β2, in (0, 1)")
-      ->check(RealNumber(0.0, 1.0, /*open=*/true));
-  app.add_option("--buffer", options.buffer, "information buffer")
-      ->check(CLI::IsMember({"exact", "fast"}));
-  hypergrad::experiments::AddSeedOption(app, options.seed, "seed of the initial values and gradients");
-  app.add_flag("--json", options.json, "print one JSON object on stdout");
-  app.add_flag("--quiet", options.quiet, "no progress lines on stderr");
-  app.final_callback([&] { hypergrad::experiments::RefuseOtherOptimizersFlags(app, options.optimizer); });
-  return hypergrad::experiments::GuardedMain(app, argc, argv,
-                                             [&] { return hypergrad::experiments::Run(options); });
+  AddOptimizerOptions(app, options.optimizer_flags);
+  AddBufferOption(app, options.buffer);
+  AddSeedOption(app, options.seed, "seed of the initial values and gradients");
+  AddJsonAndQuietFlags(app, options.json, options.quiet);
+  return GuardedMain(app, argc, argv, [&] {
+    std::set<std::string> given;  // the optimizer flags given on the command line
+    for (const auto& [name, value] : options.optimizer_flags.values) {
+      if (app.count("--" + name) > 0) given.insert(name);
+    }
+    return hypergrad::experiments::Run(options, given);
+  });
 }

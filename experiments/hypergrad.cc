@@ -152,11 +152,7 @@ int Run(const Options& o, const Provenance& provenance) {
     std::cerr << "hypergrad: wrote " << o.out << " (final training loss " << loss_final
               << ", reversal " << (exact ? "exact" : "NOT exact") << ")\n";
   }
-  if (!exact) {
-    std::cerr << "hypergrad: error: the reverse pass did not recover the initial state exactly\n";
-    return 1;
-  }
-  return 0;
+  return ReversalVerdict("hypergrad", exact, "recover the initial state exactly");
 }
 
 }  // namespace
@@ -209,9 +205,7 @@ int main(int argc, char** argv) {
                  "layer-params: weights and biases of each layer; single: one block")
       ->check(CLI::IsMember({"layer-params", "single"}))
       ->capture_default_str();
-  app.add_option("--buffer", o.buffer, "information buffer: exact or fast")
-      ->check(CLI::IsMember({"exact", "fast"}))
-      ->capture_default_str();
+  AddBufferOption(app, o.buffer);
   app.add_option("--out", o.out,
                  "output HDF5 file, checked before the run; an existing regular file is replaced "
                  "(keeping its mode), anything else (folder, device, FIFO, symlink) is refused")

@@ -199,12 +199,8 @@ int Run(Options o, const Provenance& provenance) {
               << out["seconds_reverse"].get<double>() << " s\n";
   }
   const bool must_be_exact = o.method != "naive-float";
-  if (must_be_exact && !reversal.exact) {
-    std::cerr << "reversal_check: error: the reverse pass did not recover w_0 and the moments "
-                 "exactly\n";
-    return 1;
-  }
-  return 0;
+  return ReversalVerdict("reversal_check", reversal.exact || !must_be_exact,
+                         "recover w_0 and the moments exactly");
 }
 
 }  // namespace
@@ -231,9 +227,7 @@ int main(int argc, char** argv) {
   AddOptimizerOptions(app, o.optimizer_flags);
   app.add_option("--alpha", o.alpha, "learning rate")->check(RealNumber(0.0, 1e6))
       ->capture_default_str();
-  app.add_option("--buffer", o.buffer, "information buffer: exact or fast")
-      ->check(CLI::IsMember({"exact", "fast"}))
-      ->capture_default_str();
+  AddBufferOption(app, o.buffer);
   app.add_option("--method", o.method,
                  "reversible, stored, checkpointed (every ⌈√T⌉ steps), revolve (binomial "
                  "checkpointing with --snapshots) or naive-float")
@@ -252,8 +246,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   AddPassThreadsOption(app, o.threads);
   AddTanhOption(app, o.tanh);
-  app.add_flag("--json", o.json, "print one JSON object on stdout");
-  app.add_flag("--quiet", o.quiet, "no progress lines on stderr");
+  AddJsonAndQuietFlags(app, o.json, o.quiet);
   const hypergrad::Provenance provenance = hypergrad::CollectProvenance(argc, argv);
   return hypergrad::experiments::GuardedMain(app, argc, argv,
                                              [&] { return hypergrad::experiments::Run(o, provenance); });

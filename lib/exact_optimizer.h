@@ -41,6 +41,15 @@ namespace hypergrad {
 
 struct ParameterBlocks;  // model.h
 
+// The fine moment grid: signed 128-bit fixed point with 116 fraction bits (resolution
+// 2^-116 ≈ 1.2e-35, range |x| < 2^11 = 2048, the range of w's grid). Algorithm 3 leaves a
+// decayed value off by less than n ≈ 2^16 quanta (⌊c/d⌋·n + a digit < n), 2^16·2^-116 = 7.9e-31
+// here against 2^16·2^-52 = 1.5e-11 on w's grid, so moments that follow gradients down to 1e-12
+// (g² down to 1e-24) keep their relative accuracy. Adam's m and s (reversible_adam.h) and
+// RMSprop's s and m (reversible_rmsprop.h) live on it; 2^-116 is the finest grid that keeps the
+// range 2048 in 128 bits.
+inline constexpr FixedPointFormat kFineMomentFormat{116, 128};
+
 // The per-element coefficients of iteration t (P parameters, K moments).
 struct StepCoefficients {
   std::size_t t = 0;                   // the iteration

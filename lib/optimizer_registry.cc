@@ -1,7 +1,9 @@
 #include "optimizer_registry.h"
 
 #include <stdexcept>
+#include <utility>
 
+#include "rational.h"
 #include "reversible_adam.h"
 #include "reversible_rmsprop.h"
 #include "reversible_sgd.h"
@@ -50,6 +52,13 @@ OptimizerHyperparameters OptimizerInfo::Constant(std::size_t iters, std::size_t 
   }
   return h;
 }
+
+OptimizerFlag DecayFlag(std::string name, double default_value, std::string help) {
+  return {std::move(name), true, default_value, kMinDecay, kMaxDecay, std::move(help)};
+}
+
+FlagValue::operator std::vector<double>() const { return ScheduleOf(h, flag.name); }
+FlagValue::operator double() const { return ScalarOf(h, flag.name); }
 
 const std::vector<double>& ScheduleOf(const OptimizerHyperparameters& h, const std::string& name) {
   const auto it = h.schedules.find(name);

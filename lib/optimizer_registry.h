@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "model.h"
@@ -53,6 +54,15 @@ struct OptimizerInfo {
                                     const std::map<std::string, double>& values = {}) const;
 };
 
+// The schedule or scalar of that name (std::invalid_argument naming it if absent or, for a
+// schedule, not T × B values).
+const std::vector<double>& ScheduleOf(const OptimizerHyperparameters& h, const std::string& name);
+double ScalarOf(const OptimizerHyperparameters& h, const std::string& name);
+
+// A decay flag (per step) with the one range of a decay, [kMinDecay, kMaxDecay] =
+// [1e-6, 0.999999] (rational.h: inside it MomentumToRatio gives 1 ≤ n ≤ d = 65536).
+OptimizerFlag DecayFlag(std::string name, double default_value, std::string help);
+
 // OptimizerInfo::make for a run class `Run`, constructed from
 // Run::Setup{model, blocks, schedule, batches} and the options, whose schedule
 // `schedule_of(hyperparameters)` builds.
@@ -67,15 +77,35 @@ auto MakeRunWith(ScheduleOf schedule_of) {
   };
 }
 
+// One flag's value in a run's hyperparameters: the schedule (a per-step flag) or the scalar.
+struct FlagValue {
+  const OptimizerHyperparameters& h;
+  const OptimizerFlag& flag;
+  operator std::vector<double>() const;  // ScheduleOf(h, flag.name)
+  operator double() const;               // ScalarOf(h, flag.name)
+};
+
+// The registry's entry of an optimizer whose run class `Run` has a schedule whose members are,
+// in order, iters, blocks, alpha and then one per flag in the order of `flags` (a T × B vector
+// for a per-step flag, a double for a scalar): {iters, blocks, alpha, gamma} for SGD,
+// {…, beta1, beta2, eps} for Adam.
+template <class Run, std::size_t N>
+OptimizerInfo MakeOptimizerInfo(std::string name, std::string summary,
+                                 const OptimizerFlag (&flags)[N]) {
+  using Schedule = decltype(typename Run::Setup{}.schedule);
+  std::vector<OptimizerFlag> list(flags, flags + N);
+  auto make = MakeRunWith<Run>([list](const OptimizerHyperparameters& h) {
+    return [&]<std::size_t... I>(std::index_sequence<I...>) {
+      return Schedule{h.iters, h.blocks, ScheduleOf(h, "alpha"), FlagValue{h, list[I]}...};
+    }(std::make_index_sequence<N>());
+  });
+  return {std::move(name), std::move(summary), std::move(list), std::move(make)};
+}
+
 // Every registered optimizer, in the table's order.
 const std::vector<OptimizerInfo>& Optimizers();
 // The one of that name; std::invalid_argument listing the names otherwise.
 const OptimizerInfo& FindOptimizer(std::string_view name);
-
-// The schedule or scalar of that name (std::invalid_argument naming it if absent or, for a
-// schedule, not T × B values).
-const std::vector<double>& ScheduleOf(const OptimizerHyperparameters& h, const std::string& name);
-double ScalarOf(const OptimizerHyperparameters& h, const std::string& name);
 
 }  // namespace hypergrad
 

@@ -16,25 +16,7 @@ AdamSchedule AdamSchedule::Constant(std::size_t iters, std::size_t blocks, doubl
 }
 
 void AdamSchedule::Validate() const {
-  const std::size_t n = iters * blocks;
-  if (alpha.size() != n || beta1.size() != n || beta2.size() != n) {
-    throw std::invalid_argument("AdamSchedule: " + std::to_string(iters) + " iterations × " +
-                                std::to_string(blocks) + " blocks need " + std::to_string(n) +
-                                " values of alpha, beta1 and beta2");
-  }
-  for (std::size_t i = 0; i < n; ++i) {
-    const std::string where =
-        " at iteration " + std::to_string(i / blocks) + ", block " + std::to_string(i % blocks);
-    if (!std::isfinite(alpha[i])) {
-      throw std::invalid_argument("AdamSchedule: alpha" + where + " is not finite");
-    }
-    for (const auto& [name, beta] : {std::pair{"beta1", beta1[i]}, std::pair{"beta2", beta2[i]}}) {
-      if (!(beta > 0.0 && beta < 1.0)) {
-        throw std::invalid_argument("AdamSchedule: " + std::string(name) + where + " = " +
-                                    std::to_string(beta) + " is not in (0, 1)");
-      }
-    }
-  }
+  ValidateSchedules("AdamSchedule", iters, blocks, alpha, {{"beta1", beta1}, {"beta2", beta2}});
   if (!(eps >= kAdamMinEps && eps <= kAdamMaxEps)) {
     std::ostringstream out;
     out.precision(17);
@@ -250,16 +232,15 @@ void ReversibleAdam::CheckInitialMoments(std::span<const double> u0) const {
 }
 
 OptimizerInfo AdamOptimizerInfo() {
-  return {"adam",
-          "Adam (--beta1, --beta2, --eps): w ← w − α·m̂/(√ŝ + ε) with bias-corrected m̂, ŝ and "
-          "m_0 = s_0 = 0",
-          {{"beta1", true, 0.9, 1e-6, 0.999999, "decay of the first moment m (adam)"},
-           {"beta2", true, 0.999, 1e-6, 0.999999, "decay of the second moment s (adam)"},
-           {"eps", false, 1e-8, kAdamMinEps, kAdamMaxEps, "added to √ŝ in Adam's step (adam; at least 1e-12: the grid of s, 2^-116, gives Adam's step for gradients down to 1e-12)"}},
-          MakeRunWith<ReversibleAdam>([](const OptimizerHyperparameters& h) {
-            return AdamSchedule{h.iters, h.blocks, ScheduleOf(h, "alpha"), ScheduleOf(h, "beta1"),
-                                ScheduleOf(h, "beta2"), ScalarOf(h, "eps")};
-          })};
+  return MakeOptimizerInfo<ReversibleAdam>(
+      "adam",
+      "Adam (--beta1, --beta2, --eps): w ← w − α·m̂/(√ŝ + ε) with bias-corrected m̂, ŝ and "
+      "m_0 = s_0 = 0",
+      {DecayFlag("beta1", 0.9, "decay of the first moment m (adam)"),
+       DecayFlag("beta2", 0.999, "decay of the second moment s (adam)"),
+       {"eps", false, 1e-8, kAdamMinEps, kAdamMaxEps,
+        "added to √ŝ in Adam's step (adam; at least 1e-12: the grid of s, 2^-116, gives Adam's "
+        "step for gradients down to 1e-12)"}});
 }
 
 }  // namespace hypergrad

@@ -68,7 +68,7 @@ namespace hypergrad {
 
 // m and s: signed 128-bit fixed point with 116 fraction bits (resolution 2^-116 ≈ 1.2e-35,
 // range |x| < 2^11 = 2048). See the file comment for why.
-inline constexpr FixedPointFormat kAdamMomentFormat{116, 128};
+inline constexpr FixedPointFormat kAdamMomentFormat = kFineMomentFormat;  // exact_optimizer.h
 // The ε the grid serves (AdamSchedule::Validate refuses others).
 inline constexpr double kAdamMinEps = 1e-12;
 inline constexpr double kAdamMaxEps = 1.0;

@@ -10,25 +10,7 @@
 namespace hypergrad {
 
 void RmspropSchedule::Validate() const {
-  const std::size_t n = iters * blocks;
-  if (alpha.size() != n || rho.size() != n || mu.size() != n) {
-    throw std::invalid_argument("RmspropSchedule: " + std::to_string(iters) + " iterations × " +
-                                std::to_string(blocks) + " blocks need " + std::to_string(n) +
-                                " values of alpha, rho and mu");
-  }
-  for (std::size_t i = 0; i < n; ++i) {
-    const std::string where =
-        " at iteration " + std::to_string(i / blocks) + ", block " + std::to_string(i % blocks);
-    if (!std::isfinite(alpha[i])) {
-      throw std::invalid_argument("RmspropSchedule: alpha" + where + " is not finite");
-    }
-    for (const auto& [name, decay] : {std::pair{"rho", rho[i]}, std::pair{"mu", mu[i]}}) {
-      if (!(decay > 0.0 && decay < 1.0)) {
-        throw std::invalid_argument("RmspropSchedule: " + std::string(name) + where + " = " +
-                                    std::to_string(decay) + " is not in (0, 1)");
-      }
-    }
-  }
+  ValidateSchedules("RmspropSchedule", iters, blocks, alpha, {{"rho", rho}, {"mu", mu}});
   if (!(std::isfinite(eps) && eps > 0.0)) {
     throw std::invalid_argument("RmspropSchedule: eps = " + std::to_string(eps) +
                                 " is not a finite positive number");
@@ -105,6 +87,8 @@ class RmspropRule final : public ExactOptimizer {
   std::vector<std::string> ScheduleNames() const override { return {"rho", "mu"}; }
   std::vector<std::string> ScalarNames() const override { return {"eps"}; }
   std::size_t iters() const override { return schedule_.iters; }
+  // Both moments on the fine grid (reversible_rmsprop.h says why m needs it as much as s).
+  FixedPointFormat MomentFormat(std::size_t) const override { return kFineMomentFormat; }
 
   void Coefficients(std::size_t t, StepCoefficients& c) const override {
     const std::size_t blocks = schedule_.blocks;
@@ -167,16 +151,13 @@ void ReversibleRmsprop::CheckInitialMoments(std::span<const double> u0) const {
 }
 
 OptimizerInfo RmspropOptimizerInfo() {
-  return {"rmsprop",
-          "RMSprop with momentum (--rho, --mu, --eps): s ← ρs + (1−ρ)g², "
-          "m ← μm + (1−μ)·g/√(s + ε), w ← w − α·m, s_0 = m_0 = 0",
-          {{"rho", true, 0.999, 1e-6, 0.999999, "decay of the mean square s (rmsprop)"},
-           {"mu", true, 0.9, 1e-6, 0.999999, "decay of the momentum m (rmsprop)"},
-           {"eps", false, 1e-8, 1e-300, 1.0, "added to s inside the root (rmsprop)"}},
-          MakeRunWith<ReversibleRmsprop>([](const OptimizerHyperparameters& h) {
-            return RmspropSchedule{h.iters, h.blocks, ScheduleOf(h, "alpha"), ScheduleOf(h, "rho"),
-                                   ScheduleOf(h, "mu"), ScalarOf(h, "eps")};
-          })};
+  return MakeOptimizerInfo<ReversibleRmsprop>(
+      "rmsprop",
+      "RMSprop with momentum (--rho, --mu, --eps): s ← ρs + (1−ρ)g², m ← μm + (1−μ)·g/√(s + ε), "
+      "w ← w − α·m, s_0 = m_0 = 0",
+      {DecayFlag("rho", 0.999, "decay of the mean square s (rmsprop)"),
+       DecayFlag("mu", 0.9, "decay of the momentum m (rmsprop)"),
+       {"eps", false, 1e-8, 1e-300, 1.0, "added to s inside the root (rmsprop)"}});
 }
 
 }  // namespace hypergrad

@@ -16,12 +16,22 @@
 // used), then s_t; each divided exactly by its ratio. Bits per parameter per step: log2(d/n)
 // for each moment (0.0014 + 0.152 at ρ = 0.999, μ = 0.9).
 //
-// Range and resolution: s, m and w share the fixed-point format of fixed_point.h (radix 2^-52,
-// |x| < 2048): s resolves g² to 2.2e-16 (gradients under ~1.5e-8 add nothing to s; the ε inside
-// the root keeps q finite: |q| ≤ |g|/√ε) and m holds |q| < 2048. Leaving the range stops
-// training with FixedPointOverflow naming "s of parameter …" or "m of parameter …". When
-// exact_optimizer.h gains per-moment formats, s's finer grid is the one declaration in
-// RmspropRule (reversible_rmsprop.cc).
+// Range and resolution:
+//   w      int64, radix 2^52 (kPositionFormat, as SGD's and Adam's): |w| < 2048, resolution
+//          2.2e-16; each step α·m is truncated to that grid.
+//   s, m   int128, radix 2^116 (kFineMomentFormat, as Adam's m and s): |s|, |m| < 2048,
+//          resolution 1.2e-35. s < 2048 allows gradients up to √2048 ≈ 45 in RMS (one step from
+//          s = 0 brings s to (1−ρ)·g²). m holds |q| ≤ 1/√(1−ρ) (s_new ≥ (1−ρ)·g²), below 1000 for
+//          ρ ≤ 0.999999. Leaving the range stops training with FixedPointOverflow naming "s of
+//          parameter …" or "m of parameter …".
+// Why the fine grid for both: Algorithm 3 leaves each decayed value off by up to n ≈ 2^16
+// quanta, 1.5e-11 on w's grid. At |g| = 1e-12 and ε = 1e-8, s ≈ 1e-24 and m ≈ q ≈ 1e-8, so on
+// w's grid m was off by ~1e-3 relative after a few steps (measured: 2.7e-3 in the step after 33
+// steps). On 2^-116 the same 2^16 quanta are 7.9e-31: one, five and 2000 steps agree with
+// float64 RMSprop with momentum to 1e-6 relative (plus w's quantum) for |g| from 1e-12 to 1e3
+// (RmspropStepTest).
+// The reverse pass and the hypergradients use the moments' doubles (int128 → double, correctly
+// rounded).
 //
 // Reverse pass (the adjoint), from w̄ = ∂f/∂w_T, m̄ = s̄ = 0, θ̄ = ∂f/∂θ, for t = T−1 … 0, with
 // s' = s_{t+1}, m' = m_{t+1}, r = √(s' + ε), q = g_t / r (sums per block for the schedules):

@@ -18,23 +18,8 @@ SgdSchedule SgdSchedule::Constant(std::size_t iters, std::size_t blocks, double 
 }
 
 void SgdSchedule::Validate() const {
-  if (alpha.size() != iters * blocks || gamma.size() != iters * blocks) {
-    throw std::invalid_argument("SgdSchedule: " + std::to_string(iters) + " iterations × " +
-                                std::to_string(blocks) + " blocks need " +
-                                std::to_string(iters * blocks) + " values of alpha and gamma");
-  }
-  for (std::size_t i = 0; i < alpha.size(); ++i) {
-    const std::size_t t = i / blocks, j = i % blocks;
-    if (!std::isfinite(alpha[i])) {
-      throw std::invalid_argument("SgdSchedule: alpha at iteration " + std::to_string(t) +
-                                  ", block " + std::to_string(j) + " is not finite");
-    }
-    if (!(gamma[i] > 0.0 && gamma[i] < 2.0)) {
-      throw std::invalid_argument("SgdSchedule: gamma at iteration " + std::to_string(t) +
-                                  ", block " + std::to_string(j) + " = " +
-                                  std::to_string(gamma[i]) + " is not in (0, 2)");
-    }
-  }
+  // γ in (0, 2), as SgdSchedule::Validate's contract says (reversible_sgd.h).
+  ValidateSchedules("SgdSchedule", iters, blocks, alpha, {{"gamma", gamma}}, 2.0);
 }
 
 BatchSchedule SequentialBatches(std::size_t rows, std::size_t batch_size) {
@@ -171,12 +156,9 @@ ReversibleSgd::ReversibleSgd(SgdSetup setup, TrainingOptions options)
 }
 
 OptimizerInfo SgdOptimizerInfo() {
-  return {"sgd",
-          "SGD with momentum (--gamma): v ← γv − (1−γ)g, w ← w + α·v",
-          {{"gamma", true, 0.9, 1e-6, 0.999999, "momentum decay (sgd)"}},
-          MakeRunWith<ReversibleSgd>([](const OptimizerHyperparameters& h) {
-            return SgdSchedule{h.iters, h.blocks, ScheduleOf(h, "alpha"), ScheduleOf(h, "gamma")};
-          })};
+  return MakeOptimizerInfo<ReversibleSgd>(
+      "sgd", "SGD with momentum (--gamma): v ← γv − (1−γ)g, w ← w + α·v",
+      {DecayFlag("gamma", 0.9, "momentum decay (sgd)")});
 }
 
 }  // namespace hypergrad

@@ -265,6 +265,41 @@ RunOutcome TrainAndReverse(ReversibleTraining& run, std::span<const double> w0,
   return r;
 }
 
+void ValidateSchedules(std::string_view who, std::size_t iters, std::size_t blocks,
+                       const std::vector<double>& alpha, std::initializer_list<NamedSchedule> decays,
+                       double decay_limit) {
+  const std::size_t n = iters * blocks;
+  std::string names = "alpha";
+  bool sizes_match = alpha.size() == n;
+  for (std::size_t i = 0; i < decays.size(); ++i) {
+    const NamedSchedule& d = decays.begin()[i];
+    names += std::string(i + 1 == decays.size() ? " and " : ", ") + std::string(d.name);
+    sizes_match = sizes_match && d.values.size() == n;
+  }
+  if (!sizes_match) {
+    throw std::invalid_argument(std::string(who) + ": " + std::to_string(iters) +
+                                " iterations × " + std::to_string(blocks) + " blocks need " +
+                                std::to_string(n) + " values of " + names);
+  }
+  std::ostringstream limit;
+  limit << decay_limit;
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::string where =
+        " at iteration " + std::to_string(i / blocks) + ", block " + std::to_string(i % blocks);
+    if (!std::isfinite(alpha[i])) {
+      throw std::invalid_argument(std::string(who) + ": alpha" + where + " is not finite");
+    }
+    for (const NamedSchedule& d : decays) {
+      const double decay = d.values[i];
+      if (!(decay > 0.0 && decay < decay_limit)) {
+        throw std::invalid_argument(std::string(who) + ": " + std::string(d.name) + where +
+                                    " = " + std::to_string(decay) + " is not in (0, " +
+                                    limit.str() + ")");
+      }
+    }
+  }
+}
+
 void ExpandStepCoefficients(const ParameterBlocks& blocks, std::span<const double> alpha,
                             std::initializer_list<MomentDecays> moments, StepCoefficients& c) {
   // Same values as the step before (compared in place: no allocation per step)? Then c holds

@@ -96,6 +96,21 @@ struct MomentDecays {
 void ExpandStepCoefficients(const ParameterBlocks& blocks, std::span<const double> alpha,
                             std::initializer_list<MomentDecays> moments, StepCoefficients& c);
 
+// One per-step schedule of a variant's schedule (iters × blocks values, row-major) by name.
+struct NamedSchedule {
+  std::string_view name;  // "gamma"
+  const std::vector<double>& values;
+};
+
+// What every variant's schedule Validate shares. Throws std::invalid_argument, its message
+// starting with `who` ("AdamSchedule: "), unless α and every decay have iters × blocks values
+// ("… need N values of alpha, beta1 and beta2"), every α is finite and every decay lies in
+// (0, decay_limit) ("beta1 at iteration t, block j = x is not in (0, 1)"); entries are checked
+// in row-major order, α before the decays of the same entry.
+void ValidateSchedules(std::string_view who, std::size_t iters, std::size_t blocks,
+                       const std::vector<double>& alpha, std::initializer_list<NamedSchedule> decays,
+                       double decay_limit = 1.0);
+
 class ReversibleTraining {
  public:
   // Neither copied nor moved: the trajectory's replay hook refers to this object.

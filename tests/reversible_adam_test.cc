@@ -16,12 +16,16 @@
 #include "random.h"
 #include "support/conformance_problems.h"
 #include "support/hypergrad_checker.h"
+#include "support/step_test.h"
 #include "support/quadratic_model.h"
 #include "support/small_mlp_run.h"
 
 namespace hypergrad {
 namespace {
 
+using testing::LinearModel;
+using testing::StepRecorder;
+using testing::StepTestGradients;
 using testing::QuadraticModel;
 using testing::SmallMlpRun;
 using testing::Uniform;
@@ -33,28 +37,6 @@ AdamSetup SmallMlpAdam(const SmallMlpRun& run, std::size_t iters, double alpha, 
           AdamSchedule::Constant(iters, run.blocks.num_blocks(), alpha, beta1, beta2, eps),
           SequentialBatches(64, 16)};
 }
-
-// L(w) = Σ_k g_k·w_k: the gradient is g whatever w, so each parameter sees a gradient chosen by
-// the test.
-class LinearModel final : public Model {
- public:
-  explicit LinearModel(std::vector<double> g) : g_(std::move(g)) {}
-  std::size_t num_params() const override { return g_.size(); }
-  double Gradient(std::span<const double> w, const Batch&, std::span<double> grad) const override {
-    double loss = 0.0;
-    for (std::size_t k = 0; k < g_.size(); ++k) loss += g_[k] * w[k], grad[k] = g_[k];
-    return loss;
-  }
-  double GradientAndHvp(std::span<const double> w, const Batch& batch, std::span<const double>,
-                        std::span<double> grad, std::span<double> hvp,
-                        std::span<double>) const override {
-    std::fill(hvp.begin(), hvp.end(), 0.0);
-    return Gradient(w, batch, grad);
-  }
-
- private:
-  std::vector<double> g_;
-};
 
 // Textbook Adam (Kingma & Ba, Algorithm 1) in float64 on a constant gradient g, the steps
 // w_{t+1} − w_t for t = 0 … T−1. The one reading of β = n/d this library follows: the decay
@@ -84,13 +66,6 @@ std::vector<double> TextbookAdamSteps(double g, std::size_t iters, double alpha,
 // relative for steps above 2.2e-10; the smallest here, 3e-13/1e-3 = 3e-10, is off by up to
 // 7.4e-7 for that reason alone).
 TEST(AdamStepTest, AgreesWithFloatAdamForTinyAndLargeGradients) {
-  std::vector<double> gradients;
-  for (int e = -12; e <= 3; ++e) {
-    gradients.push_back(std::pow(10.0, e));
-    if (e < 3) gradients.push_back(-3.0 * std::pow(10.0, e));
-  }
-  double worst = 0.0;
-  std::string worst_at;
   struct Case {
     std::size_t iters;
     double alpha, largest_gradient, largest_eps;
@@ -99,43 +74,29 @@ TEST(AdamStepTest, AgreesWithFloatAdamForTinyAndLargeGradients) {
   // are random (up to n quanta); α = 0.5 keeps |w| < 2048 and ε ≤ 1e-8 keeps the steps far
   // above w's grid.
   const Case cases[] = {{1, 1.0, 1e3, 1e-3}, {5, 1.0, 300.0, 1e-3}, {2000, 0.5, 30.0, 1e-8}};
+  StepRecorder recorder;
   for (const BufferKind buffer : {BufferKind::kExact, BufferKind::kFast}) {
     for (const double eps : {1e-12, 1e-8, 1e-3}) {
       for (const Case& step_case : cases) {
         if (eps > step_case.largest_eps) continue;
         const std::size_t iters = step_case.iters;
         const double alpha = step_case.alpha;
-        std::vector<double> used = gradients;
-        std::erase_if(used, [&](double g) { return std::fabs(g) > step_case.largest_gradient; });
+        const std::vector<double> used = StepTestGradients(step_case.largest_gradient);
         const std::size_t n = used.size();
-        const auto model = std::make_shared<const LinearModel>(used);
-        std::vector<std::vector<double>> w;  // w_0 … w_T
-        ReversibleAdam adam({model, ParameterBlocks::Single(n),
+        ReversibleAdam adam({std::make_shared<const LinearModel>(used), ParameterBlocks::Single(n),
                              AdamSchedule::Constant(iters, 1, alpha, 0.9, 0.999, eps),
                              SequentialBatches(1, 1)},
-                            {.buffer = buffer,
-                             .on_step = [&](std::size_t, std::span<const double> wt, double) {
-                               w.emplace_back(wt.begin(), wt.end());
-                             }});
+                            recorder.Options(buffer));
         adam.Train(std::vector<double>(n, 0.0));
-        w.emplace_back(adam.weights().begin(), adam.weights().end());
-        for (std::size_t k = 0; k < n; ++k) {
-          const std::vector<double> expected =
-              TextbookAdamSteps(used[k], iters, alpha, 0.9, 0.999, eps);
-          for (std::size_t t = 0; t < iters; ++t) {
-            const double step = w[t + 1][k] - w[t][k];
-            const double error = std::fabs(step - expected[t]) / std::fabs(expected[t]);
-            std::ostringstream where;
-            where << "g = " << used[k] << ", eps = " << eps << ", step " << t << " of " << iters
-                  << ", " << BufferKindName(buffer) << " buffer";
-            if (error > worst) worst = error, worst_at = where.str();
-            EXPECT_NEAR(step, expected[t], 1e-6 * std::fabs(expected[t])) << where.str();
-          }
-        }
+        std::ostringstream label;
+        label << ", eps = " << eps;
+        recorder.ExpectSteps(
+            adam, used,
+            [&](double g) { return TextbookAdamSteps(g, iters, alpha, 0.9, 0.999, eps); }, 0.0,
+            label.str());
       }
     }
   }
-  std::cout << "largest relative step error: " << worst << " (" << worst_at << ")\n";
 }
 
 // The authors' quadratic test problem with Adam: per-block schedules drawn at random, ε large

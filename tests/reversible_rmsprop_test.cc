@@ -12,6 +12,7 @@
 #include "rational.h"
 #include "support/conformance_problems.h"
 #include "support/hypergrad_checker.h"
+#include "support/step_test.h"
 #include "support/quadratic_model.h"
 #include "support/small_mlp_run.h"
 
@@ -19,6 +20,9 @@ namespace hypergrad {
 namespace {
 
 using testing::ExpectOptimizerConforms;
+using testing::LinearModel;
+using testing::StepRecorder;
+using testing::StepTestGradients;
 using testing::QuadraticModel;
 using testing::SmallMlpRun;
 using testing::Uniform;
@@ -58,6 +62,61 @@ TEST(RmspropConformanceTest, MlpPerLayerSchedulesAndL2Penalties) {
   ExpectOptimizerConforms("rmsprop", testing::MlpWithL2Penalties(12, 43, draw), {.step = 1e-5});
 }
 
+// Textbook RMSprop with momentum in float64 on a constant gradient g (s first, m from the new
+// s, w from the new m), the steps w_{t+1} − w_t for t = 0 … T−1. The decays of s and m are the
+// ratios applied exactly (MomentumToRatio, exceeding ρ and μ by < 2^-16); the increments
+// (1−ρ)·g² and (1−μ)·q use the float ρ and μ, as the library does.
+std::vector<double> TextbookRmspropSteps(double g, std::size_t iters, double alpha, double rho,
+                                         double mu, double eps) {
+  const MomentumRatio r_rho = MomentumToRatio(rho), r_mu = MomentumToRatio(mu);
+  const double decay_s = double(r_rho.n) / r_rho.d, decay_m = double(r_mu.n) / r_mu.d;
+  double s = 0.0, m = 0.0;
+  std::vector<double> steps;
+  for (std::size_t t = 0; t < iters; ++t) {
+    s = decay_s * s + (1.0 - rho) * (g * g);
+    m = decay_m * m + (1.0 - mu) * (g / std::sqrt(s + eps));
+    steps.push_back(-alpha * m);
+  }
+  return steps;
+}
+
+// One, five and 2000 steps of the exact optimizer agree with float64 RMSprop with momentum to
+// 1e-6 relative for gradients from 1e-12 to 1e3 (both signs; five steps of 1e3 would take
+// s = 5e-3·g² past its range 2048, so those run up to 300, and 2000 steps up to 30, where
+// s → g²) at ρ = 0.999, μ = 0.9, ε = 1e-8, with both buffers. The step is read off w, whose
+// grid truncates it by less than one quantum 2^-52 = 2.2e-16 (added to the tolerance: at
+// |g| = 1e-12, q = g/√(s + ε) ≈ 1e-8 and the first step is α·(1−μ)·q = 1e-9·α). On w's grid
+// for the moments (2^-52, before they moved to kFineMomentFormat) this fails: Algorithm 3 leaves
+// each decayed moment off by up to n ≈ 2^16 quanta, 1.5e-11, against m ≈ 1e-8 and s ≈ 1e-24.
+TEST(RmspropStepTest, AgreesWithFloatRmspropForTinyAndLargeGradients) {
+  const double rho = 0.999, mu = 0.9, eps = 1e-8;
+  struct Case {
+    std::size_t iters;
+    double alpha, largest_gradient;
+  };
+  // 2000 steps: s settles near g², the buffer holds ~300 bits per element, so the digits
+  // popped are random; α = 0.25 keeps |w| < 2048 (|w_T| ≈ 815 at |g| = 30).
+  const Case cases[] = {{1, 1.0, 1e3}, {5, 1.0, 300.0}, {2000, 0.25, 30.0}};
+  StepRecorder recorder;
+  for (const BufferKind buffer : {BufferKind::kExact, BufferKind::kFast}) {
+    for (const Case& step_case : cases) {
+      const std::vector<double> used = StepTestGradients(step_case.largest_gradient);
+      const std::size_t n = used.size(), iters = step_case.iters;
+      const auto constant = [&](double x) { return std::vector<double>(iters, x); };
+      ReversibleRmsprop rmsprop(
+          {std::make_shared<const LinearModel>(used), ParameterBlocks::Single(n),
+           {iters, 1, constant(step_case.alpha), constant(rho), constant(mu), eps},
+           SequentialBatches(1, 1)},
+          recorder.Options(buffer));
+      rmsprop.Train(std::vector<double>(n, 0.0));
+      recorder.ExpectSteps(
+          rmsprop, used,
+          [&](double g) { return TextbookRmspropSteps(g, iters, step_case.alpha, rho, mu, eps); },
+          kPositionFormat.Resolution());
+    }
+  }
+}
+
 RmspropSetup SmallMlpRmsprop(const SmallMlpRun& run, std::size_t iters, double alpha, double rho,
                              double mu, double eps = 1e-8) {
   const std::size_t n = iters * run.blocks.num_blocks();
@@ -69,8 +128,8 @@ RmspropSetup SmallMlpRmsprop(const SmallMlpRun& run, std::size_t iters, double a
 
 // The textbook rule written out here in float64 (s first, then m from the new s, then w with
 // the new m), with the decays the fixed-point run applies (n/d: Algorithm 3's ratios), agrees
-// with the exactly reversible run to rounding: the fixed point truncates each increment to
-// 2^-52 (~2e-16), a few hundred of them per value over 200 steps.
+// with the exactly reversible run to rounding: the fixed point truncates each increment of w to
+// 2^-52 (~2e-16) and of s and m to 2^-116, a few hundred of them per value over 200 steps.
 TEST(ReversibleRmspropTest, FollowsTheTextbookRule) {
   const SmallMlpRun run(11);
   const std::size_t iters = 200, n = run.model->num_params();

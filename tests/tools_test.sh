@@ -12,13 +12,12 @@ for buffer in exact fast; do
   "$bin/buffer_check" --buffer $buffer --steps 3000 --params 20 --json --quiet > "$tmp/b.json"
   grep -q '"bitwise_equal": true' "$tmp/b.json" || fail "buffer_check --buffer $buffer"
 done
-# γ in (0, 2) is accepted (γ > 1 grows the values, still exactly); outside, or not a number, is
-# a command-line error naming --gamma (before: a std::stod abort).
-"$bin/buffer_check" --gamma 1.5 --steps 10 --params 5 --json --quiet > "$tmp/b15.json"
-grep -q '"bitwise_equal": true' "$tmp/b15.json" || fail "buffer_check --gamma 1.5 not exact"
-for bad in 2.5 0 abc; do
+# --gamma takes the optimizer registry's range [1e-6, 0.999999], as in hypergrad and
+# reversal_check (before: buffer_check's own (0, 2)); outside, or not a number, is a
+# command-line error naming --gamma (before that: a std::stod abort).
+for bad in 1.5 0 abc; do
   if "$bin/buffer_check" --gamma $bad --quiet 2> "$tmp/err"; then fail "buffer_check accepted --gamma $bad"; fi
-  grep -q -- "--gamma: expected a number in (0, 2), got '$bad'" "$tmp/err" || fail "--gamma $bad: $(cat "$tmp/err")"
+  grep -q -- "--gamma: expected a number in \[1e-06, 0.999999\], got '$bad'" "$tmp/err" || fail "--gamma $bad: $(cat "$tmp/err")"
 done
 
 # reversal_check on generated data.
@@ -97,6 +96,19 @@ import json, math; j = json.load(open('$tmp/ba.json'))
 bound = math.log2(65536 / 58983) + math.log2(65536 / 65471)
 assert abs(j['entropy_bits_per_param_per_step'] - bound) < 1e-12, j
 assert set(j['moments']) == {'m', 's'}, j"
+# RMSprop's two moments through buffer_check (s decayed by rho, m by mu from g/sqrt(s + eps)):
+# exact, and the bits of each moment near its entropy log2(d/n).
+"$bin/buffer_check" --optimizer rmsprop --rho 0.99 --mu 0.8 --steps 4000 --params 20 --json --quiet > "$tmp/br.json"
+/usr/bin/python3 -c "
+import json, math; j = json.load(open('$tmp/br.json'))
+assert j['bitwise_equal'] and j['buffer_empty_after_reverse'], j
+assert (j['optimizer'], j['rho'], j['mu'], j['eps']) == ('rmsprop', 0.99, 0.8, 1e-8), j
+assert list(j['moments']) == ['s', 'm'], j
+for name, n in (('s', 64881), ('m', 52429)):
+    m = j['moments'][name]
+    assert (m['n'], m['d']) == (n, 65536), m
+    assert abs(m['entropy_bits_per_param_per_step'] - math.log2(65536 / n)) < 1e-12, m
+    assert abs(m['steady_info_bits_per_param_per_step'] / math.log2(65536 / n) - 1) < 0.01, m"
 
 # --w0 overrides the seed.
 /usr/bin/python3 -c "
@@ -175,6 +187,8 @@ expect_error "--gamma: applies to --optimizer sgd only, not to --optimizer rmspr
 expect_error "--gamma: applies to --optimizer sgd only" "$bin/reversal_check" --optimizer adam --gamma 0.7 --quiet
 expect_error "--beta2: applies to --optimizer adam only" "$bin/buffer_check" --beta2 0.9 --quiet
 expect_error "--gamma: applies to --optimizer sgd only" "$bin/buffer_check" --optimizer adam --gamma 0.7 --quiet
+expect_error "--beta1: applies to --optimizer adam only, not to --optimizer rmsprop" "$bin/buffer_check" --optimizer rmsprop --beta1 0.9 --quiet
+expect_error "--eps does not enter the moments of --optimizer adam" "$bin/buffer_check" --optimizer adam --eps 1e-6 --quiet
 # --help says what --threads means here and in the figure targets, and where results go.
 "$bin/hypergrad" --help | tr -s ' \n' ' ' | grep -q "splitting each training and reverse step of the one run.*unlike the figure targets" \
   || fail "hypergrad --help does not say what --threads means"

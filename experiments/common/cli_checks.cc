@@ -84,6 +84,17 @@ CLI::Option* AddPassThreadsOption(CLI::App& app, unsigned& threads) {
       ->capture_default_str();
 }
 
+CLI::Option* AddBufferOption(CLI::App& app, std::string& buffer) {
+  return app.add_option("--buffer", buffer, "information buffer: exact or fast")
+      ->check(CLI::IsMember({"exact", "fast"}))
+      ->capture_default_str();
+}
+
+void AddJsonAndQuietFlags(CLI::App& app, bool& json, bool& quiet) {
+  app.add_flag("--json", json, "print one JSON object on stdout");
+  app.add_flag("--quiet", quiet, "no progress lines on stderr");
+}
+
 CLI::Option* AddTanhOption(CLI::App& app, std::string& name) {
   return app.add_option("--tanh", name,
                         "the hidden layers' tanh: libm (glibc's, every committed result) or "

@@ -30,6 +30,12 @@ CLI::Option* AddSeedOption(CLI::App& app, std::uint64_t& seed, const std::string
 // same bits for any value.
 CLI::Option* AddPassThreadsOption(CLI::App& app, unsigned& threads);
 
+// Adds --buffer exact|fast (info_buffer.h's kinds; default as `buffer` holds) bound to `buffer`.
+CLI::Option* AddBufferOption(CLI::App& app, std::string& buffer);
+
+// Adds --json (one JSON object on stdout) and --quiet (no progress lines on stderr).
+void AddJsonAndQuietFlags(CLI::App& app, bool& json, bool& quiet);
+
 // Adds --tanh libm|polynomial (tanh_kernel.h) bound to `name`.
 CLI::Option* AddTanhOption(CLI::App& app, std::string& name);
 

@@ -20,6 +20,15 @@
 
 namespace hypergrad::experiments {
 
+// The tools' end-of-run verdict on a reverse pass (hypergrad, reversal_check, buffer_check):
+// exit code 0 if it was exact, else 1 with "<program>: error: the reverse pass did not
+// <failed>" on stderr.
+inline int ReversalVerdict(const std::string& program, bool exact, const std::string& failed) {
+  if (exact) return 0;
+  std::cerr << program << ": error: the reverse pass did not " << failed << "\n";
+  return 1;
+}
+
 // Parses `argv` into `app`, then runs `body()` and returns its exit code.
 template <class Body>
 int GuardedMain(CLI::App& app, int argc, char** argv, Body&& body) {
