@@ -411,3 +411,194 @@ def test_fast_buffer_reverses_exactly_when_decoding_loses_more_than_the_ratio_ad
         if t % 32 == 0:
             buf.maintain()
     assert torch.equal(c, c0) and buf.empty()
+
+
+def test_schedule_forms_give_the_same_bits():
+    """alpha, gamma as numbers (with T), as (T,) and as (T, B) tensors: one run, bit for bit."""
+    p = Problem("conv", seed=4)
+    T = 6
+    results = [
+        hgt.hypergradients(p.net, p.train_loss, p.meta_loss, 0.3, 0.85, T=T),
+        hgt.hypergradients(p.net, p.train_loss, p.meta_loss,
+                           torch.full((T,), 0.3, dtype=torch.float64, device=DEVICE),
+                           torch.full((T,), 0.85, dtype=torch.float64, device=DEVICE)),
+        hgt.hypergradients(p.net, p.train_loss, p.meta_loss,
+                           torch.full((T, p.B), 0.3, dtype=torch.float64, device=DEVICE), 0.85),
+    ]
+    first = results[0]
+    assert first.reversal_exact and first.d_alpha.shape == (T, p.B)
+    for r in results[1:]:
+        assert torch.equal(r.d_alpha, first.d_alpha) and torch.equal(r.d_gamma, first.d_gamma)
+        assert all(torch.equal(a, b) for a, b in zip(r.w_T, first.w_T))
+    # a different column changes that block only (B columns = model.parameters() order)
+    alpha = torch.full((T, p.B), 0.3, dtype=torch.float64, device=DEVICE)
+    alpha[:, p.B - 1] = 0.1
+    r = hgt.hypergradients(p.net, p.train_loss, p.meta_loss, alpha, 0.85)
+    assert not torch.equal(r.w_T[p.B - 1], first.w_T[p.B - 1])
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+@pytest.mark.parametrize("before", [(False, False), (True, True)])
+def test_deterministic_algorithms_are_on_during_the_run_and_restored(optimizer, before):
+    """The flag (and warn_only) as it was before, after a run and after a refused run; on
+    during every call of train_loss and meta_loss."""
+    p = Problem("mlp")
+    seen = []
+
+    def train_loss(model, t):
+        seen.append(torch.are_deterministic_algorithms_enabled() and
+                    not torch.is_deterministic_algorithms_warn_only_enabled())
+        return p.train_loss(model, t)
+
+    def meta_loss(model):
+        seen.append(torch.are_deterministic_algorithms_enabled())
+        return p.meta_loss(model)
+
+    def run(loss):
+        if optimizer == "sgd":
+            return hgt.hypergradients(p.net, loss, meta_loss, 0.2, 0.9, T=5)
+        return hgt.adam_hypergradients(p.net, loss, meta_loss, 0.01, 0.9, 0.999, T=5)
+
+    torch.use_deterministic_algorithms(before[0], warn_only=before[1])
+    try:
+        assert run(train_loss).reversal_exact
+        assert seen and all(seen)
+        assert (torch.are_deterministic_algorithms_enabled(),
+                torch.is_deterministic_algorithms_warn_only_enabled()) == before
+        with pytest.raises(ValueError, match="not finite"):
+            run(lambda m, t: train_loss(m, t) * (float("nan") if t == 3 else 1.0))
+        assert (torch.are_deterministic_algorithms_enabled(),
+                torch.is_deterministic_algorithms_warn_only_enabled()) == before
+    finally:
+        torch.use_deterministic_algorithms(False)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_whole_runs_store_near_the_entropy(optimizer):
+    """info_bits of a whole run (fast buffer) per parameter per step against the ideal
+    log2(d/n) summed over the decays (SGD: gamma = 0.9; Adam: beta1 = 0.9, beta2 = 0.999, two
+    buffers): within 1.05x, and not below 0.95x (the test can fail both ways). Measured (CPU,
+    torch 1.13): SGD 0.15200 bits, ideal 0.15199 (1.0001x); Adam 0.15352, ideal 0.15342
+    (1.0007x)."""
+    p = Problem("mlp")
+    T = 200
+    P = sum(q.numel() for q in p.net.parameters())
+    ratio = lambda b: math.log2(65536 / (math.floor(b * 65536) + 1))  # noqa: E731
+    if optimizer == "sgd":
+        r = hgt.hypergradients(p.net, p.train_loss, p.meta_loss, 0.2, 0.9, T=T)
+        ideal = ratio(0.9)
+    else:
+        r = hgt.adam_hypergradients(p.net, p.train_loss, p.meta_loss, 0.01, 0.9, 0.999, T=T)
+        ideal = ratio(0.9) + ratio(0.999)
+    assert r.reversal_exact
+    per_step = r.info_bits / (P * T)
+    print(f"{optimizer}: {per_step:.5f} bits per parameter per step, ideal {ideal:.5f} "
+          f"({per_step / ideal:.4f}x)")
+    assert 0.95 * ideal <= per_step <= 1.05 * ideal
+
+
+def test_adam_synchronisations_are_bounded_and_amortised():
+    """hypergrad._torch_buffers.SYNC_COUNT (every host read of hypergrad.torch goes through
+    host()): at most 5 per 32 steps for Adam (flags and two buffer depths forward, two depths in
+    reverse), the same count whatever the model's size."""
+    counts = {}
+    for kind in ("mlp", "conv"):
+        p = Problem(kind)
+        for T in (64, 128):
+            r = hgt.adam_hypergradients(p.net, p.train_loss, p.meta_loss, 0.01, 0.9, 0.999, T=T)
+            assert r.reversal_exact
+            counts[kind, T] = r.syncs
+    assert counts["mlp", 128] - counts["mlp", 64] <= 5 * 64 // 32
+    assert counts["mlp", 64] == counts["conv", 64] and counts["mlp", 128] == counts["conv", 128]
+
+
+def test_adam_nonreproducible_loss_is_reported():
+    p = Problem("conv")
+    calls = {}
+
+    def flaky(model, t):
+        calls[t] = calls.get(t, 0) + 1
+        return p.train_loss(model, t) * (1 + (1e-9 if (t == 2 and calls[t] == 2) else 0.0))
+
+    with pytest.warns(RuntimeWarning, match="train_loss\\(model, 2\\)"):
+        r = hgt.adam_hypergradients(p.net, flaky, p.meta_loss, 0.01, 0.9, 0.999, T=5)
+    assert not r.reversal_exact and r.nonreproducible_step == 2
+
+
+class NanSecondDerivative(torch.autograd.Function):
+    """x.sum(): its gradient (ones) is finite, the gradient's own derivative (the Hessian
+    product) NaN."""
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x.sum()
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, = ctx.saved_tensors
+        return grad * OnesWithNanDerivative.apply(x)
+
+
+class OnesWithNanDerivative(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return torch.ones_like(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * float("nan")
+
+
+def test_more_bad_inputs_give_clear_errors():
+    p = Problem("mlp")
+    alpha, gamma = sgd_schedules(4, p.B)
+    call = lambda **kw: hgt.hypergradients(**{**dict(model=p.net, train_loss=p.train_loss,  # noqa: E731
+                                                     meta_loss=p.meta_loss, alpha=alpha,
+                                                     gamma=gamma), **kw})
+    adam = lambda **kw: hgt.adam_hypergradients(**{**dict(  # noqa: E731
+        model=p.net, train_loss=p.train_loss, meta_loss=p.meta_loss, alpha=alpha, beta1=0.9,
+        beta2=0.999), **kw})
+    meta_model = torch.nn.Linear(3, 2).double().to("meta")
+    with pytest.raises(ValueError, match="'meta' device"):
+        call(model=meta_model, alpha=0.2, gamma=0.9, T=4)
+    with pytest.raises(ValueError, match="hyperparameter 0 is on meta, the parameters on cpu"):
+        call(hyperparameters=torch.zeros((), dtype=torch.float64, device="meta"))
+    with pytest.raises(ValueError, match=r"train_loss\(model, 0\) is on meta"):
+        call(train_loss=lambda m, t: torch.zeros((), dtype=torch.float64, device="meta"))
+    with pytest.raises(TypeError, match="model must be a torch.nn.Module"):
+        call(model=[p.net])
+    with pytest.raises(TypeError, match="hyperparameter 0 is a float"):
+        call(hyperparameters=[0.5])
+    with pytest.raises(TypeError, match="alpha is a torch.int64 tensor"):
+        call(alpha=torch.ones((4, p.B), dtype=torch.int64))
+    with pytest.raises(ValueError, match=r"alpha\[2, 1\] = nan is not finite"):
+        bad = alpha.clone()
+        bad[2, 1] = float("nan")
+        call(alpha=bad)
+    with pytest.raises(TypeError, match=r"train_loss\(model, 0\) returned torch.float32"):
+        call(train_loss=lambda m, t: p.train_loss(m, t).float())
+    with pytest.raises(ValueError, match=r"meta_loss\(model\) returned a tensor of shape \(3,\)"):
+        call(meta_loss=lambda m: m(p.x[4]).sum(dim=0))
+    with pytest.raises(ValueError, match=r"meta_loss\(model\) is not finite"):
+        call(meta_loss=lambda m: p.meta_loss(m) * float("inf"))
+    with pytest.raises(ValueError, match=r"the gradient of meta_loss\(model\) is not finite"):
+        call(meta_loss=lambda m: p.meta_loss(m) + NanGradient.apply(m[2].bias) * 0)
+    with pytest.raises(ValueError, match=r"Hessian-vector product of train_loss\(model, 3\)"):
+        call(train_loss=lambda m, t: p.train_loss(m, t) +
+             (NanSecondDerivative.apply(m[2].bias) if t == 3 else 0))
+    with pytest.raises(ValueError, match="does not depend on the model's parameters"):
+        call(train_loss=lambda m, t: torch.zeros((), dtype=torch.float64))
+    with pytest.raises(ValueError, match=r"v0\[1\] must be a float64 tensor of shape \(7,\)"):
+        call(v0=[torch.zeros_like(q) for q in p.net.parameters()][:1] +
+             [torch.zeros(8, dtype=torch.float64)] + [torch.zeros_like(q) for q in p.net.parameters()][2:])
+    with pytest.raises(ValueError, match=r"beta2\[0, 0\] = 1.0 is not in \(0.0, 1.0\)"):
+        adam(beta2=1.0)
+    with pytest.raises(ValueError, match=r"beta1 has shape \(4, 2\)"):
+        adam(beta1=torch.full((4, 2), 0.9, dtype=torch.float64))
+    with pytest.raises(ValueError, match=r"the gradient of train_loss\(model, 1\) is not finite"):
+        adam(train_loss=lambda m, t: p.train_loss(m, t) +
+             (NanGradient.apply(m[2].bias) * 0 if t == 1 else 0))
+    with pytest.raises(OverflowError, match="left the fixed-point range"):
+        adam(alpha=1e4, T=4)
+    # the model keeps its parameters after every refusal
+    assert all(q.device.type == DEVICE for q in p.net.parameters())
