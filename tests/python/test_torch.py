@@ -439,11 +439,18 @@ def test_schedule_forms_give_the_same_bits():
 
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
 @pytest.mark.parametrize("before", [(False, False), (True, True)])
-def test_deterministic_algorithms_are_on_during_the_run_and_restored(optimizer, before):
+def test_deterministic_algorithms_and_the_model_are_restored(optimizer, before):
     """The flag (and warn_only) as it was before, after a run and after a refused run; on
-    during every call of train_loss and meta_loss."""
+    during every call of train_loss and meta_loss. The model is left at w_0 (its own tensors,
+    the same bits), not at w_T, after both."""
     p = Problem("mlp")
     seen = []
+    w0 = [q.detach().clone() for q in p.net.parameters()]
+    storage = [q.data_ptr() for q in p.net.parameters()]
+
+    def same_model():
+        return all(torch.equal(a, b) for a, b in zip(w0, p.net.parameters())) and \
+            storage == [q.data_ptr() for q in p.net.parameters()]
 
     def train_loss(model, t):
         seen.append(torch.are_deterministic_algorithms_enabled() and
@@ -461,12 +468,15 @@ def test_deterministic_algorithms_are_on_during_the_run_and_restored(optimizer, 
 
     torch.use_deterministic_algorithms(before[0], warn_only=before[1])
     try:
-        assert run(train_loss).reversal_exact
+        r = run(train_loss)
+        assert r.reversal_exact and same_model()
+        assert not all(torch.equal(a, b) for a, b in zip(w0, r.w_T))
         assert seen and all(seen)
         assert (torch.are_deterministic_algorithms_enabled(),
                 torch.is_deterministic_algorithms_warn_only_enabled()) == before
         with pytest.raises(ValueError, match="not finite"):
             run(lambda m, t: train_loss(m, t) * (float("nan") if t == 3 else 1.0))
+        assert same_model()
         assert (torch.are_deterministic_algorithms_enabled(),
                 torch.is_deterministic_algorithms_warn_only_enabled()) == before
     finally:

@@ -358,7 +358,8 @@ def hypergradients(model, train_loss, meta_loss, alpha, gamma, hyperparameters=(
     v <- (n/d) v - (1 - gamma) g_t;  w <- w + alpha v   (fixed point, Algorithm 3),
     then the reverse pass of Maclaurin et al. (2015), Algorithm 2. Returns a Result with d_alpha,
     d_gamma (T, B), d_w0, d_v0, d_hyper, meta_loss, w_T, v_T, reversal_exact, info_bits,
-    buffer_bytes, nonreproducible_step."""
+    buffer_bytes, nonreproducible_step. The model is left at w_0 exactly as given (each
+    parameter gets its original tensor back, also when the call raises), not at w_T (r.w_T)."""
     run = _Run(model, train_loss, meta_loss, hyperparameters, buffer, check_every)
     T = run.T = run.length(T, alpha, gamma)
     alpha_s = run.schedule(alpha, "alpha", T)
@@ -493,7 +494,8 @@ def adam_hypergradients(model, train_loss, meta_loss, alpha, beta1, beta2, eps=1
     w <- w - alpha (m / c1) / (sqrt(s / c2) + eps),  c_i = 1 - prod_{tau<=t} beta_i,tau (float)
     Returns an AdamResult: d_alpha, d_beta1, d_beta2 (T, B), d_eps, d_w0, d_m0, d_s0, d_hyper,
     meta_loss, w_T, m_T, s_T, reversal_exact, info_bits, buffer_bytes, nonreproducible_step.
-    eps must lie in [1e-12, 1] (the range the 2^-116 grid serves)."""
+    The model is left at w_0 exactly as given, not at w_T (r.w_T), as hypergradients(). eps must
+    lie in [1e-12, 1] (the range the 2^-116 grid serves)."""
     run = _Run(model, train_loss, meta_loss, hyperparameters, buffer, check_every)
     if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not (1e-12 <= eps <= 1.0):
         raise ValueError(f"eps = {eps!r}: must be a number in [1e-12, 1]")
