@@ -191,12 +191,10 @@ def test_trajectory_is_bitwise_the_compiled_modules():
     mine_v = torch.cat([x.flatten() for x in r.v_T]).numpy()
     assert np.array_equal(mine_w.view(np.int64), c.w_T.view(np.int64))
     assert np.array_equal(mine_v.view(np.int64), c.v_T.view(np.int64))
-    np.testing.assert_allclose(r.d_alpha.numpy(), c.d_alpha, rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(r.d_gamma.numpy(), c.d_gamma, rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(torch.cat([x.flatten() for x in r.d_w0]).numpy(), c.d_w0,
-                               rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(torch.cat([x.flatten() for x in r.d_v0]).numpy(), c.d_v0,
-                               rtol=1e-10, atol=1e-12)
+    assert_close_to_1e12(r.d_alpha.numpy(), c.d_alpha)
+    assert_close_to_1e12(r.d_gamma.numpy(), c.d_gamma)
+    assert_close_to_1e12(torch.cat([x.flatten() for x in r.d_w0]).numpy(), c.d_w0)
+    assert_close_to_1e12(torch.cat([x.flatten() for x in r.d_v0]).numpy(), c.d_v0)
     assert abs(r.meta_loss - c.f) <= 1e-15 * abs(c.f)
 
 
@@ -375,10 +373,19 @@ def test_adam_trajectory_is_bitwise_the_compiled_modules():
     assert same(torch.cat([x.flatten() for x in r.w_T]).numpy(), c.w_T)
     assert same(r.m_T.numpy(), c.m_T) and same(r.s_T.numpy(), c.s_T)
     for mine, theirs in ((r.d_alpha, c.d_alpha), (r.d_beta1, c.d_beta1), (r.d_beta2, c.d_beta2)):
-        np.testing.assert_allclose(mine.numpy(), theirs, rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(torch.cat([x.flatten() for x in r.d_w0]).numpy(), c.d_w0,
-                               rtol=1e-10, atol=1e-12)
-    assert abs(r.d_eps - c.d_eps) <= 1e-10 * abs(c.d_eps)
+        assert_close_to_1e12(mine.numpy(), theirs)
+    assert_close_to_1e12(torch.cat([x.flatten() for x in r.d_w0]).numpy(), c.d_w0)
+    assert abs(r.d_eps - c.d_eps) <= 1e-12 * abs(c.d_eps)
+
+
+def assert_close_to_1e12(mine, theirs):
+    """|mine - theirs| <= 1e-12 max |theirs| elementwise (the issue's ~1e-12; measured ~3e-16:
+    the same arithmetic in another summation order)."""
+    import numpy as np
+    mine, theirs = np.asarray(mine), np.asarray(theirs)
+    assert mine.shape == theirs.shape
+    error = float(np.abs(mine - theirs).max())
+    assert error <= 1e-12 * float(np.abs(theirs).max()), (error, float(np.abs(theirs).max()))
 
 
 def torch_callbacks(p):
@@ -501,6 +508,10 @@ def test_whole_runs_store_near_the_entropy(optimizer):
         r = hgt.adam_hypergradients(p.net, p.train_loss, p.meta_loss, 0.01, 0.9, 0.999, T=T)
         ideal = ratio(0.9) + ratio(0.999)
     assert r.reversal_exact
+    # the storage holds at least the information; the hypergradients come shaped as documented
+    assert isinstance(r.buffer_bytes, int) and 8 * r.buffer_bytes >= r.info_bits > 0
+    assert r.d_alpha.shape == (T, p.B) and r.d_hyper == []
+    assert [x.shape for x in r.d_w0] == [q.shape for q in p.net.parameters()]
     per_step = r.info_bits / (P * T)
     print(f"{optimizer}: {per_step:.5f} bits per parameter per step, ideal {ideal:.5f} "
           f"({per_step / ideal:.4f}x)")
