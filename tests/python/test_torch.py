@@ -582,6 +582,9 @@ def test_more_bad_inputs_give_clear_errors():
     meta_model = torch.nn.Linear(3, 2).double().to("meta")
     with pytest.raises(ValueError, match="'meta' device"):
         call(model=meta_model, alpha=0.2, gamma=0.9, T=4)
+    with pytest.raises(ValueError, match="hyperparameter 0 is on cpu, the parameters on meta"):
+        call(model=meta_model, alpha=0.2, gamma=0.9, T=4,
+             hyperparameters=[torch.zeros((), dtype=torch.float64)])
     with pytest.raises(ValueError, match="hyperparameter 0 is on meta, the parameters on cpu"):
         call(hyperparameters=torch.zeros((), dtype=torch.float64, device="meta"))
     with pytest.raises(ValueError, match=r"train_loss\(model, 0\) is on meta"):

@@ -102,10 +102,6 @@ class _Run:
         if not self.params:
             raise ValueError("the model has no parameters")
         self.device = self.params[0].device
-        if self.device.type == "meta":
-            raise ValueError("the model's parameters are on the 'meta' device (shapes without "
-                             "values): move the model to a real device (model.to('cpu') or "
-                             "'cuda') first")
         for k, p in enumerate(self.params):
             if p.dtype != torch.float64:
                 raise TypeError(f"parameter {k} (shape {tuple(p.shape)}) is {p.dtype}; exact "
@@ -129,6 +125,11 @@ class _Run:
             if not h.is_leaf:
                 raise ValueError(f"hyperparameter {k} must be a leaf tensor (not computed from "
                                  "others)")
+        # after the hyperparameters: a hyperparameter on another device is named first
+        if self.device.type == "meta":
+            raise ValueError("the model's parameters are on the 'meta' device (shapes without "
+                             "values): move the model to a real device (model.to('cpu') or "
+                             "'cuda') first")
         self.model, self.train_loss, self.meta_loss = model, train_loss, meta_loss
         self.buffer_kind, self.check_every = buffer, check_every
         self.sizes = [p.numel() for p in self.params]
