@@ -585,7 +585,8 @@ def test_more_bad_inputs_give_clear_errors():
     with pytest.raises(ValueError, match="hyperparameter 0 is on cpu, the parameters on meta"):
         call(model=meta_model, alpha=0.2, gamma=0.9, T=4,
              hyperparameters=[torch.zeros((), dtype=torch.float64)])
-    with pytest.raises(ValueError, match="hyperparameter 0 is on meta, the parameters on cpu"):
+    with pytest.raises(ValueError, match="hyperparameter 0 is on meta, the parameters on "
+                       f"{p.net[0].weight.device}"):
         call(hyperparameters=torch.zeros((), dtype=torch.float64, device="meta"))
     with pytest.raises(ValueError, match=r"train_loss\(model, 0\) is on meta"):
         call(train_loss=lambda m, t: torch.zeros((), dtype=torch.float64, device="meta"))
@@ -611,7 +612,7 @@ def test_more_bad_inputs_give_clear_errors():
         call(train_loss=lambda m, t: p.train_loss(m, t) +
              (NanSecondDerivative.apply(m[2].bias) if t == 3 else 0))
     with pytest.raises(ValueError, match="does not depend on the model's parameters"):
-        call(train_loss=lambda m, t: torch.zeros((), dtype=torch.float64))
+        call(train_loss=lambda m, t: torch.zeros((), dtype=torch.float64, device=DEVICE))
     with pytest.raises(ValueError, match=r"v0\[1\] must be a float64 tensor of shape \(7,\)"):
         call(v0=[torch.zeros_like(q) for q in p.net.parameters()][:1] +
              [torch.zeros(8, dtype=torch.float64)] + [torch.zeros_like(q) for q in p.net.parameters()][2:])
