@@ -181,11 +181,12 @@ def test_trajectory_is_bitwise_the_compiled_modules():
     p = Problem("mlp", seed=5)
     T = 15
     alpha, gamma = sgd_schedules(T, p.B)
-    gradient, hvp, meta_gradient, w0, blocks, load = torch_callbacks(p)
+    gradient, hvp, meta_gradient, w0, blocks, mixed, load = torch_callbacks(p)
     c = hypergrad.hypergradients(gradient, hvp, meta_gradient, w0, alpha.numpy(), gamma.numpy(),
-                                 blocks=blocks, buffer="exact")
+                                 blocks=blocks, buffer="exact", mixed=mixed, num_theta=1)
     load(w0)
-    r = hgt.hypergradients(p.net, p.train_loss, p.meta_loss, alpha, gamma, buffer="exact")
+    r = hgt.hypergradients(p.net, p.train_loss, p.meta_loss, alpha, gamma, buffer="exact",
+                           hyperparameters=[p.log_l2])
     assert c.reversal_exact and r.reversal_exact
     mine_w = torch.cat([x.flatten() for x in r.w_T]).numpy()
     mine_v = torch.cat([x.flatten() for x in r.v_T]).numpy()
@@ -195,6 +196,7 @@ def test_trajectory_is_bitwise_the_compiled_modules():
     assert_close_to_1e12(r.d_gamma.numpy(), c.d_gamma)
     assert_close_to_1e12(torch.cat([x.flatten() for x in r.d_w0]).numpy(), c.d_w0)
     assert_close_to_1e12(torch.cat([x.flatten() for x in r.d_v0]).numpy(), c.d_v0)
+    assert_close_to_1e12(r.d_hyper[0].reshape(1).numpy(), c.d_theta)  # theta = log_l2
     assert abs(r.meta_loss - c.f) <= 1e-15 * abs(c.f)
 
 
@@ -361,13 +363,13 @@ def test_adam_trajectory_is_bitwise_the_compiled_modules():
     alpha = 0.005 + 0.01 * torch.rand(T, p.B, generator=g, dtype=torch.float64)
     beta1 = 0.85 + 0.1 * torch.rand(T, p.B, generator=g, dtype=torch.float64)
     beta2 = 0.99 + 0.009 * torch.rand(T, p.B, generator=g, dtype=torch.float64)
-    gradient, hvp, meta_gradient, w0, blocks, load = torch_callbacks(p)
+    gradient, hvp, meta_gradient, w0, blocks, mixed, load = torch_callbacks(p)
     c = hypergrad.adam_hypergradients(gradient, hvp, meta_gradient, w0, alpha.numpy(),
                                       beta1.numpy(), beta2.numpy(), eps=1e-8, blocks=blocks,
-                                      buffer="exact")
+                                      buffer="exact", mixed=mixed, num_theta=1)
     load(w0)
     r = hgt.adam_hypergradients(p.net, p.train_loss, p.meta_loss, alpha, beta1, beta2, eps=1e-8,
-                                buffer="exact")
+                                buffer="exact", hyperparameters=[p.log_l2])
     assert c.reversal_exact and r.reversal_exact
     same = lambda a, b: np.array_equal(np.asarray(a).view(np.int64), np.asarray(b).view(np.int64))
     assert same(torch.cat([x.flatten() for x in r.w_T]).numpy(), c.w_T)
@@ -376,6 +378,7 @@ def test_adam_trajectory_is_bitwise_the_compiled_modules():
         assert_close_to_1e12(mine.numpy(), theirs)
     assert_close_to_1e12(torch.cat([x.flatten() for x in r.d_w0]).numpy(), c.d_w0)
     assert abs(r.d_eps - c.d_eps) <= 1e-12 * abs(c.d_eps)
+    assert_close_to_1e12(r.d_hyper[0].reshape(1).numpy(), c.d_theta)  # theta = log_l2
 
 
 def assert_close_to_1e12(mine, theirs):
@@ -389,10 +392,11 @@ def assert_close_to_1e12(mine, theirs):
 
 
 def torch_callbacks(p):
-    """hypergrad.torch.numpy_callbacks for Problem p, and a function loading w into the model."""
-    gradient, hvp, meta_gradient, w0, blocks = hgt.numpy_callbacks(p.net, p.train_loss,
-                                                                   p.meta_loss)
-    return gradient, hvp, meta_gradient, w0, blocks, lambda w: meta_gradient(w)
+    """hypergrad.torch.numpy_callbacks for Problem p with theta = log_l2 (gradient, hvp,
+    meta_gradient, w0, blocks, mixed), and a function loading w into the model."""
+    callbacks = hgt.numpy_callbacks(p.net, p.train_loss, p.meta_loss, [p.log_l2])
+    assert not p.log_l2.requires_grad  # given back as it was
+    return callbacks + (lambda w: callbacks[2](w),)
 
 
 @pytest.mark.parametrize("n", [65535, 32769])

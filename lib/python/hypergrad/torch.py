@@ -630,40 +630,73 @@ def adam_hypergradients(model, train_loss, meta_loss, alpha, beta1, beta2, eps=1
         run.end()
 
 
-def numpy_callbacks(model, train_loss, meta_loss):
+def numpy_callbacks(model, train_loss, meta_loss, hyperparameters=()):
     """The same model as callbacks for the compiled module's numpy API (hypergrad.hypergradients
     and adam_hypergradients, on the CPU): returns (gradient, hvp, meta_gradient, w0, blocks)
     with gradient(w, t) -> (loss, g), hvp(w, u, t) -> H(w) u (double backward),
     meta_gradient(w) -> (f, df/dw), w0 the flat float64 parameters and blocks the block index
-    (parameter tensor) of every element. Each callback loads w into the model's parameters."""
+    (parameter tensor) of every element. Each callback loads w into the model's parameters.
+    With hyperparameters (float64 tensors the losses read, theta): returns (gradient, hvp,
+    meta_gradient, w0, blocks, mixed) with meta_gradient(w) -> (f, df/dw, df/dtheta) and
+    mixed(w, u, t) -> d/dtheta <g_t(w, theta), u>, theta flattened in the given order (for
+    mixed= and num_theta = the total size); each call makes the hyperparameters require grad
+    and gives back their flags."""
     import numpy as np
     params = list(model.parameters())
     sizes = [p.numel() for p in params]
+    hyper = [hyperparameters] if isinstance(hyperparameters, torch.Tensor) else \
+        list(hyperparameters)
 
     def load(w):
         with torch.no_grad():
             for p, piece in zip(params, torch.split(torch.from_numpy(np.array(w)), sizes)):
                 p.copy_(piece.view_as(p))
 
-    def flat(tensors):
-        return torch.cat([x.reshape(-1) for x in tensors]).detach().numpy()
+    def flat(tensors, like):
+        return torch.cat([torch.zeros_like(x).reshape(-1) if g is None else g.reshape(-1)
+                          for g, x in zip(tensors, like)]).detach().numpy()
+
+    def with_hyper(function):
+        def call(*args):
+            flags = [h.requires_grad for h in hyper]
+            for h in hyper:
+                h.requires_grad_(True)
+            try:
+                return function(*args)
+            finally:
+                for h, flag in zip(hyper, flags):
+                    h.requires_grad_(flag)
+        return call
 
     def gradient(w, t):
         load(w)
         loss = train_loss(model, t)
-        return float(loss), flat(torch.autograd.grad(loss, params))
+        return float(loss), flat(torch.autograd.grad(loss, params), params)
 
-    def hvp(w, u, t):
+    def inner(w, u, t, wrt):
         load(w)
         g = torch.autograd.grad(train_loss(model, t), params, create_graph=True)
         u = torch.split(torch.from_numpy(np.array(u)), sizes)
-        return flat(torch.autograd.grad(sum((x * y.view_as(x)).sum() for x, y in zip(g, u)),
-                                        params))
+        dot = sum((x * y.view_as(x)).sum() for x, y in zip(g, u))
+        return flat(torch.autograd.grad(dot, wrt, allow_unused=True), wrt)
+
+    def hvp(w, u, t):
+        return inner(w, u, t, params)
+
+    def mixed(w, u, t):
+        return inner(w, u, t, hyper)
 
     def meta_gradient(w):
         load(w)
         f = meta_loss(model)
-        return float(f), flat(torch.autograd.grad(f, params))
+        if not hyper:
+            return float(f), flat(torch.autograd.grad(f, params), params)
+        grads = torch.autograd.grad(f, params + hyper, allow_unused=True)
+        return float(f), flat(grads[:len(params)], params), flat(grads[len(params):], hyper)
 
-    w0 = flat(params).copy()
-    return gradient, hvp, meta_gradient, w0, np.repeat(np.arange(len(params)), sizes)
+    w0 = flat(params, params).copy()
+    blocks = np.repeat(np.arange(len(params)), sizes)
+    if not hyper:
+        return gradient, hvp, meta_gradient, w0, blocks
+    return (with_hyper(gradient), with_hyper(hvp), with_hyper(meta_gradient), w0, blocks,
+            with_hyper(mixed))
