@@ -189,8 +189,10 @@ def table(files, unmeasured=()):
     for name in files:
         with open(name) as f:
             data = json.load(f)
+        # runs started with glibc's mmap off (see the README) get their own rows
+        heap = data["meta"].get("environment", {}).get("MALLOC_MMAP_MAX_") == "0"
         for c in data["cases"]:
-            key = (c["net"], c["T"], c["device"])
+            key = (c["net"], c["T"], c["device"] + (", no mmap" if heap else ""))
             if c["status"] == "ok":
                 text = f"{c['seconds']:.1f} s, {c['peak_mb']:.0f} MB"
                 if c.get("reversal_exact") is False:
