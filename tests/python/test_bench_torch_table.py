@@ -5,7 +5,8 @@ import importlib.util
 import os
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
-FILES = ["results/bench/torch_cpu_fig2.json", "results/bench/torch_cpu_wide.json"]
+FILES = ["results/bench/torch_cpu_fig2.json", "results/bench/torch_cpu_wide.json",
+         "results/bench/torch_cpu_wide_malloc_heap.json"]
 
 
 def load_bench():
