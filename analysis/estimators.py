@@ -146,6 +146,18 @@ def meta_figure(doc, bench, results):
     return common.save(fig, results, "estimators_meta")
 
 
+def chosen_alpha(r):
+    """The chosen α of a short-horizon row as text: "≥ e^hi" when every bisection trial said
+    "not too large" (the search's upper end bounds it), "≤ e^lo" when every trial said too large."""
+    signs = r.get("too_large", [])
+    lo, hi = r.get("range_log_alpha", [None, None])
+    if signs and all(x < 0 for x in signs) and hi is not None:
+        return f"≥ {math.exp(hi - r['resolution_log_alpha']):.3g} (upper end of the search)"
+    if signs and all(x > 0 for x in signs) and lo is not None:
+        return f"≤ {math.exp(lo + r['resolution_log_alpha']):.3g} (lower end of the search)"
+    return fmt(r["alpha"])
+
+
 def fmt(x, digits=3):
     if x is None:
         return "—"
@@ -193,12 +205,41 @@ def conclusions(doc):
     sh = [r for r in doc.get("short_horizon", []) if "error" not in r]
     if len(sh) >= 2:
         out.append(f"- Short horizons: the learning rate chosen with exact hypergradients went from "
-                   f"{fmt(sh[0]['alpha'])} at T = {sh[0]['horizon']} to {fmt(sh[-1]['alpha'])} at "
+                   f"{chosen_alpha(sh[0])} at T = {sh[0]['horizon']} to {chosen_alpha(sh[-1])} at "
                    f"T = {sh[-1]['horizon']} (ratio {fmt(sh[-1]['alpha'] / sh[0]['alpha'])}); trained for "
                    f"{sh[0]['longest']} steps, the T = {sh[0]['horizon']} choice ends at loss "
                    f"{fmt(sh[0]['loss_after_longest'], 5)}, the T = {sh[-1]['horizon']} one at "
                    f"{fmt(sh[-1]['loss_after_longest'], 5)}.")
     return out
+
+
+def headline(doc):
+    """The README's headline table: per problem at its longest horizon, each estimator's cosine
+    and relative error for the problem's main kind, its extra memory and its time in training
+    runs (the numbers of the accuracy table, nothing else)."""
+    runs = ok_runs(doc)
+    lines = ["| problem, T | estimator | cosine | rel. error | extra memory | time (training runs) |",
+             "|---|---|---|---|---|---|"]
+    for problem, kind in MAIN_KIND.items():
+        horizons = sorted({r["iters"] for r in runs if r["problem"] == problem})
+        if not horizons:
+            continue
+        t = horizons[-1]
+        for r in runs:
+            if r["problem"] != problem or r["iters"] != t:
+                continue
+            mem = f"{r['peak_extra_bytes'] / 2**20:.3g} MiB"
+            if r["estimator"] == "exact":
+                lines.append(f"| {PROBLEM_TEXT[problem]}, {t} | exact | 1 | 0 | {mem} | {fmt(r['time_ratio'])} |")
+            elif kind in r.get("kinds", {}) or kind + "_block" in r.get("kinds", {}):
+                m = r["kinds"].get(kind) or r["kinds"][kind + "_block"]
+                note = "" if kind in r["kinds"] else " (per-block sums)"
+                lines.append(f"| {PROBLEM_TEXT[problem]}, {t} | {short_label(r['label'])}{note} | {fmt(m['cosine'])} | "
+                             f"{fmt(m['rel_error'])} | {mem} | {fmt(r['time_ratio'])} |")
+            else:
+                lines.append(f"| {PROBLEM_TEXT[problem]}, {t} | {short_label(r['label'])} | not applicable | | "
+                             f"{mem} | {fmt(r['time_ratio'])} |")
+    return lines
 
 
 def section(bench, results):
@@ -258,13 +299,13 @@ def section(bench, results):
                          f"{fmt(m['seconds'])} |")
     lines += ["", "**Short-horizon bias** (one constant α for every block, γ = 0.9, chosen by "
               "bisection on the sign of the exact hypergradient of the training loss after T steps, "
-              "log α in [−7, 2]; a diverged trial counts as α too large)", "",
+              "log α in the recorded range; a diverged trial counts as α too large)", "",
               "| horizon T | chosen α | loss at T | loss after the longest horizon |", "|---|---|---|---|"]
     for r in doc.get("short_horizon", []):
         if "error" in r:
             lines.append(f"| {r['horizon']} | error: {r['error'][:80]} | | |")
             continue
-        lines.append(f"| {r['horizon']} | {fmt(r['alpha'])} | {fmt(r['loss_at_horizon'], 5)} | "
+        lines.append(f"| {r['horizon']} | {chosen_alpha(r)} | {fmt(r['loss_at_horizon'], 5)} | "
                      f"{fmt(r['loss_after_longest'], 5)} |")
     rows = doc.get("short_horizon_schedule", [])
     if rows:
@@ -285,6 +326,9 @@ def main():
     report includes it through report.py)."""
     args = common.parse_args(__doc__, bench=True)
     bench = args.bench or os.path.join(args.results, "bench")
+    if os.environ.get("HEADLINE"):
+        print("\n".join(headline(load(bench))))
+        return
     lines = section(bench, args.results)
     if not lines:
         raise SystemExit(f"{os.path.join(bench, FILE)} not found: run make bench-estimators first")

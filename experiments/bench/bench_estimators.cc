@@ -24,7 +24,7 @@
 // meta-optimised by authors' Adam (step 0.04, as Fig 2) for 50 meta-iterations at T = 100
 // (small: 10 at T = 50) driven by each estimator; final training and validation loss, learned schedules.
 // Short-horizon bias: one log α (all blocks, γ = 0.9) chosen by bisection on the sign of its
-// exact hypergradient (10 halvings of [−7, 2]) at horizons 1, 10, 100 (and 1000, 10^4 with
+// exact hypergradient (12 halvings of [−7, 5]) at horizons 1, 10, 100 (and 1000, 10^4 with
 // BENCH_FULL=1); the chosen α, the loss at its own horizon and the loss after the longest
 // horizon's steps with that α. Then a per-step schedule α_t (up to T = 1000) from that α, 8
 // meta-iterations of the authors' Adam (step 0.1): its mean and last α, the loss.
@@ -342,8 +342,8 @@ void MetaOptimise(const Case& base, const std::vector<Spec>& specs, std::size_t 
 }
 
 // One log α shared by every block and step, chosen with exact hypergradients of the loss after
-// `horizon` steps: bisection on the sign of ∂f/∂log α over log α ∈ [−7, 2] (`steps` halvings:
-// resolution 9/2^steps), a diverged run (weights out of the fixed-point range) counting as "α
+// `horizon` steps: bisection on the sign of ∂f/∂log α over log α ∈ [−7, 5] (`steps` halvings:
+// resolution 12/2^steps), a diverged run (weights out of the fixed-point range) counting as "α
 // too large". A first-order method with a fixed step could move log α only a fixed distance in
 // as many meta-iterations; the bisection finds where the exact hypergradient changes sign (a
 // stationary point of the loss in log α) whatever the horizon. Returns the chosen log α per
@@ -357,7 +357,8 @@ std::vector<double> ShortHorizon(const Case& base, const std::vector<std::size_t
     std::cerr << "  short-horizon bias, T = " << horizon << std::flush;
     try {
       EstimatorProblem p = base.p;
-      double lo = -7.0, hi = 2.0;
+      constexpr double kLow = -7.0, kHigh = 5.0;
+      double lo = kLow, hi = kHigh;
       std::vector<double> trace, signs;
       std::size_t diverged = 0;
       for (std::size_t i = 0; i < steps; ++i) {
@@ -394,7 +395,8 @@ std::vector<double> ShortHorizon(const Case& base, const std::vector<std::size_t
       out.push_back({{"horizon", horizon}, {"alpha", chosen.back()}, {"loss_at_horizon", own},
                      {"loss_after_longest", after_longest}, {"longest", longest},
                      {"log_alpha_trials", trace}, {"too_large", signs}, {"diverged_trials", diverged},
-                     {"resolution_log_alpha", 9.0 / std::ldexp(1.0, static_cast<int>(steps))}});
+                     {"resolution_log_alpha", (kHigh - kLow) / std::ldexp(1.0, static_cast<int>(steps))},
+                     {"range_log_alpha", {kLow, kHigh}}});
       std::cerr << ": α = " << chosen.back() << ", loss " << own << ", after " << longest
                 << " steps " << after_longest << "\n";
     } catch (const std::exception& e) {
@@ -507,7 +509,7 @@ int Main(int argc, char** argv) {
                                             : full ? std::vector<std::size_t>{1, 10, 100, 1000, 10000}
                                                    : std::vector<std::size_t>{1, 10, 100};
   const std::size_t horizon_meta_iters = smoke ? 2 : 8;
-  const std::size_t bisection_steps = smoke ? 3 : 10;
+  const std::size_t bisection_steps = smoke ? 3 : 12;
 
   auto all = std::make_shared<const Dataset>([&] {
     if (smoke) return ScaledSynthetic(train_rows + 1000, 1);
