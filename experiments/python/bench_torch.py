@@ -177,29 +177,50 @@ def run_case(net_name, T, method, device, buffer):
                 seconds=round(seconds, 3), peak_mb=round(peak, 1), d_alpha_abs_sum=check, **info)
 
 
-def table(files):
-    """Markdown rows: network, T, device, then time and peak memory of each method."""
+def table(files, unmeasured=()):
+    """Markdown rows: network, T, device, then time and peak memory of each method; a row per
+    network and T = 100, 1000 for each device in `unmeasured` that no file has, marked "not measured (no GPU
+    available)"; then, per device, the issue's CPU target (the Fig-2 network at T = 1000 within
+    1.5x the time of the compiled module with the same torch callbacks) as measured."""
     methods = ["exact", "compiled", "unrolled", "checkpoint"]
     lines = ["| network | T | device | " + " | ".join(methods) + " |",
              "|---|---|---|" + "---|" * len(methods)]
+    cells, seconds = {}, {}
     for name in files:
         with open(name) as f:
             data = json.load(f)
-        cells = {}
+        # runs started with glibc's mmap off (see the README) get their own rows
+        heap = data["meta"].get("environment", {}).get("MALLOC_MMAP_MAX_") == "0"
         for c in data["cases"]:
-            key = (c["net"], c["T"], c["device"])
+            key = (c["net"], c["T"], c["device"] + (", no mmap" if heap else ""))
             if c["status"] == "ok":
                 text = f"{c['seconds']:.1f} s, {c['peak_mb']:.0f} MB"
                 if c.get("reversal_exact") is False:
                     text += " (not exact)"
+                seconds[key + (c["method"],)] = c["seconds"]
             elif c["status"] == "skipped":
                 text = "not run"
             else:
                 text = c["status"]
             cells.setdefault(key, {})[c["method"]] = text
-        for (net, T, device), row in cells.items():
-            lines.append(f"| {net} | {T} | {device} | " +
-                         " | ".join(row.get(m, "–") for m in methods) + " |")
+    measured = {device for _, _, device in cells}
+    for device in unmeasured:
+        if device in measured:
+            continue
+        for net, T in ((net, T) for net in NETS for T in (100, 1000)):  # the issue's cases
+            cells[net, T, device] = {m: "not measured (no GPU available)" for m in methods
+                                     if m != "compiled"}  # the compiled module is CPU only
+    for (net, T, device), row in cells.items():
+        lines.append(f"| {net} | {T} | {device} | " +
+                     " | ".join(row.get(m, "–") for m in methods) + " |")
+    for device in sorted(measured):
+        exact = seconds.get(("fig2", 1000, device, "exact"))
+        compiled = seconds.get(("fig2", 1000, device, "compiled"))
+        if exact is not None and compiled is not None:
+            ratio = exact / compiled
+            lines.append(f"\nTarget (fig2, T = 1000, {device}): exact {exact:.1f} s / compiled "
+                         f"{compiled:.1f} s = {ratio:.2f}x (at most 1.5x: "
+                         f"{'met' if ratio <= 1.5 else 'NOT met'})")
     return "\n".join(lines)
 
 
@@ -218,9 +239,11 @@ def main():
     p.add_argument("--case", help=argparse.SUPPRESS)
     p.add_argument("--table", nargs="+", metavar="JSON",
                    help="print a Markdown table of these result files and exit")
+    p.add_argument("--unmeasured", default="",
+                   help="with --table: devices (comma-separated) to list as not measured")
     args = p.parse_args()
     if args.table:
-        print(table(args.table))
+        print(table(args.table, [d for d in args.unmeasured.split(",") if d]))
         return
     if args.case:
         net, T, method = args.case.split(":")
@@ -240,6 +263,9 @@ def main():
                 gamma=0.9, alpha=0.05, data="synthetic N(0,1) inputs, 10 batches in order",
                 time=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
                 load_average_at_start=os.getloadavg(),
+                environment={k: v for k, v in os.environ.items()
+                             if k.startswith("MALLOC_") or k in ("OPENBLAS_NUM_THREADS",
+                                                                 "CUBLAS_WORKSPACE_CONFIG")},
                 peak_memory=("torch.cuda.max_memory_allocated above the start" if args.device != "cpu"
                              else "peak RSS minus the RSS before the run (same process)"))
     rows = []

@@ -32,7 +32,8 @@ set CUBLAS_WORKSPACE_CONFIG=:4096:8 (or :16:8) before the first CUDA matrix prod
 refuses deterministic mode. Each forward gradient's fingerprint is compared with the gradient
 recomputed in the reverse pass; a loss that does not give the same bits again makes
 r.reversal_exact False, sets r.nonreproducible_step (the first such step met in the reverse
-pass) and warns.
+pass) and warns. A non-finite loss or gradient (forward, named by step), meta loss or its
+gradient, or Hessian-vector product (reverse, named by step) raises ValueError.
 
 Host synchronisation: none inside a step; every `check_every` steps (default 32) one read of a
 few flags (non-finite loss or gradient, fixed-point overflow) and one per buffer (its depth),
@@ -124,6 +125,11 @@ class _Run:
             if not h.is_leaf:
                 raise ValueError(f"hyperparameter {k} must be a leaf tensor (not computed from "
                                  "others)")
+        # after the hyperparameters: a hyperparameter on another device is named first
+        if self.device.type == "meta":
+            raise ValueError("the model's parameters are on the 'meta' device (shapes without "
+                             "values): move the model to a real device (model.to('cpu') or "
+                             "'cuda') first")
         self.model, self.train_loss, self.meta_loss = model, train_loss, meta_loss
         self.buffer_kind, self.check_every = buffer, check_every
         self.sizes = [p.numel() for p in self.params]
@@ -140,7 +146,7 @@ class _Run:
         """value as a float64 (T, B) tensor on the CPU (checked), from a number, (T,) or (T, B)."""
         if isinstance(value, torch.Tensor):
             if value.dtype not in (torch.float64, torch.float32):
-                raise TypeError(f"{name} is a {value.dtype} tensor; float64 expected")
+                raise TypeError(f"{name} is a {value.dtype} tensor; float64 (or float32) expected")
             v = value.detach().to("cpu", torch.float64)
         elif isinstance(value, (int, float)) and not isinstance(value, bool):
             v = torch.tensor(float(value), dtype=torch.float64)
@@ -271,10 +277,13 @@ class _Run:
                                         dtype=torch.int64)
         return torch.stack([bits.sum(), (bits * self.weights).sum()])
 
-    def mark_mismatch(self, mismatch, t, g, prints):
-        """The first reverse step whose gradient's fingerprint differs from the forward one."""
-        return torch.where((mismatch < 0) & (self.fingerprint(g) != prints[t]).any(),
-                           self.step_numbers[t], mismatch)
+    def mark_reverse(self, marks, t, g, prints, hvp):
+        """marks = [the first reverse step whose gradient's fingerprint differs from the forward
+        one, the first reverse step whose Hessian-vector product is not finite] (-1: none), as a
+        device tensor (no synchronisation; _finish_reverse reads it once)."""
+        found = torch.stack([(self.fingerprint(g) != prints[t]).any(),
+                             ~torch.isfinite(hvp.abs().amax())])
+        return torch.where((marks < 0) & found, self.step_numbers[t], marks)
 
     def meta_gradient(self, result):
         """meta_loss at the current weights into result.meta_loss; returns its gradient (flat)
@@ -283,10 +292,15 @@ class _Run:
             h.requires_grad_(True)
         f = self.loss(None, "meta_loss(model)")
         grads = self.flat_grad(f, self.params + self.hyper)
-        result.meta_loss = float(host(f.detach()))
-        if not math.isfinite(result.meta_loss):
-            raise ValueError("meta_loss(model) is not finite")
         d_w = torch.cat([x.reshape(-1) for x in grads[:self.B]]).detach()
+        # the value and the gradients' finiteness in one synchronisation
+        finite = torch.stack([torch.isfinite(x).all() for x in [d_w] + grads[self.B:]]).all()
+        value, finite = host(torch.stack([f.detach(), finite.to(f.dtype)]))
+        result.meta_loss = value
+        if not math.isfinite(value):
+            raise ValueError("meta_loss(model) is not finite")
+        if not finite:
+            raise ValueError("the gradient of meta_loss(model) is not finite")
         return d_w, [x.detach().clone() for x in grads[self.B:]]
 
     # -- amortised checks --------------------------------------------------------------------
@@ -323,8 +337,13 @@ def host(tensor):
     return buffers.host(tensor)
 
 
-def _finish_reverse(run, result, mismatch):
-    step = host(mismatch)
+def _finish_reverse(run, result, marks):
+    """Reads the reverse pass's marks (Run.mark_reverse) in one synchronisation: a non-finite
+    Hessian-vector product raises; a non-reproducible gradient makes the reversal inexact."""
+    step, bad_hvp = host(marks)
+    if bad_hvp >= 0:
+        raise ValueError(f"the Hessian-vector product of train_loss(model, {bad_hvp}) is not "
+                         "finite (reverse pass): its second derivative overflowed or is NaN")
     result.nonreproducible_step = step
     if step >= 0:
         result.reversal_exact = False
@@ -340,7 +359,8 @@ def hypergradients(model, train_loss, meta_loss, alpha, gamma, hyperparameters=(
     v <- (n/d) v - (1 - gamma) g_t;  w <- w + alpha v   (fixed point, Algorithm 3),
     then the reverse pass of Maclaurin et al. (2015), Algorithm 2. Returns a Result with d_alpha,
     d_gamma (T, B), d_w0, d_v0, d_hyper, meta_loss, w_T, v_T, reversal_exact, info_bits,
-    buffer_bytes, nonreproducible_step."""
+    buffer_bytes, nonreproducible_step. The model is left at w_0 exactly as given (each
+    parameter gets its original tensor back, also when the call raises), not at w_T (r.w_T)."""
     run = _Run(model, train_loss, meta_loss, hyperparameters, buffer, check_every)
     T = run.T = run.length(T, alpha, gamma)
     alpha_s = run.schedule(alpha, "alpha", T)
@@ -395,7 +415,7 @@ def hypergradients(model, train_loss, meta_loss, alpha, gamma, hyperparameters=(
         d_v = torch.zeros_like(d_w)
         d_alpha = torch.zeros((T, run.B), dtype=torch.float64, device=dev)
         d_gamma = torch.zeros_like(d_alpha)
-        mismatch = torch.tensor(-1, device=dev)
+        marks = torch.tensor([-1, -1], device=dev)
         for t in range(T - 1, -1, -1):
             a, c = run.expand(alpha_d[t]), run.expand(gamma_d[t])
             v_next = fx.from_fixed(v)
@@ -407,10 +427,10 @@ def hypergradients(model, train_loss, meta_loss, alpha, gamma, hyperparameters=(
             u = -run.expand(increment_d[t]) * d_v  # (1 - gamma) d_v
             loss, g, g_list = run.gradient(t, create_graph=True)
             g = g.detach()
-            mismatch = run.mark_mismatch(mismatch, t, g, prints)
             dot = sum((gi * ui.view_as(gi)).sum() for gi, ui in zip(g_list, torch.split(u, run.sizes)))
             second = run.flat_grad(dot, run.params + run.hyper)
             hvp = torch.cat([x.reshape(-1) for x in second[:run.B]]).detach()
+            marks = run.mark_reverse(marks, t, g, prints, hvp)
             dv = fx.to_fixed_unchecked(run.expand(increment_d[t]) * g)
             v = v - dv
             v = fx.divide_by_ratio(v, run.expand(n_d[t]), run.expand(d_d[t]), buf, d_bits,
@@ -424,7 +444,7 @@ def hypergradients(model, train_loss, meta_loss, alpha, gamma, hyperparameters=(
                 buf.maintain()
         result.reversal_exact = bool(host((w == w0_fixed).all() & (v == v0_fixed).all())) \
             and buf.empty()
-        _finish_reverse(run, result, mismatch)
+        _finish_reverse(run, result, marks)
         result.d_alpha, result.d_gamma = d_alpha, d_gamma
         result.d_w0, result.d_v0 = run.unflatten(d_w), run.unflatten(d_v)
         result.d_hyper = d_hyper
@@ -475,7 +495,8 @@ def adam_hypergradients(model, train_loss, meta_loss, alpha, beta1, beta2, eps=1
     w <- w - alpha (m / c1) / (sqrt(s / c2) + eps),  c_i = 1 - prod_{tau<=t} beta_i,tau (float)
     Returns an AdamResult: d_alpha, d_beta1, d_beta2 (T, B), d_eps, d_w0, d_m0, d_s0, d_hyper,
     meta_loss, w_T, m_T, s_T, reversal_exact, info_bits, buffer_bytes, nonreproducible_step.
-    eps must lie in [1e-12, 1] (the range the 2^-116 grid serves)."""
+    The model is left at w_0 exactly as given, not at w_T (r.w_T), as hypergradients(). eps must
+    lie in [1e-12, 1] (the range the 2^-116 grid serves)."""
     run = _Run(model, train_loss, meta_loss, hyperparameters, buffer, check_every)
     if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not (1e-12 <= eps <= 1.0):
         raise ValueError(f"eps = {eps!r}: must be a number in [1e-12, 1]")
@@ -543,7 +564,7 @@ def adam_hypergradients(model, train_loss, meta_loss, alpha, beta1, beta2, eps=1
         d_b1, d_b2 = torch.zeros_like(d_alpha), torch.zeros_like(d_alpha)
         d_c1, d_c2 = torch.zeros_like(d_alpha), torch.zeros_like(d_alpha)
         d_eps = torch.zeros((), dtype=torch.float64, device=dev)
-        mismatch = torch.tensor(-1, device=dev)
+        marks = torch.tensor([-1, -1], device=dev)
         for t in range(T - 1, -1, -1):
             a = run.expand(alpha_d[t])
             c1, c2 = run.expand(c1_d[t]), run.expand(c2_d[t])
@@ -564,12 +585,12 @@ def adam_hypergradients(model, train_loss, meta_loss, alpha, beta1, beta2, eps=1
             run.set_weights(w)
             loss, g, g_list = run.gradient(t, create_graph=True)
             g = g.detach()
-            mismatch = run.mark_mismatch(mismatch, t, g, prints)
             g_bar = run.expand(inc1_d[t]) * d_m + 2 * run.expand(inc2_d[t]) * g * d_s
             dot = sum((gi * ui.view_as(gi)).sum()
                       for gi, ui in zip(g_list, torch.split(g_bar, run.sizes)))
             second = run.flat_grad(dot, run.params + run.hyper)
             hvp = torch.cat([x.reshape(-1) for x in second[:run.B]]).detach()
+            marks = run.mark_reverse(marks, t, g, prints, hvp)
             sub_m, _ = fx.wide_from_scaled(run.expand(inc1_d[t]) * g * fx.WIDE_RADIX)
             sub_s, _ = fx.wide_from_scaled(run.expand(inc2_d[t]) * (g * g) * fx.WIDE_RADIX)
             m, _ = fx.wide_sub(m, sub_m)
@@ -597,7 +618,7 @@ def adam_hypergradients(model, train_loss, meta_loss, alpha, beta1, beta2, eps=1
         zero = torch.zeros_like(m)
         result.reversal_exact = bool(host((w == w0_fixed).all() & (m == zero).all() &
                                           (s == zero).all())) and buf_m.empty() and buf_s.empty()
-        _finish_reverse(run, result, mismatch)
+        _finish_reverse(run, result, marks)
         result.d_alpha, result.d_beta1, result.d_beta2 = d_alpha, d_b1, d_b2
         result.d_eps = float(host(d_eps))
         result.d_w0, result.d_m0, result.d_s0 = (run.unflatten(d_w), run.unflatten(d_m),
@@ -609,40 +630,73 @@ def adam_hypergradients(model, train_loss, meta_loss, alpha, beta1, beta2, eps=1
         run.end()
 
 
-def numpy_callbacks(model, train_loss, meta_loss):
+def numpy_callbacks(model, train_loss, meta_loss, hyperparameters=()):
     """The same model as callbacks for the compiled module's numpy API (hypergrad.hypergradients
     and adam_hypergradients, on the CPU): returns (gradient, hvp, meta_gradient, w0, blocks)
     with gradient(w, t) -> (loss, g), hvp(w, u, t) -> H(w) u (double backward),
     meta_gradient(w) -> (f, df/dw), w0 the flat float64 parameters and blocks the block index
-    (parameter tensor) of every element. Each callback loads w into the model's parameters."""
+    (parameter tensor) of every element. Each callback loads w into the model's parameters.
+    With hyperparameters (float64 tensors the losses read, theta): returns (gradient, hvp,
+    meta_gradient, w0, blocks, mixed) with meta_gradient(w) -> (f, df/dw, df/dtheta) and
+    mixed(w, u, t) -> d/dtheta <g_t(w, theta), u>, theta flattened in the given order (for
+    mixed= and num_theta = the total size); each call makes the hyperparameters require grad
+    and gives back their flags."""
     import numpy as np
     params = list(model.parameters())
     sizes = [p.numel() for p in params]
+    hyper = [hyperparameters] if isinstance(hyperparameters, torch.Tensor) else \
+        list(hyperparameters)
 
     def load(w):
         with torch.no_grad():
             for p, piece in zip(params, torch.split(torch.from_numpy(np.array(w)), sizes)):
                 p.copy_(piece.view_as(p))
 
-    def flat(tensors):
-        return torch.cat([x.reshape(-1) for x in tensors]).detach().numpy()
+    def flat(tensors, like):
+        return torch.cat([torch.zeros_like(x).reshape(-1) if g is None else g.reshape(-1)
+                          for g, x in zip(tensors, like)]).detach().numpy()
+
+    def with_hyper(function):
+        def call(*args):
+            flags = [h.requires_grad for h in hyper]
+            for h in hyper:
+                h.requires_grad_(True)
+            try:
+                return function(*args)
+            finally:
+                for h, flag in zip(hyper, flags):
+                    h.requires_grad_(flag)
+        return call
 
     def gradient(w, t):
         load(w)
         loss = train_loss(model, t)
-        return float(loss), flat(torch.autograd.grad(loss, params))
+        return float(loss), flat(torch.autograd.grad(loss, params), params)
 
-    def hvp(w, u, t):
+    def inner(w, u, t, wrt):
         load(w)
         g = torch.autograd.grad(train_loss(model, t), params, create_graph=True)
         u = torch.split(torch.from_numpy(np.array(u)), sizes)
-        return flat(torch.autograd.grad(sum((x * y.view_as(x)).sum() for x, y in zip(g, u)),
-                                        params))
+        dot = sum((x * y.view_as(x)).sum() for x, y in zip(g, u))
+        return flat(torch.autograd.grad(dot, wrt, allow_unused=True), wrt)
+
+    def hvp(w, u, t):
+        return inner(w, u, t, params)
+
+    def mixed(w, u, t):
+        return inner(w, u, t, hyper)
 
     def meta_gradient(w):
         load(w)
         f = meta_loss(model)
-        return float(f), flat(torch.autograd.grad(f, params))
+        if not hyper:
+            return float(f), flat(torch.autograd.grad(f, params), params)
+        grads = torch.autograd.grad(f, params + hyper, allow_unused=True)
+        return float(f), flat(grads[:len(params)], params), flat(grads[len(params):], hyper)
 
-    w0 = flat(params).copy()
-    return gradient, hvp, meta_gradient, w0, np.repeat(np.arange(len(params)), sizes)
+    w0 = flat(params, params).copy()
+    blocks = np.repeat(np.arange(len(params)), sizes)
+    if not hyper:
+        return gradient, hvp, meta_gradient, w0, blocks
+    return (with_hyper(gradient), with_hyper(hvp), with_hyper(meta_gradient), w0, blocks,
+            with_hyper(mixed))
