@@ -22,6 +22,15 @@ struct ConstMatrixRef {
 // OpenBLAS setting (one thread in every program of the suite, blas_threads.h). Splitting C's
 // rows into pieces that start on even rows gives the same bits as one call (measured on
 // OpenBLAS 0.3.21's Haswell kernels; the MLP's fixed splits keep to it).
+// Which kernel Gemm uses, process-wide (default kOpenBlas: committed results come from it).
+// kPortable sums each c_ij = Σ_k a_ik·b_kj in increasing k, one rounding per multiply and per
+// add (the project compiles with -ffp-contract=off), then adds beta·C as OpenBLAS does (C scaled
+// first unless beta is 1, C ignored when beta is 0): its bits depend on no CPU, vector width,
+// blocking or row split. Not safe to change while another thread is in Gemm.
+enum class GemmKernel { kOpenBlas, kPortable };
+void SetGemmKernel(GemmKernel kernel);
+GemmKernel GetGemmKernel();
+
 void Gemm(ConstMatrixRef a, bool transpose_a, ConstMatrixRef b, bool transpose_b, MatrixRef c,
           double beta = 0.0);
 
