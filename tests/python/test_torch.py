@@ -550,6 +550,34 @@ def test_adam_nonreproducible_loss_is_reported():
     assert not r.reversal_exact and r.nonreproducible_step == 2
 
 
+def test_adam_noisy_loss_names_the_nonreproducible_step_not_an_overflow():
+    # A loss with fresh noise at every call: the reverse pass leaves the trajectory at step
+    # T-1 and Adam's reverse pass then meets a non-finite Hessian product; the error must name
+    # the non-reproducible loss (seen by a fresh reader: it blamed an overflow).
+    torch.manual_seed(0)
+    T = 20
+    m = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 3)).double()
+    X = torch.randn(T, 5, 4, dtype=torch.float64)
+    Y = torch.randint(0, 3, (T, 5))
+
+    def tl(model, t):
+        return torch.nn.functional.cross_entropy(model(X[t]), Y[t])
+
+    def noisy(model, t):
+        return tl(model, t) + 1e-3 * (model[0].weight * torch.randn(8, 4, dtype=torch.float64)).sum()
+
+    for seed in (1, 2):
+        torch.manual_seed(seed)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                r = hgt.adam_hypergradients(m, noisy, lambda model: tl(model, 0), 0.01, 0.9, 0.999, T=T)
+        except ValueError as e:
+            assert "not bit-reproducible" in str(e), str(e)
+        else:
+            assert not r.reversal_exact and r.nonreproducible_step >= 0
+
+
 class NanSecondDerivative(torch.autograd.Function):
     """x.sum(): its gradient (ones) is finite, the gradient's own derivative (the Hessian
     product) NaN."""

@@ -341,6 +341,14 @@ def _finish_reverse(run, result, marks):
     """Reads the reverse pass's marks (Run.mark_reverse) in one synchronisation: a non-finite
     Hessian-vector product raises; a non-reproducible gradient makes the reversal inexact."""
     step, bad_hvp = host(marks)
+    # The reverse pass meets steps from T-1 down: a non-reproducible gradient at step >= bad_hvp
+    # came first and put the reverse pass on another trajectory, which explains the bad product.
+    if step >= 0 and bad_hvp >= 0 and step >= bad_hvp:
+        raise ValueError(f"train_loss(model, {step}) gave other bits in the reverse pass than in "
+                         "training (the loss is not bit-reproducible); the reverse pass then left "
+                         f"the trajectory and the Hessian-vector product of train_loss(model, "
+                         f"{bad_hvp}) is not finite. Make train_loss a deterministic function of "
+                         "(model, t)")
     if bad_hvp >= 0:
         raise ValueError(f"the Hessian-vector product of train_loss(model, {bad_hvp}) is not "
                          "finite (reverse pass): its second derivative overflowed or is NaN")
