@@ -206,12 +206,17 @@ std::map<std::string, std::vector<double>> Named(const EstimatedHypergradients& 
   return out;
 }
 
+// w_T of the float64 training run of `p` (all p.iters() steps from w_0, v_0).
+std::vector<double> FloatTrainedWeights(const EstimatorProblem& p) {
+  std::vector<double> w = p.w0, v = p.v0;
+  FloatSgdTrain(*p.model, p.blocks, p.schedule, p.batches, 0, p.iters(), w, v);
+  return w;
+}
+
 // One float64 training run and the meta-objective: the time unit.
 double TrainingSeconds(const EstimatorProblem& p) {
   const auto start = Clock::now();
-  std::vector<double> w = p.w0, v = p.v0;
-  FloatSgdTrain(*p.model, p.blocks, p.schedule, p.batches, 0, p.iters(), w, v);
-  p.objective(w, {}, {});
+  p.objective(FloatTrainedWeights(p), {}, {});
   return Seconds(start);
 }
 
@@ -310,19 +315,14 @@ void MetaOptimise(const Case& base, const std::vector<Spec>& specs, std::size_t 
         p.schedule = hp.ToSchedule();
         p.w0 = ScaledInitialWeights(p.blocks, hp.log_init_scale, eps);
         const EstimatedHypergradients h = estimator->Estimate(p);
-        curve.push_back(p.objective([&] {
-          std::vector<double> w = p.w0, v = p.v0;
-          FloatSgdTrain(*p.model, p.blocks, p.schedule, p.batches, 0, iters, w, v);
-          return w;
-        }(), {}, {}));
+        curve.push_back(p.objective(FloatTrainedWeights(p), {}, {}));
         std::vector<double> x = hp.Flatten();
         meta.Step(i, FlatGradient(hp, h, p), x);
         hp = ScheduleHyperparameters::Unflatten(iters, b, x);
       }
       p.schedule = hp.ToSchedule();
       p.w0 = ScaledInitialWeights(p.blocks, hp.log_init_scale, eps);
-      std::vector<double> w = p.w0, v = p.v0;
-      FloatSgdTrain(*p.model, p.blocks, p.schedule, p.batches, 0, iters, w, v);
+      const std::vector<double> w = FloatTrainedWeights(p);
       r["final_train_loss"] = p.objective(w, {}, {});
       r["final_valid_loss"] = base.eval_model->Evaluate(w, *base.valid).nll;
       r["train_curve"] = curve;
@@ -382,9 +382,7 @@ std::vector<double> ShortHorizon(const Case& base, const std::vector<std::size_t
       auto loss_after = [&](std::size_t steps_run) {
         EstimatorProblem q = base.p;
         q.schedule = SgdSchedule::Constant(steps_run, b, std::exp(log_alpha), 0.9);
-        std::vector<double> w = q.w0, v = q.v0;
-        FloatSgdTrain(*q.model, q.blocks, q.schedule, q.batches, 0, steps_run, w, v);
-        return q.objective(w, {}, {});
+        return q.objective(FloatTrainedWeights(q), {}, {});
       };
       const double own = loss_after(horizon), after_longest = loss_after(longest);
       chosen.push_back(std::exp(log_alpha));
@@ -447,9 +445,7 @@ void ShortHorizonSchedule(const Case& base, const std::vector<std::size_t>& hori
         }
         meta.Step(i, g, x);
       }
-      std::vector<double> w = p.w0, v = p.v0;
-      FloatSgdTrain(*p.model, p.blocks, p.schedule, p.batches, 0, horizon, w, v);
-      const double loss = p.objective(w, {}, {});
+      const double loss = p.objective(FloatTrainedWeights(p), {}, {});
       double mean = 0;
       for (double lx : x) mean += std::exp(lx);
       mean /= static_cast<double>(horizon);
