@@ -4,36 +4,12 @@
 
 #include <stdexcept>
 #include <string>
-#include <vector>
-#include <algorithm>
+
+#include "gemm_portable.h"
 
 namespace hypergrad {
 namespace {
 GemmKernel g_kernel = GemmKernel::kOpenBlas;
-
-// Element (r, c) of op(X).
-inline double At(ConstMatrixRef x, bool t, std::size_t r, std::size_t col) {
-  return t ? x.data[col * x.stride + r] : x.data[r * x.stride + col];
-}
-
-// Straight loops, k outermost per row so GCC vectorises over j, never over k: each c_ij gets
-// s = 0; s = s + a_ik·b_kj for k = 0, 1, … (first term exact: 0 + x = x).
-void PortableGemm(ConstMatrixRef a, bool ta, ConstMatrixRef b, bool tb, MatrixRef c,
-                  std::size_t k, double beta) {
-  std::vector<double> acc(c.cols);
-  for (std::size_t i = 0; i < c.rows; ++i) {
-    std::fill(acc.begin(), acc.end(), 0.0);
-    for (std::size_t p = 0; p < k; ++p) {
-      const double aip = At(a, ta, i, p);
-      for (std::size_t j = 0; j < c.cols; ++j) acc[j] = acc[j] + aip * At(b, tb, p, j);
-    }
-    double* row = c.data + i * c.stride;
-    for (std::size_t j = 0; j < c.cols; ++j) {
-      const double prior = beta == 0.0 ? 0.0 : (beta == 1.0 ? row[j] : beta * row[j]);
-      row[j] = prior + acc[j];
-    }
-  }
-}
 }  // namespace
 
 void SetGemmKernel(GemmKernel kernel) { g_kernel = kernel; }
