@@ -48,6 +48,7 @@ struct Options {
   std::string mnist_dir = DefaultMnistDir();
   unsigned threads = 1;
   std::string tanh = "libm";
+  std::string gemm = "openblas";  // --gemm: set while parsing (cli_checks.h)
   bool quiet = false;
 };
 
@@ -215,6 +216,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   AddPassThreadsOption(app, o.threads);
   AddTanhOption(app, o.tanh);
+  AddGemmOption(app, o.gemm);
   app.add_flag("--quiet", o.quiet, "no progress lines on stderr");
   return hypergrad::experiments::GuardedMain(
       app, argc, argv, [&] {

@@ -42,6 +42,7 @@ struct Options {
   std::string mnist_dir = DefaultMnistDir();
   unsigned threads = 1;
   std::string tanh = "libm";
+  std::string gemm = "openblas";  // --gemm: set while parsing (cli_checks.h)
   bool json = false;
   bool quiet = false;
 };
@@ -158,6 +159,7 @@ int Run(Options o, const Provenance& provenance) {
   out["seed"] = o.seed;
   out["threads"] = o.threads;
   out["tanh"] = o.tanh;
+  out["gemm"] = o.gemm;
   out["batch_size"] = o.batch_size;
   out["train_size"] = o.train_size;
   out["final_train_loss"] = outcome.f;
@@ -181,6 +183,7 @@ int Run(Options o, const Provenance& provenance) {
                          {"build_type", provenance.build_type},
                          {"instruction_set", provenance.instruction_set},
                          {"library_versions", provenance.library_versions}};
+    for (const auto& [name, value] : ArithmeticProvenance()) out["provenance"][name] = value;
     std::cout << out.dump(2) << "\n";
   } else {
     std::cout << o.problem << " [" << o.layers << "], " << n << " parameters, " << o.iters
@@ -246,6 +249,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   AddPassThreadsOption(app, o.threads);
   AddTanhOption(app, o.tanh);
+  AddGemmOption(app, o.gemm);
   AddJsonAndQuietFlags(app, o.json, o.quiet);
   const hypergrad::Provenance provenance = hypergrad::CollectProvenance(argc, argv);
   return hypergrad::experiments::GuardedMain(app, argc, argv,

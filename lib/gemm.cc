@@ -15,6 +15,27 @@ GemmKernel g_kernel = GemmKernel::kOpenBlas;
 void SetGemmKernel(GemmKernel kernel) { g_kernel = kernel; }
 GemmKernel GetGemmKernel() { return g_kernel; }
 
+std::string_view GemmKernelName(GemmKernel kernel) {
+  return kernel == GemmKernel::kPortable ? "portable" : "openblas";
+}
+
+GemmKernel ParseGemmKernel(std::string_view name) {
+  if (name == "openblas") return GemmKernel::kOpenBlas;
+  if (name == "portable") return GemmKernel::kPortable;
+  throw std::invalid_argument("Gemm kernel '" + std::string(name) + "': expected openblas or portable");
+}
+
+std::string DescribeGemmKernel() {
+  if (g_kernel == GemmKernel::kPortable) {
+    return std::string("portable (") + PortableGemmVariantName(ActivePortableGemmVariant()) +
+           " variant; sums in increasing k, one rounding per product and per sum: the same bits "
+           "on every x86-64 CPU)";
+  }
+  // openblas_get_config() begins with "OpenBLAS <version>".
+  return std::string("openblas (") + openblas_get_config() + ", core " + openblas_get_corename() +
+         ": its summation order depends on the core)";
+}
+
 void Gemm(ConstMatrixRef a, bool transpose_a, ConstMatrixRef b, bool transpose_b, MatrixRef c,
           double beta) {
   const std::size_t a_rows = transpose_a ? a.cols : a.rows, k = transpose_a ? a.rows : a.cols;

@@ -4,6 +4,8 @@
 #define HYPERGRAD_GEMM_H_
 
 #include <cstddef>
+#include <string>
+#include <string_view>
 
 namespace hypergrad {
 
@@ -27,9 +29,18 @@ struct ConstMatrixRef {
 // add (the project compiles with -ffp-contract=off), then adds beta·C as OpenBLAS does (C scaled
 // first unless beta is 1, C ignored when beta is 0): its bits depend on no CPU, vector width,
 // blocking or row split. Not safe to change while another thread is in Gemm.
+// kPortable runs blocked and vectorised across C's columns (gemm_portable.h: SSE2, AVX2 or
+// AVX-512, the widest the CPU runs), every variant the same bits as that definition.
 enum class GemmKernel { kOpenBlas, kPortable };
 void SetGemmKernel(GemmKernel kernel);
 GemmKernel GetGemmKernel();
+std::string_view GemmKernelName(GemmKernel kernel);  // "openblas", "portable"
+// The kernel named `name`; std::invalid_argument quoting it and listing the names otherwise.
+GemmKernel ParseGemmKernel(std::string_view name);
+// The kernel in use now and what decides its bits, for provenance: e.g. "openblas (OpenBLAS
+// 0.3.21, core Haswell: its summation order depends on the core)" or "portable (avx512 variant;
+// sums in increasing k, the same bits on every x86-64 CPU)".
+std::string DescribeGemmKernel();
 
 void Gemm(ConstMatrixRef a, bool transpose_a, ConstMatrixRef b, bool transpose_b, MatrixRef c,
           double beta = 0.0);

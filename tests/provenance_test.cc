@@ -1,5 +1,5 @@
-// Every result file records which BLAS kernels and which build of glibc's tanh made it: the
-// attributes are written, and they follow the kernel set actually in use (a child process
+// Every result file records which BLAS kernels, which Gemm kernel and which build of glibc's
+// tanh made it: the attributes are written, and they follow the kernel set actually in use (a child process
 // started with OPENBLAS_CORETYPE=Prescott, which every x86-64 CPU runs, records Prescott).
 #include "results/provenance.h"
 
@@ -13,6 +13,7 @@
 #include <string>
 
 #include "blas_threads.h"
+#include "gemm.h"
 #include "results/h5_writer.h"
 
 namespace hypergrad {
@@ -65,6 +66,29 @@ TEST(ProvenanceTest, RecordsTheBlasAndTheTanh) {
   }
   file.close();
   fs::remove(path);
+}
+
+// The Gemm kernel as it is when the file is written: OpenBLAS with its version and core, or the
+// portable kernel with the variant that ran.
+TEST(ProvenanceTest, RecordsTheGemmKernel) {
+  for (GemmKernel kernel : {GemmKernel::kOpenBlas, GemmKernel::kPortable}) {
+    SetGemmKernel(kernel);
+    const std::string path = WriteFile("gemm");
+    SetGemmKernel(GemmKernel::kOpenBlas);
+    H5::H5File file(path, H5F_ACC_RDONLY);
+    const std::string name = ReadString(file, "gemm_kernel"), detail = ReadString(file, "gemm_kernel_detail");
+    if (kernel == GemmKernel::kOpenBlas) {
+      EXPECT_EQ(name, "openblas");
+      EXPECT_EQ(detail.rfind("openblas (" + ReadString(file, "blas_library"), 0), 0u) << detail;
+      EXPECT_NE(detail.find("core " + ReadString(file, "blas_core")), std::string::npos) << detail;
+    } else {
+      EXPECT_EQ(name, "portable");
+      EXPECT_EQ(detail.rfind("portable (", 0), 0u) << detail;
+      EXPECT_NE(detail.find(" variant; sums in increasing k"), std::string::npos) << detail;
+    }
+    file.close();
+    fs::remove(path);
+  }
 }
 
 TEST(ProvenanceTest, RecordsTheKernelSetChosenForTheProcess) {

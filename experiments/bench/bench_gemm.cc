@@ -20,6 +20,7 @@
 #include <tuple>
 #include <vector>
 
+#include "bench_context.h"
 #include "blas_threads.h"
 #include "fig2_network.h"
 #include "gemm.h"
@@ -174,6 +175,7 @@ BENCHMARK(BM_ShapeRatio)->ArgName("shape")->Apply(ShapeArgs)->Iterations(1)->Uni
 
 int main(int argc, char** argv) {
   hypergrad::SetBlasThreads(1);
+  hypergrad::bench::RecordArithmeticContext();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

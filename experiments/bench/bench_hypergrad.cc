@@ -17,6 +17,7 @@
 //   bench_hypergrad --benchmark_format=json --benchmark_out=results/bench/bench_hypergrad.json
 #include <benchmark/benchmark.h>
 
+#include "bench_context.h"
 #include "blas_threads.h"
 
 #include <algorithm>
@@ -439,6 +440,7 @@ void RegisterAll() {
 
 int main(int argc, char** argv) {
   hypergrad::SetBlasThreads(1);  // the same products in every run, whatever the environment says
+  hypergrad::bench::RecordArithmeticContext();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   hypergrad::RegisterAll();

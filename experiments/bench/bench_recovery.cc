@@ -10,6 +10,7 @@
 //   bench_recovery --benchmark_format=json --benchmark_out=results/bench/bench_recovery.json
 #include <benchmark/benchmark.h>
 
+#include "bench_context.h"
 #include "blas_threads.h"
 
 #include <cmath>
@@ -77,6 +78,7 @@ BENCHMARK(BM_RecoveryError)
 
 int main(int argc, char** argv) {
   hypergrad::SetBlasThreads(1);  // the same products in every run, whatever the environment says
+  hypergrad::bench::RecordArithmeticContext();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   if (hypergrad::bench::FullSize()) {  // T = 1000 stores 0.7 GB for the reference

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <sstream>
 
+#include "gemm.h"
 #include "mlp.h"
 #include "rational.h"
 
@@ -100,6 +101,16 @@ CLI::Option* AddTanhOption(CLI::App& app, std::string& name) {
                         "the hidden layers' tanh: libm (glibc's, every committed result) or "
                         "polynomial (vectorised, within 4 ulp of glibc's, faster; other bits)")
       ->check(CLI::IsMember({"libm", "polynomial"}))
+      ->capture_default_str();
+}
+
+CLI::Option* AddGemmOption(CLI::App& app, std::string& name) {
+  return app.add_option("--gemm", name,
+                        "matrix product kernel: openblas (OpenBLAS's kernels for this CPU, every "
+                        "committed result; the last bits depend on the CPU) or portable (sums in "
+                        "increasing k: the same bits on every x86-64 CPU)")
+      ->check(CLI::IsMember({"openblas", "portable"}))
+      ->each([](const std::string& value) { SetGemmKernel(ParseGemmKernel(value)); })
       ->capture_default_str();
 }
 

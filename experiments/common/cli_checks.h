@@ -39,6 +39,12 @@ void AddJsonAndQuietFlags(CLI::App& app, bool& json, bool& quiet);
 // Adds --tanh libm|polynomial (tanh_kernel.h) bound to `name`.
 CLI::Option* AddTanhOption(CLI::App& app, std::string& name);
 
+// Adds --gemm openblas|portable (gemm.h's kernels; default as `name` holds, "openblas" in every
+// tool for now: the committed results come from it) bound to `name`. Given, it sets the
+// process's kernel (SetGemmKernel) while the command line is parsed, before any product; the
+// result files record the kernel (gemm_kernel, provenance.h).
+CLI::Option* AddGemmOption(CLI::App& app, std::string& name);
+
 // The training optimizer and its decays, as the tools take them.
 struct OptimizerFlags {
   std::string optimizer = "sgd";

@@ -11,6 +11,7 @@
 #include <xtensor/xtensor_config.hpp>
 
 #include "blas_threads.h"
+#include "gemm.h"
 #include "build_info.h"  // generated at build time (lib/results/build_info.cmake)
 #include "tanh_kernel.h"
 
@@ -100,17 +101,23 @@ Provenance CollectProvenance(int argc, char** argv) {
   return p;
 }
 
+std::vector<std::pair<std::string, std::string>> ArithmeticProvenance() {
+  const BlasDescription blas = DescribeBlas();
+  return {{"blas_library", blas.library},
+          {"blas_core", blas.core},
+          {"blas_config", blas.config},
+          {"blas_path", blas.path},
+          {"gemm_kernel", std::string(GemmKernelName(GetGemmKernel()))},
+          {"gemm_kernel_detail", DescribeGemmKernel()},
+          {"tanh_libm", LibmTanhDescription()}};
+}
+
 void WriteProvenance(H5Writer& writer, const Provenance& p, bool quick) {
   writer.SetAttribute("/", "command_line", p.command_line);
   writer.SetAttribute("/", "git_revision", p.git_revision);
   writer.SetAttribute("/", "git_dirty", p.git_dirty);
-  const BlasDescription blas = DescribeBlas();
-  writer.SetAttribute("/", "blas_threads", static_cast<std::int64_t>(blas.threads));
-  writer.SetAttribute("/", "blas_library", blas.library);
-  writer.SetAttribute("/", "blas_core", blas.core);
-  writer.SetAttribute("/", "blas_config", blas.config);
-  writer.SetAttribute("/", "blas_path", blas.path);
-  writer.SetAttribute("/", "tanh_libm", LibmTanhDescription());
+  writer.SetAttribute("/", "blas_threads", static_cast<std::int64_t>(DescribeBlas().threads));
+  for (const auto& [name, value] : ArithmeticProvenance()) writer.SetAttribute("/", name, value);
   writer.SetAttribute("/", "start_time", p.start_time);
   writer.SetAttribute("/", "end_time", UtcNow());
   writer.SetAttribute("/", "host", p.host);

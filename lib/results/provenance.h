@@ -3,6 +3,8 @@
 #define HYPERGRAD_RESULTS_PROVENANCE_H_
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "results/h5_writer.h"
 
@@ -24,11 +26,16 @@ struct Provenance {
 // dirtiness are those of the sources at build time (lib/results/build_info.cmake).
 Provenance CollectProvenance(int argc, char** argv);
 
-// Writes the provenance, `quick`, the end time and, as they are at that moment, the BLAS
-// (blas_library, blas_core: the kernel set OpenBLAS picked for this CPU, blas_config, blas_path,
-// blas_threads) and glibc's tanh (tanh_libm: LibmTanhDescription) as attributes of the file's
-// root. The kernels and the build of glibc's expm1 depend on the CPU, and so do the last bits
-// of products and of tanh.
+// What decides the last bits of products and of tanh, as it is at the moment of the call, by
+// name: the BLAS (blas_library: name and version, blas_core: the kernel set OpenBLAS picked for
+// this CPU, blas_config: openblas_get_config(), blas_path), the matrix product kernel Gemm runs
+// (gemm_kernel: "openblas" or "portable", gemm_kernel_detail: DescribeGemmKernel) and glibc's
+// tanh (tanh_libm: LibmTanhDescription). OpenBLAS's kernels and the build of glibc's expm1
+// depend on the CPU; the portable Gemm kernel does not.
+std::vector<std::pair<std::string, std::string>> ArithmeticProvenance();
+
+// Writes the provenance, `quick`, the end time, blas_threads and ArithmeticProvenance() as
+// attributes of the file's root.
 void WriteProvenance(H5Writer& writer, const Provenance& provenance, bool quick);
 
 // Which glibc and which of its x86-64 builds of tanh the default ("libm") tanh reproduces, e.g.
