@@ -17,6 +17,17 @@ run() {  # run BENCHMARK FILTER
 }
 run bench_buffer 'BM_BitsPerStep/buffer:1/gamma_milli:900/steps:1000/'
 run bench_recovery 'BM_RecoveryError/iters:10/gamma_milli:900'
+# Issue [Q]: OpenBLAS against the portable Gemm kernel on the training step's products; the JSON
+# context names the BLAS core and the Gemm kernel.
+run bench_gemm 'BM_StepRatio/step:0/variant:0'
+$py - "$tmp/bench/bench_gemm.json" <<'PY' || fail "bench_gemm counters or context"
+import json, sys
+out = json.load(open(sys.argv[1]))
+for key in ("blas_library", "blas_core", "blas_config", "gemm_kernel", "gemm_kernel_detail"):
+    assert out["context"].get(key), key
+(run,) = out["benchmarks"]
+assert run["products"] == 11 and run["portable_over_openblas"] > 0, run
+PY
 # Revolve at T = 100 (with, untimed, the stored-trajectory reference and the naive baseline).
 run bench_hypergrad 'BM_(Forward/iters:100|MatrixProductFloor/iters:100/|Threads/iters:100/threads:2/|Hypergradient/iters:100/method:(revolve/buffer:fast/snapshots:20|reversible/buffer:fast)|AdamHypergradient/iters:100/method:reversible/buffer:fast)'
 $py - "$tmp/bench/bench_hypergrad.json" <<'PY' || fail "bench_hypergrad counters"
