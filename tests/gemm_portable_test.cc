@@ -109,8 +109,12 @@ TEST(GemmPortable, EveryVariantEqualsTheKOrderLoopBitForBit) {
       {50, 784, 50}, {50, 50, 50}, {50, 50, 10}, {50, 10, 50}, {50, 50, 784},
       {784, 50, 50}, {50, 50, 50}, {10, 50, 50}, {200, 784, 50}, {1000, 50, 10},
       {784, 1000, 50}, {50, 1000, 10}, {1000, 50, 784}, {333, 784, 50}};
+  // And random small shapes: every remainder of the tiles' rows and columns.
+  std::vector<Shape> all = shapes;
+  std::uniform_int_distribution<std::size_t> size(1, 40);
+  for (int i = 0; i < 24; ++i) all.push_back({size(rng), size(rng), size(rng)});
   const std::vector<PortableGemmVariant> variants = SupportedVariants();
-  for (Shape s : shapes) {
+  for (Shape s : all) {
     // Large shapes: one transpose pattern and beta each, chosen in turn, to keep the test short.
     const bool large = s.m * s.k * s.n > 2000000;
     for (int ta = 0; ta < 2; ++ta) for (int tb = 0; tb < 2; ++tb) for (double beta : {0.0, 1.0, -0.75}) {
