@@ -1,19 +1,20 @@
 #include "shared_mlp.h"
 
 #include <stdexcept>
-#include <xtensor-blas/xblas.hpp>
-#include <xtensor/xadapt.hpp>
 
+#include "gemm.h"
 #include "parallel.h"
 
 namespace hypergrad {
 namespace {
 
-// A row-major rows × cols view of memory we do not own.
-auto View(const double* data, std::size_t rows, std::size_t cols) {
-  return xt::adapt(const_cast<double*>(data), rows * cols, xt::no_ownership(),
-                   std::array<std::size_t, 2>{rows, cols});
+// A dense row-major rows × cols matrix in memory we do not own. Products go through Gemm, so
+// that --gemm portable covers them too; with OpenBLAS Gemm issues the same cblas_dgemm call
+// (row-major, leading dimension = cols, alpha 1, beta 0) as xt::blas::gemm did before.
+ConstMatrixRef View(const double* data, std::size_t rows, std::size_t cols) {
+  return {data, rows, cols, cols};
 }
+MatrixRef View(double* data, std::size_t rows, std::size_t cols) { return {data, rows, cols, cols}; }
 
 }  // namespace
 
@@ -60,9 +61,8 @@ std::string SharedMlp::ParameterName(std::size_t k) const {
 void SharedMlp::Mix(std::size_t layer, std::span<const double> x, std::vector<double>& out) const {
   const std::size_t tasks = options_.tasks, width = LayerWidth(layer);
   out.assign(tasks * width, 0.0);
-  auto result = View(out.data(), tasks, width);
-  xt::blas::gemm(View(sharing_.data() + layer * tasks * tasks, tasks, tasks),
-                 View(x.data() + LayerOffset(layer), tasks, width), result);
+  Gemm(View(sharing_.data() + layer * tasks * tasks, tasks, tasks), false,
+       View(x.data() + LayerOffset(layer), tasks, width), false, View(out.data(), tasks, width));
 }
 
 std::vector<std::vector<double>> SharedMlp::TaskWeights(std::span<const double> z) const {
@@ -92,12 +92,12 @@ void SharedMlp::PullBack(std::span<const double> z, const std::vector<std::vecto
       std::copy_n(d_w[r].begin() + static_cast<std::ptrdiff_t>(start), width,
                   rows.begin() + static_cast<std::ptrdiff_t>(r * width));
     }
-    const auto d = View(rows.data(), tasks, width);
-    auto dz = View(d_z.data() + LayerOffset(i), tasks, width);
-    xt::blas::gemm(View(sharing_.data() + i * tasks * tasks, tasks, tasks), d, dz, true, false);
+    const ConstMatrixRef d = View(static_cast<const double*>(rows.data()), tasks, width);
+    Gemm(View(sharing_.data() + i * tasks * tasks, tasks, tasks), true, d, false,
+         View(d_z.data() + LayerOffset(i), tasks, width));
     if (!d_sharing.empty()) {
-      auto dt = View(d_sharing.data() + i * tasks * tasks, tasks, tasks);
-      xt::blas::gemm(d, View(z.data() + LayerOffset(i), tasks, width), dt, false, true);
+      Gemm(d, false, View(z.data() + LayerOffset(i), tasks, width), true,
+           View(d_sharing.data() + i * tasks * tasks, tasks, tasks));
     }
   }
 }
