@@ -30,7 +30,7 @@
 namespace hypergrad {
 namespace {
 
-constexpr int kPairs = 5;
+constexpr int kPairs = 20;
 
 struct Steps {
   std::vector<GemmShape> training, reverse, distinct;
