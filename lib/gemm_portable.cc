@@ -68,7 +68,7 @@ template <int L, int MR, int NV>
   }
 }
 
-// The blocked product: op(B) packed by column blocks of about 256 KiB (all of k: the k loop is
+// The blocked product: op(B) packed by column blocks of about 512 KiB (all of k: the k loop is
 // never split), op(A) packed MR rows at a time, padded with zeros to whole tiles (the padded
 // lanes are computed and thrown away; they never meet a real element's sum).
 template <int L, int MR, int NV>
@@ -77,7 +77,7 @@ template <int L, int MR, int NV>
   constexpr std::size_t NR = static_cast<std::size_t>(L) * NV, kMr = MR;
   const std::size_t m = c.rows, n = c.cols;
   const std::size_t n_padded = (n + NR - 1) / NR * NR;
-  const std::size_t nc = std::min(n_padded, std::max(NR, 32768 / std::max<std::size_t>(k, 1) / NR * NR));
+  const std::size_t nc = std::min(n_padded, std::max(NR, 65536 / std::max<std::size_t>(k, 1) / NR * NR));
   thread_local std::vector<double> bpack, apack;
   bpack.assign(k * nc, 0.0);
   apack.assign(k * kMr, 0.0);

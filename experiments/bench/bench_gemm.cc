@@ -4,7 +4,7 @@
 // step (the gradient) and of one reverse step (gradient and Hessian-vector product) are recorded
 // by shape (gemm_trace.h) and issued on fixed random operands.
 //   BM_Step: one kernel, one step's products per iteration.
-//   BM_StepRatio (each portable variant), BM_ShapeRatio (the widest): both kernels timed alternately in the same iteration (the
+//   BM_StepRatio (each portable variant), BM_ShapeRatio (the widest and AVX2): both kernels timed alternately in the same iteration (the
 //     fastest of `kPairs` alternating pairs each), counter portable_over_openblas: the ratio of
 //     neighbouring measurements, less exposed to a busy machine than two separate runs.
 // Counters name the OpenBLAS core and the portable variant the run used.
@@ -136,25 +136,33 @@ void TimeBoth(benchmark::State& state, const std::vector<GemmShape>& shapes) {
   state.counters["portable_over_openblas"] = portable / openblas;
 }
 
-// range(0): 0 training step, 1 reverse step; range(1): the portable variant forced
-// (PortableGemmVariant: 0 the CPU's widest, 2 SSE2, 3 AVX2, 4 AVX-512), skipped if the CPU
-// lacks it. AVX2 is what most x86-64 machines run; SSE2 the baseline every one has.
-void BM_StepRatio(benchmark::State& state) {
+// Forces the portable variant range(1) (PortableGemmVariant: 0 the CPU's widest, 2 SSE2, 3 AVX2,
+// 4 AVX-512) for the benchmark's time; false (and the benchmark skipped) if the CPU lacks it.
+// AVX2 is what most x86-64 machines run; SSE2 the baseline every one has.
+bool ForceVariant(benchmark::State& state) {
   const auto variant = static_cast<PortableGemmVariant>(state.range(1));
   if (!PortableGemmVariantSupported(variant)) {
     state.SkipWithError((std::string("this CPU lacks ") + PortableGemmVariantName(variant)).c_str());
     for (auto _ : state) {}
-    return;
+    return false;
   }
   ForcePortableGemmVariant(variant);
+  return true;
+}
+
+// range(0): 0 training step, 1 reverse step; range(1): the portable variant (ForceVariant).
+void BM_StepRatio(benchmark::State& state) {
+  if (!ForceVariant(state)) return;
   TimeBoth(state, StepShapes(static_cast<int>(state.range(0))));
   ForcePortableGemmVariant(PortableGemmVariant::kAuto);
 }
 
-// range(0): index into the distinct shapes of both steps.
+// range(0): index into the distinct shapes of both steps; range(1): the portable variant.
 void BM_ShapeRatio(benchmark::State& state) {
   const GemmShape s = Recorded().distinct.at(static_cast<std::size_t>(state.range(0)));
+  if (!ForceVariant(state)) return;
   TimeBoth(state, {s});
+  ForcePortableGemmVariant(PortableGemmVariant::kAuto);
   state.counters["m"] = static_cast<double>(s.m);
   state.counters["k"] = static_cast<double>(s.k);
   state.counters["n"] = static_cast<double>(s.n);
@@ -163,12 +171,14 @@ void BM_ShapeRatio(benchmark::State& state) {
 }
 
 void ShapeArgs(benchmark::internal::Benchmark* b) {
-  for (std::size_t i = 0; i < Recorded().distinct.size(); ++i) b->Arg(static_cast<long>(i));
+  b->ArgNames({"shape", "variant"});
+  for (std::size_t i = 0; i < Recorded().distinct.size(); ++i)
+    for (long variant : {0, 3}) b->Args({static_cast<long>(i), variant});
 }
 
 BENCHMARK(BM_Step)->ArgNames({"step", "kernel"})->ArgsProduct({{0, 1}, {0, 1}})->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_StepRatio)->ArgNames({"step", "variant"})->ArgsProduct({{0, 1}, {0, 2, 3, 4}})->Iterations(1)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_ShapeRatio)->ArgName("shape")->Apply(ShapeArgs)->Iterations(1)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_ShapeRatio)->Apply(ShapeArgs)->Iterations(1)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace hypergrad
