@@ -37,9 +37,9 @@ GemmKernel GetGemmKernel();
 std::string_view GemmKernelName(GemmKernel kernel);  // "openblas", "portable"
 // The kernel named `name`; std::invalid_argument quoting it and listing the names otherwise.
 GemmKernel ParseGemmKernel(std::string_view name);
-// The kernel in use now and what decides its bits, for provenance: e.g. "openblas (OpenBLAS
-// 0.3.21, core Haswell: its summation order depends on the core)" or "portable (avx512 variant;
-// sums in increasing k, the same bits on every x86-64 CPU)".
+// The kernel in use now and what decides its bits, for provenance: "openblas (<OpenBLAS's
+// config, e.g. OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH …>, core Haswell: its summation order
+// depends on the core)" or "portable (avx512 variant; sums in increasing k, …)".
 std::string DescribeGemmKernel();
 
 void Gemm(ConstMatrixRef a, bool transpose_a, ConstMatrixRef b, bool transpose_b, MatrixRef c,
