@@ -17,7 +17,7 @@ prefix=$work/prefix
 "$cmake" --install "$build" --prefix "$prefix" > "$work/install.log" \
   || fail "cmake --install: $(tail -5 "$work/install.log")"
 include=$prefix/include/hypergrad
-for header in reversible_rmsprop.h optimizer_registry.h estimators/estimator.h results/h5_writer.h; do
+for header in reversible_rmsprop.h optimizers/registry.h estimators/estimator.h results/h5_writer.h; do
   [ -f "$include/$header" ] || fail "$header not installed under include/hypergrad/"
 done
 for header in fixed_point_trajectory.h word_stacks.h ans_buffer.h exact_buffer.h; do

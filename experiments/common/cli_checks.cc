@@ -1,6 +1,6 @@
 #include "common/cli_checks.h"
 
-#include "optimizer_registry.h"
+#include "optimizers/registry.h"
 
 #include <unistd.h>
 
@@ -10,8 +10,8 @@
 #include <cstdlib>
 #include <sstream>
 
-#include "mlp.h"
-#include "rational.h"
+#include "models/mlp.h"
+#include "arithmetic/rational.h"
 
 namespace hypergrad::experiments {
 namespace {

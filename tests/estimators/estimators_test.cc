@@ -20,9 +20,9 @@
 #include "estimators/pes.h"
 #include "estimators/registry.h"
 #include "estimators/truncated.h"
-#include "mlp.h"
-#include "rational.h"
-#include "random.h"
+#include "models/mlp.h"
+#include "arithmetic/rational.h"
+#include "random/random.h"
 #include "support/quadratic_model.h"
 #include "support/small_mlp_run.h"
 
