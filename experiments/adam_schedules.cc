@@ -27,8 +27,8 @@
 #include "common/fig2_problem.h"
 #include "common/learning_rate_search.h"
 #include "common/progress.h"
-#include "hyperparams.h"
-#include "meta_optimizers.h"
+#include "meta/hyperparams.h"
+#include "meta/meta_optimizers.h"
 
 namespace hypergrad::experiments {
 namespace {

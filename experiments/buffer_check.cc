@@ -5,7 +5,7 @@
 //   buffer_check --buffer fast --gamma 0.9 --steps 1000000 --params 100 --json
 //
 // The values are the moments of a registered optimizer (--optimizer, its flags, ranges, help and
-// refusals from optimizer_registry.h), each moment with its own buffer, decayed by its flag's
+// refusals from optimizers/registry.h), each moment with its own buffer, decayed by its flag's
 // ratio n/d and moved by a gradient-like g_t uniform in [−1, 1) (regenerated from (seed, t) in
 // the reverse pass), as that optimizer's step would move it (MomentModels() below):
 //   sgd      v ← v·γ − (1−γ)·g_t
@@ -32,9 +32,9 @@
 #include "common/cli_checks.h"
 #include "common/guarded_main.h"
 #include "common/progress.h"
-#include "exact_momentum.h"
-#include "optimizer_registry.h"
-#include "random.h"
+#include "reversible/algorithm3.h"
+#include "optimizers/registry.h"
+#include "random/random.h"
 
 namespace hypergrad::experiments {
 namespace {

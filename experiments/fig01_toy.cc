@@ -11,10 +11,10 @@
 #include <cmath>
 
 #include "common/experiment.h"
-#include "hyperparams.h"
-#include "meta_optimizers.h"
-#include "reversible_sgd.h"
-#include "toy_surface.h"
+#include "meta/hyperparams.h"
+#include "meta/meta_optimizers.h"
+#include "optimizers/reversible_sgd.h"
+#include "models/toy_surface.h"
 
 namespace hypergrad::experiments {
 namespace {

@@ -21,7 +21,7 @@
 #include "common/learning_rate_search.h"
 #include "common/mnist_source.h"
 #include "common/progress.h"
-#include "meta_optimizers.h"
+#include "meta/meta_optimizers.h"
 
 namespace hypergrad::experiments {
 namespace {

@@ -18,10 +18,10 @@
 #include "common/experiment.h"
 #include "common/mnist_source.h"
 #include "common/progress.h"
-#include "hyperparams.h"
-#include "meta_optimizers.h"
-#include "mlp.h"
-#include "reversible_sgd.h"
+#include "meta/hyperparams.h"
+#include "meta/meta_optimizers.h"
+#include "models/mlp.h"
+#include "optimizers/reversible_sgd.h"
 
 namespace hypergrad::experiments {
 namespace {

@@ -17,11 +17,11 @@
 #include "common/experiment.h"
 #include "common/mnist_source.h"
 #include "common/progress.h"
-#include "meta_optimizers.h"
-#include "mlp.h"
-#include "numpy_random.h"
-#include "random.h"
-#include "reversible_sgd.h"
+#include "meta/meta_optimizers.h"
+#include "models/mlp.h"
+#include "random/numpy_random.h"
+#include "random/random.h"
+#include "optimizers/reversible_sgd.h"
 
 namespace hypergrad::experiments {
 namespace {

@@ -28,9 +28,9 @@
 #include "common/mnist_source.h"
 #include "common/progress.h"
 #include "data/omniglot.h"
-#include "random.h"
-#include "reversible_sgd.h"
-#include "shared_mlp.h"
+#include "random/random.h"
+#include "optimizers/reversible_sgd.h"
+#include "models/shared_mlp.h"
 
 namespace hypergrad::experiments {
 namespace {

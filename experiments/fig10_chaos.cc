@@ -24,9 +24,9 @@
 #include "common/experiment.h"
 #include "common/mnist_source.h"
 #include "common/progress.h"
-#include "fixed_point.h"
-#include "mlp.h"
-#include "reversible_sgd.h"
+#include "arithmetic/fixed_point.h"
+#include "models/mlp.h"
+#include "optimizers/reversible_sgd.h"
 
 namespace hypergrad::experiments {
 namespace {

@@ -18,11 +18,11 @@
 #include "common/mnist_source.h"
 #include "common/progress.h"
 #include "common/tool_run.h"
-#include "mlp.h"
-#include "random.h"
+#include "models/mlp.h"
+#include "random/random.h"
 #include "results/provenance.h"
-#include "optimizer_registry.h"
-#include "reversible_sgd.h"
+#include "optimizers/registry.h"
+#include "optimizers/reversible_sgd.h"
 
 namespace hypergrad::experiments {
 namespace {

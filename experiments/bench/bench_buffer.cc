@@ -7,8 +7,8 @@
 #include <cmath>
 #include <vector>
 
-#include "exact_momentum.h"
-#include "random.h"
+#include "reversible/algorithm3.h"
+#include "random/random.h"
 
 namespace hypergrad {
 namespace {

@@ -21,11 +21,11 @@
 #include <vector>
 
 #include "bench_context.h"
-#include "blas_threads.h"
+#include "runtime/blas_threads.h"
 #include "fig2_network.h"
-#include "gemm.h"
-#include "gemm_portable.h"
-#include "gemm_trace.h"
+#include "models/gemm.h"
+#include "models/gemm_portable.h"
+#include "models/gemm_trace.h"
 
 namespace hypergrad {
 namespace {

@@ -18,7 +18,7 @@
 #include <benchmark/benchmark.h>
 
 #include "bench_context.h"
-#include "blas_threads.h"
+#include "runtime/blas_threads.h"
 
 #include <algorithm>
 #include <chrono>
@@ -32,11 +32,11 @@
 #include <sys/resource.h>
 
 #include "bench_size.h"
-#include "gemm_trace.h"
+#include "models/gemm_trace.h"
 #include "fig2_network.h"
 #include "heap_meter.h"
-#include "reversible_adam.h"
-#include "revolve_schedule.h"
+#include "optimizers/reversible_adam.h"
+#include "trajectories/revolve_schedule.h"
 
 namespace hypergrad {
 namespace {

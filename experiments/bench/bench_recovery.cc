@@ -11,7 +11,7 @@
 #include <benchmark/benchmark.h>
 
 #include "bench_context.h"
-#include "blas_threads.h"
+#include "runtime/blas_threads.h"
 
 #include <cmath>
 

@@ -1,6 +1,6 @@
 #include "common/cli_checks.h"
 
-#include "optimizer_registry.h"
+#include "optimizers/registry.h"
 
 #include <unistd.h>
 
@@ -10,9 +10,9 @@
 #include <cstdlib>
 #include <sstream>
 
-#include "gemm.h"
-#include "mlp.h"
-#include "rational.h"
+#include "models/gemm.h"
+#include "models/mlp.h"
+#include "arithmetic/rational.h"
 
 namespace hypergrad::experiments {
 namespace {

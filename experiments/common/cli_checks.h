@@ -48,7 +48,7 @@ CLI::Option* AddGemmOption(CLI::App& app, std::string& name);
 // The training optimizer and its decays, as the tools take them.
 struct OptimizerFlags {
   std::string optimizer = "sgd";
-  // Every registered optimizer's flag (optimizer_registry.h) by name: the registry's default
+  // Every registered optimizer's flag (optimizers/registry.h) by name: the registry's default
   // unless given here (e.g. {{"gamma", 0.5}}), then what the command line says.
   std::map<std::string, double> values;
   // The chosen optimizer's flags and their values.

@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "info_buffer.h"
-#include "parallel.h"
+#include "buffers/info_buffer.h"
+#include "runtime/parallel.h"
 #include "results/h5_writer.h"
 #include "results/provenance.h"
 

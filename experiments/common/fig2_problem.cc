@@ -5,10 +5,10 @@
 
 #include "common/experiment.h"
 #include "common/mnist_source.h"
-#include "fixed_point.h"
-#include "numpy_random.h"
-#include "random.h"
-#include "reversible_sgd.h"
+#include "arithmetic/fixed_point.h"
+#include "random/numpy_random.h"
+#include "random/random.h"
+#include "optimizers/reversible_sgd.h"
 
 namespace hypergrad::experiments {
 

@@ -11,10 +11,10 @@
 #include <vector>
 
 #include "common/experiment.h"
-#include "hyperparams.h"
-#include "mlp.h"
-#include "reversible_adam.h"
-#include "reversible_sgd.h"
+#include "meta/hyperparams.h"
+#include "models/mlp.h"
+#include "optimizers/reversible_adam.h"
+#include "optimizers/reversible_sgd.h"
 
 namespace hypergrad::experiments {
 

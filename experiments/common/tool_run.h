@@ -1,4 +1,4 @@
-// The run hypergrad and reversal_check share: the registry's optimizer (optimizer_registry.h)
+// The run hypergrad and reversal_check share: the registry's optimizer (optimizers/registry.h)
 // with the flags' values constant over steps and blocks, trained from w_0 and zero moments, the
 // mean training NLL on all rows at w_T as the objective, then the reverse pass, with progress
 // lines for both passes.
@@ -11,9 +11,9 @@
 #include <vector>
 
 #include "common/progress.h"
-#include "mlp.h"
-#include "optimizer_registry.h"
-#include "reversible_training.h"
+#include "models/mlp.h"
+#include "optimizers/registry.h"
+#include "optimizers/reversible_training.h"
 
 namespace hypergrad::experiments {
 

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "rational.h"
+#include "arithmetic/rational.h"
 
 namespace hypergrad {
 

@@ -6,8 +6,8 @@
 
 #include <span>
 
-#include "model.h"
-#include "reversible_sgd.h"
+#include "models/model.h"
+#include "optimizers/reversible_sgd.h"
 
 namespace hypergrad {
 

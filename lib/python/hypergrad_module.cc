@@ -33,14 +33,14 @@
 #include <string>
 #include <vector>
 
-#include "blas_threads.h"
-#include "exact_momentum.h"
-#include "fixed_point.h"
-#include "info_buffer.h"
-#include "mlp.h"
-#include "rational.h"
-#include "optimizer_registry.h"
-#include "reversible_training.h"
+#include "runtime/blas_threads.h"
+#include "reversible/algorithm3.h"
+#include "arithmetic/fixed_point.h"
+#include "buffers/info_buffer.h"
+#include "models/mlp.h"
+#include "arithmetic/rational.h"
+#include "optimizers/registry.h"
+#include "optimizers/reversible_training.h"
 
 namespace py = pybind11;
 

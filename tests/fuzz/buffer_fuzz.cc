@@ -22,11 +22,11 @@
 #include <limits>
 #include <vector>
 
-#include "ans_buffer.h"
-#include "exact_buffer.h"
-#include "exact_momentum.h"
-#include "fixed_point.h"
-#include "info_buffer.h"
+#include "buffers/ans_buffer.h"
+#include "buffers/exact_buffer.h"
+#include "reversible/algorithm3.h"
+#include "arithmetic/fixed_point.h"
+#include "buffers/info_buffer.h"
 
 namespace {
 
@@ -62,7 +62,7 @@ void FloorDivMod(const BigInt& c, const BigInt& m, BigInt& q, BigInt& r) {
 // buffer's integer, the same total information, and for the fast buffer the same bytes (its
 // chunk pool sees the same operations in the same order). The exact buffer's bytes are not
 // compared: after an overflow the parallel form has multiplied and divided its integers back,
-// same values, possibly more limbs allocated (exact_momentum.h).
+// same values, possibly more limbs allocated (algorithm3.h).
 bool SameContents(const InfoBuffer& a, const InfoBuffer& b) {
   if (a.InformationBits() != b.InformationBits()) return false;
   if (a.name() == "fast" && a.AllocatedBytes() != b.AllocatedBytes()) return false;

@@ -7,8 +7,8 @@
 #include <memory>
 #include <vector>
 
-#include "mlp.h"
-#include "random.h"
+#include "models/mlp.h"
+#include "random/random.h"
 #include "support/hypergrad_checker.h"
 #include "support/quadratic_model.h"
 

@@ -1,6 +1,6 @@
 // The conformance test every exactly reversible optimizer passes (in the spirit of Stan Math's
 // expect_ad): for a small training problem and an optimizer named in the registry
-// (optimizer_registry.h) it checks
+// (optimizers/registry.h) it checks
 //   * the reversible reverse pass recovers (w_0, u_0) bit for bit and empties the buffer, and
 //     its hypergradients equal the stored-trajectory, √T-checkpointed and Revolve passes' bit
 //     for bit, for both information buffers;
@@ -18,9 +18,9 @@
 #include <string>
 #include <vector>
 
-#include "optimizer_registry.h"
-#include "reversible_adam.h"
-#include "reversible_sgd.h"
+#include "optimizers/registry.h"
+#include "optimizers/reversible_adam.h"
+#include "optimizers/reversible_sgd.h"
 
 namespace hypergrad::testing {
 

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Test vectors for lib/numpy_random.cc from Debian's numpy (legacy RandomState, frozen since
+"""Test vectors for lib/random/numpy_random.cc from Debian's numpy (legacy RandomState, frozen since
 numpy 1.17). Writes JSON to stdout; tests/data/numpy_random_vectors.json is its output.
 
   /usr/bin/python3 tests/support/make_numpy_vectors.py > tests/data/numpy_random_vectors.json

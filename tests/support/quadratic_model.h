@@ -7,8 +7,8 @@
 
 #include <vector>
 
-#include "model.h"
-#include "random.h"
+#include "models/model.h"
+#include "random/random.h"
 
 namespace hypergrad::testing {
 

@@ -6,9 +6,9 @@
 #include <memory>
 #include <vector>
 
-#include "mlp.h"
-#include "random.h"
-#include "reversible_sgd.h"
+#include "models/mlp.h"
+#include "random/random.h"
+#include "optimizers/reversible_sgd.h"
 
 namespace hypergrad::testing {
 

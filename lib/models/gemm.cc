@@ -1,0 +1,66 @@
+#include "models/gemm.h"
+
+#include <cblas.h>
+
+#include <stdexcept>
+#include <string>
+
+#include "models/gemm_portable.h"
+
+namespace hypergrad {
+namespace {
+GemmKernel g_kernel = GemmKernel::kOpenBlas;
+}  // namespace
+
+void SetGemmKernel(GemmKernel kernel) { g_kernel = kernel; }
+GemmKernel GetGemmKernel() { return g_kernel; }
+
+std::string_view GemmKernelName(GemmKernel kernel) {
+  return kernel == GemmKernel::kPortable ? "portable" : "openblas";
+}
+
+GemmKernel ParseGemmKernel(std::string_view name) {
+  if (name == "openblas") return GemmKernel::kOpenBlas;
+  if (name == "portable") return GemmKernel::kPortable;
+  throw std::invalid_argument("Gemm kernel '" + std::string(name) + "': expected openblas or portable");
+}
+
+std::string DescribeGemmKernel() {
+  if (g_kernel == GemmKernel::kPortable) {
+    return std::string("portable (") + PortableGemmVariantName(ActivePortableGemmVariant()) +
+           " variant; sums in increasing k, one rounding per product and per sum: the same bits "
+           "on every x86-64 CPU)";
+  }
+  // openblas_get_config() begins with "OpenBLAS <version>".
+  return std::string("openblas (") + openblas_get_config() + ", core " + openblas_get_corename() +
+         ": its summation order depends on the core)";
+}
+
+void Gemm(ConstMatrixRef a, bool transpose_a, ConstMatrixRef b, bool transpose_b, MatrixRef c,
+          double beta) {
+  const std::size_t a_rows = transpose_a ? a.cols : a.rows, k = transpose_a ? a.rows : a.cols;
+  const std::size_t b_rows = transpose_b ? b.cols : b.rows, b_cols = transpose_b ? b.rows : b.cols;
+  if (a_rows != c.rows || b_rows != k || b_cols != c.cols) {
+    throw std::invalid_argument("Gemm: op(A) is " + std::to_string(a_rows) + " x " +
+                                std::to_string(k) + ", op(B) " + std::to_string(b_rows) + " x " +
+                                std::to_string(b_cols) + ", C " + std::to_string(c.rows) + " x " +
+                                std::to_string(c.cols));
+  }
+  const std::size_t int_max = 2147483647;
+  if (c.rows > int_max || c.cols > int_max || k > int_max || a.stride > int_max ||
+      b.stride > int_max || c.stride > int_max) {
+    throw std::length_error("Gemm: a dimension exceeds BLAS's 32-bit int");
+  }
+  if (c.rows == 0 || c.cols == 0) return;
+  if (g_kernel == GemmKernel::kPortable) {
+    PortableGemm(a, transpose_a, b, transpose_b, c, k, beta);
+    return;
+  }
+  cblas_dgemm(CblasRowMajor, transpose_a ? CblasTrans : CblasNoTrans,
+              transpose_b ? CblasTrans : CblasNoTrans, static_cast<int>(c.rows),
+              static_cast<int>(c.cols), static_cast<int>(k), 1.0, a.data,
+              static_cast<int>(a.stride), b.data, static_cast<int>(b.stride), beta, c.data,
+              static_cast<int>(c.stride));
+}
+
+}  // namespace hypergrad

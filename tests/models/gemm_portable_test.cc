@@ -1,0 +1,171 @@
+// The portable Gemm kernel, every instruction-set variant this CPU runs, against an independent
+// naive triple loop summing in increasing k (one rounding per product and per sum), bit for bit:
+// on small and edge shapes and on the MLP's (batch 50..1000 × 784/50/10 widths), all four
+// transposes, beta 0, 1 and another, strided views, and C's rows split into pieces.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "models/gemm.h"
+#include "models/gemm_portable.h"
+
+namespace hypergrad {
+namespace {
+
+struct Shape { std::size_t m, k, n; };
+
+// Restores the default kernel and variant when a test ends, passed or not.
+struct KernelGuard {
+  ~KernelGuard() {
+    SetGemmKernel(GemmKernel::kOpenBlas);
+    ForcePortableGemmVariant(PortableGemmVariant::kAuto);
+  }
+};
+
+// Operands of one case: op(A) m × k, op(B) k × n, C m × n, each stored with a stride above its
+// column count (a view into a wider matrix).
+struct Case {
+  Shape s;
+  bool ta, tb;
+  double beta;
+  std::size_t ar, ac, br, bc, as, bs, cs;
+  std::vector<double> a, b, c0;
+  Case(Shape shape, bool ta_, bool tb_, double beta_, std::mt19937_64& rng)
+      : s(shape), ta(ta_), tb(tb_), beta(beta_) {
+    ar = ta ? s.k : s.m; ac = ta ? s.m : s.k; br = tb ? s.n : s.k; bc = tb ? s.k : s.n;
+    as = ac + 3; bs = bc + 2; cs = s.n + 1;
+    std::normal_distribution<double> normal;
+    a.resize(ar * as + 1); b.resize(br * bs + 1); c0.resize(s.m * cs + 1);
+    for (double& x : a) x = normal(rng);
+    for (double& x : b) x = normal(rng);
+    for (double& x : c0) x = normal(rng);
+  }
+  // The definition, written out independently of the library.
+  std::vector<double> Want() const {
+    std::vector<double> want = c0;
+    for (std::size_t i = 0; i < s.m; ++i) for (std::size_t j = 0; j < s.n; ++j) {
+      double sum = 0.0;
+      for (std::size_t p = 0; p < s.k; ++p) {
+        const double x = ta ? a[p * as + i] : a[i * as + p];
+        const double y = tb ? b[j * bs + p] : b[p * bs + j];
+        sum = sum + x * y;
+      }
+      const double prior = beta == 0.0 ? 0.0 : beta * want[i * cs + j];
+      want[i * cs + j] = prior + sum;
+    }
+    return want;
+  }
+  // Gemm on C's rows split at `splits` (each piece one call on the matching rows of op(A)).
+  std::vector<double> Got(const std::vector<std::size_t>& splits) const {
+    std::vector<double> got = c0;
+    std::size_t begin = 0;
+    std::vector<std::size_t> ends = splits;
+    ends.push_back(s.m);
+    for (std::size_t end : ends) {
+      const std::size_t rows = end - begin;
+      const ConstMatrixRef av = ta ? ConstMatrixRef{a.data() + begin, ar, rows, as}
+                                   : ConstMatrixRef{a.data() + begin * as, rows, ac, as};
+      Gemm(av, ta, {b.data(), br, bc, bs}, tb, {got.data() + begin * cs, rows, s.n, cs}, beta);
+      begin = end;
+    }
+    return got;
+  }
+  std::string Name() const {
+    return std::to_string(s.m) + "x" + std::to_string(s.k) + "x" + std::to_string(s.n) +
+           " ta=" + std::to_string(ta) + " tb=" + std::to_string(tb) + " beta=" + std::to_string(beta);
+  }
+};
+
+// The first element (row-major over all of C's storage, padding included: it must stay
+// untouched) where `got` and `want` differ in bits, or −1.
+long FirstDifference(const std::vector<double>& want, const std::vector<double>& got) {
+  for (std::size_t i = 0; i < want.size(); ++i)
+    if (std::memcmp(&want[i], &got[i], sizeof(double)) != 0) return static_cast<long>(i);
+  return -1;
+}
+
+std::vector<PortableGemmVariant> SupportedVariants() {
+  std::vector<PortableGemmVariant> out;
+  for (PortableGemmVariant v : {PortableGemmVariant::kAuto, PortableGemmVariant::kScalar,
+                                PortableGemmVariant::kSse2, PortableGemmVariant::kAvx2,
+                                PortableGemmVariant::kAvx512}) {
+    if (PortableGemmVariantSupported(v)) out.push_back(v);
+    else std::printf("[ SKIPPED  ] variant %s: this CPU lacks its instructions\n", PortableGemmVariantName(v));
+  }
+  return out;
+}
+
+
+TEST(GemmPortable, EveryVariantEqualsTheKOrderLoopBitForBit) {
+  KernelGuard guard;
+  SetGemmKernel(GemmKernel::kPortable);
+  std::mt19937_64 rng(7);
+  const std::vector<Shape> shapes = {
+      {1, 1, 1}, {7, 13, 5}, {3, 0, 4}, {1, 784, 1}, {17, 9, 33}, {13, 3, 17},
+      // The MLP's products (lib/mlp.cc): layers 784-50-50-10, batches of 50 … 1000 rows.
+      {50, 784, 50}, {50, 50, 50}, {50, 50, 10}, {50, 10, 50}, {50, 50, 784},
+      {784, 50, 50}, {50, 50, 50}, {10, 50, 50}, {200, 784, 50}, {1000, 50, 10},
+      {784, 1000, 50}, {50, 1000, 10}, {1000, 50, 784}, {333, 784, 50}};
+  // And random small shapes: every remainder of the tiles' rows and columns.
+  std::vector<Shape> all = shapes;
+  std::uniform_int_distribution<std::size_t> size(1, 40);
+  for (int i = 0; i < 24; ++i) all.push_back({size(rng), size(rng), size(rng)});
+  const std::vector<PortableGemmVariant> variants = SupportedVariants();
+  for (Shape s : all) {
+    // Large shapes: one transpose pattern and beta each, chosen in turn, to keep the test short.
+    const bool large = s.m * s.k * s.n > 2000000;
+    for (int ta = 0; ta < 2; ++ta) for (int tb = 0; tb < 2; ++tb) for (double beta : {0.0, 1.0, -0.75}) {
+      if (large && (ta * 2 + tb) != static_cast<int>((s.m + s.n) % 4)) continue;
+      if (large && beta != (s.k % 2 ? 1.0 : -0.75)) continue;
+      const Case c(s, ta, tb, beta, rng);
+      const std::vector<double> want = c.Want();
+      std::vector<std::vector<std::size_t>> splits = {{}};
+      if (s.m >= 4) splits.push_back({1, s.m / 2 + 1});  // odd boundaries, unequal pieces
+      for (PortableGemmVariant v : variants) {
+        ForcePortableGemmVariant(v);
+        for (const auto& split : splits) {
+          const long at = FirstDifference(want, c.Got(split));
+          ASSERT_EQ(-1, at) << c.Name() << " variant " << PortableGemmVariantName(v) << " split "
+                            << split.size() << " pieces: first difference at storage index " << at;
+        }
+      }
+    }
+  }
+}
+
+// Zeros of either sign, infinities and subnormals: the variants follow the definition there too.
+TEST(GemmPortable, SpecialValuesFollowTheDefinition) {
+  KernelGuard guard;
+  SetGemmKernel(GemmKernel::kPortable);
+  std::mt19937_64 rng(11);
+  Case c({9, 6, 19}, false, true, 1.0, rng);
+  const double specials[] = {0.0, -0.0, 1e-310, -1e-310, 1e308, -1e308, 2.0};
+  std::uniform_int_distribution<std::size_t> pick(0, std::size(specials) - 1);
+  for (double& x : c.a) x = specials[pick(rng)];
+  for (double& x : c.b) x = specials[pick(rng)];
+  for (double& x : c.c0) x = specials[pick(rng)];
+  const std::vector<double> want = c.Want();
+  for (PortableGemmVariant v : SupportedVariants()) {
+    ForcePortableGemmVariant(v);
+    EXPECT_EQ(-1, FirstDifference(want, c.Got({}))) << PortableGemmVariantName(v);
+  }
+}
+
+TEST(GemmPortable, ForcingAVariantTheCpuLacksIsRefusedByName) {
+  for (PortableGemmVariant v : {PortableGemmVariant::kAvx2, PortableGemmVariant::kAvx512}) {
+    if (PortableGemmVariantSupported(v)) continue;
+    try {
+      ForcePortableGemmVariant(v);
+      FAIL() << "no error for " << PortableGemmVariantName(v);
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find(PortableGemmVariantName(v)), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_NE(ActivePortableGemmVariant(), PortableGemmVariant::kAuto);
+}
+
+}  // namespace
+}  // namespace hypergrad
