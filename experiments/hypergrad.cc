@@ -1,6 +1,7 @@
 // hypergrad: the hypergradient of one configured training run on MNIST, written to HDF5.
 //
-// Trains [--layers] on the first --train-size MNIST training images with an exactly reversible
+// Trains --model (the registry's, models/registry.h: mlp [--layers] by default) on the first
+// --train-size MNIST training images with an exactly reversible
 // optimizer (--optimizer): SGD with momentum (reversible_sgd.h) or Adam (reversible_adam.h,
 // m_0 = s_0 = 0, bias-corrected, ε added to √ŝ), one α (and γ, or β1, β2) for every block and
 // iteration, initial weights exp(log-init-scale)·N(0, 1) from --seed or read from --w0; then
@@ -9,7 +10,7 @@
 // Datasets, SGD: /w_T, /v_T, /loss_final, /d_w0, /d_v0, /d_alpha and /d_gamma; Adam: /w_T,
 // /m_T, /s_T, /loss_final, /d_w0, /d_m0, /d_s0, /d_alpha, /d_beta1, /d_beta2 and /d_eps. The
 // schedule entries are T × blocks, with respect to the values themselves (not their logs).
-// Attributes: reversal_exact, optimizer, every setting, provenance.
+// Attributes: reversal_exact, model and its flags, optimizer, every setting, provenance.
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cmath>
@@ -20,7 +21,7 @@
 #include "common/mnist_source.h"
 #include "common/progress.h"
 #include "common/tool_run.h"
-#include "models/mlp.h"
+#include "models/registry.h"
 #include "random/random.h"
 #include "results/h5_writer.h"
 #include "results/provenance.h"
@@ -31,7 +32,7 @@ namespace hypergrad::experiments {
 namespace {
 
 struct Options {
-  std::string layers = "784,50,50,50,10";
+  ModelFlags model_flags;  // --model and its flags (--layers, --tanh, ...)
   std::size_t train_size = 10000;
   std::size_t batch_size = 200;
   std::string batch_order = "sequential";
@@ -47,18 +48,10 @@ struct Options {
   std::string out = "hypergrad.h5";
   std::string mnist_dir = DefaultMnistDir();
   unsigned threads = 1;
-  std::string tanh = "libm";
   bool quiet = false;
 };
 
 int Run(const Options& o, const Provenance& provenance) {
-  const MlpLayout layout = MlpLayout::Parse(o.layers);
-  if (layout.sizes().front() != 784 || layout.sizes().back() != 10) {
-    throw std::invalid_argument("--layers must start with 784 (pixels) and end with 10 (digits)");
-  }
-  // w, v, g, the adjoints and work vectors: about 16 doubles per parameter.
-  CheckFitsInMemory(16.0 * 8.0 * static_cast<double>(layout.num_params()),
-                    "--layers " + o.layers + ": " + std::to_string(layout.num_params()) + " parameters");
   // Only the rows used are held, one byte per pixel, and converted (pixel/255 − mean, the same
   // bits as converting up front) batch by batch; the mean image is accumulated while reading.
   std::vector<double> mean;
@@ -71,10 +64,16 @@ int Run(const Options& o, const Provenance& provenance) {
                                 " exceeds --train-size " + std::to_string(data->rows));
   }
 
-  auto model = std::make_shared<const Mlp>(MlpOptions{layout.sizes(), {}, false, false, o.threads, ParseTanhKernel(o.tanh)}, data);
-  const std::size_t n = model->num_params();
+  const ModelInfo& model_info = FindModel(o.model_flags.model);
+  const std::map<std::string, std::string> model_settings = o.model_flags.Chosen();
+  const ToolModel model = model_info.Make(data, model_settings, o.threads);
+  const std::size_t n = model.model->num_params();
+  // w, v, g, the adjoints and work vectors: about 16 doubles per parameter.
+  CheckFitsInMemory(16.0 * 8.0 * static_cast<double>(n), "--model " + model_info.name + " " +
+                                                             model.description + ": " +
+                                                             std::to_string(n) + " parameters");
   const ParameterBlocks blocks =
-      o.blocks == "layer-params" ? layout.LayerParamBlocks() : ParameterBlocks::Single(n);
+      o.blocks == "layer-params" ? model.blocks() : ParameterBlocks::Single(n);
   std::vector<double> w0;
   InitialWeightsFile w0_file;  // provenance of --w0
   if (!o.w0_file.empty()) {
@@ -125,7 +124,8 @@ int Run(const Options& o, const Provenance& provenance) {
   const double loss_final = outcome.f;
   const bool exact = h.reversal.exact;
   writer.SetAttribute("/", "optimizer", o.optimizer_flags.optimizer);
-  writer.SetAttribute("/", "layers", o.layers);
+  writer.SetAttribute("/", "model", o.model_flags.model);
+  for (const auto& [name, value] : model_settings) writer.SetAttribute("/", name, value);
   writer.SetAttribute("/", "train_size", static_cast<std::int64_t>(o.train_size));
   writer.SetAttribute("/", "batch_size", static_cast<std::int64_t>(o.batch_size));
   writer.SetAttribute("/", "batch_order", o.batch_order);
@@ -142,7 +142,6 @@ int Run(const Options& o, const Provenance& provenance) {
   writer.SetAttribute("/", "block_names", names);
   writer.SetAttribute("/", "buffer", o.buffer);
   writer.SetAttribute("/", "threads", static_cast<std::int64_t>(o.threads));
-  writer.SetAttribute("/", "tanh", o.tanh);
   WriteDataFiles(writer);
   writer.SetAttribute("/", "objective", "mean cross-entropy on all training images at w_T, no L2");
   WriteProvenance(writer, provenance, false);
@@ -163,12 +162,12 @@ int main(int argc, char** argv) {
   const hypergrad::Provenance provenance = hypergrad::CollectProvenance(argc, argv);
   hypergrad::experiments::Options o;
   CLI::App app{
-      "Computes the hypergradient of one training run of a network on MNIST by exact "
+      "Computes the hypergradient of one training run of a model (--model) on MNIST by exact "
       "reversible learning (Maclaurin et al. 2015) and writes it to HDF5: d loss / d w0 and "
       "d alpha per iteration and parameter block, and d v0, d gamma (SGD with momentum) or d "
       "m0, d s0, d beta1, d beta2, d eps (Adam).",
       "hypergrad"};
-  app.add_option("--layers", o.layers, "layer sizes, 784,...,10")->check(LayerSizes())->capture_default_str();
+  AddModelOptions(app, o.model_flags);
   app.add_option("--train-size", o.train_size, "use the first N MNIST training images")
       ->transform(WholeNumber(1, 60000))
       ->capture_default_str();
@@ -202,7 +201,8 @@ int main(int argc, char** argv) {
                                     "not converted; its absolute path and SHA-256 are recorded)")
       ->check(CLI::ExistingFile);
   app.add_option("--blocks", o.blocks,
-                 "layer-params: weights and biases of each layer; single: one block")
+                 "layer-params: the model's own blocks (mlp: the weights and biases of each "
+                 "layer); single: one block")
       ->check(CLI::IsMember({"layer-params", "single"}))
       ->capture_default_str();
   AddBufferOption(app, o.buffer);
@@ -214,7 +214,6 @@ int main(int argc, char** argv) {
   app.add_option("--mnist-dir", o.mnist_dir, "folder with the four MNIST idx files")
       ->capture_default_str();
   AddPassThreadsOption(app, o.threads);
-  AddTanhOption(app, o.tanh);
   app.add_flag("--quiet", o.quiet, "no progress lines on stderr");
   return hypergrad::experiments::GuardedMain(
       app, argc, argv, [&] {
