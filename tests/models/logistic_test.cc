@@ -8,9 +8,11 @@
 
 #include <cmath>
 #include <cstring>
+#include <numeric>
 
 #include "models/registry.h"
 #include "random/random.h"
+#include "support/conformance_problems.h"
 #include "support/hypergrad_checker.h"
 
 namespace hypergrad {
@@ -18,17 +20,14 @@ namespace {
 
 constexpr std::size_t kInputs = 4, kClasses = 3;
 
-std::vector<double> Normal(std::size_t n, std::uint64_t seed, double scale) {
+// Values drawn uniformly from [low, high) by a stream seeded with `seed`.
+std::vector<double> Draw(std::size_t n, std::uint64_t seed, double low, double high) {
   RandomStream rng(seed);
-  std::vector<double> x(n);
-  for (double& v : x) v = scale * rng.Normal();
-  return x;
+  return testing::Uniform(n, rng, low, high);
 }
 
 double Dot(std::span<const double> a, std::span<const double> b) {
-  double s = 0.0;
-  for (std::size_t i = 0; i < a.size(); ++i) s += a[i] * b[i];
-  return s;
+  return std::inner_product(a.begin(), a.end(), b.begin(), 0.0);
 }
 
 bool SameBits(std::span<const double> a, std::span<const double> b) {
@@ -73,13 +72,13 @@ struct Fixture {
   }
   Logistic MakeModel() const { return MakeModel(l2); }
   Batch batch{{3, 7, 7, 0, 11}};  // gathered, with a repeated row
-  std::vector<double> w = Normal((kInputs + 1) * kClasses, 2, 0.5);
-  std::vector<double> u = Normal((kInputs + 1) * kClasses, 3, 1.0);
+  std::vector<double> w = Draw((kInputs + 1) * kClasses, 2, -0.8, 0.8);
+  std::vector<double> u = Draw((kInputs + 1) * kClasses, 3, -1.0, 1.0);
 };
 
 // Central differences with step h on a smooth function: truncation O(h²·f''') ≈ 1e-10, rounding
 // ≈ 1e-16·|f|/h ≈ 1e-11 for h = 1e-5; 1e-7 (absolute plus relative) leaves a wide margin and
-// still catches any wrong term (each is ≥ 1e-3 here).
+// still catches a wrong term of the size of the entries (0.01 to 1 here).
 constexpr double kStep = 1e-5;
 constexpr double kTolerance = 1e-7;
 
@@ -207,9 +206,7 @@ TEST(LogisticTest, HypergradientsConformWithSgd) {
   const auto valid = std::make_shared<const Dataset>(MakeSyntheticDataset(20, 3, 2, 32));
   RandomStream rng(41);
   const auto uniform = [&](std::size_t n, double low, double high) {
-    std::vector<double> x(n);
-    for (double& v : x) v = low + (high - low) * rng.Uniform();
-    return x;
+    return testing::Uniform(n, rng, low, high);
   };
   testing::ConformanceProblem p;
   auto make = [=](std::span<const double> theta) {
@@ -270,7 +267,7 @@ TEST(ModelRegistryTest, MakesTheToolModel) {
   EXPECT_EQ(tool.blocks().names, (std::vector<std::string>{"W", "b"}));
   EXPECT_EQ(tool.fan_in, (std::vector<std::size_t>{kInputs, kInputs}));
   EXPECT_FALSE(FindModel("logistic").shape({{"l2", "0"}}).has_value());
-  const std::vector<double> w = Normal(15, 4, 0.3);
+  const std::vector<double> w = Draw(15, 4, -0.5, 0.5);
   std::vector<double> grad(15);
   const Logistic reference({{0.25}, false}, data);
   EXPECT_EQ(tool.model->Gradient(w, Batch{{1, 2}}, grad), reference.Gradient(w, Batch{{1, 2}}, grad));
