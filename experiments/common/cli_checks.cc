@@ -186,7 +186,7 @@ void AddModelOptions(CLI::App& app, ModelFlags& flags,
            "--" + name, [&flags, name](const std::string& value) { flags.given[name] = value; },
            help + " [" + default_text + "]")
         ->check(CLI::Validator([checked](std::string& text) { return checked->check ? checked->check(text) : std::string(); },
-                               "VALUE"));
+                               ""));
   }
   // (AddOptimizerOptions holds the one final callback.)
   app.parse_complete_callback([&flags] {

@@ -176,7 +176,7 @@ double Logistic::Evaluate(std::span<const double> w, const Dataset& data,
 }
 
 ModelInfo LogisticModelInfo() {
-  ModelFlag l2{"l2", "0", "L2 penalty λ on every weight (not the biases) of model logistic", {}};
+  ModelFlag l2{"l2", "0", "L2 penalty λ on every weight (not the biases)", {}};
   l2.check = [](const std::string& text) -> std::string {
     char* end = nullptr;
     const double x = text.empty() ? NAN : std::strtod(text.c_str(), &end);
