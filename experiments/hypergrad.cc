@@ -1,11 +1,10 @@
 // hypergrad: the hypergradient of one configured training run on MNIST, written to HDF5.
 //
 // Trains --model (the registry's, models/registry.h: mlp [--layers] by default) on the first
-// --train-size MNIST training images with an exactly reversible
-// optimizer (--optimizer): SGD with momentum (reversible_sgd.h) or Adam (reversible_adam.h,
-// m_0 = s_0 = 0, bias-corrected, ε added to √ŝ), one α (and γ, or β1, β2) for every block and
-// iteration, initial weights exp(log-init-scale)·N(0, 1) from --seed or read from --w0; then
-// runs training backwards. Objective: mean cross-entropy on all N training images at w_T (no L2).
+// --train-size MNIST training images with an exactly reversible optimizer (--optimizer): SGD
+// with momentum (reversible_sgd.h) or Adam (reversible_adam.h, m_0 = s_0 = 0, bias-corrected, ε
+// added to √ŝ), one α (and γ, or β1, β2) for every block and iteration, initial weights
+// exp(log-init-scale)·N(0, 1) from --seed or read from --w0; then runs training backwards. Objective: mean cross-entropy on all N training images at w_T (no L2).
 //
 // Datasets, SGD: /w_T, /v_T, /loss_final, /d_w0, /d_v0, /d_alpha and /d_gamma; Adam: /w_T,
 // /m_T, /s_T, /loss_final, /d_w0, /d_m0, /d_s0, /d_alpha, /d_beta1, /d_beta2 and /d_eps. The
@@ -67,11 +66,8 @@ int Run(const Options& o, const Provenance& provenance) {
   const ModelInfo& model_info = FindModel(o.model_flags.model);
   const std::map<std::string, std::string> model_settings = o.model_flags.Chosen();
   const ToolModel model = model_info.Make(data, model_settings, o.threads);
+  CheckRunFitsInMemory(model_info.name, model);
   const std::size_t n = model.model->num_params();
-  // w, v, g, the adjoints and work vectors: about 16 doubles per parameter.
-  CheckFitsInMemory(16.0 * 8.0 * static_cast<double>(n), "--model " + model_info.name + " " +
-                                                             model.description + ": " +
-                                                             std::to_string(n) + " parameters");
   const ParameterBlocks blocks =
       o.blocks == "layer-params" ? model.blocks() : ParameterBlocks::Single(n);
   std::vector<double> w0;

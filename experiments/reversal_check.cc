@@ -1,7 +1,7 @@
-// reversal_check: trains a model (--model, the registry's: models/registry.h) forward with an exactly reversible optimizer (SGD with
-// momentum or Adam), runs the training backwards while computing hypergradients, and reports
-// whether the initial weights and moments came back bit for bit, with the buffer's bits per
-// parameter per iteration.
+// reversal_check: trains a model (--model, from models/registry.h) forward with an exactly
+// reversible optimizer (--optimizer, from optimizers/registry.h), runs the training backwards
+// while computing hypergradients, and reports whether the initial weights and moments came back
+// bit for bit, with the buffer's bits per parameter per iteration.
 //
 //   reversal_check --problem synthetic --iters 10000 --gamma 0.9 --buffer fast --json
 //   reversal_check --optimizer adam --alpha 0.001 --beta1 0.9 --beta2 0.999 --iters 10000
@@ -69,8 +69,9 @@ int Run(Options o, const Provenance& provenance) {
   if (o.train_size == 0) o.train_size = mnist ? 10000 : 1024;
   const ModelInfo& model_info = FindModel(o.model_flags.model);
   const std::map<std::string, std::string> model_settings = model_info.Flags(o.model_flags.Chosen());
+  // The shape of the synthetic rows: the one the model's flags fix (the MLP's --layers), if any.
+  const DataShape shape = model_info.shape(model_settings).value_or(kSyntheticShape);
   if (!mnist) {
-    const DataShape shape = model_info.shape(model_settings).value_or(kSyntheticShape);
     CheckFitsInMemory(8.0 * static_cast<double>(o.train_size) *
                           static_cast<double>(shape.inputs + shape.classes),
                       "--train-size " + std::to_string(o.train_size) + ": the synthetic rows");
@@ -86,17 +87,14 @@ int Run(Options o, const Provenance& provenance) {
     data = std::make_shared<const Dataset>(
         LoadMnistTrainingRowsFrom(o.mnist_dir, o.train_size, nullptr, true));
   } else {
-    const DataShape shape = model_info.shape(model_settings).value_or(kSyntheticShape);
     data = std::make_shared<const Dataset>(
         MakeSyntheticDataset(o.train_size, shape.inputs, shape.classes, o.seed));
   }
   if (o.batch_size > data->rows) throw std::invalid_argument("--batch-size exceeds the data");
 
   const ToolModel model = model_info.make(data, {model_settings, o.threads});
+  CheckRunFitsInMemory(model_info.name, model);
   const std::size_t n = model.model->num_params();
-  CheckFitsInMemory(16.0 * 8.0 * static_cast<double>(n), "--model " + model_info.name + " " +
-                                                             model.description + ": " +
-                                                             std::to_string(n) + " parameters");
   const ParameterBlocks blocks = ParameterBlocks::Single(n);
   // Initial weights N(0, 1)/√fan-in, in parameter order, zero velocity (zero moments for Adam).
   std::vector<double> w0(n);

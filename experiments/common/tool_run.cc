@@ -2,7 +2,16 @@
 
 #include <utility>
 
+#include "common/cli_checks.h"
+
 namespace hypergrad::experiments {
+
+void CheckRunFitsInMemory(const std::string& model_name, const ToolModel& model) {
+  const std::size_t n = model.model->num_params();
+  CheckFitsInMemory(16.0 * 8.0 * static_cast<double>(n), "--model " + model_name + " " +
+                                                             model.description + ": " +
+                                                             std::to_string(n) + " parameters");
+}
 
 ToolRun TrainAndReverseWithFlags(const OptimizerInfo& optimizer,
                                  const std::map<std::string, double>& settings,

@@ -22,6 +22,11 @@ struct ToolRun {
   RunOutcome outcome;
 };
 
+// Throws std::invalid_argument naming the model, its shape and parameter count if a run of
+// `model` needs more memory than the machine has (CheckFitsInMemory): w, v, g, the adjoints and
+// work vectors, about 16 doubles per parameter.
+void CheckRunFitsInMemory(const std::string& model_name, const ToolModel& model);
+
 // Throws what the optimizer's constructor and the run throw (bad values, divergence).
 ToolRun TrainAndReverseWithFlags(const OptimizerInfo& optimizer,
                                  const std::map<std::string, double>& settings,

@@ -20,7 +20,9 @@
 
 namespace hypergrad {
 
-// One flag a model takes; the tools offer it as --<name> with its value as text.
+// One flag a model takes; the tools offer it as --<name> with its value as text, and record it
+// under <name> (HDF5 attribute, JSON field). The name must be none of the tools' own options
+// (CLI11 refuses a second --<name> when the tool starts); models may share a flag.
 struct ModelFlag {
   std::string name;           // "layers" → --layers
   std::string default_value;  // as the command line would give it
