@@ -516,4 +516,62 @@ Evaluation Mlp::Evaluate(std::span<const double> w, const Dataset& data,
   return e;
 }
 
+ModelInfo MlpModelInfo() {
+  ModelFlag layers{"layers", "784,50,50,50,10", "layer sizes: inputs, hidden..., classes", {}};
+  layers.check = [](const std::string& text) -> std::string {
+    try {
+      MlpLayout::Parse(text);
+    } catch (const std::exception& e) {
+      return e.what();
+    }
+    return {};
+  };
+  ModelFlag tanh{"tanh", "libm",
+                 "the hidden layers' tanh: libm (glibc's, every committed result) or "
+                 "polynomial (vectorised, within 4 ulp of glibc's, faster; other bits)",
+                 {}};
+  tanh.check = [](const std::string& text) -> std::string {
+    return text == "libm" || text == "polynomial" ? std::string()
+                                                  : "expected libm or polynomial";
+  };
+  ModelInfo info{"mlp", "tanh multilayer perceptron, log-softmax outputs (the paper's network)",
+                 {layers, tanh}, {}, {}};
+  info.shape = [](const std::map<std::string, std::string>& flags) -> std::optional<DataShape> {
+    const MlpLayout layout = MlpLayout::Parse(flags.at("layers"));
+    return DataShape{layout.sizes().front(), layout.sizes().back()};
+  };
+  info.make = [](std::shared_ptr<const Dataset> data, const ModelSettings& settings) {
+    const std::string& text = settings.flags.at("layers");
+    const MlpLayout layout = MlpLayout::Parse(text);
+    if (!data) throw std::invalid_argument("mlp: no training data");
+    if (layout.sizes().front() != data->input_dim || layout.sizes().back() != data->classes) {
+      throw std::invalid_argument("--layers " + text + " must start with " +
+                                  std::to_string(data->input_dim) + " (the data's inputs) and end with " +
+                                  std::to_string(data->classes) + " (its classes)");
+    }
+    const MlpOptions options{layout.sizes(), {}, false, false, settings.threads,
+                             ParseTanhKernel(settings.flags.at("tanh"))};
+    auto mlp = std::make_shared<const Mlp>(options, data);
+    ToolModel tool;
+    tool.model = mlp;
+    tool.objective = [mlp](std::span<const double> w, std::span<double> d_w) {
+      return mlp->Evaluate(w, mlp->data(), d_w).nll;
+    };
+    tool.with_l2 = [options, data](std::span<const double> lambda) {
+      MlpOptions o = options;
+      o.l2.assign(lambda.begin(), lambda.end());
+      o.hyper_l2 = true;
+      return std::shared_ptr<const Model>(std::make_shared<const Mlp>(o, data));
+    };
+    tool.blocks = [layout] { return layout.LayerParamBlocks(); };
+    for (const MlpLayout::Layer& layer : layout.layers()) {
+      tool.fan_in.push_back(layer.in);  // W_i
+      tool.fan_in.push_back(layer.in);  // b_i
+    }
+    tool.description = "[" + text + "]";
+    return tool;
+  };
+  return info;
+}
+
 }  // namespace hypergrad

@@ -12,6 +12,7 @@
 
 #include "data/dataset.h"
 #include "models/model.h"
+#include "models/registry.h"
 #include "models/tanh_kernel.h"
 
 namespace hypergrad {
@@ -104,6 +105,11 @@ class Mlp final : public Model {
   MlpLayout layout_;
   std::shared_ptr<const Dataset> data_;
 };
+
+// The registry's entry (models/registry.h): "mlp", --layers (default 784,50,50,50,10, whose first
+// and last sizes must be the data's inputs and classes) and --tanh (libm or polynomial); its
+// blocks are LayerParamBlocks, its objective Evaluate(w, data).nll.
+ModelInfo MlpModelInfo();
 
 }  // namespace hypergrad
 
