@@ -26,6 +26,7 @@
 #include "common/experiment.h"
 #include "common/fig2_problem.h"
 #include "common/learning_rate_search.h"
+#include "common/meta_curves.h"
 #include "common/progress.h"
 #include "meta/hyperparams.h"
 #include "meta/meta_optimizers.h"
@@ -135,17 +136,17 @@ int Run(const ExperimentOptions& options, const std::string& mnist_dir,
       logit_beta1.insert(logit_beta1.end(), first + static_cast<std::ptrdiff_t>(T * B),
                          first + static_cast<std::ptrdiff_t>(2 * T * B));
     }
-    w.Write("/meta/log_alpha", log_alpha, {records, T, B});
-    w.Write("/meta/logit_beta1", logit_beta1, {records, T, B});
-    w.Write("/meta/train_loss", train);
-    w.Write("/meta/valid_loss", valid);
-    w.Write("/meta/test_loss", test);
-    w.Write("/meta/test_error", error);
-    w.Write("/meta/hypergradient_norm", norms);
-    w.WriteInts("/meta/reversal_exact", exact);
-    w.Write("/meta/info_bits_per_param_per_step", bits);
-    w.Write("/meta/buffer_bytes", buffer_bytes);
-    w.Write("/meta/max_second_moment", max_s);
+    WriteMetaCurves(w, {.train_loss = train,
+                        .valid_loss = valid,
+                        .test_loss = test,
+                        .test_error = error,
+                        .hypergradient_norm = norms,
+                        .reversal_exact = exact,
+                        .more = {{"log_alpha", log_alpha, {records, T, B}},
+                                 {"logit_beta1", logit_beta1, {records, T, B}},
+                                 {"info_bits_per_param_per_step", bits},
+                                 {"buffer_bytes", buffer_bytes},
+                                 {"max_second_moment", max_s}}});
     w.Write("/initial/d_beta2", first_d_beta2, {T, B});
     w.WriteScalar("/initial/d_eps", first_d_eps[0]);
     w.SetAttribute("/initial", "meaning",

@@ -19,6 +19,7 @@
 #include "common/experiment.h"
 #include "common/fig2_problem.h"
 #include "common/learning_rate_search.h"
+#include "common/meta_curves.h"
 #include "common/mnist_source.h"
 #include "common/progress.h"
 #include "meta/meta_optimizers.h"
@@ -98,16 +99,16 @@ int Run(const ExperimentOptions& options, const std::string& mnist_dir, const Pr
 
   const std::size_t records = meta_iters + 1;
   WriteResult(options, "fig02_schedules", provenance, [&](H5Writer& w) {
-    w.Write("/meta/log_alpha", rec_alpha, {records, T, B});
-    w.Write("/meta/logit_gamma", rec_gamma, {records, T, B});
-    w.Write("/meta/log_init_scale", rec_scale, {records, B});
-    w.Write("/meta/train_loss", train);
-    w.Write("/meta/valid_loss", valid);
-    w.Write("/meta/test_loss", test);
-    w.Write("/meta/test_error", error);
-    w.Write("/meta/hypergradient_norm", norms);
-    w.WriteInts("/meta/reversal_exact", exact);
-    w.Write("/meta/batch_loss_curve", batch_curves, {meta_iters, T});
+    WriteMetaCurves(w, {.train_loss = train,
+                        .valid_loss = valid,
+                        .test_loss = test,
+                        .test_error = error,
+                        .hypergradient_norm = norms,
+                        .reversal_exact = exact,
+                        .more = {{"log_alpha", rec_alpha, {records, T, B}},
+                                 {"logit_gamma", rec_gamma, {records, T, B}},
+                                 {"log_init_scale", rec_scale, {records, B}},
+                                 {"batch_loss_curve", batch_curves, {meta_iters, T}}}});
     w.Write("/curves/initial", initial_curve);
     w.Write("/curves/final", final_curve);
     search.Write(w);
