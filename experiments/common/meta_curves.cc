@@ -4,6 +4,15 @@
 
 namespace hypergrad::experiments {
 
+MetaCurves RunLosses::Curves() const {
+  MetaCurves curves;
+  curves.train_loss = train_loss;
+  curves.valid_loss = valid_loss;
+  curves.test_loss = test_loss;
+  curves.test_error = test_error;
+  return curves;
+}
+
 void WriteMetaCurves(H5Writer& w, const MetaCurves& curves) {
   if (!curves.train_loss_meaning.empty() && !curves.train_loss) {
     throw std::invalid_argument("WriteMetaCurves: a meaning for /meta/train_loss, which is not set");

@@ -33,6 +33,21 @@ struct MetaCurves {
   std::vector<MetaRecord> more;
 };
 
+// The losses of a target's runs, one value per run in order, from runs that report train_loss,
+// valid_loss, test_loss and test_error (Fig2Run, Fig2AdamRun).
+struct RunLosses {
+  std::vector<double> train_loss, valid_loss, test_loss, test_error;
+  template <class Run>
+  void Append(const Run& run) {
+    train_loss.push_back(run.train_loss);
+    valid_loss.push_back(run.valid_loss);
+    test_loss.push_back(run.test_loss);
+    test_error.push_back(run.test_error);
+  }
+  // MetaCurves with these four set (viewing this object's vectors) and nothing else.
+  MetaCurves Curves() const;
+};
+
 // Writes /meta/train_loss, valid_loss, test_loss, test_error, hypergradient_norm (float64,
 // 1-D) and reversal_exact (int64, 1-D) for those set, in that order, train_loss's meaning, then
 // `more` in its order, each with its meaning. std::invalid_argument, before writing anything,

@@ -1,6 +1,6 @@
 // WriteMetaCurves (experiments/common/meta_curves.h), read back through HDF5's own API: the set
 // curves under /meta with their types, unset ones absent, the records' shapes and meanings, and
-// the errors raised before anything is written.
+// the errors raised before anything is written; RunLosses' curves.
 #include "common/meta_curves.h"
 
 #include <gtest/gtest.h>
@@ -82,6 +82,28 @@ TEST_F(MetaCurvesTest, ASetEmptyCurveIsWrittenEmpty) {
   }
   EXPECT_TRUE(Exists("/meta/valid_loss"));
   EXPECT_TRUE(ReadH5Doubles(path_, "/meta/valid_loss").empty());
+}
+
+TEST(RunLosses, AppendsEachRunsLossesAndViewsThemAsTheFourCurves) {
+  struct Run {
+    double train_loss, valid_loss, test_loss, test_error;
+  };
+  RunLosses losses;
+  losses.Append(Run{1.0, 2.0, 3.0, 0.5});
+  losses.Append(Run{1.5, 2.5, 3.5, 0.25});
+  EXPECT_EQ(losses.train_loss, (std::vector<double>{1.0, 1.5}));
+  EXPECT_EQ(losses.valid_loss, (std::vector<double>{2.0, 2.5}));
+  EXPECT_EQ(losses.test_loss, (std::vector<double>{3.0, 3.5}));
+  EXPECT_EQ(losses.test_error, (std::vector<double>{0.5, 0.25}));
+  const MetaCurves curves = losses.Curves();
+  ASSERT_TRUE(curves.train_loss && curves.valid_loss && curves.test_loss && curves.test_error);
+  EXPECT_EQ(curves.train_loss->data(), losses.train_loss.data());
+  EXPECT_EQ(curves.valid_loss->data(), losses.valid_loss.data());
+  EXPECT_EQ(curves.test_loss->data(), losses.test_loss.data());
+  EXPECT_EQ(curves.test_error->data(), losses.test_error.data());
+  EXPECT_EQ(curves.test_error->size(), 2u);
+  EXPECT_FALSE(curves.hypergradient_norm || curves.reversal_exact);
+  EXPECT_TRUE(curves.train_loss_meaning.empty() && curves.more.empty());
 }
 
 TEST_F(MetaCurvesTest, BadRequestsThrowBeforeWritingAnything) {
