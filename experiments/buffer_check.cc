@@ -32,7 +32,7 @@
 #include "common/cli_checks.h"
 #include "common/guarded_main.h"
 #include "common/progress.h"
-#include "optimizers/algorithm3.h"
+#include "reversible/algorithm3.h"
 #include "optimizers/registry.h"
 #include "random/random.h"
 

@@ -7,7 +7,7 @@
 #include <cmath>
 #include <vector>
 
-#include "optimizers/algorithm3.h"
+#include "reversible/algorithm3.h"
 #include "random/random.h"
 
 namespace hypergrad {

@@ -20,7 +20,7 @@
 #include <string_view>
 #include <vector>
 
-#include "optimizers/exact_optimizer.h"
+#include "reversible/exact_optimizer.h"
 #include "models/model.h"
 #include "trajectories/trajectory.h"
 

@@ -34,7 +34,7 @@
 #include <vector>
 
 #include "runtime/blas_threads.h"
-#include "optimizers/algorithm3.h"
+#include "reversible/algorithm3.h"
 #include "arithmetic/fixed_point.h"
 #include "buffers/info_buffer.h"
 #include "models/mlp.h"

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "trajectories/checkpointing.h"
-#include "optimizers/algorithm3.h"
+#include "reversible/algorithm3.h"
 #include "trajectories/fixed_point_trajectory.h"
 
 namespace hypergrad {

@@ -25,7 +25,7 @@
 #include <string_view>
 #include <vector>
 
-#include "optimizers/exact_optimizer.h"
+#include "reversible/exact_optimizer.h"
 #include "buffers/info_buffer.h"
 
 namespace hypergrad {

@@ -6,7 +6,7 @@
 #include <cmath>
 
 #include "buffers/exact_buffer.h"
-#include "optimizers/algorithm3.h"
+#include "reversible/algorithm3.h"
 #include "support/buffer_ops.h"
 
 namespace hypergrad {

@@ -24,7 +24,7 @@
 
 #include "buffers/ans_buffer.h"
 #include "buffers/exact_buffer.h"
-#include "optimizers/algorithm3.h"
+#include "reversible/algorithm3.h"
 #include "arithmetic/fixed_point.h"
 #include "buffers/info_buffer.h"
 

@@ -23,8 +23,8 @@
 //
 // RMSprop *without* momentum has no such form: its position update w ← w − α·g/√s needs g_t,
 // which needs w_t, the very value being recovered, so it cannot be undone without storing w.
-#ifndef HYPERGRAD_OPTIMIZERS_EXACT_OPTIMIZER_H_
-#define HYPERGRAD_OPTIMIZERS_EXACT_OPTIMIZER_H_
+#ifndef HYPERGRAD_REVERSIBLE_EXACT_OPTIMIZER_H_
+#define HYPERGRAD_REVERSIBLE_EXACT_OPTIMIZER_H_
 
 #include <cstddef>
 #include <memory>
@@ -153,4 +153,4 @@ class ExactOptimizer {
 
 }  // namespace hypergrad
 
-#endif  // HYPERGRAD_OPTIMIZERS_EXACT_OPTIMIZER_H_
+#endif  // HYPERGRAD_REVERSIBLE_EXACT_OPTIMIZER_H_

@@ -1,4 +1,4 @@
-#include "optimizers/algorithm3.h"
+#include "reversible/algorithm3.h"
 
 #include <algorithm>
 #include <bit>

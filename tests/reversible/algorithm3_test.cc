@@ -1,5 +1,5 @@
 // Algorithm 3 on fixed-point vectors, with both information buffers (reference notes §2, §10).
-#include "optimizers/algorithm3.h"
+#include "reversible/algorithm3.h"
 
 #include <gtest/gtest.h>
 

@@ -1,7 +1,7 @@
 // Algorithm 3: exact multiplication of a fixed-point vector by the momentum ratio n/d, with the
 // information it destroys saved in an information buffer, and its exact inverse.
-#ifndef HYPERGRAD_OPTIMIZERS_ALGORITHM3_H_
-#define HYPERGRAD_OPTIMIZERS_ALGORITHM3_H_
+#ifndef HYPERGRAD_REVERSIBLE_ALGORITHM3_H_
+#define HYPERGRAD_REVERSIBLE_ALGORITHM3_H_
 
 #include <span>
 
@@ -60,4 +60,4 @@ void DivideByRatio(MomentVector& v, std::span<const MomentumRatio> ratios, InfoB
 
 }  // namespace hypergrad
 
-#endif  // HYPERGRAD_OPTIMIZERS_ALGORITHM3_H_
+#endif  // HYPERGRAD_REVERSIBLE_ALGORITHM3_H_
