@@ -5,20 +5,29 @@
 // m_0 = s_0 = 0, bias-corrected, ε added to √ŝ), one α (and γ, or β1, β2) for every block and
 // iteration, initial weights exp(log-init-scale)·N(0, 1) from --seed or read from --w0; then
 // runs training backwards. Objective: mean cross-entropy on all N training images at w_T (no L2).
+// --log-l2 X adds the training penalty Σ_k λ_k w_k², λ_k = exp(X) for every parameter, one log λ
+// per block (the objective stays without it), and its hypergradient /d_log_l2 (B values).
+// --estimator NAME (SGD only, but exact) estimates the hypergradients instead with an estimator
+// of lib/estimators/ (registry.h), its flags --truncation, --terms, --samples, --sigma.
 //
 // Datasets, SGD: /w_T, /v_T, /loss_final, /d_w0, /d_v0, /d_alpha and /d_gamma; Adam: /w_T,
 // /m_T, /s_T, /loss_final, /d_w0, /d_m0, /d_s0, /d_alpha, /d_beta1, /d_beta2 and /d_eps. The
 // schedule entries are T × blocks, with respect to the values themselves (not their logs).
-// Attributes: reversal_exact, optimizer, every setting, provenance.
+// An estimator other than exact writes the same names, leaving out those it gives no signal for
+// (listed in the attribute not_applicable), and /w_T, /v_T, /loss_final of the same fixed-point run.
+// Attributes: reversal_exact (exact only), optimizer, estimator and its settings, every setting,
+// provenance.
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cmath>
 #include <iostream>
+#include <optional>
 
 #include "common/cli_checks.h"
 #include "common/guarded_main.h"
 #include "common/mnist_source.h"
 #include "common/progress.h"
+#include "common/tool_estimator.h"
 #include "common/tool_run.h"
 #include "models/mlp.h"
 #include "random/random.h"
@@ -49,7 +58,38 @@ struct Options {
   unsigned threads = 1;
   std::string tanh = "libm";
   bool quiet = false;
+  EstimatorChoice estimator;      // --estimator and its flags
+  std::optional<double> log_l2;   // --log-l2: log λ of every block
 };
+
+// The SGD run of `model` as an estimator's problem: constant α and γ, v_0 = 0, the objective the
+// mean NLL on all training rows (no penalty, so no direct term in θ); θ = λ per parameter
+// (`l2`, empty without --log-l2), each value a new Mlp like `model` with that penalty.
+EstimatorProblem SgdProblem(std::shared_ptr<const Mlp> model, const MlpOptions& options,
+                            std::shared_ptr<const Dataset> data, const ParameterBlocks& blocks,
+                            const BatchSchedule& batches, std::size_t iters, double alpha,
+                            double gamma, std::vector<double> w0, const std::vector<double>& l2) {
+  EstimatorProblem p;
+  p.model = model;
+  p.blocks = blocks;
+  p.schedule = SgdSchedule::Constant(iters, blocks.num_blocks(), alpha, gamma);
+  p.batches = batches;
+  p.v0.assign(w0.size(), 0.0);
+  p.w0 = std::move(w0);
+  p.objective = [model](std::span<const double> w, std::span<double> d_w, std::span<double> d_theta) {
+    for (double& x : d_theta) x = 0.0;
+    return model->Evaluate(w, model->data(), d_w).nll;
+  };
+  if (!l2.empty()) {
+    p.theta = l2;
+    p.make_model = [options, data](std::span<const double> theta) {
+      MlpOptions o = options;
+      o.l2.assign(theta.begin(), theta.end());
+      return std::shared_ptr<const Model>(std::make_shared<const Mlp>(o, data));
+    };
+  }
+  return p;
+}
 
 int Run(const Options& o, const Provenance& provenance) {
   const MlpLayout layout = MlpLayout::Parse(o.layers);
@@ -71,7 +111,12 @@ int Run(const Options& o, const Provenance& provenance) {
                                 " exceeds --train-size " + std::to_string(data->rows));
   }
 
-  auto model = std::make_shared<const Mlp>(MlpOptions{layout.sizes(), {}, false, false, o.threads, ParseTanhKernel(o.tanh)}, data);
+  // --log-l2: λ = exp(X) for every parameter, θ = λ (one value per parameter; BlockLogL2 sums
+  // them to one log λ per block).
+  const std::vector<double> l2 = o.log_l2 ? std::vector<double>(layout.num_params(), std::exp(*o.log_l2))
+                                          : std::vector<double>();
+  const MlpOptions mlp_options{layout.sizes(), l2, !l2.empty(), false, o.threads, ParseTanhKernel(o.tanh)};
+  auto model = std::make_shared<const Mlp>(mlp_options, data);
   const std::size_t n = model->num_params();
   const ParameterBlocks blocks =
       o.blocks == "layer-params" ? layout.LayerParamBlocks() : ParameterBlocks::Single(n);
@@ -103,27 +148,54 @@ int Run(const Options& o, const Provenance& provenance) {
   const std::vector<std::size_t> schedule_shape = {o.iters, blocks.num_blocks()};
   const OptimizerInfo& optimizer = FindOptimizer(o.optimizer_flags.optimizer);
   const std::map<std::string, double> settings = o.optimizer_flags.Chosen();
-  const ToolRun tool = TrainAndReverseWithFlags(optimizer, settings, model, blocks, batches,
-                                                o.iters, alpha, w0, training, forward, reverse);
-  const RunOutcome& outcome = tool.outcome;
-  const Hypergradients& h = outcome.hypergradients;
-  // Every hypergradient by its name: /d_w0, /d_alpha, /d_<moment>0, /d_<schedule>, /d_<scalar>.
-  writer.Write("/w_T", outcome.w_T);
-  writer.WriteScalar("/loss_final", outcome.f);
-  writer.Write("/d_w0", h.d_w0);
-  writer.Write("/d_alpha", h.d_alpha, schedule_shape);
-  for (std::size_t i = 0; i < h.d_u0.size(); ++i) {
-    const auto u_T = std::span(outcome.u_T).subspan(i * n, n);
-    writer.Write("/" + h.d_u0[i].name + "_T", std::vector<double>(u_T.begin(), u_T.end()));
-    writer.Write("/d_" + h.d_u0[i].name + "0", h.d_u0[i].values);
+  const EstimatorFlags estimator_flags =
+      ResolveEstimatorFlags(o.estimator, o.seed, o.optimizer_flags.optimizer);
+  double loss_final = 0.0;
+  bool exact = true;  // the exact pass's reversal check; other estimators check none
+  std::vector<std::string> not_applicable;
+  if (o.estimator.name == "exact") {
+    const ToolRun tool = TrainAndReverseWithFlags(optimizer, settings, model, blocks, batches,
+                                                  o.iters, alpha, w0, training, forward, reverse);
+    const RunOutcome& outcome = tool.outcome;
+    const Hypergradients& h = outcome.hypergradients;
+    // Every hypergradient by its name: /d_w0, /d_alpha, /d_<moment>0, /d_<schedule>, /d_<scalar>.
+    writer.Write("/w_T", outcome.w_T);
+    writer.WriteScalar("/loss_final", outcome.f);
+    writer.Write("/d_w0", h.d_w0);
+    writer.Write("/d_alpha", h.d_alpha, schedule_shape);
+    for (std::size_t i = 0; i < h.d_u0.size(); ++i) {
+      const auto u_T = std::span(outcome.u_T).subspan(i * n, n);
+      writer.Write("/" + h.d_u0[i].name + "_T", std::vector<double>(u_T.begin(), u_T.end()));
+      writer.Write("/d_" + h.d_u0[i].name + "0", h.d_u0[i].values);
+    }
+    for (const NamedValues& d : h.d_schedules) writer.Write("/d_" + d.name, d.values, schedule_shape);
+    for (const NamedValues& d : h.d_scalars) writer.WriteScalar("/d_" + d.name, d.values[0]);
+    if (!l2.empty()) writer.Write("/d_log_l2", BlockLogL2(blocks, l2, h.d_theta));
+    writer.SetAttribute("/", "info_bits", outcome.information_bits);
+    writer.SetAttribute("/", "reversal_exact", h.reversal.exact);
+    loss_final = outcome.f;
+    exact = h.reversal.exact;
+  } else {
+    // SGD (ResolveEstimatorFlags refused the others): the estimator, then the state of the
+    // fixed-point run it estimates the hypergradients of.
+    const EstimatorProblem problem = SgdProblem(model, mlp_options, data, blocks, batches, o.iters,
+                                                alpha, settings.at("gamma"), w0, l2);
+    EstimatorFlags flags = estimator_flags;
+    flags.exact_options = TrainingOptions{ReversalMethod::kReversible, ParseBufferKind(o.buffer)};
+    flags.exact_options.threads = o.threads;
+    if (!o.quiet) std::cerr << "hypergrad: running estimator " << o.estimator.name << "\n";
+    const EstimatedHypergradients estimate = MakeEstimator(o.estimator.name, flags)->Estimate(problem);
+    const TrainedState state = TrainFixedPoint(problem, flags.exact_options);
+    writer.Write("/w_T", state.w_T);
+    writer.WriteScalar("/loss_final", state.loss_final);
+    writer.Write("/v_T", state.v_T);
+    not_applicable = WriteEstimate(writer, estimate, problem, l2);
+    loss_final = state.loss_final;
   }
-  for (const NamedValues& d : h.d_schedules) writer.Write("/d_" + d.name, d.values, schedule_shape);
-  for (const NamedValues& d : h.d_scalars) writer.WriteScalar("/d_" + d.name, d.values[0]);
-  writer.SetAttribute("/", "info_bits", outcome.information_bits);
-  writer.SetAttribute("/", "reversal_exact", h.reversal.exact);
   for (const auto& [name, value] : settings) writer.SetAttribute("/", name, value);
-  const double loss_final = outcome.f;
-  const bool exact = h.reversal.exact;
+  WriteEstimatorAttributes(writer, o.estimator.name, estimator_flags);
+  writer.SetAttribute("/", "not_applicable", JoinNames(not_applicable));
+  if (o.log_l2) writer.SetAttribute("/", "log_l2", *o.log_l2);
   writer.SetAttribute("/", "optimizer", o.optimizer_flags.optimizer);
   writer.SetAttribute("/", "layers", o.layers);
   writer.SetAttribute("/", "train_size", static_cast<std::int64_t>(o.train_size));
@@ -149,9 +221,11 @@ int Run(const Options& o, const Provenance& provenance) {
   writer.Commit();
 
   if (!o.quiet) {
-    std::cerr << "hypergrad: wrote " << o.out << " (final training loss " << loss_final
-              << ", reversal " << (exact ? "exact" : "NOT exact") << ")\n";
+    std::cerr << "hypergrad: wrote " << o.out << " (final training loss " << loss_final;
+    if (o.estimator.name == "exact") std::cerr << ", reversal " << (exact ? "exact" : "NOT exact");
+    std::cerr << ")\n";
   }
+  if (o.estimator.name != "exact") return 0;  // no reversal checked
   return ReversalVerdict("hypergrad", exact, "recover the initial state exactly");
 }
 
@@ -192,6 +266,12 @@ int main(int argc, char** argv) {
       ->check(RealNumber(-50.0, 10.0))
       ->capture_default_str();
   AddOptimizerOptions(app, o.optimizer_flags);
+  AddEstimatorOptions(app, o.estimator);
+  app.add_option("--log-l2", o.log_l2,
+                 "train with the L2 penalty sum_k exp(X)·w_k², one log penalty X per block (the "
+                 "objective stays without it) and write its hypergradient /d_log_l2 (one value per "
+                 "block); without it, no penalty")
+      ->check(RealNumber(-50.0, 10.0));
   app.add_option("--log-init-scale", o.log_init_scale,
                  "initial weights are exp(s)·N(0, 1)")
       ->check(RealNumber(-50.0, 5.0))
@@ -218,6 +298,8 @@ int main(int argc, char** argv) {
   app.add_flag("--quiet", o.quiet, "no progress lines on stderr");
   return hypergrad::experiments::GuardedMain(
       app, argc, argv, [&] {
+        // Before the run and before any file: a wrong estimator flag writes nothing.
+        hypergrad::experiments::ResolveEstimatorFlags(o.estimator, o.seed, o.optimizer_flags.optimizer);
         hypergrad::CheckResultPath(o.out);  // before the run, not after it
         return hypergrad::experiments::Run(o, provenance);
       });
