@@ -4,7 +4,7 @@
 #include <cstdio>
 #include <stdexcept>
 
-#include "reversible_sgd.h"
+#include "optimizers/reversible_sgd.h"
 
 namespace hypergrad::experiments {
 
