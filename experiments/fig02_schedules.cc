@@ -19,6 +19,7 @@
 #include "common/experiment.h"
 #include "common/fig2_problem.h"
 #include "common/learning_rate_search.h"
+#include "common/meta_curves.h"
 #include "common/mnist_source.h"
 #include "common/progress.h"
 #include "meta/meta_optimizers.h"
@@ -42,17 +43,15 @@ int Run(const ExperimentOptions& options, const std::string& mnist_dir, const Pr
   AuthorsAdam meta(kMetaStep);
   // Records 0 … K−1: the hyperparameters of run k and its results; record K: the final
   // hyperparameters (after K updates) with run K−1's losses (as the authors' code).
-  std::vector<double> rec_alpha, rec_gamma, rec_scale, train, valid, test, error, norms, batch_curves;
+  std::vector<double> rec_alpha, rec_gamma, rec_scale, norms, batch_curves;
+  RunLosses losses;
   std::vector<double> initial_curve, final_curve;
   std::vector<std::int64_t> exact;
   auto record = [&](const ScheduleHyperparameters& h, const Fig2Run& r) {
     rec_alpha.insert(rec_alpha.end(), h.log_alpha.begin(), h.log_alpha.end());
     rec_gamma.insert(rec_gamma.end(), h.logit_gamma.begin(), h.logit_gamma.end());
     rec_scale.insert(rec_scale.end(), h.log_init_scale.begin(), h.log_init_scale.end());
-    train.push_back(r.train_loss);
-    valid.push_back(r.valid_loss);
-    test.push_back(r.test_loss);
-    error.push_back(r.test_error);
+    losses.Append(r);
   };
   Progress progress("fig02 meta-iterations", meta_iters, !options.quiet, 0.0);
   Fig2Run last;
@@ -98,16 +97,14 @@ int Run(const ExperimentOptions& options, const std::string& mnist_dir, const Pr
 
   const std::size_t records = meta_iters + 1;
   WriteResult(options, "fig02_schedules", provenance, [&](H5Writer& w) {
-    w.Write("/meta/log_alpha", rec_alpha, {records, T, B});
-    w.Write("/meta/logit_gamma", rec_gamma, {records, T, B});
-    w.Write("/meta/log_init_scale", rec_scale, {records, B});
-    w.Write("/meta/train_loss", train);
-    w.Write("/meta/valid_loss", valid);
-    w.Write("/meta/test_loss", test);
-    w.Write("/meta/test_error", error);
-    w.Write("/meta/hypergradient_norm", norms);
-    w.WriteInts("/meta/reversal_exact", exact);
-    w.Write("/meta/batch_loss_curve", batch_curves, {meta_iters, T});
+    MetaCurves curves = losses.Curves();
+    curves.hypergradient_norm = norms;
+    curves.reversal_exact = exact;
+    curves.more = {{"log_alpha", rec_alpha, {records, T, B}},
+                   {"logit_gamma", rec_gamma, {records, T, B}},
+                   {"log_init_scale", rec_scale, {records, B}},
+                   {"batch_loss_curve", batch_curves, {meta_iters, T}}};
+    WriteMetaCurves(w, curves);
     w.Write("/curves/initial", initial_curve);
     w.Write("/curves/final", final_curve);
     search.Write(w);

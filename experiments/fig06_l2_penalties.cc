@@ -16,6 +16,7 @@
 #include <iostream>
 
 #include "common/experiment.h"
+#include "common/meta_curves.h"
 #include "common/mnist_source.h"
 #include "common/progress.h"
 #include "meta/hyperparams.h"
@@ -92,15 +93,15 @@ int Run(const ExperimentOptions& options, const std::string& mnist_dir, const Pr
     w.Write("/l2", snapshots, {meta_iters, n});
     w.Write("/final_log_l2", log_l2);
     w.Write("/streams/w0_first", std::vector<double>(w0.begin(), w0.begin() + 8));
-    w.Write("/meta/train_loss", train_loss);
-    w.Write("/meta/valid_loss", valid_loss);
-    w.Write("/meta/test_loss", test_loss);
-    w.Write("/meta/test_error", test_error);
-    w.Write("/meta/meta_loss", meta_loss);
-    w.Write("/meta/hypergradient_norm", norms);
-    w.WriteInts("/meta/reversal_exact", exact);
+    WriteMetaCurves(w, {.train_loss = train_loss,
+                        .valid_loss = valid_loss,
+                        .test_loss = test_loss,
+                        .test_error = test_error,
+                        .hypergradient_norm = norms,
+                        .reversal_exact = exact,
+                        .train_loss_meaning = "training loss including the L2 penalty, all 10,000 images, at w_T",
+                        .more = {{"meta_loss", meta_loss}}});
     w.SetAttribute("/l2", "meaning", "lambda used in run k (row k), per parameter in the layout W0 (784 x 10, row-major), b0");
-    w.SetAttribute("/meta/train_loss", "meaning", "training loss including the L2 penalty, all 10,000 images, at w_T");
     w.SetAttribute("/", "iters", kIters);
     w.SetAttribute("/", "meta_iters", meta_iters);
     w.SetAttribute("/", "alpha", kAlpha);

@@ -25,6 +25,7 @@
 #include <numeric>
 
 #include "common/experiment.h"
+#include "common/meta_curves.h"
 #include "common/mnist_source.h"
 #include "common/progress.h"
 #include "data/omniglot.h"
@@ -228,12 +229,12 @@ int Run(const ExperimentOptions& options, const std::string& zip, const Provenan
   for (const auto& name : names) comparison_names += (comparison_names.empty() ? "" : ",") + name;
   WriteResult(options, "fig08_09_omniglot", provenance, [&](H5Writer& w) {
     w.Write("/examples", examples, {kTasks, 15, 28, 28});
-    w.Write("/meta/sharing", sharing_history, {meta_iters + 1, kLayerCount, kTasks, kTasks});
-    w.Write("/meta/valid_loss", valid_loss);
-    w.Write("/meta/train_loss", train_loss);
-    w.Write("/meta/hypergradient_norm", norms);
-    w.Write("/meta/inner_loss_curve", inner_curves, {meta_iters, iters});
-    w.WriteInts("/meta/reversal_exact", exact);
+    WriteMetaCurves(w, {.train_loss = train_loss,
+                        .valid_loss = valid_loss,
+                        .hypergradient_norm = norms,
+                        .reversal_exact = exact,
+                        .more = {{"sharing", sharing_history, {meta_iters + 1, kLayerCount, kTasks, kTasks}},
+                                 {"inner_loss_curve", inner_curves, {meta_iters, iters}}}});
     std::vector<double> compared;
     for (const auto& s : settings) compared.insert(compared.end(), s.begin(), s.end());
     w.Write("/comparison/sharing", compared, {settings.size(), kLayerCount, kTasks, kTasks});
