@@ -1,6 +1,7 @@
 // Figs 2, 3 and 5 (one run): 1,608 hyperparameters of a 784-50-50-50-10 network (a learning
 // rate and a momentum per iteration and per parameter block, and an initial scale per block)
-// optimized by their exact hypergradient (reference notes §Figs 2, 3, 5).
+// optimized by their exact hypergradient (the authors' experiments/Feb_3_training_schedules/
+// 3_adam_50/experiment.py).
 //
 // Settings                 paper                        authors' code (followed)
 //   network                "4 layers, 784, 50, 50, 50"  [784, 50, 50, 50, 10], tanh

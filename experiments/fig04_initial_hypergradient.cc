@@ -1,6 +1,7 @@
 // Fig 4: the hypergradient of the training loss at the *initial* hyperparameters of Fig 2 with
-// respect to each learning rate (per iteration and weight block), averaged over random seeds
-// (reference notes §Fig 4). Also the momentum and initial-scale hypergradients.
+// respect to each learning rate (per iteration and weight block), averaged over random seeds (the
+// authors' experiments/Feb_3_training_schedules/5_initial_gradient/experiment.py). Also the
+// momentum and initial-scale hypergradients.
 //
 // Settings                 paper                        authors' code
 //   seeds                  100                          50: runs k = 0 … 49, RandomState((0, k))

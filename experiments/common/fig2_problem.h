@@ -1,7 +1,7 @@
-// The training problem of Figs 2–5 (reference notes §Figs 2, 3, 5): a 784-50-50-50-10 tanh
-// network on the first 10,000 MNIST training images (mean image of the 60,000 subtracted),
-// T = 100 iterations of batches of 200 drawn with replacement, per-block schedules for the
-// 8 blocks (weights and biases of each layer), w_0 = exp(log s_block)·N(0, 1), v_0 = 0.
+// The training problem of Figs 2–5 (the authors' experiments/Feb_3_training_schedules/): a
+// 784-50-50-50-10 tanh network on the first 10,000 MNIST training images (mean image of the 60,000
+// subtracted), T = 100 iterations of batches of 200 drawn with replacement, per-block schedules for
+// the 8 blocks (weights and biases of each layer), w_0 = exp(log s_block)·N(0, 1), v_0 = 0.
 // Meta-objective: mean NLL on all 10,000 *training* images at w_T (as the authors' code).
 #ifndef HYPERGRAD_EXPERIMENTS_COMMON_FIG2_PROBLEM_H_
 #define HYPERGRAD_EXPERIMENTS_COMMON_FIG2_PROBLEM_H_

@@ -91,11 +91,11 @@ struct MomentumRatio {
   bool operator==(const MomentumRatio&) const = default;
 };
 
-// The authors' rule (reference notes §2.1): d = ⌊65536 / ⌊γ + 1⌋⌋, n = trunc(γ·d + 1) computed in
-// double, i.e. n = ⌊γ·65536⌋ + 1 for 0 < γ < 1. The applied factor n/d is therefore slightly
-// larger than γ (by at most 2^-16): 0.9 → 58983/65536, 0.5 → 32769/65536, 1.01 → 33096/32768;
-// γ ≥ 65535/65536 gives n = d (exactly 1). Everything other than the multiply itself
-// ((1 − γ)·g, all hypergradients) keeps using the floating-point γ.
+// The authors' rule (float_to_rational, hypergrad/exact_rep.py): d = ⌊65536 / ⌊γ + 1⌋⌋, n =
+// trunc(γ·d + 1) computed in double, i.e. n = ⌊γ·65536⌋ + 1 for 0 < γ < 1. The applied factor n/d
+// is therefore slightly larger than γ (by at most 2^-16): 0.9 → 58983/65536, 0.5 → 32769/65536,
+// 1.01 → 33096/32768; γ ≥ 65535/65536 gives n = d (exactly 1). Everything other than the multiply
+// itself ((1 − γ)·g, all hypergradients) keeps using the floating-point γ.
 // Input: 0 < γ < 65535 (larger values would need a denominator below 2).
 // Output: 1 ≤ n ≤ 65536 and 1 ≤ d ≤ 65536.
 // Throws std::invalid_argument naming the value if γ is out of range or NaN.

@@ -1,4 +1,4 @@
-// Hyperparameter transforms used by the figures, and their chain rule (reference notes §4):
+// Hyperparameter transforms used by the figures, and their chain rule:
 // α = exp(log α), γ = logistic(u), initial weights w_0 = exp(log s_block)·ε for a fixed ε,
 // λ = exp(log λ). The meta-optimizers work on the unconstrained values.
 #ifndef HYPERGRAD_META_HYPERPARAMS_H_

@@ -11,7 +11,8 @@
 
 namespace hypergrad {
 
-// v_i ← v_i · n_i / d_i exactly, per element i, in the paper's order (reference notes §2.2):
+// v_i ← v_i · n_i / d_i exactly, per element i, in the paper's order (the authors' rational_mul,
+// hypergrad/exact_rep.py):
 //   B ← B·d + (c mod d);  c ← c div d;  c ← c·n;  c ← c + (B mod n);  B ← B div n
 // with floor division and non-negative modulo. `ratios` has one entry per element of v, or a
 // single entry used for all. `buffer` must have v.size() elements.

@@ -74,7 +74,7 @@ TEST(FixedDivisorTest, EqualsFloorDivModOverTheWholeInt64Range) {
   }
 }
 
-// The table of reference notes §2.1.
+// The n/d that the authors' float_to_rational (hypergrad/exact_rep.py) gives for these γ.
 TEST(MomentumToRatioTest, ReproducesTheAuthorsTable) {
   struct Case { double gamma; std::uint32_t n, d; };
   for (const Case& k : {Case{0.5, 32769, 65536}, Case{0.9, 58983, 65536},

@@ -1,16 +1,15 @@
-// libFuzzer target: the information buffers and Algorithm 3 against a big-integer reference
-// model (reference notes §2). Each input is a program: a buffer kind, a vector of values over
-// the whole int64 range (or, for about half the inputs, chosen from the input's size, 128-bit
-// fixed point over the whole int128 range: Adam's moments), then a random interleaving of pushes, pops (radices 1 … 2^16 + 1),
-// multiplies and divides by per-element ratios n/d (1 … 2^16 + 1, where 2^16 + 1 must be
-// refused). Checked at every step: the exact buffer pops what the model pops; Algorithm 3 gives
-// the model's result, or overflows exactly when the model's result leaves (−2^63, 2^63) (or
-// (−2^127, 2^127)) and
-// then changes nothing. At the end every operation is undone in reverse order: the values and
-// an empty buffer must come back bit for bit, for both buffers. Algorithm 3 runs in its
-// parallel form (1 to 3 threads, pieces of 1 to 3 elements, chosen from the input's size so
-// that the inputs' meaning is unchanged) beside a one-thread shadow run: values, buffer
-// contents and errors must be the same after every operation.
+// libFuzzer target: the information buffers and Algorithm 3 against a big-integer reference model
+// (push: B ← B·M + N; pop: N = B mod M, B ← ⌊B / M⌋). Each input is a program: a buffer kind, a
+// vector of values over the whole int64 range (or, for about half the inputs, chosen from the
+// input's size, 128-bit fixed point over the whole int128 range: Adam's moments), then a random
+// interleaving of pushes, pops (radices 1 … 2^16 + 1), multiplies and divides by per-element ratios
+// n/d (1 … 2^16 + 1, where 2^16 + 1 must be refused). Checked at every step: the exact buffer pops
+// what the model pops; Algorithm 3 gives the model's result, or overflows exactly when the model's
+// result leaves (−2^63, 2^63) (or (−2^127, 2^127)) and then changes nothing. At the end every
+// operation is undone in reverse order: the values and an empty buffer must come back bit for bit,
+// for both buffers. Algorithm 3 runs in its parallel form (1 to 3 threads, pieces of 1 to 3
+// elements, chosen from the input's size so that the inputs' meaning is unchanged) beside a
+// one-thread shadow run: values, buffer contents and errors must be the same after every operation.
 //
 //   make fuzz                      # runs it for FUZZ_SECONDS with a corpus under build-fuzz/
 //   build-fuzz/buffer_fuzz -runs=N # what make test runs (a fixed count)

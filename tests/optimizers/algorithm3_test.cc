@@ -1,4 +1,5 @@
-// Algorithm 3 on fixed-point vectors, with both information buffers (reference notes §2, §10).
+// Algorithm 3 on fixed-point vectors, with both information buffers (the authors'
+// tests/test_exact_rep.py: mul then div restores the exact bits).
 #include "optimizers/algorithm3.h"
 
 #include <gtest/gtest.h>

@@ -1,4 +1,5 @@
-// Exact reversal and hypergradients of ReversibleSgd (reference notes §3, §10).
+// Exact reversal and hypergradients of ReversibleSgd, against central finite differences on the
+// authors' quadratic test problem (their tests/test_grads.py).
 #include "optimizers/reversible_sgd.h"
 
 #include <gmock/gmock.h>
