@@ -1,13 +1,15 @@
 // hypergrad: the hypergradient of one configured training run on MNIST, written to HDF5.
 //
 // Trains [--layers] on the first --train-size MNIST training images with an exactly reversible
-// optimizer (--optimizer): SGD with momentum (reversible_sgd.h) or Adam (reversible_adam.h,
-// m_0 = s_0 = 0, bias-corrected, ε added to √ŝ), one α (and γ, or β1, β2) for every block and
+// optimizer (--optimizer): SGD with momentum (reversible_sgd.h), Adam (reversible_adam.h,
+// m_0 = s_0 = 0, bias-corrected, ε added to √ŝ) or RMSprop with momentum (reversible_rmsprop.h,
+// s_0 = m_0 = 0), one α (and γ; β1, β2; or ρ, μ) for every block and
 // iteration, initial weights exp(log-init-scale)·N(0, 1) from --seed or read from --w0; then
 // runs training backwards. Objective: mean cross-entropy on all N training images at w_T (no L2).
 //
 // Datasets, SGD: /w_T, /v_T, /loss_final, /d_w0, /d_v0, /d_alpha and /d_gamma; Adam: /w_T,
-// /m_T, /s_T, /loss_final, /d_w0, /d_m0, /d_s0, /d_alpha, /d_beta1, /d_beta2 and /d_eps. The
+// /m_T, /s_T, /loss_final, /d_w0, /d_m0, /d_s0, /d_alpha, /d_beta1, /d_beta2 and /d_eps; RMSprop:
+// the same with /d_rho, /d_mu for /d_beta1, /d_beta2. The
 // schedule entries are T × blocks, with respect to the values themselves (not their logs).
 // Attributes: reversal_exact, optimizer, every setting, provenance.
 #include <CLI/CLI.hpp>

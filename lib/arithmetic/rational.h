@@ -84,7 +84,8 @@ class FixedDivisor {
   int shift_;  // log2 m for a power of two (the momentum denominator 2^16), else −1
 };
 
-// The exactly applied momentum factor n/d (numerator, denominator ≤ 2^16).
+// The exactly applied factor n/d of a decay (SGD's γ, Adam's β1, β2, RMSprop's ρ, μ; numerator,
+// denominator ≤ 2^16).
 struct MomentumRatio {
   std::uint32_t n;
   std::uint32_t d;
@@ -102,10 +103,11 @@ struct MomentumRatio {
 MomentumRatio MomentumToRatio(double gamma);
 
 // The one range of a decay that training accepts, at every entry point (the command-line tools'
-// --gamma, --beta1, --beta2 and the Python module's schedules and momentum_ratio): SGD's momentum
-// γ and Adam's β1, β2 must lie in [kMinDecay, kMaxDecay]. γ ≥ 1 makes the velocity grow instead
-// of decay (the weights leave the fixed-point range); γ ≤ 0 has no ratio n/d. Inside the range
-// MomentumToRatio gives 1 ≤ n ≤ d = 65536: 1e-6 → 1/65536 and 0.999999 → 65536/65536.
+// --gamma, --beta1, --beta2, --rho, --mu and the Python module's schedules and momentum_ratio):
+// SGD's momentum γ, Adam's β1, β2 and RMSprop's ρ, μ must lie in [kMinDecay, kMaxDecay]. γ ≥ 1
+// makes the velocity grow instead of decay (the weights leave the fixed-point range); γ ≤ 0 has no
+// ratio n/d. Inside the range MomentumToRatio gives 1 ≤ n ≤ d = 65536: 1e-6 → 1/65536 and 0.999999
+// → 65536/65536.
 inline constexpr double kMinDecay = 1e-6;
 inline constexpr double kMaxDecay = 0.999999;
 

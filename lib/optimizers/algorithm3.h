@@ -1,5 +1,6 @@
-// Algorithm 3: exact multiplication of a fixed-point vector by the momentum ratio n/d, with the
-// information it destroys saved in an information buffer, and its exact inverse.
+// Algorithm 3: exact multiplication of a fixed-point vector by a decay's ratio n/d (SGD's γ, Adam's
+// β1, β2, RMSprop's ρ, μ), with the information it destroys saved in an information buffer, and its
+// exact inverse.
 #ifndef HYPERGRAD_OPTIMIZERS_ALGORITHM3_H_
 #define HYPERGRAD_OPTIMIZERS_ALGORITHM3_H_
 

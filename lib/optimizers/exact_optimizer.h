@@ -109,7 +109,7 @@ class ExactOptimizer {
 
   // "sgd", "adam", "rmsprop": what the tools and result files call it.
   virtual std::string_view name() const = 0;
-  // K, the moment vectors (1 for SGD's velocity, 2 for Adam's m and s).
+  // K, the moment vectors (1 for SGD's velocity, 2 for Adam's m and s and for RMSprop's s and m).
   virtual std::size_t num_moments() const = 0;
   // Moment i's short name (0 ≤ i < K): "v"; "m", "s"; used for result names (d_v0, m_T) and
   // messages ("s of parameter W0[3,4]").

@@ -658,7 +658,8 @@ inside the training loss; their hypergradient is r.d_theta (empty without mixed)
 The callbacks get read-only copies of w and u (safe to keep); their results must be finite
 numbers, else ValueError naming the callback and the step.
 Memory does not grow with T beyond the information buffer (about log2(1/gamma) bits per
-parameter per step). The callbacks must be bit-reproducible. For Adam: adam_hypergradients.)doc");
+parameter per step). The callbacks must be bit-reproducible. For Adam: adam_hypergradients; for RMSprop:
+rmsprop_hypergradients.)doc");
   m.def("adam_hypergradients", &ComputeAdamHypergradients, py::arg("gradient"), py::arg("hvp"),
         py::arg("meta_gradient"), py::arg("w0"), py::arg("alpha"), py::arg("beta1"), py::arg("beta2"),
         py::arg("eps") = 1e-8, py::arg("blocks") = py::none(), py::arg("buffer") = "fast",

@@ -1,14 +1,16 @@
 // How the forward pass's states (w_t and the optimizer's moments u_t: v_t for SGD with momentum,
-// m_t and s_t for Adam) are kept so that the reverse pass can visit them again, newest first.
-// The strategies know the optimizer only through ExactOptimizer (exact_optimizer.h), so each
-// serves every optimizer. Below, "v" stands for all of u. The strategies:
+// m_t and s_t for Adam, s_t and m_t for RMSprop) are kept so that the reverse pass can visit them
+// again, newest first. The strategies know the optimizer only through ExactOptimizer
+// (exact_optimizer.h), so each serves every optimizer. Below, "v" stands for all of u. The
+// strategies:
 //   kReversible:       exact fixed point + information buffer; states are *recomputed* by
-//                      running SGD with momentum backwards (the paper's method; memory does
-//                      not grow with T beyond the buffer).
+//                      running the optimizer backwards (the paper's method, there for SGD with
+//                      momentum; memory does not grow with T beyond the buffer).
 //   kStoredTrajectory: the same fixed-point forward pass, every state saved (the reference: its
 //                      hypergradients must equal the reversible ones bit for bit).
-//   kNaiveFloat:       float64 SGD, reversed by dividing by γ without a buffer (paper §2.2:
-//                      does not recover w_0; kept to show by how much).
+//   kNaiveFloat:       the optimizer in float64, reversed by dividing by its decays (γ; β1, β2;
+//                      ρ, μ) without a buffer (paper §2.2: does not recover w_0; kept to show by
+//                      how much).
 //   kCheckpointed:     the same fixed-point forward pass, a snapshot (w, v and the buffer) every
 //                      k steps (k = ⌈√T⌉ by default); each segment is recomputed once from its
 //                      snapshot during the reverse pass (one extra forward sweep).
@@ -80,7 +82,7 @@ class Trajectory {
 
   // How a strategy that recomputes forward steps gets their inputs: for iteration t at position
   // w, fill c with the iteration's coefficients and g with ∇L(w) (bit-identical to the forward
-  // pass). Set by ReversibleSgd; ignored by strategies that never recompute.
+  // pass). Set by ReversibleTraining; ignored by strategies that never recompute.
   using Replay = std::function<void(std::size_t t, std::span<const double> w, std::span<double> g,
                                     StepCoefficients& c)>;
   virtual void SetReplay(Replay) {}
