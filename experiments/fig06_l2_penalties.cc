@@ -22,6 +22,7 @@
 #include "meta/meta_optimizers.h"
 #include "models/mlp.h"
 #include "optimizers/reversible_sgd.h"
+#include "optimizers/batch_schedule.h"
 
 namespace hypergrad::experiments {
 namespace {

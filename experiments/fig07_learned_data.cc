@@ -22,6 +22,7 @@
 #include "random/numpy_random.h"
 #include "random/random.h"
 #include "optimizers/reversible_sgd.h"
+#include "optimizers/batch_schedule.h"
 
 namespace hypergrad::experiments {
 namespace {

@@ -27,6 +27,7 @@
 #include "arithmetic/fixed_point.h"
 #include "models/mlp.h"
 #include "optimizers/reversible_sgd.h"
+#include "optimizers/batch_schedule.h"
 
 namespace hypergrad::experiments {
 namespace {

@@ -28,6 +28,7 @@
 #include "results/provenance.h"
 #include "optimizers/registry.h"
 #include "optimizers/reversible_sgd.h"
+#include "optimizers/batch_schedule.h"
 
 namespace hypergrad::experiments {
 namespace {

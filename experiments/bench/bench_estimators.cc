@@ -56,6 +56,7 @@
 #include "random/random.h"
 #include "results/h5_writer.h"
 #include "results/provenance.h"
+#include "optimizers/batch_schedule.h"
 
 namespace hypergrad::bench {
 namespace {

@@ -15,6 +15,7 @@
 #include "support/step_test.h"
 #include "support/quadratic_model.h"
 #include "support/small_mlp_run.h"
+#include "optimizers/batch_schedule.h"
 
 namespace hypergrad {
 namespace {
