@@ -56,7 +56,7 @@ class Fig2Problem {
 
   const Fig2Settings& settings() const { return settings_; }
   const ParameterBlocks& blocks() const { return blocks_; }
-  ScheduleHyperparameters InitialHyperparameters() const;
+  SgdScheduleHyperparameters InitialHyperparameters() const;
   // The first `count` values of run k's ε and the first rows of its batch 0 (provenance: lets a
   // test compare the draws with numpy's).
   std::vector<double> FirstEpsilon(std::uint64_t k, std::size_t count) const;
@@ -67,7 +67,7 @@ class Fig2Problem {
   // .randn(P), batch t = RandomState((seed, k, t)).randint(10000, size=200); native: ε from
   // (seed, {0, k}), batch t from (seed, {k, t}).
   // `threads` are used for the full-training-set learning curve (if `full_curve`).
-  Fig2Run Run(const ScheduleHyperparameters& hypers, std::uint64_t k, bool full_curve,
+  Fig2Run Run(const SgdScheduleHyperparameters& hypers, std::uint64_t k, bool full_curve,
               bool hypergradient = true, unsigned threads = 1) const;
 
   // Run k with Adam (schedule given per iteration and block; m_0 = s_0 = 0; w_0 =

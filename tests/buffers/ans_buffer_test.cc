@@ -68,7 +68,7 @@ TEST(AnsBufferTest, BitsPerStepAreWithinOnePercentOfTheEntropyBound) {
   const std::size_t n = 20;
   const int steps = 2000;
   for (const double gamma : {0.5, 0.9, 0.95, 0.98, 0.99}) {
-    const MomentumRatio ratio = MomentumToRatio(gamma);
+    const DecayRatio ratio = DecayToRatio(gamma);
     RandomStream rng(8);
     std::vector<double> start(n), gradient(n);
     for (double& x : start) x = rng.Normal();

@@ -35,7 +35,7 @@ using hypergrad::FixedPointVector;
 using hypergrad::Int128;
 using hypergrad::WideFixedPointVector;
 using hypergrad::InfoBuffer;
-using hypergrad::MomentumRatio;
+using hypergrad::DecayRatio;
 using BigInt = boost::multiprecision::cpp_int;
 
 [[noreturn]] void Fail(const char* what) {
@@ -117,7 +117,7 @@ BigInt Big(Int128 c) {
 // Algorithm 3 as `split` says; returns 0 (done), 1 (invalid argument) or 2 + the overflowing
 // element's index.
 template <class Vector>
-std::size_t Apply(Vector& v, const std::vector<MomentumRatio>& ratios, InfoBuffer& buffer,
+std::size_t Apply(Vector& v, const std::vector<DecayRatio>& ratios, InfoBuffer& buffer,
                   bool divide, hypergrad::RatioSplit split) {
   try {
     if (divide) {
@@ -138,7 +138,7 @@ struct Done {
   enum Kind { kPush, kPop, kMultiply, kDivide } kind;
   std::size_t element = 0;
   std::uint32_t digit = 0, radix = 0;
-  std::vector<MomentumRatio> ratios;
+  std::vector<DecayRatio> ratios;
 };
 
 template <class Vector>
@@ -181,7 +181,7 @@ int Run(FuzzedDataProvider& in, std::size_t size) {
     }
     // Algorithm 3 with per-element ratios (or one for all).
     const bool broadcast = in.ConsumeBool();
-    std::vector<MomentumRatio> ratios(broadcast ? 1 : n);
+    std::vector<DecayRatio> ratios(broadcast ? 1 : n);
     bool valid = true;
     for (auto& r : ratios) {
       r.n = in.ConsumeIntegralInRange<std::uint32_t>(1, 65537);
@@ -197,7 +197,7 @@ int Run(FuzzedDataProvider& in, std::size_t size) {
     std::vector<BigInt> expected(n);
     bool overflow = false, must_overflow = false, may_overflow = false;
     for (std::size_t i = 0; i < n && valid; ++i) {
-      const MomentumRatio r = ratios[broadcast ? 0 : i];
+      const DecayRatio r = ratios[broadcast ? 0 : i];
       const std::uint32_t num = divide ? r.d : r.n, den = divide ? r.n : r.d;
       BigInt q, rem;
       FloorDivMod(Big(v.raw()[i]), BigInt(den), q, rem);
