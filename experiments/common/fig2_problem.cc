@@ -31,8 +31,8 @@ Fig2Problem::Fig2Problem(const std::string& mnist_dir, Fig2Settings settings,
 
 SgdScheduleHyperparameters Fig2Problem::InitialHyperparameters() const {
   return SgdScheduleHyperparameters::Constant(settings_.iters, blocks_.num_blocks(),
-                                           settings_.initial_log_alpha, settings_.initial_gamma,
-                                           settings_.initial_log_scale);
+                                              settings_.initial_log_alpha, settings_.initial_gamma,
+                                              settings_.initial_log_scale);
 }
 
 std::vector<double> Fig2Problem::Epsilon(std::uint64_t k) const {

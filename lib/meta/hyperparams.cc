@@ -69,9 +69,10 @@ std::vector<double> InitScaleChainRule(const ParameterBlocks& blocks, std::span<
   return out;
 }
 
-SgdScheduleHyperparameters SgdScheduleHyperparameters::Constant(std::size_t iters, std::size_t blocks,
-                                                          double log_alpha, double gamma,
-                                                          double log_init_scale) {
+SgdScheduleHyperparameters SgdScheduleHyperparameters::Constant(std::size_t iters,
+                                                                std::size_t blocks,
+                                                                double log_alpha, double gamma,
+                                                                double log_init_scale) {
   SgdScheduleHyperparameters h;
   h.iters = iters;
   h.blocks = blocks;
@@ -92,8 +93,9 @@ std::vector<double> SgdScheduleHyperparameters::Flatten() const {
   return flat;
 }
 
-SgdScheduleHyperparameters SgdScheduleHyperparameters::Unflatten(std::size_t iters, std::size_t blocks,
-                                                           std::span<const double> flat) {
+SgdScheduleHyperparameters SgdScheduleHyperparameters::Unflatten(std::size_t iters,
+                                                                 std::size_t blocks,
+                                                                 std::span<const double> flat) {
   const std::size_t tb = iters * blocks;
   if (flat.size() != 2 * tb + blocks) {
     throw std::invalid_argument("SgdScheduleHyperparameters: " + std::to_string(flat.size()) +
@@ -112,8 +114,8 @@ SgdScheduleHyperparameters SgdScheduleHyperparameters::Unflatten(std::size_t ite
 }
 
 std::vector<double> SgdScheduleHyperparameters::FlatGradient(const Hypergradients& h,
-                                                          const ParameterBlocks& partition,
-                                                          std::span<const double> w0) const {
+                                                             const ParameterBlocks& partition,
+                                                             std::span<const double> w0) const {
   const SgdSchedule schedule = ToSchedule();
   std::vector<double> flat = ExpChainRule(schedule.alpha, h.d_alpha);
   const std::vector<double> d_gamma = LogisticChainRule(schedule.gamma, h.schedule("gamma"));

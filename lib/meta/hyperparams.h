@@ -43,15 +43,15 @@ struct SgdScheduleHyperparameters {
   std::size_t iters = 0, blocks = 0;
   std::vector<double> log_alpha, logit_gamma, log_init_scale;
 
-  static SgdScheduleHyperparameters Constant(std::size_t iters, std::size_t blocks, double log_alpha,
-                                          double gamma, double log_init_scale);
+  static SgdScheduleHyperparameters Constant(std::size_t iters, std::size_t blocks,
+                                             double log_alpha, double gamma, double log_init_scale);
   std::size_t size() const { return 2 * iters * blocks + blocks; }
   // α = exp(log α), γ = σ(logit γ).
   SgdSchedule ToSchedule() const;
   std::vector<double> Flatten() const;
   // Inverse of Flatten; throws std::invalid_argument if the size is not 2·T·B + B.
   static SgdScheduleHyperparameters Unflatten(std::size_t iters, std::size_t blocks,
-                                           std::span<const double> flat);
+                                              std::span<const double> flat);
   // ∂f/∂(flattened hyperparameters) from the hypergradients of a run that started from
   // w0 = exp(log s)·ε: α·∂f/∂α, γ(1−γ)·∂f/∂γ and Σ_{k∈j} ∂f/∂w_0[k]·w_0[k].
   std::vector<double> FlatGradient(const Hypergradients& h, const ParameterBlocks& partition,

@@ -56,7 +56,7 @@ struct StepCoefficients {
   std::vector<double> alpha;           // α_t, P values
   std::vector<double> decay;           // r_t as doubles, K·P (the float baseline and adjoints)
   std::vector<double> increment;       // c_t, K·P, signed
-  std::vector<DecayRatio> ratios;   // r_t as the ratios n/d applied exactly, K·P
+  std::vector<DecayRatio> ratios;      // r_t as the ratios n/d applied exactly, K·P
   std::vector<double> extra;           // the variant's own per-element values (Adam: 1−Πβ)
   // The per-block values these were expanded from (lets a constant schedule skip re-expanding).
   std::vector<double> block_values;

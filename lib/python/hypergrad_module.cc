@@ -432,9 +432,9 @@ py::object Compute(const std::string& optimizer, const py::function& gradient, c
 }
 
 py::object ComputeSgdHypergradients(py::function gradient, py::function hvp, py::function meta_gradient,
-                                 const py::object& w0_arg, const py::object& alpha_arg, const py::object& gamma_arg,
-                                 const py::object& v0_arg, const py::object& blocks_arg, const std::string& buffer,
-                                 const std::string& optimizer, const py::object& mixed, long long num_theta) {
+                                    const py::object& w0_arg, const py::object& alpha_arg, const py::object& gamma_arg,
+                                    const py::object& v0_arg, const py::object& blocks_arg, const std::string& buffer,
+                                    const std::string& optimizer, const py::object& mixed, long long num_theta) {
   if (optimizer != "sgd") {
     throw std::invalid_argument("optimizer '" + optimizer + "': hypergradients() is SGD with momentum ('sgd'); "
                                 "for Adam call adam_hypergradients(gradient, hvp, meta_gradient, w0, alpha, "

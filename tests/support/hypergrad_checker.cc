@@ -219,7 +219,7 @@ void ExpectOptimizerConforms(const std::string& optimizer, const ConformanceProb
 }
 
 void ExpectSgdHypergradMatchesFiniteDifferences(const SgdHypergradProblem& problem,
-                                             const FiniteDifferenceOptions& options) {
+                                                const FiniteDifferenceOptions& options) {
   const SgdSchedule& s = problem.schedule;
   ConformanceProblem p{problem.make_model, problem.theta, problem.blocks, problem.batches,
                        problem.w0, problem.v0,

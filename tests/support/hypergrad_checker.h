@@ -84,7 +84,7 @@ struct SgdHypergradProblem {
   MetaObjective objective;
 };
 void ExpectSgdHypergradMatchesFiniteDifferences(const SgdHypergradProblem& problem,
-                                             const FiniteDifferenceOptions& options = {});
+                                                const FiniteDifferenceOptions& options = {});
 
 }  // namespace hypergrad::testing
 
