@@ -1,6 +1,7 @@
 // Figs 2, 3 and 5 (one run): 1,608 hyperparameters of a 784-50-50-50-10 network (a learning
 // rate and a momentum per iteration and per parameter block, and an initial scale per block)
-// optimized by their exact hypergradient (reference notes §Figs 2, 3, 5).
+// optimized by their exact hypergradient (the authors' experiments/Feb_3_training_schedules/
+// 3_adam_50/experiment.py).
 //
 // Settings                 paper                        authors' code (followed)
 //   network                "4 layers, 784, 50, 50, 50"  [784, 50, 50, 50, 10], tanh
@@ -38,7 +39,7 @@ int Run(const ExperimentOptions& options, const std::string& mnist_dir, const Pr
   const Fig2Problem problem(mnist_dir, settings, options);
   const std::size_t T = settings.iters, B = problem.blocks().num_blocks();
 
-  ScheduleHyperparameters hypers = problem.InitialHyperparameters();
+  SgdScheduleHyperparameters hypers = problem.InitialHyperparameters();
   std::vector<double> x = hypers.Flatten();
   AuthorsAdam meta(kMetaStep);
   // Records 0 … K−1: the hyperparameters of run k and its results; record K: the final
@@ -47,7 +48,7 @@ int Run(const ExperimentOptions& options, const std::string& mnist_dir, const Pr
   RunLosses losses;
   std::vector<double> initial_curve, final_curve;
   std::vector<std::int64_t> exact;
-  auto record = [&](const ScheduleHyperparameters& h, const Fig2Run& r) {
+  auto record = [&](const SgdScheduleHyperparameters& h, const Fig2Run& r) {
     rec_alpha.insert(rec_alpha.end(), h.log_alpha.begin(), h.log_alpha.end());
     rec_gamma.insert(rec_gamma.end(), h.logit_gamma.begin(), h.logit_gamma.end());
     rec_scale.insert(rec_scale.end(), h.log_init_scale.begin(), h.log_init_scale.end());
@@ -71,7 +72,7 @@ int Run(const ExperimentOptions& options, const std::string& mnist_dir, const Pr
     progress.Update(k + 1, "train loss " + std::to_string(run.train_loss) + ", test error " +
                                std::to_string(run.test_error));
     meta.Step(k, run.gradient, x);
-    hypers = ScheduleHyperparameters::Unflatten(T, B, x);
+    hypers = SgdScheduleHyperparameters::Unflatten(T, B, x);
     last = std::move(run);
   }
   record(hypers, last);
@@ -83,7 +84,7 @@ int Run(const ExperimentOptions& options, const std::string& mnist_dir, const Pr
   const LearningRateSearch search = SearchConstantLearningRate(
       meta_iters, kSearchLow, kSearchHigh, options.threads, options.quiet,
       "fig02 1-D learning-rate search", [&](std::size_t i, double log_alpha) {
-        ScheduleHyperparameters constant = problem.InitialHyperparameters();
+        SgdScheduleHyperparameters constant = problem.InitialHyperparameters();
         std::fill(constant.log_alpha.begin(), constant.log_alpha.end(), log_alpha);
         const Fig2Run r = problem.Run(constant, i, false, false);
         return SearchRun{r.diverged, r.train_loss, r.valid_loss, r.test_loss, r.test_error};

@@ -1,5 +1,5 @@
 // Fig 6: one L2 penalty per parameter of a logistic regression on MNIST, learned by exact
-// hypergradients of the validation loss (reference notes §Fig 6).
+// hypergradients of the validation loss (the authors' experiments/Jan_21_nn_ard/2/experiment.py).
 //
 // Settings                 paper                 authors' code (followed)
 //   model                  logistic regression   [784, 10], 7,850 parameters
@@ -23,6 +23,7 @@
 #include "meta/meta_optimizers.h"
 #include "models/mlp.h"
 #include "optimizers/reversible_sgd.h"
+#include "optimizers/batch_schedule.h"
 
 namespace hypergrad::experiments {
 namespace {

@@ -1,6 +1,6 @@
 // Fig 7: a training set of ten images (one per digit) learned, pixel by pixel, from the exact
-// hypergradient of the validation loss of a logistic regression trained on it (reference notes
-// §Fig 7).
+// hypergradient of the validation loss of a logistic regression trained on it (the authors'
+// experiments/Jan_19_optimize_data/9_color_bar/experiment.py).
 //
 // Settings                 paper                 authors' code (followed)
 //   learned                10 images             7,840 pixels + log λ (one L2 penalty): 7,841
@@ -23,6 +23,7 @@
 #include "random/numpy_random.h"
 #include "random/random.h"
 #include "optimizers/reversible_sgd.h"
+#include "optimizers/batch_schedule.h"
 
 namespace hypergrad::experiments {
 namespace {

@@ -1,6 +1,7 @@
 // Figs 8 and 9: ten Omniglot tasks (five alphabets and their quarter turns) learned by ten
 // networks whose parameters are shared through per-layer 10 × 10 matrices, w = T·z, with T
-// learned from the exact hypergradient of the validation loss (reference notes §Figs 8, 9).
+// learned from the exact hypergradient of the validation loss (the authors'
+// experiments/Feb_4_augmented_omniglot/2_rotated_90/experiment.py).
 //
 // Settings                 paper                       authors' code / project (followed)
 //   data                   5 of 50 alphabets, 15       images_background_small1.zip (Balinese,
@@ -273,7 +274,8 @@ int main(int argc, char** argv) {
         app.add_option("--omniglot-zip", zip, "images_background_small1.zip")->capture_default_str();
       },
       [&](const auto& o, const auto& p) { return Run(o, zip, p); },
-      // Our Omniglot data are not the authors' (reference notes §6.2), so their draws cannot be
+      // Our Omniglot data are not the authors' (ours: images_background_small1.zip, 105 × 105 PNGs
+      // area-averaged to 28 × 28; theirs: a 28 × 28 file of their own), so their draws cannot be
       // replayed on them: this target uses the native streams, and the fast buffer (4 million
       // parameters; the exact one would only reproduce the authors' digits on their data).
       ExperimentOptions{.streams = Streams::kNative, .buffer = hypergrad::BufferKind::kFast});

@@ -2,17 +2,19 @@
 //
 // Trains --model (the registry's, models/registry.h: mlp [--layers] by default) on the first
 // --train-size MNIST training images with an exactly reversible optimizer (--optimizer): SGD
-// with momentum (reversible_sgd.h) or Adam (reversible_adam.h, m_0 = s_0 = 0, bias-corrected, ε
-// added to √ŝ), one α (and γ, or β1, β2) for every block and iteration, initial weights
-// exp(log-init-scale)·N(0, 1) from --seed or read from --w0; then runs training backwards.
-// Objective: mean cross-entropy on all N training images at w_T (no L2). --log-l2 X adds the
-// training penalty Σ_k λ_k w_k², λ_k = exp(X) for every parameter, one log λ per block (the
-// objective stays without it), and its hypergradient /d_log_l2 (B values). --estimator NAME (SGD only, but exact) estimates the
+// with momentum (reversible_sgd.h), Adam (reversible_adam.h, m_0 = s_0 = 0, bias-corrected, ε
+// added to √ŝ) or RMSprop with momentum (reversible_rmsprop.h, s_0 = m_0 = 0), one α (and γ;
+// β1, β2; or ρ, μ) for every block and iteration, initial weights exp(log-init-scale)·N(0, 1)
+// from --seed or read from --w0; then runs training backwards. Objective: mean cross-entropy on
+// all N training images at w_T (no L2). --log-l2 X adds the training penalty Σ_k λ_k w_k²,
+// λ_k = exp(X) for every parameter, one log λ per block (the objective stays without it), and its
+// hypergradient /d_log_l2 (B values). --estimator NAME (SGD only, but exact) estimates the
 // hypergradients instead with an estimator of lib/estimators/ (registry.h), its flags
 // --truncation, --terms, --samples, --sigma.
 //
 // Datasets, SGD: /w_T, /v_T, /loss_final, /d_w0, /d_v0, /d_alpha and /d_gamma; Adam: /w_T,
-// /m_T, /s_T, /loss_final, /d_w0, /d_m0, /d_s0, /d_alpha, /d_beta1, /d_beta2 and /d_eps. The
+// /m_T, /s_T, /loss_final, /d_w0, /d_m0, /d_s0, /d_alpha, /d_beta1, /d_beta2 and /d_eps; RMSprop:
+// the same with /d_rho, /d_mu for /d_beta1, /d_beta2. The
 // schedule entries are T × blocks, with respect to the values themselves (not their logs).
 // An estimator other than exact writes the same names, leaving out those it gives no signal for
 // (listed in the attribute not_applicable), and /w_T, /v_T, /loss_final of the same fixed-point run.
@@ -36,6 +38,7 @@
 #include "results/provenance.h"
 #include "optimizers/registry.h"
 #include "optimizers/reversible_sgd.h"
+#include "optimizers/batch_schedule.h"
 
 namespace hypergrad::experiments {
 namespace {

@@ -23,6 +23,7 @@
 #include "results/provenance.h"
 #include "optimizers/registry.h"
 #include "optimizers/reversible_sgd.h"
+#include "optimizers/batch_schedule.h"
 
 namespace hypergrad::experiments {
 namespace {
@@ -120,11 +121,11 @@ int Run(Options o, const Provenance& provenance) {
   const OptimizerInfo& optimizer = FindOptimizer(o.optimizer_flags.optimizer);
   const std::map<std::string, double> settings = o.optimizer_flags.Chosen();
   // The ratios n/d Algorithm 3 applies for the optimizer's decays, and the decays as text.
-  std::vector<std::pair<std::string, MomentumRatio>> ratios;
+  std::vector<std::pair<std::string, DecayRatio>> ratios;
   std::string decays;
   for (const OptimizerFlag& flag : optimizer.flags) {
     const double value = settings.at(flag.name);
-    if (flag.per_step) ratios.emplace_back(flag.name, MomentumToRatio(value));
+    if (flag.per_step) ratios.emplace_back(flag.name, DecayToRatio(value));
     decays += (decays.empty() ? "" : ", ") + flag.name + " " + Format(value);
   }
   const ToolRun tool = TrainAndReverseWithFlags(optimizer, settings, model, blocks, batches,
@@ -141,7 +142,7 @@ int Run(Options o, const Provenance& provenance) {
   out["bitwise_equal"] = h.reversal.exact;
   out["buffer_empty_after_reverse"] = h.reversal.buffer_empty;
   out["max_w0_error"] = h.reversal.max_w0_error;
-  out[moment_error + "_error"] = h.reversal.max_v0_error;
+  out[moment_error + "_error"] = h.reversal.max_u0_error;
   out["problem"] = o.problem;
   out["optimizer"] = o.optimizer_flags.optimizer;
   out["model"] = o.model_flags.model;
@@ -191,7 +192,7 @@ int Run(Options o, const Provenance& provenance) {
               << ", " << o.method << " (" << o.buffer << " buffer)\n"
               << "  recovered w_0 and the moments bit for bit: "
               << (reversal.exact ? "yes" : "NO") << " (max errors " << reversal.max_w0_error
-              << ", " << reversal.max_v0_error << ")\n"
+              << ", " << reversal.max_u0_error << ")\n"
               << "  final training loss " << out["final_train_loss"].get<double>()
               << "; d loss / d log alpha " << out["d_loss_d_log_alpha"].get<double>() << "\n"
               << "  buffer: " << out["info_bits_per_param_per_iter"].get<double>()

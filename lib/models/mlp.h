@@ -1,6 +1,6 @@
-// Multilayer perceptron with the authors' layout and loss (reference notes §5): hidden tanh
-// layers, log-softmax output, mean cross-entropy over the batch plus Σ_k λ_k w_k² (no ½, biases
-// included). Logistic regression is the [784, 10] case. Hessian-vector products and mixed
+// Multilayer perceptron with the authors' layout and loss (hypergrad/nn_utils.py, make_nn_funs):
+// hidden tanh layers, log-softmax output, mean cross-entropy over the batch plus Σ_k λ_k w_k² (no
+// ½, biases included). Logistic regression is the [784, 10] case. Hessian-vector products and mixed
 // products are exact (Pearlmutter's R-operator through the same forward and backward passes).
 #ifndef HYPERGRAD_MODELS_MLP_H_
 #define HYPERGRAD_MODELS_MLP_H_
