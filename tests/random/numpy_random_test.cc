@@ -103,7 +103,7 @@ TEST(AuthorsSeedTest, IsTheMd5PrefixOfPythonsStr) {
   EXPECT_EQ("(0, -3)", PythonTupleStr({0, -3}));
 }
 
-TEST(AuthorsSeedTest, ReferenceNotesValues) {
+TEST(AuthorsSeedTest, NumpysOwnValues) {
   // numpy's values for RandomState((0, 0, 0)).randint(10000, size=5) (seed 2841424136),
   // RandomState(1).permutation(10) and RandomState((0, 0)).randn(3) (seed 3147814774).
   NumpyRandomState batch = AuthorsRandomState({0, 0, 0});
