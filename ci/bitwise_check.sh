@@ -2,7 +2,7 @@
 # Are two builds' results the same bits? Runs the tools and every figure target's quick run with
 # the binaries of OLD_BIN and NEW_BIN on the same inputs and compares every HDF5 dataset (attributes
 # record how and when a run was made and are not compared) and every JSON field but timings and
-# allocation sizes (and the provenance block, which names the build). Used to show that a refactoring changes no result:
+# allocation sizes. Used to show that a refactoring changes no result:
 #   ci/bitwise_check.sh OLD_BIN NEW_BIN MNIST_DIR
 # (MNIST_DIR: the real MNIST idx files, e.g. build/data/mnist.) Exit 0 when all agree.
 set -euo pipefail
@@ -14,6 +14,8 @@ same_h5() { $py "$src/tests/support/same_datasets.py" "$1" "$2" > /dev/null || f
 same_json() {
   $py - "$1" "$2" "$3" <<'PY' || fail "$3"
 import json, sys
+# provenance: how and when the run was made (command line, revision, times), as the HDF5
+# attributes that are not compared either.
 skip = ("seconds", "time", "bytes", "allocated", "rss", "provenance")
 a, b = (json.load(open(p)) for p in sys.argv[1:3])
 def clean(d): return {k: v for k, v in d.items() if not any(s in k for s in skip)}

@@ -89,7 +89,7 @@ struct Moment {
   std::string name;
   double decay = 0.0;
   MomentInput input = MomentInput::kGradient;
-  MomentumRatio ratio{};
+  DecayRatio ratio{};
   FixedPointVector values, original;
   std::unique_ptr<InfoBuffer> buffer;
   double bits_at_half = 0.0;
@@ -146,7 +146,7 @@ int Run(const Options& options, const std::set<std::string>& given_flags) {
   std::vector<Moment> moments;
   for (const MomentModel& m : model->second) {
     const double decay = settings.at(m.decay_flag);
-    moments.push_back({m.name, decay, m.input, MomentumToRatio(decay)});
+    moments.push_back({m.name, decay, m.input, DecayToRatio(decay)});
   }
   RandomStream init(options.seed, {0});
   std::vector<double> start(p), g(p);
@@ -221,7 +221,7 @@ int Run(const Options& options, const std::set<std::string>& given_flags) {
   }
   const double per_step = bits / static_cast<double>(p * steps);
   const double steady = (bits - bits_at_half) / static_cast<double>(p * late_steps);
-  const MomentumRatio ratio = moments.front().ratio;  // SGD's one ratio
+  const DecayRatio ratio = moments.front().ratio;  // SGD's one ratio
 
   nlohmann::ordered_json out;
   out["bitwise_equal"] = bitwise_equal;

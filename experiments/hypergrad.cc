@@ -1,22 +1,25 @@
 // hypergrad: the hypergradient of one configured training run on MNIST, written to HDF5.
 //
-// Trains [--layers] on the first --train-size MNIST training images with an exactly reversible
-// optimizer (--optimizer): SGD with momentum (reversible_sgd.h) or Adam (reversible_adam.h,
-// m_0 = s_0 = 0, bias-corrected, ε added to √ŝ), one α (and γ, or β1, β2) for every block and
-// iteration, initial weights exp(log-init-scale)·N(0, 1) from --seed or read from --w0; then
-// runs training backwards. Objective: mean cross-entropy on all N training images at w_T (no L2).
-// --log-l2 X adds the training penalty Σ_k λ_k w_k², λ_k = exp(X) for every parameter, one log λ
-// per block (the objective stays without it), and its hypergradient /d_log_l2 (B values).
-// --estimator NAME (SGD only, but exact) estimates the hypergradients instead with an estimator
-// of lib/estimators/ (registry.h), its flags --truncation, --terms, --samples, --sigma.
+// Trains --model (the registry's, models/registry.h: mlp [--layers] by default) on the first
+// --train-size MNIST training images with an exactly reversible optimizer (--optimizer): SGD
+// with momentum (reversible_sgd.h), Adam (reversible_adam.h, m_0 = s_0 = 0, bias-corrected, ε
+// added to √ŝ) or RMSprop with momentum (reversible_rmsprop.h, s_0 = m_0 = 0), one α (and γ;
+// β1, β2; or ρ, μ) for every block and iteration, initial weights exp(log-init-scale)·N(0, 1)
+// from --seed or read from --w0; then runs training backwards. Objective: mean cross-entropy on
+// all N training images at w_T (no L2). --log-l2 X adds the training penalty Σ_k λ_k w_k²,
+// λ_k = exp(X) for every parameter, one log λ per block (the objective stays without it), and its
+// hypergradient /d_log_l2 (B values). --estimator NAME (SGD only, but exact) estimates the
+// hypergradients instead with an estimator of lib/estimators/ (registry.h), its flags
+// --truncation, --terms, --samples, --sigma.
 //
 // Datasets, SGD: /w_T, /v_T, /loss_final, /d_w0, /d_v0, /d_alpha and /d_gamma; Adam: /w_T,
-// /m_T, /s_T, /loss_final, /d_w0, /d_m0, /d_s0, /d_alpha, /d_beta1, /d_beta2 and /d_eps. The
+// /m_T, /s_T, /loss_final, /d_w0, /d_m0, /d_s0, /d_alpha, /d_beta1, /d_beta2 and /d_eps; RMSprop:
+// the same with /d_rho, /d_mu for /d_beta1, /d_beta2. The
 // schedule entries are T × blocks, with respect to the values themselves (not their logs).
 // An estimator other than exact writes the same names, leaving out those it gives no signal for
 // (listed in the attribute not_applicable), and /w_T, /v_T, /loss_final of the same fixed-point run.
-// Attributes: reversal_exact (exact only), optimizer, estimator and its settings, every setting,
-// provenance.
+// Attributes: reversal_exact (exact only), model and its flags, optimizer, estimator and its
+// settings, every setting, provenance.
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cmath>
@@ -29,18 +32,19 @@
 #include "common/progress.h"
 #include "common/tool_estimator.h"
 #include "common/tool_run.h"
-#include "models/mlp.h"
+#include "models/registry.h"
 #include "random/random.h"
 #include "results/h5_writer.h"
 #include "results/provenance.h"
 #include "optimizers/registry.h"
 #include "optimizers/reversible_sgd.h"
+#include "optimizers/batch_schedule.h"
 
 namespace hypergrad::experiments {
 namespace {
 
 struct Options {
-  std::string layers = "784,50,50,50,10";
+  ModelFlags model_flags;  // --model and its flags (--layers, --tanh, ...)
   std::size_t train_size = 10000;
   std::size_t batch_size = 200;
   std::string batch_order = "sequential";
@@ -56,7 +60,6 @@ struct Options {
   std::string out = "hypergrad.h5";
   std::string mnist_dir = DefaultMnistDir();
   unsigned threads = 1;
-  std::string tanh = "libm";
   std::string gemm = "openblas";  // --gemm: set while parsing (cli_checks.h)
   bool quiet = false;
   EstimatorChoice estimator;      // --estimator and its flags
@@ -64,42 +67,31 @@ struct Options {
 };
 
 // The SGD run of `model` as an estimator's problem: constant α and γ, v_0 = 0, the objective the
-// mean NLL on all training rows (no penalty, so no direct term in θ); θ = λ per parameter
-// (`l2`, empty without --log-l2), each value a new Mlp like `model` with that penalty.
-EstimatorProblem SgdProblem(std::shared_ptr<const Mlp> model, const MlpOptions& options,
-                            std::shared_ptr<const Dataset> data, const ParameterBlocks& blocks,
+// model's (mean NLL on all training rows, no penalty, so no direct term in θ); θ = λ per
+// parameter (`l2`, empty without --log-l2), each value the model with that penalty (with_l2).
+EstimatorProblem SgdProblem(const ToolModel& model, const ParameterBlocks& blocks,
                             const BatchSchedule& batches, std::size_t iters, double alpha,
                             double gamma, std::vector<double> w0, const std::vector<double>& l2) {
   EstimatorProblem p;
-  p.model = model;
+  p.model = model.model;
   p.blocks = blocks;
   p.schedule = SgdSchedule::Constant(iters, blocks.num_blocks(), alpha, gamma);
   p.batches = batches;
   p.v0.assign(w0.size(), 0.0);
   p.w0 = std::move(w0);
-  p.objective = [model](std::span<const double> w, std::span<double> d_w, std::span<double> d_theta) {
+  p.objective = [objective = model.objective](std::span<const double> w, std::span<double> d_w,
+                                              std::span<double> d_theta) {
     for (double& x : d_theta) x = 0.0;
-    return model->Evaluate(w, model->data(), d_w).nll;
+    return objective(w, d_w);
   };
   if (!l2.empty()) {
     p.theta = l2;
-    p.make_model = [options, data](std::span<const double> theta) {
-      MlpOptions o = options;
-      o.l2.assign(theta.begin(), theta.end());
-      return std::shared_ptr<const Model>(std::make_shared<const Mlp>(o, data));
-    };
+    p.make_model = model.with_l2;
   }
   return p;
 }
 
 int Run(const Options& o, const Provenance& provenance) {
-  const MlpLayout layout = MlpLayout::Parse(o.layers);
-  if (layout.sizes().front() != 784 || layout.sizes().back() != 10) {
-    throw std::invalid_argument("--layers must start with 784 (pixels) and end with 10 (digits)");
-  }
-  // w, v, g, the adjoints and work vectors: about 16 doubles per parameter.
-  CheckFitsInMemory(16.0 * 8.0 * static_cast<double>(layout.num_params()),
-                    "--layers " + o.layers + ": " + std::to_string(layout.num_params()) + " parameters");
   // Only the rows used are held, one byte per pixel, and converted (pixel/255 − mean, the same
   // bits as converting up front) batch by batch; the mean image is accumulated while reading.
   std::vector<double> mean;
@@ -112,15 +104,24 @@ int Run(const Options& o, const Provenance& provenance) {
                                 " exceeds --train-size " + std::to_string(data->rows));
   }
 
+  const ModelInfo& model_info = FindModel(o.model_flags.model);
+  const std::map<std::string, std::string> model_settings = o.model_flags.Chosen();
+  ToolModel model = model_info.Make(data, model_settings, o.threads);
+  CheckRunFitsInMemory(model_info.name, model);
+  const std::size_t n = model.model->num_params();
   // --log-l2: λ = exp(X) for every parameter, θ = λ (one value per parameter; BlockLogL2 sums
-  // them to one log λ per block).
-  const std::vector<double> l2 = o.log_l2 ? std::vector<double>(layout.num_params(), std::exp(*o.log_l2))
-                                          : std::vector<double>();
-  const MlpOptions mlp_options{layout.sizes(), l2, !l2.empty(), false, o.threads, ParseTanhKernel(o.tanh)};
-  auto model = std::make_shared<const Mlp>(mlp_options, data);
-  const std::size_t n = model->num_params();
+  // them to one log λ per block); the objective stays without it.
+  std::vector<double> l2;
+  if (o.log_l2) {
+    if (!model.with_l2) {
+      throw std::invalid_argument("--log-l2: --model " + model_info.name +
+                                  " has no per-parameter L2 penalty");
+    }
+    l2.assign(n, std::exp(*o.log_l2));
+    model.model = model.with_l2(l2);
+  }
   const ParameterBlocks blocks =
-      o.blocks == "layer-params" ? layout.LayerParamBlocks() : ParameterBlocks::Single(n);
+      o.blocks == "layer-params" ? model.blocks() : ParameterBlocks::Single(n);
   std::vector<double> w0;
   InitialWeightsFile w0_file;  // provenance of --w0
   if (!o.w0_file.empty()) {
@@ -179,8 +180,8 @@ int Run(const Options& o, const Provenance& provenance) {
   } else {
     // SGD (ResolveEstimatorFlags refused the others): the estimator, then the state of the
     // fixed-point run it estimates the hypergradients of.
-    const EstimatorProblem problem = SgdProblem(model, mlp_options, data, blocks, batches, o.iters,
-                                                alpha, settings.at("gamma"), w0, l2);
+    const EstimatorProblem problem = SgdProblem(model, blocks, batches, o.iters, alpha,
+                                                settings.at("gamma"), w0, l2);
     EstimatorFlags flags = estimator_flags;
     flags.exact_options = TrainingOptions{ReversalMethod::kReversible, ParseBufferKind(o.buffer)};
     flags.exact_options.threads = o.threads;
@@ -198,7 +199,8 @@ int Run(const Options& o, const Provenance& provenance) {
   writer.SetAttribute("/", "not_applicable", JoinNames(not_applicable));
   if (o.log_l2) writer.SetAttribute("/", "log_l2", *o.log_l2);
   writer.SetAttribute("/", "optimizer", o.optimizer_flags.optimizer);
-  writer.SetAttribute("/", "layers", o.layers);
+  writer.SetAttribute("/", "model", o.model_flags.model);
+  for (const auto& [name, value] : model_settings) writer.SetAttribute("/", name, value);
   writer.SetAttribute("/", "train_size", static_cast<std::int64_t>(o.train_size));
   writer.SetAttribute("/", "batch_size", static_cast<std::int64_t>(o.batch_size));
   writer.SetAttribute("/", "batch_order", o.batch_order);
@@ -215,7 +217,6 @@ int Run(const Options& o, const Provenance& provenance) {
   writer.SetAttribute("/", "block_names", names);
   writer.SetAttribute("/", "buffer", o.buffer);
   writer.SetAttribute("/", "threads", static_cast<std::int64_t>(o.threads));
-  writer.SetAttribute("/", "tanh", o.tanh);
   WriteDataFiles(writer);
   writer.SetAttribute("/", "objective", "mean cross-entropy on all training images at w_T, no L2");
   WriteProvenance(writer, provenance, false);
@@ -238,12 +239,12 @@ int main(int argc, char** argv) {
   const hypergrad::Provenance provenance = hypergrad::CollectProvenance(argc, argv);
   hypergrad::experiments::Options o;
   CLI::App app{
-      "Computes the hypergradient of one training run of a network on MNIST by exact "
+      "Computes the hypergradient of one training run of a model (--model) on MNIST by exact "
       "reversible learning (Maclaurin et al. 2015) and writes it to HDF5: d loss / d w0 and "
       "d alpha per iteration and parameter block, and d v0, d gamma (SGD with momentum) or d "
       "m0, d s0, d beta1, d beta2, d eps (Adam).",
       "hypergrad"};
-  app.add_option("--layers", o.layers, "layer sizes, 784,...,10")->check(LayerSizes())->capture_default_str();
+  AddModelOptions(app, o.model_flags);
   app.add_option("--train-size", o.train_size, "use the first N MNIST training images")
       ->transform(WholeNumber(1, 60000))
       ->capture_default_str();
@@ -283,7 +284,8 @@ int main(int argc, char** argv) {
                                     "not converted; its absolute path and SHA-256 are recorded)")
       ->check(CLI::ExistingFile);
   app.add_option("--blocks", o.blocks,
-                 "layer-params: weights and biases of each layer; single: one block")
+                 "layer-params: the model's own blocks (mlp: the weights and biases of each "
+                 "layer); single: one block")
       ->check(CLI::IsMember({"layer-params", "single"}))
       ->capture_default_str();
   AddBufferOption(app, o.buffer);
@@ -295,7 +297,6 @@ int main(int argc, char** argv) {
   app.add_option("--mnist-dir", o.mnist_dir, "folder with the four MNIST idx files")
       ->capture_default_str();
   AddPassThreadsOption(app, o.threads);
-  AddTanhOption(app, o.tanh);
   AddGemmOption(app, o.gemm);
   app.add_flag("--quiet", o.quiet, "no progress lines on stderr");
   return hypergrad::experiments::GuardedMain(

@@ -49,6 +49,33 @@ assert bool(f.attrs["reversal_exact"]) is True
 for key in ("git_revision", "command_line", "seed", "iters", "library_versions", "quick"):
     assert key in f.attrs, key
 PY
+# --model (models/registry.h): the MLP is the default and recorded with its flags; the second
+# registered model runs with no tool of its own, reverses exactly, and is recorded with its flag;
+# an unknown model, or another model's flag, is a command-line error that writes no file.
+"$bin/hypergrad" --mnist-dir "$tmp/mnist" --train-size 400 --batch-size 100 --iters 12 \
+  --model logistic --l2 0.001 --log-alpha -3 --out "$tmp/logistic.h5" --quiet
+$py - "$tmp/h.h5" "$tmp/logistic.h5" <<'PY'
+import sys, h5py, numpy as np
+mlp, f = (h5py.File(p, "r") for p in sys.argv[1:3])
+assert mlp.attrs["model"] == "mlp" and mlp.attrs["layers"] == "784,20,10" and mlp.attrs["tanh"] == "libm"
+assert f.attrs["model"] == "logistic" and f.attrs["l2"] == "0.001" and "layers" not in f.attrs
+assert bool(f.attrs["reversal_exact"]) is True and f.attrs["block_names"] == "W,b"
+assert f["w_T"].shape == f["d_w0"].shape == (784 * 10 + 10,) and f["d_alpha"].shape == (12, 2)
+assert np.isfinite(f["d_w0"][()]).all() and np.abs(f["d_alpha"][()]).max() > 0
+PY
+"$bin/reversal_check" --model logistic --iters 500 --json --quiet > "$tmp/rl.json"
+grep -q '"bitwise_equal": true' "$tmp/rl.json" && grep -q '"model": "logistic"' "$tmp/rl.json" \
+  || fail "reversal_check --model logistic: $(cat "$tmp/rl.json")"
+for args in "--model nosuch" "--model logistic --tanh polynomial" "--model mlp --l2 0.1"; do
+  # shellcheck disable=SC2086
+  if "$bin/hypergrad" --mnist-dir "$tmp/mnist" --train-size 400 --batch-size 100 --iters 2 $args \
+       --out "$tmp/nomodel.h5" --quiet 2> "$tmp/err"; then fail "hypergrad accepted $args"; fi
+  [ ! -e "$tmp/nomodel.h5" ] || fail "hypergrad $args wrote a file"
+done
+grep -q -- "--model: nosuch not in {.*mlp.*logistic" <("$bin/hypergrad" --model nosuch --out "$tmp/nomodel.h5" 2>&1) \
+  || fail "--model nosuch: the message does not list the models"
+grep -q -- "--tanh: applies to --model mlp only, not to --model logistic" \
+  <("$bin/reversal_check" --model logistic --tanh polynomial 2>&1) || fail "--tanh with --model logistic"
 # The same with Adam: its datasets, exact reversal, and its flags checked.
 "$bin/hypergrad" --mnist-dir "$tmp/mnist" --train-size 400 --batch-size 100 --iters 12 \
   --layers 784,20,10 --optimizer adam --log-alpha -6 --beta1 0.8 --beta2 0.99 --eps 1e-6 \

@@ -10,6 +10,7 @@
 #include "models/mlp.h"
 #include "random/random.h"
 #include "optimizers/reversible_sgd.h"
+#include "optimizers/batch_schedule.h"
 
 namespace hypergrad::bench {
 

@@ -1,5 +1,5 @@
-// Exact fixed-point numbers: the representation that makes SGD with momentum reversible
-// (paper §3).
+// Exact fixed-point numbers: the representation that makes SGD with momentum (paper §3), Adam and
+// RMSprop reversible.
 //
 // A value x is stored as the signed 64-bit integer trunc(x · 2^52), so the representable range
 // is |x| < 2048 with resolution 2^-52. Adding a double and later subtracting the *same* double
@@ -172,8 +172,8 @@ class WideFixedPointVector {
 };
 
 // An optimizer's moment vector in the format it declared (exact_optimizer.h): a 64-bit
-// FixedPointVector (SGD's velocity) or a WideFixedPointVector (Adam's m and s). The operations
-// dispatch once per vector, so the 64-bit path costs what FixedPointVector's does.
+// FixedPointVector (SGD's velocity) or a WideFixedPointVector (Adam's and RMSprop's m and s). The
+// operations dispatch once per vector, so the 64-bit path costs what FixedPointVector's does.
 class MomentVector {
  public:
   MomentVector() = default;

@@ -6,7 +6,7 @@
 
 namespace hypergrad {
 
-MomentumRatio MomentumToRatio(double gamma) {
+DecayRatio DecayToRatio(double gamma) {
   if (!(gamma > 0.0 && gamma < 65535.0)) {
     std::ostringstream out;
     out.precision(17);

@@ -84,28 +84,30 @@ class FixedDivisor {
   int shift_;  // log2 m for a power of two (the momentum denominator 2^16), else −1
 };
 
-// The exactly applied momentum factor n/d (numerator, denominator ≤ 2^16).
-struct MomentumRatio {
+// The exactly applied factor n/d of a decay (SGD's γ, Adam's β1, β2, RMSprop's ρ, μ; numerator,
+// denominator ≤ 2^16).
+struct DecayRatio {
   std::uint32_t n;
   std::uint32_t d;
-  bool operator==(const MomentumRatio&) const = default;
+  bool operator==(const DecayRatio&) const = default;
 };
 
-// The authors' rule (reference notes §2.1): d = ⌊65536 / ⌊γ + 1⌋⌋, n = trunc(γ·d + 1) computed in
-// double, i.e. n = ⌊γ·65536⌋ + 1 for 0 < γ < 1. The applied factor n/d is therefore slightly
-// larger than γ (by at most 2^-16): 0.9 → 58983/65536, 0.5 → 32769/65536, 1.01 → 33096/32768;
-// γ ≥ 65535/65536 gives n = d (exactly 1). Everything other than the multiply itself
-// ((1 − γ)·g, all hypergradients) keeps using the floating-point γ.
+// The authors' rule (float_to_rational, hypergrad/exact_rep.py): d = ⌊65536 / ⌊γ + 1⌋⌋, n =
+// trunc(γ·d + 1) computed in double, i.e. n = ⌊γ·65536⌋ + 1 for 0 < γ < 1. The applied factor n/d
+// is therefore slightly larger than γ (by at most 2^-16): 0.9 → 58983/65536, 0.5 → 32769/65536,
+// 1.01 → 33096/32768; γ ≥ 65535/65536 gives n = d (exactly 1). Everything other than the multiply
+// itself ((1 − γ)·g, all hypergradients) keeps using the floating-point γ.
 // Input: 0 < γ < 65535 (larger values would need a denominator below 2).
 // Output: 1 ≤ n ≤ 65536 and 1 ≤ d ≤ 65536.
 // Throws std::invalid_argument naming the value if γ is out of range or NaN.
-MomentumRatio MomentumToRatio(double gamma);
+DecayRatio DecayToRatio(double gamma);
 
 // The one range of a decay that training accepts, at every entry point (the command-line tools'
-// --gamma, --beta1, --beta2 and the Python module's schedules and momentum_ratio): SGD's momentum
-// γ and Adam's β1, β2 must lie in [kMinDecay, kMaxDecay]. γ ≥ 1 makes the velocity grow instead
-// of decay (the weights leave the fixed-point range); γ ≤ 0 has no ratio n/d. Inside the range
-// MomentumToRatio gives 1 ≤ n ≤ d = 65536: 1e-6 → 1/65536 and 0.999999 → 65536/65536.
+// --gamma, --beta1, --beta2, --rho, --mu and the Python module's schedules and momentum_ratio):
+// SGD's momentum γ, Adam's β1, β2 and RMSprop's ρ, μ must lie in [kMinDecay, kMaxDecay]. γ ≥ 1
+// makes the velocity grow instead of decay (the weights leave the fixed-point range); γ ≤ 0 has no
+// ratio n/d. Inside the range DecayToRatio gives 1 ≤ n ≤ d = 65536: 1e-6 → 1/65536 and 0.999999
+// → 65536/65536.
 inline constexpr double kMinDecay = 1e-6;
 inline constexpr double kMaxDecay = 0.999999;
 

@@ -1,7 +1,8 @@
 // The information buffer of Algorithm 3: per element, a stack of digits that stores exactly the
 // information that multiplying a fixed-point velocity by γ < 1 would otherwise destroy.
 //
-// Semantics (reference notes §2.3): element i holds a non-negative integer B_i.
+// Semantics (the authors' BitStore, hypergrad/exact_rep.py): element i holds a non-negative
+// integer B_i.
 //   Push(i, digit, radix): B_i ← B_i · radix + digit
 //   Pop(i, radix):         digit ← B_i mod radix, B_i ← ⌊B_i / radix⌋
 // Popping an empty (zero) buffer returns 0 and leaves it empty. Any sequence of pushes and pops,

@@ -69,10 +69,11 @@ std::vector<double> InitScaleChainRule(const ParameterBlocks& blocks, std::span<
   return out;
 }
 
-ScheduleHyperparameters ScheduleHyperparameters::Constant(std::size_t iters, std::size_t blocks,
-                                                          double log_alpha, double gamma,
-                                                          double log_init_scale) {
-  ScheduleHyperparameters h;
+SgdScheduleHyperparameters SgdScheduleHyperparameters::Constant(std::size_t iters,
+                                                                std::size_t blocks,
+                                                                double log_alpha, double gamma,
+                                                                double log_init_scale) {
+  SgdScheduleHyperparameters h;
   h.iters = iters;
   h.blocks = blocks;
   h.log_alpha.assign(iters * blocks, log_alpha);
@@ -81,27 +82,28 @@ ScheduleHyperparameters ScheduleHyperparameters::Constant(std::size_t iters, std
   return h;
 }
 
-SgdSchedule ScheduleHyperparameters::ToSchedule() const {
+SgdSchedule SgdScheduleHyperparameters::ToSchedule() const {
   return {iters, blocks, Exp(log_alpha), LogisticOf(logit_gamma)};
 }
 
-std::vector<double> ScheduleHyperparameters::Flatten() const {
+std::vector<double> SgdScheduleHyperparameters::Flatten() const {
   std::vector<double> flat = log_alpha;
   flat.insert(flat.end(), logit_gamma.begin(), logit_gamma.end());
   flat.insert(flat.end(), log_init_scale.begin(), log_init_scale.end());
   return flat;
 }
 
-ScheduleHyperparameters ScheduleHyperparameters::Unflatten(std::size_t iters, std::size_t blocks,
-                                                           std::span<const double> flat) {
+SgdScheduleHyperparameters SgdScheduleHyperparameters::Unflatten(std::size_t iters,
+                                                                 std::size_t blocks,
+                                                                 std::span<const double> flat) {
   const std::size_t tb = iters * blocks;
   if (flat.size() != 2 * tb + blocks) {
-    throw std::invalid_argument("ScheduleHyperparameters: " + std::to_string(flat.size()) +
+    throw std::invalid_argument("SgdScheduleHyperparameters: " + std::to_string(flat.size()) +
                                 " values for " + std::to_string(iters) + " iterations and " +
                                 std::to_string(blocks) + " blocks (expected " +
                                 std::to_string(2 * tb + blocks) + ")");
   }
-  ScheduleHyperparameters h;
+  SgdScheduleHyperparameters h;
   h.iters = iters;
   h.blocks = blocks;
   h.log_alpha.assign(flat.begin(), flat.begin() + static_cast<std::ptrdiff_t>(tb));
@@ -111,9 +113,9 @@ ScheduleHyperparameters ScheduleHyperparameters::Unflatten(std::size_t iters, st
   return h;
 }
 
-std::vector<double> ScheduleHyperparameters::FlatGradient(const Hypergradients& h,
-                                                          const ParameterBlocks& partition,
-                                                          std::span<const double> w0) const {
+std::vector<double> SgdScheduleHyperparameters::FlatGradient(const Hypergradients& h,
+                                                             const ParameterBlocks& partition,
+                                                             std::span<const double> w0) const {
   const SgdSchedule schedule = ToSchedule();
   std::vector<double> flat = ExpChainRule(schedule.alpha, h.d_alpha);
   const std::vector<double> d_gamma = LogisticChainRule(schedule.gamma, h.schedule("gamma"));

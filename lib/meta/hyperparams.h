@@ -1,4 +1,4 @@
-// Hyperparameter transforms used by the figures, and their chain rule (reference notes §4):
+// Hyperparameter transforms used by the figures, and their chain rule:
 // α = exp(log α), γ = logistic(u), initial weights w_0 = exp(log s_block)·ε for a fixed ε,
 // λ = exp(log λ). The meta-optimizers work on the unconstrained values.
 #ifndef HYPERGRAD_META_HYPERPARAMS_H_
@@ -39,19 +39,19 @@ std::vector<double> InitScaleChainRule(const ParameterBlocks& blocks, std::span<
 // scale the meta-optimizer works on: log α[t][j], logit γ[t][j] (row-major T × B) and
 // log s[j], the initial scale of each block (w_0 = exp(log s_block)·ε). Flattened in that order
 // (2·T·B + B values: 1,608 for T = 100, B = 8).
-struct ScheduleHyperparameters {
+struct SgdScheduleHyperparameters {
   std::size_t iters = 0, blocks = 0;
   std::vector<double> log_alpha, logit_gamma, log_init_scale;
 
-  static ScheduleHyperparameters Constant(std::size_t iters, std::size_t blocks, double log_alpha,
-                                          double gamma, double log_init_scale);
+  static SgdScheduleHyperparameters Constant(std::size_t iters, std::size_t blocks,
+                                             double log_alpha, double gamma, double log_init_scale);
   std::size_t size() const { return 2 * iters * blocks + blocks; }
   // α = exp(log α), γ = σ(logit γ).
   SgdSchedule ToSchedule() const;
   std::vector<double> Flatten() const;
   // Inverse of Flatten; throws std::invalid_argument if the size is not 2·T·B + B.
-  static ScheduleHyperparameters Unflatten(std::size_t iters, std::size_t blocks,
-                                           std::span<const double> flat);
+  static SgdScheduleHyperparameters Unflatten(std::size_t iters, std::size_t blocks,
+                                              std::span<const double> flat);
   // ∂f/∂(flattened hyperparameters) from the hypergradients of a run that started from
   // w0 = exp(log s)·ε: α·∂f/∂α, γ(1−γ)·∂f/∂γ and Σ_{k∈j} ∂f/∂w_0[k]·w_0[k].
   std::vector<double> FlatGradient(const Hypergradients& h, const ParameterBlocks& partition,

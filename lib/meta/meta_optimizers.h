@@ -1,5 +1,6 @@
-// Meta-optimizers: update a hyperparameter vector x from its hypergradient g (reference notes
-// §4). All work in ordinary floating point on any vector length.
+// Meta-optimizers: update a hyperparameter vector x from its hypergradient g (the authors'
+// hypergrad/optimizers.py simple_sgd and adam, and x ← x − step·g). All work in ordinary floating
+// point on any vector length.
 #ifndef HYPERGRAD_META_META_OPTIMIZERS_H_
 #define HYPERGRAD_META_META_OPTIMIZERS_H_
 

@@ -109,189 +109,302 @@ void TraceProducts(const MlpLayout& layout, const Pass& pass) {
   }
 }
 
-// Three phases, each a parallel loop over its fixed split: (A) rows: forward to the logits and
-// the R-forward; then the batch's largest logit (the authors subtract the global maximum);
-// (B) rows: softmax, backward deltas, R-backward; then the loss, summed in row order; (C) input
-// units: weight gradients and Hessian-vector products, and the bias sums.
-double Run(const MlpLayout& layout, const Pass& pass, unsigned threads, TanhKernel tanh) {
-  const auto& layers = layout.layers();
-  const std::size_t depth = layers.size(), rows = pass.rows;
-  const std::size_t classes = layers.back().out;
-  const bool want_grad = !pass.grad.empty(), want_r = !pass.u.empty();
-  const double* w = pass.w.data();
-  const double* u = pass.u.data();
-  TraceProducts(layout, pass);
+// What one Run keeps between its phases, allocated for the outputs the pass asks for. a[i]: the
+// input of layer i (a[0] unused: x), a[depth] the logits; ra = R{a}; delta[i] = ∂L/∂(pre-
+// activation output of layer i), rdelta = R{delta}; log_p, p: the softmax per row and class;
+// target_mass: Σ_c t per row; wrong: 1 where the row's argmax is not its target's.
+struct RunState {
+  RunState(const MlpLayout& layout, const Pass& the_pass, TanhKernel kernel);
 
-  // a[i]: input of layer i (a[0] unused: x), a[depth] the logits; ra = R{a}; delta[i] =
-  // ∂L/∂(pre-activation output of layer i), rdelta = R{delta}.
-  std::vector<std::vector<double>> a(depth + 1), ra(want_r ? depth + 1 : 0);
-  std::vector<std::vector<double>> delta(want_grad ? depth : 0), rdelta(want_r ? depth : 0);
+  // Every row of activation or delta m of width `cols`.
+  MatrixRef mat(std::vector<double>& m, std::size_t cols) const { return {m.data(), rows, cols, cols}; }
+  // The input of hidden layer i > 0, all rows.
+  ConstMatrixRef input(std::size_t i) { return Const(mat(a[i], layers[i].in)); }
+  // W_i of the weights w, and of the direction u.
+  ConstMatrixRef weights(std::size_t i) const {
+    return {w + layers[i].weight_offset, layers[i].in, layers[i].out, layers[i].out};
+  }
+  ConstMatrixRef direction(std::size_t i) const {
+    return {u + layers[i].weight_offset, layers[i].in, layers[i].out, layers[i].out};
+  }
+
+  const Pass& pass;
+  const std::vector<MlpLayout::Layer>& layers;
+  const std::size_t depth, rows, classes;
+  const bool want_grad, want_r;
+  const double* const w;
+  const double* const u;
+  const TanhKernel tanh;
+  const double inv_rows;
+  std::vector<std::vector<double>> a, ra, delta, rdelta;
+  double zmax = 0.0;  // the batch's largest logit, set after the forward phase
+  std::vector<double> log_p, p, target_mass;
+  std::vector<unsigned char> wrong;
+};
+
+RunState::RunState(const MlpLayout& layout, const Pass& the_pass, TanhKernel kernel)
+    : pass(the_pass),
+      layers(layout.layers()),
+      depth(layers.size()),
+      rows(the_pass.rows),
+      classes(layers.back().out),
+      want_grad(!the_pass.grad.empty()),
+      want_r(!the_pass.u.empty()),
+      w(the_pass.w.data()),
+      u(the_pass.u.data()),
+      tanh(kernel),
+      inv_rows(1.0 / static_cast<double>(rows)),
+      a(depth + 1),
+      ra(want_r ? depth + 1 : 0),
+      delta(want_grad ? depth : 0),
+      rdelta(want_r ? depth : 0) {
   for (std::size_t i = 0; i < depth; ++i) {
     a[i + 1].resize(rows * layers[i].out);
     if (want_r) ra[i + 1].resize(rows * layers[i].out);
     if (want_grad) delta[i].resize(rows * layers[i].out);
     if (want_r) rdelta[i].resize(rows * layers[i].out);
   }
-  auto mat = [rows](std::vector<double>& m, std::size_t cols) { return MatrixRef{m.data(), rows, cols, cols}; };
-  auto input = [&](std::size_t i) {  // the input of hidden layer i > 0, all rows
-    return Const(mat(a[i], layers[i].in));
-  };
-  auto weights = [&](std::size_t i) {
-    return ConstMatrixRef{w + layers[i].weight_offset, layers[i].in, layers[i].out, layers[i].out};
-  };
-  auto direction = [&](std::size_t i) {
-    return ConstMatrixRef{u + layers[i].weight_offset, layers[i].in, layers[i].out, layers[i].out};
-  };
-  const std::vector<Chunk> chunks = FixedChunks(
-      rows, AtLeast(kRowChunks, rows, kMaxRowsPerChunk), kMinRowsPerChunk, kAlign);
+}
 
-  // (A) Forward, then R-forward (R{x} = 0).
-  ParallelFor(chunks.size(), threads, [&](std::size_t j) {
-    const Chunk c = chunks[j];
-    std::vector<double> scratch;
-    const ConstMatrixRef x = InputRows(pass, layers[0].in, c, scratch);
-    for (std::size_t i = 0; i < depth; ++i) {
-      const MatrixRef h = Rows(mat(a[i + 1], layers[i].out), c);
-      Gemm(i == 0 ? x : Rows(input(i), c), false, weights(i), false, h);
-      AddBias(h, w + layers[i].bias_offset);
-      if (i + 1 < depth) TanhInPlace({h.data, h.rows * h.cols}, tanh);
-    }
-    if (!want_r) return;
-    for (std::size_t i = 0; i < depth; ++i) {
-      const MatrixRef rh = Rows(mat(ra[i + 1], layers[i].out), c);
-      if (i == 0) {
-        Gemm(x, false, direction(0), false, rh);
-      } else {
-        Gemm(Rows(Const(mat(ra[i], layers[i].in)), c), false, weights(i), false, rh);
-        Gemm(Rows(input(i), c), false, direction(i), false, rh, 1.0);
-      }
-      AddBias(rh, u + layers[i].bias_offset);
-      if (i + 1 < depth) {
-        const double* act = a[i + 1].data() + c.begin * layers[i].out;
-        for (std::size_t k = 0; k < rh.rows * rh.cols; ++k) rh.data[k] *= 1.0 - act[k] * act[k];
-      }
-    }
-  });
+// Rows c, forward: a[i+1] = tanh(a[i]·W_i + b_i) for hidden layers, the logits without tanh.
+void Forward(RunState& s, Chunk c, ConstMatrixRef x) {
+  for (std::size_t i = 0; i < s.depth; ++i) {
+    const MatrixRef h = Rows(s.mat(s.a[i + 1], s.layers[i].out), c);
+    Gemm(i == 0 ? x : Rows(s.input(i), c), false, s.weights(i), false, h);
+    AddBias(h, s.w + s.layers[i].bias_offset);
+    if (i + 1 < s.depth) TanhInPlace({h.data, h.rows * h.cols}, s.tanh);
+  }
+}
 
-  // Log-softmax with the global maximum subtracted for stability (as the authors' code).
-  const std::vector<double>& z = a[depth];
-  const double zmax = *std::max_element(z.begin(), z.end());
-  const double inv_rows = 1.0 / static_cast<double>(rows);
-  std::vector<double> log_p(rows * classes), p(rows * classes), target_mass(rows, 0.0);
-  std::vector<unsigned char> wrong(rows, 0);
+// Rows c, R-forward (after Forward on them; R{x} = 0): R{a[i+1]} = (R{a[i]}·W_i + a[i]·U_i +
+// ub_i) ⊙ (1 − a[i+1]²) for hidden layers, without the factor for the logits.
+void RForward(RunState& s, Chunk c, ConstMatrixRef x) {
+  for (std::size_t i = 0; i < s.depth; ++i) {
+    const MatrixRef rh = Rows(s.mat(s.ra[i + 1], s.layers[i].out), c);
+    if (i == 0) {
+      Gemm(x, false, s.direction(0), false, rh);
+    } else {
+      Gemm(Rows(Const(s.mat(s.ra[i], s.layers[i].in)), c), false, s.weights(i), false, rh);
+      Gemm(Rows(s.input(i), c), false, s.direction(i), false, rh, 1.0);
+    }
+    AddBias(rh, s.u + s.layers[i].bias_offset);
+    if (i + 1 < s.depth) {
+      const double* act = s.a[i + 1].data() + c.begin * s.layers[i].out;
+      for (std::size_t k = 0; k < rh.rows * rh.cols; ++k) rh.data[k] *= 1.0 - act[k] * act[k];
+    }
+  }
+}
 
-  // (B) Softmax and the backward deltas; back_i = delta_i·W_iᵀ is per-chunk scratch.
-  ParallelFor(chunks.size(), threads, [&](std::size_t j) {
-    const Chunk c = chunks[j];
-    for (std::size_t r = c.begin; r < c.end; ++r) {
-      const double* zr = z.data() + r * classes;
-      const double* tr = pass.t + r * classes;
-      double sum = 0.0;
-      for (std::size_t k = 0; k < classes; ++k) sum += std::exp(zr[k] - zmax);
-      const double log_sum = std::log(sum);
-      std::size_t predicted = 0, truth = 0;
-      for (std::size_t k = 0; k < classes; ++k) {
-        const double lp = zr[k] - zmax - log_sum;
-        log_p[r * classes + k] = lp;
-        target_mass[r] += tr[k];
-        p[r * classes + k] = std::exp(lp);
-        if (zr[k] > zr[predicted]) predicted = k;
-        if (tr[k] > tr[truth]) truth = k;
-      }
-      wrong[r] = predicted != truth;
+// Rows c: log-softmax with the global maximum s.zmax subtracted (as the authors' code), p, the
+// target mass and whether the argmax is wrong.
+void Softmax(RunState& s, Chunk c) {
+  const std::size_t classes = s.classes;
+  const std::vector<double>& z = s.a[s.depth];
+  for (std::size_t r = c.begin; r < c.end; ++r) {
+    const double* zr = z.data() + r * classes;
+    const double* tr = s.pass.t + r * classes;
+    double sum = 0.0;
+    for (std::size_t k = 0; k < classes; ++k) sum += std::exp(zr[k] - s.zmax);
+    const double log_sum = std::log(sum);
+    std::size_t predicted = 0, truth = 0;
+    for (std::size_t k = 0; k < classes; ++k) {
+      const double lp = zr[k] - s.zmax - log_sum;
+      s.log_p[r * classes + k] = lp;
+      s.target_mass[r] += tr[k];
+      s.p[r * classes + k] = std::exp(lp);
+      if (zr[k] > zr[predicted]) predicted = k;
+      if (tr[k] > tr[truth]) truth = k;
     }
-    if (!want_grad) return;
-    for (std::size_t r = c.begin; r < c.end; ++r) {
-      for (std::size_t k = 0; k < classes; ++k) {
-        delta[depth - 1][r * classes + k] =
-            (p[r * classes + k] * target_mass[r] - pass.t[r * classes + k]) * inv_rows;
-      }
-    }
-    std::vector<std::vector<double>> back(depth);
-    for (std::size_t i = depth; i-- > 1;) {
-      const std::size_t in = layers[i].in;
-      back[i].resize(c.size() * in);
-      const MatrixRef b{back[i].data(), c.size(), in, in};
-      Gemm(Rows(Const(mat(delta[i], layers[i].out)), c), false, weights(i), true, b);
-      const double* act = a[i].data() + c.begin * in;
-      double* next = delta[i - 1].data() + c.begin * in;
-      for (std::size_t k = 0; k < b.rows * in; ++k) next[k] = b.data[k] * (1.0 - act[k] * act[k]);
-    }
-    if (!want_r) return;
-    // R{log p} = R{z} − Σ_c p·R{z} per row; R{delta} = R{p}·(target mass)/rows.
-    for (std::size_t r = c.begin; r < c.end; ++r) {
-      const double* rz = ra[depth].data() + r * classes;
-      const double* pr = p.data() + r * classes;
-      double mean = 0.0;
-      for (std::size_t k = 0; k < classes; ++k) mean += pr[k] * rz[k];
-      for (std::size_t k = 0; k < classes; ++k) {
-        rdelta[depth - 1][r * classes + k] = pr[k] * (rz[k] - mean) * target_mass[r] * inv_rows;
-      }
-    }
-    std::vector<double> rback;
-    for (std::size_t i = depth; i-- > 0;) {
-      if (i == 0 && pass.input_r_grad == nullptr) break;
-      const std::size_t in = layers[i].in;
-      rback.resize(c.size() * in);
-      const MatrixRef rb = i > 0 ? MatrixRef{rback.data(), c.size(), in, in}
-                                 : Rows(MatrixRef{pass.input_r_grad, rows, in, in}, c);
-      Gemm(Rows(Const(mat(rdelta[i], layers[i].out)), c), false, weights(i), true, rb);
-      Gemm(Rows(Const(mat(delta[i], layers[i].out)), c), false, direction(i), true, rb, 1.0);
-      if (i == 0) break;
-      const double* act = a[i].data() + c.begin * in;
-      const double* ract = ra[i].data() + c.begin * in;
-      double* next = rdelta[i - 1].data() + c.begin * in;
-      for (std::size_t k = 0; k < rb.rows * in; ++k) {
-        next[k] = rb.data[k] * (1.0 - act[k] * act[k]) - back[i][k] * 2.0 * act[k] * ract[k];
-      }
-    }
-  });
+    s.wrong[r] = predicted != truth;
+  }
+}
 
+// Rows c, backward (after Softmax on them): the deltas of every layer. Returns back_i =
+// delta_i·W_iᵀ (rows c only) for i ≥ 1, which RBackward needs.
+std::vector<std::vector<double>> Backward(RunState& s, Chunk c) {
+  const std::size_t classes = s.classes, last = s.depth - 1;
+  for (std::size_t r = c.begin; r < c.end; ++r) {
+    for (std::size_t k = 0; k < classes; ++k) {
+      s.delta[last][r * classes + k] =
+          (s.p[r * classes + k] * s.target_mass[r] - s.pass.t[r * classes + k]) * s.inv_rows;
+    }
+  }
+  std::vector<std::vector<double>> back(s.depth);
+  for (std::size_t i = s.depth; i-- > 1;) {
+    const std::size_t in = s.layers[i].in;
+    back[i].resize(c.size() * in);
+    const MatrixRef b{back[i].data(), c.size(), in, in};
+    Gemm(Rows(Const(s.mat(s.delta[i], s.layers[i].out)), c), false, s.weights(i), true, b);
+    const double* act = s.a[i].data() + c.begin * in;
+    double* next = s.delta[i - 1].data() + c.begin * in;
+    for (std::size_t k = 0; k < b.rows * in; ++k) next[k] = b.data[k] * (1.0 - act[k] * act[k]);
+  }
+  return back;
+}
+
+// Rows c, R-backward (after Backward on them, `back` its result): R{delta} of every layer, and
+// R{∇_x L} into pass.input_r_grad when asked. R{log p} = R{z} − Σ_c p·R{z} per row; R{delta} of
+// the logits = R{p}·(target mass)/rows.
+void RBackward(RunState& s, Chunk c, const std::vector<std::vector<double>>& back) {
+  const std::size_t classes = s.classes, last = s.depth - 1;
+  for (std::size_t r = c.begin; r < c.end; ++r) {
+    const double* rz = s.ra[s.depth].data() + r * classes;
+    const double* pr = s.p.data() + r * classes;
+    double mean = 0.0;
+    for (std::size_t k = 0; k < classes; ++k) mean += pr[k] * rz[k];
+    for (std::size_t k = 0; k < classes; ++k) {
+      s.rdelta[last][r * classes + k] = pr[k] * (rz[k] - mean) * s.target_mass[r] * s.inv_rows;
+    }
+  }
+  std::vector<double> rback;
+  for (std::size_t i = s.depth; i-- > 0;) {
+    if (i == 0 && s.pass.input_r_grad == nullptr) break;
+    const std::size_t in = s.layers[i].in;
+    rback.resize(c.size() * in);
+    const MatrixRef rb = i > 0 ? MatrixRef{rback.data(), c.size(), in, in}
+                               : Rows(MatrixRef{s.pass.input_r_grad, s.rows, in, in}, c);
+    Gemm(Rows(Const(s.mat(s.rdelta[i], s.layers[i].out)), c), false, s.weights(i), true, rb);
+    Gemm(Rows(Const(s.mat(s.delta[i], s.layers[i].out)), c), false, s.direction(i), true, rb, 1.0);
+    if (i == 0) break;
+    const double* act = s.a[i].data() + c.begin * in;
+    const double* ract = s.ra[i].data() + c.begin * in;
+    double* next = s.rdelta[i - 1].data() + c.begin * in;
+    for (std::size_t k = 0; k < rb.rows * in; ++k) {
+      next[k] = rb.data[k] * (1.0 - act[k] * act[k]) - back[i][k] * 2.0 * act[k] * ract[k];
+    }
+  }
+}
+
+// The mean loss −Σ t·log p / rows, summed in row order (after Softmax on every row); adds the
+// wrong rows to pass.errors when asked.
+double MeanLoss(const RunState& s) {
   double nll = 0.0;
-  for (std::size_t k = 0; k < rows * classes; ++k) nll -= pass.t[k] * log_p[k];
-  if (pass.errors != nullptr) *pass.errors += static_cast<std::size_t>(std::count(wrong.begin(), wrong.end(), 1));
-  nll *= inv_rows;
-  if (!want_grad) return nll;
+  for (std::size_t k = 0; k < s.rows * s.classes; ++k) nll -= s.pass.t[k] * s.log_p[k];
+  if (s.pass.errors != nullptr) {
+    *s.pass.errors += static_cast<std::size_t>(std::count(s.wrong.begin(), s.wrong.end(), 1));
+  }
+  return nll * s.inv_rows;
+}
 
-  // (C) ∂L/∂W_i = a_iᵀ·delta_i and H·u for W_i = R{a_i}ᵀ·delta_i + a_iᵀ·R{delta_i}, each over all
-  // rows, split by layer i's input units; the bias sums one task per layer.
+// ∂L/∂W_i = a_iᵀ·delta_i and H·u for W_i = R{a_i}ᵀ·delta_i + a_iᵀ·R{delta_i}, each over all rows,
+// split by layer i's input units; the bias sums one task per layer (after Backward and RBackward
+// on every row).
+void WeightGradients(RunState& s, unsigned threads) {
   struct Task {
     std::size_t layer;
     Chunk units;  // empty: the layer's biases
   };
+  const auto& layers = s.layers;
   std::vector<Task> tasks;
-  for (std::size_t i = 0; i < depth; ++i) {
-    const std::size_t pieces = AtLeast(kUnitChunks, rows * layers[i].in, kMaxBlockDoubles);
+  for (std::size_t i = 0; i < s.depth; ++i) {
+    const std::size_t pieces = AtLeast(kUnitChunks, s.rows * layers[i].in, kMaxBlockDoubles);
     for (const Chunk c : FixedChunks(layers[i].in, pieces, kMinUnitsPerChunk, kAlign)) tasks.push_back({i, c});
   }
-  for (std::size_t i = 0; i < depth; ++i) tasks.push_back({i, {}});
-  double* grad = pass.grad.data();
-  double* hvp = pass.hvp.data();
+  for (std::size_t i = 0; i < s.depth; ++i) tasks.push_back({i, {}});
+  double* grad = s.pass.grad.data();
+  double* hvp = s.pass.hvp.data();
   ParallelFor(tasks.size(), threads, [&](std::size_t k) {
     const std::size_t i = tasks[k].layer, out = layers[i].out;
     const Chunk units = tasks[k].units;
-    const ConstMatrixRef d = Const(mat(delta[i], out));
+    const ConstMatrixRef d = Const(s.mat(s.delta[i], out));
     if (units.size() == 0) {
       SumRows(d, grad + layers[i].bias_offset);
-      if (want_r) SumRows(Const(mat(rdelta[i], out)), hvp + layers[i].bias_offset);
+      if (s.want_r) SumRows(Const(s.mat(s.rdelta[i], out)), hvp + layers[i].bias_offset);
       return;
     }
     const std::size_t offset = layers[i].weight_offset + units.begin * out;
     std::vector<double> scratch;
     const ConstMatrixRef in_units =
-        i == 0 ? InputColumns(pass, layers[0].in, units, scratch) : Columns(input(i), units);
+        i == 0 ? InputColumns(s.pass, layers[0].in, units, scratch) : Columns(s.input(i), units);
     Gemm(in_units, true, d, false, MatrixRef{grad + offset, units.size(), out, out});
-    if (!want_r) return;
+    if (!s.want_r) return;
     const MatrixRef h{hvp + offset, units.size(), out, out};
-    const ConstMatrixRef rd = Const(mat(rdelta[i], out));
+    const ConstMatrixRef rd = Const(s.mat(s.rdelta[i], out));
     if (i == 0) {
       Gemm(in_units, true, rd, false, h);
     } else {
-      Gemm(Columns(Const(mat(ra[i], layers[i].in)), units), true, d, false, h);
+      Gemm(Columns(Const(s.mat(s.ra[i], layers[i].in)), units), true, d, false, h);
       Gemm(in_units, true, rd, false, h, 1.0);
     }
   });
+}
+
+// Three phases, each a parallel loop over its fixed split: (A) rows: Forward to the logits and
+// RForward; then the batch's largest logit (the authors subtract the global maximum);
+// (B) rows: Softmax, Backward, RBackward; then MeanLoss, summed in row order; (C) input units:
+// WeightGradients (and Hessian-vector products), and the bias sums.
+double Run(const MlpLayout& layout, const Pass& pass, unsigned threads, TanhKernel tanh) {
+  TraceProducts(layout, pass);
+  RunState s(layout, pass, tanh);
+  const std::vector<Chunk> chunks = FixedChunks(
+      s.rows, AtLeast(kRowChunks, s.rows, kMaxRowsPerChunk), kMinRowsPerChunk, kAlign);
+
+  ParallelFor(chunks.size(), threads, [&](std::size_t j) {
+    std::vector<double> scratch;
+    const ConstMatrixRef x = InputRows(pass, s.layers[0].in, chunks[j], scratch);
+    Forward(s, chunks[j], x);
+    if (s.want_r) RForward(s, chunks[j], x);
+  });
+
+  const std::vector<double>& z = s.a[s.depth];
+  s.zmax = *std::max_element(z.begin(), z.end());
+  s.log_p.resize(s.rows * s.classes);
+  s.p.resize(s.rows * s.classes);
+  s.target_mass.assign(s.rows, 0.0);
+  s.wrong.assign(s.rows, 0);
+
+  ParallelFor(chunks.size(), threads, [&](std::size_t j) {
+    Softmax(s, chunks[j]);
+    if (!s.want_grad) return;
+    const std::vector<std::vector<double>> back = Backward(s, chunks[j]);
+    if (s.want_r) RBackward(s, chunks[j], back);
+  });
+
+  const double nll = MeanLoss(s);
+  if (s.want_grad) WeightGradients(s, threads);
   return nll;
+}
+
+// The L2 penalty Σ λ_k w_k² (l2: empty, one λ or one per parameter): returns loss plus it, adds
+// its gradient 2λw to grad and, when u is given, its Hessian-vector product 2λu to hvp.
+double AddL2Penalty(const std::vector<double>& l2, std::span<const double> w,
+                    std::span<const double> u, double loss, std::span<double> grad,
+                    std::span<double> hvp) {
+  if (l2.empty()) return loss;
+  const bool scalar = l2.size() == 1;
+  for (std::size_t k = 0; k < w.size(); ++k) {
+    const double lambda = l2[scalar ? 0 : k];
+    loss += lambda * w[k] * w[k];
+    grad[k] += 2.0 * lambda * w[k];
+    if (!u.empty()) hvp[k] += 2.0 * lambda * u[k];
+  }
+  return loss;
+}
+
+// The mixed product ∂/∂θ ⟨∇_w L, u⟩ in the order of MlpOptions: for λ, ∂/∂λ ⟨2λw, u⟩ = 2wu
+// (summed over parameters for one λ); for the training inputs, R{∇_x L} of the batch's rows
+// (input_r, rows × dim) at those rows' places, zero elsewhere.
+void MixedProducts(const MlpOptions& options, std::span<const double> w,
+                   std::span<const double> u, const Batch& batch, std::size_t dim,
+                   const std::vector<double>& input_r, std::span<double> mixed) {
+  const auto& l2 = options.l2;
+  const std::size_t n = w.size();
+  std::fill(mixed.begin(), mixed.end(), 0.0);
+  std::size_t offset = 0;
+  if (options.hyper_l2) {
+    if (l2.size() == 1) {
+      for (std::size_t k = 0; k < n; ++k) mixed[0] += 2.0 * w[k] * u[k];
+    } else {
+      for (std::size_t k = 0; k < n; ++k) mixed[k] = 2.0 * w[k] * u[k];
+    }
+    offset = l2.size();
+  }
+  if (options.hyper_inputs) {
+    for (std::size_t j = 0; j < batch.rows.size(); ++j) {
+      double* row = mixed.data() + offset + batch.rows[j] * dim;
+      for (std::size_t d = 0; d < dim; ++d) row[d] += input_r[j * dim + d];
+    }
+  }
 }
 
 void CheckSize(const char* what, std::size_t got, std::size_t expected) {
@@ -461,37 +574,9 @@ double Mlp::GradientAndHvp(std::span<const double> w, const Batch& batch,
   pass.grad = grad;
   pass.hvp = hvp;
   pass.input_r_grad = want_input_r ? input_r.data() : nullptr;
-  double loss = Run(layout_, pass, options_.threads, options_.tanh);
-
-  // L2 penalty Σ λ_k w_k²: gradient 2λw, Hessian 2λ, mixed ∂/∂λ ⟨2λw, u⟩ = 2wu.
-  const auto& l2 = options_.l2;
-  if (!l2.empty()) {
-    const bool scalar = l2.size() == 1;
-    for (std::size_t k = 0; k < n; ++k) {
-      const double lambda = l2[scalar ? 0 : k];
-      loss += lambda * w[k] * w[k];
-      grad[k] += 2.0 * lambda * w[k];
-      if (!u.empty()) hvp[k] += 2.0 * lambda * u[k];
-    }
-  }
-  if (!u.empty() && !mixed.empty()) {
-    std::fill(mixed.begin(), mixed.end(), 0.0);
-    std::size_t offset = 0;
-    if (options_.hyper_l2) {
-      if (l2.size() == 1) {
-        for (std::size_t k = 0; k < n; ++k) mixed[0] += 2.0 * w[k] * u[k];
-      } else {
-        for (std::size_t k = 0; k < n; ++k) mixed[k] = 2.0 * w[k] * u[k];
-      }
-      offset = l2.size();
-    }
-    if (options_.hyper_inputs) {
-      for (std::size_t j = 0; j < rows; ++j) {
-        double* row = mixed.data() + offset + batch.rows[j] * dim;
-        for (std::size_t d = 0; d < dim; ++d) row[d] += input_r[j * dim + d];
-      }
-    }
-  }
+  const double nll = Run(layout_, pass, options_.threads, options_.tanh);
+  const double loss = AddL2Penalty(options_.l2, w, u, nll, grad, hvp);
+  if (!u.empty() && !mixed.empty()) MixedProducts(options_, w, u, batch, dim, input_r, mixed);
   return loss;
 }
 
@@ -514,6 +599,64 @@ Evaluation Mlp::Evaluate(std::span<const double> w, const Dataset& data,
   e.nll = Run(layout_, pass, options_.threads, options_.tanh);
   e.error = static_cast<double>(errors) / static_cast<double>(data.rows);
   return e;
+}
+
+ModelInfo MlpModelInfo() {
+  ModelFlag layers{"layers", "784,50,50,50,10", "layer sizes: inputs, hidden..., classes", {}};
+  layers.check = [](const std::string& text) -> std::string {
+    try {
+      MlpLayout::Parse(text);
+    } catch (const std::exception& e) {
+      return e.what();
+    }
+    return {};
+  };
+  ModelFlag tanh{"tanh", "libm",
+                 "the hidden layers' tanh: libm (glibc's, every committed result) or "
+                 "polynomial (vectorised, within 4 ulp of glibc's, faster; other bits)",
+                 {}};
+  tanh.check = [](const std::string& text) -> std::string {
+    return text == "libm" || text == "polynomial" ? std::string()
+                                                  : "expected libm or polynomial";
+  };
+  ModelInfo info{"mlp", "tanh multilayer perceptron, log-softmax outputs (the paper's network)",
+                 {layers, tanh}, {}, {}};
+  info.shape = [](const std::map<std::string, std::string>& flags) -> std::optional<DataShape> {
+    const MlpLayout layout = MlpLayout::Parse(flags.at("layers"));
+    return DataShape{layout.sizes().front(), layout.sizes().back()};
+  };
+  info.make = [](std::shared_ptr<const Dataset> data, const ModelSettings& settings) {
+    const std::string& text = settings.flags.at("layers");
+    const MlpLayout layout = MlpLayout::Parse(text);
+    if (!data) throw std::invalid_argument("mlp: no training data");
+    if (layout.sizes().front() != data->input_dim || layout.sizes().back() != data->classes) {
+      throw std::invalid_argument("--layers " + text + " must start with " +
+                                  std::to_string(data->input_dim) + " (the data's inputs) and end with " +
+                                  std::to_string(data->classes) + " (its classes)");
+    }
+    const MlpOptions options{layout.sizes(), {}, false, false, settings.threads,
+                             ParseTanhKernel(settings.flags.at("tanh"))};
+    auto mlp = std::make_shared<const Mlp>(options, data);
+    ToolModel tool;
+    tool.model = mlp;
+    tool.objective = [mlp](std::span<const double> w, std::span<double> d_w) {
+      return mlp->Evaluate(w, mlp->data(), d_w).nll;
+    };
+    tool.with_l2 = [options, data](std::span<const double> lambda) {
+      MlpOptions o = options;
+      o.l2.assign(lambda.begin(), lambda.end());
+      o.hyper_l2 = true;
+      return std::shared_ptr<const Model>(std::make_shared<const Mlp>(o, data));
+    };
+    tool.blocks = [layout] { return layout.LayerParamBlocks(); };
+    for (const MlpLayout::Layer& layer : layout.layers()) {
+      tool.fan_in.push_back(layer.in);  // W_i
+      tool.fan_in.push_back(layer.in);  // b_i
+    }
+    tool.description = "[" + text + "]";
+    return tool;
+  };
+  return info;
 }
 
 }  // namespace hypergrad

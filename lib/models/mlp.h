@@ -1,6 +1,6 @@
-// Multilayer perceptron with the authors' layout and loss (reference notes §5): hidden tanh
-// layers, log-softmax output, mean cross-entropy over the batch plus Σ_k λ_k w_k² (no ½, biases
-// included). Logistic regression is the [784, 10] case. Hessian-vector products and mixed
+// Multilayer perceptron with the authors' layout and loss (hypergrad/nn_utils.py, make_nn_funs):
+// hidden tanh layers, log-softmax output, mean cross-entropy over the batch plus Σ_k λ_k w_k² (no
+// ½, biases included). Logistic regression is the [784, 10] case. Hessian-vector products and mixed
 // products are exact (Pearlmutter's R-operator through the same forward and backward passes).
 #ifndef HYPERGRAD_MODELS_MLP_H_
 #define HYPERGRAD_MODELS_MLP_H_
@@ -12,6 +12,7 @@
 
 #include "data/dataset.h"
 #include "models/model.h"
+#include "models/registry.h"
 #include "models/tanh_kernel.h"
 
 namespace hypergrad {
@@ -104,6 +105,11 @@ class Mlp final : public Model {
   MlpLayout layout_;
   std::shared_ptr<const Dataset> data_;
 };
+
+// The registry's entry (models/registry.h): "mlp", --layers (default 784,50,50,50,10, whose first
+// and last sizes must be the data's inputs and classes) and --tanh (libm or polynomial); its
+// blocks are LayerParamBlocks, its objective Evaluate(w, data).nll.
+ModelInfo MlpModelInfo();
 
 }  // namespace hypergrad
 

@@ -1,5 +1,5 @@
 // A training loss L(w, θ; batch) on a flat parameter vector w: what the reversible optimizer
-// trains and the reverse pass differentiates (reference notes §3).
+// trains and the reverse pass differentiates through g = ∇_w L, ∇²_w L·u and ∇_θ⟨∇_w L, u⟩.
 #ifndef HYPERGRAD_MODELS_MODEL_H_
 #define HYPERGRAD_MODELS_MODEL_H_
 

@@ -1,8 +1,9 @@
 // Several task networks of one architecture whose parameters are shared through learned mixing
-// matrices (the Omniglot experiment, Figs 8–9; reference notes §Fig 9). The trained parameters are
-// latent vectors z: for each layer i, the tasks' slices of that layer (W_i then b_i, n_i values
-// each) form the rows of Z_i (tasks × n_i), and task t uses row t of W_i = T_i·Z_i. The mixing
-// matrices T_i (tasks × tasks) are the hyperparameters θ.
+// matrices (the Omniglot experiment, Figs 8–9; the authors' experiments/Feb_4_augmented_omniglot/
+// 2_rotated_90/experiment.py). The trained parameters are latent vectors z: for each layer i, the
+// tasks' slices of that layer (W_i then b_i, n_i values each) form the rows of Z_i (tasks × n_i),
+// and task t uses row t of W_i = T_i·Z_i. The mixing matrices T_i (tasks × tasks) are the
+// hyperparameters θ.
 //
 // Loss: Σ_tasks (mean NLL of the task's network on its whole training set) + λ‖z‖². The
 // mixed product is ∇_T⟨∇_z L, u⟩ = (H_w·(T u))·Zᵀ + G_w·Uᵀ per layer, from one gradient and

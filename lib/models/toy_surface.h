@@ -1,4 +1,5 @@
-// The two-dimensional toy loss of Fig 1 (reference notes §Fig 1), with exact derivatives:
+// The two-dimensional toy loss of Fig 1 (the authors' experiments/Jan_25_Figure_1/2/experiment.py),
+// with exact derivatives:
 // r(w) = 100(w₁ − w₀²)² + (1 − w₀)² + 200·w₀ (a tilted Rosenbrock function),
 // L(w) = 800·σ(r/500), which flattens its far walls so momentum can carry the weights across.
 #ifndef HYPERGRAD_MODELS_TOY_SURFACE_H_

@@ -60,7 +60,7 @@ const std::vector<double>& ScheduleOf(const OptimizerHyperparameters& h, const s
 double ScalarOf(const OptimizerHyperparameters& h, const std::string& name);
 
 // A decay flag (per step) with the one range of a decay, [kMinDecay, kMaxDecay] =
-// [1e-6, 0.999999] (rational.h: inside it MomentumToRatio gives 1 ≤ n ≤ d = 65536).
+// [1e-6, 0.999999] (rational.h: inside it DecayToRatio gives 1 ≤ n ≤ d = 65536).
 OptimizerFlag DecayFlag(std::string name, double default_value, std::string help);
 
 // OptimizerInfo::make for a run class `Run`, constructed from

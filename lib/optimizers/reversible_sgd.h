@@ -38,18 +38,6 @@ struct SgdSchedule {
   void Validate() const;
 };
 
-// Batch t = rows [(t mod (rows/batch))·batch, +batch): fixed consecutive batches, cycled.
-BatchSchedule SequentialBatches(std::size_t rows, std::size_t batch_size);
-// Batch t = `batch_size` rows drawn with replacement from [0, rows), from the stream
-// (seed, {stream, t}).
-BatchSchedule RandomBatches(std::size_t rows, std::size_t batch_size, std::uint64_t seed,
-                            std::uint64_t stream = 0);
-// The authors' minibatches (Figs 2–5): batch t = util.RandomState((seed, run, t))
-// .randint(rows, size=batch_size), drawn with replacement (numpy_random.h). Throws
-// std::invalid_argument for an empty batch or rows outside [1, 2^32].
-BatchSchedule AuthorsRandomBatches(std::size_t rows, std::size_t batch_size, std::int64_t seed,
-                                   std::int64_t run);
-
 // One configured training run.
 struct SgdSetup {
   std::shared_ptr<const Model> model;

@@ -327,10 +327,10 @@ void ExpandStepCoefficients(const ParameterBlocks& blocks, std::span<const doubl
   std::size_t i = 0;
   for (const MomentDecays& m : moments) {
     std::vector<double> increment(m.decay.size());
-    std::vector<MomentumRatio> ratios(m.decay.size());
+    std::vector<DecayRatio> ratios(m.decay.size());
     for (std::size_t j = 0; j < m.decay.size(); ++j) {
       increment[j] = m.increment_sign * (1.0 - m.decay[j]);
-      ratios[j] = MomentumToRatio(m.decay[j]);
+      ratios[j] = DecayToRatio(m.decay[j]);
     }
     blocks.Expand(m.decay, std::span(c.decay).subspan(i * n, n));
     blocks.Expand(increment, std::span(c.increment).subspan(i * n, n));

@@ -20,15 +20,12 @@
 #include <string_view>
 #include <vector>
 
+#include "optimizers/batch_schedule.h"
 #include "reversible/exact_optimizer.h"
 #include "models/model.h"
 #include "trajectories/trajectory.h"
 
 namespace hypergrad {
-
-// The rows used by iteration t. Called again, in reverse order, by the reverse pass: it must
-// return the same rows for the same t (derive any randomness from t).
-using BatchSchedule = std::function<Batch(std::size_t t)>;
 
 // How a run keeps its states for the reverse pass, and what it reports while running.
 struct TrainingOptions {

@@ -1,6 +1,7 @@
 // numpy's legacy `RandomState`, bit for bit, and the authors' `util.RandomState(obj)` seeding
-// (reference notes §7). With these draws the figure targets start from the authors' initial
-// weights and train on the authors' minibatches, so their runs can be followed digit for digit.
+// (hypergrad/util.py; the seed is AuthorsSeed below). With these draws the figure targets start
+// from the authors' initial weights and train on the authors' minibatches, so their runs can be
+// followed digit for digit.
 //
 // What numpy computes (numpy/random/_mt19937.pyx, legacy-distributions.c, distributions.c; the
 // legacy stream has been frozen since numpy 1.17 and is unchanged from the numpy of 2015 for the

@@ -1,6 +1,7 @@
 // Seeded, counter-style random streams. Every stream is named by a seed and a path of integers
 // (e.g. {meta_iteration, iteration}), so the reverse pass and every rerun can regenerate exactly
-// the numbers the forward pass used without storing them (reference notes §7).
+// the numbers the forward pass used without storing them. (The authors' numpy draws are
+// numpy_random.h's.)
 #ifndef HYPERGRAD_RANDOM_RANDOM_H_
 #define HYPERGRAD_RANDOM_RANDOM_H_
 

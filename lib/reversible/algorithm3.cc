@@ -131,11 +131,11 @@ inline bool RationalMultiplyElement(Int& c, std::size_t i, const Factor<Buffer, 
 template <class Buffer, class Int>
 class FactorRuns {
  public:
-  FactorRuns(std::span<const MomentumRatio> ratios, bool invert, std::size_t first = 0)
+  FactorRuns(std::span<const DecayRatio> ratios, bool invert, std::size_t first = 0)
       : ratios_(ratios), invert_(invert), current_(RatioAt(first)), factor_(Make(current_)) {}
-  MomentumRatio RatioAt(std::size_t i) const { return ratios_[ratios_.size() == 1 ? 0 : i]; }
+  DecayRatio RatioAt(std::size_t i) const { return ratios_[ratios_.size() == 1 ? 0 : i]; }
   const Factor<Buffer, Int>& At(std::size_t i) {
-    const MomentumRatio r = RatioAt(i);
+    const DecayRatio r = RatioAt(i);
     if (r.n != current_.n || r.d != current_.d) {
       current_ = r;
       factor_ = Make(r);
@@ -144,12 +144,12 @@ class FactorRuns {
   }
 
  private:
-  Factor<Buffer, Int> Make(MomentumRatio r) const {
+  Factor<Buffer, Int> Make(DecayRatio r) const {
     return invert_ ? Factor<Buffer, Int>(r.d, r.n) : Factor<Buffer, Int>(r.n, r.d);
   }
-  std::span<const MomentumRatio> ratios_;
+  std::span<const DecayRatio> ratios_;
   bool invert_;
-  MomentumRatio current_;
+  DecayRatio current_;
   Factor<Buffer, Int> factor_;
 };
 
@@ -161,7 +161,7 @@ struct RealValue {
 };
 
 template <class Buffer, class Int>
-void ApplyRatios(std::span<Int> c, std::span<const MomentumRatio> ratios, bool inverse,
+void ApplyRatios(std::span<Int> c, std::span<const DecayRatio> ratios, bool inverse,
                  Buffer& buffer, RealValue real, double limit) {
   if (c.empty()) return;
   FactorRuns<Buffer, Int> factors(ratios, inverse);
@@ -221,7 +221,7 @@ inline void AddWords(AnsBuffer& buffer, std::ptrdiff_t words) { buffer.WordsAdde
 constexpr std::size_t kPieces = 16;
 
 template <class Buffer, class Int>
-void ApplyRatiosParallel(std::span<Int> c, std::span<const MomentumRatio> ratios, bool inverse,
+void ApplyRatiosParallel(std::span<Int> c, std::span<const DecayRatio> ratios, bool inverse,
                          Buffer& buffer, RatioSplit split, RealValue real, double limit) {
   const unsigned threads = split.threads;
   const std::vector<Chunk> pieces = FixedChunks(c.size(), kPieces, std::max<std::size_t>(1, split.min_piece), 1);
@@ -313,7 +313,7 @@ FixedPointFormat FormatOf(const FixedPointVector&);
 FixedPointFormat FormatOf(const WideFixedPointVector& v);
 
 template <class Vector>
-void Apply(Vector& v, std::span<const MomentumRatio> ratios, InfoBuffer& buffer, bool inverse,
+void Apply(Vector& v, std::span<const DecayRatio> ratios, InfoBuffer& buffer, bool inverse,
            RatioSplit split) {
   const char* what = inverse ? "DivideByRatio" : "MultiplyByRatio";
   if (buffer.size() != v.size()) {
@@ -327,7 +327,7 @@ void Apply(Vector& v, std::span<const MomentumRatio> ratios, InfoBuffer& buffer,
                                 " elements (expected 1 or one per element)");
   }
   for (std::size_t i = 0; i < ratios.size(); ++i) {
-    const MomentumRatio r = ratios[i];
+    const DecayRatio r = ratios[i];
     if (r.n < 1 || r.d < 1 || r.n > 65536 || r.d > 65536) {
       throw std::invalid_argument(std::string(what) + ": ratio " + std::to_string(i) + " = " +
                                   std::to_string(r.n) + "/" + std::to_string(r.d) +
@@ -353,43 +353,43 @@ FixedPointFormat FormatOf(const WideFixedPointVector& v) { return v.format(); }
 
 }  // namespace
 
-void MultiplyByRatio(FixedPointVector& v, std::span<const MomentumRatio> ratios,
+void MultiplyByRatio(FixedPointVector& v, std::span<const DecayRatio> ratios,
                      InfoBuffer& buffer, unsigned threads) {
   Apply(v, ratios, buffer, /*inverse=*/false, {.threads = threads});
 }
 
-void MultiplyByRatio(FixedPointVector& v, std::span<const MomentumRatio> ratios,
+void MultiplyByRatio(FixedPointVector& v, std::span<const DecayRatio> ratios,
                      InfoBuffer& buffer, RatioSplit split) {
   Apply(v, ratios, buffer, /*inverse=*/false, split);
 }
 
-void DivideByRatio(FixedPointVector& v, std::span<const MomentumRatio> ratios,
+void DivideByRatio(FixedPointVector& v, std::span<const DecayRatio> ratios,
                    InfoBuffer& buffer, unsigned threads) {
   Apply(v, ratios, buffer, /*inverse=*/true, {.threads = threads});
 }
 
-void DivideByRatio(FixedPointVector& v, std::span<const MomentumRatio> ratios,
+void DivideByRatio(FixedPointVector& v, std::span<const DecayRatio> ratios,
                    InfoBuffer& buffer, RatioSplit split) {
   Apply(v, ratios, buffer, /*inverse=*/true, split);
 }
 
-void MultiplyByRatio(WideFixedPointVector& v, std::span<const MomentumRatio> ratios,
+void MultiplyByRatio(WideFixedPointVector& v, std::span<const DecayRatio> ratios,
                      InfoBuffer& buffer, RatioSplit split) {
   Apply(v, ratios, buffer, /*inverse=*/false, split);
 }
 
-void DivideByRatio(WideFixedPointVector& v, std::span<const MomentumRatio> ratios,
+void DivideByRatio(WideFixedPointVector& v, std::span<const DecayRatio> ratios,
                    InfoBuffer& buffer, RatioSplit split) {
   Apply(v, ratios, buffer, /*inverse=*/true, split);
 }
 
-void MultiplyByRatio(MomentVector& v, std::span<const MomentumRatio> ratios, InfoBuffer& buffer,
+void MultiplyByRatio(MomentVector& v, std::span<const DecayRatio> ratios, InfoBuffer& buffer,
                      unsigned threads) {
   std::visit([&](auto& u) { Apply(u, ratios, buffer, /*inverse=*/false, {.threads = threads}); },
              v.values());
 }
 
-void DivideByRatio(MomentVector& v, std::span<const MomentumRatio> ratios, InfoBuffer& buffer,
+void DivideByRatio(MomentVector& v, std::span<const DecayRatio> ratios, InfoBuffer& buffer,
                    unsigned threads) {
   std::visit([&](auto& u) { Apply(u, ratios, buffer, /*inverse=*/true, {.threads = threads}); },
              v.values());

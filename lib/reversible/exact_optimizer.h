@@ -56,7 +56,7 @@ struct StepCoefficients {
   std::vector<double> alpha;           // α_t, P values
   std::vector<double> decay;           // r_t as doubles, K·P (the float baseline and adjoints)
   std::vector<double> increment;       // c_t, K·P, signed
-  std::vector<MomentumRatio> ratios;   // r_t as the ratios n/d applied exactly, K·P
+  std::vector<DecayRatio> ratios;      // r_t as the ratios n/d applied exactly, K·P
   std::vector<double> extra;           // the variant's own per-element values (Adam: 1−Πβ)
   // The per-block values these were expanded from (lets a constant schedule skip re-expanding).
   std::vector<double> block_values;
@@ -109,7 +109,7 @@ class ExactOptimizer {
 
   // "sgd", "adam", "rmsprop": what the tools and result files call it.
   virtual std::string_view name() const = 0;
-  // K, the moment vectors (1 for SGD's velocity, 2 for Adam's m and s).
+  // K, the moment vectors (1 for SGD's velocity, 2 for Adam's m and s and for RMSprop's s and m).
   virtual std::size_t num_moments() const = 0;
   // Moment i's short name (0 ≤ i < K): "v"; "m", "s"; used for result names (d_v0, m_T) and
   // messages ("s of parameter W0[3,4]").

@@ -16,17 +16,17 @@ class StoredTrajectory final : public FixedPointTrajectory {
  public:
   using FixedPointTrajectory::FixedPointTrajectory;
 
-  void Reset(std::span<const double> w0, std::span<const double> v0) override {
-    FixedPointTrajectory::Reset(w0, v0);
+  void Reset(std::span<const double> w0, std::span<const double> u0) override {
+    FixedPointTrajectory::Reset(w0, u0);
     positions_.clear();
-    velocities_.clear();
+    moments_.clear();
   }
   void StepForward(const StepCoefficients& c, std::span<const double> g) override {
     FixedPointVector w = w_;
-    MomentVector v = v_;
+    MomentVector u = u_;
     FixedPointTrajectory::StepForward(c, g);
     positions_.push_back(std::move(w));
-    velocities_.push_back(std::move(v));
+    moments_.push_back(std::move(u));
   }
   void UndoPosition(const StepCoefficients&) override {
     w_ = std::move(positions_.back());
@@ -34,14 +34,14 @@ class StoredTrajectory final : public FixedPointTrajectory {
     w_.CopyValuesTo(w_values_);
   }
   void UndoMoments(const StepCoefficients&, std::span<const double>) override {
-    v_ = std::move(velocities_.back());
-    velocities_.pop_back();
-    v_.CopyValuesTo(v_values_);
+    u_ = std::move(moments_.back());
+    moments_.pop_back();
+    u_.CopyValuesTo(u_values_);
   }
   ReversalCheck Check() const override {
     ReversalCheck check = FixedPointTrajectory::Check();
     check.buffer_empty = true;  // the buffer only made the forward pass identical; not unwound
-    check.exact = w_ == w0_ && v_ == v0_;
+    check.exact = w_ == w0_ && u_ == u0_;
     return check;
   }
   std::size_t ExtraBytes() const override {
@@ -50,7 +50,7 @@ class StoredTrajectory final : public FixedPointTrajectory {
 
  private:
   std::vector<FixedPointVector> positions_;  // w_t for t < current
-  std::vector<MomentVector> velocities_;     // v_t for t < current
+  std::vector<MomentVector> moments_;        // u_t for t < current
 };
 
 // A snapshot every `interval` steps. Undoing step t recomputes, once per segment, the states
@@ -63,8 +63,8 @@ class SqrtCheckpointedTrajectory final : public RecomputingTrajectory {
     if (interval == 0) throw std::invalid_argument("checkpointing: snapshot interval must be ≥ 1");
   }
 
-  void Reset(std::span<const double> w0, std::span<const double> v0) override {
-    RecomputingTrajectory::Reset(w0, v0);
+  void Reset(std::span<const double> w0, std::span<const double> u0) override {
+    RecomputingTrajectory::Reset(w0, u0);
     snapshots_.clear();
     segment_.clear();
     steps_ = 0;
@@ -79,12 +79,12 @@ class SqrtCheckpointedTrajectory final : public RecomputingTrajectory {
     if (segment_.empty() || c.t < segment_begin_ || c.t >= segment_begin_ + segment_.size()) {
       RecomputeSegment(c.t);
     }
-    w_ = segment_[c.t - segment_begin_].first;  // the velocity view stays v_{t+1}
+    w_ = segment_[c.t - segment_begin_].first;  // the moments' view stays u_{t+1}
     w_.CopyValuesTo(w_values_);
   }
   void UndoMoments(const StepCoefficients& c, std::span<const double>) override {
-    v_ = std::move(segment_[c.t - segment_begin_].second);
-    v_.CopyValuesTo(v_values_);
+    u_ = std::move(segment_[c.t - segment_begin_].second);
+    u_.CopyValuesTo(u_values_);
     segment_.pop_back();  // state t is used up
   }
   std::size_t ExtraBytes() const override {
@@ -99,10 +99,10 @@ class SqrtCheckpointedTrajectory final : public RecomputingTrajectory {
     work_ = snapshots_.at(t / interval_).Copy();
     segment_.clear();
     segment_begin_ = work_.t;
-    segment_.emplace_back(work_.w, work_.v);
+    segment_.emplace_back(work_.w, work_.u);
     while (work_.t < t) {
       Recompute(work_);
-      segment_.emplace_back(work_.w, work_.v);
+      segment_.emplace_back(work_.w, work_.u);
     }
     NotePeak();
     work_ = {};
@@ -124,8 +124,8 @@ class RevolveTrajectory final : public RecomputingTrajectory {
                     RevolveSchedule schedule)
       : RecomputingTrajectory(optimizer, kind, n), schedule_(std::move(schedule)) {}
 
-  void Reset(std::span<const double> w0, std::span<const double> v0) override {
-    RecomputingTrajectory::Reset(w0, v0);
+  void Reset(std::span<const double> w0, std::span<const double> u0) override {
+    RecomputingTrajectory::Reset(w0, u0);
     slots_.clear();
     slots_.resize(schedule_.snapshots);
     work_ = {};
@@ -143,7 +143,7 @@ class RevolveTrajectory final : public RecomputingTrajectory {
       if (a.kind == Kind::kTakeSnapshot && a.from == steps_) {
         slots_.at(a.slot) = Snapshot(steps_);
       } else if (a.kind == Kind::kReverseStep && a.from == steps_) {
-        work_ = {steps_, w_, v_, nullptr};  // the first turn: state T−1, reversed first
+        work_ = {steps_, w_, u_, nullptr};  // the first turn: state T−1, reversed first
         break;
       } else if (!(a.kind == Kind::kAdvance && a.to == steps_)) {
         break;  // an advance still under way (this forward step is part of it)
@@ -155,12 +155,12 @@ class RevolveTrajectory final : public RecomputingTrajectory {
   }
   void UndoPosition(const StepCoefficients& c) override {
     RunToTurn(c.t);
-    w_ = work_.w;  // the velocity view stays v_{t+1}
+    w_ = work_.w;  // the moments' view stays u_{t+1}
     w_.CopyValuesTo(w_values_);
   }
   void UndoMoments(const StepCoefficients&, std::span<const double>) override {
-    v_ = work_.v;
-    v_.CopyValuesTo(v_values_);
+    u_ = work_.u;
+    u_.CopyValuesTo(u_values_);
   }
   std::size_t ExtraBytes() const override {
     std::size_t bytes = work_.Bytes();

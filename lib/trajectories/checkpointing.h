@@ -19,7 +19,7 @@ namespace hypergrad {
 std::unique_ptr<Trajectory> MakeStoredTrajectory(const ExactOptimizer& optimizer, BufferKind buffer,
                                                  std::size_t num_params);
 
-// Snapshot (w, v, buffer) every `interval` steps (≥ 1; ⌈√T⌉ balances the two terms); the reverse
+// Snapshot (w, u, buffer) every `interval` steps (≥ 1; ⌈√T⌉ balances the two terms); the reverse
 // pass recomputes each segment once from its snapshot and keeps the segment's states: one extra
 // forward sweep, memory ≈ (T/interval + interval) states.
 std::unique_ptr<Trajectory> MakeSqrtCheckpointedTrajectory(const ExactOptimizer& optimizer,

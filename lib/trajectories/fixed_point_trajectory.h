@@ -1,6 +1,6 @@
 // The fixed-point trajectory shared by the reversible method and the checkpointing baselines
-// (library-internal: use MakeTrajectory). Fixed-point w and moments u (K·P values, called v
-// here) with Algorithm 3 for the decays; the double views are refreshed after every change, so
+// (library-internal: use MakeTrajectory). Fixed-point w and moments u (K·P values)
+// with Algorithm 3 for the decays; the double views are refreshed after every change, so
 // the increments α·Δ(u) and c·φ(g) are formed from identical doubles in both directions.
 #ifndef HYPERGRAD_TRAJECTORIES_FIXED_POINT_TRAJECTORY_H_
 #define HYPERGRAD_TRAJECTORIES_FIXED_POINT_TRAJECTORY_H_
@@ -23,11 +23,11 @@ double MaxAbsDifference(std::span<const double> a, std::span<const double> b);
 struct FixedPointState {
   std::size_t t = 0;
   FixedPointVector w;
-  MomentVector v;
+  MomentVector u;
   std::unique_ptr<InfoBuffer> buffer;
 
   FixedPointState Copy() const;
-  // Bytes held: w (8 bytes per value), v (8 or 16, its format's width) and the buffer.
+  // Bytes held: w (8 bytes per value), u (8 or 16, its format's width) and the buffer.
   std::size_t Bytes() const;
 };
 
@@ -37,9 +37,9 @@ class FixedPointTrajectory : public Trajectory {
   // optimizer declares (std::invalid_argument if its moments declare different ones).
   FixedPointTrajectory(const ExactOptimizer& optimizer, BufferKind kind, std::size_t n);
 
-  void Reset(std::span<const double> w0, std::span<const double> v0) override;
+  void Reset(std::span<const double> w0, std::span<const double> u0) override;
   std::span<const double> position() const override { return w_values_; }
-  std::span<const double> moments() const override { return v_values_; }
+  std::span<const double> moments() const override { return u_values_; }
   void StepForward(const StepCoefficients& c, std::span<const double> g) override;
   void UndoPosition(const StepCoefficients& c) override;
   void UndoMoments(const StepCoefficients& c, std::span<const double> g) override;
@@ -49,35 +49,35 @@ class FixedPointTrajectory : public Trajectory {
   void SetThreads(unsigned threads) override { threads_ = threads; }
 
  protected:
-  // One forward step of `state` (v ← r·v + c·φ(g) by Algorithm 3, then w ← w + α·Δ(v)), all
-  // or nothing: on FixedPointOverflow the state is unchanged. `v_values` holds v's doubles on
+  // One forward step of `state` (u ← r·u + c·φ(g) by Algorithm 3, then w ← w + α·Δ(u)), all
+  // or nothing: on FixedPointOverflow the state is unchanged. `u_values` holds u's doubles on
   // entry and on exit.
-  void Step(FixedPointVector& w, MomentVector& v, InfoBuffer& buffer,
-            std::vector<double>& v_values, const StepCoefficients& c, std::span<const double> g);
-  // v += c·φ(g) (stage by stage when the optimizer's inputs read new moments; all or nothing:
-  // on FixedPointOverflow v is as on entry, v_values perhaps not); returns the φ applied.
-  std::span<const double> AddMomentInputs(MomentVector& v, std::vector<double>& v_values,
+  void Step(FixedPointVector& w, MomentVector& u, InfoBuffer& buffer,
+            std::vector<double>& u_values, const StepCoefficients& c, std::span<const double> g);
+  // u += c·φ(g) (stage by stage when the optimizer's inputs read new moments; all or nothing:
+  // on FixedPointOverflow u is as on entry, u_values perhaps not); returns the φ applied.
+  std::span<const double> AddMomentInputs(MomentVector& u, std::vector<double>& u_values,
                                           const StepCoefficients& c, std::span<const double> g);
-  // The inverse on the current state: v_ −= c·φ(g), the last stage first.
+  // The inverse on the current state: u_ −= c·φ(g), the last stage first.
   void SubtractMomentInputs(const StepCoefficients& c, std::span<const double> g);
-  // Δ(v) for the current moments' doubles.
-  std::span<const double> Direction(const StepCoefficients& c, std::span<const double> v_values);
+  // Δ(u) for the current moments' doubles.
+  std::span<const double> Direction(const StepCoefficients& c, std::span<const double> u_values);
   // The current state (w_t, v_t, a copy of the buffer) at iteration t.
   FixedPointState Snapshot(std::size_t t) const;
-  // Bytes of one (w, v) pair.
-  std::size_t StateBytes() const { return w_.size() * sizeof(std::int64_t) + v_.Bytes(); }
+  // Bytes of one (w, u) pair.
+  std::size_t StateBytes() const { return w_.size() * sizeof(std::int64_t) + u_.Bytes(); }
 
   const ExactOptimizer& optimizer_;
   BufferKind kind_;
   FixedPointFormat moment_format_;
   FixedPointVector w_, w0_;
-  MomentVector v_, v0_;
-  std::vector<double> w_values_, v_values_;
+  MomentVector u_, u0_;
+  std::vector<double> w_values_, u_values_;
   std::unique_ptr<InfoBuffer> buffer_;
   unsigned threads_ = 1;
 
  private:
-  std::vector<double> inputs_, direction_;  // scratch for φ(g) and Δ(v)
+  std::vector<double> inputs_, direction_;  // scratch for φ(g) and Δ(u)
   std::vector<double> applied_, stage_;     // staged inputs (MomentStages() > 1)
 };
 
@@ -88,7 +88,7 @@ class RecomputingTrajectory : public FixedPointTrajectory {
   using FixedPointTrajectory::FixedPointTrajectory;
 
   void SetReplay(Replay replay) override { replay_ = std::move(replay); }
-  void Reset(std::span<const double> w0, std::span<const double> v0) override;
+  void Reset(std::span<const double> w0, std::span<const double> u0) override;
   std::size_t RecomputedSteps() const override { return recomputed_; }
   std::size_t PeakExtraBytes() const override { return peak_bytes_; }
   ReversalCheck Check() const override;
@@ -103,7 +103,7 @@ class RecomputingTrajectory : public FixedPointTrajectory {
   Replay replay_;
   std::size_t recomputed_ = 0, peak_bytes_ = 0;
   StepCoefficients coefficients_;
-  std::vector<double> g_, w_scratch_, v_scratch_;
+  std::vector<double> g_, w_scratch_, u_scratch_;
 };
 
 }  // namespace hypergrad

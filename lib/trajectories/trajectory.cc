@@ -59,51 +59,51 @@ double MaxAbsDifference(std::span<const double> a, std::span<const double> b) {
 }
 
 FixedPointState FixedPointState::Copy() const {
-  return {t, w, v, buffer ? buffer->Clone() : nullptr};
+  return {t, w, u, buffer ? buffer->Clone() : nullptr};
 }
 
 std::size_t FixedPointState::Bytes() const {
-  return w.size() * sizeof(std::int64_t) + v.Bytes() + (buffer ? buffer->AllocatedBytes() : 0);
+  return w.size() * sizeof(std::int64_t) + u.Bytes() + (buffer ? buffer->AllocatedBytes() : 0);
 }
 
 FixedPointTrajectory::FixedPointTrajectory(const ExactOptimizer& optimizer, BufferKind kind,
                                            std::size_t n)
     : optimizer_(optimizer), kind_(kind), moment_format_(MomentFormatOf(optimizer)),
-      w_values_(n), v_values_(optimizer.num_moments() * n),
-      inputs_(v_values_.size()), direction_(n) {
+      w_values_(n), u_values_(optimizer.num_moments() * n),
+      inputs_(u_values_.size()), direction_(n) {
   if (optimizer.MomentStages() != 1 && optimizer.MomentStages() != optimizer.num_moments()) {
     throw std::invalid_argument("trajectory: an optimizer's moment inputs come in 1 or K stages");
   }
   if (optimizer.MomentStages() > 1) {
-    applied_.assign(v_values_.size(), 0.0);
-    stage_.assign(v_values_.size(), 0.0);
+    applied_.assign(u_values_.size(), 0.0);
+    stage_.assign(u_values_.size(), 0.0);
   }
 }
 
-void FixedPointTrajectory::Reset(std::span<const double> w0, std::span<const double> v0) {
-  CheckStateSizes(w0, v0, w_values_.size(), v_values_.size());
+void FixedPointTrajectory::Reset(std::span<const double> w0, std::span<const double> u0) {
+  CheckStateSizes(w0, u0, w_values_.size(), u_values_.size());
   w_ = FixedPointVector::FromDoubles(w0);
-  v_ = MomentsFromDoubles(v0, w0.size(), moment_format_);
+  u_ = MomentsFromDoubles(u0, w0.size(), moment_format_);
   w_.CopyValuesTo(w_values_);
-  v_.CopyValuesTo(v_values_);
+  u_.CopyValuesTo(u_values_);
   w0_ = w_;
-  v0_ = v_;
-  buffer_ = MakeInfoBuffer(kind_, v_.size());
+  u0_ = u_;
+  buffer_ = MakeInfoBuffer(kind_, u_.size());
 }
 
 std::span<const double> FixedPointTrajectory::Direction(const StepCoefficients& c,
-                                                        std::span<const double> v_values) {
-  return optimizer_.Direction(c, v_values, direction_);
+                                                        std::span<const double> u_values) {
+  return optimizer_.Direction(c, u_values, direction_);
 }
 
-std::span<const double> FixedPointTrajectory::AddMomentInputs(MomentVector& v,
-                                                              std::vector<double>& v_values,
+std::span<const double> FixedPointTrajectory::AddMomentInputs(MomentVector& u,
+                                                              std::vector<double>& u_values,
                                                               const StepCoefficients& c,
                                                               std::span<const double> g) {
   const std::size_t stages = optimizer_.MomentStages();
   if (stages == 1) {
-    const std::span<const double> inputs = optimizer_.MomentInputs(0, g, v_values, inputs_);
-    v.AddScaled(c.increment, inputs, threads_);
+    const std::span<const double> inputs = optimizer_.MomentInputs(0, g, u_values, inputs_);
+    u.AddScaled(c.increment, inputs, threads_);
     return inputs;
   }
   // Moment i's input may read the new moments j < i: one moment at a time, each added alone
@@ -111,15 +111,15 @@ std::span<const double> FixedPointTrajectory::AddMomentInputs(MomentVector& v,
   const std::size_t n = w_values_.size();
   std::fill(applied_.begin(), applied_.end(), 0.0);
   for (std::size_t i = 0; i < stages; ++i) {
-    if (i > 0) v.CopyValuesTo(v_values, threads_);
-    const std::span<const double> inputs = optimizer_.MomentInputs(i, g, v_values, inputs_);
+    if (i > 0) u.CopyValuesTo(u_values, threads_);
+    const std::span<const double> inputs = optimizer_.MomentInputs(i, g, u_values, inputs_);
     const auto begin = static_cast<std::ptrdiff_t>(i * n), end = static_cast<std::ptrdiff_t>((i + 1) * n);
     std::copy(inputs.begin() + begin, inputs.begin() + end, stage_.begin() + begin);
     try {
-      v.AddScaled(c.increment, stage_, threads_);
+      u.AddScaled(c.increment, stage_, threads_);
     } catch (const FixedPointOverflow&) {
       std::fill(stage_.begin() + begin, stage_.begin() + end, 0.0);
-      v.SubScaled(c.increment, applied_, threads_);  // the moments before i, as they were
+      u.SubScaled(c.increment, applied_, threads_);  // the moments before i, as they were
       throw;
     }
     std::copy(stage_.begin() + begin, stage_.begin() + end, applied_.begin() + begin);
@@ -132,96 +132,96 @@ void FixedPointTrajectory::SubtractMomentInputs(const StepCoefficients& c,
                                                 std::span<const double> g) {
   const std::size_t stages = optimizer_.MomentStages();
   if (stages == 1) {
-    v_.SubScaled(c.increment, optimizer_.MomentInputs(0, g, v_values_, inputs_), threads_);
+    u_.SubScaled(c.increment, optimizer_.MomentInputs(0, g, u_values_, inputs_), threads_);
     return;
   }
   // The last moment first: moment i's input reads the moments j < i, still at their new values.
   const std::size_t n = w_values_.size();
   for (std::size_t i = stages; i-- > 0;) {
-    const std::span<const double> inputs = optimizer_.MomentInputs(i, g, v_values_, inputs_);
+    const std::span<const double> inputs = optimizer_.MomentInputs(i, g, u_values_, inputs_);
     const auto begin = static_cast<std::ptrdiff_t>(i * n), end = static_cast<std::ptrdiff_t>((i + 1) * n);
     std::copy(inputs.begin() + begin, inputs.begin() + end, stage_.begin() + begin);
-    v_.SubScaled(c.increment, stage_, threads_);
+    u_.SubScaled(c.increment, stage_, threads_);
     std::fill(stage_.begin() + begin, stage_.begin() + end, 0.0);
-    if (i > 0) v_.CopyValuesTo(v_values_, threads_);
+    if (i > 0) u_.CopyValuesTo(u_values_, threads_);
   }
 }
 
-void FixedPointTrajectory::Step(FixedPointVector& w, MomentVector& v, InfoBuffer& buffer,
-                                std::vector<double>& v_values, const StepCoefficients& c,
+void FixedPointTrajectory::Step(FixedPointVector& w, MomentVector& u, InfoBuffer& buffer,
+                                std::vector<double>& u_values, const StepCoefficients& c,
                                 std::span<const double> g) {
   // Overflows of the moments are reported after the P elements of w.
   const auto moment_overflow = [&](const FixedPointOverflow& e) {
     return FixedPointOverflow(w.size() + e.index(), e.value(), e.limit());
   };
   try {
-    MultiplyByRatio(v, c.ratios, buffer, threads_);
+    MultiplyByRatio(u, c.ratios, buffer, threads_);
   } catch (const FixedPointOverflow& e) {
     throw moment_overflow(e);
   }
   std::span<const double> inputs;
   try {
-    inputs = AddMomentInputs(v, v_values, c, g);
+    inputs = AddMomentInputs(u, u_values, c, g);
   } catch (const FixedPointOverflow& e) {
-    DivideByRatio(v, c.ratios, buffer, threads_);  // leave the state as it was
-    if (optimizer_.MomentStages() > 1) v.CopyValuesTo(v_values);
+    DivideByRatio(u, c.ratios, buffer, threads_);  // leave the state as it was
+    if (optimizer_.MomentStages() > 1) u.CopyValuesTo(u_values);
     throw moment_overflow(e);
   }
-  v.CopyValuesTo(v_values, threads_);
+  u.CopyValuesTo(u_values, threads_);
   try {
-    w.AddScaled(c.alpha, Direction(c, v_values), threads_);
+    w.AddScaled(c.alpha, Direction(c, u_values), threads_);
   } catch (const FixedPointOverflow&) {
-    v.SubScaled(c.increment, inputs);
-    DivideByRatio(v, c.ratios, buffer, threads_);
-    v.CopyValuesTo(v_values);  // the old v's doubles again
+    u.SubScaled(c.increment, inputs);
+    DivideByRatio(u, c.ratios, buffer, threads_);
+    u.CopyValuesTo(u_values);  // the old u's doubles again
     throw;
   }
 }
 
 void FixedPointTrajectory::StepForward(const StepCoefficients& c, std::span<const double> g) {
-  Step(w_, v_, *buffer_, v_values_, c, g);
+  Step(w_, u_, *buffer_, u_values_, c, g);
   w_.CopyValuesTo(w_values_, threads_);
 }
 
 void FixedPointTrajectory::UndoPosition(const StepCoefficients& c) {
-  w_.SubScaled(c.alpha, Direction(c, v_values_), threads_);
+  w_.SubScaled(c.alpha, Direction(c, u_values_), threads_);
   w_.CopyValuesTo(w_values_, threads_);
 }
 
 void FixedPointTrajectory::UndoMoments(const StepCoefficients& c, std::span<const double> g) {
   SubtractMomentInputs(c, g);
-  DivideByRatio(v_, c.ratios, *buffer_, threads_);
-  v_.CopyValuesTo(v_values_, threads_);
+  DivideByRatio(u_, c.ratios, *buffer_, threads_);
+  u_.CopyValuesTo(u_values_, threads_);
 }
 
 ReversalCheck FixedPointTrajectory::Check() const {
   ReversalCheck check;
   check.buffer_empty = buffer_->Empty();
-  check.exact = w_ == w0_ && v_ == v0_ && check.buffer_empty;
+  check.exact = w_ == w0_ && u_ == u0_ && check.buffer_empty;
   check.max_w0_error = MaxAbsDifference(w_values_, w0_.Values());
-  check.max_v0_error = MaxAbsDifference(v_values_, v0_.Values());
+  check.max_u0_error = MaxAbsDifference(u_values_, u0_.Values());
   return check;
 }
 
 FixedPointState FixedPointTrajectory::Snapshot(std::size_t t) const {
-  return {t, w_, v_, buffer_->Clone()};
+  return {t, w_, u_, buffer_->Clone()};
 }
 
-void RecomputingTrajectory::Reset(std::span<const double> w0, std::span<const double> v0) {
-  FixedPointTrajectory::Reset(w0, v0);
+void RecomputingTrajectory::Reset(std::span<const double> w0, std::span<const double> u0) {
+  FixedPointTrajectory::Reset(w0, u0);
   recomputed_ = peak_bytes_ = 0;
   g_.resize(w_.size());
   w_scratch_.resize(w_.size());
-  v_scratch_.resize(v_.size());
+  u_scratch_.resize(u_.size());
 }
 
 void RecomputingTrajectory::Recompute(FixedPointState& state) {
   if (!replay_) throw std::logic_error("checkpointing trajectory: no replay function set");
   if (!state.buffer) throw std::logic_error("checkpointing trajectory: state has no buffer");
   state.w.CopyValuesTo(w_scratch_);
-  state.v.CopyValuesTo(v_scratch_);
+  state.u.CopyValuesTo(u_scratch_);
   replay_(state.t, w_scratch_, g_, coefficients_);
-  Step(state.w, state.v, *state.buffer, v_scratch_, coefficients_, g_);
+  Step(state.w, state.u, *state.buffer, u_scratch_, coefficients_, g_);
   ++state.t;
   ++recomputed_;
 }
@@ -229,7 +229,7 @@ void RecomputingTrajectory::Recompute(FixedPointState& state) {
 ReversalCheck RecomputingTrajectory::Check() const {
   ReversalCheck check = FixedPointTrajectory::Check();
   check.buffer_empty = true;  // the forward buffer is not unwound: snapshots hold copies
-  check.exact = w_ == w0_ && v_ == v0_;
+  check.exact = w_ == w0_ && u_ == u0_;
   return check;
 }
 
@@ -239,49 +239,49 @@ namespace {
 class NaiveFloatTrajectory final : public Trajectory {
  public:
   NaiveFloatTrajectory(const ExactOptimizer& optimizer, std::size_t n)
-      : optimizer_(optimizer), moment_format_(MomentFormatOf(optimizer)), w_(n), v_(optimizer.num_moments() * n), inputs_(v_.size()),
+      : optimizer_(optimizer), moment_format_(MomentFormatOf(optimizer)), w_(n), u_(optimizer.num_moments() * n), inputs_(u_.size()),
         direction_(n) {}
 
-  void Reset(std::span<const double> w0, std::span<const double> v0) override {
-    CheckStateSizes(w0, v0, w_.size(), v_.size());  // before w_ takes w0's size
+  void Reset(std::span<const double> w0, std::span<const double> u0) override {
+    CheckStateSizes(w0, u0, w_.size(), u_.size());  // before w_ takes w0's size
     // Start from the quantised values, like the fixed-point strategies.
     w_ = FixedPointVector::FromDoubles(w0).Values();
-    v_ = MomentsFromDoubles(v0, w0.size(), moment_format_).Values();
+    u_ = MomentsFromDoubles(u0, w0.size(), moment_format_).Values();
     w0_ = w_;
-    v0_ = v_;
+    u0_ = u_;
   }
   std::span<const double> position() const override { return w_; }
-  std::span<const double> moments() const override { return v_; }
+  std::span<const double> moments() const override { return u_; }
 
   void StepForward(const StepCoefficients& c, std::span<const double> g) override {
-    const std::size_t stages = optimizer_.MomentStages(), size = v_.size() / stages;
+    const std::size_t stages = optimizer_.MomentStages(), size = u_.size() / stages;
     for (std::size_t i = 0; i < stages; ++i) {
-      const std::span<const double> x = optimizer_.MomentInputs(i, g, v_, inputs_);
+      const std::span<const double> x = optimizer_.MomentInputs(i, g, u_, inputs_);
       for (std::size_t k = i * size; k < (i + 1) * size; ++k) {
-        v_[k] = c.decay[k] * v_[k] + c.increment[k] * x[k];
+        u_[k] = c.decay[k] * u_[k] + c.increment[k] * x[k];
       }
     }
-    const std::span<const double> d = optimizer_.Direction(c, v_, direction_);
+    const std::span<const double> d = optimizer_.Direction(c, u_, direction_);
     for (std::size_t k = 0; k < w_.size(); ++k) w_[k] += c.alpha[k] * d[k];
   }
   void UndoPosition(const StepCoefficients& c) override {
-    const std::span<const double> d = optimizer_.Direction(c, v_, direction_);
+    const std::span<const double> d = optimizer_.Direction(c, u_, direction_);
     for (std::size_t k = 0; k < w_.size(); ++k) w_[k] -= c.alpha[k] * d[k];
   }
   void UndoMoments(const StepCoefficients& c, std::span<const double> g) override {
-    const std::size_t stages = optimizer_.MomentStages(), size = v_.size() / stages;
+    const std::size_t stages = optimizer_.MomentStages(), size = u_.size() / stages;
     for (std::size_t i = stages; i-- > 0;) {
-      const std::span<const double> x = optimizer_.MomentInputs(i, g, v_, inputs_);
+      const std::span<const double> x = optimizer_.MomentInputs(i, g, u_, inputs_);
       for (std::size_t k = i * size; k < (i + 1) * size; ++k) {
-        v_[k] = (v_[k] - c.increment[k] * x[k]) / c.decay[k];
+        u_[k] = (u_[k] - c.increment[k] * x[k]) / c.decay[k];
       }
     }
   }
   ReversalCheck Check() const override {
     ReversalCheck check;
-    check.exact = w_ == w0_ && v_ == v0_;
+    check.exact = w_ == w0_ && u_ == u0_;
     check.max_w0_error = MaxAbsDifference(w_, w0_);
-    check.max_v0_error = MaxAbsDifference(v_, v0_);
+    check.max_u0_error = MaxAbsDifference(u_, u0_);
     return check;
   }
   std::size_t ExtraBytes() const override { return 0; }
@@ -289,7 +289,7 @@ class NaiveFloatTrajectory final : public Trajectory {
  private:
   const ExactOptimizer& optimizer_;
   FixedPointFormat moment_format_;
-  std::vector<double> w_, v_, w0_, v0_, inputs_, direction_;
+  std::vector<double> w_, u_, w0_, u0_, inputs_, direction_;
 };
 
 }  // namespace

@@ -1,15 +1,17 @@
 // How the forward pass's states (w_t and the optimizer's moments u_t: v_t for SGD with momentum,
-// m_t and s_t for Adam) are kept so that the reverse pass can visit them again, newest first.
-// The strategies know the optimizer only through ExactOptimizer (exact_optimizer.h), so each
-// serves every optimizer. Below, "v" stands for all of u. The strategies:
+// m_t and s_t for Adam, s_t and m_t for RMSprop) are kept so that the reverse pass can visit them
+// again, newest first. The strategies know the optimizer only through ExactOptimizer
+// (exact_optimizer.h), so each serves every optimizer. The
+// strategies:
 //   kReversible:       exact fixed point + information buffer; states are *recomputed* by
-//                      running SGD with momentum backwards (the paper's method; memory does
-//                      not grow with T beyond the buffer).
+//                      running the optimizer backwards (the paper's method, there for SGD with
+//                      momentum; memory does not grow with T beyond the buffer).
 //   kStoredTrajectory: the same fixed-point forward pass, every state saved (the reference: its
 //                      hypergradients must equal the reversible ones bit for bit).
-//   kNaiveFloat:       float64 SGD, reversed by dividing by γ without a buffer (paper §2.2:
-//                      does not recover w_0; kept to show by how much).
-//   kCheckpointed:     the same fixed-point forward pass, a snapshot (w, v and the buffer) every
+//   kNaiveFloat:       the optimizer in float64, reversed by dividing by its decays (γ; β1, β2;
+//                      ρ, μ) without a buffer (paper §2.2: does not recover w_0; kept to show by
+//                      how much).
+//   kCheckpointed:     the same fixed-point forward pass, a snapshot (w, u and the buffer) every
 //                      k steps (k = ⌈√T⌉ by default); each segment is recomputed once from its
 //                      snapshot during the reverse pass (one extra forward sweep).
 //   kRevolve:          the same forward pass with s snapshots placed by binomial checkpointing
@@ -42,7 +44,7 @@ struct ReversalCheck {
   bool exact = false;          // w_0 and u_0 recovered bit for bit (and the buffer empty)
   bool buffer_empty = true;    // information buffer back to empty (reversible method)
   double max_w0_error = 0.0;   // max_k |recovered w_0[k] − w_0[k]|
-  double max_v0_error = 0.0;   // the same for the moments u_0 (v_0 for SGD)
+  double max_u0_error = 0.0;   // the same for the moments u_0 (v_0 for SGD)
 };
 
 class Trajectory {
@@ -67,7 +69,7 @@ class Trajectory {
 
   // After undoing every step: compares the state with the one Reset started from.
   virtual ReversalCheck Check() const = 0;
-  // Memory held to make the reverse pass possible, beyond the current w and v: buffer bytes
+  // Memory held to make the reverse pass possible, beyond the current w and u: buffer bytes
   // (reversible), saved states (stored), nothing (naive).
   virtual std::size_t ExtraBytes() const = 0;
   // Information in the buffer, in bits (0 for the other strategies).
@@ -80,7 +82,7 @@ class Trajectory {
 
   // How a strategy that recomputes forward steps gets their inputs: for iteration t at position
   // w, fill c with the iteration's coefficients and g with ∇L(w) (bit-identical to the forward
-  // pass). Set by ReversibleSgd; ignored by strategies that never recompute.
+  // pass). Set by ReversibleTraining; ignored by strategies that never recompute.
   using Replay = std::function<void(std::size_t t, std::span<const double> w, std::span<double> g,
                                     StepCoefficients& c)>;
   virtual void SetReplay(Replay) {}

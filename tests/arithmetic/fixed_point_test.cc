@@ -63,8 +63,9 @@ TEST(CheckedAddTest, DetectsOverflowInBothDirections) {
   EXPECT_THROW(CheckedAdd(ToFixed(-1024.0), ToFixed(-1024.0), 0), FixedPointOverflow);
 }
 
-// The authors' exact-representation test (reference notes §10): adding then subtracting
-// 500·N(0,1) to N(0,1) restores the exact bits, where plain floats fail for most entries.
+// The authors' exact-representation test (tests/test_exact_rep.py, test_add_sub): adding then
+// subtracting 500·N(0,1) to N(0,1) restores the exact bits, where plain floats fail for most
+// entries.
 TEST(FixedPointVectorTest, AddThenSubRestoresExactBits) {
   RandomStream rng(1);
   const std::size_t n = 100;  // 500·N(0,1) stays inside ±2048 (the 4σ tail would not over 1000)

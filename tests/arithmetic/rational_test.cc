@@ -74,33 +74,33 @@ TEST(FixedDivisorTest, EqualsFloorDivModOverTheWholeInt64Range) {
   }
 }
 
-// The table of reference notes §2.1.
-TEST(MomentumToRatioTest, ReproducesTheAuthorsTable) {
+// The n/d that the authors' float_to_rational (hypergrad/exact_rep.py) gives for these γ.
+TEST(DecayToRatioTest, ReproducesTheAuthorsTable) {
   struct Case { double gamma; std::uint32_t n, d; };
   for (const Case& k : {Case{0.5, 32769, 65536}, Case{0.9, 58983, 65536},
                         Case{0.95, 62260, 65536}, Case{0.98, 64226, 65536},
                         Case{0.99, 64881, 65536}, Case{0.3, 19661, 65536},
                         Case{1.01, 33096, 32768}, Case{65535.0 / 65536.0, 65536, 65536},
                         Case{0.99999999, 65536, 65536}}) {
-    const MomentumRatio r = MomentumToRatio(k.gamma);
+    const DecayRatio r = DecayToRatio(k.gamma);
     EXPECT_EQ(r.n, k.n) << "gamma " << k.gamma;
     EXPECT_EQ(r.d, k.d) << "gamma " << k.gamma;
   }
 }
 
-TEST(MomentumToRatioTest, AppliedRatioIsSlightlyLargerThanGamma) {
+TEST(DecayToRatioTest, AppliedRatioIsSlightlyLargerThanGamma) {
   for (double gamma = 0.01; gamma < 0.9999; gamma += 0.0137) {
-    const MomentumRatio r = MomentumToRatio(gamma);
+    const DecayRatio r = DecayToRatio(gamma);
     const double applied = static_cast<double>(r.n) / r.d;
     EXPECT_GT(applied, gamma);
     EXPECT_LE(applied - gamma, 1.0 / 65536.0);
   }
 }
 
-TEST(MomentumToRatioTest, RejectsNonPositiveAndNonFinite) {
+TEST(DecayToRatioTest, RejectsNonPositiveAndNonFinite) {
   for (double gamma : {0.0, -0.5, std::nan(""), 70000.0,
                        std::numeric_limits<double>::infinity()}) {
-    EXPECT_THROW(MomentumToRatio(gamma), std::invalid_argument) << gamma;
+    EXPECT_THROW(DecayToRatio(gamma), std::invalid_argument) << gamma;
   }
 }
 
@@ -118,8 +118,8 @@ TEST(CheckDecayTest, AcceptsTheRangeAndNamesTheEntryOutsideIt) {
     EXPECT_STREQ(e.what(), "beta1 at iteration 3, block 0 = 2.5 is outside [1e-06, 0.999999]");
   }
   // The ends have ratios n/d ≤ 1.
-  EXPECT_EQ(MomentumToRatio(kMinDecay), (MomentumRatio{1, 65536}));
-  EXPECT_EQ(MomentumToRatio(kMaxDecay), (MomentumRatio{65536, 65536}));
+  EXPECT_EQ(DecayToRatio(kMinDecay), (DecayRatio{1, 65536}));
+  EXPECT_EQ(DecayToRatio(kMaxDecay), (DecayRatio{65536, 65536}));
 }
 
 }  // namespace

@@ -60,15 +60,15 @@ TEST(AnsBufferTest, StateStaysInRenormalisationIntervalWhileWordsAreStored) {
 
 // Issue target: information bits per element per step ≤ 1.01 × log2(d/n) at T ≥ 1000 for the
 // momenta the paper uses (measured more widely by bench_buffer). The target is the steady-state
-// rate, measured over the second half of the run: every coder, the exact integer included,
-// also pays a fixed start-up cost per element (the exact integer ≈ log2(r/(r−1)) + 1 bits
-// [notes §2.3]; the fast coder ≈ 8 bits more, from its 2^8 slots per base-2^16 digit before its
+// rate, measured over the second half of the run: every coder, the exact integer included, also
+// pays a fixed start-up cost per element (the exact integer ≈ log2(r/(r−1)) + 1 bits (from B' ≤
+// ((B+1)d − 1)/n); the fast coder ≈ 8 bits more, from its 2^8 slots per base-2^16 digit before its
 // state has grown), which at γ = 0.99 and T = 1000 alone would be 10–70% of 14.6 bits.
 TEST(AnsBufferTest, BitsPerStepAreWithinOnePercentOfTheEntropyBound) {
   const std::size_t n = 20;
   const int steps = 2000;
   for (const double gamma : {0.5, 0.9, 0.95, 0.98, 0.99}) {
-    const MomentumRatio ratio = MomentumToRatio(gamma);
+    const DecayRatio ratio = DecayToRatio(gamma);
     RandomStream rng(8);
     std::vector<double> start(n), gradient(n);
     for (double& x : start) x = rng.Normal();

@@ -40,8 +40,8 @@ TEST_P(InfoBufferTest, RoundTripsInBaseSix) {
   EXPECT_TRUE(buffer->Empty());
 }
 
-// The authors' buffer test (reference notes §10): length 10, moduli 1..200, 75% pushes,
-// 200 random steps, undone in reverse order.
+// The authors' buffer test (tests/test_bitstore.py, test_long_sequence): length 10, moduli 1..200,
+// 75% pushes, 200 random steps, undone in reverse order.
 TEST_P(InfoBufferTest, UndoesRandomInterleavingsWithSmallRadices) {
   for (std::uint64_t seed = 0; seed < 20; ++seed) {
     auto buffer = Make(10);

@@ -25,6 +25,7 @@
 #include "random/random.h"
 #include "support/quadratic_model.h"
 #include "support/small_mlp_run.h"
+#include "optimizers/batch_schedule.h"
 
 namespace hypergrad {
 namespace {
@@ -85,10 +86,10 @@ EstimatorProblem SmallMlpProblem(std::size_t iters, bool hyper_l2 = false) {
   return p;
 }
 
-// The factor the fixed-point run multiplies v by: n/d = MomentumToRatio(γ) (rational.h), which
+// The factor the fixed-point run multiplies v by: n/d = DecayToRatio(γ) (rational.h), which
 // every float64 run here applies too, so that all runs follow the exact run's map.
 double Applied(double gamma) {
-  const MomentumRatio r = MomentumToRatio(gamma);
+  const DecayRatio r = DecayToRatio(gamma);
   return static_cast<double>(r.n) / static_cast<double>(r.d);
 }
 

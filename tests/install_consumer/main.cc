@@ -8,7 +8,7 @@
 #include "models/mlp.h"
 #include "optimizers/registry.h"
 #include "random/random.h"
-#include "optimizers/reversible_sgd.h"  // SequentialBatches
+#include "optimizers/batch_schedule.h"  // SequentialBatches
 #include "optimizers/reversible_training.h"
 
 int main() {

@@ -43,21 +43,21 @@ namespace hypergrad {
 namespace {
 
 TEST(ScheduleHyperparametersTest, FlattensAndConvertsToASchedule) {
-  auto h = ScheduleHyperparameters::Constant(3, 2, -1.0, 0.5, -3.0);
+  auto h = SgdScheduleHyperparameters::Constant(3, 2, -1.0, 0.5, -3.0);
   EXPECT_EQ(h.size(), 14u);
   h.log_alpha[4] = 0.25;
   const std::vector<double> flat = h.Flatten();
-  const auto back = ScheduleHyperparameters::Unflatten(3, 2, flat);
+  const auto back = SgdScheduleHyperparameters::Unflatten(3, 2, flat);
   EXPECT_EQ(back.Flatten(), flat);
   const SgdSchedule s = h.ToSchedule();
   EXPECT_DOUBLE_EQ(s.Alpha(2, 0), std::exp(0.25));
   EXPECT_DOUBLE_EQ(s.Gamma(1, 1), 0.5);
-  EXPECT_THROW(ScheduleHyperparameters::Unflatten(3, 2, std::vector<double>(13)),
+  EXPECT_THROW(SgdScheduleHyperparameters::Unflatten(3, 2, std::vector<double>(13)),
                std::invalid_argument);
 }
 
 TEST(ScheduleHyperparametersTest, FlatGradientAppliesEachChainRule) {
-  const auto h = ScheduleHyperparameters::Constant(1, 2, std::log(2.0), 0.25, 0.0);
+  const auto h = SgdScheduleHyperparameters::Constant(1, 2, std::log(2.0), 0.25, 0.0);
   const ParameterBlocks blocks{{0, 1, 1}, {"a", "b"}};
   Hypergradients g;
   g.d_alpha = {1.0, 3.0};

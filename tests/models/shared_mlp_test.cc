@@ -153,7 +153,7 @@ TEST(SharedMlpTest, ThreadsDoNotChangeABit) {
 // with respect to T, through a full-batch training run (direct part plus reverse pass).
 TEST(SharedMlpTest, HypergradientWithRespectToSharingMatchesFiniteDifferences) {
   const auto valid = TaskData(30);
-  testing::HypergradProblem p;
+  testing::SgdHypergradProblem p;
   p.theta = Sharing(13);
   p.make_model = [](std::span<const double> theta) {
     return std::make_shared<const SharedMlp>(Make(std::vector<double>(theta.begin(), theta.end())));
@@ -178,7 +178,7 @@ TEST(SharedMlpTest, HypergradientWithRespectToSharingMatchesFiniteDifferences) {
     m.PullBack(z, d_w, d_z, d_theta);
     return f;
   };
-  testing::ExpectHypergradMatchesFiniteDifferences(p);
+  testing::ExpectSgdHypergradMatchesFiniteDifferences(p);
 }
 
 }  // namespace

@@ -19,6 +19,7 @@
 #include "support/step_test.h"
 #include "support/quadratic_model.h"
 #include "support/small_mlp_run.h"
+#include "optimizers/batch_schedule.h"
 
 namespace hypergrad {
 namespace {
@@ -40,11 +41,11 @@ AdamSetup SmallMlpAdam(const SmallMlpRun& run, std::size_t iters, double alpha, 
 
 // Textbook Adam (Kingma & Ba, Algorithm 1) in float64 on a constant gradient g, the steps
 // w_{t+1} − w_t for t = 0 … T−1. The one reading of β = n/d this library follows: the decay
-// of m and s is the ratio applied exactly (MomentumToRatio(β), exceeding β by < 2^-16); the
+// of m and s is the ratio applied exactly (DecayToRatio(β), exceeding β by < 2^-16); the
 // increments (1−β)·g, (1−β)·g² and the bias corrections 1 − β^(t+1) use the float β.
 std::vector<double> TextbookAdamSteps(double g, std::size_t iters, double alpha, double beta1,
                                       double beta2, double eps) {
-  const MomentumRatio r1 = MomentumToRatio(beta1), r2 = MomentumToRatio(beta2);
+  const DecayRatio r1 = DecayToRatio(beta1), r2 = DecayToRatio(beta2);
   const double decay1 = double(r1.n) / r1.d, decay2 = double(r2.n) / r2.d;
   double m = 0.0, s = 0.0, p1 = 1.0, p2 = 1.0;
   std::vector<double> steps;
@@ -214,7 +215,7 @@ double RelativeL2Error(std::span<const double> a, std::span<const double> refere
 // is the independent float64 Adam above, its reverse mode checked by central differences along
 // α, ε and a random direction of w_0 (small steps: with ε = 1e-8 the step g/(|g| + ε) bends
 // within 1e-8 of g = 0). Reading of β: the exact run multiplies m and s by n/d =
-// MomentumToRatio(β) (above β by < 2^-16: 0.9000092, 0.9990082); the increments, the bias
+// DecayToRatio(β) (above β by < 2^-16: 0.9000092, 0.9990082); the increments, the bias
 // corrections and all hypergradients use the float β. Against the reference with that reading
 // everything agrees to 1e-3 (measured ~1e-6); against textbook Adam (β everywhere) f, ∂f/∂w_0,
 // ∂f/∂α and ∂f/∂ε agree to 1e-3, while ∂f/∂β1 and ∂f/∂β2, sums of large terms that cancel, move
@@ -258,7 +259,7 @@ TEST(AdamHypergradientTest, MnistSizedNetworkWithTinyGradientsMatchesFloatAdam) 
 
   const FloatAdamResult ref =
       FloatAdam(*model, batches, iters, w0, alpha, beta1, beta2, eps, objective, true, beta1, beta2);
-  const MomentumRatio r1 = MomentumToRatio(beta1), r2 = MomentumToRatio(beta2);
+  const DecayRatio r1 = DecayToRatio(beta1), r2 = DecayToRatio(beta2);
   const FloatAdamResult reading = FloatAdam(*model, batches, iters, w0, alpha, beta1, beta2, eps,
                                             objective, true, double(r1.n) / r1.d,
                                             double(r2.n) / r2.d);

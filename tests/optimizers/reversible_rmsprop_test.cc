@@ -15,6 +15,7 @@
 #include "support/step_test.h"
 #include "support/quadratic_model.h"
 #include "support/small_mlp_run.h"
+#include "optimizers/batch_schedule.h"
 
 namespace hypergrad {
 namespace {
@@ -64,11 +65,11 @@ TEST(RmspropConformanceTest, MlpPerLayerSchedulesAndL2Penalties) {
 
 // Textbook RMSprop with momentum in float64 on a constant gradient g (s first, m from the new
 // s, w from the new m), the steps w_{t+1} − w_t for t = 0 … T−1. The decays of s and m are the
-// ratios applied exactly (MomentumToRatio, exceeding ρ and μ by < 2^-16); the increments
+// ratios applied exactly (DecayToRatio, exceeding ρ and μ by < 2^-16); the increments
 // (1−ρ)·g² and (1−μ)·q use the float ρ and μ, as the library does.
 std::vector<double> TextbookRmspropSteps(double g, std::size_t iters, double alpha, double rho,
                                          double mu, double eps) {
-  const MomentumRatio r_rho = MomentumToRatio(rho), r_mu = MomentumToRatio(mu);
+  const DecayRatio r_rho = DecayToRatio(rho), r_mu = DecayToRatio(mu);
   const double decay_s = double(r_rho.n) / r_rho.d, decay_m = double(r_mu.n) / r_mu.d;
   double s = 0.0, m = 0.0;
   std::vector<double> steps;
@@ -136,7 +137,7 @@ TEST(ReversibleRmspropTest, FollowsTheTextbookRule) {
   const double alpha = 0.003, rho = 0.99, mu = 0.9, eps = 1e-8;
   ReversibleRmsprop rmsprop(SmallMlpRmsprop(run, iters, alpha, rho, mu, eps));
   rmsprop.Train(run.w0);
-  const MomentumRatio r_rho = MomentumToRatio(rho), r_mu = MomentumToRatio(mu);
+  const DecayRatio r_rho = DecayToRatio(rho), r_mu = DecayToRatio(mu);
   const double applied_rho = double(r_rho.n) / r_rho.d, applied_mu = double(r_mu.n) / r_mu.d;
   std::vector<double> w = run.w0, s(n, 0.0), m(n, 0.0), g(n);
   const BatchSchedule batches = SequentialBatches(64, 16);

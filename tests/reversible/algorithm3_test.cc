@@ -1,4 +1,5 @@
-// Algorithm 3 on fixed-point vectors, with both information buffers (reference notes §2, §10).
+// Algorithm 3 on fixed-point vectors, with both information buffers (the authors'
+// tests/test_exact_rep.py: mul then div restores the exact bits).
 #include "reversible/algorithm3.h"
 
 #include <gtest/gtest.h>
@@ -23,20 +24,20 @@ std::vector<double> NormalVector(std::size_t n, std::uint64_t seed, double scale
   return x;
 }
 
-class ExactMomentumTest : public ::testing::TestWithParam<BufferKind> {
+class Algorithm3Test : public ::testing::TestWithParam<BufferKind> {
  protected:
   std::unique_ptr<InfoBuffer> Make(std::size_t size) { return MakeInfoBuffer(GetParam(), size); }
 };
 
 // The authors' test: after mul, val ≈ A·b (rtol 1e-3, atol 1e-4: loose because the applied
 // factor is n/d ≠ b and popped digits enter the low bits); after div, bit-exact.
-TEST_P(ExactMomentumTest, MultiplyThenDivideIsExact) {
+TEST_P(Algorithm3Test, MultiplyThenDivideIsExact) {
   const std::vector<double> a = NormalVector(100, 1);
   for (const double b : {0.95, 0.9, 0.5, 0.3, 1.01}) {
     FixedPointVector v = FixedPointVector::FromDoubles(a);
     const FixedPointVector original = v;
     auto buffer = Make(v.size());
-    const MomentumRatio ratio = MomentumToRatio(b);
+    const DecayRatio ratio = DecayToRatio(b);
     MultiplyByRatio(v, {&ratio, 1}, *buffer);
     for (std::size_t i = 0; i < a.size(); ++i) {
       EXPECT_NEAR(v.Value(i), a[i] * b, 1e-4 + 1e-3 * std::fabs(a[i] * b)) << "b " << b;
@@ -49,20 +50,20 @@ TEST_P(ExactMomentumTest, MultiplyThenDivideIsExact) {
 
 // 200 successive multiplications by random factors, then divisions in reverse order: exact,
 // where the same in floating point is wrong for most entries.
-TEST_P(ExactMomentumTest, TwoHundredMultipliesThenDividesAreExact) {
+TEST_P(Algorithm3Test, TwoHundredMultipliesThenDividesAreExact) {
   const std::size_t n = 100;
   const std::vector<double> a = NormalVector(n, 2);
   RandomStream rng(3);
-  std::vector<MomentumRatio> ratios;
+  std::vector<DecayRatio> ratios;
   std::vector<double> factors;
   for (int k = 0; k < 200; ++k) {
     factors.push_back(0.5 + 0.49 * rng.Uniform());
-    ratios.push_back(MomentumToRatio(factors.back()));
+    ratios.push_back(DecayToRatio(factors.back()));
   }
   FixedPointVector v = FixedPointVector::FromDoubles(a);
   const FixedPointVector original = v;
   auto buffer = Make(n);
-  for (const MomentumRatio& r : ratios) MultiplyByRatio(v, {&r, 1}, *buffer);
+  for (const DecayRatio& r : ratios) MultiplyByRatio(v, {&r, 1}, *buffer);
   for (auto r = ratios.rbegin(); r != ratios.rend(); ++r) DivideByRatio(v, {&*r, 1}, *buffer);
   EXPECT_EQ(v, original);
   EXPECT_TRUE(buffer->Empty());
@@ -78,13 +79,13 @@ TEST_P(ExactMomentumTest, TwoHundredMultipliesThenDividesAreExact) {
 }
 
 // Per-element factors, as per-block momentum schedules need.
-TEST_P(ExactMomentumTest, PerElementFactorsAreExact) {
+TEST_P(Algorithm3Test, PerElementFactorsAreExact) {
   const std::size_t n = 100;
   const std::vector<double> a = NormalVector(n, 4);
   RandomStream rng(5);
-  std::vector<std::vector<MomentumRatio>> steps(200, std::vector<MomentumRatio>(n));
+  std::vector<std::vector<DecayRatio>> steps(200, std::vector<DecayRatio>(n));
   for (auto& step : steps) {
-    for (auto& r : step) r = MomentumToRatio(0.3 + 0.75 * rng.Uniform());  // some above 1
+    for (auto& r : step) r = DecayToRatio(0.3 + 0.75 * rng.Uniform());  // some above 1
   }
   FixedPointVector v = FixedPointVector::FromDoubles(a);
   const FixedPointVector original = v;
@@ -99,10 +100,10 @@ TEST_P(ExactMomentumTest, PerElementFactorsAreExact) {
 
 // The pattern of training: multiply by γ, subtract a gradient-like vector; T steps, then back.
 // Velocities change sign often, which exercises floor division on negatives.
-TEST_P(ExactMomentumTest, MomentumWithGradientStepsReversesBitForBit) {
+TEST_P(Algorithm3Test, MomentumWithGradientStepsReversesBitForBit) {
   const std::size_t n = 50;
   for (const double gamma : {0.5, 0.9, 0.99}) {
-    const MomentumRatio ratio = MomentumToRatio(gamma);
+    const DecayRatio ratio = DecayToRatio(gamma);
     FixedPointVector v = FixedPointVector::FromDoubles(NormalVector(n, 6));
     const FixedPointVector original = v;
     auto buffer = Make(n);
@@ -120,7 +121,7 @@ TEST_P(ExactMomentumTest, MomentumWithGradientStepsReversesBitForBit) {
   }
 }
 
-TEST_P(ExactMomentumTest, NegativeValuesUseFloorSemantics) {
+TEST_P(Algorithm3Test, NegativeValuesUseFloorSemantics) {
   // -1 unit times 1/2: floor(-1/2) = -1 with remainder 1; truncation would give 0 remainder -1.
   FixedPointVector v(3);
   v.raw()[0] = -1;
@@ -128,19 +129,19 @@ TEST_P(ExactMomentumTest, NegativeValuesUseFloorSemantics) {
   v.raw()[2] = std::numeric_limits<std::int64_t>::min() + 1;
   const FixedPointVector original = v;
   auto buffer = Make(3);
-  const MomentumRatio half = MomentumToRatio(0.5);
+  const DecayRatio half = DecayToRatio(0.5);
   MultiplyByRatio(v, {&half, 1}, *buffer);
   EXPECT_LT(v.raw()[1], 0);
   DivideByRatio(v, {&half, 1}, *buffer);
   EXPECT_EQ(v, original);
 }
 
-TEST_P(ExactMomentumTest, OverflowNamesTheElementAndChangesNothing) {
+TEST_P(Algorithm3Test, OverflowNamesTheElementAndChangesNothing) {
   const std::vector<double> a = {1.0, -2.0, 2040.0, 3.0};
   FixedPointVector v = FixedPointVector::FromDoubles(a);
   auto buffer = Make(a.size());
   const FixedPointVector original = v;
-  const MomentumRatio grow = MomentumToRatio(1.01);  // applied as 33096/32768
+  const DecayRatio grow = DecayToRatio(1.01);  // applied as 33096/32768
   try {
     MultiplyByRatio(v, {&grow, 1}, *buffer);
     FAIL() << "2040 · 1.01 should overflow";
@@ -160,11 +161,11 @@ FixedPointVector FromRaw(const std::vector<std::int64_t>& raw) {
   return v;
 }
 
-TEST_P(ExactMomentumTest, InverseNearTheLowerLimitWithANonPowerOfTwoDivisor) {
+TEST_P(Algorithm3Test, InverseNearTheLowerLimitWithANonPowerOfTwoDivisor) {
   FixedPointVector v = FromRaw({std::numeric_limits<std::int64_t>::min() + 1});
   const FixedPointVector original = v;
   auto buffer = Make(1);
-  const MomentumRatio third{1, 3};
+  const DecayRatio third{1, 3};
   MultiplyByRatio(v, {&third, 1}, *buffer);
   DivideByRatio(v, {&third, 1}, *buffer);
   EXPECT_EQ(v, original);
@@ -173,25 +174,25 @@ TEST_P(ExactMomentumTest, InverseNearTheLowerLimitWithANonPowerOfTwoDivisor) {
 
 // An overflow at element 1 rolls element 0 back through that same inverse: v and the buffer
 // are unchanged afterwards.
-TEST_P(ExactMomentumTest, RollbackThroughTheLowerLimitRestoresEverything) {
+TEST_P(Algorithm3Test, RollbackThroughTheLowerLimitRestoresEverything) {
   FixedPointVector v = FromRaw({std::numeric_limits<std::int64_t>::min() + 1, std::int64_t{1} << 62});
   const FixedPointVector original = v;
   auto buffer = Make(2);
-  const std::vector<MomentumRatio> ratios = {{1, 3}, {2, 1}};
+  const std::vector<DecayRatio> ratios = {{1, 3}, {2, 1}};
   EXPECT_THROW(MultiplyByRatio(v, ratios, *buffer), FixedPointOverflow);
   EXPECT_EQ(v, original);
   EXPECT_TRUE(buffer->Empty());
 }
 
-TEST_P(ExactMomentumTest, RejectsMismatchedSizesAndBadRatios) {
+TEST_P(Algorithm3Test, RejectsMismatchedSizesAndBadRatios) {
   FixedPointVector v(4);
   auto buffer = Make(3);
-  const MomentumRatio r = MomentumToRatio(0.9);
+  const DecayRatio r = DecayToRatio(0.9);
   EXPECT_THROW(MultiplyByRatio(v, {&r, 1}, *buffer), std::invalid_argument);
   auto right = Make(4);
-  const std::vector<MomentumRatio> two = {r, r};
+  const std::vector<DecayRatio> two = {r, r};
   EXPECT_THROW(MultiplyByRatio(v, two, *right), std::invalid_argument);
-  const MomentumRatio zero{1, 0};
+  const DecayRatio zero{1, 0};
   EXPECT_THROW(DivideByRatio(v, {&zero, 1}, *right), std::invalid_argument);
 }
 
@@ -214,12 +215,12 @@ std::vector<std::string> Contents(const InfoBuffer& buffer, bool bytes = true) {
 // with gradient increments, then all undone: v and the buffer are the same bits after every
 // step on 1, 2 and 3 threads (stacks grow and shrink across chunks, so pool operations happen
 // between the local ones), and the start comes back exactly.
-TEST_P(ExactMomentumTest, ThreadsGiveTheSameBitsAsOneThread) {
+TEST_P(Algorithm3Test, ThreadsGiveTheSameBitsAsOneThread) {
   const std::size_t n = 20000, steps = 120;
   const std::vector<double> a = NormalVector(n, 21);
-  std::vector<MomentumRatio> ratios(n, MomentumToRatio(0.9));
-  std::fill(ratios.begin() + 7000, ratios.begin() + 13000, MomentumToRatio(0.5));
-  std::fill(ratios.begin() + 13000, ratios.end(), MomentumToRatio(0.99));
+  std::vector<DecayRatio> ratios(n, DecayToRatio(0.9));
+  std::fill(ratios.begin() + 7000, ratios.begin() + 13000, DecayToRatio(0.5));
+  std::fill(ratios.begin() + 13000, ratios.end(), DecayToRatio(0.99));
   std::vector<std::vector<double>> increments;
   for (std::size_t t = 0; t < steps; ++t) increments.push_back(NormalVector(n, 100 + t, 0.01));
   struct Run {
@@ -253,14 +254,14 @@ TEST_P(ExactMomentumTest, ThreadsGiveTheSameBitsAsOneThread) {
 
 // An overflow late in the vector, after 40 steps have filled the buffer: on any number of
 // threads the same element is named and v and the buffer are left exactly as they were.
-TEST_P(ExactMomentumTest, OverflowOnSeveralThreadsNamesTheSameElementAndChangesNothing) {
+TEST_P(Algorithm3Test, OverflowOnSeveralThreadsNamesTheSameElementAndChangesNothing) {
   const std::size_t n = 20000, hot = 15000;
   std::vector<double> a = NormalVector(n, 22);
   a[hot] = 2040.0;
-  std::vector<MomentumRatio> warm(n, MomentumToRatio(0.9));
-  warm[hot] = MomentumRatio{1, 1};
-  std::vector<MomentumRatio> grow = warm;
-  grow[hot] = MomentumToRatio(1.01);
+  std::vector<DecayRatio> warm(n, DecayToRatio(0.9));
+  warm[hot] = DecayRatio{1, 1};
+  std::vector<DecayRatio> grow = warm;
+  grow[hot] = DecayToRatio(1.01);
   for (const unsigned threads : {1u, 2u, 3u}) {
     FixedPointVector v = FixedPointVector::FromDoubles(a);
     auto buffer = Make(n);
@@ -286,7 +287,7 @@ TEST_P(ExactMomentumTest, OverflowOnSeveralThreadsNamesTheSameElementAndChangesN
 // ±2000, ratios with d = 2^16 or a prime d and their inverses (divisor n),
 // 30 steps on 1 and 3 threads (pieces of 3 elements: the parallel path) with the same bits,
 // and all undone exactly.
-TEST_P(ExactMomentumTest, WideMultiplyFollowsTheDefinitionAndReversesOnThreads) {
+TEST_P(Algorithm3Test, WideMultiplyFollowsTheDefinitionAndReversesOnThreads) {
   const int bits = 116;
   std::vector<double> a;
   RandomStream rng(41);
@@ -295,9 +296,9 @@ TEST_P(ExactMomentumTest, WideMultiplyFollowsTheDefinitionAndReversesOnThreads) 
   }
   a.insert(a.end(), {0.0, 2000.0, -2000.0});
   const std::size_t n = a.size();
-  std::vector<MomentumRatio> ratios(n, MomentumToRatio(0.999));
-  for (std::size_t i = 0; i < n; i += 3) ratios[i] = MomentumToRatio(0.9);
-  for (std::size_t i = 1; i < n; i += 3) ratios[i] = MomentumRatio{40000, 65521};  // d prime
+  std::vector<DecayRatio> ratios(n, DecayToRatio(0.999));
+  for (std::size_t i = 0; i < n; i += 3) ratios[i] = DecayToRatio(0.9);
+  for (std::size_t i = 1; i < n; i += 3) ratios[i] = DecayRatio{40000, 65521};  // d prime
   const auto floor_div = [](Int128 c, Int128 m) {
     Int128 q = c / m;
     if (c % m < 0) --q;
@@ -340,15 +341,15 @@ TEST_P(ExactMomentumTest, WideMultiplyFollowsTheDefinitionAndReversesOnThreads) 
 // A 128-bit value near the limit 2048 that a factor above 1 pushes out: the element is named
 // with the format's limit, and v and the buffer are unchanged; the most negative values divide
 // back exactly.
-TEST_P(ExactMomentumTest, WideOverflowNamesTheElementAndChangesNothing) {
+TEST_P(Algorithm3Test, WideOverflowNamesTheElementAndChangesNothing) {
   std::vector<double> a = {1.0, -2047.9, 2040.0, -1e-20};
   WideFixedPointVector v = WideFixedPointVector::FromDoubles(a, 116);
   auto buffer = Make(a.size());
-  const MomentumRatio ratio = MomentumToRatio(0.9);
+  const DecayRatio ratio = DecayToRatio(0.9);
   MultiplyByRatio(v, {&ratio, 1}, *buffer, RatioSplit{});
   const WideFixedPointVector before = v;
   const std::vector<std::string> contents = Contents(*buffer);
-  const MomentumRatio grow = MomentumToRatio(1.2);
+  const DecayRatio grow = DecayToRatio(1.2);
   try {
     MultiplyByRatio(v, {&grow, 1}, *buffer, RatioSplit{});
     FAIL() << "-2047.9 · 0.9 · 1.2 should overflow";
@@ -364,7 +365,7 @@ TEST_P(ExactMomentumTest, WideOverflowNamesTheElementAndChangesNothing) {
   EXPECT_TRUE(buffer->Empty());
 }
 
-INSTANTIATE_TEST_SUITE_P(Buffers, ExactMomentumTest,
+INSTANTIATE_TEST_SUITE_P(Buffers, Algorithm3Test,
                          ::testing::Values(BufferKind::kExact, BufferKind::kFast),
                          [](const auto& p) { return std::string(BufferKindName(p.param)); });
 

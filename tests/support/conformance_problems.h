@@ -11,6 +11,7 @@
 #include "random/random.h"
 #include "support/hypergrad_checker.h"
 #include "support/quadratic_model.h"
+#include "optimizers/batch_schedule.h"
 
 namespace hypergrad::testing {
 

@@ -74,7 +74,7 @@ void ExpectAllBitwiseEqual(const Hypergradients& a, const Hypergradients& b,
                            const std::string& what);
 
 // The SGD problems of the earlier tests (with v_0), run through the conformance test.
-struct HypergradProblem {
+struct SgdHypergradProblem {
   std::function<std::shared_ptr<const Model>(std::span<const double> theta)> make_model;
   std::vector<double> theta;
   ParameterBlocks blocks;
@@ -83,8 +83,8 @@ struct HypergradProblem {
   std::vector<double> w0, v0;
   MetaObjective objective;
 };
-void ExpectHypergradMatchesFiniteDifferences(const HypergradProblem& problem,
-                                             const FiniteDifferenceOptions& options = {});
+void ExpectSgdHypergradMatchesFiniteDifferences(const SgdHypergradProblem& problem,
+                                                const FiniteDifferenceOptions& options = {});
 
 }  // namespace hypergrad::testing
 
