@@ -31,7 +31,8 @@ const std::vector<double>& PreActivations() {
 }
 
 // range(0): 0 glibc's scalar tanh, 1 the port of glibc's FMA build, 2 the port of its SSE2
-// build, 3 the polynomial kernel.
+// build (compiled for the widest instruction set this CPU runs, BestVectorIsa), 3 the polynomial
+// kernel, 4 and 5 the SSE2 build's port compiled for plain SSE2 and for SSE4.1.
 void BM_Tanh(benchmark::State& state) {
   const std::vector<double>& x = PreActivations();
   std::vector<double> y(x.size());
@@ -40,24 +41,30 @@ void BM_Tanh(benchmark::State& state) {
     state.SkipWithError("the FMA build's port needs FMA and AVX2");
     return;
   }
+  if (which == 5 && !__builtin_cpu_supports("sse4.1")) {
+    state.SkipWithError("this CPU lacks SSE4.1");
+    return;
+  }
   for (auto _ : state) {
     std::copy(x.begin(), x.end(), y.begin());
     switch (which) {
       case 0: GlibcTanhInPlace(y, GlibcTanhVariant::kSystem); break;
       case 1: GlibcTanhInPlace(y, GlibcTanhVariant::kFma); break;
       case 2: GlibcTanhInPlace(y, GlibcTanhVariant::kSse2); break;
-      default: TanhInPlace(y, TanhKernel::kPolynomial);
+      case 3: TanhInPlace(y, TanhKernel::kPolynomial); break;
+      case 4: GlibcTanhSse2BuildInPlace(y, VectorIsa::kSse2); break;
+      default: GlibcTanhSse2BuildInPlace(y, VectorIsa::kSse41);
     }
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * x.size()));
-  state.SetLabel(which == 0   ? "glibc scalar tanh"
-                 : which == 1 ? "port, FMA build"
-                 : which == 2 ? "port, SSE2 build"
-                              : "polynomial");
+  const char* const labels[] = {"glibc scalar tanh",         "port, FMA build",
+                                "port, SSE2 build (widest ISA)", "polynomial",
+                                "port, SSE2 build, plain SSE2",  "port, SSE2 build, SSE4.1"};
+  state.SetLabel(labels[which]);
 }
-BENCHMARK(BM_Tanh)->DenseRange(0, 3)->ArgName("kernel");
+BENCHMARK(BM_Tanh)->DenseRange(0, 5)->ArgName("kernel");
 
 void BM_CopyOnly(benchmark::State& state) {
   const std::vector<double>& x = PreActivations();
