@@ -97,7 +97,7 @@ def section(results):
             max_s < 2048, "range", ""),
     ]
     notes = ("Beyond the paper (§6 suggests it): Adam reversed exactly in fixed point "
-             "(`lib/reversible_adam.h` derives the reverse pass; its tests check it against the "
+             "(`lib/optimizers/reversible_adam.h` derives the reverse pass; its tests check it against the "
              "stored trajectory bit for bit and against finite differences). The Fig-2 network "
              "and draws. First a 1-D search over a constant log α (50 training runs, chosen on "
              "validation loss): the baseline. Then 1,600 hyperparameters (log α and logit β1 "

@@ -81,7 +81,7 @@ def mb(x):
 
 
 def binomial_forward_steps(T, s):
-    """Griewank & Walther's t(T, s) (as lib/revolve_schedule.cc)."""
+    """Griewank & Walther's t(T, s) (as lib/trajectories/revolve_schedule.cc)."""
     if s + 1 >= T:
         return T - 1
     r, beta = 0, 1

@@ -7,7 +7,9 @@ from common import Row, Section
 
 NAME, NUMBER = "fig02_schedules", "fig02"
 COLOURS = ("blue", "green", "red", "cyan")
-PAPER = {  # final weight schedules: (max, mean) per layer (reference notes; peaks at 38, –, 8, 7–8)
+# Final weight schedules: (max, mean) per layer, from the authors' results.pkl in their
+# experiments/Feb_3_training_schedules/3_adam_50 (peaks at 38, –, 8, 7–8).
+PAPER = {
     1: ("3.26", "1.89"), 2: ("1.23", "0.86"), 3: ("1.84", "0.94"), 4: ("6.7", "1.29")}
 
 

@@ -40,8 +40,8 @@ def section(results):
     def perturbed(key, i):
         return None if other is None else other[key][:][i] if i < len(other[key]) else None
     rows = []
-    # The authors' meta curve (reference notes §Figs 2, 3, 5): record k = run k's final loss;
-    # record 50 = the final hyperparameters with run 49's losses.
+    # The authors' meta curve (their experiments/Feb_3_training_schedules/3_adam_50/results.pkl):
+    # record k = run k's final loss; record 50 = the final hyperparameters with run 49's losses.
     for k, paper in ((0, "0.531"), (1, "0.458"), (2, "0.393"), (5, "0.295"), (10, "0.256"),
                      (20, "0.211"), (30, "0.167"), (40, "0.133"), (49, "0.1235"), (50, "0.1235")):
         if k <= K:

@@ -7,7 +7,8 @@ from common import Row, Section
 
 NAME, NUMBER = "fig04_initial_hypergradient", "fig04"
 COLOURS = ("blue", "green", "red", "cyan")
-# The authors' 50-seed average (reference notes §Fig 4), as printed there.
+# The authors' 50-seed average (their experiments/Feb_3_training_schedules/5_initial_gradient/
+# results.pkl).
 PAPER_MIN = {1: ("-1.72e-3", 87), 2: ("-1.16e-3", 8), 3: ("-1.35e-3", 27), 4: ("-2.39e-3", 34)}
 PAPER_SCALE = ("-0.101", "-2.2e-7", "-0.206", "-1.1e-4", "-0.217", "1.2e-4", "-0.191", "-7.1e-4")
 

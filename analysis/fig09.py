@@ -83,7 +83,7 @@ def section(results):
                     ", ".join(f"{v:.2f}" for v in pairs), None, "other alphabets: not compared"))
     meta = f["meta/valid_loss"][:]
     notes = ("Random draws: this suite's native streams, not the authors' — our Omniglot data "
-             "differ from theirs (reference notes §6.2), so their draws cannot be replayed on "
+             "differ from theirs (other alphabets and image preparation), so their draws cannot be replayed on "
              "them and digits cannot match; the claim compared is the ordering. "
              f"{len(meta)} meta-iterations of gradient descent (step 0.2) on the 300 entries of "
              f"T (validation loss {meta[0]:.3f} → {meta[-1]:.3f}). The authors' alphabets and "

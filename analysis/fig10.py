@@ -27,8 +27,9 @@ def render(results):
     return common.save(fig, results, NUMBER), f
 
 
-# The authors' results at points of the 1,000-point grid (reference notes §Fig 10): index,
-# log α, loss, gradient (None: not given with more digits).
+# The authors' results at points of the 1,000-point grid (their experiments/
+# Jan_14_learning_rate_wiggliness/3/results.pkl): index, log α, loss, gradient (None: not given with
+# more digits).
 REFERENCE = [
     (0, 0.5, "0.0288064", "-0.06210"),
     (250, 1.0005, "0.0095684", "-0.02063"),

@@ -26,9 +26,10 @@
 #include "common/experiment.h"
 #include "common/fig2_problem.h"
 #include "common/learning_rate_search.h"
+#include "common/meta_curves.h"
 #include "common/progress.h"
-#include "hyperparams.h"
-#include "meta_optimizers.h"
+#include "meta/hyperparams.h"
+#include "meta/meta_optimizers.h"
 
 namespace hypergrad::experiments {
 namespace {
@@ -74,7 +75,8 @@ int Run(const ExperimentOptions& options, const std::string& mnist_dir,
   std::vector<double> x(2 * T * B, best_log_alpha);
   std::fill(x.begin() + static_cast<std::ptrdiff_t>(T * B), x.end(), Logit(kInitialBeta1));
   AuthorsAdam meta(flags.meta_step);
-  std::vector<double> rec_x, train, valid, test, error, norms, bits, buffer_bytes, max_s;
+  std::vector<double> rec_x, norms, bits, buffer_bytes, max_s;
+  RunLosses losses;
   std::vector<std::int64_t> exact;
   std::vector<double> first_d_beta2, first_d_eps;
   Progress progress("adam_schedules meta-iterations", meta_iters, !options.quiet, 0.0);
@@ -93,10 +95,7 @@ int Run(const ExperimentOptions& options, const std::string& mnist_dir,
     double norm = 0.0;
     for (double g : gradient) norm += g * g;
     rec_x.insert(rec_x.end(), x.begin(), x.end());
-    train.push_back(run.train_loss);
-    valid.push_back(run.valid_loss);
-    test.push_back(run.test_loss);
-    error.push_back(run.test_error);
+    losses.Append(run);
     norms.push_back(std::sqrt(norm));
     bits.push_back(run.info_bits_per_param_per_step);
     buffer_bytes.push_back(static_cast<double>(run.extra_bytes));
@@ -135,17 +134,15 @@ int Run(const ExperimentOptions& options, const std::string& mnist_dir,
       logit_beta1.insert(logit_beta1.end(), first + static_cast<std::ptrdiff_t>(T * B),
                          first + static_cast<std::ptrdiff_t>(2 * T * B));
     }
-    w.Write("/meta/log_alpha", log_alpha, {records, T, B});
-    w.Write("/meta/logit_beta1", logit_beta1, {records, T, B});
-    w.Write("/meta/train_loss", train);
-    w.Write("/meta/valid_loss", valid);
-    w.Write("/meta/test_loss", test);
-    w.Write("/meta/test_error", error);
-    w.Write("/meta/hypergradient_norm", norms);
-    w.WriteInts("/meta/reversal_exact", exact);
-    w.Write("/meta/info_bits_per_param_per_step", bits);
-    w.Write("/meta/buffer_bytes", buffer_bytes);
-    w.Write("/meta/max_second_moment", max_s);
+    MetaCurves curves = losses.Curves();
+    curves.hypergradient_norm = norms;
+    curves.reversal_exact = exact;
+    curves.more = {{"log_alpha", log_alpha, {records, T, B}},
+                   {"logit_beta1", logit_beta1, {records, T, B}},
+                   {"info_bits_per_param_per_step", bits},
+                   {"buffer_bytes", buffer_bytes},
+                   {"max_second_moment", max_s}};
+    WriteMetaCurves(w, curves);
     w.Write("/initial/d_beta2", first_d_beta2, {T, B});
     w.WriteScalar("/initial/d_eps", first_d_eps[0]);
     w.SetAttribute("/initial", "meaning",

@@ -5,7 +5,7 @@
 //   buffer_check --buffer fast --gamma 0.9 --steps 1000000 --params 100 --json
 //
 // The values are the moments of a registered optimizer (--optimizer, its flags, ranges, help and
-// refusals from optimizer_registry.h), each moment with its own buffer, decayed by its flag's
+// refusals from optimizers/registry.h), each moment with its own buffer, decayed by its flag's
 // ratio n/d and moved by a gradient-like g_t uniform in [−1, 1) (regenerated from (seed, t) in
 // the reverse pass), as that optimizer's step would move it (MomentModels() below):
 //   sgd      v ← v·γ − (1−γ)·g_t
@@ -32,9 +32,9 @@
 #include "common/cli_checks.h"
 #include "common/guarded_main.h"
 #include "common/progress.h"
-#include "exact_momentum.h"
-#include "optimizer_registry.h"
-#include "random.h"
+#include "reversible/algorithm3.h"
+#include "optimizers/registry.h"
+#include "random/random.h"
 
 namespace hypergrad::experiments {
 namespace {
@@ -89,7 +89,7 @@ struct Moment {
   std::string name;
   double decay = 0.0;
   MomentInput input = MomentInput::kGradient;
-  MomentumRatio ratio{};
+  DecayRatio ratio{};
   FixedPointVector values, original;
   std::unique_ptr<InfoBuffer> buffer;
   double bits_at_half = 0.0;
@@ -146,7 +146,7 @@ int Run(const Options& options, const std::set<std::string>& given_flags) {
   std::vector<Moment> moments;
   for (const MomentModel& m : model->second) {
     const double decay = settings.at(m.decay_flag);
-    moments.push_back({m.name, decay, m.input, MomentumToRatio(decay)});
+    moments.push_back({m.name, decay, m.input, DecayToRatio(decay)});
   }
   RandomStream init(options.seed, {0});
   std::vector<double> start(p), g(p);
@@ -221,7 +221,7 @@ int Run(const Options& options, const std::set<std::string>& given_flags) {
   }
   const double per_step = bits / static_cast<double>(p * steps);
   const double steady = (bits - bits_at_half) / static_cast<double>(p * late_steps);
-  const MomentumRatio ratio = moments.front().ratio;  // SGD's one ratio
+  const DecayRatio ratio = moments.front().ratio;  // SGD's one ratio
 
   nlohmann::ordered_json out;
   out["bitwise_equal"] = bitwise_equal;

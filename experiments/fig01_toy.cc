@@ -1,7 +1,8 @@
 // Fig 1: three meta-iterations of learning a learning-rate and momentum schedule on a 2-D toy
-// surface (reference notes §Fig 1). Each elementary run is 50 steps of SGD with momentum from
-// w_0 = (1.4, 3.9); the meta-objective is the toy loss at w_T; its hypergradient with respect to
-// the 50 log learning rates and 50 logit momenta drives momentum SGD (step 0.01, mass 0.9).
+// surface (the authors' experiments/Jan_25_Figure_1/2/experiment.py). Each elementary run is 50
+// steps of SGD with momentum from w_0 = (1.4, 3.9); the meta-objective is the toy loss at w_T; its
+// hypergradient with respect to the 50 log learning rates and 50 logit momenta drives momentum SGD
+// (step 0.01, mass 0.9).
 //
 // Settings                paper            authors' code (followed)
 //   iterations T          50               50
@@ -11,10 +12,10 @@
 #include <cmath>
 
 #include "common/experiment.h"
-#include "hyperparams.h"
-#include "meta_optimizers.h"
-#include "reversible_sgd.h"
-#include "toy_surface.h"
+#include "meta/hyperparams.h"
+#include "meta/meta_optimizers.h"
+#include "optimizers/reversible_sgd.h"
+#include "models/toy_surface.h"
 
 namespace hypergrad::experiments {
 namespace {

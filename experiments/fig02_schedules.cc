@@ -1,6 +1,7 @@
 // Figs 2, 3 and 5 (one run): 1,608 hyperparameters of a 784-50-50-50-10 network (a learning
 // rate and a momentum per iteration and per parameter block, and an initial scale per block)
-// optimized by their exact hypergradient (reference notes §Figs 2, 3, 5).
+// optimized by their exact hypergradient (the authors' experiments/Feb_3_training_schedules/
+// 3_adam_50/experiment.py).
 //
 // Settings                 paper                        authors' code (followed)
 //   network                "4 layers, 784, 50, 50, 50"  [784, 50, 50, 50, 10], tanh
@@ -19,9 +20,10 @@
 #include "common/experiment.h"
 #include "common/fig2_problem.h"
 #include "common/learning_rate_search.h"
+#include "common/meta_curves.h"
 #include "common/mnist_source.h"
 #include "common/progress.h"
-#include "meta_optimizers.h"
+#include "meta/meta_optimizers.h"
 
 namespace hypergrad::experiments {
 namespace {
@@ -37,22 +39,20 @@ int Run(const ExperimentOptions& options, const std::string& mnist_dir, const Pr
   const Fig2Problem problem(mnist_dir, settings, options);
   const std::size_t T = settings.iters, B = problem.blocks().num_blocks();
 
-  ScheduleHyperparameters hypers = problem.InitialHyperparameters();
+  SgdScheduleHyperparameters hypers = problem.InitialHyperparameters();
   std::vector<double> x = hypers.Flatten();
   AuthorsAdam meta(kMetaStep);
   // Records 0 … K−1: the hyperparameters of run k and its results; record K: the final
   // hyperparameters (after K updates) with run K−1's losses (as the authors' code).
-  std::vector<double> rec_alpha, rec_gamma, rec_scale, train, valid, test, error, norms, batch_curves;
+  std::vector<double> rec_alpha, rec_gamma, rec_scale, norms, batch_curves;
+  RunLosses losses;
   std::vector<double> initial_curve, final_curve;
   std::vector<std::int64_t> exact;
-  auto record = [&](const ScheduleHyperparameters& h, const Fig2Run& r) {
+  auto record = [&](const SgdScheduleHyperparameters& h, const Fig2Run& r) {
     rec_alpha.insert(rec_alpha.end(), h.log_alpha.begin(), h.log_alpha.end());
     rec_gamma.insert(rec_gamma.end(), h.logit_gamma.begin(), h.logit_gamma.end());
     rec_scale.insert(rec_scale.end(), h.log_init_scale.begin(), h.log_init_scale.end());
-    train.push_back(r.train_loss);
-    valid.push_back(r.valid_loss);
-    test.push_back(r.test_loss);
-    error.push_back(r.test_error);
+    losses.Append(r);
   };
   Progress progress("fig02 meta-iterations", meta_iters, !options.quiet, 0.0);
   Fig2Run last;
@@ -72,7 +72,7 @@ int Run(const ExperimentOptions& options, const std::string& mnist_dir, const Pr
     progress.Update(k + 1, "train loss " + std::to_string(run.train_loss) + ", test error " +
                                std::to_string(run.test_error));
     meta.Step(k, run.gradient, x);
-    hypers = ScheduleHyperparameters::Unflatten(T, B, x);
+    hypers = SgdScheduleHyperparameters::Unflatten(T, B, x);
     last = std::move(run);
   }
   record(hypers, last);
@@ -84,7 +84,7 @@ int Run(const ExperimentOptions& options, const std::string& mnist_dir, const Pr
   const LearningRateSearch search = SearchConstantLearningRate(
       meta_iters, kSearchLow, kSearchHigh, options.threads, options.quiet,
       "fig02 1-D learning-rate search", [&](std::size_t i, double log_alpha) {
-        ScheduleHyperparameters constant = problem.InitialHyperparameters();
+        SgdScheduleHyperparameters constant = problem.InitialHyperparameters();
         std::fill(constant.log_alpha.begin(), constant.log_alpha.end(), log_alpha);
         const Fig2Run r = problem.Run(constant, i, false, false);
         return SearchRun{r.diverged, r.train_loss, r.valid_loss, r.test_loss, r.test_error};
@@ -98,16 +98,14 @@ int Run(const ExperimentOptions& options, const std::string& mnist_dir, const Pr
 
   const std::size_t records = meta_iters + 1;
   WriteResult(options, "fig02_schedules", provenance, [&](H5Writer& w) {
-    w.Write("/meta/log_alpha", rec_alpha, {records, T, B});
-    w.Write("/meta/logit_gamma", rec_gamma, {records, T, B});
-    w.Write("/meta/log_init_scale", rec_scale, {records, B});
-    w.Write("/meta/train_loss", train);
-    w.Write("/meta/valid_loss", valid);
-    w.Write("/meta/test_loss", test);
-    w.Write("/meta/test_error", error);
-    w.Write("/meta/hypergradient_norm", norms);
-    w.WriteInts("/meta/reversal_exact", exact);
-    w.Write("/meta/batch_loss_curve", batch_curves, {meta_iters, T});
+    MetaCurves curves = losses.Curves();
+    curves.hypergradient_norm = norms;
+    curves.reversal_exact = exact;
+    curves.more = {{"log_alpha", rec_alpha, {records, T, B}},
+                   {"logit_gamma", rec_gamma, {records, T, B}},
+                   {"log_init_scale", rec_scale, {records, B}},
+                   {"batch_loss_curve", batch_curves, {meta_iters, T}}};
+    WriteMetaCurves(w, curves);
     w.Write("/curves/initial", initial_curve);
     w.Write("/curves/final", final_curve);
     search.Write(w);

@@ -1,6 +1,7 @@
 // Fig 4: the hypergradient of the training loss at the *initial* hyperparameters of Fig 2 with
-// respect to each learning rate (per iteration and weight block), averaged over random seeds
-// (reference notes §Fig 4). Also the momentum and initial-scale hypergradients.
+// respect to each learning rate (per iteration and weight block), averaged over random seeds (the
+// authors' experiments/Feb_3_training_schedules/5_initial_gradient/experiment.py). Also the
+// momentum and initial-scale hypergradients.
 //
 // Settings                 paper                        authors' code
 //   seeds                  100                          50: runs k = 0 … 49, RandomState((0, k))
@@ -52,7 +53,7 @@ int Run(const ExperimentOptions& options, const std::string& mnist_dir, std::siz
   if (options.quick) settings.iters = kQuickIters;
   const std::size_t seeds = seeds_flag ? seeds_flag : (options.quick ? kQuickSeeds : kSeeds);
   const Fig2Problem problem(mnist_dir, settings, options);
-  const ScheduleHyperparameters hypers = problem.InitialHyperparameters();
+  const SgdScheduleHyperparameters hypers = problem.InitialHyperparameters();
   const std::size_t T = settings.iters, B = problem.blocks().num_blocks();
 
   // Seeds split over MPI ranks (if any) and threads; each result is [gradient..., train loss].
@@ -74,10 +75,10 @@ int Run(const ExperimentOptions& options, const std::string& mnist_dir, std::siz
   std::vector<double> all;
   for (const auto& g : gradients) all.insert(all.end(), g.begin(), g.end());
   const std::size_t authors_seeds = std::min(seeds, options.quick ? seeds / 2 : kAuthorsSeeds);
-  const auto unflat = [&](const std::vector<double>& v) { return ScheduleHyperparameters::Unflatten(T, B, v); };
+  const auto unflat = [&](const std::vector<double>& v) { return SgdScheduleHyperparameters::Unflatten(T, B, v); };
   const auto write_average = [&](H5Writer& w, const std::string& group, std::size_t count) {
     const Average a = AverageOf(gradients, count);
-    const ScheduleHyperparameters m = unflat(a.mean), e = unflat(a.sem);
+    const SgdScheduleHyperparameters m = unflat(a.mean), e = unflat(a.sem);
     w.Write(group + "/d_log_alpha", m.log_alpha, {T, B});
     w.Write(group + "/d_logit_gamma", m.logit_gamma, {T, B});
     w.Write(group + "/d_log_init_scale", m.log_init_scale);

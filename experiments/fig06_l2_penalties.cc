@@ -1,5 +1,5 @@
 // Fig 6: one L2 penalty per parameter of a logistic regression on MNIST, learned by exact
-// hypergradients of the validation loss (reference notes §Fig 6).
+// hypergradients of the validation loss (the authors' experiments/Jan_21_nn_ard/2/experiment.py).
 //
 // Settings                 paper                 authors' code (followed)
 //   model                  logistic regression   [784, 10], 7,850 parameters
@@ -16,12 +16,14 @@
 #include <iostream>
 
 #include "common/experiment.h"
+#include "common/meta_curves.h"
 #include "common/mnist_source.h"
 #include "common/progress.h"
-#include "hyperparams.h"
-#include "meta_optimizers.h"
-#include "mlp.h"
-#include "reversible_sgd.h"
+#include "meta/hyperparams.h"
+#include "meta/meta_optimizers.h"
+#include "models/mlp.h"
+#include "optimizers/reversible_sgd.h"
+#include "optimizers/batch_schedule.h"
 
 namespace hypergrad::experiments {
 namespace {
@@ -92,15 +94,15 @@ int Run(const ExperimentOptions& options, const std::string& mnist_dir, const Pr
     w.Write("/l2", snapshots, {meta_iters, n});
     w.Write("/final_log_l2", log_l2);
     w.Write("/streams/w0_first", std::vector<double>(w0.begin(), w0.begin() + 8));
-    w.Write("/meta/train_loss", train_loss);
-    w.Write("/meta/valid_loss", valid_loss);
-    w.Write("/meta/test_loss", test_loss);
-    w.Write("/meta/test_error", test_error);
-    w.Write("/meta/meta_loss", meta_loss);
-    w.Write("/meta/hypergradient_norm", norms);
-    w.WriteInts("/meta/reversal_exact", exact);
+    WriteMetaCurves(w, {.train_loss = train_loss,
+                        .valid_loss = valid_loss,
+                        .test_loss = test_loss,
+                        .test_error = test_error,
+                        .hypergradient_norm = norms,
+                        .reversal_exact = exact,
+                        .train_loss_meaning = "training loss including the L2 penalty, all 10,000 images, at w_T",
+                        .more = {{"meta_loss", meta_loss}}});
     w.SetAttribute("/l2", "meaning", "lambda used in run k (row k), per parameter in the layout W0 (784 x 10, row-major), b0");
-    w.SetAttribute("/meta/train_loss", "meaning", "training loss including the L2 penalty, all 10,000 images, at w_T");
     w.SetAttribute("/", "iters", kIters);
     w.SetAttribute("/", "meta_iters", meta_iters);
     w.SetAttribute("/", "alpha", kAlpha);

@@ -1,6 +1,6 @@
 // Fig 7: a training set of ten images (one per digit) learned, pixel by pixel, from the exact
-// hypergradient of the validation loss of a logistic regression trained on it (reference notes
-// §Fig 7).
+// hypergradient of the validation loss of a logistic regression trained on it (the authors'
+// experiments/Jan_19_optimize_data/9_color_bar/experiment.py).
 //
 // Settings                 paper                 authors' code (followed)
 //   learned                10 images             7,840 pixels + log λ (one L2 penalty): 7,841
@@ -15,13 +15,15 @@
 #include <iostream>
 
 #include "common/experiment.h"
+#include "common/meta_curves.h"
 #include "common/mnist_source.h"
 #include "common/progress.h"
-#include "meta_optimizers.h"
-#include "mlp.h"
-#include "numpy_random.h"
-#include "random.h"
-#include "reversible_sgd.h"
+#include "meta/meta_optimizers.h"
+#include "models/mlp.h"
+#include "random/numpy_random.h"
+#include "random/random.h"
+#include "optimizers/reversible_sgd.h"
+#include "optimizers/batch_schedule.h"
 
 namespace hypergrad::experiments {
 namespace {
@@ -105,15 +107,17 @@ int Run(const ExperimentOptions& options, const std::string& mnist_dir, const Pr
   WriteResult(options, "fig07_learned_data", provenance, [&](H5Writer& w) {
     w.Write("/images", images, {meta_iters, kImages, 28, 28});
     w.Write("/streams/w0_first", std::vector<double>(w0.begin(), w0.begin() + 8));
-    w.Write("/meta/valid_loss", valid_loss);
-    w.Write("/meta/test_loss", test_loss);
-    w.Write("/meta/test_error", test_error);
-    w.Write("/meta/fake_loss", fake_loss);
-    w.Write("/meta/fake_training_loss", fake_loss_l2);
-    w.SetAttribute("/meta/fake_training_loss", "meaning", "the training loss on the learned images at w_T: mean NLL + lambda * |w|^2 (the last point of the authors' learning curve)");
-    w.Write("/meta/l2", l2s);
-    w.Write("/meta/fake_to_real_std", fake_std);
-    w.WriteInts("/meta/reversal_exact", exact);
+    WriteMetaCurves(
+        w, {.valid_loss = valid_loss,
+            .test_loss = test_loss,
+            .test_error = test_error,
+            .reversal_exact = exact,
+            .more = {{"fake_loss", fake_loss},
+                     {"fake_training_loss", fake_loss_l2, {},
+                      "the training loss on the learned images at w_T: mean NLL + lambda * |w|^2 "
+                      "(the last point of the authors' learning curve)"},
+                     {"l2", l2s},
+                     {"fake_to_real_std", fake_std}}});
     w.SetAttribute("/images", "meaning", "the 10 learned images (digits 0-9) used in run k, mean-subtracted pixel space");
     w.SetAttribute("/", "iters", kIters);
     w.SetAttribute("/", "meta_iters", meta_iters);

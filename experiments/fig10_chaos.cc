@@ -1,6 +1,6 @@
-// Fig 10: training loss and its gradient with respect to the log learning rate, over a fine grid
-// of learning rates (reference notes §Fig 10). At high rates the loss surface becomes chaotic
-// and the gradient uninformative.
+// Fig 10: training loss and its gradient with respect to the log learning rate, over a fine grid of
+// learning rates (the authors' experiments/Jan_14_learning_rate_wiggliness/3/experiment.py). At
+// high rates the loss surface becomes chaotic and the gradient uninformative.
 //
 // Settings                paper                authors' code (followed)
 //   network               2 hidden layers      [784, 200, 50, 10], tanh, no L2
@@ -24,9 +24,10 @@
 #include "common/experiment.h"
 #include "common/mnist_source.h"
 #include "common/progress.h"
-#include "fixed_point.h"
-#include "mlp.h"
-#include "reversible_sgd.h"
+#include "arithmetic/fixed_point.h"
+#include "models/mlp.h"
+#include "optimizers/reversible_sgd.h"
+#include "optimizers/batch_schedule.h"
 
 namespace hypergrad::experiments {
 namespace {

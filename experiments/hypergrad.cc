@@ -1,37 +1,50 @@
 // hypergrad: the hypergradient of one configured training run on MNIST, written to HDF5.
 //
-// Trains [--layers] on the first --train-size MNIST training images with an exactly reversible
-// optimizer (--optimizer): SGD with momentum (reversible_sgd.h) or Adam (reversible_adam.h,
-// m_0 = s_0 = 0, bias-corrected, ε added to √ŝ), one α (and γ, or β1, β2) for every block and
-// iteration, initial weights exp(log-init-scale)·N(0, 1) from --seed or read from --w0; then
-// runs training backwards. Objective: mean cross-entropy on all N training images at w_T (no L2).
+// Trains --model (the registry's, models/registry.h: mlp [--layers] by default) on the first
+// --train-size MNIST training images with an exactly reversible optimizer (--optimizer): SGD
+// with momentum (reversible_sgd.h), Adam (reversible_adam.h, m_0 = s_0 = 0, bias-corrected, ε
+// added to √ŝ) or RMSprop with momentum (reversible_rmsprop.h, s_0 = m_0 = 0), one α (and γ;
+// β1, β2; or ρ, μ) for every block and iteration, initial weights exp(log-init-scale)·N(0, 1)
+// from --seed or read from --w0; then runs training backwards. Objective: mean cross-entropy on
+// all N training images at w_T (no L2). --log-l2 X adds the training penalty Σ_k λ_k w_k²,
+// λ_k = exp(X) for every parameter, one log λ per block (the objective stays without it), and its
+// hypergradient /d_log_l2 (B values). --estimator NAME (SGD only, but exact) estimates the
+// hypergradients instead with an estimator of lib/estimators/ (registry.h), its flags
+// --truncation, --terms, --samples, --sigma.
 //
 // Datasets, SGD: /w_T, /v_T, /loss_final, /d_w0, /d_v0, /d_alpha and /d_gamma; Adam: /w_T,
-// /m_T, /s_T, /loss_final, /d_w0, /d_m0, /d_s0, /d_alpha, /d_beta1, /d_beta2 and /d_eps. The
+// /m_T, /s_T, /loss_final, /d_w0, /d_m0, /d_s0, /d_alpha, /d_beta1, /d_beta2 and /d_eps; RMSprop:
+// the same with /d_rho, /d_mu for /d_beta1, /d_beta2. The
 // schedule entries are T × blocks, with respect to the values themselves (not their logs).
-// Attributes: reversal_exact, optimizer, every setting, provenance.
+// An estimator other than exact writes the same names, leaving out those it gives no signal for
+// (listed in the attribute not_applicable), and /w_T, /v_T, /loss_final of the same fixed-point run.
+// Attributes: reversal_exact (exact only), model and its flags, optimizer, estimator and its
+// settings, every setting, provenance.
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cmath>
 #include <iostream>
+#include <optional>
 
 #include "common/cli_checks.h"
 #include "common/guarded_main.h"
 #include "common/mnist_source.h"
 #include "common/progress.h"
+#include "common/tool_estimator.h"
 #include "common/tool_run.h"
-#include "mlp.h"
-#include "random.h"
+#include "models/registry.h"
+#include "random/random.h"
 #include "results/h5_writer.h"
 #include "results/provenance.h"
-#include "optimizer_registry.h"
-#include "reversible_sgd.h"
+#include "optimizers/registry.h"
+#include "optimizers/reversible_sgd.h"
+#include "optimizers/batch_schedule.h"
 
 namespace hypergrad::experiments {
 namespace {
 
 struct Options {
-  std::string layers = "784,50,50,50,10";
+  ModelFlags model_flags;  // --model and its flags (--layers, --tanh, ...)
   std::size_t train_size = 10000;
   std::size_t batch_size = 200;
   std::string batch_order = "sequential";
@@ -47,18 +60,37 @@ struct Options {
   std::string out = "hypergrad.h5";
   std::string mnist_dir = DefaultMnistDir();
   unsigned threads = 1;
-  std::string tanh = "libm";
   bool quiet = false;
+  EstimatorChoice estimator;      // --estimator and its flags
+  std::optional<double> log_l2;   // --log-l2: log λ of every block
 };
 
-int Run(const Options& o, const Provenance& provenance) {
-  const MlpLayout layout = MlpLayout::Parse(o.layers);
-  if (layout.sizes().front() != 784 || layout.sizes().back() != 10) {
-    throw std::invalid_argument("--layers must start with 784 (pixels) and end with 10 (digits)");
+// The SGD run of `model` as an estimator's problem: constant α and γ, v_0 = 0, the objective the
+// model's (mean NLL on all training rows, no penalty, so no direct term in θ); θ = λ per
+// parameter (`l2`, empty without --log-l2), each value the model with that penalty (with_l2).
+EstimatorProblem SgdProblem(const ToolModel& model, const ParameterBlocks& blocks,
+                            const BatchSchedule& batches, std::size_t iters, double alpha,
+                            double gamma, std::vector<double> w0, const std::vector<double>& l2) {
+  EstimatorProblem p;
+  p.model = model.model;
+  p.blocks = blocks;
+  p.schedule = SgdSchedule::Constant(iters, blocks.num_blocks(), alpha, gamma);
+  p.batches = batches;
+  p.v0.assign(w0.size(), 0.0);
+  p.w0 = std::move(w0);
+  p.objective = [objective = model.objective](std::span<const double> w, std::span<double> d_w,
+                                              std::span<double> d_theta) {
+    for (double& x : d_theta) x = 0.0;
+    return objective(w, d_w);
+  };
+  if (!l2.empty()) {
+    p.theta = l2;
+    p.make_model = model.with_l2;
   }
-  // w, v, g, the adjoints and work vectors: about 16 doubles per parameter.
-  CheckFitsInMemory(16.0 * 8.0 * static_cast<double>(layout.num_params()),
-                    "--layers " + o.layers + ": " + std::to_string(layout.num_params()) + " parameters");
+  return p;
+}
+
+int Run(const Options& o, const Provenance& provenance) {
   // Only the rows used are held, one byte per pixel, and converted (pixel/255 − mean, the same
   // bits as converting up front) batch by batch; the mean image is accumulated while reading.
   std::vector<double> mean;
@@ -71,10 +103,24 @@ int Run(const Options& o, const Provenance& provenance) {
                                 " exceeds --train-size " + std::to_string(data->rows));
   }
 
-  auto model = std::make_shared<const Mlp>(MlpOptions{layout.sizes(), {}, false, false, o.threads, ParseTanhKernel(o.tanh)}, data);
-  const std::size_t n = model->num_params();
+  const ModelInfo& model_info = FindModel(o.model_flags.model);
+  const std::map<std::string, std::string> model_settings = o.model_flags.Chosen();
+  ToolModel model = model_info.Make(data, model_settings, o.threads);
+  CheckRunFitsInMemory(model_info.name, model);
+  const std::size_t n = model.model->num_params();
+  // --log-l2: λ = exp(X) for every parameter, θ = λ (one value per parameter; BlockLogL2 sums
+  // them to one log λ per block); the objective stays without it.
+  std::vector<double> l2;
+  if (o.log_l2) {
+    if (!model.with_l2) {
+      throw std::invalid_argument("--log-l2: --model " + model_info.name +
+                                  " has no per-parameter L2 penalty");
+    }
+    l2.assign(n, std::exp(*o.log_l2));
+    model.model = model.with_l2(l2);
+  }
   const ParameterBlocks blocks =
-      o.blocks == "layer-params" ? layout.LayerParamBlocks() : ParameterBlocks::Single(n);
+      o.blocks == "layer-params" ? model.blocks() : ParameterBlocks::Single(n);
   std::vector<double> w0;
   InitialWeightsFile w0_file;  // provenance of --w0
   if (!o.w0_file.empty()) {
@@ -103,29 +149,57 @@ int Run(const Options& o, const Provenance& provenance) {
   const std::vector<std::size_t> schedule_shape = {o.iters, blocks.num_blocks()};
   const OptimizerInfo& optimizer = FindOptimizer(o.optimizer_flags.optimizer);
   const std::map<std::string, double> settings = o.optimizer_flags.Chosen();
-  const ToolRun tool = TrainAndReverseWithFlags(optimizer, settings, model, blocks, batches,
-                                                o.iters, alpha, w0, training, forward, reverse);
-  const RunOutcome& outcome = tool.outcome;
-  const Hypergradients& h = outcome.hypergradients;
-  // Every hypergradient by its name: /d_w0, /d_alpha, /d_<moment>0, /d_<schedule>, /d_<scalar>.
-  writer.Write("/w_T", outcome.w_T);
-  writer.WriteScalar("/loss_final", outcome.f);
-  writer.Write("/d_w0", h.d_w0);
-  writer.Write("/d_alpha", h.d_alpha, schedule_shape);
-  for (std::size_t i = 0; i < h.d_u0.size(); ++i) {
-    const auto u_T = std::span(outcome.u_T).subspan(i * n, n);
-    writer.Write("/" + h.d_u0[i].name + "_T", std::vector<double>(u_T.begin(), u_T.end()));
-    writer.Write("/d_" + h.d_u0[i].name + "0", h.d_u0[i].values);
+  const EstimatorFlags estimator_flags =
+      ResolveEstimatorFlags(o.estimator, o.seed, o.optimizer_flags.optimizer);
+  double loss_final = 0.0;
+  bool exact = true;  // the exact pass's reversal check; other estimators check none
+  std::vector<std::string> not_applicable;
+  if (o.estimator.name == "exact") {
+    const ToolRun tool = TrainAndReverseWithFlags(optimizer, settings, model, blocks, batches,
+                                                  o.iters, alpha, w0, training, forward, reverse);
+    const RunOutcome& outcome = tool.outcome;
+    const Hypergradients& h = outcome.hypergradients;
+    // Every hypergradient by its name: /d_w0, /d_alpha, /d_<moment>0, /d_<schedule>, /d_<scalar>.
+    writer.Write("/w_T", outcome.w_T);
+    writer.WriteScalar("/loss_final", outcome.f);
+    writer.Write("/d_w0", h.d_w0);
+    writer.Write("/d_alpha", h.d_alpha, schedule_shape);
+    for (std::size_t i = 0; i < h.d_u0.size(); ++i) {
+      const auto u_T = std::span(outcome.u_T).subspan(i * n, n);
+      writer.Write("/" + h.d_u0[i].name + "_T", std::vector<double>(u_T.begin(), u_T.end()));
+      writer.Write("/d_" + h.d_u0[i].name + "0", h.d_u0[i].values);
+    }
+    for (const NamedValues& d : h.d_schedules) writer.Write("/d_" + d.name, d.values, schedule_shape);
+    for (const NamedValues& d : h.d_scalars) writer.WriteScalar("/d_" + d.name, d.values[0]);
+    if (!l2.empty()) writer.Write("/d_log_l2", BlockLogL2(blocks, l2, h.d_theta));
+    writer.SetAttribute("/", "info_bits", outcome.information_bits);
+    writer.SetAttribute("/", "reversal_exact", h.reversal.exact);
+    loss_final = outcome.f;
+    exact = h.reversal.exact;
+  } else {
+    // SGD (ResolveEstimatorFlags refused the others): the estimator, then the state of the
+    // fixed-point run it estimates the hypergradients of.
+    const EstimatorProblem problem = SgdProblem(model, blocks, batches, o.iters, alpha,
+                                                settings.at("gamma"), w0, l2);
+    EstimatorFlags flags = estimator_flags;
+    flags.exact_options = TrainingOptions{ReversalMethod::kReversible, ParseBufferKind(o.buffer)};
+    flags.exact_options.threads = o.threads;
+    if (!o.quiet) std::cerr << "hypergrad: running estimator " << o.estimator.name << "\n";
+    const EstimatedHypergradients estimate = MakeEstimator(o.estimator.name, flags)->Estimate(problem);
+    const TrainedState state = TrainFixedPoint(problem, flags.exact_options);
+    writer.Write("/w_T", state.w_T);
+    writer.WriteScalar("/loss_final", state.loss_final);
+    writer.Write("/v_T", state.v_T);
+    not_applicable = WriteEstimate(writer, estimate, problem, l2);
+    loss_final = state.loss_final;
   }
-  for (const NamedValues& d : h.d_schedules) writer.Write("/d_" + d.name, d.values, schedule_shape);
-  for (const NamedValues& d : h.d_scalars) writer.WriteScalar("/d_" + d.name, d.values[0]);
-  writer.SetAttribute("/", "info_bits", outcome.information_bits);
-  writer.SetAttribute("/", "reversal_exact", h.reversal.exact);
   for (const auto& [name, value] : settings) writer.SetAttribute("/", name, value);
-  const double loss_final = outcome.f;
-  const bool exact = h.reversal.exact;
+  WriteEstimatorAttributes(writer, o.estimator.name, estimator_flags);
+  writer.SetAttribute("/", "not_applicable", JoinNames(not_applicable));
+  if (o.log_l2) writer.SetAttribute("/", "log_l2", *o.log_l2);
   writer.SetAttribute("/", "optimizer", o.optimizer_flags.optimizer);
-  writer.SetAttribute("/", "layers", o.layers);
+  writer.SetAttribute("/", "model", o.model_flags.model);
+  for (const auto& [name, value] : model_settings) writer.SetAttribute("/", name, value);
   writer.SetAttribute("/", "train_size", static_cast<std::int64_t>(o.train_size));
   writer.SetAttribute("/", "batch_size", static_cast<std::int64_t>(o.batch_size));
   writer.SetAttribute("/", "batch_order", o.batch_order);
@@ -142,16 +216,17 @@ int Run(const Options& o, const Provenance& provenance) {
   writer.SetAttribute("/", "block_names", names);
   writer.SetAttribute("/", "buffer", o.buffer);
   writer.SetAttribute("/", "threads", static_cast<std::int64_t>(o.threads));
-  writer.SetAttribute("/", "tanh", o.tanh);
   WriteDataFiles(writer);
   writer.SetAttribute("/", "objective", "mean cross-entropy on all training images at w_T, no L2");
   WriteProvenance(writer, provenance, false);
   writer.Commit();
 
   if (!o.quiet) {
-    std::cerr << "hypergrad: wrote " << o.out << " (final training loss " << loss_final
-              << ", reversal " << (exact ? "exact" : "NOT exact") << ")\n";
+    std::cerr << "hypergrad: wrote " << o.out << " (final training loss " << loss_final;
+    if (o.estimator.name == "exact") std::cerr << ", reversal " << (exact ? "exact" : "NOT exact");
+    std::cerr << ")\n";
   }
+  if (o.estimator.name != "exact") return 0;  // no reversal checked
   return ReversalVerdict("hypergrad", exact, "recover the initial state exactly");
 }
 
@@ -163,12 +238,12 @@ int main(int argc, char** argv) {
   const hypergrad::Provenance provenance = hypergrad::CollectProvenance(argc, argv);
   hypergrad::experiments::Options o;
   CLI::App app{
-      "Computes the hypergradient of one training run of a network on MNIST by exact "
+      "Computes the hypergradient of one training run of a model (--model) on MNIST by exact "
       "reversible learning (Maclaurin et al. 2015) and writes it to HDF5: d loss / d w0 and "
       "d alpha per iteration and parameter block, and d v0, d gamma (SGD with momentum) or d "
       "m0, d s0, d beta1, d beta2, d eps (Adam).",
       "hypergrad"};
-  app.add_option("--layers", o.layers, "layer sizes, 784,...,10")->check(LayerSizes())->capture_default_str();
+  AddModelOptions(app, o.model_flags);
   app.add_option("--train-size", o.train_size, "use the first N MNIST training images")
       ->transform(WholeNumber(1, 60000))
       ->capture_default_str();
@@ -192,6 +267,12 @@ int main(int argc, char** argv) {
       ->check(RealNumber(-50.0, 10.0))
       ->capture_default_str();
   AddOptimizerOptions(app, o.optimizer_flags);
+  AddEstimatorOptions(app, o.estimator);
+  app.add_option("--log-l2", o.log_l2,
+                 "train with the L2 penalty sum_k exp(X)·w_k², one log penalty X per block (the "
+                 "objective stays without it) and write its hypergradient /d_log_l2 (one value per "
+                 "block); without it, no penalty")
+      ->check(RealNumber(-50.0, 10.0));
   app.add_option("--log-init-scale", o.log_init_scale,
                  "initial weights are exp(s)·N(0, 1)")
       ->check(RealNumber(-50.0, 5.0))
@@ -202,7 +283,8 @@ int main(int argc, char** argv) {
                                     "not converted; its absolute path and SHA-256 are recorded)")
       ->check(CLI::ExistingFile);
   app.add_option("--blocks", o.blocks,
-                 "layer-params: weights and biases of each layer; single: one block")
+                 "layer-params: the model's own blocks (mlp: the weights and biases of each "
+                 "layer); single: one block")
       ->check(CLI::IsMember({"layer-params", "single"}))
       ->capture_default_str();
   AddBufferOption(app, o.buffer);
@@ -214,10 +296,11 @@ int main(int argc, char** argv) {
   app.add_option("--mnist-dir", o.mnist_dir, "folder with the four MNIST idx files")
       ->capture_default_str();
   AddPassThreadsOption(app, o.threads);
-  AddTanhOption(app, o.tanh);
   app.add_flag("--quiet", o.quiet, "no progress lines on stderr");
   return hypergrad::experiments::GuardedMain(
       app, argc, argv, [&] {
+        // Before the run and before any file: a wrong estimator flag writes nothing.
+        hypergrad::experiments::ResolveEstimatorFlags(o.estimator, o.seed, o.optimizer_flags.optimizer);
         hypergrad::CheckResultPath(o.out);  // before the run, not after it
         return hypergrad::experiments::Run(o, provenance);
       });

@@ -1,7 +1,7 @@
-// reversal_check: trains a network forward with an exactly reversible optimizer (SGD with
-// momentum or Adam), runs the training backwards while computing hypergradients, and reports
-// whether the initial weights and moments came back bit for bit, with the buffer's bits per
-// parameter per iteration.
+// reversal_check: trains a model (--model, from models/registry.h) forward with an exactly
+// reversible optimizer (--optimizer, from optimizers/registry.h), runs the training backwards
+// while computing hypergradients, and reports whether the initial weights and moments came back
+// bit for bit, with the buffer's bits per parameter per iteration.
 //
 //   reversal_check --problem synthetic --iters 10000 --gamma 0.9 --buffer fast --json
 //   reversal_check --optimizer adam --alpha 0.001 --beta1 0.9 --beta2 0.999 --iters 10000
@@ -18,18 +18,19 @@
 #include "common/mnist_source.h"
 #include "common/progress.h"
 #include "common/tool_run.h"
-#include "mlp.h"
-#include "random.h"
+#include "models/registry.h"
+#include "random/random.h"
 #include "results/provenance.h"
-#include "optimizer_registry.h"
-#include "reversible_sgd.h"
+#include "optimizers/registry.h"
+#include "optimizers/reversible_sgd.h"
+#include "optimizers/batch_schedule.h"
 
 namespace hypergrad::experiments {
 namespace {
 
 struct Options {
   std::string problem = "synthetic";
-  std::string layers;  // default depends on the problem
+  ModelFlags model_flags;  // --model and its flags (--layers: default depends on the problem)
   std::size_t iters = 1000;
   OptimizerFlags optimizer_flags;  // --optimizer and its flags
   double alpha = 0.1;
@@ -41,7 +42,6 @@ struct Options {
   std::size_t train_size = 0;
   std::string mnist_dir = DefaultMnistDir();
   unsigned threads = 1;
-  std::string tanh = "libm";
   bool json = false;
   bool quiet = false;
 };
@@ -58,25 +58,28 @@ std::string Format(double x) {
   return text.str();
 }
 
+// The synthetic problem's model defaults (the flags of models that take them) and its data shape
+// when the model's flags fix none.
+const std::map<std::string, std::string> kSyntheticModelDefaults = {{"layers", "20,32,32,5"}};
+constexpr DataShape kSyntheticShape{20, 5};
+
 int Run(Options o, const Provenance& provenance) {
   const bool mnist = o.problem == "mnist";
-  if (o.layers.empty()) o.layers = mnist ? "784,50,50,50,10" : "20,32,32,5";
+  if (!mnist) o.model_flags.tool_defaults = kSyntheticModelDefaults;
   if (o.batch_size == 0) o.batch_size = mnist ? 200 : 64;
   if (o.train_size == 0) o.train_size = mnist ? 10000 : 1024;
-  const MlpLayout layout = MlpLayout::Parse(o.layers);
-  CheckFitsInMemory(16.0 * 8.0 * static_cast<double>(layout.num_params()),
-                    "--layers " + o.layers + ": " + std::to_string(layout.num_params()) + " parameters");
+  const ModelInfo& model_info = FindModel(o.model_flags.model);
+  const std::map<std::string, std::string> model_settings = model_info.Flags(o.model_flags.Chosen());
+  // The shape of the synthetic rows: the one the model's flags fix (the MLP's --layers), if any.
+  const DataShape shape = model_info.shape(model_settings).value_or(kSyntheticShape);
   if (!mnist) {
     CheckFitsInMemory(8.0 * static_cast<double>(o.train_size) *
-                          static_cast<double>(layout.sizes().front() + layout.sizes().back()),
+                          static_cast<double>(shape.inputs + shape.classes),
                       "--train-size " + std::to_string(o.train_size) + ": the synthetic rows");
   }
 
   std::shared_ptr<const Dataset> data;
   if (mnist) {
-    if (layout.sizes().front() != 784 || layout.sizes().back() != 10) {
-      throw std::invalid_argument("--layers for MNIST must start with 784 and end with 10");
-    }
     if (o.train_size > 60000) {
       throw std::invalid_argument("--train-size " + std::to_string(o.train_size) +
                                   " exceeds the 60000 MNIST training images");
@@ -85,21 +88,22 @@ int Run(Options o, const Provenance& provenance) {
     data = std::make_shared<const Dataset>(
         LoadMnistTrainingRowsFrom(o.mnist_dir, o.train_size, nullptr, true));
   } else {
-    data = std::make_shared<const Dataset>(MakeSyntheticDataset(
-        o.train_size, layout.sizes().front(), layout.sizes().back(), o.seed));
+    data = std::make_shared<const Dataset>(
+        MakeSyntheticDataset(o.train_size, shape.inputs, shape.classes, o.seed));
   }
   if (o.batch_size > data->rows) throw std::invalid_argument("--batch-size exceeds the data");
 
-  auto model = std::make_shared<const Mlp>(MlpOptions{layout.sizes(), {}, false, false, o.threads, ParseTanhKernel(o.tanh)}, data);
-  const std::size_t n = model->num_params();
+  const ToolModel model = model_info.make(data, {model_settings, o.threads});
+  CheckRunFitsInMemory(model_info.name, model);
+  const std::size_t n = model.model->num_params();
   const ParameterBlocks blocks = ParameterBlocks::Single(n);
-  // Initial weights N(0, 1)/√fan-in, zero velocity (zero moments for Adam).
+  // Initial weights N(0, 1)/√fan-in, in parameter order, zero velocity (zero moments for Adam).
   std::vector<double> w0(n);
-  RandomStream rng(o.seed, {0});
-  for (const auto& layer : layout.layers()) {
-    const double scale = 1.0 / std::sqrt(static_cast<double>(layer.in));
-    for (std::size_t k = layer.weight_offset; k < layer.bias_offset + layer.out; ++k) {
-      w0[k] = scale * rng.Normal();
+  {
+    const ParameterBlocks own = model.blocks();
+    RandomStream rng(o.seed, {0});
+    for (std::size_t k = 0; k < n; ++k) {
+      w0[k] = 1.0 / std::sqrt(static_cast<double>(model.fan_in[own.block_of[k]])) * rng.Normal();
     }
   }
 
@@ -117,11 +121,11 @@ int Run(Options o, const Provenance& provenance) {
   const OptimizerInfo& optimizer = FindOptimizer(o.optimizer_flags.optimizer);
   const std::map<std::string, double> settings = o.optimizer_flags.Chosen();
   // The ratios n/d Algorithm 3 applies for the optimizer's decays, and the decays as text.
-  std::vector<std::pair<std::string, MomentumRatio>> ratios;
+  std::vector<std::pair<std::string, DecayRatio>> ratios;
   std::string decays;
   for (const OptimizerFlag& flag : optimizer.flags) {
     const double value = settings.at(flag.name);
-    if (flag.per_step) ratios.emplace_back(flag.name, MomentumToRatio(value));
+    if (flag.per_step) ratios.emplace_back(flag.name, DecayToRatio(value));
     decays += (decays.empty() ? "" : ", ") + flag.name + " " + Format(value);
   }
   const ToolRun tool = TrainAndReverseWithFlags(optimizer, settings, model, blocks, batches,
@@ -138,10 +142,11 @@ int Run(Options o, const Provenance& provenance) {
   out["bitwise_equal"] = h.reversal.exact;
   out["buffer_empty_after_reverse"] = h.reversal.buffer_empty;
   out["max_w0_error"] = h.reversal.max_w0_error;
-  out[moment_error + "_error"] = h.reversal.max_v0_error;
+  out[moment_error + "_error"] = h.reversal.max_u0_error;
   out["problem"] = o.problem;
   out["optimizer"] = o.optimizer_flags.optimizer;
-  out["layers"] = o.layers;
+  out["model"] = o.model_flags.model;
+  for (const auto& [name, value] : model_settings) out[name] = value;
   out["params"] = n;
   out["iters"] = o.iters;
   out["alpha"] = o.alpha;
@@ -157,7 +162,6 @@ int Run(Options o, const Provenance& provenance) {
   out["buffer"] = o.buffer;
   out["seed"] = o.seed;
   out["threads"] = o.threads;
-  out["tanh"] = o.tanh;
   out["batch_size"] = o.batch_size;
   out["train_size"] = o.train_size;
   out["final_train_loss"] = outcome.f;
@@ -183,12 +187,12 @@ int Run(Options o, const Provenance& provenance) {
                          {"library_versions", provenance.library_versions}};
     std::cout << out.dump(2) << "\n";
   } else {
-    std::cout << o.problem << " [" << o.layers << "], " << n << " parameters, " << o.iters
+    std::cout << o.problem << " " << o.model_flags.model << " " << model.description << ", " << n << " parameters, " << o.iters
               << " iterations, " << o.optimizer_flags.optimizer << ", alpha " << o.alpha << ", " << decays
               << ", " << o.method << " (" << o.buffer << " buffer)\n"
               << "  recovered w_0 and the moments bit for bit: "
               << (reversal.exact ? "yes" : "NO") << " (max errors " << reversal.max_w0_error
-              << ", " << reversal.max_v0_error << ")\n"
+              << ", " << reversal.max_u0_error << ")\n"
               << "  final training loss " << out["final_train_loss"].get<double>()
               << "; d loss / d log alpha " << out["d_loss_d_log_alpha"].get<double>() << "\n"
               << "  buffer: " << out["info_bits_per_param_per_iter"].get<double>()
@@ -210,17 +214,16 @@ int main(int argc, char** argv) {
   using namespace hypergrad::experiments;
   hypergrad::experiments::Options o;
   CLI::App app{
-      "Trains a multilayer perceptron with exactly reversible SGD with momentum or Adam, runs "
+      "Trains a model (--model; a multilayer perceptron by default) with an exactly reversible "
+      "optimizer (--optimizer), runs "
       "the training backwards computing hypergradients, and checks that the initial weights "
       "and velocity (or Adam's moments) are recovered bit for bit.",
       "reversal_check"};
   app.add_option("--problem", o.problem, "synthetic (generated data, no download) or mnist")
       ->check(CLI::IsMember({"synthetic", "mnist"}))
       ->capture_default_str();
-  app.add_option("--layers", o.layers,
-                 "layer sizes, e.g. 784,50,50,50,10 (default: 20,32,32,5 synthetic, "
-                 "784,50,50,50,10 mnist)")
-      ->check(LayerSizes());
+  AddModelOptions(app, o.model_flags,
+                  {{"layers", "default 20,32,32,5 synthetic, 784,50,50,50,10 mnist"}});
   app.add_option("--iters", o.iters, "training iterations T")
       ->transform(WholeNumber(1, 100000000))
       ->capture_default_str();
@@ -245,7 +248,6 @@ int main(int argc, char** argv) {
   app.add_option("--mnist-dir", o.mnist_dir, "folder with the four MNIST idx files")
       ->capture_default_str();
   AddPassThreadsOption(app, o.threads);
-  AddTanhOption(app, o.tanh);
   AddJsonAndQuietFlags(app, o.json, o.quiet);
   const hypergrad::Provenance provenance = hypergrad::CollectProvenance(argc, argv);
   return hypergrad::experiments::GuardedMain(app, argc, argv,

@@ -66,7 +66,7 @@ f = h5py.File(f"{res}/fig10_chaos.h5", "r")
 ok = ~f["diverged"][:].astype(bool)
 assert f["reversal_exact"][:][ok].all() and np.isfinite(f["loss"][:][ok]).all()
 
-# The MNIST targets follow the authors' random draws by default (reference notes §7): their
+# The MNIST targets follow the authors' random draws by default (numpy's RandomState): their
 # first draws equal numpy's, computed here by Debian's numpy.
 import hashlib, math
 def authors_rs(obj):

@@ -17,10 +17,11 @@ prefix=$work/prefix
 "$cmake" --install "$build" --prefix "$prefix" > "$work/install.log" \
   || fail "cmake --install: $(tail -5 "$work/install.log")"
 include=$prefix/include/hypergrad
-for header in reversible_rmsprop.h optimizer_registry.h estimators/estimator.h results/h5_writer.h; do
+for header in optimizers/reversible_rmsprop.h optimizers/registry.h estimators/estimator.h results/h5_writer.h; do
   [ -f "$include/$header" ] || fail "$header not installed under include/hypergrad/"
 done
-for header in fixed_point_trajectory.h word_stacks.h ans_buffer.h exact_buffer.h; do
+for header in trajectories/fixed_point_trajectory.h buffers/word_stacks.h buffers/ans_buffer.h \
+              buffers/exact_buffer.h; do
   [ ! -e "$include/$header" ] || fail "library-private $header was installed"
 done
 for file in hypergradConfig.cmake hypergradConfigVersion.cmake hypergradTargets.cmake; do

@@ -49,6 +49,33 @@ assert bool(f.attrs["reversal_exact"]) is True
 for key in ("git_revision", "command_line", "seed", "iters", "library_versions", "quick"):
     assert key in f.attrs, key
 PY
+# --model (models/registry.h): the MLP is the default and recorded with its flags; the second
+# registered model runs with no tool of its own, reverses exactly, and is recorded with its flag;
+# an unknown model, or another model's flag, is a command-line error that writes no file.
+"$bin/hypergrad" --mnist-dir "$tmp/mnist" --train-size 400 --batch-size 100 --iters 12 \
+  --model logistic --l2 0.001 --log-alpha -3 --out "$tmp/logistic.h5" --quiet
+$py - "$tmp/h.h5" "$tmp/logistic.h5" <<'PY'
+import sys, h5py, numpy as np
+mlp, f = (h5py.File(p, "r") for p in sys.argv[1:3])
+assert mlp.attrs["model"] == "mlp" and mlp.attrs["layers"] == "784,20,10" and mlp.attrs["tanh"] == "libm"
+assert f.attrs["model"] == "logistic" and f.attrs["l2"] == "0.001" and "layers" not in f.attrs
+assert bool(f.attrs["reversal_exact"]) is True and f.attrs["block_names"] == "W,b"
+assert f["w_T"].shape == f["d_w0"].shape == (784 * 10 + 10,) and f["d_alpha"].shape == (12, 2)
+assert np.isfinite(f["d_w0"][()]).all() and np.abs(f["d_alpha"][()]).max() > 0
+PY
+"$bin/reversal_check" --model logistic --iters 500 --json --quiet > "$tmp/rl.json"
+grep -q '"bitwise_equal": true' "$tmp/rl.json" && grep -q '"model": "logistic"' "$tmp/rl.json" \
+  || fail "reversal_check --model logistic: $(cat "$tmp/rl.json")"
+for args in "--model nosuch" "--model logistic --tanh polynomial" "--model mlp --l2 0.1"; do
+  # shellcheck disable=SC2086
+  if "$bin/hypergrad" --mnist-dir "$tmp/mnist" --train-size 400 --batch-size 100 --iters 2 $args \
+       --out "$tmp/nomodel.h5" --quiet 2> "$tmp/err"; then fail "hypergrad accepted $args"; fi
+  [ ! -e "$tmp/nomodel.h5" ] || fail "hypergrad $args wrote a file"
+done
+grep -q -- "--model: nosuch not in {.*mlp.*logistic" <("$bin/hypergrad" --model nosuch --out "$tmp/nomodel.h5" 2>&1) \
+  || fail "--model nosuch: the message does not list the models"
+grep -q -- "--tanh: applies to --model mlp only, not to --model logistic" \
+  <("$bin/reversal_check" --model logistic --tanh polynomial 2>&1) || fail "--tanh with --model logistic"
 # The same with Adam: its datasets, exact reversal, and its flags checked.
 "$bin/hypergrad" --mnist-dir "$tmp/mnist" --train-size 400 --batch-size 100 --iters 12 \
   --layers 784,20,10 --optimizer adam --log-alpha -6 --beta1 0.8 --beta2 0.99 --eps 1e-6 \
@@ -189,6 +216,103 @@ expect_error "--beta2: applies to --optimizer adam only" "$bin/buffer_check" --b
 expect_error "--gamma: applies to --optimizer sgd only" "$bin/buffer_check" --optimizer adam --gamma 0.7 --quiet
 expect_error "--beta1: applies to --optimizer adam only, not to --optimizer rmsprop" "$bin/buffer_check" --optimizer rmsprop --beta1 0.9 --quiet
 expect_error "--eps does not enter the moments of --optimizer adam" "$bin/buffer_check" --optimizer adam --eps 1e-6 --quiet
+# --estimator NAME (issue [M]): the registry's estimators on the same run, the same dataset
+# names. The default is exact; --estimator exact and truncated with K = T give its bits.
+e=("$bin/hypergrad" --mnist-dir "$tmp/mnist" --train-size 400 --batch-size 100 --iters 12 --layers 784,20,10 --quiet)
+"${e[@]}" --estimator exact --out "$tmp/e_exact.h5"
+"${e[@]}" --estimator truncated --truncation 12 --out "$tmp/e_t12.h5"
+"${e[@]}" --estimator truncated --truncation 4 --out "$tmp/e_t4.h5"
+"${e[@]}" --estimator truncated --truncation 0 --out "$tmp/e_t0.h5"
+"${e[@]}" --optimizer adam --log-alpha -6 --beta1 0.8 --beta2 0.99 --eps 1e-6 --estimator exact --out "$tmp/e_adam.h5"
+for f in e_exact e_t12; do $py "$here/support/same_datasets.py" "$tmp/h.h5" "$tmp/$f.h5" > /dev/null || fail "$f differs from the default run"; done
+$py "$here/support/same_datasets.py" "$tmp/adam.h5" "$tmp/e_adam.h5" > /dev/null || fail "adam --estimator exact differs"
+$py - "$tmp/h.h5" "$tmp/e_t4.h5" "$tmp/e_t0.h5" "$tmp/e_t12.h5" <<'PY'
+import sys, h5py, numpy as np
+exact, t4, t0, t12 = (h5py.File(p, "r") for p in sys.argv[1:])
+# Provenance: the estimator and the settings it ran with; not_applicable empty for these.
+assert exact.attrs["estimator"] == "exact" and exact.attrs["not_applicable"] == ""
+assert "estimator_truncation" not in exact.attrs and "log_l2" not in exact.attrs and "d_log_l2" not in exact
+assert t4.attrs["estimator"] == "truncated" and t4.attrs["estimator_truncation"] == 4, dict(t4.attrs)
+assert t4.attrs["not_applicable"] == "" and "reversal_exact" not in t4.attrs
+# K = 4 of T = 12: rows 8-11 are the exact pass's bits, rows 0-7 zero; d_w0, d_v0 zero (no
+# path through step 0); the trained state is the same run's.
+for key in ("d_alpha", "d_gamma"):
+    assert t4[key].shape == (12, 4), (key, t4[key].shape)
+    assert t4[key][8:].tobytes() == exact[key][8:].tobytes(), key
+    assert not t4[key][:8].any() and exact[key][:8].all(), key
+for key in ("d_w0", "d_v0"):
+    assert not t4[key][()].any() and exact[key][()].any(), key
+for key in ("w_T", "v_T", "loss_final"):
+    assert t4[key][()].tobytes() == exact[key][()].tobytes(), key
+# K = 0: every hypergradient written and zero.
+for key in ("d_alpha", "d_gamma", "d_w0", "d_v0"):
+    assert key in t0 and not t0[key][()].any(), key
+PY
+# A flag the estimator does not take, an unknown estimator, a non-SGD optimizer, K > T, a bad
+# value: errors naming both, no result file.
+expect_error "estimator 'drmad' takes no --terms" "${h[@]}" --estimator drmad --terms 3
+expect_error "estimator 'exact' takes no --samples" "${h[@]}" --samples 3
+expect_error "estimator 'neumann' takes no --truncation" "${h[@]}" --estimator neumann --truncation 3
+expect_error "--estimator: unknown estimator 'newton' (known: exact, truncated, drmad, neumann, cg, forward, greedy, es, pes)" "${h[@]}" --estimator newton
+expect_error "--estimator drmad differentiates --optimizer sgd only, not --optimizer adam" "${h[@]}" --optimizer adam --estimator drmad
+expect_error "--estimator truncated differentiates --optimizer sgd only, not --optimizer rmsprop" "${h[@]}" --optimizer rmsprop --estimator truncated
+expect_error "--truncation 3 exceeds the run's T = 2" "${h[@]}" --estimator truncated --truncation 3
+expect_error "--terms: expected a whole number, got '2.5'" "${h[@]}" --estimator cg --terms 2.5
+expect_error "--sigma: expected a positive finite number, got 'nan'" "${h[@]}" --estimator es --sigma nan
+expect_error "--log-l2: expected a number in \[-50, 10\], got 'inf'" "${h[@]}" --log-l2 inf
+expect_error "--log-l2: expected a number in \[-50, 10\], got 'nan'" "${h[@]}" --log-l2 nan
+[ ! -e "$tmp/bad.h5" ] || fail "a refused --estimator left a result file"
+# --log-l2 X: λ = exp(X) on every parameter, /d_log_l2 one value per block. exact and truncated
+# with K = T give the same bits. Their sum (one X for all blocks) against a central difference of
+# the final loss in X, h = 1e-4 (three runs), at γ = 0.50001525878: the run applies the momentum
+# factor r = (⌊γ·2^16⌋ + 1)/2^16 (rational.h), and the reverse pass carries ∂f/∂v by γ itself
+# (measured against a float64 autodiff of the run: exact to 1e-13 when the adjoint uses γ, off by
+# 2e-5 at γ = 0.5, where r − γ = 2^-16); this γ is r − 9e-12. Measured: 1.7e-9 relative.
+"${e[@]}" --log-l2 -4 --out "$tmp/l2_exact.h5"
+"${e[@]}" --log-l2 -4 --estimator truncated --truncation 12 --out "$tmp/l2_t12.h5"
+$py "$here/support/same_datasets.py" "$tmp/l2_exact.h5" "$tmp/l2_t12.h5" > /dev/null || fail "--log-l2: truncated K = T differs from exact"
+for x in -4.0001 -4 -3.9999; do "${e[@]}" --gamma 0.50001525878 --log-l2=$x --out "$tmp/l2_fd$x.h5"; done
+"${e[@]}" --log-l2 -4 --estimator neumann --out "$tmp/l2_neumann.h5"
+"${e[@]}" --log-l2 -4 --estimator neumann --terms 5 --out "$tmp/l2_neumann5.h5"
+"${e[@]}" --log-l2 -4 --blocks single --out "$tmp/l2_single.h5"
+"${e[@]}" --log-l2 -4 --blocks single --estimator cg --out "$tmp/l2_cg.h5"
+"${e[@]}" --log-l2 -4 --estimator es --samples 2 --sigma 0.05 --seed 3 --out "$tmp/l2_es.h5"
+"${e[@]}" --estimator greedy --log-l2 -4 --out "$tmp/l2_greedy.h5"
+$py - "$tmp" <<'PY'
+import sys, h5py, numpy as np
+t = sys.argv[1]
+f = lambda name: h5py.File(f"{t}/{name}.h5", "r")
+exact, nm, nm5 = f("l2_exact"), f("l2_neumann"), f("l2_neumann5")
+assert exact["d_log_l2"].shape == (4,) and exact.attrs["log_l2"] == -4.0
+lo, mid, hi = (f(f"l2_fd{x}") for x in ("-4.0001", "-4", "-3.9999"))
+fd = (hi["loss_final"][()] - lo["loss_final"][()]) / 2e-4
+total = mid["d_log_l2"][()].sum()
+assert abs(total - fd) <= 1e-7 * abs(fd), (total, fd)
+# The penalty changes the run: not the unpenalised bits.
+assert exact["w_T"][()].tobytes() != f("h")["w_T"][()].tobytes()
+# neumann: d_log_l2 only, the others left out and listed, never zeros; its settings recorded.
+assert nm.attrs["not_applicable"] == "d_w0,d_alpha,d_v0,d_gamma", nm.attrs["not_applicable"]
+for key in ("d_alpha", "d_gamma", "d_w0", "d_v0"):
+    assert key not in nm, key
+assert nm["d_log_l2"].shape == (4,) and np.isfinite(nm["d_log_l2"][()]).all()
+assert nm["w_T"][()].tobytes() == exact["w_T"][()].tobytes()  # the same fixed-point run's state
+assert nm.attrs["estimator"] == "neumann" and nm.attrs["estimator_terms"] == 20  # the default
+assert nm5.attrs["estimator_terms"] == 5 and nm5["d_log_l2"][()].tobytes() != nm["d_log_l2"][()].tobytes()
+# cg (implicit function at w_T) has the exact value's sign on this run (one block).
+single, cg = f("l2_single")["d_log_l2"][()], f("l2_cg")["d_log_l2"][()]
+assert single.shape == cg.shape == (1,) and np.sign(single[0]) == np.sign(cg[0]) != 0, (single, cg)
+# es: its samples, sigma and seed recorded; greedy gives no θ signal: d_log_l2 listed.
+es = f("l2_es").attrs
+assert (es["estimator"], es["estimator_samples"], es["estimator_sigma"], es["estimator_seed"]) == ("es", 2, 0.05, 3), dict(es)
+assert "estimator_terms" not in es and "estimator_truncation" not in es
+greedy = f("l2_greedy")
+assert "d_log_l2" not in greedy and greedy.attrs["not_applicable"] == "d_w0,d_v0,d_log_l2", greedy.attrs["not_applicable"]
+PY
+# --help lists the estimators with the flags each takes (from the registry).
+"$bin/hypergrad" --help | tr -s ' \n' ' ' > "$tmp/help"
+grep -q "exact (no flags); truncated (--truncation 10); drmad (no flags); neumann (--terms 20); cg (--terms 20); forward (no flags); greedy (no flags); es (--samples 16 --sigma 0.01); pes (--truncation 10 --samples 16 --sigma 0.01)" "$tmp/help" \
+  || fail "hypergrad --help does not list the estimators and their flags"
+grep -q -- "--terms TEXT setting of --estimator neumann, cg" "$tmp/help" || fail "hypergrad --help: --terms"
 # --help says what --threads means here and in the figure targets, and where results go.
 "$bin/hypergrad" --help | tr -s ' \n' ' ' | grep -q "splitting each training and reverse step of the one run.*unlike the figure targets" \
   || fail "hypergrad --help does not say what --threads means"

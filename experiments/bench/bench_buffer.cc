@@ -7,8 +7,8 @@
 #include <cmath>
 #include <vector>
 
-#include "exact_momentum.h"
-#include "random.h"
+#include "reversible/algorithm3.h"
+#include "random/random.h"
 
 namespace hypergrad {
 namespace {
@@ -25,7 +25,7 @@ FixedPointVector RandomValues(std::size_t n, std::uint64_t seed) {
 void BM_MultiplyDivide(benchmark::State& state) {
   const auto kind = static_cast<BufferKind>(state.range(0));
   const std::size_t p = 10000, steps = static_cast<std::size_t>(state.range(1));
-  const MomentumRatio ratio = MomentumToRatio(0.9);
+  const DecayRatio ratio = DecayToRatio(0.9);
   FixedPointVector v = RandomValues(p, 1);
   auto buffer = MakeInfoBuffer(kind, p);
   for (auto _ : state) {
@@ -49,7 +49,7 @@ void BM_BitsPerStep(benchmark::State& state) {
   const auto kind = static_cast<BufferKind>(state.range(0));
   const double gamma = static_cast<double>(state.range(1)) / 1000.0;
   const std::size_t steps = static_cast<std::size_t>(state.range(2)), p = 100;
-  const MomentumRatio ratio = MomentumToRatio(gamma);
+  const DecayRatio ratio = DecayToRatio(gamma);
   double bits = 0.0, steady = 0.0;
   std::size_t bytes = 0;
   for (auto _ : state) {

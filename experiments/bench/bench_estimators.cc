@@ -50,12 +50,13 @@
 #include "estimators/float_sgd.h"
 #include "estimators/registry.h"
 #include "common/mnist_source.h"
-#include "hyperparams.h"
-#include "meta_optimizers.h"
-#include "mlp.h"
-#include "random.h"
+#include "meta/hyperparams.h"
+#include "meta/meta_optimizers.h"
+#include "models/mlp.h"
+#include "random/random.h"
 #include "results/h5_writer.h"
 #include "results/provenance.h"
+#include "optimizers/batch_schedule.h"
 
 namespace hypergrad::bench {
 namespace {
@@ -277,7 +278,7 @@ void MeasureCase(const Case& c, const std::vector<Spec>& specs, nlohmann::json& 
 // The chain rule to the Fig-2 hyperparameters (log α, logit γ, log s) from an
 // estimate; kinds that are not applicable contribute 0 (no signal: the meta-optimizer leaves
 // them).
-std::vector<double> FlatGradient(const ScheduleHyperparameters& hp, const EstimatedHypergradients& h,
+std::vector<double> FlatGradient(const SgdScheduleHyperparameters& hp, const EstimatedHypergradients& h,
                                  const EstimatorProblem& p) {
   const std::size_t ab = hp.iters * hp.blocks;
   std::vector<double> g(hp.size(), 0.0);
@@ -306,7 +307,7 @@ void MetaOptimise(const Case& base, const std::vector<Spec>& specs, std::size_t 
     r["label"] = spec.label;
     try {
       const auto estimator = MakeEstimator(spec.name, spec.flags);
-      ScheduleHyperparameters hp = ScheduleHyperparameters::Constant(iters, b, std::log(0.2), 0.9, -3.0);
+      SgdScheduleHyperparameters hp = SgdScheduleHyperparameters::Constant(iters, b, std::log(0.2), 0.9, -3.0);
       AuthorsAdam meta(0.04);
       std::vector<double> curve;
       EstimatorProblem p = base.p;
@@ -318,7 +319,7 @@ void MetaOptimise(const Case& base, const std::vector<Spec>& specs, std::size_t 
         curve.push_back(p.objective(FloatTrainedWeights(p), {}, {}));
         std::vector<double> x = hp.Flatten();
         meta.Step(i, FlatGradient(hp, h, p), x);
-        hp = ScheduleHyperparameters::Unflatten(iters, b, x);
+        hp = SgdScheduleHyperparameters::Unflatten(iters, b, x);
       }
       p.schedule = hp.ToSchedule();
       p.w0 = ScaledInitialWeights(p.blocks, hp.log_init_scale, eps);

@@ -17,7 +17,7 @@
 //   bench_hypergrad --benchmark_format=json --benchmark_out=results/bench/bench_hypergrad.json
 #include <benchmark/benchmark.h>
 
-#include "blas_threads.h"
+#include "runtime/blas_threads.h"
 
 #include <algorithm>
 #include <chrono>
@@ -31,11 +31,11 @@
 #include <sys/resource.h>
 
 #include "bench_size.h"
-#include "gemm_trace.h"
+#include "models/gemm_trace.h"
 #include "fig2_network.h"
 #include "heap_meter.h"
-#include "reversible_adam.h"
-#include "revolve_schedule.h"
+#include "optimizers/reversible_adam.h"
+#include "trajectories/revolve_schedule.h"
 
 namespace hypergrad {
 namespace {

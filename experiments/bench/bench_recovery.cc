@@ -10,7 +10,7 @@
 //   bench_recovery --benchmark_format=json --benchmark_out=results/bench/bench_recovery.json
 #include <benchmark/benchmark.h>
 
-#include "blas_threads.h"
+#include "runtime/blas_threads.h"
 
 #include <cmath>
 

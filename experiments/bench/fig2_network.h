@@ -7,9 +7,10 @@
 #include <cmath>
 #include <memory>
 
-#include "mlp.h"
-#include "random.h"
-#include "reversible_sgd.h"
+#include "models/mlp.h"
+#include "random/random.h"
+#include "optimizers/reversible_sgd.h"
+#include "optimizers/batch_schedule.h"
 
 namespace hypergrad::bench {
 

@@ -1,6 +1,6 @@
 #include "common/cli_checks.h"
 
-#include "optimizer_registry.h"
+#include "optimizers/registry.h"
 
 #include <unistd.h>
 
@@ -10,8 +10,8 @@
 #include <cstdlib>
 #include <sstream>
 
-#include "mlp.h"
-#include "rational.h"
+#include "models/registry.h"
+#include "arithmetic/rational.h"
 
 namespace hypergrad::experiments {
 namespace {
@@ -56,19 +56,6 @@ CLI::Validator RealNumber(double low, double high, bool open) {
       range);
 }
 
-CLI::Validator LayerSizes() {
-  return CLI::Validator(
-      [](std::string& text) -> std::string {
-        try {
-          MlpLayout::Parse(text);
-        } catch (const std::exception& e) {
-          return e.what();
-        }
-        return {};
-      },
-      "SIZES");
-}
-
 CLI::Option* AddSeedOption(CLI::App& app, std::uint64_t& seed, const std::string& help) {
   return app.add_option("--seed", seed, help + " (0 to 2^32 - 1)")
       ->transform(WholeNumber(0, kMaxSeed))
@@ -93,14 +80,6 @@ CLI::Option* AddBufferOption(CLI::App& app, std::string& buffer) {
 void AddJsonAndQuietFlags(CLI::App& app, bool& json, bool& quiet) {
   app.add_flag("--json", json, "print one JSON object on stdout");
   app.add_flag("--quiet", quiet, "no progress lines on stderr");
-}
-
-CLI::Option* AddTanhOption(CLI::App& app, std::string& name) {
-  return app.add_option("--tanh", name,
-                        "the hidden layers' tanh: libm (glibc's, every committed result) or "
-                        "polynomial (vectorised, within 4 ulp of glibc's, faster; other bits)")
-      ->check(CLI::IsMember({"libm", "polynomial"}))
-      ->capture_default_str();
 }
 
 void CheckFitsInMemory(double bytes, const std::string& what) {
@@ -171,6 +150,71 @@ std::map<std::string, double> OptimizerFlags::Chosen() const {
   for (const OptimizerFlag& flag : FindOptimizer(optimizer).flags) {
     const auto it = values.find(flag.name);
     chosen[flag.name] = it == values.end() ? flag.default_value : it->second;
+  }
+  return chosen;
+}
+
+void AddModelOptions(CLI::App& app, ModelFlags& flags,
+                     const std::map<std::string, std::string>& default_note) {
+  std::string choices;
+  std::vector<std::string> names;
+  for (const ModelInfo& info : Models()) {
+    choices += (choices.empty() ? "" : "; ") + info.name + ": " + info.summary;
+    names.push_back(info.name);
+  }
+  app.add_option("--model", flags.model, choices)->check(CLI::IsMember(names))->capture_default_str();
+  // Each flag once: its help the models' helps joined, its check and default the first's.
+  std::vector<std::string> order;
+  std::map<std::string, std::pair<const ModelFlag*, std::string>> seen;
+  for (const ModelInfo& info : Models()) {
+    for (const ModelFlag& flag : info.flags) {
+      auto [it, inserted] = seen.try_emplace(flag.name, &flag, flag.help + " (--model " + info.name + ")");
+      if (inserted) {
+        order.push_back(flag.name);
+      } else {
+        it->second.second += "; " + flag.help + " (--model " + info.name + ")";
+      }
+    }
+  }
+  for (const std::string& name : order) {
+    const auto& [flag, help] = seen.at(name);
+    const auto note = default_note.find(name);
+    const std::string default_text = note != default_note.end() ? note->second
+                                                                 : "default " + flag->default_value;
+    const ModelFlag* checked = flag;
+    app.add_option_function<std::string>(
+           "--" + name, [&flags, name](const std::string& value) { flags.given[name] = value; },
+           help + " [" + default_text + "]")
+        ->check(CLI::Validator([checked](std::string& text) { return checked->check ? checked->check(text) : std::string(); },
+                               ""));
+  }
+  // (AddOptimizerOptions holds the one final callback.)
+  app.parse_complete_callback([&flags] {
+    const ModelInfo& chosen = FindModel(flags.model);
+    for (const auto& [name, value] : flags.given) {
+      bool takes = false;
+      for (const ModelFlag& flag : chosen.flags) takes = takes || flag.name == name;
+      if (takes) continue;
+      std::string owners;  // every model that takes the flag
+      for (const ModelInfo& info : Models()) {
+        for (const ModelFlag& flag : info.flags) {
+          if (flag.name == name) owners += (owners.empty() ? "" : " or ") + info.name;
+        }
+      }
+      throw CLI::ValidationError("--" + name, "applies to --model " + owners +
+                                 " only, not to --model " + flags.model);
+    }
+  });
+}
+
+std::map<std::string, std::string> ModelFlags::Chosen() const {
+  std::map<std::string, std::string> chosen;
+  for (const ModelFlag& flag : FindModel(model).flags) {
+    const auto given_value = given.find(flag.name);
+    const auto tool_value = tool_defaults.find(flag.name);
+    chosen[flag.name] = given_value != given.end() ? given_value->second
+                        : tool_value != tool_defaults.end() ? tool_value->second
+                                                            : flag.default_value;
   }
   return chosen;
 }

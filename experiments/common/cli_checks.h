@@ -18,8 +18,6 @@ inline constexpr std::uint64_t kMaxSeed = 4294967295u;
 CLI::Validator WholeNumber(std::uint64_t low, std::uint64_t high);
 // A finite real number x with low < x < high (open) or low ≤ x ≤ high (closed).
 CLI::Validator RealNumber(double low, double high, bool open = false);
-// Layer sizes as MlpLayout::Parse accepts them, with its message.
-CLI::Validator LayerSizes();
 
 // Adds --seed (a whole number in [0, 2^32 − 1]) bound to `seed`.
 CLI::Option* AddSeedOption(CLI::App& app, std::uint64_t& seed, const std::string& help);
@@ -36,13 +34,10 @@ CLI::Option* AddBufferOption(CLI::App& app, std::string& buffer);
 // Adds --json (one JSON object on stdout) and --quiet (no progress lines on stderr).
 void AddJsonAndQuietFlags(CLI::App& app, bool& json, bool& quiet);
 
-// Adds --tanh libm|polynomial (tanh_kernel.h) bound to `name`.
-CLI::Option* AddTanhOption(CLI::App& app, std::string& name);
-
 // The training optimizer and its decays, as the tools take them.
 struct OptimizerFlags {
   std::string optimizer = "sgd";
-  // Every registered optimizer's flag (optimizer_registry.h) by name: the registry's default
+  // Every registered optimizer's flag (optimizers/registry.h) by name: the registry's default
   // unless given here (e.g. {{"gamma", 0.5}}), then what the command line says.
   std::map<std::string, double> values;
   // The chosen optimizer's flags and their values.
@@ -57,6 +52,26 @@ void AddOptimizerOptions(CLI::App& app, OptimizerFlags& flags);
 // Throws CLI::ValidationError naming the flag if `app` was given a flag that the chosen
 // `optimizer` does not take (the registry's flags of other optimizers), instead of ignoring it.
 void RefuseOtherOptimizersFlags(const CLI::App& app, const std::string& optimizer);
+
+// The training model and its flags, as the tools take them.
+struct ModelFlags {
+  std::string model = "mlp";
+  // The flags given on the command line, by name (a registered model's flag, models/registry.h).
+  std::map<std::string, std::string> given;
+  // Defaults the tool sets instead of the registry's (e.g. a smaller --layers for generated
+  // data); those the chosen model does not take are ignored.
+  std::map<std::string, std::string> tool_defaults;
+  // The chosen model's flags and their values: given, else the tool's default, else the
+  // registry's.
+  std::map<std::string, std::string> Chosen() const;
+};
+// Adds --model NAME (choices and help from the registry) and every registered model's flags
+// (--layers, --tanh, --l2, ...: checks and help from the registry; a flag several models take
+// once) bound to `flags`. A flag the chosen model does not take is a command-line error naming
+// the flag and the models that take it (run once parsing is done). `default_note` (by flag name)
+// is appended to a flag's help, e.g. the tool's own default.
+void AddModelOptions(CLI::App& app, ModelFlags& flags,
+                     const std::map<std::string, std::string>& default_note = {});
 
 // Throws std::invalid_argument naming `what` if `bytes` exceed the machine's physical memory:
 // a clear message before the run rather than std::bad_alloc in the middle of it.

@@ -9,7 +9,7 @@
 #include <stdexcept>
 #include <utility>
 
-#include "parallel.h"
+#include "runtime/parallel.h"
 
 namespace hypergrad::experiments {
 namespace {

@@ -10,8 +10,8 @@
 #include "common/guarded_main.h"
 #include "common/mnist_source.h"
 #include "data/sha256.h"
-#include "numpy_random.h"
-#include "random.h"
+#include "random/numpy_random.h"
+#include "random/random.h"
 
 namespace hypergrad::experiments {
 

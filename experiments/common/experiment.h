@@ -10,14 +10,15 @@
 #include <string>
 #include <vector>
 
-#include "info_buffer.h"
-#include "parallel.h"
+#include "buffers/info_buffer.h"
+#include "runtime/parallel.h"
 #include "results/h5_writer.h"
 #include "results/provenance.h"
 
 namespace hypergrad::experiments {
 
-// Whose random draws a target makes (reference notes §7).
+// Whose random draws a target makes: the authors' (numpy's RandomState seeded as their
+// hypergrad/util.py does, numpy_random.h) or this suite's (random.h).
 enum class Streams {
   kNone,     // the target draws no random numbers (Fig 1)
   kAuthors,  // numpy's legacy RandomState, seeded and drawn in the order of the authors' code

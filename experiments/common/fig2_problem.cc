@@ -5,10 +5,11 @@
 
 #include "common/experiment.h"
 #include "common/mnist_source.h"
-#include "fixed_point.h"
-#include "numpy_random.h"
-#include "random.h"
-#include "reversible_sgd.h"
+#include "arithmetic/fixed_point.h"
+#include "random/numpy_random.h"
+#include "random/random.h"
+#include "optimizers/reversible_sgd.h"
+#include "optimizers/batch_schedule.h"
 
 namespace hypergrad::experiments {
 
@@ -28,10 +29,10 @@ Fig2Problem::Fig2Problem(const std::string& mnist_dir, Fig2Settings settings,
   blocks_ = model_->layout().LayerParamBlocks();
 }
 
-ScheduleHyperparameters Fig2Problem::InitialHyperparameters() const {
-  return ScheduleHyperparameters::Constant(settings_.iters, blocks_.num_blocks(),
-                                           settings_.initial_log_alpha, settings_.initial_gamma,
-                                           settings_.initial_log_scale);
+SgdScheduleHyperparameters Fig2Problem::InitialHyperparameters() const {
+  return SgdScheduleHyperparameters::Constant(settings_.iters, blocks_.num_blocks(),
+                                              settings_.initial_log_alpha, settings_.initial_gamma,
+                                              settings_.initial_log_scale);
 }
 
 std::vector<double> Fig2Problem::Epsilon(std::uint64_t k) const {
@@ -66,7 +67,7 @@ std::vector<std::int64_t> Fig2Problem::FirstBatchRows(std::uint64_t k, std::size
   return rows;
 }
 
-Fig2Run Fig2Problem::Run(const ScheduleHyperparameters& hypers, std::uint64_t k, bool full_curve,
+Fig2Run Fig2Problem::Run(const SgdScheduleHyperparameters& hypers, std::uint64_t k, bool full_curve,
                          bool hypergradient, unsigned threads) const {
   const std::size_t n = model_->num_params();
   const std::vector<double> w0 = ScaledInitialWeights(blocks_, hypers.log_init_scale, Epsilon(k));

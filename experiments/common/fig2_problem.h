@@ -1,7 +1,7 @@
-// The training problem of Figs 2–5 (reference notes §Figs 2, 3, 5): a 784-50-50-50-10 tanh
-// network on the first 10,000 MNIST training images (mean image of the 60,000 subtracted),
-// T = 100 iterations of batches of 200 drawn with replacement, per-block schedules for the
-// 8 blocks (weights and biases of each layer), w_0 = exp(log s_block)·N(0, 1), v_0 = 0.
+// The training problem of Figs 2–5 (the authors' experiments/Feb_3_training_schedules/): a
+// 784-50-50-50-10 tanh network on the first 10,000 MNIST training images (mean image of the 60,000
+// subtracted), T = 100 iterations of batches of 200 drawn with replacement, per-block schedules for
+// the 8 blocks (weights and biases of each layer), w_0 = exp(log s_block)·N(0, 1), v_0 = 0.
 // Meta-objective: mean NLL on all 10,000 *training* images at w_T (as the authors' code).
 #ifndef HYPERGRAD_EXPERIMENTS_COMMON_FIG2_PROBLEM_H_
 #define HYPERGRAD_EXPERIMENTS_COMMON_FIG2_PROBLEM_H_
@@ -11,10 +11,10 @@
 #include <vector>
 
 #include "common/experiment.h"
-#include "hyperparams.h"
-#include "mlp.h"
-#include "reversible_adam.h"
-#include "reversible_sgd.h"
+#include "meta/hyperparams.h"
+#include "models/mlp.h"
+#include "optimizers/reversible_adam.h"
+#include "optimizers/reversible_sgd.h"
 
 namespace hypergrad::experiments {
 
@@ -56,7 +56,7 @@ class Fig2Problem {
 
   const Fig2Settings& settings() const { return settings_; }
   const ParameterBlocks& blocks() const { return blocks_; }
-  ScheduleHyperparameters InitialHyperparameters() const;
+  SgdScheduleHyperparameters InitialHyperparameters() const;
   // The first `count` values of run k's ε and the first rows of its batch 0 (provenance: lets a
   // test compare the draws with numpy's).
   std::vector<double> FirstEpsilon(std::uint64_t k, std::size_t count) const;
@@ -67,7 +67,7 @@ class Fig2Problem {
   // .randn(P), batch t = RandomState((seed, k, t)).randint(10000, size=200); native: ε from
   // (seed, {0, k}), batch t from (seed, {k, t}).
   // `threads` are used for the full-training-set learning curve (if `full_curve`).
-  Fig2Run Run(const ScheduleHyperparameters& hypers, std::uint64_t k, bool full_curve,
+  Fig2Run Run(const SgdScheduleHyperparameters& hypers, std::uint64_t k, bool full_curve,
               bool hypergradient = true, unsigned threads = 1) const;
 
   // Run k with Adam (schedule given per iteration and block; m_0 = s_0 = 0; w_0 =

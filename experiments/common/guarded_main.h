@@ -14,7 +14,7 @@
 #include <new>
 #include <string>
 
-#include "blas_threads.h"
+#include "runtime/blas_threads.h"
 #include "common/distributed.h"
 #include "results/h5_writer.h"
 

@@ -1,4 +1,5 @@
-// MNIST from the four raw idx files (reference notes §6.1), with every header checked.
+// MNIST from the four raw idx files (60,000 training and 10,000 test images, 28 × 28), with every
+// header checked.
 #ifndef HYPERGRAD_DATA_MNIST_H_
 #define HYPERGRAD_DATA_MNIST_H_
 
@@ -7,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "dataset.h"
+#include "data/dataset.h"
 
 namespace hypergrad {
 
@@ -53,9 +54,9 @@ Dataset LoadMnistTrainingRows(const std::string& dir, std::size_t count, std::ve
                               bool compact = false, std::vector<std::string>* sha256 = nullptr);
 
 // Consecutive slices of the training images followed by the test images, from row 0, with no
-// shuffling (reference notes §6.1): sizes {10000, 10000, 10000} gives train = training images
-// 0–9,999, valid = 10,000–19,999, test = 20,000–29,999. Throws std::invalid_argument if the
-// sizes add up to more than 70,000.
+// shuffling (the authors' hypergrad/data.py, load_data_subset): sizes {10000, 10000, 10000} gives
+// train = training images 0–9,999, valid = 10,000–19,999, test = 20,000–29,999. Throws
+// std::invalid_argument if the sizes add up to more than 70,000.
 std::vector<Dataset> ConsecutiveSplits(const MnistData& mnist, const std::vector<std::size_t>& sizes);
 
 // The per-pixel mean of the inputs of `data`.

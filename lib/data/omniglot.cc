@@ -11,7 +11,7 @@
 #include <stdexcept>
 #include <tuple>
 
-#include "random.h"
+#include "random/random.h"
 
 namespace hypergrad {
 namespace {

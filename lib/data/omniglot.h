@@ -1,5 +1,6 @@
-// Omniglot characters from the zip of 105×105 1-bit PNGs (reference notes §6.2), downsampled
-// to 28×28 by area averaging, with ink = 1.
+// Omniglot characters from the zip of 105×105 1-bit PNGs (images_background_small1.zip, 20 drawers
+// per character; the authors used their own 28 × 28 file), downsampled to 28×28 by area averaging,
+// with ink = 1.
 #ifndef HYPERGRAD_DATA_OMNIGLOT_H_
 #define HYPERGRAD_DATA_OMNIGLOT_H_
 
@@ -25,8 +26,8 @@ struct OmniglotImage {
 // if the zip cannot be read, a PNG cannot be decoded or is not 105 × 105.
 std::vector<OmniglotImage> LoadOmniglotZip(const std::string& zip_path);
 
-// The tasks of the Omniglot experiment (reference notes §6.2): each alphabet, then each
-// alphabet turned a quarter (RotateQuarter), as separate tasks.
+// The tasks of the Omniglot experiment: each alphabet given, then each alphabet turned a quarter
+// (RotateQuarter), as separate tasks.
 struct OmniglotTasks {
   std::vector<std::string> names;  // alphabets, then "<alphabet> (rotated)"
   std::size_t classes = 0;         // output units per task (55: the largest Omniglot alphabet)

@@ -22,8 +22,8 @@
 #include <string>
 #include <vector>
 
-#include "model.h"
-#include "reversible_sgd.h"
+#include "models/model.h"
+#include "optimizers/reversible_sgd.h"
 
 namespace hypergrad {
 

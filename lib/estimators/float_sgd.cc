@@ -5,13 +5,13 @@
 #include <string>
 #include <vector>
 
-#include "rational.h"
+#include "arithmetic/rational.h"
 
 namespace hypergrad {
 
 void AppliedMomentum(const SgdSchedule& schedule, std::size_t t, std::span<double> ratio) {
   for (std::size_t j = 0; j < schedule.blocks; ++j) {
-    const MomentumRatio r = MomentumToRatio(schedule.Gamma(t, j));
+    const DecayRatio r = DecayToRatio(schedule.Gamma(t, j));
     ratio[j] = static_cast<double>(r.n) / static_cast<double>(r.d);
   }
 }

@@ -6,13 +6,13 @@
 
 #include <span>
 
-#include "model.h"
-#include "reversible_sgd.h"
+#include "models/model.h"
+#include "optimizers/reversible_sgd.h"
 
 namespace hypergrad {
 
 // One step t: g = ∇_w L(w, θ; batch), v ← r_t v − (1−γ_t) g, w ← w + α_t v (new v), α_t and γ_t
-// of each parameter's block, r_t = n/d = MomentumToRatio(γ_t) the factor the fixed-point run
+// of each parameter's block, r_t = n/d = DecayToRatio(γ_t) the factor the fixed-point run
 // applies exactly ((⌊γ·2^16⌋ + 1)/2^16 for 0 < γ < 1, above γ by at most 2^-16, rational.h), so
 // that the float64 run is the exact run's map up to rounding. Derivatives with respect to γ
 // treat the factor as γ, as the exact reverse pass does (reversible_sgd.h). Writes g into `grad` (size P, scratch the caller owns) and

@@ -6,7 +6,7 @@
 
 #include "estimators/float_sgd.h"
 #include "estimators/perturbation.h"
-#include "random.h"
+#include "random/random.h"
 
 namespace hypergrad {
 

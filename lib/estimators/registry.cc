@@ -19,34 +19,39 @@ namespace hypergrad {
 
 namespace {
 
+// The defaults of the flags (registry.h's table).
+constexpr std::size_t kDefaultTruncation = 10, kDefaultTerms = 20, kDefaultSamples = 16;
+constexpr double kDefaultSigma = 0.01;
+
 struct Entry {
   std::string name;
   std::vector<std::string> flags;
+  bool draws_noise;  // uses EstimatorFlags::seed
+  // Given flags completed by Complete(): every flag the estimator takes is set.
   std::function<std::unique_ptr<Estimator>(const EstimatorFlags&)> make;
 };
 
 const std::vector<Entry>& Table() {
   static const std::vector<Entry> table = {
-      {"exact", {}, [](const EstimatorFlags& f) { return std::make_unique<ExactEstimator>(f.exact_options); }},
-      {"truncated", {"--truncation"},
+      {"exact", {}, false, [](const EstimatorFlags& f) { return std::make_unique<ExactEstimator>(f.exact_options); }},
+      {"truncated", {"--truncation"}, false,
        [](const EstimatorFlags& f) {
-         return std::make_unique<TruncatedEstimator>(f.truncation.value_or(10), f.exact_options);
+         return std::make_unique<TruncatedEstimator>(*f.truncation, f.exact_options);
        }},
-      {"drmad", {}, [](const EstimatorFlags&) { return std::make_unique<DrmadEstimator>(); }},
-      {"neumann", {"--terms"},
-       [](const EstimatorFlags& f) { return std::make_unique<NeumannEstimator>(f.terms.value_or(20)); }},
-      {"cg", {"--terms"},
-       [](const EstimatorFlags& f) { return std::make_unique<CgEstimator>(f.terms.value_or(20)); }},
-      {"forward", {}, [](const EstimatorFlags&) { return std::make_unique<ForwardModeEstimator>(); }},
-      {"greedy", {}, [](const EstimatorFlags&) { return std::make_unique<GreedyEstimator>(); }},
-      {"es", {"--samples", "--sigma"},
+      {"drmad", {}, false, [](const EstimatorFlags&) { return std::make_unique<DrmadEstimator>(); }},
+      {"neumann", {"--terms"}, false,
+       [](const EstimatorFlags& f) { return std::make_unique<NeumannEstimator>(*f.terms); }},
+      {"cg", {"--terms"}, false,
+       [](const EstimatorFlags& f) { return std::make_unique<CgEstimator>(*f.terms); }},
+      {"forward", {}, false, [](const EstimatorFlags&) { return std::make_unique<ForwardModeEstimator>(); }},
+      {"greedy", {}, false, [](const EstimatorFlags&) { return std::make_unique<GreedyEstimator>(); }},
+      {"es", {"--samples", "--sigma"}, true,
        [](const EstimatorFlags& f) {
-         return std::make_unique<EsEstimator>(f.samples.value_or(16), f.sigma.value_or(0.01), f.seed);
+         return std::make_unique<EsEstimator>(*f.samples, *f.sigma, f.seed);
        }},
-      {"pes", {"--truncation", "--samples", "--sigma"},
+      {"pes", {"--truncation", "--samples", "--sigma"}, true,
        [](const EstimatorFlags& f) {
-         return std::make_unique<PesEstimator>(f.truncation.value_or(10), f.samples.value_or(16),
-                                               f.sigma.value_or(0.01), f.seed);
+         return std::make_unique<PesEstimator>(*f.truncation, *f.samples, *f.sigma, f.seed);
        }},
   };
   return table;
@@ -71,7 +76,7 @@ std::vector<std::string> EstimatorNames() {
 
 std::vector<std::string> EstimatorFlagNames(const std::string& name) { return Find(name).flags; }
 
-std::unique_ptr<Estimator> MakeEstimator(const std::string& name, const EstimatorFlags& flags) {
+EstimatorFlags CompleteEstimatorFlags(const std::string& name, const EstimatorFlags& flags) {
   const Entry& entry = Find(name);
   auto takes = [&](const char* flag) {
     return std::find(entry.flags.begin(), entry.flags.end(), flag) != entry.flags.end();
@@ -85,7 +90,18 @@ std::unique_ptr<Estimator> MakeEstimator(const std::string& name, const Estimato
       throw std::invalid_argument("estimator '" + name + "' takes no " + flag);
     }
   }
-  return entry.make(flags);
+  EstimatorFlags out = flags;
+  if (takes("--truncation")) out.truncation = flags.truncation.value_or(kDefaultTruncation);
+  if (takes("--terms")) out.terms = flags.terms.value_or(kDefaultTerms);
+  if (takes("--samples")) out.samples = flags.samples.value_or(kDefaultSamples);
+  if (takes("--sigma")) out.sigma = flags.sigma.value_or(kDefaultSigma);
+  return out;
+}
+
+bool EstimatorDrawsNoise(const std::string& name) { return Find(name).draws_noise; }
+
+std::unique_ptr<Estimator> MakeEstimator(const std::string& name, const EstimatorFlags& flags) {
+  return Find(name).make(CompleteEstimatorFlags(name, flags));
 }
 
 bool ParseEstimatorFlag(const std::string& flag, const std::string& value, EstimatorFlags& flags) {

@@ -37,6 +37,15 @@ std::vector<std::string> EstimatorFlagNames(const std::string& name);
 // does not take ("estimator 'drmad' takes no --terms"), or a value out of range.
 std::unique_ptr<Estimator> MakeEstimator(const std::string& name, const EstimatorFlags& flags);
 
+// `flags` with every flag that `name` takes set: the value given or the default above; the
+// flags it does not take stay unset. Throws as MakeEstimator for an unknown name or a flag
+// that the estimator does not take (the provenance of a run: the settings it ran with).
+EstimatorFlags CompleteEstimatorFlags(const std::string& name, const EstimatorFlags& flags);
+
+// Whether the estimator `name` draws random noise from EstimatorFlags::seed (es, pes).
+// std::invalid_argument for an unknown name.
+bool EstimatorDrawsNoise(const std::string& name);
+
 // Parses one estimator flag and its value into `flags` ("--terms", "20") and returns true;
 // returns false, changing nothing, for any other flag (the tool's own). std::invalid_argument
 // naming the flag for a malformed value (not a whole number / not a positive finite number).

@@ -33,14 +33,14 @@
 #include <string>
 #include <vector>
 
-#include "blas_threads.h"
-#include "exact_momentum.h"
-#include "fixed_point.h"
-#include "info_buffer.h"
-#include "mlp.h"
-#include "rational.h"
-#include "optimizer_registry.h"
-#include "reversible_training.h"
+#include "runtime/blas_threads.h"
+#include "reversible/algorithm3.h"
+#include "arithmetic/fixed_point.h"
+#include "buffers/info_buffer.h"
+#include "models/mlp.h"
+#include "arithmetic/rational.h"
+#include "optimizers/registry.h"
+#include "optimizers/reversible_training.h"
 
 namespace py = pybind11;
 
@@ -431,10 +431,10 @@ py::object Compute(const std::string& optimizer, const py::function& gradient, c
   return result;
 }
 
-py::object ComputeHypergradients(py::function gradient, py::function hvp, py::function meta_gradient,
-                                 const py::object& w0_arg, const py::object& alpha_arg, const py::object& gamma_arg,
-                                 const py::object& v0_arg, const py::object& blocks_arg, const std::string& buffer,
-                                 const std::string& optimizer, const py::object& mixed, long long num_theta) {
+py::object ComputeSgdHypergradients(py::function gradient, py::function hvp, py::function meta_gradient,
+                                    const py::object& w0_arg, const py::object& alpha_arg, const py::object& gamma_arg,
+                                    const py::object& v0_arg, const py::object& blocks_arg, const std::string& buffer,
+                                    const std::string& optimizer, const py::object& mixed, long long num_theta) {
   if (optimizer != "sgd") {
     throw std::invalid_argument("optimizer '" + optimizer + "': hypergradients() is SGD with momentum ('sgd'); "
                                 "for Adam call adam_hypergradients(gradient, hvp, meta_gradient, w0, alpha, "
@@ -555,7 +555,7 @@ struct PyMlp {
 
 // The ratios n[i]/d[i] as Algorithm 3 takes them: integers in [1, 65536] (no float truncated, no
 // negative number wrapped to 2^32 − 1).
-std::vector<MomentumRatio> Ratios(const py::object& n_arg, const py::object& d_arg) {
+std::vector<DecayRatio> Ratios(const py::object& n_arg, const py::object& d_arg) {
   const py::array n_array = AsArray(n_arg), d_array = AsArray(d_arg);
   Require1D(n_array, "n");
   Require1D(d_array, "d");
@@ -569,7 +569,7 @@ std::vector<MomentumRatio> Ratios(const py::object& n_arg, const py::object& d_a
       }
     }
   }
-  std::vector<MomentumRatio> r(n.size());
+  std::vector<DecayRatio> r(n.size());
   for (std::size_t i = 0; i < r.size(); ++i) {
     r[i] = {static_cast<std::uint32_t>(n[i]), static_cast<std::uint32_t>(d[i])};
   }
@@ -600,7 +600,7 @@ void ApplyRatio(const py::object& values_arg, const py::object& n, const py::obj
   auto values = values_arg.cast<py::array>();
   FixedPointVector v(static_cast<std::size_t>(values.size()));
   std::memcpy(v.raw().data(), values.data(), v.size() * sizeof(std::int64_t));
-  const std::vector<MomentumRatio> ratios = Ratios(n, d);
+  const std::vector<DecayRatio> ratios = Ratios(n, d);
   if (inverse) {
     DivideByRatio(v, ratios, buffer);
   } else {
@@ -642,7 +642,7 @@ PYBIND11_MODULE(_core, m) {
       .def_readonly("info_bits", &Result::info_bits, "bits held by the information buffer after training")
       .def_readonly("extra_bytes", &Result::extra_bytes, "bytes held beyond w and the moments after training");
 
-  m.def("hypergradients", &ComputeHypergradients, py::arg("gradient"), py::arg("hvp"), py::arg("meta_gradient"),
+  m.def("hypergradients", &ComputeSgdHypergradients, py::arg("gradient"), py::arg("hvp"), py::arg("meta_gradient"),
         py::arg("w0"), py::arg("alpha"), py::arg("gamma"), py::arg("v0") = py::none(),
         py::arg("blocks") = py::none(), py::arg("buffer") = "fast", py::arg("optimizer") = "sgd",
         py::arg("mixed") = py::none(), py::arg("num_theta") = 0,
@@ -658,7 +658,8 @@ inside the training loss; their hypergradient is r.d_theta (empty without mixed)
 The callbacks get read-only copies of w and u (safe to keep); their results must be finite
 numbers, else ValueError naming the callback and the step.
 Memory does not grow with T beyond the information buffer (about log2(1/gamma) bits per
-parameter per step). The callbacks must be bit-reproducible. For Adam: adam_hypergradients.)doc");
+parameter per step). The callbacks must be bit-reproducible. For Adam: adam_hypergradients; for RMSprop:
+rmsprop_hypergradients.)doc");
   m.def("adam_hypergradients", &ComputeAdamHypergradients, py::arg("gradient"), py::arg("hvp"),
         py::arg("meta_gradient"), py::arg("w0"), py::arg("alpha"), py::arg("beta1"), py::arg("beta2"),
         py::arg("eps") = 1e-8, py::arg("blocks") = py::none(), py::arg("buffer") = "fast",
@@ -700,7 +701,7 @@ d_rho, d_mu, d_eps, d_theta, w_T, s_T, m_T.)doc");
   }, py::arg("i"), "The float64 values of a 1-D integer array in units of 2^-52");
   m.def("momentum_ratio", [](double gamma) {
     CheckDecay(gamma, "gamma");  // the range every entry point applies
-    const MomentumRatio r = MomentumToRatio(gamma);
+    const DecayRatio r = DecayToRatio(gamma);
     return py::make_tuple(r.n, r.d);
   }, py::arg("gamma"), "The ratio n/d applied exactly for momentum gamma in [1e-6, 0.999999] (the authors' rule)");
 

@@ -10,9 +10,9 @@
 #include <xtensor-blas/xblas_config.hpp>
 #include <xtensor/xtensor_config.hpp>
 
-#include "blas_threads.h"
+#include "runtime/blas_threads.h"
 #include "build_info.h"  // generated at build time (lib/results/build_info.cmake)
-#include "tanh_kernel.h"
+#include "models/tanh_kernel.h"
 
 #ifndef HYPERGRAD_BUILD_TYPE
 #define HYPERGRAD_BUILD_TYPE "unknown"

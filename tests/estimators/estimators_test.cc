@@ -20,11 +20,12 @@
 #include "estimators/pes.h"
 #include "estimators/registry.h"
 #include "estimators/truncated.h"
-#include "mlp.h"
-#include "rational.h"
-#include "random.h"
+#include "models/mlp.h"
+#include "arithmetic/rational.h"
+#include "random/random.h"
 #include "support/quadratic_model.h"
 #include "support/small_mlp_run.h"
+#include "optimizers/batch_schedule.h"
 
 namespace hypergrad {
 namespace {
@@ -85,10 +86,10 @@ EstimatorProblem SmallMlpProblem(std::size_t iters, bool hyper_l2 = false) {
   return p;
 }
 
-// The factor the fixed-point run multiplies v by: n/d = MomentumToRatio(γ) (rational.h), which
+// The factor the fixed-point run multiplies v by: n/d = DecayToRatio(γ) (rational.h), which
 // every float64 run here applies too, so that all runs follow the exact run's map.
 double Applied(double gamma) {
-  const MomentumRatio r = MomentumToRatio(gamma);
+  const DecayRatio r = DecayToRatio(gamma);
   return static_cast<double>(r.n) / static_cast<double>(r.d);
 }
 
@@ -593,6 +594,33 @@ TEST(RegistryTest, AFlagThatDoesNotApplyIsAnError) {
   EXPECT_THAT([&] { MakeEstimator("nope", {}); },
               ThrowsMessage<std::invalid_argument>(HasSubstr("unknown estimator 'nope' (known: exact")));
   EXPECT_EQ(EstimatorFlagNames("pes"), (std::vector<std::string>{"--truncation", "--samples", "--sigma"}));
+}
+
+// The settings a run records: registry.h's defaults (truncation 10, terms 20, samples 16, sigma
+// 0.01) for the flags an estimator takes, the values given kept, the flags it does not take unset.
+TEST(RegistryTest, CompletedFlagsAreTheSettingsTheEstimatorRunsWith) {
+  const EstimatorFlags pes = CompleteEstimatorFlags("pes", {});
+  EXPECT_EQ(pes.truncation, 10u);
+  EXPECT_EQ(pes.samples, 16u);
+  EXPECT_EQ(pes.sigma, 0.01);
+  EXPECT_FALSE(pes.terms.has_value());
+  EXPECT_EQ(MakeEstimator("pes", {})->settings(), "pes truncation=10 samples=16 sigma=0.010000 seed=0");
+  EstimatorFlags given;
+  given.terms = 7;
+  given.seed = 5;
+  const EstimatorFlags cg = CompleteEstimatorFlags("cg", given);
+  EXPECT_EQ(cg.terms, 7u);
+  EXPECT_EQ(cg.seed, 5u);
+  EXPECT_FALSE(cg.truncation || cg.samples || cg.sigma);
+  EXPECT_EQ(CompleteEstimatorFlags("neumann", {}).terms, 20u);
+  const EstimatorFlags drmad = CompleteEstimatorFlags("drmad", {});
+  EXPECT_FALSE(drmad.truncation || drmad.terms || drmad.samples || drmad.sigma);
+  EXPECT_THROW(CompleteEstimatorFlags("drmad", given), std::invalid_argument);
+  EXPECT_THROW(CompleteEstimatorFlags("nope", {}), std::invalid_argument);
+  for (const std::string& name : EstimatorNames()) {
+    EXPECT_EQ(EstimatorDrawsNoise(name), name == "es" || name == "pes") << name;
+  }
+  EXPECT_THROW(EstimatorDrawsNoise("nope"), std::invalid_argument);
 }
 
 TEST(RegistryTest, ValuesAreParsedAndCheckedWithTheFlagNamed) {

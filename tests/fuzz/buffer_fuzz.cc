@@ -1,16 +1,15 @@
-// libFuzzer target: the information buffers and Algorithm 3 against a big-integer reference
-// model (reference notes §2). Each input is a program: a buffer kind, a vector of values over
-// the whole int64 range (or, for about half the inputs, chosen from the input's size, 128-bit
-// fixed point over the whole int128 range: Adam's moments), then a random interleaving of pushes, pops (radices 1 … 2^16 + 1),
-// multiplies and divides by per-element ratios n/d (1 … 2^16 + 1, where 2^16 + 1 must be
-// refused). Checked at every step: the exact buffer pops what the model pops; Algorithm 3 gives
-// the model's result, or overflows exactly when the model's result leaves (−2^63, 2^63) (or
-// (−2^127, 2^127)) and
-// then changes nothing. At the end every operation is undone in reverse order: the values and
-// an empty buffer must come back bit for bit, for both buffers. Algorithm 3 runs in its
-// parallel form (1 to 3 threads, pieces of 1 to 3 elements, chosen from the input's size so
-// that the inputs' meaning is unchanged) beside a one-thread shadow run: values, buffer
-// contents and errors must be the same after every operation.
+// libFuzzer target: the information buffers and Algorithm 3 against a big-integer reference model
+// (push: B ← B·M + N; pop: N = B mod M, B ← ⌊B / M⌋). Each input is a program: a buffer kind, a
+// vector of values over the whole int64 range (or, for about half the inputs, chosen from the
+// input's size, 128-bit fixed point over the whole int128 range: Adam's moments), then a random
+// interleaving of pushes, pops (radices 1 … 2^16 + 1), multiplies and divides by per-element ratios
+// n/d (1 … 2^16 + 1, where 2^16 + 1 must be refused). Checked at every step: the exact buffer pops
+// what the model pops; Algorithm 3 gives the model's result, or overflows exactly when the model's
+// result leaves (−2^63, 2^63) (or (−2^127, 2^127)) and then changes nothing. At the end every
+// operation is undone in reverse order: the values and an empty buffer must come back bit for bit,
+// for both buffers. Algorithm 3 runs in its parallel form (1 to 3 threads, pieces of 1 to 3
+// elements, chosen from the input's size so that the inputs' meaning is unchanged) beside a
+// one-thread shadow run: values, buffer contents and errors must be the same after every operation.
 //
 //   make fuzz                      # runs it for FUZZ_SECONDS with a corpus under build-fuzz/
 //   build-fuzz/buffer_fuzz -runs=N # what make test runs (a fixed count)
@@ -22,11 +21,11 @@
 #include <limits>
 #include <vector>
 
-#include "ans_buffer.h"
-#include "exact_buffer.h"
-#include "exact_momentum.h"
-#include "fixed_point.h"
-#include "info_buffer.h"
+#include "buffers/ans_buffer.h"
+#include "buffers/exact_buffer.h"
+#include "reversible/algorithm3.h"
+#include "arithmetic/fixed_point.h"
+#include "buffers/info_buffer.h"
 
 namespace {
 
@@ -36,7 +35,7 @@ using hypergrad::FixedPointVector;
 using hypergrad::Int128;
 using hypergrad::WideFixedPointVector;
 using hypergrad::InfoBuffer;
-using hypergrad::MomentumRatio;
+using hypergrad::DecayRatio;
 using BigInt = boost::multiprecision::cpp_int;
 
 [[noreturn]] void Fail(const char* what) {
@@ -62,7 +61,7 @@ void FloorDivMod(const BigInt& c, const BigInt& m, BigInt& q, BigInt& r) {
 // buffer's integer, the same total information, and for the fast buffer the same bytes (its
 // chunk pool sees the same operations in the same order). The exact buffer's bytes are not
 // compared: after an overflow the parallel form has multiplied and divided its integers back,
-// same values, possibly more limbs allocated (exact_momentum.h).
+// same values, possibly more limbs allocated (algorithm3.h).
 bool SameContents(const InfoBuffer& a, const InfoBuffer& b) {
   if (a.InformationBits() != b.InformationBits()) return false;
   if (a.name() == "fast" && a.AllocatedBytes() != b.AllocatedBytes()) return false;
@@ -118,7 +117,7 @@ BigInt Big(Int128 c) {
 // Algorithm 3 as `split` says; returns 0 (done), 1 (invalid argument) or 2 + the overflowing
 // element's index.
 template <class Vector>
-std::size_t Apply(Vector& v, const std::vector<MomentumRatio>& ratios, InfoBuffer& buffer,
+std::size_t Apply(Vector& v, const std::vector<DecayRatio>& ratios, InfoBuffer& buffer,
                   bool divide, hypergrad::RatioSplit split) {
   try {
     if (divide) {
@@ -139,7 +138,7 @@ struct Done {
   enum Kind { kPush, kPop, kMultiply, kDivide } kind;
   std::size_t element = 0;
   std::uint32_t digit = 0, radix = 0;
-  std::vector<MomentumRatio> ratios;
+  std::vector<DecayRatio> ratios;
 };
 
 template <class Vector>
@@ -182,7 +181,7 @@ int Run(FuzzedDataProvider& in, std::size_t size) {
     }
     // Algorithm 3 with per-element ratios (or one for all).
     const bool broadcast = in.ConsumeBool();
-    std::vector<MomentumRatio> ratios(broadcast ? 1 : n);
+    std::vector<DecayRatio> ratios(broadcast ? 1 : n);
     bool valid = true;
     for (auto& r : ratios) {
       r.n = in.ConsumeIntegralInRange<std::uint32_t>(1, 65537);
@@ -198,7 +197,7 @@ int Run(FuzzedDataProvider& in, std::size_t size) {
     std::vector<BigInt> expected(n);
     bool overflow = false, must_overflow = false, may_overflow = false;
     for (std::size_t i = 0; i < n && valid; ++i) {
-      const MomentumRatio r = ratios[broadcast ? 0 : i];
+      const DecayRatio r = ratios[broadcast ? 0 : i];
       const std::uint32_t num = divide ? r.d : r.n, den = divide ? r.n : r.d;
       BigInt q, rem;
       FloorDivMod(Big(v.raw()[i]), BigInt(den), q, rem);

@@ -5,11 +5,11 @@
 #include <memory>
 #include <vector>
 
-#include "mlp.h"
-#include "optimizer_registry.h"
-#include "random.h"
-#include "reversible_sgd.h"  // SequentialBatches
-#include "reversible_training.h"
+#include "models/mlp.h"
+#include "optimizers/registry.h"
+#include "random/random.h"
+#include "optimizers/batch_schedule.h"  // SequentialBatches
+#include "optimizers/reversible_training.h"
 
 int main() {
   using namespace hypergrad;

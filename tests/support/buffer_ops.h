@@ -7,8 +7,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "info_buffer.h"
-#include "random.h"
+#include "buffers/info_buffer.h"
+#include "random/random.h"
 
 namespace hypergrad::testing {
 

@@ -7,10 +7,11 @@
 #include <memory>
 #include <vector>
 
-#include "mlp.h"
-#include "random.h"
+#include "models/mlp.h"
+#include "random/random.h"
 #include "support/hypergrad_checker.h"
 #include "support/quadratic_model.h"
+#include "optimizers/batch_schedule.h"
 
 namespace hypergrad::testing {
 

@@ -71,7 +71,7 @@ double RatioEntropy(const std::string& optimizer, const ConformanceProblem& p) {
   double bits = 0.0;
   for (std::size_t t = 0; t < rule.iters(); ++t) {
     rule.Coefficients(t, c);
-    for (const MomentumRatio& r : c.ratios) bits += std::log2(static_cast<double>(r.d) / r.n);
+    for (const DecayRatio& r : c.ratios) bits += std::log2(static_cast<double>(r.d) / r.n);
   }
   return bits / static_cast<double>(rule.iters() * p.w0.size());
 }
@@ -218,8 +218,8 @@ void ExpectOptimizerConforms(const std::string& optimizer, const ConformanceProb
   }
 }
 
-void ExpectHypergradMatchesFiniteDifferences(const HypergradProblem& problem,
-                                             const FiniteDifferenceOptions& options) {
+void ExpectSgdHypergradMatchesFiniteDifferences(const SgdHypergradProblem& problem,
+                                                const FiniteDifferenceOptions& options) {
   const SgdSchedule& s = problem.schedule;
   ConformanceProblem p{problem.make_model, problem.theta, problem.blocks, problem.batches,
                        problem.w0, problem.v0,

@@ -1,6 +1,6 @@
 // The conformance test every exactly reversible optimizer passes (in the spirit of Stan Math's
 // expect_ad): for a small training problem and an optimizer named in the registry
-// (optimizer_registry.h) it checks
+// (optimizers/registry.h) it checks
 //   * the reversible reverse pass recovers (w_0, u_0) bit for bit and empties the buffer, and
 //     its hypergradients equal the stored-trajectory, √T-checkpointed and Revolve passes' bit
 //     for bit, for both information buffers;
@@ -18,9 +18,9 @@
 #include <string>
 #include <vector>
 
-#include "optimizer_registry.h"
-#include "reversible_adam.h"
-#include "reversible_sgd.h"
+#include "optimizers/registry.h"
+#include "optimizers/reversible_adam.h"
+#include "optimizers/reversible_sgd.h"
 
 namespace hypergrad::testing {
 
@@ -74,7 +74,7 @@ void ExpectAllBitwiseEqual(const Hypergradients& a, const Hypergradients& b,
                            const std::string& what);
 
 // The SGD problems of the earlier tests (with v_0), run through the conformance test.
-struct HypergradProblem {
+struct SgdHypergradProblem {
   std::function<std::shared_ptr<const Model>(std::span<const double> theta)> make_model;
   std::vector<double> theta;
   ParameterBlocks blocks;
@@ -83,8 +83,8 @@ struct HypergradProblem {
   std::vector<double> w0, v0;
   MetaObjective objective;
 };
-void ExpectHypergradMatchesFiniteDifferences(const HypergradProblem& problem,
-                                             const FiniteDifferenceOptions& options = {});
+void ExpectSgdHypergradMatchesFiniteDifferences(const SgdHypergradProblem& problem,
+                                                const FiniteDifferenceOptions& options = {});
 
 }  // namespace hypergrad::testing
 

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Test vectors for lib/numpy_random.cc from Debian's numpy (legacy RandomState, frozen since
+"""Test vectors for lib/random/numpy_random.cc from Debian's numpy (legacy RandomState, frozen since
 numpy 1.17). Writes JSON to stdout; tests/data/numpy_random_vectors.json is its output.
 
   /usr/bin/python3 tests/support/make_numpy_vectors.py > tests/data/numpy_random_vectors.json
@@ -52,9 +52,10 @@ def main():
             "final_training", "(0, 'plotting')", "1", "(0, 49, 99)", "(7,)"]
     out["authors_seeds"] = {o: authors_seed(eval(o) if o != "final_training" else o)
                             for o in objs}
-    # Draws of the figure targets (reference notes §7), to check the targets' streams. The scales
-    # use math.exp (the C library's, correctly rounded here): numpy >= 1.20 has its own exp, 1 ulp
-    # off at -1 and -2, while the numpy of 2015 that made the authors' runs called the C library.
+    # Draws of the figure targets (in the order of the authors' experiment.py files), to check the
+    # targets' streams. The scales use math.exp (the C library's, correctly rounded here): numpy >=
+    # 1.20 has its own exp, 1 ulp off at -1 and -2, while the numpy of 2015 that made the authors'
+    # runs called the C library.
     rs = np.random.RandomState(0)
     rs.randn(167560)
     out["fig10_w0_first"] = floats(rs.randn(8) * math.exp(-2))

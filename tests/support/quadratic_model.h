@@ -1,4 +1,4 @@
-// The authors' test problem (reference notes §10): L_b(w, θ) = (w + θ[:5] + θ[5:])ᵀ A_bᵀ A_b w
+// The authors' test problem (tests/test_grads.py): L_b(w, θ) = (w + θ[:5] + θ[5:])ᵀ A_bᵀ A_b w
 // with A (12 × 5) split into 3 batches of 4 rows (batch b = rows 4b … 4b+3). Without θ, the
 // loss is wᵀ A_bᵀ A_b w. Derivatives in closed form, with M = A_bᵀ A_b and s = θ[:5] + θ[5:]:
 // ∇_w L = 2Mw + Ms, ∇²_w L·u = 2Mu, ∇_θ⟨∇_w L, u⟩ = (Mu, Mu).
@@ -7,8 +7,8 @@
 
 #include <vector>
 
-#include "model.h"
-#include "random.h"
+#include "models/model.h"
+#include "random/random.h"
 
 namespace hypergrad::testing {
 

@@ -6,9 +6,10 @@
 #include <memory>
 #include <vector>
 
-#include "mlp.h"
-#include "random.h"
-#include "reversible_sgd.h"
+#include "models/mlp.h"
+#include "random/random.h"
+#include "optimizers/reversible_sgd.h"
+#include "optimizers/batch_schedule.h"
 
 namespace hypergrad::testing {
 

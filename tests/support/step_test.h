@@ -15,9 +15,9 @@
 #include <utility>
 #include <vector>
 
-#include "info_buffer.h"
-#include "model.h"
-#include "reversible_training.h"
+#include "buffers/info_buffer.h"
+#include "models/model.h"
+#include "optimizers/reversible_training.h"
 
 namespace hypergrad::testing {
 

@@ -27,7 +27,7 @@ LIMIT = 2048.0
 _TWO63 = float(2 ** 63)
 
 # Wide format (Adam's m and s). These two constants are the C++ kAdamMomentFormat{116, 128}
-# (lib/reversible_adam.h on the branch that moves Adam's moments to a finer grid); change them
+# (lib/optimizers/reversible_adam.h on the branch that moves Adam's moments to a finer grid); change them
 # together with it.
 WIDE_FRACTION_BITS = 116
 WIDE_WIDTH = 128

@@ -1,0 +1,179 @@
+#include "data/dataset.h"
+
+#include <algorithm>
+#include <array>
+#include <stdexcept>
+#include <string>
+
+#include "random/random.h"
+
+namespace hypergrad {
+
+Dataset Dataset::Slice(std::size_t begin, std::size_t end) const {
+  if (begin > end || end > rows) {
+    throw std::out_of_range("Dataset::Slice: rows [" + std::to_string(begin) + ", " +
+                            std::to_string(end) + ") of a data set with " +
+                            std::to_string(rows) + " rows");
+  }
+  Dataset out;
+  out.rows = end - begin;
+  out.input_dim = input_dim;
+  out.classes = classes;
+  if (compact()) {
+    out.pixels.assign(pixels.begin() + static_cast<std::ptrdiff_t>(begin * input_dim),
+                      pixels.begin() + static_cast<std::ptrdiff_t>(end * input_dim));
+    out.pixel_offset = pixel_offset;
+  } else {
+    out.inputs.assign(inputs.begin() + static_cast<std::ptrdiff_t>(begin * input_dim),
+                      inputs.begin() + static_cast<std::ptrdiff_t>(end * input_dim));
+  }
+  out.targets.assign(targets.begin() + static_cast<std::ptrdiff_t>(begin * classes),
+                     targets.begin() + static_cast<std::ptrdiff_t>(end * classes));
+  return out;
+}
+
+std::vector<std::size_t> Dataset::Labels() const {
+  std::vector<std::size_t> labels(rows);
+  for (std::size_t r = 0; r < rows; ++r) {
+    const auto row = targets.begin() + static_cast<std::ptrdiff_t>(r * classes);
+    labels[r] = static_cast<std::size_t>(std::max_element(row, row + static_cast<std::ptrdiff_t>(classes)) - row);
+  }
+  return labels;
+}
+
+namespace {
+
+// p / 255.0 for every byte p, the same bits as dividing (a lookup instead of a division).
+const std::array<double, 256>& PixelValues() {
+  static const std::array<double, 256> table = [] {
+    std::array<double, 256> t{};
+    for (std::size_t p = 0; p < 256; ++p) t[p] = static_cast<double>(p) / 255.0;
+    return t;
+  }();
+  return table;
+}
+
+}  // namespace
+
+void Dataset::CopyInputRow(std::size_t r, double* out) const {
+  if (!compact()) {
+    std::copy_n(inputs.begin() + static_cast<std::ptrdiff_t>(r * input_dim), input_dim, out);
+    return;
+  }
+  const std::uint8_t* row = pixels.data() + r * input_dim;
+  const std::array<double, 256>& value = PixelValues();
+  if (pixel_offset.empty()) {
+    for (std::size_t d = 0; d < input_dim; ++d) out[d] = value[row[d]];
+  } else {
+    for (std::size_t d = 0; d < input_dim; ++d) out[d] = value[row[d]] - pixel_offset[d];
+  }
+}
+
+void Dataset::CopyInputColumns(std::size_t begin, std::size_t end, double* out) const {
+  const std::size_t width = end - begin;
+  if (!compact()) {
+    for (std::size_t r = 0; r < rows; ++r) {
+      std::copy_n(inputs.begin() + static_cast<std::ptrdiff_t>(r * input_dim + begin), width,
+                  out + r * width);
+    }
+    return;
+  }
+  const std::array<double, 256>& value = PixelValues();
+  for (std::size_t r = 0; r < rows; ++r) {
+    const std::uint8_t* row = pixels.data() + r * input_dim;
+    double* o = out + r * width;
+    if (pixel_offset.empty()) {
+      for (std::size_t d = begin; d < end; ++d) o[d - begin] = value[row[d]];
+    } else {
+      for (std::size_t d = begin; d < end; ++d) o[d - begin] = value[row[d]] - pixel_offset[d];
+    }
+  }
+}
+
+void Dataset::Validate() const {
+  if (compact()) {
+    if (pixels.size() != rows * input_dim || targets.size() != rows * classes ||
+        (!pixel_offset.empty() && pixel_offset.size() != input_dim)) {
+      throw std::invalid_argument("Dataset (compact): " + std::to_string(rows) + " rows need " +
+                                  std::to_string(rows * input_dim) + " pixels, " +
+                                  std::to_string(rows * classes) + " targets and 0 or " +
+                                  std::to_string(input_dim) + " offsets, got " +
+                                  std::to_string(pixels.size()) + ", " +
+                                  std::to_string(targets.size()) + " and " +
+                                  std::to_string(pixel_offset.size()));
+    }
+    return;
+  }
+  if (inputs.size() != rows * input_dim || targets.size() != rows * classes) {
+    throw std::invalid_argument("Dataset: " + std::to_string(rows) + " rows need " +
+                                std::to_string(rows * input_dim) + " inputs and " +
+                                std::to_string(rows * classes) + " targets, got " +
+                                std::to_string(inputs.size()) + " and " +
+                                std::to_string(targets.size()));
+  }
+}
+
+namespace {
+
+// Rows, sizes and one-hot targets of a data set with these labels.
+Dataset Labelled(std::size_t input_dim, const std::vector<std::size_t>& labels, std::size_t classes) {
+  Dataset data;
+  data.rows = labels.size();
+  data.input_dim = input_dim;
+  data.classes = classes;
+  data.targets.assign(data.rows * classes, 0.0);
+  for (std::size_t r = 0; r < data.rows; ++r) {
+    if (labels[r] >= classes) {
+      throw std::invalid_argument("label " + std::to_string(labels[r]) + " of row " +
+                                  std::to_string(r) + " is not below " + std::to_string(classes));
+    }
+    data.targets[r * classes + labels[r]] = 1.0;
+  }
+  return data;
+}
+
+}  // namespace
+
+Dataset MakeDataset(std::vector<double> inputs, std::size_t input_dim,
+                    const std::vector<std::size_t>& labels, std::size_t classes) {
+  Dataset data = Labelled(input_dim, labels, classes);
+  data.inputs = std::move(inputs);
+  data.Validate();
+  return data;
+}
+
+Dataset MakeCompactDataset(std::vector<std::uint8_t> pixels, std::vector<double> pixel_offset,
+                           std::size_t input_dim, const std::vector<std::size_t>& labels,
+                           std::size_t classes) {
+  Dataset data = Labelled(input_dim, labels, classes);
+  data.pixels = std::move(pixels);
+  data.pixel_offset = std::move(pixel_offset);
+  data.Validate();
+  return data;
+}
+
+Dataset MakeSyntheticDataset(std::size_t rows, std::size_t input_dim, std::size_t classes,
+                             std::uint64_t seed) {
+  RandomStream teacher_rng(seed, {0});
+  std::vector<double> teacher(input_dim * classes);
+  for (double& v : teacher) v = teacher_rng.Normal();
+  RandomStream rng(seed, {1});
+  std::vector<double> inputs(rows * input_dim);
+  std::vector<std::size_t> labels(rows);
+  for (std::size_t r = 0; r < rows; ++r) {
+    for (std::size_t d = 0; d < input_dim; ++d) inputs[r * input_dim + d] = rng.Normal();
+    std::size_t best = 0;
+    double best_score = -1e300;
+    for (std::size_t c = 0; c < classes; ++c) {
+      double score = 0.5 * rng.Normal();
+      for (std::size_t d = 0; d < input_dim; ++d) {
+        score += inputs[r * input_dim + d] * teacher[d * classes + c];
+      }
+      if (score > best_score) best_score = score, best = c;
+    }
+    labels[r] = best;
+  }
+  return MakeDataset(std::move(inputs), input_dim, labels, classes);
+}
+
+}  // namespace hypergrad

@@ -1,0 +1,65 @@
+#include "models/gemm_trace.h"
+
+#include <map>
+#include <stdexcept>
+#include <tuple>
+#include <xtensor-blas/xlinalg.hpp>
+#include <xtensor/xtensor.hpp>
+
+namespace hypergrad {
+namespace {
+
+thread_local GemmTrace* g_trace = nullptr;
+
+}  // namespace
+
+GemmTrace::GemmTrace() {
+  if (g_trace != nullptr) throw std::logic_error("GemmTrace: one trace at a time per thread");
+  g_trace = this;
+}
+
+GemmTrace::~GemmTrace() { g_trace = nullptr; }
+
+double GemmTrace::Flops() const {
+  double flops = 0.0;
+  for (const GemmShape& s : shapes_) flops += s.Flops();
+  return flops;
+}
+
+void GemmTrace::Record(const GemmShape& shape) {
+  if (g_trace != nullptr) g_trace->shapes_.push_back(shape);
+}
+
+bool GemmTrace::Active() { return g_trace != nullptr; }
+
+void ReplayGemms(const std::vector<GemmShape>& shapes, std::size_t repeats) {
+  using Matrix = xt::xtensor<double, 2>;
+  struct Operands {
+    Matrix a, b, c;
+  };
+  // One set of operands per distinct shape, made once.
+  std::map<std::tuple<std::size_t, std::size_t, std::size_t, bool, bool>, Operands> operands;
+  std::vector<Operands*> plan;
+  for (const GemmShape& s : shapes) {
+    auto key = std::make_tuple(s.m, s.n, s.k, s.transpose_a, s.transpose_b);
+    auto [it, fresh] = operands.try_emplace(key);
+    if (fresh) {
+      it->second.a = s.transpose_a ? Matrix::from_shape({s.k, s.m}) : Matrix::from_shape({s.m, s.k});
+      it->second.b = s.transpose_b ? Matrix::from_shape({s.n, s.k}) : Matrix::from_shape({s.k, s.n});
+      it->second.c = Matrix::from_shape({s.m, s.n});
+      it->second.a.fill(0.5);
+      it->second.b.fill(0.25);
+      it->second.c.fill(0.0);
+    }
+    plan.push_back(&it->second);
+  }
+  for (std::size_t r = 0; r < repeats; ++r) {
+    for (std::size_t i = 0; i < shapes.size(); ++i) {
+      Operands& o = *plan[i];
+      xt::blas::gemm(o.a, o.b, o.c, shapes[i].transpose_a, shapes[i].transpose_b, 1.0,
+                     shapes[i].accumulate ? 1.0 : 0.0);
+    }
+  }
+}
+
+}  // namespace hypergrad

@@ -1,0 +1,398 @@
+#include "reversible/algorithm3.h"
+
+#include <algorithm>
+#include <bit>
+#include <type_traits>
+#include <variant>
+#include <limits>
+#include <utility>
+#include <vector>
+#include <stdexcept>
+#include <string>
+
+#include "buffers/ans_buffer.h"
+#include "buffers/exact_buffer.h"
+#include "runtime/parallel.h"
+
+namespace hypergrad {
+namespace {
+
+// Any other InfoBuffer implementation, through its checked virtual interface.
+struct VirtualBuffer {
+  InfoBuffer& buffer;
+  static std::uint32_t Prepare(std::uint32_t radix) { return radix; }
+  void PushUnchecked(std::size_t i, std::uint32_t digit, std::uint32_t radix) {
+    buffer.Push(i, digit, radix);
+  }
+  std::uint32_t PopUnchecked(std::size_t i, std::uint32_t radix) { return buffer.Pop(i, radix); }
+};
+
+// ⌊c/m⌋ and c mod m for a 128-bit c and a fixed 1 ≤ m < 2^32: a shift and a mask for a power of
+// two (the momentum denominator 2^16); otherwise, as FixedDivisor does, one unsigned division of
+// c or ~c (⌊c/m⌋ = −1 − ⌊~c/m⌋ for c < 0), done as schoolbook long division in three 64-bit
+// steps by UnsignedDivisor: the high 64 bits, then two 32-bit digits, each step's dividend
+// (remainder < m < 2^32, shifted by 32, plus a digit) fitting in 64 bits.
+class WideDivisor {
+ public:
+  explicit WideDivisor(std::uint32_t m)
+      : divide_(m), m_(m), shift_((m & (m - 1)) == 0 ? std::countr_zero(m) : -1) {}
+  struct Result {
+    Int128 quotient;
+    std::uint32_t remainder;
+  };
+  Result FloorDivMod(Int128 c) const {
+    __extension__ using U128 = unsigned __int128;
+    if (shift_ >= 0) {
+      return {c >> shift_, static_cast<std::uint32_t>(static_cast<U128>(c) & (m_ - 1))};
+    }
+    const U128 sign = static_cast<U128>(c >> 127);  // 0 or all ones
+    const U128 u = static_cast<U128>(c) ^ sign;
+    const auto high = static_cast<std::uint64_t>(u >> 64), low = static_cast<std::uint64_t>(u);
+    const std::uint64_t q_high = divide_.Divide(high);
+    std::uint64_t rest = high - q_high * m_;
+    const std::uint64_t x1 = (rest << 32) | (low >> 32);
+    const std::uint64_t q1 = divide_.Divide(x1);
+    rest = x1 - q1 * m_;
+    const std::uint64_t x0 = (rest << 32) | (low & 0xffffffffu);
+    const std::uint64_t q0 = divide_.Divide(x0);
+    const U128 q = ((static_cast<U128>(q_high) << 64) | (U128{q1} << 32) | q0) ^ sign;
+    const U128 r = static_cast<U128>(c) - q * m_;  // exact modulo 2^128, in [0, m)
+    return {static_cast<Int128>(q), static_cast<std::uint32_t>(r)};
+  }
+
+ private:
+  UnsignedDivisor divide_;
+  std::uint64_t m_;
+  int shift_;
+};
+
+// The divisor for each integer width.
+template <class Int>
+using DivisorFor = std::conditional_t<std::is_same_v<Int, std::int64_t>, FixedDivisor, WideDivisor>;
+
+// The factor n/d prepared once for a run of elements: the buffer's radices and the divisor.
+template <class Buffer, class Int>
+struct Factor {
+  Factor(std::uint32_t numerator, std::uint32_t denominator)
+      : n(numerator), d(denominator), radix_n(Buffer::Prepare(n)), radix_d(Buffer::Prepare(d)),
+        divide_by_d(d) {}
+  std::uint32_t n, d;
+  decltype(Buffer::Prepare(1u)) radix_n, radix_d;
+  DivisorFor<Int> divide_by_d;
+};
+
+// ⌊c/d⌋·n + digit if it lies strictly inside Int's range (the most negative integer, −limit
+// exactly, is out), else false. Only the result is checked: ⌊c/d⌋·n alone may leave the range
+// when the digit brings it back (the exact inverse of a multiply near −limit does). For int64
+// it is formed in 128 bits; for int128, with q = ⌊c/d⌋ < 0 it is formed as (q + 1)·n +
+// (digit − n), whose product overflows only if the result does (digit − n ∈ [−n, −1]).
+inline bool MultiplyAdd(std::int64_t quotient, std::uint32_t n, std::uint32_t digit,
+                        std::int64_t& out) {
+  const Int128 result = Int128{quotient} * n + digit;
+  if (result <= std::numeric_limits<std::int64_t>::min() ||
+      result > std::numeric_limits<std::int64_t>::max()) {
+    return false;
+  }
+  out = static_cast<std::int64_t>(result);
+  return true;
+}
+inline bool MultiplyAdd(Int128 quotient, std::uint32_t n, std::uint32_t digit, Int128& out) {
+  Int128 product, result;
+  const bool negative = quotient < 0;
+  const Int128 factor = negative ? quotient + 1 : quotient;
+  const Int128 addend = negative ? Int128{digit} - Int128{n} : Int128{digit};
+  if (__builtin_mul_overflow(factor, Int128{n}, &product) ||
+      __builtin_add_overflow(product, addend, &result)) {
+    return false;
+  }
+  if (result == static_cast<Int128>(static_cast<unsigned __int128>(1) << 127)) return false;  // −limit
+  out = result;
+  return true;
+}
+
+// Algorithm 3 on element i: c ← c · n / d. Returns false, with c and the buffer unchanged, if
+// the result would not be representable.
+template <class Buffer, class Int>
+inline bool RationalMultiplyElement(Int& c, std::size_t i, const Factor<Buffer, Int>& f,
+                                    Buffer& buffer) {
+  const auto [quotient, remainder] = f.divide_by_d.FloorDivMod(c);
+  buffer.PushUnchecked(i, static_cast<std::uint32_t>(remainder), f.radix_d);
+  const std::uint32_t digit = buffer.PopUnchecked(i, f.radix_n);
+  if (!MultiplyAdd(quotient, f.n, digit, c)) {
+    buffer.PushUnchecked(i, digit, f.radix_n);  // undo the pop, then the push
+    buffer.PopUnchecked(i, f.radix_d);
+    return false;
+  }
+  return true;
+}
+
+// Element i's factor n/d (or d/n if `invert`), prepared again only when the ratio changes:
+// ratios come in runs, one per parameter block, and preparing a factor divides in 128 bits.
+template <class Buffer, class Int>
+class FactorRuns {
+ public:
+  FactorRuns(std::span<const DecayRatio> ratios, bool invert, std::size_t first = 0)
+      : ratios_(ratios), invert_(invert), current_(RatioAt(first)), factor_(Make(current_)) {}
+  DecayRatio RatioAt(std::size_t i) const { return ratios_[ratios_.size() == 1 ? 0 : i]; }
+  const Factor<Buffer, Int>& At(std::size_t i) {
+    const DecayRatio r = RatioAt(i);
+    if (r.n != current_.n || r.d != current_.d) {
+      current_ = r;
+      factor_ = Make(r);
+    }
+    return factor_;
+  }
+
+ private:
+  Factor<Buffer, Int> Make(DecayRatio r) const {
+    return invert_ ? Factor<Buffer, Int>(r.d, r.n) : Factor<Buffer, Int>(r.n, r.d);
+  }
+  std::span<const DecayRatio> ratios_;
+  bool invert_;
+  DecayRatio current_;
+  Factor<Buffer, Int> factor_;
+};
+
+// The real value of a raw integer of either width (for error messages).
+struct RealValue {
+  double unit;  // 2^−R
+  double operator()(std::int64_t c) const { return static_cast<double>(c) * unit; }
+  double operator()(Int128 c) const { return static_cast<double>(c) * unit; }
+};
+
+template <class Buffer, class Int>
+void ApplyRatios(std::span<Int> c, std::span<const DecayRatio> ratios, bool inverse,
+                 Buffer& buffer, RealValue real, double limit) {
+  if (c.empty()) return;
+  FactorRuns<Buffer, Int> factors(ratios, inverse);
+  for (std::size_t i = 0; i < c.size(); ++i) {
+    const Factor<Buffer, Int>& f = factors.At(i);
+    if (!RationalMultiplyElement(c[i], i, f, buffer)) {
+      const double value = real(c[i]) * f.n / f.d;
+      // All-or-nothing: undo the elements already done. Each is exactly invertible and its
+      // inverse lands on a value that was representable, so an undo cannot fail; if one did,
+      // v and the buffer would no longer be what the caller had, so say so loudly.
+      FactorRuns<Buffer, Int> inverses(ratios, !inverse, i);
+      for (std::size_t j = i; j-- > 0;) {
+        if (!RationalMultiplyElement(c[j], j, inverses.At(j), buffer)) {
+          throw std::logic_error("Algorithm 3: undoing element " + std::to_string(j) +
+                                 " after an overflow at element " + std::to_string(i) +
+                                 " failed; the vector and buffer are inconsistent");
+        }
+      }
+      throw FixedPointOverflow(i, value, limit);
+    }
+  }
+}
+
+// The parallel form: the elements in a fixed split (never dependent on the thread count), each
+// piece on its own thread, elements worked out without touching anything shared. Elements the
+// fast buffer cannot code locally (they take a chunk from its pool or give one back: a few in a
+// thousand) are then run on one thread in index order, so the pool sees the same operations in
+// the same order as ApplyRatios. Any overflow: the work done is undone and ApplyRatios runs
+// alone, to fail as it does. The result is bit for bit that of ApplyRatios.
+enum class Local { kDone, kDeferred, kOverflow };
+
+template <class Int>
+inline Local MultiplyLocally(Int& c, std::size_t i, const Factor<ExactBuffer, Int>& f,
+                             ExactBuffer& buffer, std::ptrdiff_t&) {
+  // One integer per element: nothing is shared (cpp_int's allocations are thread-safe).
+  return RationalMultiplyElement(c, i, f, buffer) ? Local::kDone : Local::kOverflow;
+}
+
+template <class Int>
+inline Local MultiplyLocally(Int& c, std::size_t i, const Factor<AnsBuffer, Int>& f,
+                             AnsBuffer& buffer, std::ptrdiff_t& words) {
+  AnsBuffer::Local element(buffer, i);
+  const auto [quotient, remainder] = f.divide_by_d.FloorDivMod(c);
+  std::uint32_t digit = 0;
+  if (!element.Push(static_cast<std::uint32_t>(remainder), f.radix_d) ||
+      !element.Pop(f.radix_n, digit)) {
+    return Local::kDeferred;
+  }
+  if (!MultiplyAdd(quotient, f.n, digit, c)) return Local::kOverflow;  // nothing was stored
+  words += element.Commit(buffer, i);
+  return Local::kDone;
+}
+
+inline void AddWords(ExactBuffer&, std::ptrdiff_t) {}
+inline void AddWords(AnsBuffer& buffer, std::ptrdiff_t words) { buffer.WordsAdded(words); }
+
+constexpr std::size_t kPieces = 16;
+
+template <class Buffer, class Int>
+void ApplyRatiosParallel(std::span<Int> c, std::span<const DecayRatio> ratios, bool inverse,
+                         Buffer& buffer, RatioSplit split, RealValue real, double limit) {
+  const unsigned threads = split.threads;
+  const std::vector<Chunk> pieces = FixedChunks(c.size(), kPieces, std::max<std::size_t>(1, split.min_piece), 1);
+  if (threads <= 1 || pieces.size() <= 1) {
+    return ApplyRatios(c, ratios, inverse, buffer, real, limit);
+  }
+  struct Piece {
+    std::vector<std::size_t> deferred;  // in index order
+    std::size_t end = 0;                // elements before it were visited
+    bool overflow = false;
+    std::ptrdiff_t words = 0;
+  };
+  std::vector<Piece> done(pieces.size());
+  // Runs `invert` (or not) over piece j's elements before done[j].end that were not deferred.
+  auto sweep = [&](std::size_t j, bool invert, bool first_pass) {
+    Piece& piece = done[j];
+    std::size_t next_deferred = 0;
+    FactorRuns<Buffer, Int> factors(ratios, invert, pieces[j].begin);
+    const std::size_t end = first_pass ? pieces[j].end : piece.end;
+    for (std::size_t i = pieces[j].begin; i < end; ++i) {
+      const Factor<Buffer, Int>& f = factors.At(i);
+      if (!first_pass) {
+        if (next_deferred < piece.deferred.size() && piece.deferred[next_deferred] == i) {
+          ++next_deferred;
+          continue;
+        }
+        if (MultiplyLocally(c[i], i, f, buffer, piece.words) != Local::kDone) {
+          throw std::logic_error("Algorithm 3: undoing element " + std::to_string(i) +
+                                 " on its own thread failed; the vector and buffer are "
+                                 "inconsistent");
+        }
+        continue;
+      }
+      const Local outcome = MultiplyLocally(c[i], i, f, buffer, piece.words);
+      if (outcome == Local::kDeferred) piece.deferred.push_back(i);
+      if (outcome == Local::kOverflow) {
+        piece.overflow = true;
+        piece.end = i;
+        return;
+      }
+    }
+    if (first_pass) piece.end = end;
+  };
+  ParallelFor(pieces.size(), threads, [&](std::size_t j) { sweep(j, inverse, true); });
+  const auto words_and_undo = [&](bool undo) {
+    std::ptrdiff_t words = 0;
+    for (Piece& piece : done) words += std::exchange(piece.words, 0);
+    AddWords(buffer, words);
+    if (!undo) return;
+    ParallelFor(pieces.size(), threads, [&](std::size_t j) { sweep(j, !inverse, false); });
+    words = 0;
+    for (Piece& piece : done) words += piece.words;
+    AddWords(buffer, words);
+  };
+  const bool overflow = std::any_of(done.begin(), done.end(), [](const Piece& p) { return p.overflow; });
+  if (overflow) {
+    words_and_undo(true);
+    // v and buffer as they were: fails as it does
+    return ApplyRatios(c, ratios, inverse, buffer, real, limit);
+  }
+  words_and_undo(false);
+  FactorRuns<Buffer, Int> factors(ratios, inverse);
+  for (std::size_t j = 0; j < pieces.size(); ++j) {
+    for (std::size_t k = 0; k < done[j].deferred.size(); ++k) {
+      const std::size_t i = done[j].deferred[k];
+      const Factor<Buffer, Int>& f = factors.At(i);
+      if (RationalMultiplyElement(c[i], i, f, buffer)) continue;
+      // The first element that overflows (the others are independent of it): undo the deferred
+      // ones before it in reverse, then the local ones, and name it.
+      const double value = real(c[i]) * f.n / f.d;
+      FactorRuns<Buffer, Int> inverses(ratios, !inverse, i);
+      for (std::size_t jj = j + 1; jj-- > 0;) {
+        for (std::size_t kk = jj == j ? k : done[jj].deferred.size(); kk-- > 0;) {
+          const std::size_t e = done[jj].deferred[kk];
+          if (!RationalMultiplyElement(c[e], e, inverses.At(e), buffer)) {
+            throw std::logic_error("Algorithm 3: undoing element " + std::to_string(e) +
+                                   " after an overflow at element " + std::to_string(i) +
+                                   " failed; the vector and buffer are inconsistent");
+          }
+        }
+      }
+      words_and_undo(true);
+      throw FixedPointOverflow(i, value, limit);
+    }
+  }
+}
+
+FixedPointFormat FormatOf(const FixedPointVector&);
+FixedPointFormat FormatOf(const WideFixedPointVector& v);
+
+template <class Vector>
+void Apply(Vector& v, std::span<const DecayRatio> ratios, InfoBuffer& buffer, bool inverse,
+           RatioSplit split) {
+  const char* what = inverse ? "DivideByRatio" : "MultiplyByRatio";
+  if (buffer.size() != v.size()) {
+    throw std::invalid_argument(std::string(what) + ": buffer has " +
+                                std::to_string(buffer.size()) + " elements, vector " +
+                                std::to_string(v.size()));
+  }
+  if (ratios.size() != 1 && ratios.size() != v.size()) {
+    throw std::invalid_argument(std::string(what) + ": " + std::to_string(ratios.size()) +
+                                " ratios for " + std::to_string(v.size()) +
+                                " elements (expected 1 or one per element)");
+  }
+  for (std::size_t i = 0; i < ratios.size(); ++i) {
+    const DecayRatio r = ratios[i];
+    if (r.n < 1 || r.d < 1 || r.n > 65536 || r.d > 65536) {
+      throw std::invalid_argument(std::string(what) + ": ratio " + std::to_string(i) + " = " +
+                                  std::to_string(r.n) + "/" + std::to_string(r.d) +
+                                  " is outside [1, 65536]/[1, 65536]");
+    }
+  }
+  const FixedPointFormat format = FormatOf(v);
+  const RealValue real{format.Resolution()};
+  const double limit = format.Limit();
+  // Dispatch once per vector so the per-element buffer operations inline.
+  if (auto* fast = dynamic_cast<AnsBuffer*>(&buffer)) {
+    ApplyRatiosParallel(v.raw(), ratios, inverse, *fast, split, real, limit);
+  } else if (auto* exact = dynamic_cast<ExactBuffer*>(&buffer)) {
+    ApplyRatiosParallel(v.raw(), ratios, inverse, *exact, split, real, limit);
+  } else {
+    VirtualBuffer other{buffer};
+    ApplyRatios(v.raw(), ratios, inverse, other, real, limit);
+  }
+}
+
+FixedPointFormat FormatOf(const FixedPointVector&) { return kPositionFormat; }
+FixedPointFormat FormatOf(const WideFixedPointVector& v) { return v.format(); }
+
+}  // namespace
+
+void MultiplyByRatio(FixedPointVector& v, std::span<const DecayRatio> ratios,
+                     InfoBuffer& buffer, unsigned threads) {
+  Apply(v, ratios, buffer, /*inverse=*/false, {.threads = threads});
+}
+
+void MultiplyByRatio(FixedPointVector& v, std::span<const DecayRatio> ratios,
+                     InfoBuffer& buffer, RatioSplit split) {
+  Apply(v, ratios, buffer, /*inverse=*/false, split);
+}
+
+void DivideByRatio(FixedPointVector& v, std::span<const DecayRatio> ratios,
+                   InfoBuffer& buffer, unsigned threads) {
+  Apply(v, ratios, buffer, /*inverse=*/true, {.threads = threads});
+}
+
+void DivideByRatio(FixedPointVector& v, std::span<const DecayRatio> ratios,
+                   InfoBuffer& buffer, RatioSplit split) {
+  Apply(v, ratios, buffer, /*inverse=*/true, split);
+}
+
+void MultiplyByRatio(WideFixedPointVector& v, std::span<const DecayRatio> ratios,
+                     InfoBuffer& buffer, RatioSplit split) {
+  Apply(v, ratios, buffer, /*inverse=*/false, split);
+}
+
+void DivideByRatio(WideFixedPointVector& v, std::span<const DecayRatio> ratios,
+                   InfoBuffer& buffer, RatioSplit split) {
+  Apply(v, ratios, buffer, /*inverse=*/true, split);
+}
+
+void MultiplyByRatio(MomentVector& v, std::span<const DecayRatio> ratios, InfoBuffer& buffer,
+                     unsigned threads) {
+  std::visit([&](auto& u) { Apply(u, ratios, buffer, /*inverse=*/false, {.threads = threads}); },
+             v.values());
+}
+
+void DivideByRatio(MomentVector& v, std::span<const DecayRatio> ratios, InfoBuffer& buffer,
+                   unsigned threads) {
+  std::visit([&](auto& u) { Apply(u, ratios, buffer, /*inverse=*/true, {.threads = threads}); },
+             v.values());
+}
+
+}  // namespace hypergrad

@@ -1,0 +1,185 @@
+#include "runtime/parallel.h"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+
+namespace hypergrad {
+namespace {
+
+// True on a pool worker, and on a caller while its loop runs: a nested call runs inline.
+thread_local bool in_parallel_loop = false;
+
+// One loop's shared state: items are handed out by an atomic counter.
+struct Loop {
+  std::size_t count = 0;
+  const std::function<void(std::size_t)>* body = nullptr;
+  std::atomic<std::size_t> next{0};
+  std::mutex failure_mutex;
+  std::exception_ptr failure;
+
+  void Work() {
+    for (std::size_t i = next++; i < count; i = next++) {
+      try {
+        (*body)(i);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(failure_mutex);
+        if (!failure) failure = std::current_exception();
+        next = count;  // stop handing out work
+      }
+    }
+  }
+};
+
+// Waits up to about 50 µs for `ready()` without sleeping: a training step dispatches several
+// loops a few tens of microseconds apart, and a futex wake-up costs as much again.
+template <class Ready>
+bool SpinFor(Ready ready) {
+  for (int i = 0; i < 2000; ++i) {
+    if (ready()) return true;
+    __builtin_ia32_pause();
+  }
+  return ready();
+}
+
+// Worker threads that spin briefly, then sleep, between loops; only the workers a loop wants
+// are woken (an idle worker must not spin beside busy ones). One loop at a time (`busy_`).
+class Pool {
+ public:
+  static Pool& Instance() {
+    static Pool pool;
+    return pool;
+  }
+
+  // Runs `loop` on the caller and `helpers` workers; false (nothing run) if the pool is busy.
+  bool TryRun(Loop& loop, unsigned helpers) {
+    std::unique_lock<std::mutex> busy(busy_, std::try_to_lock);
+    if (!busy.owns_lock()) return false;
+    while (workers_.size() < helpers) {
+      workers_.push_back(std::make_unique<Worker>());
+      Worker* w = workers_.back().get();
+      w->thread = std::thread([this, w] { WorkerMain(*w); });
+    }
+    loop_ = &loop;
+    running_.store(helpers, std::memory_order_relaxed);
+    ++generation_;
+    for (unsigned i = 0; i < helpers; ++i) {
+      Worker& w = *workers_[i];
+      {
+        std::lock_guard<std::mutex> lock(w.mutex);
+        w.wanted.store(generation_, std::memory_order_release);
+      }
+      w.wake.notify_one();
+    }
+    in_parallel_loop = true;
+    loop.Work();
+    in_parallel_loop = false;
+    if (!SpinFor([this] { return running_.load(std::memory_order_acquire) == 0; })) {
+      std::unique_lock<std::mutex> lock(done_mutex_);
+      done_.wait(lock, [this] { return running_.load(std::memory_order_acquire) == 0; });
+    }
+    return true;
+  }
+
+  ~Pool() {
+    for (auto& w : workers_) {
+      {
+        std::lock_guard<std::mutex> lock(w->mutex);
+        w->stop = true;
+      }
+      w->wake.notify_one();
+    }
+    for (auto& w : workers_) w->thread.join();
+  }
+
+ private:
+  struct Worker {
+    std::thread thread;
+    std::mutex mutex;
+    std::condition_variable wake;
+    std::atomic<std::uint64_t> wanted{0};  // the generation of the loop it is wanted for
+    bool stop = false;
+  };
+
+  void WorkerMain(Worker& w) {
+    in_parallel_loop = true;
+    std::uint64_t seen = 0;
+    while (true) {
+      SpinFor([&] { return w.wanted.load(std::memory_order_acquire) != seen; });
+      {
+        std::unique_lock<std::mutex> lock(w.mutex);
+        w.wake.wait(lock, [&] { return w.stop || w.wanted.load(std::memory_order_acquire) != seen; });
+        if (w.stop) return;
+        seen = w.wanted.load(std::memory_order_acquire);
+      }
+      loop_->Work();  // set before `wanted`, whose release/acquire orders it
+      if (running_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        std::lock_guard<std::mutex> lock(done_mutex_);  // the caller checks running_ under it
+        done_.notify_one();
+      }
+    }
+  }
+
+  std::mutex busy_;
+  std::vector<std::unique_ptr<Worker>> workers_;  // touched only by the holder of busy_
+  Loop* loop_ = nullptr;
+  std::uint64_t generation_ = 0;
+  std::atomic<unsigned> running_{0};
+  std::mutex done_mutex_;
+  std::condition_variable done_;
+};
+
+}  // namespace
+
+void ParallelFor(std::size_t count, unsigned threads, const std::function<void(std::size_t)>& body) {
+  Loop loop;
+  loop.count = count;
+  loop.body = &body;
+  const auto used = static_cast<unsigned>(std::max<std::size_t>(1, std::min<std::size_t>(threads, count)));
+  if (used == 1 || in_parallel_loop) {
+    loop.Work();
+  } else if (!Pool::Instance().TryRun(loop, used - 1)) {
+    // Another thread's loop holds the pool: threads of our own, for this loop only.
+    std::vector<std::thread> extra;
+    for (unsigned t = 1; t < used; ++t) {
+      extra.emplace_back([&loop] {
+        in_parallel_loop = true;
+        loop.Work();
+      });
+    }
+    in_parallel_loop = true;
+    loop.Work();
+    in_parallel_loop = false;
+    for (std::thread& t : extra) t.join();
+  }
+  if (loop.failure) std::rethrow_exception(loop.failure);
+}
+
+std::vector<Chunk> FixedChunks(std::size_t count, std::size_t max_chunks, std::size_t min_size,
+                               std::size_t align) {
+  if (max_chunks == 0 || min_size == 0 || align == 0) {
+    throw std::invalid_argument("FixedChunks: max_chunks, min_size and align must be ≥ 1");
+  }
+  // Equal pieces, rounded up to the alignment, never below min_size.
+  std::size_t size = (count + max_chunks - 1) / max_chunks;
+  size = std::max(size, min_size);
+  size = (size + align - 1) / align * align;
+  std::vector<Chunk> chunks;
+  for (std::size_t begin = 0; begin < count; begin += size) {
+    chunks.push_back({begin, std::min(count, begin + size)});
+  }
+  return chunks;
+}
+
+std::vector<Chunk> ElementPieces(std::size_t n, unsigned threads) {
+  if (threads <= 1) return {{0, n}};
+  return FixedChunks(n, 16, 8192, 1);
+}
+
+}  // namespace hypergrad

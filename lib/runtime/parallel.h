@@ -1,0 +1,60 @@
+// A parallel loop over independent pieces of work, on a pool of threads kept for the process.
+#ifndef HYPERGRAD_RUNTIME_PARALLEL_H_
+#define HYPERGRAD_RUNTIME_PARALLEL_H_
+
+#include <cstddef>
+#include <functional>
+#include <vector>
+
+namespace hypergrad {
+
+// Calls body(i) for i in [0, count) on up to `threads` threads (each i exactly once, in no
+// particular order; the calling thread works too). The first exception thrown by a body is
+// rethrown after all threads stop. Results are deterministic as long as each body writes only
+// its own outputs: which thread runs which i never matters.
+//
+// The threads are kept between calls (a call costs a wake-up, not a thread start, so it suits
+// loops of a few milliseconds). A call made inside a body runs its items on the calling thread
+// (nested loops do not multiply threads); a call made while another thread's loop holds the
+// pool starts threads of its own.
+void ParallelFor(std::size_t count, unsigned threads, const std::function<void(std::size_t)>& body);
+
+// [begin, end) of one piece of a fixed split.
+struct Chunk {
+  std::size_t begin = 0, end = 0;
+  std::size_t size() const { return end - begin; }
+};
+
+// Splits [0, count) into at most `max_chunks` contiguous pieces of at least `min_size` items
+// (except when count is smaller), every boundary on a multiple of `align`. The split depends on
+// these arguments only — never on a thread count — so work reduced piece by piece in a fixed
+// order gives the same bits on any number of threads. max_chunks, min_size, align ≥ 1.
+std::vector<Chunk> FixedChunks(std::size_t count, std::size_t max_chunks, std::size_t min_size,
+                               std::size_t align);
+
+// The pieces element-wise work over n elements is split into for `threads`: the whole range
+// for one thread, else a fixed split of at most 16 pieces of at least 8,192 elements (never
+// dependent on the thread count beyond that; each element is computed alone, so the results
+// are the same bits either way).
+std::vector<Chunk> ElementPieces(std::size_t n, unsigned threads);
+
+// body(k) for every k < n, on the fixed split ElementPieces(n, threads): element-wise loops whose
+// iterations write only element k give the same bits on any number of threads.
+class ElementLoop {
+ public:
+  ElementLoop(std::size_t n, unsigned threads) : pieces_(ElementPieces(n, threads)), threads_(threads) {}
+  template <class Body>
+  void operator()(Body&& body) const {
+    ParallelFor(pieces_.size(), threads_, [&](std::size_t j) {
+      for (std::size_t k = pieces_[j].begin; k < pieces_[j].end; ++k) body(k);
+    });
+  }
+
+ private:
+  std::vector<Chunk> pieces_;
+  unsigned threads_;
+};
+
+}  // namespace hypergrad
+
+#endif  // HYPERGRAD_RUNTIME_PARALLEL_H_

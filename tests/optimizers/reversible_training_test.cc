@@ -1,0 +1,128 @@
+// The shared training run (reversible_training.h), for every registered optimizer: the reverse
+// loop's truncation (ReverseOptions::first_step), its thread split and its argument checks.
+#include "optimizers/reversible_training.h"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+
+#include "models/mlp.h"
+#include "optimizers/registry.h"
+#include "random/random.h"
+#include "optimizers/reversible_sgd.h"
+#include "optimizers/batch_schedule.h"
+
+namespace hypergrad {
+namespace {
+
+struct MlpRun {
+  std::shared_ptr<const Mlp> model;
+  ParameterBlocks blocks;
+  std::vector<double> w0;
+};
+
+MlpRun MakeRun(std::size_t hidden, unsigned threads) {
+  auto data = std::make_shared<const Dataset>(MakeSyntheticDataset(32, 6, 3, 3));
+  MlpRun r;
+  r.model = std::make_shared<const Mlp>(MlpOptions{{6, hidden, 3}, {}, false, false, threads}, data);
+  r.blocks = r.model->layout().LayerParamBlocks();
+  RandomStream rng(4);
+  r.w0.resize(r.model->num_params());
+  for (double& w : r.w0) w = 0.3 * rng.Normal();
+  return r;
+}
+
+// Trains `optimizer` for `iters` steps and reverses from the full-data loss down to first_step.
+Hypergradients TrainAndReverseTo(const std::string& optimizer, const MlpRun& r, std::size_t iters,
+                                 std::size_t first_step, unsigned threads = 1) {
+  const OptimizerInfo& info = FindOptimizer(optimizer);
+  const double alpha = optimizer == "sgd" ? 0.1 : 0.003;
+  auto run = info.make(r.model, r.blocks, SequentialBatches(32, 8),
+                       info.Constant(iters, r.blocks.num_blocks(), alpha), {.threads = threads});
+  const std::vector<double> u0(run->optimizer().num_moments() * r.w0.size(), 0.0);
+  const Objective f{[&](std::span<const double> w, std::span<double> d_w, std::span<double>) {
+    return r.model->Evaluate(w, r.model->data(), d_w).nll;
+  }};
+  return TrainAndReverse(*run, r.w0, u0, f, {.reverse = {first_step}}).hypergradients;
+}
+
+class EveryOptimizerTest : public ::testing::TestWithParam<std::string> {};
+
+// A pass down to step T − K gives the full pass's rows of steps ≥ T − K bit for bit (each row
+// is formed when its step is visited, from the adjoints of later steps only), zeros before,
+// and zeros for d_w0 and d_u0; K = T is the full pass.
+TEST_P(EveryOptimizerTest, TruncatedReverseGivesTheLastRowsOfTheFullPass) {
+  const MlpRun r = MakeRun(5, 1);
+  const std::size_t iters = 12, first = 8, b = r.blocks.num_blocks();
+  const Hypergradients full = TrainAndReverseTo(GetParam(), r, iters, 0);
+  const Hypergradients also_full = TrainAndReverseTo(GetParam(), r, iters, 0);
+  EXPECT_TRUE(BitwiseEqual(full, also_full));
+  EXPECT_TRUE(full.reversal.exact);
+  const Hypergradients truncated = TrainAndReverseTo(GetParam(), r, iters, first);
+  EXPECT_EQ(truncated.first_step, first);
+  EXPECT_FALSE(truncated.reversal.exact);  // not checked: the pass stopped at step 8
+  std::vector<std::string> names = {"alpha"};
+  for (const NamedValues& d : full.d_schedules) names.push_back(d.name);
+  for (const std::string& name : names) {
+    const std::vector<double>& a = full.schedule(name);
+    const std::vector<double>& t = truncated.schedule(name);
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      if (i / b >= first) {
+        EXPECT_EQ(t[i], a[i]) << name << "[" << i / b << "][" << i % b << "]";
+      } else {
+        EXPECT_EQ(t[i], 0.0) << name << "[" << i / b << "][" << i % b << "]";
+      }
+    }
+  }
+  for (double d : truncated.d_w0) ASSERT_EQ(d, 0.0);
+  for (const NamedValues& m : truncated.d_u0) {
+    for (double d : m.values) ASSERT_EQ(d, 0.0) << m.name;
+  }
+  // first_step = T: no step reversed.
+  const Hypergradients none = TrainAndReverseTo(GetParam(), r, iters, iters);
+  for (double d : none.d_alpha) ASSERT_EQ(d, 0.0);
+}
+
+// Every optimizer's reverse loops run on a fixed split of the parameters (ElementLoop): the
+// same bits on 1 and 3 threads, with enough parameters (> 2 · 8,192) for several pieces.
+TEST_P(EveryOptimizerTest, ThreadsGiveTheSameBits) {
+  const MlpRun one = MakeRun(2400, 1), three = MakeRun(2400, 3);
+  ASSERT_GT(one.w0.size(), 2u * 8192u);
+  const Hypergradients a = TrainAndReverseTo(GetParam(), one, 4, 0, 1);
+  const Hypergradients b = TrainAndReverseTo(GetParam(), three, 4, 0, 3);
+  EXPECT_TRUE(a.reversal.exact);
+  EXPECT_TRUE(BitwiseEqual(a, b));
+}
+
+TEST_P(EveryOptimizerTest, RefusesAFirstStepBeyondTheRun) {
+  const MlpRun r = MakeRun(5, 1);
+  const OptimizerInfo& info = FindOptimizer(GetParam());
+  auto run = info.make(r.model, r.blocks, SequentialBatches(32, 8),
+                       info.Constant(4, r.blocks.num_blocks(), 0.01), {});
+  run->Train(r.w0, std::vector<double>(run->optimizer().num_moments() * r.w0.size(), 0.0));
+  const std::vector<double> d_w(r.w0.size(), 1.0);
+  EXPECT_THROW(run->Reverse(d_w, {}, {.first_step = 5}), std::invalid_argument);
+  EXPECT_TRUE(run->Reverse(d_w).reversal.exact);  // the bad call left the trained state
+}
+
+std::vector<std::string> RegisteredNames() {
+  std::vector<std::string> names;
+  for (const OptimizerInfo& info : Optimizers()) names.push_back(info.name);
+  return names;
+}
+
+INSTANTIATE_TEST_SUITE_P(Registered, EveryOptimizerTest, ::testing::ValuesIn(RegisteredNames()),
+                         [](const auto& p) { return p.param; });
+
+TEST(OptimizerRegistryTest, NamesAndFlags) {
+  EXPECT_EQ(RegisteredNames(), (std::vector<std::string>{"sgd", "adam", "rmsprop"}));
+  EXPECT_THROW(FindOptimizer("lion"), std::invalid_argument);
+  EXPECT_THROW(FindOptimizer("sgd").Constant(3, 1, 0.1, {{"beta1", 0.9}}), std::invalid_argument);
+  const OptimizerHyperparameters h = FindOptimizer("adam").Constant(3, 2, 0.1, {{"beta2", 0.99}});
+  EXPECT_EQ(h.schedules.at("beta2"), std::vector<double>(6, 0.99));
+  EXPECT_EQ(h.schedules.at("beta1"), std::vector<double>(6, 0.9));
+  EXPECT_EQ(h.scalars.at("eps"), 1e-8);
+}
+
+}  // namespace
+}  // namespace hypergrad
