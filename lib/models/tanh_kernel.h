@@ -50,6 +50,19 @@ GlibcTanhVariant ActiveGlibcTanhVariant();
 // x_i ← glibc's tanh(x_i) by `variant`; std::runtime_error for kFma on a CPU without FMA/AVX2.
 void GlibcTanhInPlace(std::span<double> x, GlibcTanhVariant variant);
 
+// The instruction sets the port of glibc's SSE2 build is compiled for: the same IEEE operations
+// in the same order and no FMA in any, so the same bits; wider vectors and blends are faster.
+enum class VectorIsa { kSse2, kSse41, kAvx2 };
+
+std::string_view VectorIsaName(VectorIsa isa);  // "sse2", "sse4.1", "avx2"
+
+// The widest of them this CPU runs; GlibcTanhInPlace(·, kSse2) uses it.
+VectorIsa BestVectorIsa();
+
+// x_i ← glibc's tanh(x_i) by the port of glibc's SSE2 build compiled for `isa`;
+// std::runtime_error where this CPU lacks `isa`.
+void GlibcTanhSse2BuildInPlace(std::span<double> x, VectorIsa isa);
+
 }  // namespace hypergrad
 
 #endif  // HYPERGRAD_MODELS_TANH_KERNEL_H_

@@ -82,21 +82,22 @@ void RandomBlock(std::uint64_t& state, std::size_t b, std::vector<double>& x) {
   }
 }
 
-// Compares `variant` with the system's tanh at the branch inputs and `random_inputs` random
-// ones; returns the number of inputs whose bits differ and prints the first few.
-std::size_t CountDifferences(GlibcTanhVariant variant, std::size_t random_inputs) {
+// Compares `port` (x ← tanh(x) in place), named `name`, with the system's tanh at the branch
+// inputs and `random_inputs` random ones; returns the number of inputs whose bits differ and
+// prints the first few.
+template <typename Port>
+std::size_t CountDifferences(const std::string& name, Port port, std::size_t random_inputs) {
   // Through a pointer the compiler cannot see through: GCC folds tanh of constants.
   double (*volatile system_tanh)(double) = &::tanh;
   std::size_t differences = 0;
   const auto compare = [&](const std::vector<double>& x) {
     std::vector<double> got = x;
-    GlibcTanhInPlace(got, variant);
+    port(got);
     for (std::size_t i = 0; i < x.size(); ++i) {
       const double want = system_tanh(x[i]);
       if (std::bit_cast<std::uint64_t>(got[i]) != std::bit_cast<std::uint64_t>(want)) {
         if (++differences <= 5) {
-          std::printf("tanh(%a): system %a, %s port %a\n", x[i], want,
-                      std::string(GlibcTanhVariantName(variant)).c_str(), got[i]);
+          std::printf("tanh(%a): system %a, %s port %a\n", x[i], want, name.c_str(), got[i]);
         }
       }
     }
@@ -120,6 +121,12 @@ GlibcTanhVariant ExpectedVariant() {
                                                                          : GlibcTanhVariant::kSse2;
 }
 
+bool CpuRuns(VectorIsa isa) {
+  if (isa == VectorIsa::kSse41) return __builtin_cpu_supports("sse4.1");
+  if (isa == VectorIsa::kAvx2) return __builtin_cpu_supports("avx2");
+  return true;  // SSE2: every x86-64 CPU
+}
+
 std::size_t InputCount() {
   const char* count = std::getenv("HYPERGRAD_TEST_GLIBC_TANH_INPUTS");
   return count != nullptr ? std::strtoull(count, nullptr, 10) : 100'000'000;
@@ -130,7 +137,24 @@ TEST(TanhKernelTest, LibmKernelIsGlibcsTanhBitForBit) {
   // The port itself, not the fallback that calls the system's tanh: fails if glibc's algorithm
   // or its choice of build differs from what the port reproduces.
   EXPECT_EQ(GlibcTanhVariantName(ActiveGlibcTanhVariant()), GlibcTanhVariantName(expected));
-  EXPECT_EQ(CountDifferences(expected, InputCount()), 0u);
+  EXPECT_EQ(CountDifferences(
+                std::string(GlibcTanhVariantName(expected)),
+                [expected](std::vector<double>& x) { GlibcTanhInPlace(x, expected); },
+                InputCount()),
+            0u);
+  // Where glibc runs its SSE2 build: the port of that build compiled for each instruction set
+  // this CPU runs (the default one, BestVectorIsa, is checked above through GlibcTanhInPlace).
+  if (expected == GlibcTanhVariant::kSse2) {
+    for (const VectorIsa isa : {VectorIsa::kSse2, VectorIsa::kSse41, VectorIsa::kAvx2}) {
+      if (isa == BestVectorIsa() || !CpuRuns(isa)) continue;
+      EXPECT_EQ(CountDifferences(
+                    "sse2 build for " + std::string(VectorIsaName(isa)),
+                    [isa](std::vector<double>& x) { GlibcTanhSse2BuildInPlace(x, isa); },
+                    InputCount() / 4),
+                0u)
+          << VectorIsaName(isa);
+    }
+  }
   // And through the kernel the MLP calls.
   std::vector<double> x = BranchInputs(), want = x;
   TanhInPlace(x, TanhKernel::kLibm);
