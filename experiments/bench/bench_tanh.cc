@@ -10,8 +10,8 @@
 #include <algorithm>
 #include <vector>
 
-#include "random.h"
-#include "tanh_kernel.h"
+#include "random/random.h"
+#include "models/tanh_kernel.h"
 
 namespace hypergrad {
 namespace {
