@@ -17,7 +17,10 @@
 // the same with /d_rho, /d_mu for /d_beta1, /d_beta2. The
 // schedule entries are T × blocks, with respect to the values themselves (not their logs).
 // An estimator other than exact writes the same names, leaving out those it gives no signal for
-// (listed in the attribute not_applicable), and /w_T, /v_T, /loss_final of the same fixed-point run.
+// (listed in the attribute not_applicable), and /w_T, /v_T, /loss_final of the run it trained
+// (attribute final_state_run, written by every estimator: "fixed point" for exact, truncated, es
+// and pes, "float64" for the others, whose float64 run differs from the fixed-point one by
+// rounding, ~1e-11 per step).
 // Attributes: reversal_exact (exact only), model and its flags, optimizer, estimator and its
 // settings, every setting, provenance.
 #include <CLI/CLI.hpp>
@@ -175,6 +178,7 @@ int Run(const Options& o, const Provenance& provenance) {
     if (!l2.empty()) writer.Write("/d_log_l2", BlockLogL2(blocks, l2, h.d_theta));
     writer.SetAttribute("/", "info_bits", outcome.information_bits);
     writer.SetAttribute("/", "reversal_exact", h.reversal.exact);
+    writer.SetAttribute("/", "final_state_run", std::string("fixed point"));
     loss_final = outcome.f;
     exact = h.reversal.exact;
   } else {
@@ -187,12 +191,19 @@ int Run(const Options& o, const Provenance& provenance) {
     flags.exact_options.threads = o.threads;
     if (!o.quiet) std::cerr << "hypergrad: running estimator " << o.estimator.name << "\n";
     const EstimatedHypergradients estimate = MakeEstimator(o.estimator.name, flags)->Estimate(problem);
-    const TrainedState state = TrainFixedPoint(problem, flags.exact_options);
+    // The run the estimator trained; ES and PES train perturbed runs only, so the fixed-point
+    // run is trained here for the file.
+    FinalState state = estimate.final_state;
+    if (state.empty()) {
+      const TrainedState trained = TrainFixedPoint(problem, flags.exact_options);
+      state = {trained.w_T, trained.v_T, trained.loss_final, "fixed point"};
+    }
     writer.Write("/w_T", state.w_T);
-    writer.WriteScalar("/loss_final", state.loss_final);
+    writer.WriteScalar("/loss_final", state.f);
     writer.Write("/v_T", state.v_T);
+    writer.SetAttribute("/", "final_state_run", state.run);
     not_applicable = WriteEstimate(writer, estimate, problem, l2);
-    loss_final = state.loss_final;
+    loss_final = state.f;
   }
   for (const auto& [name, value] : settings) writer.SetAttribute("/", name, value);
   WriteEstimatorAttributes(writer, o.estimator.name, estimator_flags);

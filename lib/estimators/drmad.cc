@@ -21,7 +21,7 @@ EstimatedHypergradients DrmadEstimator::Estimate(const EstimatorProblem& problem
   std::vector<double> d_w(p), d_v(p, 0.0);
   const std::size_t h = model.num_hyper();
   out.d_theta.assign(h, 0.0);
-  problem.objective(w_final, d_w, out.d_theta);
+  out.final_state = {w_final, v, problem.objective(w_final, d_w, out.d_theta), "float64"};
   out.d_alpha.assign(iters * b, 0.0);
   out.d_gamma.assign(iters * b, 0.0);
 

@@ -60,6 +60,18 @@ inline constexpr std::size_t kNumHyperKinds = 5;
 // "alpha", "gamma", "w0", "v0", "theta" (the datasets' names without "d_").
 const char* HyperKindName(HyperKind kind);
 
+// The end of the unperturbed training run an estimator trained (so that a caller need not train
+// it again): w_T and v_T (P values each), f = f(w_T, θ), and `run`, how it was trained:
+// "fixed point" (the exact run's bits: exact, truncated) or "float64" (float_sgd.h's run, which
+// differs from the fixed-point run by its rounding: drmad, neumann, cg, forward, greedy). Empty,
+// with `run` "", for estimators that train perturbed runs only (es, pes).
+struct FinalState {
+  std::vector<double> w_T, v_T;
+  double f = 0.0;
+  std::string run;
+  bool empty() const { return run.empty(); }
+};
+
 // An estimate, in the exact hypergradients' shapes. A vector whose kind is not applicable is
 // empty (never zeros standing for "no signal").
 struct EstimatedHypergradients {
@@ -67,6 +79,7 @@ struct EstimatedHypergradients {
   std::vector<double> d_w0, d_v0;        // P
   std::vector<double> d_theta;           // num_hyper()
   std::array<bool, kNumHyperKinds> applicable{};
+  FinalState final_state;  // the run the estimate was made on, where the estimator trained one
 
   bool Applicable(HyperKind k) const { return applicable[static_cast<std::size_t>(k)]; }
   // The vector of kind k (empty when not applicable).

@@ -11,8 +11,11 @@ EstimatedHypergradients ReverseFixedPointRun(const EstimatorProblem& problem,
   sgd.Train(problem.w0, problem.v0);
   std::vector<double> d_w(problem.num_params());
   std::vector<double> d_theta(problem.model->num_hyper());
-  problem.objective(sgd.weights(), d_w, d_theta);
+  FinalState trained{{sgd.weights().begin(), sgd.weights().end()},
+                     {sgd.velocity().begin(), sgd.velocity().end()},
+                     problem.objective(sgd.weights(), d_w, d_theta), "fixed point"};
   EstimatedHypergradients out = FromExact(sgd.Reverse(d_w, d_theta, ReverseOptions{first_step}));
+  out.final_state = std::move(trained);
   if (blocks != nullptr) *blocks = ReduceToBlocks(out, problem);
   return out;
 }

@@ -71,7 +71,8 @@ EstimatedHypergradients ForwardModeEstimator::Estimate(const EstimatorProblem& p
   }
   std::vector<double> d_w(p);
   std::vector<double> d_theta(model.num_hyper());
-  problem.objective(w, d_w, d_theta);
+  EstimatedHypergradients out;  // no full-shape kind: every `applicable` flag stays false
+  out.final_state = {w, v, problem.objective(w, d_w, d_theta), "float64"};
   BlockHypergradients reduced;
   for (const Tangent& tan : tangents) {
     double df = 0.0;
@@ -82,7 +83,7 @@ EstimatedHypergradients ForwardModeEstimator::Estimate(const EstimatorProblem& p
     target.push_back(df);
   }
   if (blocks != nullptr) *blocks = std::move(reduced);
-  return {};  // no full-shape kind: every `applicable` flag is false
+  return out;
 }
 
 }  // namespace hypergrad

@@ -16,10 +16,11 @@ EstimatedHypergradients GreedyEstimator::Estimate(const EstimatorProblem& proble
   out.d_alpha.assign(s.iters * b, 0.0);
   out.d_gamma.assign(s.iters * b, 0.0);
   std::vector<double> w = problem.w0, v = problem.v0, v_old(p), grad(p), d_w(p);
+  double f = 0.0;
   for (std::size_t t = 0; t < s.iters; ++t) {
     v_old = v;
     FloatSgdStep(*problem.model, problem.blocks, s, t, problem.batches(t), w, v, grad);
-    problem.objective(w, d_w, {});
+    f = problem.objective(w, d_w, {});
     for (std::size_t k = 0; k < p; ++k) {
       const std::size_t j = block_of[k];
       out.d_alpha[t * b + j] += d_w[k] * v[k];
@@ -27,6 +28,7 @@ EstimatedHypergradients GreedyEstimator::Estimate(const EstimatorProblem& proble
     }
   }
   out.applicable = {true, true, false, false, false};
+  out.final_state = {w, v, f, "float64"};
   if (blocks != nullptr) *blocks = ReduceToBlocks(out, problem);
   return out;
 }

@@ -16,11 +16,11 @@ ImplicitPoint::ImplicitPoint(const EstimatorProblem& problem) : problem_(problem
   }
   const std::size_t iters = problem.iters(), p = problem.num_params();
   w_ = problem.w0;
-  std::vector<double> v = problem.v0;
-  FloatSgdTrain(*problem.model, problem.blocks, problem.schedule, problem.batches, 0, iters, w_, v);
+  v_ = problem.v0;
+  FloatSgdTrain(*problem.model, problem.blocks, problem.schedule, problem.batches, 0, iters, w_, v_);
   d_w_.assign(p, 0.0);
   d_theta_direct_.assign(problem.model->num_hyper(), 0.0);
-  problem.objective(w_, d_w_, d_theta_direct_);
+  f_ = problem.objective(w_, d_w_, d_theta_direct_);
   for (std::size_t t = iters - std::min<std::size_t>(iters, 10); t < iters; ++t) {
     const Batch b = problem.batches(t);
     batch_.rows.insert(batch_.rows.end(), b.rows.begin(), b.rows.end());
@@ -40,6 +40,7 @@ EstimatedHypergradients ImplicitPoint::Finish(std::span<const double> q) const {
   out.d_theta = d_theta_direct_;
   for (std::size_t i = 0; i < h; ++i) out.d_theta[i] -= mixed[i];
   out.applicable = {false, false, false, false, true};
+  out.final_state = {w_, v_, f_, "float64"};
   return out;
 }
 

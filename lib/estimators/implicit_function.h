@@ -32,7 +32,8 @@ class ImplicitPoint {
 
  private:
   const EstimatorProblem& problem_;
-  std::vector<double> w_, d_w_, d_theta_direct_;
+  std::vector<double> w_, v_, d_w_, d_theta_direct_;  // w_T, v_T of the float64 run, ∂f/∂w_T, ∂f/∂θ direct
+  double f_ = 0.0;                                    // f(w_T, θ)
   Batch batch_;
 };
 

@@ -558,6 +558,43 @@ TEST(GreedyTest, EachRowIsTheOneStepDerivative) {
   }
 }
 
+// --- the trained state each estimator reports ------------------------------------------------
+
+// final_state is the end of the unperturbed run the estimator trained: the fixed-point run's bits
+// for exact and truncated; the float64 run (float_sgd.h) for the others that train one, which
+// differs from the fixed-point run by its rounding of w and v (2^-52 absolute per step), so by far
+// less than 1e-9 here; none for es and pes (they train perturbed runs only).
+TEST(FinalStateTest, EachEstimatorReportsTheRunItTrained) {
+  const EstimatorProblem p = SmallMlpProblem(12, /*hyper_l2=*/true);  // T ≥ the default K = 10
+  const EstimatedHypergradients exact = ExactEstimator().Estimate(p);
+  ASSERT_EQ(exact.final_state.run, "fixed point");
+  ASSERT_EQ(exact.final_state.w_T.size(), p.num_params());
+  std::vector<double> d_w(p.num_params());
+  EXPECT_EQ(exact.final_state.f, p.objective(exact.final_state.w_T, d_w, {}));
+  for (const std::string& name : EstimatorNames()) {
+    const EstimatedHypergradients e = MakeEstimator(name, {})->Estimate(p);
+    const FinalState& s = e.final_state;
+    if (name == "es" || name == "pes") {
+      EXPECT_TRUE(s.empty()) << name;
+      continue;
+    }
+    const bool fixed = name == "exact" || name == "truncated";
+    EXPECT_EQ(s.run, fixed ? "fixed point" : "float64") << name;
+    ASSERT_EQ(s.w_T.size(), p.num_params()) << name;
+    ASSERT_EQ(s.v_T.size(), p.num_params()) << name;
+    for (std::size_t k = 0; k < p.num_params(); ++k) {
+      if (fixed) {
+        ASSERT_EQ(std::bit_cast<std::uint64_t>(s.w_T[k]),
+                  std::bit_cast<std::uint64_t>(exact.final_state.w_T[k])) << name << " w_T[" << k << "]";
+      } else {
+        ASSERT_NEAR(s.w_T[k], exact.final_state.w_T[k], 1e-9) << name << " w_T[" << k << "]";
+        ASSERT_NEAR(s.v_T[k], exact.final_state.v_T[k], 1e-9) << name << " v_T[" << k << "]";
+      }
+    }
+    EXPECT_NEAR(s.f, exact.final_state.f, 1e-9 * std::abs(exact.final_state.f)) << name;
+  }
+}
+
 // --- registry ------------------------------------------------------------------------------
 
 TEST(RegistryTest, EveryEstimatorIsMadeWithItsDefaults) {
