@@ -48,6 +48,9 @@ assert np.isfinite(f["loss_final"][()])
 assert bool(f.attrs["reversal_exact"]) is True
 for key in ("git_revision", "command_line", "seed", "iters", "library_versions", "quick"):
     assert key in f.attrs, key
+# The objective in the model's own words (ToolModel::objective_text).
+assert f.attrs["objective"] == ("mean cross-entropy (negative log-likelihood) of the MLP's softmax "
+                                "outputs over all 400 training rows at w_T, no L2 penalty"), f.attrs["objective"]
 PY
 # --model (models/registry.h): the MLP is the default and recorded with its flags; the second
 # registered model runs with no tool of its own, reverses exactly, and is recorded with its flag;
@@ -62,6 +65,8 @@ assert f.attrs["model"] == "logistic" and f.attrs["l2"] == "0.001" and "layers" 
 assert bool(f.attrs["reversal_exact"]) is True and f.attrs["block_names"] == "W,b"
 assert f["w_T"].shape == f["d_w0"].shape == (784 * 10 + 10,) and f["d_alpha"].shape == (12, 2)
 assert np.isfinite(f["d_w0"][()]).all() and np.abs(f["d_alpha"][()]).max() > 0
+assert "softmax regression over all 400 training rows at w_T" in f.attrs["objective"], f.attrs["objective"]
+assert "MLP" not in f.attrs["objective"]
 PY
 "$bin/reversal_check" --model logistic --iters 500 --json --quiet > "$tmp/rl.json"
 grep -q '"bitwise_equal": true' "$tmp/rl.json" && grep -q '"model": "logistic"' "$tmp/rl.json" \
