@@ -34,6 +34,26 @@ fi
 # With α = 10^5 the MLP's own arithmetic overflows to NaN at weights still inside the range.
 grep -Eq "training diverged at iteration|iteration [0-9]+: the model's gradient for parameter .* because training diverged" "$tmp/err" \
   || fail "divergence message: $(cat "$tmp/err")"
+grep -q "warning: the run diverged (training left the fixed-point range.*lower --alpha (now 100000)" "$tmp/err" \
+  || fail "no divergence warning: $(cat "$tmp/err")"
+# A run that diverges inside the range (α = 20: the final loss twice the loss at w_0 and more)
+# still reverses exactly (exit 0), with a warning that says what to lower.
+"$bin/reversal_check" --problem synthetic --iters 50 --alpha 20 --json --quiet > "$tmp/r20.json" 2> "$tmp/err" \
+  || fail "reversal_check --alpha 20 failed: $(cat "$tmp/err")"
+grep -q '"bitwise_equal": true' "$tmp/r20.json" || fail "reversal_check --alpha 20 not exact"
+grep -q "reversal_check: warning: the run diverged (final training loss .* at w_0, largest |w_T| .*): lower --alpha (now 20)" "$tmp/err" \
+  || fail "no warning for a diverging run: $(cat "$tmp/err")"
+"$bin/reversal_check" --problem synthetic --iters 50 --json --quiet > /dev/null 2> "$tmp/err"
+[ ! -s "$tmp/err" ] || fail "a converging run warned: $(cat "$tmp/err")"
+# --alpha defaults to the optimizer's (the registry's default_alpha): sgd 0.1, adam and rmsprop
+# 0.01 (Adam at SGD's 0.1 takes steps of 0.1 per parameter).
+for pair in sgd:0.1 adam:0.01 rmsprop:0.01; do
+  "$bin/reversal_check" --problem synthetic --optimizer "${pair%%:*}" --iters 20 --json --quiet > "$tmp/ra.json" 2> "$tmp/err"
+  grep -q "\"alpha\": ${pair#*:}," "$tmp/ra.json" || fail "default alpha of ${pair%%:*}: $(grep alpha "$tmp/ra.json")"
+  [ ! -s "$tmp/err" ] || fail "${pair%%:*} at its default alpha warned: $(cat "$tmp/err")"
+done
+"$bin/reversal_check" --help | tr -s ' \n' ' ' | grep -q "default: the optimizer's, sgd 0.1, adam 0.01, rmsprop 0.01" \
+  || fail "reversal_check --help does not give the default alphas"
 
 # hypergrad on a small fake MNIST folder.
 /usr/bin/python3 "$here/support/make_fake_mnist.py" "$tmp/mnist" 600 100
@@ -177,6 +197,17 @@ expect_error "--beta2: expected a number in" "${h[@]}" --optimizer adam --beta2 
 expect_error "--eps: expected a number in" "${h[@]}" --optimizer adam --eps 0
 expect_error "--optimizer: .*lion" "${h[@]}" --optimizer lion
 expect_error "--eps: expected a number in \\[1e-12, 1\\]" "${h[@]}" --optimizer adam --eps 1e-13
+# Each optimizer's own range from the registry (one --eps, two ranges): Adam's [1e-12, 1],
+# RMSprop's [1e-300, 1], here and in reversal_check and buffer_check alike.
+expect_error "--eps: expected a number in \\[1e-12, 1\\] for --optimizer adam, got '1e-20'" "${h[@]}" --optimizer adam --eps 1e-20
+expect_error "--eps: expected a number in \\[1e-12, 1\\] for --optimizer adam, got '1e-20'" "$bin/reversal_check" --optimizer adam --eps 1e-20 --quiet
+expect_error "--eps: expected a number in \\[1e-300, 1\\], got '0'" "$bin/buffer_check" --optimizer rmsprop --eps 0 --quiet
+"$bin/hypergrad" --mnist-dir "$tmp/mnist" --train-size 400 --batch-size 100 --iters 2 --layers 784,20,10 \
+  --optimizer rmsprop --log-alpha -7 --eps 1e-20 --out "$tmp/rms_eps.h5" --quiet || fail "hypergrad --optimizer rmsprop --eps 1e-20"
+"$bin/reversal_check" --problem synthetic --optimizer rmsprop --eps 1e-300 --iters 20 --json --quiet > "$tmp/re.json"
+grep -q '"eps": 1e-300' "$tmp/re.json" && grep -q '"bitwise_equal": true' "$tmp/re.json" || fail "reversal_check --optimizer rmsprop --eps 1e-300"
+"$bin/buffer_check" --optimizer rmsprop --eps 1e-200 --steps 300 --params 5 --json --quiet > "$tmp/be.json"
+grep -q '"eps": 1e-200' "$tmp/be.json" && grep -q '"bitwise_equal": true' "$tmp/be.json" || fail "buffer_check --optimizer rmsprop --eps 1e-200"
 expect_error "--train-size 1000000000: .*GiB of memory" "$bin/reversal_check" --train-size 1000000000 --quiet
 /usr/bin/python3 -c "
 import h5py, numpy as np

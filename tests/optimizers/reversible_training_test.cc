@@ -1,14 +1,20 @@
 // The shared training run (reversible_training.h), for every registered optimizer: the reverse
-// loop's truncation (ReverseOptions::first_step), its thread split and its argument checks.
+// loop's truncation (ReverseOptions::first_step), its thread split and its argument checks, and
+// the conformance test (support/hypergrad_checker.h) at the registry's default hyperparameters;
+// the registry itself (optimizers/registry.h).
 #include "optimizers/reversible_training.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <memory>
 
 #include "models/mlp.h"
 #include "optimizers/registry.h"
+#include "support/conformance_problems.h"
+#include "support/hypergrad_checker.h"
 #include "random/random.h"
+#include "optimizers/reversible_rmsprop.h"
 #include "optimizers/reversible_sgd.h"
 #include "optimizers/batch_schedule.h"
 
@@ -122,6 +128,49 @@ TEST(OptimizerRegistryTest, NamesAndFlags) {
   EXPECT_EQ(h.schedules.at("beta2"), std::vector<double>(6, 0.99));
   EXPECT_EQ(h.schedules.at("beta1"), std::vector<double>(6, 0.9));
   EXPECT_EQ(h.scalars.at("eps"), 1e-8);
+}
+
+// Each optimizer's moments by name, default α, and which flags move the moments (buffer_check
+// takes those only).
+TEST(OptimizerRegistryTest, MomentsDefaultsAndWhatEntersTheMoments) {
+  EXPECT_EQ(FindOptimizer("sgd").MomentNames(), (std::vector<std::string>{"v"}));
+  EXPECT_EQ(FindOptimizer("adam").MomentNames(), (std::vector<std::string>{"m", "s"}));
+  EXPECT_EQ(FindOptimizer("rmsprop").MomentNames(), (std::vector<std::string>{"s", "m"}));
+  EXPECT_EQ(FindOptimizer("sgd").default_alpha, 0.1);
+  EXPECT_EQ(FindOptimizer("adam").default_alpha, 0.01);
+  EXPECT_EQ(FindOptimizer("rmsprop").default_alpha, 0.01);
+  for (const OptimizerInfo& info : Optimizers()) {
+    for (const OptimizerFlag& flag : info.flags) {
+      const bool expected = flag.per_step || (info.name == "rmsprop" && flag.name == "eps");
+      EXPECT_EQ(flag.enters_moments, expected) << info.name << " " << flag.name;
+      // Every default lies inside its range.
+      EXPECT_NO_THROW(flag.Check(flag.default_value, flag.name)) << info.name;
+    }
+  }
+}
+
+// One range per hyperparameter: CheckRanges names the entry; RMSprop's ε is [1e-300, 1] in the
+// registry and in RmspropSchedule::Validate alike.
+TEST(OptimizerRegistryTest, CheckRangesNamesTheEntry) {
+  const OptimizerInfo& adam = FindOptimizer("adam");
+  OptimizerHyperparameters h = adam.Constant(3, 2, 0.1);
+  EXPECT_NO_THROW(adam.CheckRanges(h));
+  h.schedules["beta2"][5] = 1.0;
+  EXPECT_THAT([&] { adam.CheckRanges(h); },
+              ::testing::ThrowsMessage<std::invalid_argument>(
+                  ::testing::HasSubstr("beta2 at iteration 2, block 1 = 1 is outside [1e-06, 0.999999]")));
+  const OptimizerInfo& rmsprop = FindOptimizer("rmsprop");
+  for (double eps : {1e-300, 1e-200, 1.0}) {
+    EXPECT_NO_THROW(rmsprop.CheckRanges(rmsprop.Constant(2, 1, 0.1, {{"eps", eps}}))) << eps;
+  }
+  for (double eps : {0.0, 1e-301, 1.5}) {
+    EXPECT_THROW(rmsprop.CheckRanges(rmsprop.Constant(2, 1, 0.1, {{"eps", eps}})),
+                 std::invalid_argument) << eps;
+    RmspropSchedule s{2, 1, {0.1, 0.1}, {0.9, 0.9}, {0.9, 0.9}, eps};
+    EXPECT_THROW(s.Validate(), std::invalid_argument) << eps;
+  }
+  RmspropSchedule tiny{2, 1, {0.1, 0.1}, {0.9, 0.9}, {0.9, 0.9}, 1e-300};
+  EXPECT_NO_THROW(tiny.Validate());
 }
 
 }  // namespace
