@@ -111,6 +111,24 @@ TEST_P(EveryOptimizerTest, RefusesAFirstStepBeyondTheRun) {
   EXPECT_TRUE(run->Reverse(d_w).reversal.exact);  // the bad call left the trained state
 }
 
+// Every optimizer at its registry defaults (every flag's default, α = default_alpha) on the
+// small MLP with per-layer blocks and L2 penalties (conformance_problems.h): the conformance
+// test, its finite-difference steps kept inside each hyperparameter's range. Step 1e-5: from
+// m_0 = 0 at ε = 1e-8 Adam's first step α·m̂/(√ŝ + ε) moves by about 10α·Δm_0/|g|, beyond the
+// linear range for Δm_0 = 1e-4 where |g| is small (measured d_m0[9]: 32.28 exact, 27.38 by
+// central differences of 1e-4, within 1e-3 at 1e-5; at 1e-6 ε's step, 1e-14, is lost to
+// rounding). RMSprop's ε: its own tolerance, 1 %, measured 0.32 % (hypergrad_checker.h says why).
+TEST_P(EveryOptimizerTest, ConformsAtTheRegistrysDefaults) {
+  const OptimizerInfo& info = FindOptimizer(GetParam());
+  const auto defaults = [&](std::size_t iters, std::size_t blocks, RandomStream&) {
+    return info.Constant(iters, blocks, info.default_alpha);
+  };
+  testing::FiniteDifferenceOptions options{.step = 1e-5};
+  if (GetParam() == "rmsprop") options.tolerance_of["d_eps"] = 0.01;
+  testing::ExpectOptimizerConforms(GetParam(), testing::MlpWithL2Penalties(12, 47, defaults),
+                                   options);
+}
+
 std::vector<std::string> RegisteredNames() {
   std::vector<std::string> names;
   for (const OptimizerInfo& info : Optimizers()) names.push_back(info.name);
@@ -119,6 +137,28 @@ std::vector<std::string> RegisteredNames() {
 
 INSTANTIATE_TEST_SUITE_P(Registered, EveryOptimizerTest, ::testing::ValuesIn(RegisteredNames()),
                          [](const auto& p) { return p.param; });
+
+// The checker's step: at most 1/100 of the distance to the nearer end of the range, so that
+// x ± step stays inside it; α (no registry range) keeps the step given.
+TEST(FiniteDifferenceStepTest, StaysInsideTheRange) {
+  const OptimizerFlag& rho = FindOptimizer("rmsprop").flags.at(0);
+  ASSERT_EQ(rho.name, "rho");
+  EXPECT_DOUBLE_EQ(testing::FiniteDifferenceStep(0.999, 1e-4, &rho), 0.01 * (0.999999 - 0.999));
+  EXPECT_DOUBLE_EQ(testing::FiniteDifferenceStep(0.5, 1e-4, &rho), 1e-4);
+  EXPECT_DOUBLE_EQ(testing::FiniteDifferenceStep(2e-6, 1e-4, &rho), 0.01 * (2e-6 - 1e-6));
+  EXPECT_EQ(testing::FiniteDifferenceStep(0.999999, 1e-4, &rho), 0.0);
+  for (double x : {1e-6 + 1e-9, 0.3, 0.999999 - 1e-9}) {
+    const double step = testing::FiniteDifferenceStep(x, 1e-4, &rho);
+    EXPECT_GE(x - step, rho.min) << x;
+    EXPECT_LE(x + step, rho.max) << x;
+  }
+  const OptimizerFlag& eps = FindOptimizer("adam").flags.at(2);
+  ASSERT_EQ(eps.name, "eps");
+  EXPECT_DOUBLE_EQ(testing::FiniteDifferenceStep(1e-8, 1e-4 * 1e-8, &eps), 1e-12);
+  EXPECT_DOUBLE_EQ(testing::FiniteDifferenceStep(1.001e-12, 1e-4 * 1.001e-12, &eps),
+                   0.01 * (1.001e-12 - 1e-12));
+  EXPECT_EQ(testing::FiniteDifferenceStep(100.0, 1e-4, nullptr), 1e-4);
+}
 
 TEST(OptimizerRegistryTest, NamesAndFlags) {
   EXPECT_EQ(RegisteredNames(), (std::vector<std::string>{"sgd", "adam", "rmsprop"}));
