@@ -271,9 +271,10 @@ def test_rmsprop_matches_an_independent_numpy_rmsprop_and_its_finite_differences
 
 def test_optimizers_lists_the_registry_with_ranges_and_defaults():
     table = hypergrad.optimizers()
-    assert list(table) == ["sgd", "adam", "rmsprop"]  # the registry's order
-    assert [table[n]["moments"] for n in table] == [["v"], ["m", "s"], ["s", "m"]]
-    assert [table[n]["default_alpha"] for n in table] == [0.1, 0.01, 0.01]
+    # The registry's order (an optimizer added later comes after these three).
+    assert list(table)[:3] == ["sgd", "adam", "rmsprop"]
+    assert [table[n]["moments"] for n in ("sgd", "adam", "rmsprop")] == [["v"], ["m", "s"], ["s", "m"]]
+    assert [table[n]["default_alpha"] for n in ("sgd", "adam", "rmsprop")] == [0.1, 0.01, 0.01]
     # Every decay: the one range of rational.h; its default.
     for name, flag, default in (("sgd", "gamma", 0.9), ("adam", "beta1", 0.9), ("adam", "beta2", 0.999),
                                 ("rmsprop", "rho", 0.999), ("rmsprop", "mu", 0.9)):
@@ -323,7 +324,7 @@ def test_optimizer_hypergradients_refuses_unknown_names_and_values_outside_the_r
     gradient, hvp, meta, w0, alpha, gamma = quadratic_problem()
     small = 0.05 * alpha
     run = lambda name, **h: hypergrad.optimizer_hypergradients(name, gradient, hvp, meta, w0, small, **h)
-    with pytest.raises(ValueError, match=r"unknown optimizer 'lion' \(expected one of sgd, adam, rmsprop\)"):
+    with pytest.raises(ValueError, match=r"unknown optimizer 'lion' \(expected one of sgd, adam, rmsprop"):
         run("lion")
     with pytest.raises(ValueError, match=r"optimizer 'adam' takes no hyperparameter 'gamma' \(it takes beta1, beta2, eps"):
         run("adam", gamma=0.9)
