@@ -1,7 +1,17 @@
 // The exactly reversible optimizers by name, in one table (optimizers/registry.cc): what the
-// tools' --optimizer, their flags and help, the Python module and the conformance tests read.
-// Adding an optimizer: its own file (an ExactOptimizer and its ReversibleTraining, with an
-// OptimizerInfo function) and one line in the table.
+// tools' --optimizer, their flags, ranges and help, buffer_check's moments, the Python module
+// (optimizer_hypergradients, optimizers()) and the conformance tests read.
+//
+// Adding an optimizer touches 6 files (counted by adding heavy-ball momentum, v ← βv − g,
+// w ← w + α·v, and running the whole test suite on it): 3 new, lib/optimizers/NAME.h and
+// NAME.cc (an ExactOptimizer, its ReversibleTraining run class and an OptimizerInfo function
+// made with MakeOptimizerInfo) and tests/optimizers/NAME_test.cc (one ExpectOptimizerConforms
+// call on a problem of tests/support/conformance_problems.h); 3 edited by a line each (two in
+// registry.cc): registry.cc (its #include and its entry in the table), lib/CMakeLists.txt (the
+// source) and tests/CMakeLists.txt (the test). Nothing else: the tools (hypergrad's datasets,
+// reversal_check, buffer_check), the Python module, EveryOptimizerTest (truncation, threads,
+// the conformance test at the registry's defaults) and the installed-package consumer take it
+// from the table.
 #ifndef HYPERGRAD_OPTIMIZERS_REGISTRY_H_
 #define HYPERGRAD_OPTIMIZERS_REGISTRY_H_
 

@@ -8,7 +8,10 @@
 //     parameter per step;
 //   * every hypergradient (∂f/∂w_0, ∂f/∂u_0 per moment, ∂f/∂α, each schedule, each scalar,
 //     ∂f/∂θ) against central differences of the float64 run of the same optimizer.
-// A new optimizer is tested by one line: ExpectOptimizerConforms("name", problem).
+// A new optimizer is tested by one call, ExpectOptimizerConforms("name", problem), in its own
+// test file (with its registration, 6 files in all: optimizers/registry.h counts them), and
+// EveryOptimizerTest runs it at its registry defaults with no edit. A registry
+// hyperparameter's finite-difference step stays inside its range (FiniteDifferenceOptions).
 #ifndef HYPERGRAD_TESTS_SUPPORT_HYPERGRAD_CHECKER_H_
 #define HYPERGRAD_TESTS_SUPPORT_HYPERGRAD_CHECKER_H_
 
