@@ -756,7 +756,8 @@ The callbacks get read-only copies of w and u (safe to keep); their results must
 numbers, else ValueError naming the callback and the step.
 Memory does not grow with T beyond the information buffer (about log2(1/gamma) bits per
 parameter per step). The callbacks must be bit-reproducible. For Adam: adam_hypergradients; for RMSprop:
-rmsprop_hypergradients.)doc");
+rmsprop_hypergradients; for any registered optimizer by name: optimizer_hypergradients (this call is
+optimizer_hypergradients("sgd", ..., u0=v0, gamma=gamma)).)doc");
   m.def("adam_hypergradients", &ComputeAdamHypergradients, py::arg("gradient"), py::arg("hvp"),
         py::arg("meta_gradient"), py::arg("w0"), py::arg("alpha"), py::arg("beta1"), py::arg("beta2"),
         py::arg("eps") = 1e-8, py::arg("blocks") = py::none(), py::arg("buffer") = "fast",
