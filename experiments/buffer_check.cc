@@ -5,15 +5,20 @@
 //   buffer_check --buffer fast --gamma 0.9 --steps 1000000 --params 100 --json
 //
 // The values are the moments of a registered optimizer (--optimizer, its flags, ranges, help and
-// refusals from optimizers/registry.h), each moment with its own buffer, decayed by its flag's
-// ratio n/d and moved by a gradient-like g_t uniform in [−1, 1) (regenerated from (seed, t) in
-// the reverse pass), as that optimizer's step would move it (MomentModels() below):
-//   sgd      v ← v·γ − (1−γ)·g_t
-//   adam     m ← m·β1 + (1−β1)·g_t;  s ← s·β2 + (1−β2)·g_t²
-//   rmsprop  s ← s·ρ + (1−ρ)·g_t²;   m ← m·μ + (1−μ)·g_t/√(s + ε)   (the new s; undone m first)
-// With two moments the bits are reported per parameter (both moments) and per moment. The
-// values sit on w's grid (2^-52) for every optimizer: a step's bits are log2(d/n) whatever the
-// grid (the digits Algorithm 3 saves and takes are < d and < n).
+// refusals from optimizers/registry.h), moved as that optimizer's own step moves them, read from
+// the optimizer itself (exact_optimizer.h), so a new optimizer needs nothing here: moment i is
+//   u_i ← r_i·u_i + c_i·φ_i(g_t, u)
+// with the ratios r_i = n/d and increments c_i of its Coefficients, its inputs φ (MomentInputs,
+// staged as its MomentStages say), on its moments' own grid (MomentFormat), where g_t is a
+// gradient-like vector uniform in [−1, 1) regenerated from (seed, t) in the reverse pass:
+//   sgd      v ← γ·v − (1−γ)·g_t                                       (w's grid, 2^-52)
+//   adam     m ← β1·m + (1−β1)·g_t;  s ← β2·s + (1−β2)·g_t²             (2^-116)
+//   rmsprop  s ← ρ·s + (1−ρ)·g_t²;   m ← μ·m + (1−μ)·g_t/√(s + ε), the new s   (2^-116)
+// The moments start at φ(g_0') for one more such draw g_0' (SGD: v_0 = g_0', a standard normal
+// here); each has its own buffer, so the bits are reported per parameter (all moments) and per
+// moment. A step's bits are log2(d/n) whatever the grid (the digits Algorithm 3 saves and takes
+// are < d and < n). The flags that do not enter the moments (OptimizerFlag::enters_moments:
+// Adam's ε) are refused; α plays no part.
 //
 //   buffer_check --optimizer adam --beta1 0.9 --beta2 0.999 --steps 100000 --json
 //   buffer_check --optimizer rmsprop --rho 0.999 --mu 0.9 --steps 100000 --json
@@ -25,6 +30,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <nlohmann/json.hpp>
 #include <vector>
@@ -49,130 +55,157 @@ struct Options {
   bool quiet = false;
 };
 
-// How a moment's increment is formed from g_t (uniform in [−1, 1)), with c = 1 − its decay.
-enum class MomentInput {
-  kMinusGradient,     // −c·g (SGD's velocity)
-  kGradient,          // c·g (Adam's m)
-  kSquare,            // c·g² (Adam's s, RMSprop's s)
-  kGradientOverRoot,  // c·g/√(s + ε), s the moment before it at its new value (RMSprop's m)
+// A model of P parameters that is never trained: the optimizer's run is made for its
+// coefficients and moment inputs only.
+class NoModel final : public Model {
+ public:
+  explicit NoModel(std::size_t params) : params_(params) {}
+  std::size_t num_params() const override { return params_; }
+  double Gradient(std::span<const double>, const Batch&, std::span<double>) const override {
+    throw std::logic_error("buffer_check trains no model");
+  }
+  double GradientAndHvp(std::span<const double>, const Batch&, std::span<const double>,
+                        std::span<double>, std::span<double>, std::span<double>) const override {
+    throw std::logic_error("buffer_check trains no model");
+  }
+
+ private:
+  std::size_t params_;
 };
 
-// One moment of an optimizer as buffer_check moves it: its name and the flag of its decay.
-struct MomentModel {
-  std::string name, decay_flag;
-  MomentInput input;
-};
-
-// The moments of each registered optimizer, in the optimizer's order (exact_optimizer.h).
-const std::map<std::string, std::vector<MomentModel>>& MomentModels() {
-  static const std::map<std::string, std::vector<MomentModel>> models = {
-      {"sgd", {{"v", "gamma", MomentInput::kMinusGradient}}},
-      {"adam", {{"m", "beta1", MomentInput::kGradient}, {"s", "beta2", MomentInput::kSquare}}},
-      {"rmsprop",
-       {{"s", "rho", MomentInput::kSquare}, {"m", "mu", MomentInput::kGradientOverRoot}}},
-  };
-  return models;
-}
-
-// The gradient-like vector of step t, regenerated identically in the reverse pass.
-void Gradient(std::uint64_t seed, std::size_t t, double scale, std::vector<double>& g) {
+// The gradient-like vector of step t, uniform in [−1, 1), regenerated identically in the
+// reverse pass.
+void Gradient(std::uint64_t seed, std::size_t t, std::vector<double>& g) {
   RandomStream rng(seed, {1, t});
-  for (double& x : g) x = scale * (2.0 * rng.Uniform() - 1.0);
+  for (double& x : g) x = 2.0 * rng.Uniform() - 1.0;
 }
 
 double Seconds(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
 }
 
-// One vector of values decayed by Algorithm 3, with its own buffer: one moment of the optimizer.
+// One moment vector of the optimizer, decayed by Algorithm 3 with its own buffer.
 struct Moment {
   std::string name;
-  double decay = 0.0;
-  MomentInput input = MomentInput::kGradient;
-  DecayRatio ratio{};
-  FixedPointVector values, original;
+  double decay = 0.0;  // r_i as the optimizer gives it (a flag's value)
+  DecayRatio ratio{};  // r_i as Algorithm 3 applies it
+  std::span<const double> increment;  // c_i, P values
+  MomentVector values, original;
   std::unique_ptr<InfoBuffer> buffer;
   double bits_at_half = 0.0;
-
-  // The magnitude of step t's increment (the sign: subtract()), regenerated identically in the
-  // reverse pass. `before` is the moment before this one, at its value after step t.
-  void Increment(std::uint64_t seed, std::size_t t, const Moment* before, double eps,
-                 std::vector<double>& g) const {
-    const bool scaled_first = input == MomentInput::kMinusGradient || input == MomentInput::kGradient;
-    Gradient(seed, t, scaled_first ? 1.0 - decay : 1.0, g);
-    if (input == MomentInput::kSquare) {
-      for (double& x : g) x = (1.0 - decay) * x * x;
-    } else if (input == MomentInput::kGradientOverRoot) {
-      const std::vector<double> s = before->values.Values();
-      for (std::size_t k = 0; k < g.size(); ++k) g[k] = (1.0 - decay) * (g[k] / std::sqrt(s[k] + eps));
-    }
-  }
-  bool subtract() const { return input == MomentInput::kMinusGradient; }
 };
 
-// The optimizer's flags that `models` reads: the decays, and eps where a moment takes a root.
-std::vector<std::string> FlagsRead(const std::vector<MomentModel>& models) {
-  std::vector<std::string> flags;
-  bool eps = false;
-  for (const MomentModel& m : models) {
-    flags.push_back(m.decay_flag);
-    eps = eps || m.input == MomentInput::kGradientOverRoot;
+// The moments and their inputs as the optimizer defines them: the inputs of `stage` of step g
+// added to (sign +1) or subtracted from (−1) the moments, reading `u` (all K·P values, the
+// moments before the stage at their new values) and refreshing it afterwards.
+class MomentMover {
+ public:
+  MomentMover(const ExactOptimizer& rule, std::vector<Moment>& moments, std::size_t p)
+      : rule_(rule), moments_(moments), p_(p), u_(moments.size() * p), scratch_(u_.size()) {}
+
+  std::vector<double>& u() { return u_; }
+  void Refresh(std::size_t i) {
+    moments_[i].values.CopyValuesTo(std::span(u_).subspan(i * p_, p_));
   }
-  if (eps) flags.push_back("eps");
-  return flags;
-}
+  void RefreshAll() {
+    for (std::size_t i = 0; i < moments_.size(); ++i) Refresh(i);
+  }
+  // Moment i's input (P values) of the step with gradient g.
+  std::span<const double> Input(std::size_t i, std::span<const double> g) {
+    const std::size_t stage = rule_.MomentStages() == 1 ? 0 : i;
+    return rule_.MomentInputs(stage, g, u_, scratch_).subspan(i * p_, p_);
+  }
+
+  void Forward(std::span<const double> g) {
+    for (Moment& m : moments_) MultiplyByRatio(m.values, {&m.ratio, 1}, *m.buffer);
+    for (std::size_t i = 0; i < moments_.size(); ++i) {
+      if (rule_.MomentStages() > 1 && i > 0) Refresh(i - 1);  // the new values of moment i − 1
+      moments_[i].values.AddScaled(moments_[i].increment, Input(i, g));
+    }
+    RefreshAll();
+  }
+
+  void Reverse(std::span<const double> g) {
+    for (std::size_t i = moments_.size(); i-- > 0;) {  // the last moment first
+      moments_[i].values.SubScaled(moments_[i].increment, Input(i, g));
+      if (rule_.MomentStages() > 1) Refresh(i);
+    }
+    for (Moment& m : moments_) DivideByRatio(m.values, {&m.ratio, 1}, *m.buffer);
+    RefreshAll();
+  }
+
+ private:
+  const ExactOptimizer& rule_;
+  std::vector<Moment>& moments_;
+  std::size_t p_;
+  std::vector<double> u_, scratch_;
+};
 
 int Run(const Options& options, const std::set<std::string>& given_flags) {
   const BufferKind kind = ParseBufferKind(options.buffer);
   const std::size_t p = options.params, steps = options.steps;
   const std::string& optimizer = options.optimizer_flags.optimizer;
-  const auto model = MomentModels().find(optimizer);
-  if (model == MomentModels().end()) {
-    throw std::invalid_argument("buffer_check has no moment model of optimizer '" + optimizer +
-                                "' (MomentModels() in buffer_check.cc)");
-  }
+  const OptimizerInfo& info = FindOptimizer(optimizer);
   const std::map<std::string, double> settings = options.optimizer_flags.Chosen();
-  const std::vector<std::string> read = FlagsRead(model->second);
+  std::vector<std::string> read;  // the flags that enter the moments, in the registry's order
+  for (const OptimizerFlag& flag : info.flags) {
+    if (flag.enters_moments) read.push_back(flag.name);
+  }
   for (const std::string& flag : given_flags) {
     if (settings.count(flag) != 0 && std::find(read.begin(), read.end(), flag) == read.end()) {
       throw std::invalid_argument("--" + flag + " does not enter the moments of --optimizer " +
                                   optimizer + ", so buffer_check has no use for it");
     }
   }
-  const double eps = settings.count("eps") != 0 ? settings.at("eps") : 0.0;
-  CheckFitsInMemory(40.0 * static_cast<double>(model->second.size() * p),
-                    "--params " + std::to_string(p) + ": the values");
 
-  std::vector<Moment> moments;
-  for (const MomentModel& m : model->second) {
-    const double decay = settings.at(m.decay_flag);
-    moments.push_back({m.name, decay, m.input, DecayToRatio(decay)});
-  }
-  RandomStream init(options.seed, {0});
-  std::vector<double> start(p), g(p);
-  for (Moment& m : moments) {
-    const bool squared = m.input == MomentInput::kSquare;
-    for (double& x : start) x = squared ? std::pow(init.Normal(), 2) : init.Normal();
-    m.values = m.original = FixedPointVector::FromDoubles(start);
+  // About 96 bytes per value of the K·P: the moments twice, their doubles, inputs and
+  // coefficients.
+  CheckFitsInMemory(96.0 * static_cast<double>(info.MomentNames().size() * p),
+                    "--params " + std::to_string(p) + ": the values");
+  // The optimizer's run of one step on P parameters: its coefficients (the decays are
+  // constant) and moment inputs.
+  const auto run = info.make(std::make_shared<const NoModel>(p), ParameterBlocks::Single(p),
+                             [](std::size_t) { return Batch{}; },
+                             info.Constant(1, 1, 0.0, settings), {});
+  const ExactOptimizer& rule = run->optimizer();
+  const std::size_t k = rule.num_moments();
+  StepCoefficients c;
+  rule.Coefficients(0, c);
+
+  std::vector<Moment> moments(k);
+  for (std::size_t i = 0; i < k; ++i) {
+    Moment& m = moments[i];
+    m.name = rule.MomentName(i);
+    m.decay = c.decay[i * p];
+    m.ratio = c.ratios[i * p];
+    m.increment = std::span<const double>(c.increment).subspan(i * p, p);
+    m.values = MomentVector::FromDoubles(std::vector<double>(p, 0.0), rule.MomentFormat(i));
     m.buffer = MakeInfoBuffer(kind, p);
   }
-  const auto before = [&](std::size_t i) { return i > 0 ? &moments[i - 1] : nullptr; };
+  MomentMover mover(rule, moments, p);
+  // The initial moments: φ(g') for a standard normal g', staged as in a step.
+  {
+    RandomStream init(options.seed, {0});
+    std::vector<double> g(p);
+    for (double& x : g) x = init.Normal();
+    for (std::size_t i = 0; i < k; ++i) {
+      const std::span<const double> x = mover.Input(i, g);
+      moments[i].values = MomentVector::FromDoubles(x, rule.MomentFormat(i));
+      mover.Refresh(i);
+    }
+    for (Moment& m : moments) m.original = m.values;
+  }
+  std::vector<double> g(p);
 
   const bool show = !options.quiet;
   auto begin = std::chrono::steady_clock::now();
   Progress forward("forward", steps, show);
   for (std::size_t t = 0; t < steps; ++t) {
-    for (std::size_t i = 0; i < moments.size(); ++i) {
-      Moment& m = moments[i];
-      if (t == steps / 2) m.bits_at_half = m.buffer->InformationBits();
-      MultiplyByRatio(m.values, {&m.ratio, 1}, *m.buffer);
-      m.Increment(options.seed, t, before(i), eps, g);
-      if (m.subtract()) {
-        m.values.Sub(g);
-      } else {
-        m.values.Add(g);
-      }
+    if (t == steps / 2) {
+      for (Moment& m : moments) m.bits_at_half = m.buffer->InformationBits();
     }
+    Gradient(options.seed, t, g);
+    mover.Forward(g);
     forward.Update(t + 1);
   }
   const double seconds_forward = Seconds(begin);
@@ -200,16 +233,8 @@ int Run(const Options& options, const std::set<std::string>& given_flags) {
   begin = std::chrono::steady_clock::now();
   Progress reverse("reverse", steps, show);
   for (std::size_t t = steps; t-- > 0;) {
-    for (std::size_t i = moments.size(); i-- > 0;) {  // the last moment first
-      Moment& m = moments[i];
-      m.Increment(options.seed, t, before(i), eps, g);
-      if (m.subtract()) {
-        m.values.Add(g);
-      } else {
-        m.values.Sub(g);
-      }
-      DivideByRatio(m.values, {&m.ratio, 1}, *m.buffer);
-    }
+    Gradient(options.seed, t, g);
+    mover.Reverse(g);
     reverse.Update(steps - t);
   }
   const double seconds_reverse = Seconds(begin);
@@ -302,9 +327,7 @@ int main(int argc, char** argv) {
   AddJsonAndQuietFlags(app, options.json, options.quiet);
   return GuardedMain(app, argc, argv, [&] {
     std::set<std::string> given;  // the optimizer flags given on the command line
-    for (const auto& [name, value] : options.optimizer_flags.values) {
-      if (app.count("--" + name) > 0) given.insert(name);
-    }
+    for (const auto& [name, value] : options.optimizer_flags.given) given.insert(name);
     return hypergrad::experiments::Run(options, given);
   });
 }

@@ -38,8 +38,9 @@ constexpr double kGamma = 0.9, kLogInitScale = -2.0;
 constexpr double kLogAlphaLow = 0.5, kLogAlphaHigh = 2.5;
 constexpr std::size_t kPoints = 1000, kQuickPoints = 16, kExtraPoints = 41;
 constexpr std::size_t kUnset = static_cast<std::size_t>(-1);
-// Grid points (of the 1,000-point grid) with reference values in the notes: log α 0.5, 1.0005,
-// 1.483, 1.6592, 1.9995, 2.2, 2.4, 2.5.
+// Grid points (of the 1,000-point grid) where the authors' results (their results.pkl;
+// analysis/fig10.py's REFERENCE) give values to compare: log α 0.5, 1.0005, 1.483, 1.6592, 1.9995,
+// 2.2, 2.4, 2.5.
 const std::vector<std::size_t> kReferenceIndices = {0, 250, 491, 579, 749, 849, 949, 999};
 
 struct Point {

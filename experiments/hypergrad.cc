@@ -5,10 +5,11 @@
 // with momentum (reversible_sgd.h), Adam (reversible_adam.h, m_0 = s_0 = 0, bias-corrected, ε
 // added to √ŝ) or RMSprop with momentum (reversible_rmsprop.h, s_0 = m_0 = 0), one α (and γ;
 // β1, β2; or ρ, μ) for every block and iteration, initial weights exp(log-init-scale)·N(0, 1)
-// from --seed or read from --w0; then runs training backwards. Objective: mean cross-entropy on
-// all N training images at w_T (no L2). --log-l2 X adds the training penalty Σ_k λ_k w_k²,
-// λ_k = exp(X) for every parameter, one log λ per block (the objective stays without it), and its
-// hypergradient /d_log_l2 (B values). --estimator NAME (SGD only, but exact) estimates the
+// from --seed or read from --w0; then runs training backwards. Objective: the model's
+// (ToolModel::objective, its words in the attribute objective): for the MLP and the logistic
+// model the mean cross-entropy on all N training images at w_T (no L2). --log-l2 X adds the
+// training penalty Σ_k λ_k w_k², λ_k = exp(X) for every parameter, one log λ per block (the
+// objective stays without it), and its hypergradient /d_log_l2 (B values). --estimator NAME (SGD only, but exact) estimates the
 // hypergradients instead with an estimator of lib/estimators/ (registry.h), its flags
 // --truncation, --terms, --samples, --sigma.
 //
@@ -229,7 +230,7 @@ int Run(const Options& o, const Provenance& provenance) {
   writer.SetAttribute("/", "buffer", o.buffer);
   writer.SetAttribute("/", "threads", static_cast<std::int64_t>(o.threads));
   WriteDataFiles(writer);
-  writer.SetAttribute("/", "objective", "mean cross-entropy on all training images at w_T, no L2");
+  writer.SetAttribute("/", "objective", model.objective_text);
   WriteProvenance(writer, provenance, false);
   writer.Commit();
 
@@ -252,8 +253,9 @@ int main(int argc, char** argv) {
   CLI::App app{
       "Computes the hypergradient of one training run of a model (--model) on MNIST by exact "
       "reversible learning (Maclaurin et al. 2015) and writes it to HDF5: d loss / d w0 and "
-      "d alpha per iteration and parameter block, and d v0, d gamma (SGD with momentum) or d "
-      "m0, d s0, d beta1, d beta2, d eps (Adam).",
+      "d alpha per iteration and parameter block, and those of the optimizer's own moments "
+      "and hyperparameters, named as it names them (sgd: d v0, d gamma; adam: d m0, d s0, "
+      "d beta1, d beta2, d eps; rmsprop: d s0, d m0, d rho, d mu, d eps).",
       "hypergrad"};
   AddModelOptions(app, o.model_flags);
   app.add_option("--train-size", o.train_size, "use the first N MNIST training images")

@@ -5,11 +5,18 @@
 //
 //   reversal_check --problem synthetic --iters 10000 --gamma 0.9 --buffer fast --json
 //   reversal_check --optimizer adam --alpha 0.001 --beta1 0.9 --beta2 0.999 --iters 10000
+//
+// --alpha defaults to the optimizer's (OptimizerInfo::default_alpha: sgd 0.1, adam and rmsprop
+// 0.01). A run that diverges gets a warning on stderr that says to lower --alpha: training that
+// leaves the fixed-point range (an error, exit 1), or a run that ends with a training loss that
+// is not finite or more than twice the loss at w_0, or with a weight at or beyond 1024 (half
+// the range |w| < 2048 of w's fixed point) (exit 0 when the reversal was exact: it still was).
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cmath>
 #include <iomanip>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <nlohmann/json.hpp>
 
@@ -33,7 +40,7 @@ struct Options {
   ModelFlags model_flags;  // --model and its flags (--layers: default depends on the problem)
   std::size_t iters = 1000;
   OptimizerFlags optimizer_flags;  // --optimizer and its flags
-  double alpha = 0.1;
+  std::optional<double> alpha;  // the optimizer's default_alpha unless given
   std::string buffer = "fast";
   std::string method = "reversible";
   std::size_t snapshots = 10;  // --method revolve
@@ -98,7 +105,7 @@ int Run(Options o, const Provenance& provenance) {
   CheckRunFitsInMemory(model_info.name, model);
   const std::size_t n = model.model->num_params();
   const ParameterBlocks blocks = ParameterBlocks::Single(n);
-  // Initial weights N(0, 1)/√fan-in, in parameter order, zero velocity (zero moments for Adam).
+  // Initial weights N(0, 1)/√fan-in, in parameter order, zero moments.
   std::vector<double> w0(n);
   {
     const ParameterBlocks own = model.blocks();
@@ -129,14 +136,27 @@ int Run(Options o, const Provenance& provenance) {
     if (flag.per_step) ratios.emplace_back(flag.name, DecayToRatio(value));
     decays += (decays.empty() ? "" : ", ") + flag.name + " " + Format(value);
   }
-  const ToolRun tool = TrainAndReverseWithFlags(optimizer, settings, model, blocks, batches,
-                                                o.iters, o.alpha, w0, training, forward, reverse);
+  const double alpha = o.alpha.value_or(optimizer.default_alpha);
+  const auto warn_diverged = [&](const std::string& how) {
+    std::cerr << "reversal_check: warning: the run diverged (" << how << "): lower --alpha (now "
+              << alpha << (o.alpha ? "" : ", --optimizer " + optimizer.name + "'s default")
+              << ")\n";
+  };
+  const double loss_at_w0 = model.objective(w0, {});
+  ToolRun tool;
+  try {
+    tool = TrainAndReverseWithFlags(optimizer, settings, model, blocks, batches, o.iters, alpha,
+                                    w0, training, forward, reverse);
+  } catch (const FixedPointOverflow&) {
+    warn_diverged("training left the fixed-point range or the model's arithmetic overflowed");
+    throw;
+  }
   const RunOutcome& outcome = tool.outcome;
   const std::unique_ptr<ReversibleTraining>& run = tool.run;
   const Hypergradients& h = outcome.hypergradients;
   const ReversalCheck reversal = h.reversal;
   double d_log_alpha = 0.0, entropy = 0.0;
-  for (double d : h.d_alpha) d_log_alpha += o.alpha * d;
+  for (double d : h.d_alpha) d_log_alpha += alpha * d;
   for (const auto& [name, r] : ratios) entropy += std::log2(static_cast<double>(r.d) / r.n);
   std::string moment_error = "max";
   for (const NamedValues& m : h.d_u0) moment_error += "_" + m.name + "0";
@@ -150,7 +170,7 @@ int Run(Options o, const Provenance& provenance) {
   for (const auto& [name, value] : model_settings) out[name] = value;
   out["params"] = n;
   out["iters"] = o.iters;
-  out["alpha"] = o.alpha;
+  out["alpha"] = alpha;
   for (const OptimizerFlag& flag : optimizer.flags) out[flag.name] = settings.at(flag.name);
   if (ratios.size() == 1) {
     out["n"] = ratios[0].second.n;
@@ -191,7 +211,7 @@ int Run(Options o, const Provenance& provenance) {
     std::cout << out.dump(2) << "\n";
   } else {
     std::cout << o.problem << " " << o.model_flags.model << " " << model.description << ", " << n << " parameters, " << o.iters
-              << " iterations, " << o.optimizer_flags.optimizer << ", alpha " << o.alpha << ", " << decays
+              << " iterations, " << o.optimizer_flags.optimizer << ", alpha " << alpha << ", " << decays
               << ", " << o.method << " (" << o.buffer << " buffer)\n"
               << "  recovered w_0 and the moments bit for bit: "
               << (reversal.exact ? "yes" : "NO") << " (max errors " << reversal.max_w0_error
@@ -204,6 +224,16 @@ int Run(Options o, const Provenance& provenance) {
               << out["allocated_bytes"].get<std::size_t>() << " bytes\n"
               << "  time: forward " << out["seconds_forward"].get<double>() << " s, reverse "
               << out["seconds_reverse"].get<double>() << " s\n";
+  }
+  // Diverged although it stayed in the fixed-point range: a loss that is not finite or more
+  // than twice the loss at w_0, or weights at half the range.
+  double largest_weight = 0.0;
+  for (double w : outcome.w_T) largest_weight = std::max(largest_weight, std::fabs(w));
+  if (!std::isfinite(outcome.f) || outcome.f > 2.0 * loss_at_w0 || largest_weight >= 1024.0) {
+    std::ostringstream how;
+    how << "final training loss " << outcome.f << " against " << loss_at_w0 << " at w_0, largest |w_T| "
+        << largest_weight;
+    warn_diverged(how.str());
   }
   const bool must_be_exact = o.method != "naive-float";
   return ReversalVerdict("reversal_check", reversal.exact || !must_be_exact,
@@ -220,7 +250,7 @@ int main(int argc, char** argv) {
       "Trains a model (--model; a multilayer perceptron by default) with an exactly reversible "
       "optimizer (--optimizer), runs "
       "the training backwards computing hypergradients, and checks that the initial weights "
-      "and velocity (or Adam's moments) are recovered bit for bit.",
+      "and the optimizer's moments are recovered bit for bit.",
       "reversal_check"};
   app.add_option("--problem", o.problem, "synthetic (generated data, no download) or mnist")
       ->check(CLI::IsMember({"synthetic", "mnist"}))
@@ -231,8 +261,14 @@ int main(int argc, char** argv) {
       ->transform(WholeNumber(1, 100000000))
       ->capture_default_str();
   AddOptimizerOptions(app, o.optimizer_flags);
-  app.add_option("--alpha", o.alpha, "learning rate")->check(RealNumber(0.0, 1e6))
-      ->capture_default_str();
+  std::string default_alphas;
+  for (const hypergrad::OptimizerInfo& info : hypergrad::Optimizers()) {
+    default_alphas += (default_alphas.empty() ? "" : ", ") + info.name + " " +
+                      hypergrad::experiments::Format(info.default_alpha);
+  }
+  app.add_option("--alpha", o.alpha,
+                 "learning rate [default: the optimizer's, " + default_alphas + "]")
+      ->check(RealNumber(0.0, 1e6));
   AddBufferOption(app, o.buffer);
   app.add_option("--method", o.method,
                  "reversible, stored, checkpointed (every ⌈√T⌉ steps), revolve (binomial "

@@ -24,6 +24,11 @@ for header in trajectories/fixed_point_trajectory.h buffers/word_stacks.h buffer
               buffers/exact_buffer.h; do
   [ ! -e "$include/$header" ] || fail "library-private $header was installed"
 done
+# The Python package is the component `python`, EXCLUDE_FROM_ALL (lib/python/CMakeLists.txt): a
+# plain `cmake --install` of the library puts nothing Python under the prefix.
+if find "$prefix" -name '_core*.so' -o -name '*.py' | grep -q .; then
+  fail "cmake --install installed Python files: $(find "$prefix" -name '_core*.so' -o -name '*.py')"
+fi
 for file in hypergradConfig.cmake hypergradConfigVersion.cmake hypergradTargets.cmake; do
   [ -f "$prefix/lib/cmake/hypergrad/$file" ] || fail "$file not installed"
 done

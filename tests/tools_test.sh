@@ -34,6 +34,26 @@ fi
 # With α = 10^5 the MLP's own arithmetic overflows to NaN at weights still inside the range.
 grep -Eq "training diverged at iteration|iteration [0-9]+: the model's gradient for parameter .* because training diverged" "$tmp/err" \
   || fail "divergence message: $(cat "$tmp/err")"
+grep -q "warning: the run diverged (training left the fixed-point range.*lower --alpha (now 100000)" "$tmp/err" \
+  || fail "no divergence warning: $(cat "$tmp/err")"
+# A run that diverges inside the range (α = 20: the final loss twice the loss at w_0 and more)
+# still reverses exactly (exit 0), with a warning that says what to lower.
+"$bin/reversal_check" --problem synthetic --iters 50 --alpha 20 --json --quiet > "$tmp/r20.json" 2> "$tmp/err" \
+  || fail "reversal_check --alpha 20 failed: $(cat "$tmp/err")"
+grep -q '"bitwise_equal": true' "$tmp/r20.json" || fail "reversal_check --alpha 20 not exact"
+grep -q "reversal_check: warning: the run diverged (final training loss .* at w_0, largest |w_T| .*): lower --alpha (now 20)" "$tmp/err" \
+  || fail "no warning for a diverging run: $(cat "$tmp/err")"
+"$bin/reversal_check" --problem synthetic --iters 50 --json --quiet > /dev/null 2> "$tmp/err"
+[ ! -s "$tmp/err" ] || fail "a converging run warned: $(cat "$tmp/err")"
+# --alpha defaults to the optimizer's (the registry's default_alpha): sgd 0.1, adam and rmsprop
+# 0.01 (Adam at SGD's 0.1 takes steps of 0.1 per parameter).
+for pair in sgd:0.1 adam:0.01 rmsprop:0.01; do
+  "$bin/reversal_check" --problem synthetic --optimizer "${pair%%:*}" --iters 20 --json --quiet > "$tmp/ra.json" 2> "$tmp/err"
+  grep -q "\"alpha\": ${pair#*:}," "$tmp/ra.json" || fail "default alpha of ${pair%%:*}: $(grep alpha "$tmp/ra.json")"
+  [ ! -s "$tmp/err" ] || fail "${pair%%:*} at its default alpha warned: $(cat "$tmp/err")"
+done
+"$bin/reversal_check" --help | tr -s ' \n' ' ' | grep -q "default: the optimizer's, sgd 0.1, adam 0.01, rmsprop 0.01" \
+  || fail "reversal_check --help does not give the default alphas"
 
 # hypergrad on a small fake MNIST folder.
 /usr/bin/python3 "$here/support/make_fake_mnist.py" "$tmp/mnist" 600 100
@@ -48,6 +68,9 @@ assert np.isfinite(f["loss_final"][()])
 assert bool(f.attrs["reversal_exact"]) is True
 for key in ("git_revision", "command_line", "seed", "iters", "library_versions", "quick"):
     assert key in f.attrs, key
+# The objective in the model's own words (ToolModel::objective_text).
+assert f.attrs["objective"] == ("mean cross-entropy (negative log-likelihood) of the MLP's softmax "
+                                "outputs over all 400 training rows at w_T, no L2 penalty"), f.attrs["objective"]
 PY
 # --model (models/registry.h): the MLP is the default and recorded with its flags; the second
 # registered model runs with no tool of its own, reverses exactly, and is recorded with its flag;
@@ -62,6 +85,8 @@ assert f.attrs["model"] == "logistic" and f.attrs["l2"] == "0.001" and "layers" 
 assert bool(f.attrs["reversal_exact"]) is True and f.attrs["block_names"] == "W,b"
 assert f["w_T"].shape == f["d_w0"].shape == (784 * 10 + 10,) and f["d_alpha"].shape == (12, 2)
 assert np.isfinite(f["d_w0"][()]).all() and np.abs(f["d_alpha"][()]).max() > 0
+assert "softmax regression over all 400 training rows at w_T" in f.attrs["objective"], f.attrs["objective"]
+assert "MLP" not in f.attrs["objective"]
 PY
 "$bin/reversal_check" --model logistic --iters 500 --json --quiet > "$tmp/rl.json"
 grep -q '"bitwise_equal": true' "$tmp/rl.json" && grep -q '"model": "logistic"' "$tmp/rl.json" \
@@ -172,6 +197,17 @@ expect_error "--beta2: expected a number in" "${h[@]}" --optimizer adam --beta2 
 expect_error "--eps: expected a number in" "${h[@]}" --optimizer adam --eps 0
 expect_error "--optimizer: .*lion" "${h[@]}" --optimizer lion
 expect_error "--eps: expected a number in \\[1e-12, 1\\]" "${h[@]}" --optimizer adam --eps 1e-13
+# Each optimizer's own range from the registry (one --eps, two ranges): Adam's [1e-12, 1],
+# RMSprop's [1e-300, 1], here and in reversal_check and buffer_check alike.
+expect_error "--eps: expected a number in \\[1e-12, 1\\] for --optimizer adam, got '1e-20'" "${h[@]}" --optimizer adam --eps 1e-20
+expect_error "--eps: expected a number in \\[1e-12, 1\\] for --optimizer adam, got '1e-20'" "$bin/reversal_check" --optimizer adam --eps 1e-20 --quiet
+expect_error "--eps: expected a number in \\[1e-300, 1\\], got '0'" "$bin/buffer_check" --optimizer rmsprop --eps 0 --quiet
+"$bin/hypergrad" --mnist-dir "$tmp/mnist" --train-size 400 --batch-size 100 --iters 2 --layers 784,20,10 \
+  --optimizer rmsprop --log-alpha -7 --eps 1e-20 --out "$tmp/rms_eps.h5" --quiet || fail "hypergrad --optimizer rmsprop --eps 1e-20"
+"$bin/reversal_check" --problem synthetic --optimizer rmsprop --eps 1e-300 --iters 20 --json --quiet > "$tmp/re.json"
+grep -q '"eps": 1e-300' "$tmp/re.json" && grep -q '"bitwise_equal": true' "$tmp/re.json" || fail "reversal_check --optimizer rmsprop --eps 1e-300"
+"$bin/buffer_check" --optimizer rmsprop --eps 1e-200 --steps 300 --params 5 --json --quiet > "$tmp/be.json"
+grep -q '"eps": 1e-200' "$tmp/be.json" && grep -q '"bitwise_equal": true' "$tmp/be.json" || fail "buffer_check --optimizer rmsprop --eps 1e-200"
 expect_error "--train-size 1000000000: .*GiB of memory" "$bin/reversal_check" --train-size 1000000000 --quiet
 /usr/bin/python3 -c "
 import h5py, numpy as np

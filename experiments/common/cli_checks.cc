@@ -124,7 +124,21 @@ void RefuseOtherOptimizersFlags(const CLI::App& app, const std::string& optimize
 }
 
 void AddOptimizerOptions(CLI::App& app, OptimizerFlags& flags) {
-  app.final_callback([&app, &flags] { RefuseOtherOptimizersFlags(app, flags.optimizer); });
+  app.final_callback([&app, &flags] {
+    RefuseOtherOptimizersFlags(app, flags.optimizer);
+    // The chosen optimizer's own range (a flag several optimizers take was checked against the
+    // union of their ranges while parsing).
+    for (const OptimizerFlag& flag : FindOptimizer(flags.optimizer).flags) {
+      const auto given = flags.given.find(flag.name);
+      if (given == flags.given.end() || (given->second >= flag.min && given->second <= flag.max)) {
+        continue;
+      }
+      const CLI::Option* option = app.get_option("--" + flag.name);
+      throw CLI::ValidationError("--" + flag.name, "expected a number in " + flag.RangeText() +
+                                 " for --optimizer " + flags.optimizer + ", got '" +
+                                 option->as<std::string>() + "'");
+    }
+  });
   std::string choices;
   std::vector<std::string> names;
   for (const OptimizerInfo& info : Optimizers()) {
@@ -134,33 +148,48 @@ void AddOptimizerOptions(CLI::App& app, OptimizerFlags& flags) {
   app.add_option("--optimizer", flags.optimizer, choices)
       ->check(CLI::IsMember(names))
       ->capture_default_str();
-  // Each flag once, its help the optimizers' helps joined, its range and default the first's.
+  // Each flag once: the optimizers that take it in the registry's order.
   std::vector<std::string> order;
-  std::map<std::string, std::pair<const OptimizerFlag*, std::string>> seen;
+  std::map<std::string, std::vector<const OptimizerFlag*>> takers;
   for (const OptimizerInfo& info : Optimizers()) {
     for (const OptimizerFlag& flag : info.flags) {
-      auto [it, inserted] = seen.try_emplace(flag.name, &flag, flag.help);
-      if (inserted) {
-        order.push_back(flag.name);
-      } else {
-        it->second.second += "; " + flag.help;
-      }
+      auto [it, inserted] = takers.try_emplace(flag.name);
+      if (inserted) order.push_back(flag.name);
+      it->second.push_back(&flag);
     }
   }
   for (const std::string& name : order) {
-    const auto& [flag, help] = seen.at(name);
-    flags.values.try_emplace(name, flag->default_value);
-    app.add_option("--" + name, flags.values.at(name), help)
-        ->check(RealNumber(flag->min, flag->max))
-        ->capture_default_str();
+    const std::vector<const OptimizerFlag*>& list = takers.at(name);
+    double low = list[0]->min, high = list[0]->max;
+    bool same_range = true;
+    for (const OptimizerFlag* flag : list) {
+      low = std::min(low, flag->min);
+      high = std::max(high, flag->max);
+      same_range = same_range && flag->min == list[0]->min && flag->max == list[0]->max;
+    }
+    // The help: each optimizer's, with its range where they differ and its default.
+    std::string help;
+    for (const OptimizerFlag* flag : list) {
+      const auto preset = flags.values.find(name);
+      const double default_value = preset != flags.values.end() ? preset->second : flag->default_value;
+      help += (help.empty() ? "" : "; ") + flag->help + " [" +
+              (same_range ? "" : "range " + flag->RangeText() + ", ") + "default " +
+              Number(default_value) + "]";
+    }
+    app.add_option_function<double>(
+           "--" + name, [&flags, name](double value) { flags.given[name] = value; }, help)
+        ->check(RealNumber(low, high));
   }
 }
 
 std::map<std::string, double> OptimizerFlags::Chosen() const {
   std::map<std::string, double> chosen;
   for (const OptimizerFlag& flag : FindOptimizer(optimizer).flags) {
-    const auto it = values.find(flag.name);
-    chosen[flag.name] = it == values.end() ? flag.default_value : it->second;
+    const auto given_value = given.find(flag.name);
+    const auto tool_value = values.find(flag.name);
+    chosen[flag.name] = given_value != given.end()  ? given_value->second
+                        : tool_value != values.end() ? tool_value->second
+                                                     : flag.default_value;
   }
   return chosen;
 }

@@ -40,19 +40,25 @@ void AddJsonAndQuietFlags(CLI::App& app, bool& json, bool& quiet);
 // result files record the kernel (gemm_kernel, provenance.h).
 CLI::Option* AddGemmOption(CLI::App& app, std::string& name);
 
-// The training optimizer and its decays, as the tools take them.
+// The training optimizer and its hyperparameters, as the tools take them.
 struct OptimizerFlags {
   std::string optimizer = "sgd";
-  // Every registered optimizer's flag (optimizers/registry.h) by name: the registry's default
-  // unless given here (e.g. {{"gamma", 0.5}}), then what the command line says.
+  // Defaults the tool sets instead of the registry's (optimizers/registry.h), by flag name (e.g.
+  // {{"gamma", 0.5}}); for the flags the chosen optimizer does not take they are ignored.
   std::map<std::string, double> values;
-  // The chosen optimizer's flags and their values.
+  // The flags given on the command line, by name (AddOptimizerOptions fills it).
+  std::map<std::string, double> given;
+  // The chosen optimizer's flags and their values: given, else the tool's default, else the
+  // chosen optimizer's registry default.
   std::map<std::string, double> Chosen() const;
 };
 // Adds --optimizer NAME and every registered optimizer's flags (--gamma, --beta1, --rho, --eps,
-// ...: their ranges and help from the registry; a flag several optimizers take once) bound to
-// `flags`; defaults as described there. A flag the chosen optimizer does not take is a
-// command-line error (RefuseOtherOptimizersFlags, run once parsing is done).
+// ...: their help from the registry; a flag several optimizers take once) bound to `flags`.
+// While parsing, a flag's value must be a number in the union of the ranges of the optimizers
+// that take it; once parsing is done (one final callback) a flag the chosen optimizer does not
+// take is a command-line error (RefuseOtherOptimizersFlags), and so is a value outside the
+// chosen optimizer's own range ("--eps: expected a number in [1e-12, 1] for --optimizer adam,
+// got '1e-13'").
 void AddOptimizerOptions(CLI::App& app, OptimizerFlags& flags);
 
 // Throws CLI::ValidationError naming the flag if `app` was given a flag that the chosen

@@ -1,5 +1,6 @@
 // Integer helpers for Algorithm 3: floor division, non-negative modulo, and the rule that turns
-// a momentum decay γ (the notes' β) into the ratio n/d that is applied exactly.
+// a decay (SGD's momentum γ, β in the authors' code; Adam's β1, β2; RMSprop's ρ, μ) into the
+// ratio n/d that is applied exactly.
 #ifndef HYPERGRAD_ARITHMETIC_RATIONAL_H_
 #define HYPERGRAD_ARITHMETIC_RATIONAL_H_
 

@@ -204,6 +204,9 @@ ModelInfo LogisticModelInfo() {
     tool.fan_in = {model->data().input_dim, model->data().input_dim};
     tool.description = "[" + std::to_string(model->data().input_dim) + "," +
                        std::to_string(model->data().classes) + "]";
+    tool.objective_text =
+        "mean cross-entropy (negative log-likelihood) of the softmax regression over all " +
+        std::to_string(model->data().rows) + " training rows at w_T, without the --l2 penalty";
     return tool;
   };
   return info;

@@ -654,6 +654,9 @@ ModelInfo MlpModelInfo() {
       tool.fan_in.push_back(layer.in);  // b_i
     }
     tool.description = "[" + text + "]";
+    tool.objective_text =
+        "mean cross-entropy (negative log-likelihood) of the MLP's softmax outputs over all " +
+        std::to_string(data->rows) + " training rows at w_T, no L2 penalty";
     return tool;
   };
   return info;

@@ -50,6 +50,10 @@ struct ToolModel {
   // Mean negative log-likelihood over all rows of the training data at w (no penalty); writes its
   // gradient into d_w when d_w is non-empty (size model->num_params()).
   std::function<double(std::span<const double> w, std::span<double> d_w)> objective;
+  // What `objective` computes, in words, as the tools' meta-objective at the final weights w_T
+  // (hypergrad's attribute "objective"), e.g. "mean cross-entropy (negative log-likelihood) of
+  // the MLP's softmax outputs over all 10000 training rows at w_T, no L2 penalty".
+  std::string objective_text;
   // The model's own partition of its parameters (the MLP's W0, b0, W1, b1, ...), made on request
   // (it holds 4 bytes per parameter: a tool checks the memory a run needs first), and the fan-in
   // of each of its blocks (the inputs of the unit a parameter feeds), for N(0, 1)/√fan-in draws.

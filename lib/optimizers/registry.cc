@@ -1,5 +1,6 @@
 #include "optimizers/registry.h"
 
+#include <sstream>
 #include <stdexcept>
 #include <utility>
 
@@ -29,6 +30,37 @@ const OptimizerInfo& FindOptimizer(std::string_view name) {
                               names + ")");
 }
 
+namespace {
+
+// A model of P parameters that is never trained (MomentNames only needs the optimizer).
+class UntrainedModel final : public Model {
+ public:
+  explicit UntrainedModel(std::size_t params) : params_(params) {}
+  std::size_t num_params() const override { return params_; }
+  double Gradient(std::span<const double>, const Batch&, std::span<double>) const override {
+    throw std::logic_error("OptimizerInfo::MomentNames: the run is never trained");
+  }
+  double GradientAndHvp(std::span<const double>, const Batch&, std::span<const double>,
+                        std::span<double>, std::span<double>, std::span<double>) const override {
+    throw std::logic_error("OptimizerInfo::MomentNames: the run is never trained");
+  }
+
+ private:
+  std::size_t params_;
+};
+
+}  // namespace
+
+std::vector<std::string> OptimizerInfo::MomentNames() const {
+  const auto run = make(std::make_shared<const UntrainedModel>(1), ParameterBlocks::Single(1),
+                        [](std::size_t) { return Batch{}; }, Constant(1, 1, default_alpha), {});
+  std::vector<std::string> names;
+  for (std::size_t i = 0; i < run->optimizer().num_moments(); ++i) {
+    names.push_back(run->optimizer().MomentName(i));
+  }
+  return names;
+}
+
 OptimizerHyperparameters OptimizerInfo::Constant(std::size_t iters, std::size_t blocks,
                                                  double alpha,
                                                  const std::map<std::string, double>& values) const {
@@ -53,8 +85,36 @@ OptimizerHyperparameters OptimizerInfo::Constant(std::size_t iters, std::size_t 
   return h;
 }
 
+void OptimizerInfo::CheckRanges(const OptimizerHyperparameters& h) const {
+  for (const OptimizerFlag& flag : flags) {
+    if (!flag.per_step) {
+      flag.Check(ScalarOf(h, flag.name), flag.name);
+      continue;
+    }
+    const std::vector<double>& values = ScheduleOf(h, flag.name);
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      flag.Check(values[i], flag.name + " at iteration " + std::to_string(i / h.blocks) +
+                                ", block " + std::to_string(i % h.blocks));
+    }
+  }
+}
+
+std::string OptimizerFlag::RangeText() const {
+  std::ostringstream out;
+  out << "[" << min << ", " << max << "]";  // 6 significant digits, as the tools' --help
+  return out.str();
+}
+
+void OptimizerFlag::Check(double value, const std::string& what) const {
+  if (value >= min && value <= max) return;
+  std::ostringstream out;
+  out.precision(17);
+  out << what << " = " << value << " is outside " << RangeText();
+  throw std::invalid_argument(out.str());
+}
+
 OptimizerFlag DecayFlag(std::string name, double default_value, std::string help) {
-  return {std::move(name), true, default_value, kMinDecay, kMaxDecay, std::move(help)};
+  return {std::move(name), true, default_value, kMinDecay, kMaxDecay, std::move(help), true};
 }
 
 FlagValue::operator std::vector<double>() const { return ScheduleOf(h, flag.name); }

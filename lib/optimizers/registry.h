@@ -1,7 +1,17 @@
 // The exactly reversible optimizers by name, in one table (optimizers/registry.cc): what the
-// tools' --optimizer, their flags and help, the Python module and the conformance tests read.
-// Adding an optimizer: its own file (an ExactOptimizer and its ReversibleTraining, with an
-// OptimizerInfo function) and one line in the table.
+// tools' --optimizer, their flags, ranges and help, buffer_check's moments, the Python module
+// (optimizer_hypergradients, optimizers()) and the conformance tests read.
+//
+// Adding an optimizer touches 6 files (counted by adding heavy-ball momentum, v ← βv − g,
+// w ← w + α·v, and running the whole test suite on it): 3 new, lib/optimizers/NAME.h and
+// NAME.cc (an ExactOptimizer, its ReversibleTraining run class and an OptimizerInfo function
+// made with MakeOptimizerInfo) and tests/optimizers/NAME_test.cc (one ExpectOptimizerConforms
+// call on a problem of tests/support/conformance_problems.h); 3 edited by a line each (two in
+// registry.cc): registry.cc (its #include and its entry in the table), lib/CMakeLists.txt (the
+// source) and tests/CMakeLists.txt (the test). Nothing else: the tools (hypergrad's datasets,
+// reversal_check, buffer_check), the Python module, EveryOptimizerTest (truncation, threads,
+// the conformance test at the registry's defaults) and the installed-package consumer take it
+// from the table.
 #ifndef HYPERGRAD_OPTIMIZERS_REGISTRY_H_
 #define HYPERGRAD_OPTIMIZERS_REGISTRY_H_
 
@@ -24,8 +34,19 @@ struct OptimizerFlag {
   std::string name;
   bool per_step = true;  // a T × B schedule (true) or one scalar
   double default_value = 0.0;
-  double min = 0.0, max = 0.0;  // the range the tools accept (inclusive)
+  double min = 0.0, max = 0.0;  // the one range of this hyperparameter (inclusive): the tools'
+                                // flags, the Python module and the conformance test take it
   std::string help;
+  // Whether the value enters the moments' update u ← r·u + c·φ(g, u) (exact_optimizer.h): every
+  // decay (DecayFlag), and a scalar read by φ (RMSprop's ε in g/√(s + ε)); not one read by the
+  // position update alone (Adam's ε). buffer_check, which moves the moments only, takes these.
+  bool enters_moments = false;
+
+  // "[1e-06, 0.999999]": the range as every message prints it (6 significant digits).
+  std::string RangeText() const;
+  // Throws std::invalid_argument "<what> = <value> is outside [min, max]" unless min ≤ value ≤
+  // max (NaN is outside). `what` names the entry, e.g. "gamma at iteration 3, block 0".
+  void Check(double value, const std::string& what) const;
 };
 
 // The hyperparameters of one run: every schedule T × B row-major ("alpha" and the optimizer's
@@ -40,6 +61,10 @@ struct OptimizerInfo {
   std::string name;     // "sgd"
   std::string summary;  // one line for --help
   std::vector<OptimizerFlag> flags;
+  // The learning rate α a tool uses when none is given (reversal_check's --alpha): one that
+  // trains its problems without diverging (SGD 0.1; Adam and RMSprop, whose steps are about α
+  // per parameter whatever the gradient's scale, 0.01).
+  double default_alpha = 0.1;
   // A run of this optimizer. Throws std::invalid_argument for a hyperparameter that is missing
   // or out of range (naming it), as the optimizer's own constructor does.
   std::function<std::unique_ptr<ReversibleTraining>(
@@ -52,6 +77,17 @@ struct OptimizerInfo {
   // std::invalid_argument).
   OptimizerHyperparameters Constant(std::size_t iters, std::size_t blocks, double alpha,
                                     const std::map<std::string, double>& values = {}) const;
+
+  // Throws std::invalid_argument naming the first entry of `h` outside its flag's range
+  // ("beta1 at iteration 3, block 0 = 1.5 is outside [1e-06, 0.999999]", "eps = 0 is outside
+  // [1e-12, 1]"), schedules in the order of `flags`, entries in row-major order; α is not
+  // checked (it has no range here). Missing or wrongly sized entries: ScheduleOf's and
+  // ScalarOf's errors.
+  void CheckRanges(const OptimizerHyperparameters& h) const;
+
+  // Its moments' names in order ("v"; "m", "s"; "s", "m"): the ExactOptimizer's MomentName of a
+  // run made for one step of one parameter at the default hyperparameters (never trained).
+  std::vector<std::string> MomentNames() const;
 };
 
 // The schedule or scalar of that name (std::invalid_argument naming it if absent or, for a
@@ -90,7 +126,7 @@ struct FlagValue {
 // for a per-step flag, a double for a scalar): {iters, blocks, alpha, gamma} for SGD,
 // {…, beta1, beta2, eps} for Adam.
 template <class Run, std::size_t N>
-OptimizerInfo MakeOptimizerInfo(std::string name, std::string summary,
+OptimizerInfo MakeOptimizerInfo(std::string name, std::string summary, double default_alpha,
                                  const OptimizerFlag (&flags)[N]) {
   using Schedule = decltype(typename Run::Setup{}.schedule);
   std::vector<OptimizerFlag> list(flags, flags + N);
@@ -99,7 +135,7 @@ OptimizerInfo MakeOptimizerInfo(std::string name, std::string summary,
       return Schedule{h.iters, h.blocks, ScheduleOf(h, "alpha"), FlagValue{h, list[I]}...};
     }(std::make_index_sequence<N>());
   });
-  return {std::move(name), std::move(summary), std::move(list), std::move(make)};
+  return {std::move(name), std::move(summary), std::move(list), default_alpha, std::move(make)};
 }
 
 // Every registered optimizer, in the table's order.

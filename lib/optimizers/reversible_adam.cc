@@ -236,6 +236,7 @@ OptimizerInfo AdamOptimizerInfo() {
       "adam",
       "Adam (--beta1, --beta2, --eps): w ← w − α·m̂/(√ŝ + ε) with bias-corrected m̂, ŝ and "
       "m_0 = s_0 = 0",
+      0.01,
       {DecayFlag("beta1", 0.9, "decay of the first moment m (adam)"),
        DecayFlag("beta2", 0.999, "decay of the second moment s (adam)"),
        {"eps", false, 1e-8, kAdamMinEps, kAdamMaxEps,

@@ -1,6 +1,7 @@
 #include "optimizers/reversible_rmsprop.h"
 
 #include <cmath>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -11,9 +12,11 @@ namespace hypergrad {
 
 void RmspropSchedule::Validate() const {
   ValidateSchedules("RmspropSchedule", iters, blocks, alpha, {{"rho", rho}, {"mu", mu}});
-  if (!(std::isfinite(eps) && eps > 0.0)) {
-    throw std::invalid_argument("RmspropSchedule: eps = " + std::to_string(eps) +
-                                " is not a finite positive number");
+  if (!(eps >= kRmspropMinEps && eps <= kRmspropMaxEps)) {
+    std::ostringstream out;
+    out.precision(17);
+    out << "RmspropSchedule: eps = " << eps << " is outside [1e-300, 1]";
+    throw std::invalid_argument(out.str());
   }
 }
 
@@ -155,9 +158,11 @@ OptimizerInfo RmspropOptimizerInfo() {
       "rmsprop",
       "RMSprop with momentum (--rho, --mu, --eps): s ← ρs + (1−ρ)g², m ← μm + (1−μ)·g/√(s + ε), "
       "w ← w − α·m, s_0 = m_0 = 0",
+      0.01,
       {DecayFlag("rho", 0.999, "decay of the mean square s (rmsprop)"),
        DecayFlag("mu", 0.9, "decay of the momentum m (rmsprop)"),
-       {"eps", false, 1e-8, 1e-300, 1.0, "added to s inside the root (rmsprop)"}});
+       {"eps", false, 1e-8, kRmspropMinEps, kRmspropMaxEps,
+        "added to s inside the root (rmsprop; any positive normal number up to 1)", true}});
 }
 
 }  // namespace hypergrad

@@ -58,6 +58,13 @@
 
 namespace hypergrad {
 
+// The one range of ε (RmspropSchedule::Validate, the registry's --eps, so the tools and the
+// Python module): ε > 0 keeps q = g/√(s + ε) defined where s = g = 0, and 1e-300 keeps ε a
+// normal double. Unlike Adam's, the step needs no larger lower bound: s_new ≥ (1−ρ)·g² gives
+// |q| ≤ 1/√(1−ρ) whatever ε. The upper bound 1 is Adam's.
+inline constexpr double kRmspropMinEps = 1e-300;
+inline constexpr double kRmspropMaxEps = 1.0;
+
 // Learning rates α[t][j], decays ρ[t][j] (of s) and μ[t][j] (of m), and ε.
 struct RmspropSchedule {
   std::size_t iters = 0;
@@ -66,7 +73,7 @@ struct RmspropSchedule {
   double eps = 1e-8;
 
   // Throws std::invalid_argument, naming the entry, unless the sizes match, every α is finite,
-  // every ρ and μ is in (0, 1) and ε is finite and > 0.
+  // every ρ and μ is in (0, 1) and ε is in [kRmspropMinEps, kRmspropMaxEps] = [1e-300, 1].
   void Validate() const;
 };
 

@@ -110,7 +110,7 @@ ReversibleSgd::ReversibleSgd(SgdSetup setup, TrainingOptions options)
 
 OptimizerInfo SgdOptimizerInfo() {
   return MakeOptimizerInfo<ReversibleSgd>(
-      "sgd", "SGD with momentum (--gamma): v ← γv − (1−γ)g, w ← w + α·v",
+      "sgd", "SGD with momentum (--gamma): v ← γv − (1−γ)g, w ← w + α·v", 0.1,
       {DecayFlag("gamma", 0.9, "momentum decay (sgd)")});
 }
 

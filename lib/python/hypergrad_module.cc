@@ -4,10 +4,19 @@
 // exceptions with the same messages (ValueError for bad arguments, OverflowError for a run that
 // leaves the fixed-point range, naming the step and parameter).
 //
+//   r = hypergrad.optimizer_hypergradients("rmsprop", gradient, hvp, meta_gradient, w0, alpha,
+//                                          rho=0.99, mu=..., eps=1e-8, u0=None, blocks=None,
+//                                          buffer="fast")
+//   hypergrad.optimizers()  # every registered optimizer, its moments and hyperparameters
 //   r = hypergrad.hypergradients(gradient, hvp, meta_gradient, w0, alpha, gamma,
 //                                v0=None, blocks=None, buffer="fast", optimizer="sgd")
 //   r = hypergrad.adam_hypergradients(gradient, hvp, meta_gradient, w0, alpha, beta1, beta2,
 //                                     eps=1e-8, blocks=None, buffer="fast")
+//
+// optimizer_hypergradients takes any optimizer of the registry (optimizers/registry.h) by name,
+// its hyperparameters by name with the registry's ranges and defaults, so a new optimizer needs
+// no edit here; hypergradients, adam_hypergradients and rmsprop_hypergradients are fixed-argument
+// forms of it.
 //
 // The model is two callbacks: gradient(w, t) -> (loss, g) and hvp(w, u, t) -> H(w)·u, both of
 // the training loss of step t, and optionally mixed(w, u, t) -> ∇_θ⟨∇_w L_t(w, θ), u⟩ for
@@ -336,14 +345,6 @@ std::size_t CheckW0(const Array& w0) {
   return static_cast<std::size_t>(w0.size());
 }
 
-// Every decay of a schedule (iterations × blocks, row-major) in the one range of rational.h that
-// the command-line tools apply too; the message names the entry.
-void CheckDecays(const std::vector<double>& decays, std::size_t blocks, const std::string& name) {
-  for (std::size_t i = 0; i < decays.size(); ++i) {
-    CheckDecay(decays[i], name + " at iteration " + std::to_string(i / blocks) + ", block " + std::to_string(i % blocks));
-  }
-}
-
 // The mixed-product callback and the length of θ: both or neither.
 std::size_t HyperCount(const py::object& mixed, long long num_theta) {
   if (num_theta < 0 || num_theta > std::numeric_limits<std::uint32_t>::max()) {
@@ -380,8 +381,9 @@ py::object Compute(const std::string& optimizer, const py::function& gradient, c
   const std::size_t iters = ScheduleSteps(arrays, names, blocks.num_blocks());
   OptimizerHyperparameters h{iters, blocks.num_blocks(), {}, scalars};
   for (std::size_t i = 0; i < arrays.size(); ++i) h.schedules[names[i]] = ToVector(*arrays[i]);
-  // Every decay in the one range of rational.h that the command-line tools apply too.
-  for (std::size_t i = 1; i < arrays.size(); ++i) CheckDecays(h.schedules[names[i]], blocks.num_blocks(), names[i]);
+  // Every hyperparameter in the registry's one range, the command-line tools' too; the message
+  // names the entry ("gamma at iteration 3, block 0 = 1.5 is outside [1e-06, 0.999999]").
+  info.CheckRanges(h);
   auto model = std::make_shared<CallbackModel>(gradient, hvp, mixed, n, hyper, iters);
   BatchSchedule steps = [](std::size_t t) { return Batch{{t}}; };
   const std::unique_ptr<ReversibleTraining> run = info.make(
@@ -431,19 +433,110 @@ py::object Compute(const std::string& optimizer, const py::function& gradient, c
   return result;
 }
 
+// One hyperparameter given to optimizer_hypergradients as a number: a float or an int (not a
+// bool, a string or an array of several).
+double HyperparameterNumber(const py::handle& value, const std::string& name) {
+  const py::array a = AsArray(value);
+  if (!IsNumbers(a) || a.ndim() != 0) {
+    throw std::invalid_argument(name + " must be a number, got " + TypeOf(value, a));
+  }
+  return *a.cast<Array>().data();
+}
+
+// Any registered optimizer by name: its hyperparameters from `given` by their registry names
+// (a schedule as an array of alpha's shape or one number for every step and block, a scalar as
+// a number), the registry's default for those not given; u0 the K·P initial moments in the
+// optimizer's order, or None for zeros.
+py::object ComputeOptimizerHypergradients(const std::string& optimizer, py::function gradient,
+                                          py::function hvp, py::function meta_gradient,
+                                          const py::object& w0_arg, const py::object& alpha_arg,
+                                          const py::object& u0_arg, const py::object& blocks_arg,
+                                          const std::string& buffer, const py::object& mixed,
+                                          long long num_theta, const py::kwargs& given) {
+  const OptimizerInfo& info = FindOptimizer(optimizer);
+  std::string taken;  // the hyperparameters it takes, for the message
+  for (const OptimizerFlag& flag : info.flags) taken += (taken.empty() ? "" : ", ") + flag.name;
+  for (const auto& [key, value] : given) {
+    const std::string name = py::str(key).cast<std::string>();
+    bool known = false;
+    for (const OptimizerFlag& flag : info.flags) known = known || flag.name == name;
+    if (!known) {
+      throw std::invalid_argument("optimizer '" + optimizer + "' takes no hyperparameter '" + name +
+                                  "' (it takes " + (taken.empty() ? std::string("none") : taken) +
+                                  "; alpha is an argument of its own)");
+    }
+  }
+  const Array w0 = Numbers(w0_arg, "w0"), alpha = Numbers(alpha_arg, "alpha");
+  std::vector<Array> arrays;  // the schedules' values (kept alive for Compute's pointers)
+  arrays.reserve(info.flags.size());
+  std::vector<std::pair<std::string, const Array*>> schedules;
+  std::map<std::string, double> scalars;
+  for (const OptimizerFlag& flag : info.flags) {
+    const py::str key(flag.name);
+    if (!flag.per_step) {
+      scalars[flag.name] = given.contains(key) ? HyperparameterNumber(given[key], flag.name)
+                                               : flag.default_value;
+      continue;
+    }
+    Array values;
+    if (given.contains(key) && AsArray(given[key]).ndim() > 0) {
+      values = Numbers(given[key], flag.name);
+    } else {  // one number (or the default) for every step and block, in alpha's shape
+      const double x = given.contains(key) ? HyperparameterNumber(given[key], flag.name)
+                                           : flag.default_value;
+      values = Array(std::vector<py::ssize_t>(alpha.shape(), alpha.shape() + alpha.ndim()));
+      std::fill(values.mutable_data(), values.mutable_data() + values.size(), x);
+    }
+    arrays.push_back(std::move(values));
+    schedules.emplace_back(flag.name, &arrays.back());
+  }
+  return Compute(optimizer, gradient, hvp, meta_gradient, w0, alpha, schedules, scalars, u0_arg,
+                 blocks_arg, buffer, mixed, num_theta);
+}
+
+// Every registered optimizer: {name: {"summary", "default_alpha", "moments": [names],
+// "hyperparameters": {name: {"per_step", "default", "min", "max", "help"}}}}, in the registry's
+// order.
+py::dict OptimizerTable() {
+  py::dict table;
+  for (const OptimizerInfo& info : Optimizers()) {
+    py::dict hyperparameters;
+    for (const OptimizerFlag& flag : info.flags) {
+      py::dict entry;
+      entry["per_step"] = flag.per_step;
+      entry["default"] = flag.default_value;
+      entry["min"] = flag.min;
+      entry["max"] = flag.max;
+      entry["help"] = flag.help;
+      hyperparameters[py::str(flag.name)] = entry;
+    }
+    py::dict entry;
+    entry["summary"] = info.summary;
+    entry["default_alpha"] = info.default_alpha;
+    entry["moments"] = info.MomentNames();
+    entry["hyperparameters"] = hyperparameters;
+    table[py::str(info.name)] = entry;
+  }
+  return table;
+}
+
+// hypergradients(), adam_hypergradients() and rmsprop_hypergradients(): optimizer_hypergradients
+// with the optimizer's hyperparameters as fixed arguments.
 py::object ComputeSgdHypergradients(py::function gradient, py::function hvp, py::function meta_gradient,
                                     const py::object& w0_arg, const py::object& alpha_arg, const py::object& gamma_arg,
                                     const py::object& v0_arg, const py::object& blocks_arg, const std::string& buffer,
                                     const std::string& optimizer, const py::object& mixed, long long num_theta) {
   if (optimizer != "sgd") {
     throw std::invalid_argument("optimizer '" + optimizer + "': hypergradients() is SGD with momentum ('sgd'); "
-                                "for Adam call adam_hypergradients(gradient, hvp, meta_gradient, w0, alpha, "
-                                "beta1, beta2, eps), for RMSprop rmsprop_hypergradients(...)");
+                                "for any registered optimizer call optimizer_hypergradients(name, gradient, "
+                                "hvp, meta_gradient, w0, alpha, **hyperparameters) (hypergrad.optimizers() "
+                                "lists them), e.g. adam_hypergradients(...) or rmsprop_hypergradients(...)");
   }
-  const Array w0 = Numbers(w0_arg, "w0"), alpha = Numbers(alpha_arg, "alpha"), gamma = Numbers(gamma_arg, "gamma");
-  if (!v0_arg.is_none()) LikeW0(v0_arg, CheckW0(w0), "v0");  // its own message
-  return Compute("sgd", gradient, hvp, meta_gradient, w0, alpha, {{"gamma", &gamma}}, {}, v0_arg,
-                 blocks_arg, buffer, mixed, num_theta);
+  if (!v0_arg.is_none()) LikeW0(v0_arg, CheckW0(Numbers(w0_arg, "w0")), "v0");  // its own message
+  py::kwargs hyperparameters;
+  hyperparameters["gamma"] = Numbers(gamma_arg, "gamma");
+  return ComputeOptimizerHypergradients("sgd", gradient, hvp, meta_gradient, w0_arg, alpha_arg, v0_arg,
+                                        blocks_arg, buffer, mixed, num_theta, hyperparameters);
 }
 
 py::object ComputeAdamHypergradients(py::function gradient, py::function hvp, py::function meta_gradient,
@@ -451,10 +544,12 @@ py::object ComputeAdamHypergradients(py::function gradient, py::function hvp, py
                                      const py::object& beta1_arg, const py::object& beta2_arg, double eps,
                                      const py::object& blocks_arg, const std::string& buffer,
                                      const py::object& mixed, long long num_theta) {
-  const Array w0 = Numbers(w0_arg, "w0"), alpha = Numbers(alpha_arg, "alpha");
-  const Array beta1 = Numbers(beta1_arg, "beta1"), beta2 = Numbers(beta2_arg, "beta2");
-  return Compute("adam", gradient, hvp, meta_gradient, w0, alpha, {{"beta1", &beta1}, {"beta2", &beta2}},
-                 {{"eps", eps}}, py::none(), blocks_arg, buffer, mixed, num_theta);
+  py::kwargs hyperparameters;
+  hyperparameters["beta1"] = Numbers(beta1_arg, "beta1");
+  hyperparameters["beta2"] = Numbers(beta2_arg, "beta2");
+  hyperparameters["eps"] = eps;
+  return ComputeOptimizerHypergradients("adam", gradient, hvp, meta_gradient, w0_arg, alpha_arg, py::none(),
+                                        blocks_arg, buffer, mixed, num_theta, hyperparameters);
 }
 
 py::object ComputeRmspropHypergradients(py::function gradient, py::function hvp, py::function meta_gradient,
@@ -462,10 +557,12 @@ py::object ComputeRmspropHypergradients(py::function gradient, py::function hvp,
                                         const py::object& rho_arg, const py::object& mu_arg, double eps,
                                         const py::object& blocks_arg, const std::string& buffer,
                                         const py::object& mixed, long long num_theta) {
-  const Array w0 = Numbers(w0_arg, "w0"), alpha = Numbers(alpha_arg, "alpha");
-  const Array rho = Numbers(rho_arg, "rho"), mu = Numbers(mu_arg, "mu");
-  return Compute("rmsprop", gradient, hvp, meta_gradient, w0, alpha, {{"rho", &rho}, {"mu", &mu}},
-                 {{"eps", eps}}, py::none(), blocks_arg, buffer, mixed, num_theta);
+  py::kwargs hyperparameters;
+  hyperparameters["rho"] = Numbers(rho_arg, "rho");
+  hyperparameters["mu"] = Numbers(mu_arg, "mu");
+  hyperparameters["eps"] = eps;
+  return ComputeOptimizerHypergradients("rmsprop", gradient, hvp, meta_gradient, w0_arg, alpha_arg, py::none(),
+                                        blocks_arg, buffer, mixed, num_theta, hyperparameters);
 }
 
 // The built-in MLP on user data (numpy arrays), for gradients, HVPs and loss evaluations.
@@ -659,7 +756,8 @@ The callbacks get read-only copies of w and u (safe to keep); their results must
 numbers, else ValueError naming the callback and the step.
 Memory does not grow with T beyond the information buffer (about log2(1/gamma) bits per
 parameter per step). The callbacks must be bit-reproducible. For Adam: adam_hypergradients; for RMSprop:
-rmsprop_hypergradients.)doc");
+rmsprop_hypergradients; for any registered optimizer by name: optimizer_hypergradients (this call is
+optimizer_hypergradients("sgd", ..., u0=v0, gamma=gamma)).)doc");
   m.def("adam_hypergradients", &ComputeAdamHypergradients, py::arg("gradient"), py::arg("hvp"),
         py::arg("meta_gradient"), py::arg("w0"), py::arg("alpha"), py::arg("beta1"), py::arg("beta2"),
         py::arg("eps") = 1e-8, py::arg("blocks") = py::none(), py::arg("buffer") = "fast",
@@ -681,6 +779,28 @@ s <- rho s + (1 - rho) g^2;  m <- mu m + (1 - mu) g / sqrt(s + eps);  w <- w - a
 gradient, hvp, meta_gradient, blocks, buffer, mixed, num_theta: as hypergradients(); alpha, rho,
 mu: arrays of shape (T,) or (T, B), each in [1e-6, 0.999999]. Returns d_w0, d_s0, d_m0, d_alpha,
 d_rho, d_mu, d_eps, d_theta, w_T, s_T, m_T.)doc");
+
+  m.def("optimizer_hypergradients", &ComputeOptimizerHypergradients, py::arg("optimizer"), py::arg("gradient"),
+        py::arg("hvp"), py::arg("meta_gradient"), py::arg("w0"), py::arg("alpha"), py::arg("u0") = py::none(),
+        py::arg("blocks") = py::none(), py::arg("buffer") = "fast", py::arg("mixed") = py::none(),
+        py::arg("num_theta") = 0,
+        R"doc(Exact hypergradients of any registered optimizer (hypergrad.optimizers()), by name.
+
+optimizer: "sgd", "adam", "rmsprop", ... (unknown names: ValueError listing the registered ones)
+gradient, hvp, meta_gradient, w0, blocks, buffer, mixed, num_theta: as hypergradients()
+alpha: array of shape (T,) or (T, B)
+u0: the initial moments, a 1-D array of K*P values in the optimizer's order (its "moments"), or
+None for zeros
+**hyperparameters: the optimizer's own by name, e.g. gamma=...; beta1=..., beta2=..., eps=...;
+rho=..., mu=..., eps=...: a schedule as an array of alpha's shape or one number for every step
+and block, a scalar as a number; those not given take the registry's default. A name the
+optimizer does not take, or a value outside its range, is a ValueError naming it.
+Returns d_w0, d_alpha, d_theta, w_T, f, ..., and d_<moment>0, <moment>_T, d_<hyperparameter>
+for the optimizer's own moments and hyperparameters.)doc");
+  m.def("optimizers", &OptimizerTable,
+        R"doc(The registered optimizers, in order: {name: {"summary", "default_alpha", "moments",
+"hyperparameters": {name: {"per_step", "default", "min", "max", "help"}}}}. per_step: a (T, B)
+schedule (True) or one number; [min, max]: the range every entry point accepts.)doc");
 
   m.def("to_fixed", [](const py::object& x_arg) {
     const Array x = Numbers(x_arg, "x");

@@ -8,7 +8,8 @@ namespace hypergrad {
 namespace {
 
 TEST(ToySurfaceTest, ReferenceLossAtTheInitialWeights) {
-  EXPECT_NEAR(ToySurface::Loss(1.4, 3.9), 630.42, 0.01);  // notes: loss at w_0 = 630.42
+  // The authors' w_0 = (1.4, 3.9): r = 100·1.94² + 0.4² + 200·1.4 = 656.52, 800·σ(656.52/500).
+  EXPECT_NEAR(ToySurface::Loss(1.4, 3.9), 630.42, 0.01);
 }
 
 // Central differences, step 1e-6: truncation ~1e-12·L''' and rounding ~1e-16·800/1e-6 ≈ 1e-7,

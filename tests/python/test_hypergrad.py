@@ -269,6 +269,89 @@ def test_rmsprop_matches_an_independent_numpy_rmsprop_and_its_finite_differences
     np.testing.assert_allclose(r.d_eps, central("eps", 0, 1e-7), rtol=1e-3, atol=1e-4)
 
 
+def test_optimizers_lists_the_registry_with_ranges_and_defaults():
+    table = hypergrad.optimizers()
+    # The registry's order (an optimizer added later comes after these three).
+    assert list(table)[:3] == ["sgd", "adam", "rmsprop"]
+    assert [table[n]["moments"] for n in ("sgd", "adam", "rmsprop")] == [["v"], ["m", "s"], ["s", "m"]]
+    assert [table[n]["default_alpha"] for n in ("sgd", "adam", "rmsprop")] == [0.1, 0.01, 0.01]
+    # Every decay: the one range of rational.h; its default.
+    for name, flag, default in (("sgd", "gamma", 0.9), ("adam", "beta1", 0.9), ("adam", "beta2", 0.999),
+                                ("rmsprop", "rho", 0.999), ("rmsprop", "mu", 0.9)):
+        h = table[name]["hyperparameters"][flag]
+        assert (h["per_step"], h["min"], h["max"], h["default"]) == (True, 1e-6, 0.999999, default), (name, flag)
+    eps = {n: table[n]["hyperparameters"]["eps"] for n in ("adam", "rmsprop")}
+    assert (eps["adam"]["per_step"], eps["adam"]["min"], eps["adam"]["max"]) == (False, 1e-12, 1.0)
+    assert (eps["rmsprop"]["per_step"], eps["rmsprop"]["min"], eps["rmsprop"]["max"]) == (False, 1e-300, 1.0)
+    assert list(table["sgd"]["hyperparameters"]) == ["gamma"]
+    assert all(isinstance(table[n]["summary"], str) and table[n]["summary"] for n in table)
+
+
+def same_results(a, b):
+    """Every array and number of two results, bit for bit."""
+    names = [n for n in dir(a) if n.startswith("d_") or n.endswith("_T") or n in ("f", "info_bits")]
+    assert names == [n for n in dir(b) if n.startswith("d_") or n.endswith("_T") or n in ("f", "info_bits")]
+    for n in names:
+        assert np.asarray(getattr(a, n)).tobytes() == np.asarray(getattr(b, n)).tobytes(), n
+
+
+def test_optimizer_hypergradients_by_name_gives_the_fixed_argument_calls_bits():
+    gradient, hvp, meta, w0, alpha, gamma = quadratic_problem()
+    T = len(alpha)
+    v0 = 0.1 * np.arange(len(w0))
+    same_results(hypergrad.optimizer_hypergradients("sgd", gradient, hvp, meta, w0, alpha, gamma=gamma, u0=v0),
+                 hypergrad.hypergradients(gradient, hvp, meta, w0, alpha, gamma, v0=v0))
+    small = 0.05 * alpha
+    beta1, beta2 = np.linspace(0.6, 0.9, T), np.linspace(0.9, 0.99, T)
+    same_results(hypergrad.optimizer_hypergradients("adam", gradient, hvp, meta, w0, small, beta1=beta1,
+                                                    beta2=beta2, eps=1e-3),
+                 hypergrad.adam_hypergradients(gradient, hvp, meta, w0, small, beta1, beta2, eps=1e-3))
+    # Not given: the registry's defaults (beta1 0.9, beta2 0.999, eps 1e-8); a number is every
+    # step's value.
+    same_results(hypergrad.optimizer_hypergradients("adam", gradient, hvp, meta, w0, small),
+                 hypergrad.adam_hypergradients(gradient, hvp, meta, w0, small, np.full(T, 0.9), np.full(T, 0.999)))
+    r = hypergrad.optimizer_hypergradients("rmsprop", gradient, hvp, meta, w0, small, rho=0.95, mu=beta1, eps=1e-4)
+    same_results(r, hypergrad.rmsprop_hypergradients(gradient, hvp, meta, w0, small, np.full(T, 0.95), beta1, 1e-4))
+    assert r.reversal_exact and r.optimizer == "rmsprop" and r.d_rho.shape == (T,)
+    # Per-block schedules: numbers take alpha's shape (T, B).
+    blocks = np.array([0, 0, 1, 1, 1])
+    a2 = np.tile(small[:, None], (1, 2))
+    r2 = hypergrad.optimizer_hypergradients("rmsprop", gradient, hvp, meta, w0, a2, blocks=blocks, rho=0.95)
+    assert r2.d_rho.shape == r2.d_mu.shape == (T, 2) and r2.reversal_exact
+
+
+def test_optimizer_hypergradients_refuses_unknown_names_and_values_outside_the_registrys_range():
+    gradient, hvp, meta, w0, alpha, gamma = quadratic_problem()
+    small = 0.05 * alpha
+    run = lambda name, **h: hypergrad.optimizer_hypergradients(name, gradient, hvp, meta, w0, small, **h)
+    with pytest.raises(ValueError, match=r"unknown optimizer 'lion' \(expected one of sgd, adam, rmsprop"):
+        run("lion")
+    with pytest.raises(ValueError, match=r"optimizer 'adam' takes no hyperparameter 'gamma' \(it takes beta1, beta2, eps"):
+        run("adam", gamma=0.9)
+    with pytest.raises(ValueError, match=r"eps = 1e-13 is outside \[1e-12, 1\]"):
+        run("adam", eps=1e-13)
+    # RMSprop's epsilon: the one range [1e-300, 1] (its ends inside), here as in the tools.
+    for bad, text in ((0.0, "0"), (1e-301, r"1\.0*1e-301"), (1.5, "1.5")):
+        with pytest.raises(ValueError, match=rf"eps = {text} is outside \[1e-300, 1\]"):
+            run("rmsprop", eps=bad)
+        with pytest.raises(ValueError, match=rf"eps = {text} is outside \[1e-300, 1\]"):
+            hypergrad.rmsprop_hypergradients(gradient, hvp, meta, w0, small, np.full(9, 0.9), np.full(9, 0.9), eps=bad)
+    for good in (1e-300, 1.0):
+        assert run("rmsprop", eps=good).reversal_exact
+    mu = np.full(9, 0.9)
+    mu[2] = 1.0
+    with pytest.raises(ValueError, match=r"mu at iteration 2, block 0 = 1 is outside \[1e-06, 0.999999\]"):
+        run("rmsprop", mu=mu)
+    with pytest.raises(ValueError, match=r"gamma at iteration 0, block 0 = 0 is outside"):
+        run("sgd", gamma=0.0)
+    with pytest.raises(ValueError, match="eps must be a number"):
+        run("rmsprop", eps="small")
+    with pytest.raises(ValueError, match="eps must be a number"):
+        run("rmsprop", eps=np.array([1e-8, 1e-8]))
+    with pytest.raises(ValueError, match="rho does not have the shape of alpha"):
+        run("rmsprop", rho=np.full(3, 0.9))
+
+
 def test_errors_arrive_as_python_exceptions_with_the_cpp_messages():
     gradient, hvp, meta, w0, alpha, gamma = quadratic_problem()
     with pytest.raises(ValueError, match=r"gradient\(w, t=0\) returned 3 values"):

@@ -37,30 +37,58 @@ double MetaLossFloat(const std::string& optimizer, const ConformanceProblem& p, 
   return p.objective(run->weights(), x.theta, d_w, d_theta);
 }
 
+}  // namespace
+
+double FiniteDifferenceStep(double value, double step, const OptimizerFlag* flag) {
+  if (flag == nullptr) return step;
+  return std::min(step, 0.01 * std::min(value - flag->min, flag->max - value));
+}
+
+namespace {
+
 // Compares one kind of hypergradient with central differences of f over `values`, the
-// coordinates `f_at` reads (it is called with a perturbed copy). Steps are options.step times
-// `step_scale`.
+// coordinates `f_at` reads (it is called with a perturbed copy). The step of entry i is
+// options.step times `step_scale` (times |values[i]| when `relative`), at most 1/100 of its
+// distance to the ends of `flag`'s range when the values are a registry hyperparameter's
+// (FiniteDifferenceStep). The tolerance is options' unless options.tolerance_of names this kind.
 void CompareWithFiniteDifferences(const std::function<double(const std::vector<double>&)>& f_at,
                                   const std::vector<double>& values,
                                   const std::vector<double>& analytic, const std::string& name,
                                   const FiniteDifferenceOptions& options,
-                                  double step_scale = 1.0) {
+                                  const OptimizerFlag* flag = nullptr, bool relative = false) {
   ASSERT_EQ(analytic.size(), values.size()) << name;
-  const double step = options.step * step_scale;
   std::vector<double> fd(values.size());
   for (std::size_t i = 0; i < values.size(); ++i) {
+    const double step = FiniteDifferenceStep(
+        values[i], options.step * (relative ? std::fabs(values[i]) : 1.0), flag);
+    ASSERT_GT(step, 0.0) << name << "[" << i << "] = " << values[i]
+                         << " lies at an end of its range: no central difference";
     std::vector<double> plus = values, minus = values;
     plus[i] += step;
     minus[i] -= step;
+    if (flag != nullptr) {
+      ASSERT_TRUE(minus[i] >= flag->min && plus[i] <= flag->max) << name << "[" << i << "]";
+    }
     fd[i] = (f_at(plus) - f_at(minus)) / (2 * step);
   }
   double largest = 0.0;
   for (double v : fd) largest = std::max(largest, std::fabs(v));
+  const auto named = options.tolerance_of.find(name);
   for (std::size_t i = 0; i < values.size(); ++i) {
-    EXPECT_NEAR(analytic[i], fd[i],
-                options.atol_fraction_of_max * largest + options.rtol * std::fabs(fd[i]))
-        << name << "[" << i << "]";
+    const double tolerance =
+        named != options.tolerance_of.end()
+            ? named->second * largest
+            : options.atol_fraction_of_max * largest + options.rtol * std::fabs(fd[i]);
+    EXPECT_NEAR(analytic[i], fd[i], tolerance) << name << "[" << i << "]";
   }
+}
+
+// The registry's entry of hyperparameter `name` of `optimizer` (nullptr for α, which has none).
+const OptimizerFlag* FlagOf(const std::string& optimizer, const std::string& name) {
+  for (const OptimizerFlag& flag : FindOptimizer(optimizer).flags) {
+    if (flag.name == name) return &flag;
+  }
+  return nullptr;
 }
 
 // Σ log2(d/n) over the decays' ratios of every step and parameter, per parameter per step.
@@ -163,14 +191,14 @@ void ExpectOptimizerConforms(const std::string& optimizer, const ConformanceProb
   const auto f = [&](const Point& y) { return MetaLossFloat(optimizer, problem, y); };
   const auto compare = [&](auto member_of, const std::vector<double>& values,
                            const std::vector<double>& analytic, const std::string& name,
-                           double step_scale = 1.0) {
+                           const OptimizerFlag* flag = nullptr) {
     CompareWithFiniteDifferences(
         [&](const std::vector<double>& v) {
           Point y = x;
           member_of(y) = v;
           return f(y);
         },
-        values, analytic, name, options, step_scale);
+        values, analytic, name, options, flag);
   };
   compare([](Point& y) -> std::vector<double>& { return y.w0; }, x.w0, exact.d_w0, "d_w0");
   const std::size_t n = problem.w0.size();
@@ -200,7 +228,7 @@ void ExpectOptimizerConforms(const std::string& optimizer, const ConformanceProb
           x.h.schedules["alpha"], exact.d_alpha, "d_alpha");
   for (const NamedValues& d : exact.d_schedules) {
     compare([&](Point& y) -> std::vector<double>& { return y.h.schedules[d.name]; },
-            x.h.schedules[d.name], d.values, "d_" + d.name);
+            x.h.schedules[d.name], d.values, "d_" + d.name, FlagOf(optimizer, d.name));
   }
   for (const NamedValues& d : exact.d_scalars) {
     const double value = x.h.scalars[d.name];
@@ -210,7 +238,7 @@ void ExpectOptimizerConforms(const std::string& optimizer, const ConformanceProb
           y.h.scalars[d.name] = v[0];
           return f(y);
         },
-        {value}, d.values, "d_" + d.name, options, value);
+        {value}, d.values, "d_" + d.name, options, FlagOf(optimizer, d.name), /*relative=*/true);
   }
   if (!problem.theta.empty()) {
     compare([](Point& y) -> std::vector<double>& { return y.theta; }, x.theta, exact.d_theta,
