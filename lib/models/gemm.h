@@ -21,9 +21,11 @@ struct ConstMatrixRef {
 
 // C = op(A)·op(B) + beta·C, op(X) = Xᵀ if transpose_x. Shapes must agree (op(A): C.rows × k,
 // op(B): k × C.cols); std::invalid_argument otherwise. BLAS runs on the calling thread's
-// OpenBLAS setting (one thread in every program of the suite, blas_threads.h). Splitting C's
-// rows into pieces that start on even rows gives the same bits as one call (measured on
-// OpenBLAS 0.3.21's Haswell kernels; the MLP's fixed splits keep to it).
+// OpenBLAS setting (one thread in every program of the suite, blas_threads.h). With kOpenBlas,
+// a call on some of C's rows need not give the bits those rows get in one call: OpenBLAS
+// 0.3.21's SkylakeX/Cooperlake kernels compute products with M·N·K ≤ 10^6 in a small-matrix
+// kernel that sums in another order (measured: rows 0-23 of a 200×784×50 product alone differ,
+// rows 0-31 do not). Callers that split keep the split fixed by the shapes (mlp.cc).
 // Which kernel Gemm uses, process-wide (default kOpenBlas: committed results come from it).
 // kPortable sums each c_ij = Σ_k a_ik·b_kj in increasing k, one rounding per multiply and per
 // add (the project compiles with -ffp-contract=off), then adds beta·C as OpenBLAS does (C scaled

@@ -14,12 +14,12 @@ namespace {
 
 // The fixed splits of one pass (parallel.h): batch rows for everything a row computes alone,
 // input units of each layer for the weight gradients (whose sums run over all rows). They depend
-// on the shapes only, and every boundary is on an even row (gemm.h): the same bits on any number
-// of threads, and the same as one unsplit product.
+// on the shapes only (one thread runs the same pieces), so the bits are the same on any number
+// of threads; they need not be those of one unsplit product (gemm.h).
 // Large passes (a full-data evaluation) get more pieces, so that their scratch stays small.
 constexpr std::size_t kRowChunks = 4, kMinRowsPerChunk = 16, kMaxRowsPerChunk = 1024;
 constexpr std::size_t kUnitChunks = 4, kMinUnitsPerChunk = 32, kMaxBlockDoubles = std::size_t{1} << 19;
-constexpr std::size_t kAlign = 2;
+constexpr std::size_t kAlign = 2;  // pieces start on even rows/units: the committed results' splits
 
 std::size_t AtLeast(std::size_t pieces, std::size_t total, std::size_t per_piece) {
   return std::max(pieces, (total + per_piece - 1) / per_piece);

@@ -1,7 +1,8 @@
 // Gemm (models/gemm.h) with its default OpenBLAS kernel: against an independent float64 triple
 // loop within the rounding bound of a k-term dot product, for every transpose pair and beta
-// 0 / 1 / other on strided views; C's elements outside its view untouched; the shape errors;
-// and the documented row-split property (C's rows split at even rows give the same bits).
+// 0 / 1 / other on strided views; C's elements outside its view untouched; the shape errors.
+// (Row splits: OpenBLAS gives no split-invariance on every CPU, gemm.h; the portable kernel's
+// splits are tested in gemm_portable_test, the MLP's thread-independence in mlp_test.)
 #include <gtest/gtest.h>
 
 #include <bit>
@@ -95,39 +96,6 @@ TEST(Gemm, BetaZeroIgnoresNanInC) {
   Gemm(o.a_ref(), false, o.b_ref(), false, {c.data(), 4, 3, o.c_stride});
   for (std::size_t i = 0; i < 4; ++i) {
     for (std::size_t j = 0; j < 3; ++j) EXPECT_FALSE(std::isnan(c[i * o.c_stride + j])) << i << "," << j;
-  }
-}
-
-// gemm.h: "Splitting C's rows into pieces that start on even rows gives the same bits as one
-// call" (the MLP's fixed splits rely on it: rows with op(A) = A, input units with op(A) = Aᵀ).
-TEST(Gemm, RowSplitsAtEvenRowsGiveTheSameBits) {
-  std::uint64_t seed = 100;
-  for (const Shape s : {Shape{200, 784, 50}, Shape{64, 50, 10}, Shape{130, 33, 65}}) {
-    for (const bool ta : {false, true}) {
-      for (const bool tb : {false, true}) {
-        for (const double beta : {0.0, 1.0}) {
-          SCOPED_TRACE(testing::Message() << s.m << "x" << s.k << "x" << s.n << " ta " << ta
-                                          << " tb " << tb << " beta " << beta);
-          const Operands o(s, ta, tb, seed++);
-          std::vector<double> whole = o.c, split = o.c;
-          Gemm(o.a_ref(), ta, o.b_ref(), tb, {whole.data(), s.m, s.n, o.c_stride}, beta);
-          const std::vector<std::size_t> cuts = {0, 2, 16, 34, 50, s.m};  // every m > 50
-          for (std::size_t piece = 0; piece + 1 < cuts.size(); ++piece) {
-            const std::size_t begin = cuts[piece], rows = cuts[piece + 1] - begin;
-            // Rows [begin, begin + rows) of op(A): rows of A, or columns of Aᵀ's storage.
-            const ConstMatrixRef a_rows =
-                ta ? ConstMatrixRef{o.a.data() + begin, o.a_rows, rows, o.a_stride}
-                   : ConstMatrixRef{o.a.data() + begin * o.a_stride, rows, o.a_cols, o.a_stride};
-            Gemm(a_rows, ta, o.b_ref(), tb,
-                 {split.data() + begin * o.c_stride, rows, s.n, o.c_stride}, beta);
-          }
-          for (std::size_t x = 0; x < whole.size(); ++x) {
-            ASSERT_EQ(std::bit_cast<std::uint64_t>(split[x]), std::bit_cast<std::uint64_t>(whole[x]))
-                << "element " << x / o.c_stride << "," << x % o.c_stride;
-          }
-        }
-      }
-    }
   }
 }
 
