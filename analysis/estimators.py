@@ -28,9 +28,10 @@ OBJECTIVE_TEXT = {"fig2": "the training loss (mean NLL on the 1,000 training row
                   "fig7": "the validation loss (mean NLL on the 1,000 validation rows at w_T, no penalty)"}
 MARKERS = {"exact": "*", "drmad": "s", "greedy": "v", "forward": "D", "es": "o", "pes": "P",
            "neumann": "^", "cg": "<", "truncated": ">"}
-# A kind whose exact hypergradient's norm is below this fraction of the largest kind's norm in the
-# same run is "negligible": its relative metrics measure rounding and noise, not the estimator.
-NEGLIGIBLE = 1e-12
+# A kind is "negligible" when changing every hyperparameter of it by its own size changes f, to
+# first order, by less than f's float64 resolution: ‖∂f/∂x‖₂·‖x‖₂ < 2^-52·|f| (Cauchy–Schwarz
+# bounds |Σ ∂f/∂x_i·x_i| by the product). Its relative metrics would measure noise.
+EPS = 2.0 ** -52
 # The Pareto figure's y axis ends here; larger errors and non-finite estimates are drawn at the
 # edge with their own markers and values.
 CLIP = 1e3
@@ -76,25 +77,29 @@ def mib(b):
 
 
 def exact_norms(doc):
-    """(problem, T) → {kind: ‖exact‖} from the exact rows."""
+    """(problem, T) → {kind: ‖∂f/∂x‖·‖x‖ bound, "f": f} from the exact rows."""
     out = {}
     for r in ok_runs(doc):
-        if r["estimator"] == "exact":
-            out[(r["problem"], r["iters"])] = {k: m["exact_norm"] for k, m in r.get("kinds", {}).items()}
+        if r["estimator"] == "exact" and "f" in r:
+            case = {k: m["exact_norm"] * m["hyper_norm"] for k, m in r.get("kinds", {}).items() if "hyper_norm" in m}
+            case["f"] = r["f"]
+            out[(r["problem"], r["iters"])] = case
     return out
 
 
 def negligible(norms, problem, iters, kind):
     case = norms.get((problem, iters), {})
-    if kind not in case or not case:
+    if kind not in case:
         return False
-    return case[kind] < NEGLIGIBLE * max(case.values())
+    return case[kind] < EPS * abs(case["f"])
 
 
 def fmt_cos(m):
     """A cosine: "+1 (1 value)" for a one-value vector (±1 trivially); "1 − 3.2e-05" for cosines
     within 1e-3 of ±1 (three digits would show 1)."""
     c = m["cosine"]
+    if c is None:  # NaN in the file (0/0)
+        return "—"
     if m.get("values") == 1:
         return f"{'+' if c > 0 else '−'}1 (1 value: sign only)" if c != 0 else "0 (1 value)"
     if abs(c) >= 0.999:
@@ -284,11 +289,12 @@ def forward_fact(doc):
         return []
     worst = max(errs)
     ts = sorted({r["iters"] for r in rows})
-    times = ", ".join(f"{fmt(r['time_ratio'])} at T = {r['iters']}" for r in sorted(rows, key=lambda r: r["iters"]))
+    times = ", ".join(f"{fmt(r['time_ratio'])} training runs at T = {r['iters']}"
+                      for r in sorted(rows, key=lambda r: r["iters"]))
     return [f"- Forward mode (per-block constant α, γ and log initial scale: 3 × 8 directions on the "
             f"Fig-2 network, T = {', '.join(map(str, ts))}) agreed with the exact per-block sums to a "
             f"relative error of at most {worst[0]:.2e} (∂f/∂{worst[2]}, T = {worst[1]}; it differentiates "
-            f"the float64 run, the exact pass the fixed-point one); it took {times} training runs and "
+            f"the float64 run, the exact pass the fixed-point one); it took {times}, and "
             f"{max(r['peak_extra_bytes'] for r in rows):,} extra bytes at most."]
 
 
@@ -370,7 +376,8 @@ def memory_lines(doc, bench):
     lines += ["", f"In {at_reverse} of {len(worst)} cases the peak is reached while reversing: the fixed-point run's "
               "state (w and v as fixed-point integers and as float64 views), the information buffer, ∂f/∂w_T and the "
               "adjoints and hypergradient accumulators are held, and each reverse step adds the model's workspace "
-              "for a gradient and a Hessian-vector product on its minibatch (two threads here)."]
+              "for a gradient and a Hessian-vector product on its minibatch (the Fig-2 network runs its passes on "
+              "two threads, each with its own workspace)."]
     hg = load(bench, "bench_hypergrad.json")
     fig2 = [(c, st, r) for c, st, r in rows if c["problem"] == "fig2"]
     if hg and fig2:
@@ -393,14 +400,16 @@ def memory_lines(doc, bench):
                       "(computed) and the heap above a naive-float run of the same steps, which holds the same "
                       "model workspaces, state and adjoints, so they cancel and the difference is the buffer and the "
                       "fixed-point run's float64 views of w and v; the numbers here count everything the call "
-                      "allocates. " + "; ".join(facts) + "."]
+                      "allocates. The buffers differ a little because the runs do (bench_hypergrad: generated "
+                      "inputs, α = e^-1; here MNIST, α = 0.2: the bits per step depend on the values). "
+                      + "; ".join(facts) + "."]
     imp = [r for r in ok_runs(doc) if r["estimator"] in ("neumann", "cg")]
     if imp:
         lines += ["", "The implicit methods (neumann, cg) apply the Hessian of the last 10 minibatches one minibatch at "
                   f"a time; their extra memory here is {min(r['peak_extra_bytes'] for r in imp):,}–"
                   f"{max(r['peak_extra_bytes'] for r in imp):,} bytes. With the 10 minibatches' 2,000 rows as one "
-                  "batch (before this change) the MLP gathered 2,000·784·8 = 12.5 MB of float64 inputs per "
-                  "Hessian-vector product, and 14.3 MB were measured on Fig 6."]
+                  "batch (as before revision b306455) the MLP gathered 2,000·784·8 = 12.5 MB of float64 inputs per "
+                  "Hessian-vector product: 14,336,304 bytes were measured on Fig 6 in the run of revision e92c1c7."]
     return lines
 
 
@@ -453,10 +462,25 @@ def short_horizon_facts(doc):
             f"{first['longest']} steps, the T = {first['horizon']} choice ends at loss "
             f"{fmt(first['loss_after_longest'], 5)}, the T = {last['horizon']} one at "
             f"{fmt(last['loss_after_longest'], 5)} (untrained: {fmt(first['untrained_loss'], 5)}).")
+    better = [r for r in sh[:-1] if r["loss_after_longest"] < last["loss_after_longest"]]
+    if better:
+        line += (f" The search at T = {last['horizon']} did not find the best constant rate for {last['horizon']} "
+                 "steps among those tried: " + ", ".join(
+                     f"the T = {r['horizon']} choice (α = {fmt(r['alpha'])}) ends {last['horizon']} steps at "
+                     f"{fmt(r['loss_after_longest'], 5)}" for r in better) +
+                 f", below the T = {last['horizon']} choice's {fmt(last['loss_after_longest'], 5)} (the loss after "
+                 "many steps is rugged near the largest stable α, and the grid and its one-sided refinement see "
+                 "only the points they try).")
     sched = [r for r in doc.get("short_horizon_schedule", []) if "error" not in r]
     if sched:
         line += (" With a learned schedule (from each constant α): mean α_t " +
-                 ", ".join(f"{fmt(r['mean_alpha'])} (T = {r['horizon']})" for r in sched) + ".")
+                 ", ".join(f"{fmt(r['mean_alpha'])} (T = {r['horizon']}, loss {fmt(r['loss_at_horizon'], 5)})"
+                           for r in sched) + ".")
+        stopped = [r for r in sched if r.get("diverged_at_meta_iteration") is not None]
+        if stopped:
+            line += " Stopped early: " + "; ".join(
+                f"T = {r['horizon']} at meta-iteration {r['diverged_at_meta_iteration']} "
+                f"({r.get('diverged_message', '')[:90]})" for r in stopped) + "."
     return [line]
 
 
@@ -549,9 +573,10 @@ def section(bench, results):
     lines += memory_lines(doc, bench)
     lines += compare_lines(bench)
     lines += ["", "Table: per estimator and kind. *values*: the kind's length; *‖exact‖*: the exact "
-              "hypergradient's L2 norm; a kind whose ‖exact‖ is below "
-              f"{NEGLIGIBLE:g} of the largest ‖exact‖ of the same problem and T is marked negligible (f does not "
-              "measurably depend on it; relative metrics would measure noise). Cosines of a one-value vector are "
+              "hypergradient's L2 norm; a kind is marked negligible when ‖exact‖·‖x‖ < 2^-52·|f| (x: the "
+              "hyperparameters' own values; w_0's for v_0, which is 0; 1 per block for the log initial scales): "
+              "changing all of them by their own size would change f by less than its float64 resolution, so "
+              "relative metrics would measure noise. Cosines of a one-value vector are "
               "±1 whatever the value (marked: sign only); cosines within 1e-3 of ±1 are written 1 − gap. "
               "*sign agreement*: the share of the entries where the exact value is not 0 (their count after "
               "\"of\") at which the estimate has the same sign (an estimate of 0 there disagrees). Non-finite: the "
@@ -609,9 +634,10 @@ def section(bench, results):
         lines += ["", "Short horizons with a schedule (one α_t per step, from the constant α chosen above, "
                   f"{settings.get('schedule_meta_iters')} meta-iterations of the authors' Adam, step 0.1, on exact "
                   "hypergradients; the visited schedule with the lowest loss is kept, the first being the constant; "
-                  "a schedule whose run left the fixed-point range ends the search):", "",
+                  "a schedule whose run left the fixed-point range, or whose exact hypergradient was not finite, "
+                  "ends the search):", "",
                   "| horizon T | mean α_t | first, last α_t | min–max α_t | loss at T | kept meta-iteration | "
-                  "diverged at |", "|---|---|---|---|---|---|---|"]
+                  "stopped at |", "|---|---|---|---|---|---|---|"]
         for r in rows:
             if "error" in r:
                 lines.append(f"| {r['horizon']} | error: {r['error'][:80]} | | | | | |")
@@ -620,7 +646,7 @@ def section(bench, results):
                 lines.append(f"| {r['horizon']} | {fmt(r['mean_alpha'])} | {fmt(r['first_alpha'])}, "
                              f"{fmt(r['last_alpha'])} | {fmt(r['min_alpha'])}–{fmt(r['max_alpha'])} | "
                              f"{fmt(r['loss_at_horizon'], 5)} | {r['best_meta_iteration']} of {r['meta_iterations']} | "
-                             f"{'—' if div is None else div} |")
+                             f"{'—' if div is None else str(div) + ': ' + r.get('diverged_message', '')[:60]} |")
     return lines
 
 

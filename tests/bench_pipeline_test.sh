@@ -149,7 +149,7 @@ grep -q "The meta-objective f each hypergradient is taken of: Fig-2 schedules (7
 grep -q "^| fig2 | 10 | 44,860 | [0-9,]* | " "$tmp/res/REPORT.md" || fail "memory-by-stage row missing"
 [ -s "$tmp/res/figures/estimators_pareto.png" ] || fail "estimators_pareto.png not rendered"
 # The section's rules on the file's numbers: an estimate with non-finite values gets its count,
-# not a metric; a kind 12 orders below the largest exact norm is negligible; a cosine within 1e-3
+# not a metric; a kind with ‖exact‖·‖x‖ below f's float64 resolution is negligible; a cosine within 1e-3
 # of 1 shows its gap; the facts name the non-finite estimate. (The smoke run has none of these:
 # the test edits its JSON.)
 mkdir -p "$tmp/edit" "$tmp/edit_res"

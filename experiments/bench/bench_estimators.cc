@@ -279,6 +279,27 @@ nlohmann::json MemoryParts(const Case& c) {
   return j;
 }
 
+// ‖x‖₂ of the hyperparameters of `kind` (their own values: α, γ, w_0, θ; for v_0, which is 0
+// here, w_0's; α and γ of the first step per block for the per-block constants; 1 per block for
+// the log initial scales): with ‖∂f/∂x‖₂ it bounds the first-order change of f when every
+// hyperparameter of the kind changes by its own size (Cauchy–Schwarz).
+double HyperNorm(const EstimatorProblem& p, const std::string& kind) {
+  auto norm = [](std::span<const double> x) {
+    double s = 0;
+    for (double v : x) s += v * v;
+    return std::sqrt(s);
+  };
+  const std::size_t b = p.blocks.num_blocks();
+  if (kind == "alpha") return norm(p.schedule.alpha);
+  if (kind == "gamma") return norm(p.schedule.gamma);
+  if (kind == "w0" || kind == "v0") return norm(p.w0);
+  if (kind == "theta") return norm(p.theta);
+  if (kind == "alpha_block") return norm(std::span(p.schedule.alpha).first(b));
+  if (kind == "gamma_block") return norm(std::span(p.schedule.gamma).first(b));
+  if (kind == "log_init_scale") return std::sqrt(static_cast<double>(b));
+  return std::nan("");
+}
+
 // Whether two estimates are the same bits (every kind, the reductions, the final state).
 bool SameBits(const EstimatedHypergradients& a, const BlockHypergradients& ab,
               const EstimatedHypergradients& b, const BlockHypergradients& bb) {
@@ -376,6 +397,7 @@ void MeasureCase(const Case& c, const std::vector<Spec>& specs, std::size_t repe
       r["repeats"] = repeats;
       r["repeat_bitwise_equal"] = same;
       r["diagnostics"] = h.diagnostics;
+      if (!h.final_state.empty()) r["f"] = h.final_state.f;
       const auto named = Named(h, blocks);
       if (spec.name == "exact") exact = named;
       nlohmann::json kinds = nlohmann::json::object();
@@ -386,6 +408,7 @@ void MeasureCase(const Case& c, const std::vector<Spec>& specs, std::size_t repe
         if (it == exact.end()) continue;
         const Metrics m = Compare(values, it->second);
         nlohmann::json k = {{"values", m.values}, {"exact_norm", m.exact_norm}, {"nonfinite", m.nonfinite}};
+        if (spec.name == "exact") k["hyper_norm"] = HyperNorm(c.p, kind);
         if (spec.name != "exact" && m.nonfinite == 0) {
           k.update({{"cosine", m.cosine}, {"rel_error", m.rel_error}, {"sign_agreement", m.sign_agreement},
                     {"sign_counted", m.sign_counted}, {"estimate_norm", m.estimate_norm}});
@@ -647,10 +670,19 @@ void ShortHorizonSchedule(const Case& base, const std::vector<std::size_t>& hori
         }
         curve.push_back(h.final_state.f);
         if (h.final_state.f < best_loss) best_loss = h.final_state.f, best_x = x, best_iter = i;
+        bool finite = true;
         for (std::size_t t = 0; t < horizon; ++t) {
           double d = 0;
           for (std::size_t j = 0; j < b; ++j) d += h.d_alpha[t * b + j];
           g[t] = std::exp(x[t]) * d;
+          finite = finite && std::isfinite(g[t]);
+        }
+        // Near the edge of stability the float64 adjoints of a long run can overflow: the exact
+        // hypergradient is then ±inf or NaN and gives no step.
+        if (!finite) {
+          diverged_at = i;
+          diverged_message = "the exact hypergradient has non-finite values (float64 adjoints overflowed)";
+          break;
         }
         meta.Step(i, g, x);
       }
