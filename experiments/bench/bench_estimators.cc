@@ -732,8 +732,8 @@ Sizes (T of Fig 2 / Fig 6 / Fig 7; ES/PES pairs; meta-optimisation; horizons):
   BENCH_FULL=1 in the environment                 adds 10000 / 5000 / 2000; 16 (4 at T = 10^4);
                                                   50 at T = 100; adds 1000, 10000
   --smoke (the pipeline test, generated data)     10 / 10 / 10; 2; 2 at T = 5; 1, 10
-Time on this project's 2-core machine: default about 12 minutes, BENCH_FULL=1 about 70 minutes,
---smoke seconds.
+Time on this project's 2-core machine (measured): default 3.7 minutes, BENCH_FULL=1 about 50
+minutes (43 without the T = 10^4 schedule), --smoke 7 seconds.
 
 Options:
   --out DIR        folder for bench_estimators.json and bench_estimators.h5 (default
