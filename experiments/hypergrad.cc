@@ -11,14 +11,27 @@
 // training penalty Σ_k λ_k w_k², λ_k = exp(X) for every parameter, one log λ per block (the
 // objective stays without it), and its hypergradient /d_log_l2 (B values). --estimator NAME (SGD only, but exact) estimates the
 // hypergradients instead with an estimator of lib/estimators/ (registry.h), its flags
-// --truncation, --terms, --samples, --sigma.
+// --truncation, --terms, --tolerance, --samples, --sigma (each refused, naming the estimator and
+// the range, outside its range or for an estimator that does not take it; --truncation above
+// --iters is refused). neumann and cg estimate only θ, the hyperparameters the training loss
+// depends on explicitly: they need --log-l2 (a model with per-parameter penalties, --model mlp).
 //
 // Datasets, SGD: /w_T, /v_T, /loss_final, /d_w0, /d_v0, /d_alpha and /d_gamma; Adam: /w_T,
 // /m_T, /s_T, /loss_final, /d_w0, /d_m0, /d_s0, /d_alpha, /d_beta1, /d_beta2 and /d_eps; RMSprop:
 // the same with /d_rho, /d_mu for /d_beta1, /d_beta2. The
 // schedule entries are T × blocks, with respect to the values themselves (not their logs).
 // An estimator other than exact writes the same names, leaving out those it gives no signal for
-// (listed in the attribute not_applicable), and /w_T, /v_T, /loss_final of the run it trained
+// (listed in the attribute not_applicable). forward (forward mode) computes per-block constants
+// only and writes /d_alpha_block, /d_gamma_block (B values: ∂f/∂α_j, ∂f/∂γ_j for one α and γ
+// per block over all steps, the sums over t of the exact /d_alpha, /d_gamma) and
+// /d_log_init_scale (B: ∂f/∂log s_j = Σ_{k in block j} ∂f/∂w_0[k]·w_0[k], for w_0 scaled by
+// e^{log s_j} on block j) instead of /d_alpha, /d_gamma, /d_w0, /d_v0. cg records
+// cg_iterations (run) and cg_relative_residual (‖r‖/‖∇_w f‖ at its end); truncated records
+// information_bits and trajectory_peak_bytes. Non-finite values among the hypergradients written
+// (DrMAD's reverse pass can overflow at long horizons) are counted in the attributes
+// nonfinite_values (total) and nonfinite_datasets ("/d_alpha 12, ..."), and reported on stderr
+// as a warning naming the estimator (also with --quiet). Every estimator writes /w_T, /v_T,
+// /loss_final of the run it trained
 // (attribute final_state_run, written by every estimator: "fixed point" for exact, truncated, es
 // and pes, "float64" for the others, whose float64 run differs from the fixed-point one by
 // rounding, ~1e-11 per step).
@@ -113,6 +126,10 @@ int Run(const Options& o, const Provenance& provenance) {
   ToolModel model = model_info.Make(data, model_settings, o.threads);
   CheckRunFitsInMemory(model_info.name, model);
   const std::size_t n = model.model->num_params();
+  const EstimatorFlags estimator_flags =
+      ResolveEstimatorFlags(o.estimator, o.seed, o.optimizer_flags.optimizer);
+  CheckEstimatorFitsRun(o.estimator.name, estimator_flags, o.iters, model_info.name,
+                        static_cast<bool>(model.with_l2), o.log_l2.has_value());
   // --log-l2: λ = exp(X) for every parameter, θ = λ (one value per parameter; BlockLogL2 sums
   // them to one log λ per block); the objective stays without it.
   std::vector<double> l2;
@@ -154,11 +171,13 @@ int Run(const Options& o, const Provenance& provenance) {
   const std::vector<std::size_t> schedule_shape = {o.iters, blocks.num_blocks()};
   const OptimizerInfo& optimizer = FindOptimizer(o.optimizer_flags.optimizer);
   const std::map<std::string, double> settings = o.optimizer_flags.Chosen();
-  const EstimatorFlags estimator_flags =
-      ResolveEstimatorFlags(o.estimator, o.seed, o.optimizer_flags.optimizer);
   double loss_final = 0.0;
   bool exact = true;  // the exact pass's reversal check; other estimators check none
   std::vector<std::string> not_applicable;
+  std::vector<std::pair<std::string, std::size_t>> nonfinite;  // dataset, count
+  auto count = [&](const std::string& name, std::span<const double> values) {
+    if (const std::size_t bad = CountNonFinite(values)) nonfinite.emplace_back(name, bad);
+  };
   if (o.estimator.name == "exact") {
     const ToolRun tool = TrainAndReverseWithFlags(optimizer, settings, model, blocks, batches,
                                                   o.iters, alpha, w0, training, forward, reverse);
@@ -168,15 +187,28 @@ int Run(const Options& o, const Provenance& provenance) {
     writer.Write("/w_T", outcome.w_T);
     writer.WriteScalar("/loss_final", outcome.f);
     writer.Write("/d_w0", h.d_w0);
+    count("/d_w0", h.d_w0);
     writer.Write("/d_alpha", h.d_alpha, schedule_shape);
+    count("/d_alpha", h.d_alpha);
     for (std::size_t i = 0; i < h.d_u0.size(); ++i) {
       const auto u_T = std::span(outcome.u_T).subspan(i * n, n);
       writer.Write("/" + h.d_u0[i].name + "_T", std::vector<double>(u_T.begin(), u_T.end()));
       writer.Write("/d_" + h.d_u0[i].name + "0", h.d_u0[i].values);
+      count("/d_" + h.d_u0[i].name + "0", h.d_u0[i].values);
     }
-    for (const NamedValues& d : h.d_schedules) writer.Write("/d_" + d.name, d.values, schedule_shape);
-    for (const NamedValues& d : h.d_scalars) writer.WriteScalar("/d_" + d.name, d.values[0]);
-    if (!l2.empty()) writer.Write("/d_log_l2", BlockLogL2(blocks, l2, h.d_theta));
+    for (const NamedValues& d : h.d_schedules) {
+      writer.Write("/d_" + d.name, d.values, schedule_shape);
+      count("/d_" + d.name, d.values);
+    }
+    for (const NamedValues& d : h.d_scalars) {
+      writer.WriteScalar("/d_" + d.name, d.values[0]);
+      count("/d_" + d.name, d.values);
+    }
+    if (!l2.empty()) {
+      const std::vector<double> d_log_l2 = BlockLogL2(blocks, l2, h.d_theta);
+      writer.Write("/d_log_l2", d_log_l2);
+      count("/d_log_l2", d_log_l2);
+    }
     writer.SetAttribute("/", "info_bits", outcome.information_bits);
     writer.SetAttribute("/", "reversal_exact", h.reversal.exact);
     writer.SetAttribute("/", "final_state_run", std::string("fixed point"));
@@ -191,7 +223,9 @@ int Run(const Options& o, const Provenance& provenance) {
     flags.exact_options = TrainingOptions{ReversalMethod::kReversible, ParseBufferKind(o.buffer)};
     flags.exact_options.threads = o.threads;
     if (!o.quiet) std::cerr << "hypergrad: running estimator " << o.estimator.name << "\n";
-    const EstimatedHypergradients estimate = MakeEstimator(o.estimator.name, flags)->Estimate(problem);
+    BlockHypergradients reduced;
+    const EstimatedHypergradients estimate =
+        MakeEstimator(o.estimator.name, flags)->Estimate(problem, &reduced);
     // The run the estimator trained; ES and PES train perturbed runs only, so the fixed-point
     // run is trained here for the file.
     FinalState state = estimate.final_state;
@@ -203,12 +237,17 @@ int Run(const Options& o, const Provenance& provenance) {
     writer.WriteScalar("/loss_final", state.f);
     writer.Write("/v_T", state.v_T);
     writer.SetAttribute("/", "final_state_run", state.run);
-    not_applicable = WriteEstimate(writer, estimate, problem, l2);
+    WrittenEstimate written = WriteEstimate(writer, estimate, reduced, problem, l2);
+    not_applicable = std::move(written.not_applicable);
+    nonfinite = std::move(written.nonfinite);
+    // What the estimator measured about its run (cg's iterations and residual, ...).
+    for (const auto& [name, value] : estimate.diagnostics) writer.SetAttribute("/", name, value);
     loss_final = state.f;
   }
   for (const auto& [name, value] : settings) writer.SetAttribute("/", name, value);
   WriteEstimatorAttributes(writer, o.estimator.name, estimator_flags);
   writer.SetAttribute("/", "not_applicable", JoinNames(not_applicable));
+  ReportNonFinite(writer, "hypergrad", o.estimator.name, nonfinite);
   if (o.log_l2) writer.SetAttribute("/", "log_l2", *o.log_l2);
   writer.SetAttribute("/", "optimizer", o.optimizer_flags.optimizer);
   writer.SetAttribute("/", "model", o.model_flags.model);
@@ -315,7 +354,13 @@ int main(int argc, char** argv) {
   return hypergrad::experiments::GuardedMain(
       app, argc, argv, [&] {
         // Before the run and before any file: a wrong estimator flag writes nothing.
-        hypergrad::experiments::ResolveEstimatorFlags(o.estimator, o.seed, o.optimizer_flags.optimizer);
+        const hypergrad::EstimatorFlags flags =
+            hypergrad::experiments::ResolveEstimatorFlags(o.estimator, o.seed, o.optimizer_flags.optimizer);
+        if (flags.truncation && *flags.truncation > o.iters) {
+          throw std::invalid_argument("--estimator " + o.estimator.name + ": --truncation " +
+                                      std::to_string(*flags.truncation) + " exceeds the run's T = " +
+                                      std::to_string(o.iters) + " (--iters)");
+        }
         hypergrad::CheckResultPath(o.out);  // before the run, not after it
         return hypergrad::experiments::Run(o, provenance);
       });

@@ -57,9 +57,12 @@ assert 0 < adam["computed_peak_extra_bytes"] < adam["store_all_bytes"] / 50, ada
 PY
 
 # The estimator benchmark at its smoke sizes: every estimator ran, forward mode equals the exact
-# per-block hypergradients, the meta-optimisation and the horizons are there.
-"$bin/bench_estimators" --smoke --out "$tmp/bench" > "$tmp/bench_estimators.log" 2>&1 ||
+# per-block hypergradients, the meta-optimisation and the horizons are there. --out names a
+# folder that does not exist yet (created, as the tools create an --out file's folder);
+# --mnist-dir is taken (the smoke sizes read no MNIST).
+"$bin/bench_estimators" --smoke --out "$tmp/new/bench" --mnist-dir "$tmp/no-mnist" > "$tmp/bench_estimators.log" 2>&1 ||
   fail "bench_estimators exited non-zero: $(tail -5 "$tmp/bench_estimators.log")"
+cp "$tmp/new/bench/bench_estimators.json" "$tmp/new/bench/bench_estimators.h5" "$tmp/bench/"
 $py - "$tmp/bench/bench_estimators.json" <<'PY' || fail "bench_estimators contents"
 import json, sys
 doc = json.load(open(sys.argv[1]))
@@ -71,11 +74,61 @@ fwd = next(r for r in acc if r["estimator"] == "forward")
 assert all(fwd["kinds"][k]["rel_error"] < 1e-9 for k in ("alpha_block", "gamma_block", "log_init_scale")), fwd
 assert all(r["peak_extra_bytes"] > 0 and r["time_ratio"] > 0 for r in acc)
 assert "theta" not in next(r for r in acc if r["estimator"] == "greedy" and r["problem"] == "fig6")["kinds"]
+# Timing: 3 calls per estimator, the median over the median of 3 training runs, the spread
+# recorded; the repeated calls gave the same bits.
+for r in acc:
+    s = sorted(r["seconds_samples"])
+    assert r["repeats"] == 3 and len(s) == 3 and r["seconds"] == s[1], r
+    assert r["time_ratio_min"] <= r["time_ratio"] <= r["time_ratio_max"], r
+    assert r["repeat_bitwise_equal"] is True, r["label"]
+# Per kind: the number of values, the exact norm, non-finite counts (0 here), sign agreement over
+# the entries where exact ≠ 0; the exact row carries the norms.
+for r in acc:
+    for k, m in r["kinds"].items():
+        assert m["nonfinite"] == 0 and m["values"] > 0 and m["exact_norm"] >= 0, (r["label"], k, m)
+        if r["estimator"] != "exact":
+            assert 0 < m["sign_counted"] <= m["values"], (r["label"], k, m)
+# cg records its iterations (at most K) and residual; a residual at or below 1e-12 stops it early.
+for r in (r for r in acc if r["estimator"] == "cg"):
+    d, k = r["diagnostics"], int(r["label"].split("terms=")[1])
+    assert 1 <= d["cg_iterations"] <= k, r
+    assert d["cg_iterations"] == k or d["cg_relative_residual"] <= 1e-12, r
+# Memory by stage for the exact estimator in every case; the buffer's computed size.
+for c in doc["cases"]:
+    stages = {s["stage"]: s for s in c["exact_stages"]}
+    assert set(stages) == {"construct", "train", "objective", "reverse", "estimate", "buffer_computed"}, stages
+    assert stages["reverse"]["peak"] >= stages["reverse"]["live_before"] > 0, stages
+    assert c["objective_peak_bytes"] > 0 and c["hvp_peak_bytes"] > 0 and len(c["training_seconds_samples"]) == 3
 meta = doc["meta_optimisation"]
 assert [m["estimator"] for m in meta] == ["exact", "truncated", "drmad", "greedy", "es", "pes"], meta
 assert all("error" not in m for m in meta)
-assert [h["horizon"] for h in doc["short_horizon"]] == [1, 10]
+# Short horizons: the grid (7 points at the smoke's step 2) and the refinement; the choice is the
+# lowest loss of all points tried, never above the untrained network's loss.
+sh = doc["short_horizon"]
+assert [h["horizon"] for h in sh] == [1, 10]
+for h in sh:
+    tried = [x for x in h["grid_loss"] + h["refine_loss"] if x is not None]
+    assert len(h["grid_log_alpha"]) == 7 and h["loss_at_horizon"] == min(tried), h
+    assert h["loss_at_horizon"] <= h["untrained_loss"], h
+sched = doc["short_horizon_schedule"]
+assert [h["horizon"] for h in sched] == [1, 10] and all("error" not in h for h in sched), sched
+assert all(h["loss_at_horizon"] <= s["loss_at_horizon"] * (1 + 1e-9) for h, s in zip(sched, sh)), (sched, sh)
 PY
+# --help says what runs, the sizes, BENCH_FULL, the outputs and the time; bad arguments are
+# refused: an unknown one (exit 2), --out naming a file (exit 1), both without writing.
+"$bin/bench_estimators" --help > "$tmp/help" || fail "bench_estimators --help failed"
+for want in "BENCH_FULL=1" "bench_estimators.json" "--mnist-dir DIR" "--smoke" "minutes"; do
+  grep -q -- "$want" "$tmp/help" || fail "bench_estimators --help lacks '$want'"
+done
+set +e
+"$bin/bench_estimators" --frobnicate > /dev/null 2> "$tmp/err"; rc=$?
+set -e
+[ $rc -eq 2 ] && grep -q "unknown argument '--frobnicate'" "$tmp/err" || fail "unknown argument: rc $rc, $(cat "$tmp/err")"
+touch "$tmp/a_file"
+set +e
+"$bin/bench_estimators" --smoke --out "$tmp/a_file" > /dev/null 2> "$tmp/err"; rc=$?
+set -e
+[ $rc -eq 1 ] && grep -q -- "--out $tmp/a_file: exists and is not a folder" "$tmp/err" || fail "--out a file: rc $rc, $(cat "$tmp/err")"
 
 $py "$src/analysis/bench.py" --bench "$tmp/bench" --results "$tmp/res" > "$tmp/bench.log"
 for f in bench_bits bench_recovery bench_memory; do
@@ -88,6 +141,36 @@ grep -q "^| 100 | fast | 0\.[0-9]* |" "$tmp/res/REPORT.md" || fail "reversible-A
 grep -q "^| 100 | polynomial | " "$tmp/res/REPORT.md" || fail "matrix-product floor row missing"
 grep -q "^| 100 | 2 | " "$tmp/res/REPORT.md" || fail "threads row missing"
 grep -q "## Exact against approximate hypergradients" "$tmp/res/REPORT.md" || fail "estimator section missing"
-grep -q "^| fig2 | 10 | forward | alpha_block | 1 | " "$tmp/res/REPORT.md" || fail "forward-mode row missing"
+grep -q "^| fig2 | 10 | forward | alpha_block | 8 | [0-9.e-]* | 1 " "$tmp/res/REPORT.md" || fail "forward-mode row missing"
+grep -q "^| fig6 | 10 | drmad | alpha_block | 1 | [0-9.e-]* | [+−]1 (1 value: sign only) | " "$tmp/res/REPORT.md" \
+  || fail "one-value cosine not marked"
+grep -q "The meta-objective f each hypergradient is taken of: Fig-2 schedules (784-50-50-50-10): the training loss" \
+  "$tmp/res/REPORT.md" || fail "the section does not say the meta-objective"
+grep -q "^| fig2 | 10 | 44,860 | [0-9,]* | " "$tmp/res/REPORT.md" || fail "memory-by-stage row missing"
 [ -s "$tmp/res/figures/estimators_pareto.png" ] || fail "estimators_pareto.png not rendered"
+# The section's rules on the file's numbers: an estimate with non-finite values gets its count,
+# not a metric; a kind with ‖exact‖·‖x‖ below f's float64 resolution is negligible; a cosine within 1e-3
+# of 1 shows its gap; the facts name the non-finite estimate. (The smoke run has none of these:
+# the test edits its JSON.)
+mkdir -p "$tmp/edit" "$tmp/edit_res"
+$py - "$tmp/bench/bench_estimators.json" "$tmp/edit/bench_estimators.json" <<'PY'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+acc = doc["accuracy"]
+drmad = next(r for r in acc if r["estimator"] == "drmad" and r["problem"] == "fig2")
+drmad["kinds"]["alpha"] = {"values": 80, "exact_norm": 1.0, "nonfinite": 7}
+for r in acc:
+    if r["problem"] == "fig2" and "w0" in r["kinds"]:
+        r["kinds"]["w0"]["exact_norm"] = 1e-115
+greedy = next(r for r in acc if r["estimator"] == "greedy" and r["problem"] == "fig2")
+greedy["kinds"]["alpha"].update({"cosine": 0.99997, "rel_error": 0.01})
+json.dump(doc, open(sys.argv[2], "w"))
+PY
+$py "$src/analysis/estimators.py" --bench "$tmp/edit" --results "$tmp/edit_res" > /dev/null
+sec="$tmp/edit_res/estimators_section.md"
+grep -q "^| fig2 | 10 | drmad | alpha | 80 | 1 | non-finite (7 of 80 values) | " "$sec" || fail "non-finite row"
+grep -q "drmad on Fig-2 schedules (784-50-50-50-10), T = 10: 7 non-finite values (NaN or ±inf) in alpha (7)" "$sec" \
+  || fail "non-finite fact"
+grep -q "^| fig2 | 10 | drmad | w0 | 44,860 | [0-9.e-]* | negligible (‖exact‖ 1.00e-115) | " "$sec" || fail "negligible row"
+grep -q "^| fig2 | 10 | greedy | alpha | 80 | [0-9.e-]* | 1 − 3.0e-05 | 0.01 | " "$sec" || fail "cosine gap"
 echo "bench pipeline: ok"

@@ -284,6 +284,52 @@ for key in ("w_T", "v_T", "loss_final"):
 for key in ("d_alpha", "d_gamma", "d_w0", "d_v0"):
     assert key in t0 and not t0[key][()].any(), key
 PY
+# --estimator forward writes what it computes: per-block constants /d_alpha_block,
+# /d_gamma_block and /d_log_init_scale (B = 4 values each), checked against the exact pass's
+# /d_alpha and /d_gamma summed over the steps and Σ_{k in block} d_w0[k]·w0[k] (blocks W0, b0,
+# W1, b1 in parameter order: 15680, 20, 200, 10), from the same --w0. Forward mode differentiates
+# the float64 run, the exact pass the fixed-point run (2^-52 rounding per step): agreement to
+# 1e-10 of each vector's norm (measured here: ~1e-13).
+$py -c "
+import h5py, numpy as np
+h5py.File('$tmp/w0_fwd.h5', 'w')['w0'] = 0.05 * np.random.default_rng(4).standard_normal(784 * 20 + 20 + 20 * 10 + 10)"
+"${e[@]}" --w0 "$tmp/w0_fwd.h5" --out "$tmp/fwd_exact.h5"
+"${e[@]}" --w0 "$tmp/w0_fwd.h5" --estimator forward --out "$tmp/fwd.h5"
+$py - "$tmp/fwd_exact.h5" "$tmp/fwd.h5" "$tmp/w0_fwd.h5" <<'PY'
+import sys, h5py, numpy as np
+exact, fwd, w0 = (h5py.File(p, "r") for p in sys.argv[1:])
+w0 = w0["w0"][()]
+sizes = [784 * 20, 20, 20 * 10, 10]
+ends = np.cumsum(sizes)
+truth = {"d_alpha_block": exact["d_alpha"][()].sum(axis=0), "d_gamma_block": exact["d_gamma"][()].sum(axis=0),
+         "d_log_init_scale": np.array([(exact["d_w0"][()] * w0)[e - s:e].sum() for s, e in zip(sizes, ends)])}
+for key, want in truth.items():
+    got = fwd[key][()]
+    assert got.shape == (4,), (key, got.shape)
+    err = np.abs(got - want).max() / np.linalg.norm(want)
+    assert err <= 1e-10, (key, err, got, want)
+    print(f"forward {key}: max error / norm {err:.1e}")
+assert fwd.attrs["not_applicable"] == "d_w0,d_alpha,d_v0,d_gamma", fwd.attrs["not_applicable"]
+for key in ("d_alpha", "d_gamma", "d_w0", "d_v0"):
+    assert key not in fwd, key
+assert fwd.attrs["nonfinite_values"] == 0 and exact.attrs["nonfinite_values"] == 0
+PY
+# DrMAD's reverse pass on the line w_0 → w_T grows its adjoints geometrically (here log α = 2.5,
+# γ = 0.9: |d_w0| reaches 2e254 at T = 3000) and overflows by T = 4000: the file says so
+# (attributes nonfinite_values, nonfinite_datasets) and stderr warns naming the estimator and the
+# datasets; the run itself succeeds (the values are what the rule computes).
+"$bin/hypergrad" --mnist-dir "$tmp/mnist" --train-size 400 --batch-size 100 --iters 4000 --layers 784,20,10 \
+  --quiet --estimator drmad --gamma 0.9 --log-alpha 2.5 --out "$tmp/drmad_long.h5" 2> "$tmp/err" || fail "drmad T = 4000"
+grep -q "hypergrad: warning: --estimator drmad wrote [0-9]* non-finite values (NaN or ±inf): /d_w0 [0-9]*, /d_alpha" "$tmp/err" \
+  || fail "drmad non-finite warning: $(cat "$tmp/err")"
+$py - "$tmp/drmad_long.h5" <<'PY'
+import sys, h5py, numpy as np
+f = h5py.File(sys.argv[1], "r")
+counted = {k: int((~np.isfinite(f[k][()])).sum()) for k in ("d_w0", "d_v0", "d_alpha", "d_gamma")}
+assert f.attrs["nonfinite_values"] == sum(counted.values()) > 0, (f.attrs["nonfinite_values"], counted)
+listed = dict(x.rsplit(" ", 1) for x in f.attrs["nonfinite_datasets"].split(", "))
+assert {k: int(v) for k, v in listed.items()} == {"/" + k: v for k, v in counted.items() if v}, (listed, counted)
+PY
 # A flag the estimator does not take, an unknown estimator, a non-SGD optimizer, K > T, a bad
 # value: errors naming both, no result file.
 expect_error "estimator 'drmad' takes no --terms" "${h[@]}" --estimator drmad --terms 3
@@ -293,8 +339,23 @@ expect_error "--estimator: unknown estimator 'newton' (known: exact, truncated, 
 expect_error "--estimator drmad differentiates --optimizer sgd only, not --optimizer adam" "${h[@]}" --optimizer adam --estimator drmad
 expect_error "--estimator truncated differentiates --optimizer sgd only, not --optimizer rmsprop" "${h[@]}" --optimizer rmsprop --estimator truncated
 expect_error "--truncation 3 exceeds the run's T = 2" "${h[@]}" --estimator truncated --truncation 3
-expect_error "--terms: expected a whole number, got '2.5'" "${h[@]}" --estimator cg --terms 2.5
-expect_error "--sigma: expected a positive finite number, got 'nan'" "${h[@]}" --estimator es --sigma nan
+expect_error "--estimator pes: --truncation 3 exceeds the run's T = 2 (--iters)" "${h[@]}" --estimator pes --truncation 3
+expect_error "--terms: expected a whole number, got '2.5'" "${h[@]}" --estimator cg --terms 2.5 --log-l2 -4
+# Ranges, named with the flag, the estimator and the range.
+expect_error "--terms: expected a whole number in \[1, 100000\] for --estimator cg, got 0" "${h[@]}" --estimator cg --terms 0 --log-l2 -4
+expect_error "--terms: expected a whole number in \[1, 100000\] for --estimator cg, got 999999999" "${h[@]}" --estimator cg --terms 999999999 --log-l2 -4
+expect_error "--terms: expected a whole number in \[0, 100000\] for --estimator neumann, got 100001" "${h[@]}" --estimator neumann --terms 100001 --log-l2 -4
+expect_error "--tolerance: expected a number in \[1e-16, 0.1\], got '0'" "${h[@]}" --estimator cg --tolerance 0 --log-l2 -4
+expect_error "estimator 'neumann' takes no --tolerance" "${h[@]}" --estimator neumann --tolerance 1e-6 --log-l2 -4
+for bad in nan 0 -0.01 inf 1e300 4e-320 2; do
+  expect_error "--sigma: expected a number in \[1e-10, 1\], got '$bad'" "${h[@]}" --estimator es --sigma=$bad
+  expect_error "--sigma: expected a number in \[1e-10, 1\], got '$bad'" "${h[@]}" --estimator pes --truncation 1 --sigma=$bad
+done
+expect_error "--samples: expected a whole number in \[1, 100000\] for --estimator es, got 0" "${h[@]}" --estimator es --samples 0
+# neumann and cg estimate θ only: without --log-l2, or with a model that has no per-parameter
+# penalty, the error names both.
+expect_error "--estimator neumann estimates only the hyperparameters the training loss depends on explicitly (θ: --log-l2's per-parameter L2 penalties): give --log-l2 X" "${h[@]}" --estimator neumann
+expect_error "--estimator cg estimates only .*, and --model logistic has none (it takes no --log-l2" "${h[@]}" --model logistic --estimator cg
 expect_error "--log-l2: expected a number in \[-50, 10\], got 'inf'" "${h[@]}" --log-l2 inf
 expect_error "--log-l2: expected a number in \[-50, 10\], got 'nan'" "${h[@]}" --log-l2 nan
 [ ! -e "$tmp/bad.h5" ] || fail "a refused --estimator left a result file"
@@ -351,8 +412,13 @@ assert "d_log_l2" not in greedy and greedy.attrs["not_applicable"] == "d_w0,d_v0
 PY
 # --help lists the estimators with the flags each takes (from the registry).
 "$bin/hypergrad" --help | tr -s ' \n' ' ' > "$tmp/help"
-grep -q "exact (no flags); truncated (--truncation 10); drmad (no flags); neumann (--terms 20); cg (--terms 20); forward (no flags); greedy (no flags); es (--samples 16 --sigma 0.01); pes (--truncation 10 --samples 16 --sigma 0.01)" "$tmp/help" \
+grep -q "exact (no flags); truncated (--truncation 10); drmad (no flags); neumann (--terms 20); cg (--terms 20 --tolerance 1e-12); forward (no flags); greedy (no flags); es (--samples 16 --sigma 0.01); pes (--truncation 10 --samples 16 --sigma 0.01)" "$tmp/help" \
   || fail "hypergrad --help does not list the estimators and their flags"
+grep -q "neumann and cg estimate only the hyperparameters the training loss depends on explicitly: they need --log-l2" "$tmp/help" \
+  || fail "hypergrad --help does not say that neumann and cg need --log-l2"
+grep -q "forward writes the per-block constants /d_alpha_block, /d_gamma_block and /d_log_init_scale" "$tmp/help" \
+  || fail "hypergrad --help does not say what forward writes"
+grep -q -- "--sigma (relative to each hyperparameter's scale) \[1e-10, 1\]" "$tmp/help" || fail "hypergrad --help: --sigma range"
 grep -q -- "--terms TEXT setting of --estimator neumann, cg" "$tmp/help" || fail "hypergrad --help: --terms"
 # --help says what --threads means here and in the figure targets, and where results go.
 "$bin/hypergrad" --help | tr -s ' \n' ' ' | grep -q "splitting each training and reverse step of the one run.*unlike the figure targets" \

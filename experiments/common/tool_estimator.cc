@@ -1,7 +1,9 @@
 #include "common/tool_estimator.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <iostream>
 #include <stdexcept>
 
 #include "optimizers/reversible_sgd.h"
@@ -29,10 +31,11 @@ std::string FlagsWithDefaults(const std::string& name) {
   if (d.truncation) add("--truncation", std::to_string(*d.truncation));
   if (d.terms) add("--terms", std::to_string(*d.terms));
   if (d.samples) add("--samples", std::to_string(*d.samples));
-  if (d.sigma) {
-    char sigma[32];
-    std::snprintf(sigma, sizeof sigma, "%g", *d.sigma);
-    add("--sigma", sigma);
+  for (const auto& [flag, value] : {std::pair{"--sigma", d.sigma}, std::pair{"--tolerance", d.tolerance}}) {
+    if (!value) continue;
+    char text[32];
+    std::snprintf(text, sizeof text, "%g", *value);
+    add(flag, text);
   }
   return out.empty() ? "no flags" : out;
 }
@@ -42,9 +45,18 @@ std::string FlagsWithDefaults(const std::string& name) {
 void AddEstimatorOptions(CLI::App& app, EstimatorChoice& choice) {
   std::string help = "hypergradient estimator (lib/estimators/), with the flags it takes and their defaults:";
   for (const std::string& name : EstimatorNames()) help += " " + name + " (" + FlagsWithDefaults(name) + ");";
-  help += " a flag the estimator does not take is an error. Estimators other than exact take "
-          "--optimizer sgd only, train the same run and write the same datasets, leaving out "
-          "(and listing in the attribute not_applicable) those they give no signal for";
+  help += " a flag the estimator does not take is an error, and so is a value outside its range "
+          "(--truncation: truncated [0, 1000000], pes [1, 1000000], both at most --iters; --terms: "
+          "neumann [0, 100000], cg [1, 100000] iterations at most; --tolerance (cg: stop when the "
+          "residual is at most this fraction of the right-hand side's norm): [1e-16, 0.1]; --samples "
+          "[1, 100000]; --sigma (relative to each hyperparameter's scale) [1e-10, 1]). Estimators other "
+          "than exact take --optimizer sgd only, train the same run and write the same datasets, "
+          "leaving out (and listing in the attribute not_applicable) those they give no signal for. "
+          "neumann and cg estimate only the hyperparameters the training loss depends on explicitly: "
+          "they need --log-l2 (--model mlp) and write /d_log_l2 only. forward writes the per-block "
+          "constants /d_alpha_block, /d_gamma_block and /d_log_init_scale (one value per block) "
+          "instead of /d_alpha, /d_gamma, /d_w0. Non-finite values written are counted in the "
+          "attribute nonfinite_values and reported on stderr";
   app.add_option("--estimator", choice.name, help)
       ->check([](const std::string& name) {
         try {
@@ -88,6 +100,7 @@ void WriteEstimatorAttributes(H5Writer& writer, const std::string& name, const E
   if (complete.terms) writer.SetAttribute("/", "estimator_terms", *complete.terms);
   if (complete.samples) writer.SetAttribute("/", "estimator_samples", *complete.samples);
   if (complete.sigma) writer.SetAttribute("/", "estimator_sigma", *complete.sigma);
+  if (complete.tolerance) writer.SetAttribute("/", "estimator_tolerance", *complete.tolerance);
   if (EstimatorDrawsNoise(name)) writer.SetAttribute("/", "estimator_seed", static_cast<std::int64_t>(complete.seed));
 }
 
@@ -110,28 +123,90 @@ TrainedState TrainFixedPoint(const EstimatorProblem& problem, const TrainingOpti
   return s;
 }
 
-std::vector<std::string> WriteEstimate(H5Writer& writer, const EstimatedHypergradients& estimate,
-                                       const EstimatorProblem& problem, std::span<const double> l2) {
+void CheckEstimatorFitsRun(const std::string& name, const EstimatorFlags& complete, std::size_t iters,
+                           const std::string& model_name, bool model_has_l2, bool log_l2) {
+  if (EstimatorNeedsTheta(name)) {
+    const std::string what = "--estimator " + name +
+                             " estimates only the hyperparameters the training loss depends on "
+                             "explicitly (θ: --log-l2's per-parameter L2 penalties)";
+    if (!model_has_l2) {
+      throw std::invalid_argument(what + ", and --model " + model_name +
+                                  " has none (it takes no --log-l2; its own penalty flag is a fixed "
+                                  "setting, not a hyperparameter)");
+    }
+    if (!log_l2) throw std::invalid_argument(what + ": give --log-l2 X");
+  }
+  if (complete.truncation && *complete.truncation > iters) {
+    throw std::invalid_argument("--estimator " + name + ": --truncation " + std::to_string(*complete.truncation) +
+                                " exceeds the run's T = " + std::to_string(iters) + " (--iters)");
+  }
+}
+
+std::size_t CountNonFinite(std::span<const double> values) {
+  std::size_t n = 0;
+  for (double x : values) n += std::isfinite(x) ? 0 : 1;
+  return n;
+}
+
+WrittenEstimate WriteEstimate(H5Writer& writer, const EstimatedHypergradients& estimate,
+                              const BlockHypergradients& blocks, const EstimatorProblem& problem,
+                              std::span<const double> l2) {
   const std::vector<std::size_t> schedule_shape = {problem.schedule.iters, problem.schedule.blocks};
-  std::vector<std::string> left_out;
+  WrittenEstimate out;
+  auto write = [&](const std::string& name, const std::vector<double>& values,
+                   std::vector<std::size_t> shape) {
+    if (shape.empty()) {
+      writer.Write(name, values);
+    } else {
+      writer.Write(name, values, shape);
+    }
+    if (const std::size_t bad = CountNonFinite(values)) out.nonfinite.emplace_back(name, bad);
+  };
   for (const HyperKind kind : {HyperKind::kW0, HyperKind::kAlpha, HyperKind::kV0, HyperKind::kGamma}) {
     const std::string name = std::string("d_") + HyperKindName(kind);
     if (!estimate.Applicable(kind)) {
-      left_out.push_back(name);
+      out.not_applicable.push_back(name);
     } else if (kind == HyperKind::kAlpha || kind == HyperKind::kGamma) {
-      writer.Write("/" + name, estimate.Of(kind), schedule_shape);
+      write("/" + name, estimate.Of(kind), schedule_shape);
     } else {
-      writer.Write("/" + name, estimate.Of(kind));
+      write("/" + name, estimate.Of(kind), {});
     }
+  }
+  // Forward mode's reduced hyperparameters, where the full kind is not there.
+  if (!estimate.Applicable(HyperKind::kAlpha) && !blocks.d_alpha_block.empty()) {
+    write("/d_alpha_block", blocks.d_alpha_block, {});
+  }
+  if (!estimate.Applicable(HyperKind::kGamma) && !blocks.d_gamma_block.empty()) {
+    write("/d_gamma_block", blocks.d_gamma_block, {});
+  }
+  if (!estimate.Applicable(HyperKind::kW0) && !blocks.d_log_init_scale.empty()) {
+    write("/d_log_init_scale", blocks.d_log_init_scale, {});
   }
   if (!l2.empty()) {
     if (estimate.Applicable(HyperKind::kTheta)) {
-      writer.Write("/d_log_l2", BlockLogL2(problem.blocks, l2, estimate.d_theta));
+      write("/d_log_l2", BlockLogL2(problem.blocks, l2, estimate.d_theta), {});
     } else {
-      left_out.push_back("d_log_l2");
+      out.not_applicable.push_back("d_log_l2");
     }
   }
-  return left_out;
+  return out;
+}
+
+void ReportNonFinite(H5Writer& writer, const std::string& program, const std::string& estimator,
+                     const std::vector<std::pair<std::string, std::size_t>>& nonfinite) {
+  std::size_t total = 0;
+  std::string list;
+  for (const auto& [name, count] : nonfinite) {
+    total += count;
+    list += (list.empty() ? "" : ", ") + name + " " + std::to_string(count);
+  }
+  writer.SetAttribute("/", "nonfinite_values", static_cast<std::int64_t>(total));
+  writer.SetAttribute("/", "nonfinite_datasets", list);
+  if (total > 0) {
+    std::cerr << program << ": warning: --estimator " << estimator << " wrote " << total
+              << " non-finite values (NaN or ±inf): " << list << " (attributes nonfinite_values, "
+              << "nonfinite_datasets)\n";
+  }
 }
 
 std::string JoinNames(const std::vector<std::string>& names) {

@@ -36,7 +36,8 @@ EstimatorFlags ResolveEstimatorFlags(const EstimatorChoice& choice, std::uint64_
                                      const std::string& optimizer);
 
 // Root attributes: estimator (its name), estimator_<flag> for every flag it takes (the values it
-// ran with, defaults included) and estimator_seed for those that draw noise.
+// ran with, defaults included: estimator_truncation, _terms, _tolerance, _samples, _sigma) and
+// estimator_seed for those that draw noise.
 void WriteEstimatorAttributes(H5Writer& writer, const std::string& name, const EstimatorFlags& complete);
 
 // ∂f/∂(log λ_j) = Σ_{k in block j} λ_k·∂f/∂λ_k, summed in parameter order: the hypergradient of
@@ -53,12 +54,40 @@ struct TrainedState {
 };
 TrainedState TrainFixedPoint(const EstimatorProblem& problem, const TrainingOptions& options);
 
+// Checks, after the model is made and before anything is trained, what the estimator `name`
+// needs of the run: θ for neumann and cg (EstimatorNeedsTheta): a model with per-parameter L2
+// penalties (`model_has_l2`, ToolModel::with_l2) and --log-l2 given (`log_l2`); and K ≤ T for
+// --truncation. std::invalid_argument naming the estimator and what is missing ("--estimator cg
+// estimates only θ ... --model logistic has none").
+void CheckEstimatorFitsRun(const std::string& name, const EstimatorFlags& complete, std::size_t iters,
+                           const std::string& model_name, bool model_has_l2, bool log_l2);
+
+// The number of values that are NaN or ±inf.
+std::size_t CountNonFinite(std::span<const double> values);
+
+// What WriteEstimate wrote: the names the estimator gives no signal for ("d_alpha", ...; not
+// written), and each written dataset holding non-finite values with their count
+// ("/d_alpha", 12).
+struct WrittenEstimate {
+  std::vector<std::string> not_applicable;
+  std::vector<std::pair<std::string, std::size_t>> nonfinite;
+};
+
 // Writes the hypergradients of `estimate` under the exact pass's names: /d_alpha and /d_gamma
 // (T × B), /d_w0, /d_v0 and, when `l2` is non-empty (λ per parameter, θ = λ), /d_log_l2 (B,
-// BlockLogL2). Returns the names of those the estimator gives no signal for ("d_alpha", ...),
-// which are not written.
-std::vector<std::string> WriteEstimate(H5Writer& writer, const EstimatedHypergradients& estimate,
-                                       const EstimatorProblem& problem, std::span<const double> l2);
+// BlockLogL2). The per-block reductions `blocks` (forward mode's only output) are written where
+// their full-shape kind is not: /d_alpha_block and /d_gamma_block (B: ∂f/∂α_j and ∂f/∂γ_j of
+// per-block constants, the sums over t of /d_alpha, /d_gamma) and /d_log_init_scale (B:
+// Σ_{k in block j} ∂f/∂w_0[k]·w_0[k], ∂f/∂log s_j for w_0 scaled by e^{log s_j} on block j).
+WrittenEstimate WriteEstimate(H5Writer& writer, const EstimatedHypergradients& estimate,
+                              const BlockHypergradients& blocks, const EstimatorProblem& problem,
+                              std::span<const double> l2);
+
+// Records non-finite values: root attributes nonfinite_values (their total, 0 when none) and
+// nonfinite_datasets ("/d_alpha 12, /d_w0 3", "" when none), and when there are any a warning on
+// stderr naming `program`, the estimator, the datasets and the counts.
+void ReportNonFinite(H5Writer& writer, const std::string& program, const std::string& estimator,
+                     const std::vector<std::pair<std::string, std::size_t>>& nonfinite);
 
 // "a,b,c".
 std::string JoinNames(const std::vector<std::string>& names);

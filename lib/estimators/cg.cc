@@ -1,6 +1,9 @@
 #include "estimators/cg.h"
 
 #include <cmath>
+#include <cstdio>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "estimators/implicit_function.h"
@@ -15,18 +18,40 @@ double Dot(const std::vector<double>& a, const std::vector<double>& b) {
 }
 }  // namespace
 
+CgEstimator::CgEstimator(std::size_t iterations, double tolerance)
+    : iterations_(iterations), tolerance_(tolerance) {
+  if (iterations < 1 || iterations > kMaxCgIterations) {
+    throw std::invalid_argument("cg: --terms must be in [1, " + std::to_string(kMaxCgIterations) +
+                                "], got " + std::to_string(iterations));
+  }
+  if (!(tolerance >= kMinCgTolerance && tolerance <= kMaxCgTolerance)) {
+    char got[32];
+    std::snprintf(got, sizeof got, "%g", tolerance);
+    throw std::invalid_argument(std::string("cg: --tolerance must be in [1e-16, 0.1], got ") + got);
+  }
+}
+
+std::string CgEstimator::settings() const {
+  char tol[32];
+  std::snprintf(tol, sizeof tol, "%g", tolerance_);
+  return "cg terms=" + std::to_string(iterations_) + " tolerance=" + tol;
+}
+
 EstimatedHypergradients CgEstimator::Estimate(const EstimatorProblem& problem,
                                               BlockHypergradients* blocks) const {
   const ImplicitPoint point(problem);
   const std::size_t p = problem.num_params();
-  // Hestenes–Stiefel CG: r = g − H q, direction d, α = r·r / d·Hd, β = r'·r' / r·r.
+  // Hestenes–Stiefel CG: r = b − H q (b = ∇_w f), direction d, step rr / d·Hd,
+  // β = r'·r' / r·r; stop when ‖r‖ ≤ R·‖b‖, i.e. r·r ≤ R²·b·b.
   std::vector<double> q(p, 0.0), r = point.meta_gradient(), d = r, hd(p);
   double rr = Dot(r, r);
-  const double stop = 1e-24 * rr;
-  for (std::size_t i = 0; i < iterations_ && rr > stop; ++i) {
+  const double bb = rr, stop = tolerance_ * tolerance_ * bb;
+  std::size_t used = 0;
+  while (used < iterations_ && rr > stop) {
     point.HessianTimes(d, hd);
     const double dhd = Dot(d, hd);
-    if (dhd == 0.0 || !std::isfinite(dhd)) break;
+    if (dhd == 0.0 || !std::isfinite(dhd)) break;  // CG's step rr / d·Hd is undefined
+    ++used;
     const double step = rr / dhd;
     for (std::size_t k = 0; k < p; ++k) {
       q[k] += step * d[k];
@@ -38,6 +63,8 @@ EstimatedHypergradients CgEstimator::Estimate(const EstimatorProblem& problem,
     for (std::size_t k = 0; k < p; ++k) d[k] = r[k] + beta * d[k];
   }
   EstimatedHypergradients out = point.Finish(q);
+  out.diagnostics["cg_iterations"] = static_cast<double>(used);
+  out.diagnostics["cg_relative_residual"] = bb > 0 ? std::sqrt(rr / bb) : 0.0;
   if (blocks != nullptr) *blocks = {};
   return out;
 }

@@ -1,6 +1,8 @@
 #include "estimators/es.h"
 
+#include <cstdio>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "estimators/float_sgd.h"
@@ -12,7 +14,11 @@ namespace hypergrad {
 EsEstimator::EsEstimator(std::size_t samples, double sigma, std::uint64_t seed)
     : samples_(samples), sigma_(sigma), seed_(seed) {
   if (samples == 0) throw std::invalid_argument("es: --samples must be at least 1");
-  if (!(sigma > 0)) throw std::invalid_argument("es: --sigma must be positive");
+  if (!(sigma >= kMinSigma && sigma <= kMaxSigma)) {
+    char got[32];
+    std::snprintf(got, sizeof got, "%g", sigma);
+    throw std::invalid_argument(std::string("es: --sigma must be in [1e-10, 1], got ") + got);
+  }
 }
 
 std::string EsEstimator::settings() const {

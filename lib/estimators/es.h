@@ -22,7 +22,8 @@ namespace hypergrad {
 
 class EsEstimator final : public Estimator {
  public:
-  // samples ≥ 1 pairs, sigma > 0 (std::invalid_argument otherwise).
+  // samples ≥ 1 pairs, sigma in [kMinSigma, kMaxSigma] (perturbation.h; std::invalid_argument
+  // otherwise).
   EsEstimator(std::size_t samples, double sigma, std::uint64_t seed = 0);
   std::string name() const override { return "es"; }
   std::string settings() const override;

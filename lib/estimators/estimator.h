@@ -17,6 +17,7 @@
 
 #include <array>
 #include <functional>
+#include <map>
 #include <memory>
 #include <span>
 #include <string>
@@ -80,6 +81,11 @@ struct EstimatedHypergradients {
   std::vector<double> d_theta;           // num_hyper()
   std::array<bool, kNumHyperKinds> applicable{};
   FinalState final_state;  // the run the estimate was made on, where the estimator trained one
+  // What the estimator measured about its own run, by name (recorded by the tools and the
+  // benchmark): cg "cg_iterations" (iterations run) and "cg_relative_residual" (‖r‖/‖b‖ at the
+  // end); exact and truncated "information_bits" (the buffer after training) and
+  // "trajectory_peak_bytes" (buffer and fixed-point views, ReversibleTraining::peak_extra_bytes).
+  std::map<std::string, double> diagnostics;
 
   bool Applicable(HyperKind k) const { return applicable[static_cast<std::size_t>(k)]; }
   // The vector of kind k (empty when not applicable).

@@ -16,6 +16,8 @@ EstimatedHypergradients ReverseFixedPointRun(const EstimatorProblem& problem,
                      problem.objective(sgd.weights(), d_w, d_theta), "fixed point"};
   EstimatedHypergradients out = FromExact(sgd.Reverse(d_w, d_theta, ReverseOptions{first_step}));
   out.final_state = std::move(trained);
+  out.diagnostics["information_bits"] = sgd.information_bits_after_train();
+  out.diagnostics["trajectory_peak_bytes"] = static_cast<double>(sgd.peak_extra_bytes());
   if (blocks != nullptr) *blocks = ReduceToBlocks(out, problem);
   return out;
 }

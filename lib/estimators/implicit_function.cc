@@ -21,24 +21,33 @@ ImplicitPoint::ImplicitPoint(const EstimatorProblem& problem) : problem_(problem
   d_w_.assign(p, 0.0);
   d_theta_direct_.assign(problem.model->num_hyper(), 0.0);
   f_ = problem.objective(w_, d_w_, d_theta_direct_);
+  double rows = 0.0;
   for (std::size_t t = iters - std::min<std::size_t>(iters, 10); t < iters; ++t) {
-    const Batch b = problem.batches(t);
-    batch_.rows.insert(batch_.rows.end(), b.rows.begin(), b.rows.end());
+    batches_.push_back(problem.batches(t));
+    rows += static_cast<double>(batches_.back().rows.size());
   }
+  for (const Batch& b : batches_) weights_.push_back(static_cast<double>(b.rows.size()) / rows);
 }
 
 void ImplicitPoint::HessianTimes(std::span<const double> u, std::span<double> out) const {
-  std::vector<double> grad(w_.size());
-  problem_.model->GradientAndHvp(w_, batch_, u, grad, out, {});
+  const std::size_t p = w_.size();
+  std::vector<double> grad(p), hvp(p);
+  std::fill(out.begin(), out.end(), 0.0);
+  for (std::size_t b = 0; b < batches_.size(); ++b) {
+    problem_.model->GradientAndHvp(w_, batches_[b], u, grad, hvp, {});
+    for (std::size_t k = 0; k < p; ++k) out[k] += weights_[b] * hvp[k];
+  }
 }
 
 EstimatedHypergradients ImplicitPoint::Finish(std::span<const double> q) const {
   const std::size_t h = problem_.model->num_hyper();
   std::vector<double> grad(w_.size()), hvp(w_.size()), mixed(h);
-  problem_.model->GradientAndHvp(w_, batch_, q, grad, hvp, mixed);
   EstimatedHypergradients out;
   out.d_theta = d_theta_direct_;
-  for (std::size_t i = 0; i < h; ++i) out.d_theta[i] -= mixed[i];
+  for (std::size_t b = 0; b < batches_.size(); ++b) {
+    problem_.model->GradientAndHvp(w_, batches_[b], q, grad, hvp, mixed);
+    for (std::size_t i = 0; i < h; ++i) out.d_theta[i] -= weights_[b] * mixed[i];
+  }
   out.applicable = {false, false, false, false, true};
   out.final_state = {w_, v_, f_, "float64"};
   return out;

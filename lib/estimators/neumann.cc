@@ -1,10 +1,19 @@
 #include "estimators/neumann.h"
 
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "estimators/implicit_function.h"
 
 namespace hypergrad {
+
+NeumannEstimator::NeumannEstimator(std::size_t terms) : terms_(terms) {
+  if (terms > kMaxNeumannTerms) {
+    throw std::invalid_argument("neumann: --terms must be at most " + std::to_string(kMaxNeumannTerms) +
+                                ", got " + std::to_string(terms));
+  }
+}
 
 EstimatedHypergradients NeumannEstimator::Estimate(const EstimatorProblem& problem,
                                                    BlockHypergradients* blocks) const {

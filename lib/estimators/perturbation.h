@@ -15,6 +15,12 @@
 
 namespace hypergrad {
 
+// The σ that es and pes accept: relative to each coordinate's scale, so σ = 1 moves α by 100 %;
+// below 1e-10 the difference f+ − f− of two float64 runs is rounding (f has 16 digits).
+inline constexpr double kMinSigma = 1e-10, kMaxSigma = 1.0;
+// The most antithetic pairs es and pes accept: each costs two training runs.
+inline constexpr std::size_t kMaxSamples = 100000;
+
 class PerturbationSpace {
  public:
   explicit PerturbationSpace(const EstimatorProblem& problem);

@@ -1,7 +1,9 @@
 #include "estimators/pes.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "estimators/float_sgd.h"
@@ -15,7 +17,11 @@ PesEstimator::PesEstimator(std::size_t truncation, std::size_t samples, double s
     : truncation_(truncation), samples_(samples), sigma_(sigma), seed_(seed) {
   if (truncation == 0) throw std::invalid_argument("pes: --truncation must be at least 1");
   if (samples == 0) throw std::invalid_argument("pes: --samples must be at least 1");
-  if (!(sigma > 0)) throw std::invalid_argument("pes: --sigma must be positive");
+  if (!(sigma >= kMinSigma && sigma <= kMaxSigma)) {
+    char got[32];
+    std::snprintf(got, sizeof got, "%g", sigma);
+    throw std::invalid_argument(std::string("pes: --sigma must be in [1e-10, 1], got ") + got);
+  }
 }
 
 std::string PesEstimator::settings() const {
@@ -26,8 +32,13 @@ std::string PesEstimator::settings() const {
 EstimatedHypergradients PesEstimator::Estimate(const EstimatorProblem& problem,
                                                BlockHypergradients* blocks) const {
   problem.Validate();
+  const std::size_t iters = problem.iters();
+  if (truncation_ > iters) {
+    throw std::invalid_argument("estimator 'pes': --truncation " + std::to_string(truncation_) +
+                                " exceeds the run's T = " + std::to_string(iters));
+  }
   const PerturbationSpace space(problem);
-  const std::size_t d = space.size(), iters = problem.iters();
+  const std::size_t d = space.size();
   struct Particle {
     std::vector<double> w, v;
   };

@@ -7,11 +7,12 @@
 //   ĝ_m,i = Σ_n ξ_{n,i} (L+ − L−) / (2Nσ s_i);   estimate = (1/M) Σ_m ĝ_m.
 //   Approximates: the gradient of the online objective (1/M) Σ_m f(w_{min((m+1)K, T)}) (the
 //     meta-loss after every truncation, as PES is used), smoothed by σ; unbiased for it.
-//     With K ≥ T it is `es` with N pairs.
+//     With K = T it is `es` with N pairs.
 //   Memory: O(N·P) (2N particle states); time: 2N training runs plus 2N·M evaluations of f.
 //   Bias: against the terminal objective f(w_T) measured here, the online objective weighs
 //     early states too (the short-horizon bias of its early terms); its variance grows with
 //     M, because ξ accumulates every truncation's noise.
+//   K > T is refused (std::invalid_argument), as truncated's: K = T is already `es`.
 #ifndef HYPERGRAD_ESTIMATORS_PES_H_
 #define HYPERGRAD_ESTIMATORS_PES_H_
 
@@ -23,10 +24,12 @@ namespace hypergrad {
 
 class PesEstimator final : public Estimator {
  public:
-  // truncation ≥ 1, samples ≥ 1, sigma > 0 (std::invalid_argument otherwise).
+  // truncation ≥ 1, samples ≥ 1, sigma in [kMinSigma, kMaxSigma] (perturbation.h)
+  // (std::invalid_argument otherwise).
   PesEstimator(std::size_t truncation, std::size_t samples, double sigma, std::uint64_t seed = 0);
   std::string name() const override { return "pes"; }
   std::string settings() const override;
+  // Throws std::invalid_argument when K > T ("--truncation 20 exceeds the run's T = 12").
   EstimatedHypergradients Estimate(const EstimatorProblem& problem,
                                    BlockHypergradients* blocks = nullptr) const override;
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <functional>
 #include <stdexcept>
 
@@ -12,6 +13,7 @@
 #include "estimators/forward_mode.h"
 #include "estimators/greedy.h"
 #include "estimators/neumann.h"
+#include "estimators/perturbation.h"
 #include "estimators/pes.h"
 #include "estimators/truncated.h"
 
@@ -23,33 +25,42 @@ namespace {
 constexpr std::size_t kDefaultTruncation = 10, kDefaultTerms = 20, kDefaultSamples = 16;
 constexpr double kDefaultSigma = 0.01;
 
+// One flag an estimator takes and the whole numbers it accepts (--sigma and --tolerance are
+// checked where they are parsed: their ranges do not depend on the estimator).
+struct Flag {
+  std::string name;
+  std::size_t min = 0, max = 0;
+};
+
 struct Entry {
   std::string name;
-  std::vector<std::string> flags;
+  std::vector<Flag> flags;
   bool draws_noise;  // uses EstimatorFlags::seed
+  bool needs_theta;  // gives a signal for θ only
   // Given flags completed by Complete(): every flag the estimator takes is set.
   std::function<std::unique_ptr<Estimator>(const EstimatorFlags&)> make;
 };
 
 const std::vector<Entry>& Table() {
   static const std::vector<Entry> table = {
-      {"exact", {}, false, [](const EstimatorFlags& f) { return std::make_unique<ExactEstimator>(f.exact_options); }},
-      {"truncated", {"--truncation"}, false,
+      {"exact", {}, false, false,
+       [](const EstimatorFlags& f) { return std::make_unique<ExactEstimator>(f.exact_options); }},
+      {"truncated", {{"--truncation", 0, kMaxTruncation}}, false, false,
        [](const EstimatorFlags& f) {
          return std::make_unique<TruncatedEstimator>(*f.truncation, f.exact_options);
        }},
-      {"drmad", {}, false, [](const EstimatorFlags&) { return std::make_unique<DrmadEstimator>(); }},
-      {"neumann", {"--terms"}, false,
+      {"drmad", {}, false, false, [](const EstimatorFlags&) { return std::make_unique<DrmadEstimator>(); }},
+      {"neumann", {{"--terms", 0, kMaxNeumannTerms}}, false, true,
        [](const EstimatorFlags& f) { return std::make_unique<NeumannEstimator>(*f.terms); }},
-      {"cg", {"--terms"}, false,
-       [](const EstimatorFlags& f) { return std::make_unique<CgEstimator>(*f.terms); }},
-      {"forward", {}, false, [](const EstimatorFlags&) { return std::make_unique<ForwardModeEstimator>(); }},
-      {"greedy", {}, false, [](const EstimatorFlags&) { return std::make_unique<GreedyEstimator>(); }},
-      {"es", {"--samples", "--sigma"}, true,
+      {"cg", {{"--terms", 1, kMaxCgIterations}, {"--tolerance"}}, false, true,
+       [](const EstimatorFlags& f) { return std::make_unique<CgEstimator>(*f.terms, *f.tolerance); }},
+      {"forward", {}, false, false, [](const EstimatorFlags&) { return std::make_unique<ForwardModeEstimator>(); }},
+      {"greedy", {}, false, false, [](const EstimatorFlags&) { return std::make_unique<GreedyEstimator>(); }},
+      {"es", {{"--samples", 1, kMaxSamples}, {"--sigma"}}, true, false,
        [](const EstimatorFlags& f) {
          return std::make_unique<EsEstimator>(*f.samples, *f.sigma, f.seed);
        }},
-      {"pes", {"--truncation", "--samples", "--sigma"}, true,
+      {"pes", {{"--truncation", 1, kMaxTruncation}, {"--samples", 1, kMaxSamples}, {"--sigma"}}, true, false,
        [](const EstimatorFlags& f) {
          return std::make_unique<PesEstimator>(*f.truncation, *f.samples, *f.sigma, f.seed);
        }},
@@ -66,6 +77,20 @@ const Entry& Find(const std::string& name) {
   throw std::invalid_argument("unknown estimator '" + name + "' (known: " + known + ")");
 }
 
+const Flag* Takes(const Entry& entry, const std::string& flag) {
+  for (const Flag& f : entry.flags) {
+    if (f.name == flag) return &f;
+  }
+  return nullptr;
+}
+
+// "--sigma: expected a number in [1e-10, 1], got '0'".
+std::string RangeText(double lo, double hi) {
+  char text[64];
+  std::snprintf(text, sizeof text, "[%g, %g]", lo, hi);
+  return text;
+}
+
 }  // namespace
 
 std::vector<std::string> EstimatorNames() {
@@ -74,29 +99,54 @@ std::vector<std::string> EstimatorNames() {
   return names;
 }
 
-std::vector<std::string> EstimatorFlagNames(const std::string& name) { return Find(name).flags; }
+std::vector<std::string> EstimatorFlagNames(const std::string& name) {
+  std::vector<std::string> names;
+  for (const Flag& f : Find(name).flags) names.push_back(f.name);
+  return names;
+}
 
 EstimatorFlags CompleteEstimatorFlags(const std::string& name, const EstimatorFlags& flags) {
   const Entry& entry = Find(name);
-  auto takes = [&](const char* flag) {
-    return std::find(entry.flags.begin(), entry.flags.end(), flag) != entry.flags.end();
-  };
   const std::pair<const char*, bool> given[] = {{"--truncation", flags.truncation.has_value()},
                                                 {"--terms", flags.terms.has_value()},
                                                 {"--samples", flags.samples.has_value()},
-                                                {"--sigma", flags.sigma.has_value()}};
+                                                {"--sigma", flags.sigma.has_value()},
+                                                {"--tolerance", flags.tolerance.has_value()}};
   for (const auto& [flag, is_given] : given) {
-    if (is_given && !takes(flag)) {
+    if (is_given && Takes(entry, flag) == nullptr) {
       throw std::invalid_argument("estimator '" + name + "' takes no " + flag);
     }
   }
   EstimatorFlags out = flags;
-  if (takes("--truncation")) out.truncation = flags.truncation.value_or(kDefaultTruncation);
-  if (takes("--terms")) out.terms = flags.terms.value_or(kDefaultTerms);
-  if (takes("--samples")) out.samples = flags.samples.value_or(kDefaultSamples);
-  if (takes("--sigma")) out.sigma = flags.sigma.value_or(kDefaultSigma);
+  auto whole = [&](const char* flag, std::optional<std::size_t>& value, std::size_t fallback) {
+    const Flag* f = Takes(entry, flag);
+    if (f == nullptr) return;
+    value = value.value_or(fallback);
+    if (*value < f->min || *value > f->max) {
+      throw std::invalid_argument(std::string(flag) + ": expected a whole number in [" +
+                                  std::to_string(f->min) + ", " + std::to_string(f->max) +
+                                  "] for --estimator " + name + ", got " + std::to_string(*value));
+    }
+  };
+  whole("--truncation", out.truncation, kDefaultTruncation);
+  whole("--terms", out.terms, kDefaultTerms);
+  whole("--samples", out.samples, kDefaultSamples);
+  auto real = [&](const char* flag, std::optional<double>& value, double fallback, double lo, double hi) {
+    if (Takes(entry, flag) == nullptr) return;
+    value = value.value_or(fallback);
+    if (!(*value >= lo && *value <= hi)) {
+      char got[32];
+      std::snprintf(got, sizeof got, "%g", *value);
+      throw std::invalid_argument(std::string(flag) + ": expected a number in " + RangeText(lo, hi) +
+                                  " for --estimator " + name + ", got " + got);
+    }
+  };
+  real("--sigma", out.sigma, kDefaultSigma, kMinSigma, kMaxSigma);
+  real("--tolerance", out.tolerance, kDefaultCgTolerance, kMinCgTolerance, kMaxCgTolerance);
   return out;
 }
+
+bool EstimatorNeedsTheta(const std::string& name) { return Find(name).needs_theta; }
 
 bool EstimatorDrawsNoise(const std::string& name) { return Find(name).draws_noise; }
 
@@ -112,6 +162,22 @@ bool ParseEstimatorFlag(const std::string& flag, const std::string& value, Estim
     }
     return std::stoull(value);
   };
+  // A number in [lo, hi]: NaN, ±inf, values that overflow or underflow (denormals) and anything
+  // not entirely a number are refused with the range.
+  auto real = [&](double lo, double hi) {
+    std::size_t used = 0;
+    double x = 0;
+    try {
+      x = std::stod(value, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (value.empty() || used != value.size() || !(x >= lo && x <= hi)) {
+      throw std::invalid_argument(flag + ": expected a number in " + RangeText(lo, hi) + ", got '" +
+                                  value + "'");
+    }
+    return x;
+  };
   if (flag == "--truncation") {
     flags.truncation = whole();
   } else if (flag == "--terms") {
@@ -119,17 +185,9 @@ bool ParseEstimatorFlag(const std::string& flag, const std::string& value, Estim
   } else if (flag == "--samples") {
     flags.samples = whole();
   } else if (flag == "--sigma") {
-    std::size_t used = 0;
-    double s = 0;
-    try {
-      s = std::stod(value, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used != value.size() || value.empty() || !std::isfinite(s) || !(s > 0)) {
-      throw std::invalid_argument("--sigma: expected a positive finite number, got '" + value + "'");
-    }
-    flags.sigma = s;
+    flags.sigma = real(kMinSigma, kMaxSigma);
+  } else if (flag == "--tolerance") {
+    flags.tolerance = real(kMinCgTolerance, kMaxCgTolerance);
   } else {
     return false;
   }

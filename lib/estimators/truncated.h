@@ -19,6 +19,9 @@
 
 namespace hypergrad {
 
+// The longest truncation accepted (registry.h): the tools' longest run (--iters ≤ 10^6).
+inline constexpr std::size_t kMaxTruncation = 1000000;
+
 class TruncatedEstimator final : public Estimator {
  public:
   // `truncation` = K ≥ 0 reverse steps (K = 0: every hypergradient but θ's direct term is 0).

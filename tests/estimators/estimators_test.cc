@@ -8,6 +8,7 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <numeric>
 
 #include "estimators/cg.h"
@@ -379,6 +380,81 @@ TEST(ImplicitFunctionTest, NeumannAndCgEqualTheAnalyticImplicitHypergradient) {
   EXPECT_GT(RelativeError(CgEstimator(1).Estimate(p).d_theta, truth), 1e-3);
 }
 
+// The stopping rule against textbook CG written here on the same matrix H = A + 2Λ and
+// right-hand side b = ∇f(w_T) = w_T − c: CG stops at the first k with ‖r_k‖ ≤ R·‖b‖ and
+// records k and ‖r_k‖/‖b‖; a large K with a tolerance gives the bits of K = k.
+TEST(ImplicitFunctionTest, CgStopsAtItsToleranceAndRecordsTheIterations) {
+  const std::vector<double> lambda = {0.1, 0.2, 0.05, 0.3};
+  const EstimatorProblem p = ConvergedQuadratic(lambda);
+  const PenalisedQuadratic model(lambda);
+  const std::size_t n = PenalisedQuadratic::kDim;
+  for (const double tol : {1e-1, 1e-3, 1e-12}) {
+    const EstimatedHypergradients e = CgEstimator(1000, tol).Estimate(p);
+    // Textbook CG (Hestenes & Stiefel 1952) from q = 0 on H q = b.
+    const std::vector<double>& w = e.final_state.w_T;
+    const double c[] = {0.3, 0.1, -0.2, 0.4};
+    std::vector<double> r(n), d(n), hd(n);
+    for (std::size_t i = 0; i < n; ++i) r[i] = d[i] = w[i] - c[i];
+    const double b_norm = Norm(r);
+    std::size_t k = 0;
+    while (Norm(r) > tol * b_norm) {
+      for (std::size_t i = 0; i < n; ++i) {
+        hd[i] = 2.0 * lambda[i] * d[i];
+        for (std::size_t j = 0; j < n; ++j) hd[i] += model.A(i, j) * d[j];
+      }
+      double rr = 0, dhd = 0;
+      for (std::size_t i = 0; i < n; ++i) rr += r[i] * r[i], dhd += d[i] * hd[i];
+      double rr_next = 0;
+      for (std::size_t i = 0; i < n; ++i) {
+        r[i] -= rr / dhd * hd[i];
+        rr_next += r[i] * r[i];
+      }
+      for (std::size_t i = 0; i < n; ++i) d[i] = r[i] + rr_next / rr * d[i];
+      ++k;
+      ASSERT_LE(k, 2 * n) << "textbook CG did not converge";
+    }
+    ASSERT_EQ(e.diagnostics.at("cg_iterations"), static_cast<double>(k)) << tol;
+    EXPECT_LE(e.diagnostics.at("cg_relative_residual"), tol) << tol;
+    EXPECT_NEAR(e.diagnostics.at("cg_relative_residual"), Norm(r) / b_norm, 1e-9 * Norm(r) / b_norm + 1e-15)
+        << tol;
+    // The same bits as K = k iterations with the smallest tolerance.
+    EXPECT_EQ(e.d_theta, CgEstimator(k, 1e-16).Estimate(p).d_theta) << tol;
+  }
+  // A loose tolerance stops before the n = 4 iterations that solve it exactly.
+  EXPECT_LT(CgEstimator(1000, 1e-1).Estimate(p).diagnostics.at("cg_iterations"), 4.0);
+}
+
+// The implicit methods' Hessian is the last min(T, 10) minibatches together, applied one
+// minibatch at a time (implicit_function.h). Written out here with the rows of those minibatches
+// as one batch (the MLP's loss is the mean over its batch plus the penalty): Neumann's q and
+// d_theta = −∇_θ⟨∇_w L, q⟩ agree to rounding.
+TEST(ImplicitFunctionTest, TheHessianIsTheLastMinibatchesTogether) {
+  const EstimatorProblem p = SmallMlpProblem(14, /*hyper_l2=*/true);
+  const std::size_t n = p.num_params(), h = p.model->num_hyper(), terms = 6;
+  const EstimatedHypergradients e = NeumannEstimator(terms).Estimate(p);
+  const std::vector<double>& w = e.final_state.w_T;
+  Batch all;
+  for (std::size_t t = 4; t < 14; ++t) {
+    const Batch b = p.batches(t);
+    all.rows.insert(all.rows.end(), b.rows.begin(), b.rows.end());
+  }
+  std::vector<double> d_w(n), g(n), hv(n), mixed(h), term(n), q(n);
+  p.objective(w, d_w, {});
+  for (std::size_t k = 0; k < n; ++k) {
+    term[k] = q[k] = p.schedule.Alpha(13, p.blocks.block_of[k]) * d_w[k];
+  }
+  for (std::size_t j = 0; j < terms; ++j) {
+    p.model->GradientAndHvp(w, all, term, g, hv, {});
+    for (std::size_t k = 0; k < n; ++k) {
+      term[k] -= p.schedule.Alpha(13, p.blocks.block_of[k]) * hv[k];
+      q[k] += term[k];
+    }
+  }
+  p.model->GradientAndHvp(w, all, q, g, hv, mixed);
+  for (double& x : mixed) x = -x;  // the objective has no direct term in θ
+  EXPECT_LT(RelativeError(e.d_theta, mixed), 1e-12);
+}
+
 TEST(ImplicitFunctionTest, AModelWithoutHyperparametersIsAClearError) {
   EstimatorProblem p = SmallMlpProblem(3);
   EXPECT_THAT([&] { CgEstimator(3).Estimate(p); },
@@ -439,6 +515,14 @@ TEST(PesTest, OneTruncationIsEsAndTheSameSeedGivesTheSameBits) {
   const EstimatedHypergradients b = PesEstimator(2, 8, 1e-3, 4).Estimate(p);
   EXPECT_EQ(Concatenated(a), Concatenated(b));
   EXPECT_NE(Concatenated(a), Concatenated(pes));
+}
+
+// K > T is refused as truncated's is (K = T is already es).
+TEST(PesTest, KBeyondTIsAClearError) {
+  const EstimatorProblem p = SmallQuadratic();
+  EXPECT_THAT([&] { PesEstimator(6, 2, 1e-3).Estimate(p); },
+              ::testing::ThrowsMessage<std::invalid_argument>(
+                  ::testing::HasSubstr("estimator 'pes': --truncation 6 exceeds the run's T = 5")));
 }
 
 // --- DrMAD ---------------------------------------------------------------------------------
@@ -631,6 +715,11 @@ TEST(RegistryTest, AFlagThatDoesNotApplyIsAnError) {
   EXPECT_THAT([&] { MakeEstimator("nope", {}); },
               ThrowsMessage<std::invalid_argument>(HasSubstr("unknown estimator 'nope' (known: exact")));
   EXPECT_EQ(EstimatorFlagNames("pes"), (std::vector<std::string>{"--truncation", "--samples", "--sigma"}));
+  EXPECT_EQ(EstimatorFlagNames("cg"), (std::vector<std::string>{"--terms", "--tolerance"}));
+  EstimatorFlags tolerance;
+  tolerance.tolerance = 1e-6;
+  EXPECT_THAT([&] { MakeEstimator("neumann", tolerance); },
+              ThrowsMessage<std::invalid_argument>(HasSubstr("estimator 'neumann' takes no --tolerance")));
 }
 
 // The settings a run records: registry.h's defaults (truncation 10, terms 20, samples 16, sigma
@@ -649,6 +738,8 @@ TEST(RegistryTest, CompletedFlagsAreTheSettingsTheEstimatorRunsWith) {
   EXPECT_EQ(cg.terms, 7u);
   EXPECT_EQ(cg.seed, 5u);
   EXPECT_FALSE(cg.truncation || cg.samples || cg.sigma);
+  EXPECT_EQ(cg.tolerance, 1e-12);
+  EXPECT_EQ(MakeEstimator("cg", given)->settings(), "cg terms=7 tolerance=1e-12");
   EXPECT_EQ(CompleteEstimatorFlags("neumann", {}).terms, 20u);
   const EstimatorFlags drmad = CompleteEstimatorFlags("drmad", {});
   EXPECT_FALSE(drmad.truncation || drmad.terms || drmad.samples || drmad.sigma);
@@ -671,17 +762,59 @@ TEST(RegistryTest, ValuesAreParsedAndCheckedWithTheFlagNamed) {
   EXPECT_FALSE(ParseEstimatorFlag("--iters", "3", f));
   EXPECT_THAT([&] { ParseEstimatorFlag("--samples", "-3", f); },
               ThrowsMessage<std::invalid_argument>(HasSubstr("--samples: expected a whole number")));
-  EXPECT_THAT([&] { ParseEstimatorFlag("--sigma", "0", f); },
-              ThrowsMessage<std::invalid_argument>(HasSubstr("--sigma: expected a positive")));
-  EXPECT_THROW(ParseEstimatorFlag("--sigma", "nan", f), std::invalid_argument);
+  // σ outside [1e-10, 1]: 0, negative, infinite, huge, denormal, not a number.
+  for (const char* bad : {"0", "-0.01", "inf", "-inf", "1e300", "4e-320", "1e-11", "1.5", "nan", "0.01x", ""}) {
+    EXPECT_THAT([&] { ParseEstimatorFlag("--sigma", bad, f); },
+                ThrowsMessage<std::invalid_argument>(
+                    HasSubstr("--sigma: expected a number in [1e-10, 1], got '" + std::string(bad) + "'")))
+        << bad;
+  }
+  EXPECT_EQ(f.sigma, 0.05);  // unchanged by the refused values
+  for (const char* good : {"1e-10", "1"}) EXPECT_TRUE(ParseEstimatorFlag("--sigma", good, f)) << good;
+  for (const char* bad : {"0", "1", "1e-17"}) {
+    EXPECT_THAT([&] { ParseEstimatorFlag("--tolerance", bad, f); },
+                ThrowsMessage<std::invalid_argument>(HasSubstr("--tolerance: expected a number in [1e-16, 0.1]")))
+        << bad;
+  }
   EXPECT_THROW(ParseEstimatorFlag("--truncation", "2x", f), std::invalid_argument);
+  // Whole numbers: the range depends on the estimator, named with it.
   EstimatorFlags zero;
   zero.truncation = 0;
   EXPECT_THAT([&] { MakeEstimator("pes", zero); },
-              ThrowsMessage<std::invalid_argument>(HasSubstr("pes: --truncation must be at least 1")));
+              ThrowsMessage<std::invalid_argument>(
+                  HasSubstr("--truncation: expected a whole number in [1, 1000000] for --estimator pes, got 0")));
+  EXPECT_NO_THROW(MakeEstimator("truncated", zero));  // K = 0: zeros, a valid truncated estimate
+  EstimatorFlags terms;
+  terms.terms = 0;
+  EXPECT_THAT([&] { MakeEstimator("cg", terms); },
+              ThrowsMessage<std::invalid_argument>(
+                  HasSubstr("--terms: expected a whole number in [1, 100000] for --estimator cg, got 0")));
+  EXPECT_NO_THROW(MakeEstimator("neumann", terms));  // K = 0: the first term A·∇f
+  terms.terms = 100001;
+  EXPECT_THAT([&] { MakeEstimator("cg", terms); },
+              ThrowsMessage<std::invalid_argument>(HasSubstr("[1, 100000] for --estimator cg, got 100001")));
+  EXPECT_THAT([&] { MakeEstimator("neumann", terms); },
+              ThrowsMessage<std::invalid_argument>(HasSubstr("[0, 100000] for --estimator neumann, got 100001")));
   EstimatorFlags no_samples;
   no_samples.samples = 0;
-  EXPECT_THROW(MakeEstimator("es", no_samples), std::invalid_argument);
+  EXPECT_THAT([&] { MakeEstimator("es", no_samples); },
+              ThrowsMessage<std::invalid_argument>(HasSubstr("--samples: expected a whole number in [1, 100000] for --estimator es")));
+  // Values set directly (not parsed) are checked too, by the registry and by the constructors.
+  EstimatorFlags huge_sigma;
+  huge_sigma.sigma = 1e300;
+  EXPECT_THAT([&] { MakeEstimator("pes", huge_sigma); },
+              ThrowsMessage<std::invalid_argument>(HasSubstr("--sigma: expected a number in [1e-10, 1] for --estimator pes, got 1e+300")));
+  EXPECT_THROW(EsEstimator(4, 0.0), std::invalid_argument);
+  EXPECT_THROW(EsEstimator(4, std::numeric_limits<double>::infinity()), std::invalid_argument);
+  EXPECT_THROW(PesEstimator(2, 4, -0.01), std::invalid_argument);
+  EXPECT_THROW(PesEstimator(2, 4, 4e-320), std::invalid_argument);
+  EXPECT_THROW(CgEstimator(0), std::invalid_argument);
+  EXPECT_THROW(CgEstimator(5, 0.5), std::invalid_argument);
+  EXPECT_THROW(NeumannEstimator(100001), std::invalid_argument);
+  // The implicit methods estimate θ only.
+  for (const std::string& name : EstimatorNames()) {
+    EXPECT_EQ(EstimatorNeedsTheta(name), name == "neumann" || name == "cg") << name;
+  }
 }
 
 }  // namespace
