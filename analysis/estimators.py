@@ -646,7 +646,7 @@ def section(bench, results):
                 lines.append(f"| {r['horizon']} | {fmt(r['mean_alpha'])} | {fmt(r['first_alpha'])}, "
                              f"{fmt(r['last_alpha'])} | {fmt(r['min_alpha'])}–{fmt(r['max_alpha'])} | "
                              f"{fmt(r['loss_at_horizon'], 5)} | {r['best_meta_iteration']} of {r['meta_iterations']} | "
-                             f"{'—' if div is None else str(div) + ': ' + r.get('diverged_message', '')[:60]} |")
+                             f"{'—' if div is None else str(div) + ': ' + r.get('diverged_message', '')} |")
     return lines
 
 
