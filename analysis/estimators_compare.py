@@ -9,13 +9,17 @@ JSON file that the report section "Exact against approximate hypergradients" quo
 For each pair: the float datasets present in both files with the same name and shape are
 compared bit for bit (NaN equal to NaN of the same bits); the count equal, the count that
 differ, and for those the largest and smallest max|a − b| / max|b| per dataset; datasets in only
-one file or of another shape (other sizes of the run) are counted as not comparable. Each file
+one file or of another shape (other sizes of the run) are counted as not comparable, and so are
+a group's datasets when the JSON files beside the two HDF5 files record other settings for it
+(e.g. /meta/* from 10 meta-iterations of T = 50 in a small run against 50 of T = 100 in a full
+one: the same names and shapes, other quantities). Each file
 is described by its root attributes: the OpenBLAS core it ran on (an OPENBLAS_CORETYPE set for a
 diagnostic run shows there), host, git revision, start time, small or full run.
 """
 import argparse
 import datetime
 import json
+import os
 
 import h5py
 import numpy as np
@@ -40,15 +44,34 @@ def describe(path, attrs):
             f"revision {str(attrs.get('git_revision', '?'))[:10]}, started {attrs.get('start_time', '?')})")
 
 
+# Top-level groups of bench_estimators.h5 and the JSON key holding the settings they were made with.
+GROUP_SETTINGS = {"meta": "meta_optimisation_settings", "short_horizon": "short_horizon_settings",
+                  "short_horizon_schedule": "short_horizon_settings"}
+
+
+def settings(h5_path):
+    """The settings per top-level group, from the JSON file beside the HDF5 file (None if none)."""
+    json_path = h5_path[:-3] + ".json" if h5_path.endswith(".h5") else None
+    if not json_path or not os.path.exists(json_path):
+        return None
+    with open(json_path) as f:
+        doc = json.load(f)
+    return {group: doc.get(key) for group, key in GROUP_SETTINGS.items()}
+
+
 def compare(name, a_path, b_path):
     a, a_attrs = datasets(a_path)
     b, b_attrs = datasets(b_path)
+    a_set, b_set = settings(a_path), settings(b_path)
+    # Without both JSON files the settings are unknown and only names and shapes are matched.
+    other_settings = ([] if a_set is None or b_set is None else
+                      sorted(g for g in GROUP_SETTINGS if a_set.get(g) != b_set.get(g)))
     equal = differ = 0
     rel = []
     names = []
     for key in sorted(set(a) & set(b)):
         x, y = a[key], b[key]
-        if x.shape != y.shape:
+        if x.shape != y.shape or key.split("/")[1] in other_settings:
             continue
         if x.tobytes() == y.tobytes():
             equal += 1
@@ -66,7 +89,7 @@ def compare(name, a_path, b_path):
             "compared": equal + differ, "equal": equal, "differ": differ,
             "not_comparable": len(set(a) | set(b)) - (equal + differ),
             "max_relative": max(finite) if finite else None, "min_relative": min(finite) if finite else None,
-            "differing": names[:40]}
+            "differing": names[:40], "groups_with_other_settings": other_settings}
 
 
 def main():

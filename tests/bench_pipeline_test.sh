@@ -173,4 +173,31 @@ grep -q "drmad on Fig-2 schedules (784-50-50-50-10), T = 10: 7 non-finite values
   || fail "non-finite fact"
 grep -q "^| fig2 | 10 | drmad | w0 | 44,860 | [0-9.e-]* | negligible (‖exact‖ 1.00e-115) | " "$sec" || fail "negligible row"
 grep -q "^| fig2 | 10 | greedy | alpha | 80 | [0-9.e-]* | 1 − 3.0e-05 | 0.01 | " "$sec" || fail "cosine gap"
+
+# analysis/estimators_compare.py: a file against itself is equal in every dataset; one changed
+# value is found and named; a copy whose JSON records other meta-optimisation settings has its
+# /meta datasets left out (the same names and shapes, other quantities).
+mkdir -p "$tmp/cmp_a" "$tmp/cmp_b"
+cp "$tmp/bench/bench_estimators.json" "$tmp/bench/bench_estimators.h5" "$tmp/cmp_a/"
+cp "$tmp/bench/bench_estimators.json" "$tmp/bench/bench_estimators.h5" "$tmp/cmp_b/"
+$py - "$tmp/cmp_b" <<'PY'
+import json, sys, h5py
+d = sys.argv[1]
+with h5py.File(d + "/bench_estimators.h5", "r+") as f:
+    x = f["/fig2/T10/exact/alpha"]
+    v = x[()]; v.flat[0] = v.flat[0] * (1 + 1e-12) + 1e-300; x[...] = v
+doc = json.load(open(d + "/bench_estimators.json"))
+doc["meta_optimisation_settings"]["meta_iters"] += 1
+json.dump(doc, open(d + "/bench_estimators.json", "w"))
+PY
+$py "$src/analysis/estimators_compare.py" --out "$tmp/cmp.json" --pair self "$tmp/cmp_a/bench_estimators.h5" \
+  "$tmp/cmp_a/bench_estimators.h5" --pair edited "$tmp/cmp_a/bench_estimators.h5" "$tmp/cmp_b/bench_estimators.h5" > /dev/null
+$py - "$tmp/cmp.json" <<'PY' || fail "estimators_compare"
+import json, sys
+self_, edited = json.load(open(sys.argv[1]))["pairs"]
+assert self_["differ"] == 0 and self_["compared"] > 0 and self_["groups_with_other_settings"] == [], self_
+assert edited["differ"] == 1 and edited["differing"] == ["/fig2/T10/exact/alpha"], edited
+assert edited["groups_with_other_settings"] == ["meta"], edited
+assert edited["compared"] < self_["compared"], (edited["compared"], self_["compared"])
+PY
 echo "bench pipeline: ok"
