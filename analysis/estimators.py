@@ -138,12 +138,19 @@ def pareto_figure(doc, results):
     runs = ok_runs(doc)
     norms = exact_norms(doc)
     panels = [p for p in PANELS if any(r["problem"] == p[0] for r in runs)]
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 4.4), squeeze=False)
+    # Two panels per row, large enough for the labels of estimators that share a memory size.
+    cols = min(2, len(panels))
+    rows = (len(panels) + cols - 1) // cols
+    fig, grid = plt.subplots(rows, cols, figsize=(7.2 * cols, 5.6 * rows), squeeze=False)
+    for extra in grid.flat[len(panels):]:
+        extra.set_visible(False)
+    axes = [list(grid.flat[:len(panels)])]
     ratios = [r["time_ratio"] for r in runs if r.get("time_ratio", 0) > 0]
     norm = plt.matplotlib.colors.LogNorm(vmin=min(ratios), vmax=max(ratios))
     sc = None
     for ax, (problem, kind, title) in zip(axes[0], panels):
         clipped = False
+        used = {}  # label positions (rounded, log scale) already taken: the next one goes below
         for r in runs:
             if r["problem"] != problem:
                 continue
@@ -169,20 +176,23 @@ def pareto_figure(doc, results):
                 err, marker = max(m["rel_error"], 1e-16), MARKERS.get(r["estimator"], "o")
             sc = ax.scatter(mem, err, c=[r["time_ratio"]], norm=norm, cmap="viridis", marker=marker, s=60,
                             edgecolors="k", linewidths=0.4, zorder=3)
-            ax.annotate(label, (mem, err), fontsize=6, xytext=(3, 2), textcoords="offset points")
+            spot = (round(math.log10(mem), 1), round(math.log10(err) * 4))
+            n = used.get(spot, 0)
+            used[spot] = n + 1
+            ax.annotate(label, (mem, err), fontsize=6, xytext=(4, 2 - 7 * n), textcoords="offset points")
         ax.set_xscale("log")
         ax.set_yscale("log")
         top = CLIP * 3 if clipped else None
         ax.set_ylim(top=top)
         if clipped:
             ax.axhline(CLIP, color="C3", lw=0.6, ls="--")
-            title += f"\n(red line: errors > {CLIP:g} and non-finite estimates, value in the label)"
+            title += f"\n(red line: error > {CLIP:g} or non-finite, value in the label)"
         ax.set_xlabel("peak extra heap memory (bytes, measured)")
         if ax is axes[0][0]:
             ax.set_ylabel("relative L2 error against the exact hypergradient")
         ax.set_title(title, fontsize=9)
     if sc is not None:
-        fig.colorbar(sc, ax=axes[0].tolist(), label="time / one training run (median)")
+        fig.colorbar(sc, ax=grid.ravel().tolist(), label="time / one training run (median)")
     return common.save(fig, results, "estimators_pareto")
 
 
@@ -263,16 +273,25 @@ def case_facts(doc):
         line = (f"- {PROBLEM_TEXT[problem]}, T = {iters}: the exact hypergradient took "
                 f"{time_cell(ex)} training runs and {ex['peak_extra_bytes']:,} extra bytes")
         if cands:
-            best = max(cands, key=lambda r: r["kinds"][kind]["cosine"])
+            # Closest by relative error (it sees scale as well as direction); the highest cosine
+            # is named too where another estimator has it.
+            best = min(cands, key=lambda r: r["kinds"][kind]["rel_error"])
             m = best["kinds"][kind]
-            line += (f"; the closest approximation of ∂f/∂{kind} was {best['label']} (cosine {fmt_cos(m)}, "
-                     f"relative error {fmt(m['rel_error'])}, {fmt(best['time_ratio'])} runs, "
+            line += (f"; the smallest relative error in ∂f/∂{kind} was {best['label']}'s "
+                     f"({fmt(m['rel_error'])}, cosine {fmt_cos(m)}, {fmt(best['time_ratio'])} runs, "
                      f"{best['peak_extra_bytes']:,} bytes)")
+            top = max(cands, key=lambda r: r["kinds"][kind]["cosine"])
+            if top is not best:
+                t = top["kinds"][kind]
+                line += (f"; the highest cosine {top['label']}'s ({fmt_cos(t)}, relative error "
+                         f"{fmt(t['rel_error'])})")
             good = [r for r in cands if r["kinds"][kind]["cosine"] >= 0.9]
             if good:
-                cheap = min(good, key=lambda r: r["peak_extra_bytes"])
+                # Equal memory (neumann and cg share a workspace): the smaller error first.
+                cheap = min(good, key=lambda r: (r["peak_extra_bytes"], r["kinds"][kind]["rel_error"]))
                 line += (f"; of those with cosine ≥ 0.9 the least memory was {cheap['label']}'s "
-                         f"({cheap['peak_extra_bytes']:,} bytes)")
+                         f"({cheap['peak_extra_bytes']:,} bytes, relative error "
+                         f"{fmt(cheap['kinds'][kind]['rel_error'])})")
             else:
                 line += "; no approximation reached cosine 0.9"
         if bad:

@@ -242,6 +242,8 @@ int Run(const Options& o, const Provenance& provenance) {
     nonfinite = std::move(written.nonfinite);
     // What the estimator measured about its run (cg's iterations and residual, ...).
     for (const auto& [name, value] : estimate.diagnostics) writer.SetAttribute("/", name, value);
+    writer.SetAttribute("/", "estimator_warning", estimate.warning);  // "" when none
+    if (!estimate.warning.empty()) std::cerr << "hypergrad: warning: " << estimate.warning << "\n";
     loss_final = state.f;
   }
   for (const auto& [name, value] : settings) writer.SetAttribute("/", name, value);

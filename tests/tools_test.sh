@@ -373,6 +373,10 @@ for x in -4.0001 -4 -3.9999; do "${e[@]}" --gamma 0.50001525878 --log-l2=$x --ou
 "${e[@]}" --log-l2 -4 --estimator neumann --terms 5 --out "$tmp/l2_neumann5.h5"
 "${e[@]}" --log-l2 -4 --blocks single --out "$tmp/l2_single.h5"
 "${e[@]}" --log-l2 -4 --blocks single --estimator cg --out "$tmp/l2_cg.h5"
+# cg stopped above its tolerance says so on stderr and in the file (estimator_warning).
+"${e[@]}" --log-l2 -4 --estimator cg --terms 2 --out "$tmp/l2_cg2.h5" 2> "$tmp/cg2.err"
+grep -q "hypergrad: warning: cg stopped above its tolerance: relative residual .* after 2 of 2 iterations (tolerance 1e-12)" "$tmp/cg2.err" \
+  || fail "cg with 2 iterations: no warning ($(cat "$tmp/cg2.err"))"
 "${e[@]}" --log-l2 -4 --estimator es --samples 2 --sigma 0.05 --seed 3 --out "$tmp/l2_es.h5"
 "${e[@]}" --estimator greedy --log-l2 -4 --out "$tmp/l2_greedy.h5"
 $py - "$tmp" <<'PY'
@@ -403,6 +407,14 @@ assert nm5.attrs["estimator_terms"] == 5 and nm5["d_log_l2"][()].tobytes() != nm
 # cg (implicit function at w_T) has the exact value's sign on this run (one block).
 single, cg = f("l2_single")["d_log_l2"][()], f("l2_cg")["d_log_l2"][()]
 assert single.shape == cg.shape == (1,) and np.sign(single[0]) == np.sign(cg[0]) != 0, (single, cg)
+# The warning is there exactly when the residual is above the tolerance, and names it.
+for name in ("l2_cg", "l2_cg2"):
+    a = f(name).attrs
+    above = a["cg_relative_residual"] > a["estimator_tolerance"]
+    assert bool(a["estimator_warning"]) == above, (name, dict(a))
+    assert not above or f"relative residual {a['cg_relative_residual']:.3g}" in a["estimator_warning"], dict(a)
+assert f("l2_cg2").attrs["cg_iterations"] == 2 and f("l2_cg2").attrs["estimator_warning"]
+assert f("l2_t12").attrs["estimator_warning"] == ""  # an estimator that noticed nothing
 # es: its samples, sigma and seed recorded; greedy gives no θ signal: d_log_l2 listed.
 es = f("l2_es").attrs
 assert (es["estimator"], es["estimator_samples"], es["estimator_sigma"], es["estimator_seed"]) == ("es", 2, 0.05, 3), dict(es)

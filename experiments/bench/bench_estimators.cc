@@ -397,6 +397,7 @@ void MeasureCase(const Case& c, const std::vector<Spec>& specs, std::size_t repe
       r["repeats"] = repeats;
       r["repeat_bitwise_equal"] = same;
       r["diagnostics"] = h.diagnostics;
+      if (!h.warning.empty()) r["warning"] = h.warning;
       if (!h.final_state.empty()) r["f"] = h.final_state.f;
       const auto named = Named(h, blocks);
       if (spec.name == "exact") exact = named;

@@ -3,8 +3,9 @@
 // ICML 2016; Rajeswaran et al. 2019), stopping as soon as the residual r = ∇_w f − H q has
 // ‖r‖ ≤ R·‖∇_w f‖, or when a direction has d·Hd = 0 or non-finite (the step rr/d·Hd is
 // undefined; negative d·Hd is stepped along, bias (2) below). The result's diagnostics record
-// "cg_iterations" (iterations run) and "cg_relative_residual" (‖r‖/‖∇_w f‖ at the end, r as the
-// recurrence updates it).
+// "cg_iterations" (iterations run), "cg_relative_residual" (‖r‖/‖∇_w f‖ at the end, r as the
+// recurrence updates it) and "cg_negative_curvature_steps" (directions with d·Hd < 0); a residual
+// above R at the end sets the result's warning.
 //   Approximates: df/dθ for θ inside the training loss, assuming w_T minimises it.
 //   Memory: O(P) (four vectors) plus one minibatch's model workspace (implicit_function.h);
 //     time: one float64 training run plus K HVPs on ≤ 10 minibatches each.

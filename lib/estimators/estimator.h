@@ -86,6 +86,10 @@ struct EstimatedHypergradients {
   // end); exact and truncated "information_bits" (the buffer after training) and
   // "trajectory_peak_bytes" (buffer and fixed-point views, ReversibleTraining::peak_extra_bytes).
   std::map<std::string, double> diagnostics;
+  // Why this estimate may not be what the estimator's header says it approximates, in words for
+  // the user (e.g. cg stopped above its tolerance); empty when nothing was noticed. The tools
+  // print it on stderr and record it (attribute estimator_warning); the benchmark records it.
+  std::string warning;
 
   bool Applicable(HyperKind k) const { return applicable[static_cast<std::size_t>(k)]; }
   // The vector of kind k (empty when not applicable).
