@@ -41,6 +41,7 @@
 #include <chrono>
 #include <cmath>
 #include <iostream>
+#include <memory>
 #include <optional>
 
 #include "common/cli_checks.h"
@@ -217,8 +218,16 @@ int Run(const Options& o, const Provenance& provenance) {
   } else {
     // SGD (ResolveEstimatorFlags refused the others): the estimator, then the state of the
     // fixed-point run it estimates the hypergradients of.
-    const EstimatorProblem problem = SgdProblem(model, blocks, batches, o.iters, alpha,
-                                                settings.at("gamma"), w0, l2);
+    EstimatorProblem problem = SgdProblem(model, blocks, batches, o.iters, alpha,
+                                          settings.at("gamma"), w0, l2);
+    // A progress line for the estimators with long loops (es, pes, forward, greedy).
+    std::unique_ptr<Progress> progress;
+    if (!o.quiet) {
+      problem.progress = [&progress, &o](std::size_t done, std::size_t total) {
+        if (!progress) progress = std::make_unique<Progress>(o.estimator.name, total, true);
+        progress->Update(done);
+      };
+    }
     EstimatorFlags flags = estimator_flags;
     flags.exact_options = TrainingOptions{ReversalMethod::kReversible, ParseBufferKind(o.buffer)};
     flags.exact_options.threads = o.threads;
@@ -226,6 +235,7 @@ int Run(const Options& o, const Provenance& provenance) {
     BlockHypergradients reduced;
     const EstimatedHypergradients estimate =
         MakeEstimator(o.estimator.name, flags)->Estimate(problem, &reduced);
+    if (progress) progress->Finish();
     // The run the estimator trained; ES and PES train perturbed runs only, so the fixed-point
     // run is trained here for the file.
     FinalState state = estimate.final_state;

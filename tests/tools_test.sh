@@ -379,6 +379,11 @@ grep -q "hypergrad: warning: cg stopped above its tolerance: relative residual .
   || fail "cg with 2 iterations: no warning ($(cat "$tmp/cg2.err"))"
 "${e[@]}" --log-l2 -4 --estimator es --samples 2 --sigma 0.05 --seed 3 --out "$tmp/l2_es.h5"
 "${e[@]}" --estimator greedy --log-l2 -4 --out "$tmp/l2_greedy.h5"
+# Without --quiet an estimator's long loop reports its progress (es: samples), with the same bits.
+loud=(); for a in "${e[@]}"; do [ "$a" = --quiet ] || loud+=("$a"); done
+"${loud[@]}" --log-l2 -4 --estimator es --samples 2 --sigma 0.05 --seed 3 --out "$tmp/l2_es_loud.h5" 2> "$tmp/es.err"
+grep -q "^es: 100% (2/2)" "$tmp/es.err" || fail "es: no progress line ($(cat "$tmp/es.err"))"
+$py "$here/support/same_datasets.py" "$tmp/l2_es.h5" "$tmp/l2_es_loud.h5" > /dev/null || fail "es: progress changed the result"
 $py - "$tmp" <<'PY'
 import sys, h5py, numpy as np
 t = sys.argv[1]

@@ -43,6 +43,7 @@ EstimatedHypergradients EsEstimator::Estimate(const EstimatorProblem& problem,
     for (double& e : eps) e = rng.Normal();
     const double diff = run(+1.0) - run(-1.0);
     for (std::size_t i = 0; i < eps.size(); ++i) sum[i] += diff * eps[i];
+    if (problem.progress) problem.progress(n + 1, samples_);
   }
   EstimatedHypergradients out = space.ToEstimate(sum, samples_, sigma_);
   if (blocks != nullptr) *blocks = ReduceToBlocks(out, problem);

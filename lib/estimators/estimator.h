@@ -46,6 +46,10 @@ struct EstimatorProblem {
   // mark d_theta not applicable). make_model(theta) must equal `model`.
   std::vector<double> theta;
   std::function<std::shared_ptr<const Model>(std::span<const double> theta)> make_model;
+  // Optional: told (done, total) as an estimator's long loop advances (es: samples; pes:
+  // truncation windows; forward mode and greedy: training steps), for a caller's progress line.
+  // Never changes a result. Empty: nothing is reported.
+  std::function<void(std::size_t done, std::size_t total)> progress;
 
   std::size_t iters() const { return schedule.iters; }
   std::size_t num_params() const { return w0.size(); }

@@ -42,6 +42,7 @@ EstimatedHypergradients ForwardModeEstimator::Estimate(const EstimatorProblem& p
 
   std::vector<double> w = problem.w0, v = problem.v0, grad(p), hvp(p), v_next(p), g_again(p), ratio(b);
   for (std::size_t t = 0; t < s.iters; ++t) {
+    if (problem.progress) problem.progress(t, s.iters);
     const Batch batch = problem.batches(t);
     model.Gradient(w, batch, grad);
     AppliedMomentum(s, t, ratio);

@@ -18,6 +18,7 @@ EstimatedHypergradients GreedyEstimator::Estimate(const EstimatorProblem& proble
   std::vector<double> w = problem.w0, v = problem.v0, v_old(p), grad(p), d_w(p);
   double f = 0.0;
   for (std::size_t t = 0; t < s.iters; ++t) {
+    if (problem.progress) problem.progress(t, s.iters);
     v_old = v;
     FloatSgdStep(*problem.model, problem.blocks, s, t, problem.batches(t), w, v, grad);
     f = problem.objective(w, d_w, {});

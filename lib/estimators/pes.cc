@@ -46,7 +46,9 @@ EstimatedHypergradients PesEstimator::Estimate(const EstimatorProblem& problem,
   std::vector<std::vector<double>> xi(samples_, std::vector<double>(d, 0.0));
   std::vector<double> eps(d), sum(d, 0.0);
   std::size_t truncations = 0;
+  const std::size_t windows = (iters + truncation_ - 1) / truncation_;
   for (std::size_t first = 0; first < iters; first += truncation_, ++truncations) {
+    if (problem.progress) problem.progress(truncations, windows);
     const std::size_t last = std::min(iters, first + truncation_);
     for (std::size_t n = 0; n < samples_; ++n) {
       RandomStream rng(seed_, {n, truncations});
@@ -69,6 +71,7 @@ EstimatedHypergradients PesEstimator::Estimate(const EstimatorProblem& problem,
       for (std::size_t i = 0; i < d; ++i) sum[i] += (loss[0] - loss[1]) * xi[n][i];
     }
   }
+  if (problem.progress) problem.progress(truncations, windows);
   for (double& x : sum) x /= static_cast<double>(truncations);
   EstimatedHypergradients out = space.ToEstimate(sum, samples_, sigma_);
   if (blocks != nullptr) *blocks = ReduceToBlocks(out, problem);
