@@ -253,6 +253,11 @@ int Run(const Options& o, const Provenance& provenance) {
     // What the estimator measured about its run (cg's iterations and residual, ...).
     for (const auto& [name, value] : estimate.diagnostics) writer.SetAttribute("/", name, value);
     writer.SetAttribute("/", "estimator_warning", estimate.warning);  // "" when none
+    // The name the run without --estimator gives the buffer's size (exact, truncated).
+    if (const auto bits = estimate.diagnostics.find("information_bits");
+        bits != estimate.diagnostics.end()) {
+      writer.SetAttribute("/", "info_bits", bits->second);
+    }
     if (!estimate.warning.empty()) std::cerr << "hypergrad: warning: " << estimate.warning << "\n";
     loss_final = state.f;
   }

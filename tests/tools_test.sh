@@ -420,6 +420,8 @@ for name in ("l2_cg", "l2_cg2"):
     assert not above or f"relative residual {a['cg_relative_residual']:.3g}" in a["estimator_warning"], dict(a)
 assert f("l2_cg2").attrs["cg_iterations"] == 2 and f("l2_cg2").attrs["estimator_warning"]
 assert f("l2_t12").attrs["estimator_warning"] == ""  # an estimator that noticed nothing
+# The buffer's size under the same name with and without --estimator (K = T: the same run).
+assert f("l2_t12").attrs["info_bits"] == f("l2_exact").attrs["info_bits"] > 0
 # es: its samples, sigma and seed recorded; greedy gives no θ signal: d_log_l2 listed.
 es = f("l2_es").attrs
 assert (es["estimator"], es["estimator_samples"], es["estimator_sigma"], es["estimator_seed"]) == ("es", 2, 0.05, 3), dict(es)
