@@ -359,6 +359,12 @@ expect_error "--estimator cg estimates only .*, and --model logistic has none (i
 expect_error "--log-l2: expected a number in \[-50, 10\], got 'inf'" "${h[@]}" --log-l2 inf
 expect_error "--log-l2: expected a number in \[-50, 10\], got 'nan'" "${h[@]}" --log-l2 nan
 [ ! -e "$tmp/bad.h5" ] || fail "a refused --estimator left a result file"
+# Missing folders on --out are created; a run that then fails removes them again (they are
+# empty), a run that succeeds keeps them with its file.
+expect_error "--estimator cg estimates only" "${e[@]}" --estimator cg --out "$tmp/new1/a/b/x.h5"
+[ ! -e "$tmp/new1" ] || fail "a failed run left the folders it created: $(find "$tmp/new1")"
+"${e[@]}" --estimator drmad --out "$tmp/new2/a/x.h5"
+[ -f "$tmp/new2/a/x.h5" ] || fail "a run into a new folder wrote no file"
 # --log-l2 X: λ = exp(X) on every parameter, /d_log_l2 one value per block. exact and truncated
 # with K = T give the same bits. Their sum (one X for all blocks) against a central difference of
 # the final loss in X, h = 1e-4 (three runs), at γ = 0.50001525878: the run applies the momentum

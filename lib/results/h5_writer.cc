@@ -10,11 +10,13 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <functional>
 #include <numeric>
 #include <stdexcept>
+#include <vector>
 
 namespace hypergrad {
 namespace {
@@ -179,10 +181,13 @@ void Say(const char* text) {
   }
 }
 
+void RemoveEmptyCreatedFolders();
+
 extern "C" void RemoveTempFilesAndDie(int signal_number) {
   for (int i = 0; i < kSlots; ++i) {
     if (g_slot_ready[i].load()) unlink(g_temp_paths[i]);
   }
+  RemoveEmptyCreatedFolders();
   if (g_program[0] != '\0') {  // only async-signal-safe calls: write, unlink, signal, raise
     Say(g_program);
     Say(signal_number == SIGINT ? ": interrupted: " : ": terminated: ");
@@ -191,6 +196,19 @@ extern "C" void RemoveTempFilesAndDie(int signal_number) {
   ::signal(signal_number, SIG_DFL);
   ::raise(signal_number);
 }
+
+// Folders CheckResultPath created (in creation order): removed, deepest first, at exit and on SIGINT/SIGTERM if
+// still empty, i.e. if no result was written into them (rmdir removes only an empty folder, so a
+// committed file keeps its folder). Fixed slots, as the temporary files'.
+constexpr int kDirSlots = 16;
+char g_created_dirs[kDirSlots][kPathMax];
+std::atomic<int> g_created_count{0};
+
+void RemoveEmptyCreatedFolders() {  // async-signal-safe: rmdir only
+  for (int i = g_created_count.load(); i-- > 0;) rmdir(g_created_dirs[i]);
+}
+
+extern "C" void RemoveEmptyCreatedFoldersAtExit() { RemoveEmptyCreatedFolders(); }
 
 void InstallHandlersOnce() {
   static const bool installed = [] {
@@ -258,9 +276,26 @@ void CheckResultPath(const std::string& path) {
   }
   const std::filesystem::path dir = target.parent_path();
   if (!dir.empty()) {
+    // The folders that do not exist yet, deepest first, to be removed again if they stay empty.
+    std::vector<std::string> missing;
+    for (std::filesystem::path d = dir; !d.empty(); d = d.parent_path()) {
+      struct stat dst {};
+      if (lstat(d.c_str(), &dst) == 0) break;
+      missing.push_back(d.string());
+      if (d == d.parent_path()) break;
+    }
     std::error_code error;
     std::filesystem::create_directories(dir, error);
     if (error) throw std::runtime_error("result file '" + path + "': cannot create its folder: " + error.message());
+    static const bool at_exit = [] { return std::atexit(RemoveEmptyCreatedFoldersAtExit) == 0; }();
+    (void)at_exit;
+    InstallHandlersOnce();
+    for (auto it = missing.rbegin(); it != missing.rend(); ++it) {  // shallowest first in the list
+      const int slot = g_created_count.load();
+      if (slot >= kDirSlots || it->size() >= kPathMax) break;
+      std::memcpy(g_created_dirs[slot], it->c_str(), it->size() + 1);
+      g_created_count.store(slot + 1);
+    }
   }
   RemoveStaleTemporaries(dir);
   const std::string probe = TempPath(target, ".probe-").string();

@@ -25,6 +25,8 @@ namespace hypergrad {
 // process no longer exists (kill(pid, 0) fails with ESRCH), and ".<name>.tmp-<pid>" (the name
 // before the host was added), taken to be this host's. Another host's files (a shared folder)
 // and a live process's are left alone; each removal is reported on stderr.
+// Folders of `path` that do not exist are created; those this call created are removed again at
+// exit and on SIGINT/SIGTERM if they are still empty (no result was committed into them).
 void CheckResultPath(const std::string& path);
 
 // Makes SIGINT and SIGTERM print "<program>: interrupted: no file written" (or "terminated:")
