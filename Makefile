@@ -114,8 +114,13 @@ endif
 bench-adam: build
 	@$(MAKE) --no-print-directory bench-runs RUNS="$(filter bench_adam:%,$(BENCH_RUNS))"
 
-# Only the speed runs (bench_speed.json: BM_MatrixProductFloor, BM_Threads), ≈ 2 min.
-bench-speed: build
+# Only the speed runs (bench_speed.json: BM_MatrixProductFloor, BM_Threads), ≈ 2 min, and where
+# python3-torch is installed the tool against PyTorch (speed_vs_torch.json, ≈ 1 min) first.
+bench-speed: build data
+	@if $(PYTHON) -c "import torch" 2> /dev/null; then \
+	  mkdir -p $(BENCH_OUT) && $(PYTHON) experiments/python/speed_vs_torch.py --hypergrad $(BIN)/hypergrad \
+	    --mnist-dir $(BUILD)/data/mnist --out $(BENCH_OUT)/speed_vs_torch.json || exit 1; \
+	else echo "bench-speed: python3-torch is not installed: the comparison with PyTorch is left out"; fi
 	@$(MAKE) --no-print-directory bench-runs RUNS="$(filter bench_speed:%,$(BENCH_RUNS))"
 
 bench-runs:

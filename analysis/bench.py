@@ -31,6 +31,12 @@ def load(bench):
             with open(path) as f:
                 data = json.load(f)
             out[name] = {"context": data.get("context", {}), "runs": data.get("benchmarks", [])}
+    # experiments/python/speed_vs_torch.py (make bench-speed, where python3-torch is installed).
+    path = os.path.join(bench, "speed_vs_torch.json")
+    if os.path.exists(path):
+        with open(path) as f:
+            data = json.load(f)
+        out["speed_vs_torch"] = {"context": data.get("meta", {}), "runs": data.get("cases", [])}
     return out
 
 
@@ -395,6 +401,21 @@ def speed_lines(data):
                        f"| {r.get('seconds_reverse', float('nan')):.2f} s | {r['seconds_hypergradient']:.2f} s "
                        f"| {r['gemm_seconds_hypergradient']:.2f} s | {r['hypergradient_over_gemm']:.2f}× "
                        f"| {r['flops_per_training_step'] / 1e6:.2f} / {r['flops_per_reverse_step'] / 1e6:.2f} |")
+    torch_runs = data.get("speed_vs_torch", {}).get("runs", [])
+    if torch_runs:
+        meta = data["speed_vs_torch"]["context"]
+        out += ["", f"**Against PyTorch** (`experiments/python/speed_vs_torch.py`, {meta.get('time', '?')}, "
+                f"torch {meta.get('torch', '?')}): the `hypergrad` tool as a whole process (Fig-2 run: "
+                "784-50-50-50-10, 10,000 images, batch 200, γ = 0.9, fast buffer, one thread) against "
+                "PyTorch float64 unrolled autograd of the same run in one process (one thread, "
+                "deterministic algorithms), the best of "
+                f"{meta.get('repeats', '?')} alternating runs each; issue [Q]'s targets.", "",
+                "| T | hypergrad | PyTorch | ratio | target | met |", "|---|---|---|---|---|---|"]
+        for r in torch_runs:
+            target = "" if r.get("target") is None else f"≤ {r['target']}"
+            met = "" if r.get("met") is None else ("yes" if r["met"] else "**no**")
+            out.append(f"| {r['iters']} | {r['hypergrad_best']:.2f} s | {r['torch_best']:.2f} s "
+                       f"| {r['ratio_best']:.2f} | {target} | {met} |")
     threads = thread_runs(data)
     if threads:
         out += ["", "`BM_Threads`: one run (training + final loss + reverse, reversible, fast "
