@@ -406,7 +406,7 @@ def speed_lines(data):
         meta = data["speed_vs_torch"]["context"]
         out += ["", f"**Against PyTorch** (`experiments/python/speed_vs_torch.py`, {meta.get('time', '?')}, "
                 f"torch {meta.get('torch', '?')}): the `hypergrad` tool as a whole process (Fig-2 run: "
-                "784-50-50-50-10, 10,000 images, batch 200, γ = 0.9, fast buffer, one thread) against "
+                f"784-50-50-50-10, {meta.get('train_size', 10000):,} images, batch 200, γ = 0.9, fast buffer, one thread) against "
                 "PyTorch float64 unrolled autograd of the same run in one process (one thread, "
                 "deterministic algorithms), the best of "
                 f"{meta.get('repeats', '?')} alternating runs each; issue [Q]'s targets.", "",

@@ -200,4 +200,27 @@ assert edited["differ"] == 1 and edited["differing"] == ["/fig2/T10/exact/alpha"
 assert edited["groups_with_other_settings"] == ["meta"], edited
 assert edited["compared"] < self_["compared"], (edited["compared"], self_["compared"])
 PY
+
+# experiments/python/speed_vs_torch.py (make bench-speed), where python3-torch is installed: the
+# tool against PyTorch on a small fake MNIST, its JSON and the report's table.
+if $py -c "import torch" 2> /dev/null; then
+  $py "$src/tests/support/make_fake_mnist.py" "$tmp/fake_mnist" 600 100
+  $py "$src/experiments/python/speed_vs_torch.py" --hypergrad "$bin/hypergrad" --mnist-dir "$tmp/fake_mnist" \
+    --train-size 400 --T 2,3 --repeats 1 --out "$tmp/bench/speed_vs_torch.json" > "$tmp/speed.log" 2>&1 \
+    || fail "speed_vs_torch.py: $(tail -5 "$tmp/speed.log")"
+  $py - "$tmp/bench/speed_vs_torch.json" <<'PY' || fail "speed_vs_torch.json"
+import json, sys
+doc = json.load(open(sys.argv[1]))
+assert [r["iters"] for r in doc["cases"]] == [2, 3], doc
+for r in doc["cases"]:
+    assert r["hypergrad_best"] > 0 and r["torch_best"] > 0, r
+    assert abs(r["ratio_best"] - r["hypergrad_best"] / r["torch_best"]) < 1e-12 and r["target"] is None, r
+assert doc["meta"]["train_size"] == 400 and doc["meta"]["repeats"] == 1
+PY
+  $py "$src/analysis/bench.py" --bench "$tmp/bench" --results "$tmp/res" > /dev/null
+  $py "$src/analysis/report.py" --results "$tmp/res" --bench "$tmp/bench" > /dev/null
+  grep -q "^| 2 | [0-9.]* s | [0-9.]* s | [0-9.]* |  |  |" "$tmp/res/REPORT.md" || fail "PyTorch comparison row missing"
+else
+  echo "python3-torch not installed: speed_vs_torch.py not checked"
+fi
 echo "bench pipeline: ok"

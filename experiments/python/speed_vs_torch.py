@@ -50,12 +50,13 @@ def read_idx_labels(path, count):
         return np.frombuffer(f.read(count), dtype=np.uint8).astype(np.int64)
 
 
-def time_tool(binary, mnist_dir, iters, out_dir):
+def time_tool(binary, mnist_dir, iters, train_size, out_dir):
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
     out = os.path.join(out_dir, f"tool_{iters}.h5")
     start = time.perf_counter()
     subprocess.run([binary, "--mnist-dir", mnist_dir, "--iters", str(iters), "--gamma", "0.9",
-                    "--threads", "1", "--quiet", "--out", out], check=True, env=env)
+                    "--train-size", str(train_size), "--threads", "1", "--quiet", "--out", out],
+                   check=True, env=env)
     return time.perf_counter() - start
 
 
@@ -98,6 +99,8 @@ def main():
     parser.add_argument("--mnist-dir", required=True, help="folder with the MNIST idx files")
     parser.add_argument("--T", default="100,1000", help="horizons, comma-separated (default 100,1000)")
     parser.add_argument("--repeats", type=int, default=3, help="alternating runs per horizon; the best counts")
+    parser.add_argument("--train-size", type=int, default=10000,
+                        help="training images (default 10000, the tool's default; fewer for a smoke test)")
     parser.add_argument("--out", required=True, help="JSON file to write")
     args = parser.parse_args()
     try:
@@ -108,21 +111,23 @@ def main():
         sys.exit(f"speed_vs_torch: --hypergrad {args.hypergrad}: not an executable")
     if args.repeats < 1:
         sys.exit("speed_vs_torch: --repeats must be at least 1")
+    if not 200 <= args.train_size <= 60000:
+        sys.exit("speed_vs_torch: --train-size must be in [200, 60000] (batches of 200)")
     horizons = [int(t) for t in args.T.split(",")]
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
     images = os.path.join(args.mnist_dir, "train-images-idx3-ubyte")
     labels = os.path.join(args.mnist_dir, "train-labels-idx1-ubyte")
-    x = read_idx_images(images, 10000)
+    x = read_idx_images(images, args.train_size)
     x -= x.mean(axis=0)
     x = torch.from_numpy(x)
-    y = torch.from_numpy(read_idx_labels(labels, 10000))
+    y = torch.from_numpy(read_idx_labels(labels, args.train_size))
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for iters in horizons:
             tool, ours = [], []
             for r in range(args.repeats):  # alternating, so that the machine's load hits both
-                tool.append(time_tool(args.hypergrad, args.mnist_dir, iters, tmp))
+                tool.append(time_tool(args.hypergrad, args.mnist_dir, iters, args.train_size, tmp))
                 ours.append(time_torch(torch, x, y, iters))
                 print(f"T = {iters} run {r + 1}: hypergrad {tool[-1]:.2f} s, PyTorch {ours[-1]:.2f} s",
                       file=sys.stderr)
@@ -135,6 +140,7 @@ def main():
                     "load_average_at_end": list(os.getloadavg()),
                     "time": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
                     "hypergrad": os.path.realpath(args.hypergrad), "repeats": args.repeats,
+                    "train_size": args.train_size,
                     "what": "hypergrad whole process vs PyTorch float64 unrolled autograd in-process, one thread each"},
            "cases": rows}
     tmp_out = args.out + ".partial"
