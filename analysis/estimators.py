@@ -176,14 +176,22 @@ def pareto_figure(doc, results):
                 err, marker = max(m["rel_error"], 1e-16), MARKERS.get(r["estimator"], "o")
             sc = ax.scatter(mem, err, c=[r["time_ratio"]], norm=norm, cmap="viridis", marker=marker, s=60,
                             edgecolors="k", linewidths=0.4, zorder=3)
-            spot = (round(math.log10(mem), 1), round(math.log10(err) * 4))
-            n = used.get(spot, 0)
-            used[spot] = n + 1
-            ax.annotate(label, (mem, err), fontsize=6, xytext=(4, 2 - 7 * n), textcoords="offset points")
+            if err == CLIP:
+                # Clipped estimates share one height: their labels go up at an angle, above the line.
+                ax.annotate(label, (mem, err), fontsize=6, xytext=(0, 12), textcoords="offset points",
+                            rotation=55, va="bottom", ha="left")
+            else:
+                spot = (round(math.log10(mem), 1), round(math.log10(err) * 4))
+                n = used.get(spot, 0)
+                used[spot] = n + 1
+                ax.annotate(label, (mem, err), fontsize=6, xytext=(4, 2 - 7 * n), textcoords="offset points")
         ax.set_xscale("log")
         ax.set_yscale("log")
-        top = CLIP * 3 if clipped else None
-        ax.set_ylim(top=top)
+        if clipped:
+            # Room above the line for the clipped estimates' slanted labels: 0.6 of the decades
+            # below it, so the labels stay inside the panel whatever its range.
+            bottom = ax.get_ylim()[0]
+            ax.set_ylim(top=10 ** (math.log10(CLIP) + 0.6 * (math.log10(CLIP) - math.log10(bottom))))
         if clipped:
             ax.axhline(CLIP, color="C3", lw=0.6, ls="--")
             title += f"\n(red line: error > {CLIP:g} or non-finite, value in the label)"
