@@ -55,24 +55,6 @@ struct Options {
   bool quiet = false;
 };
 
-// A model of P parameters that is never trained: the optimizer's run is made for its
-// coefficients and moment inputs only.
-class NoModel final : public Model {
- public:
-  explicit NoModel(std::size_t params) : params_(params) {}
-  std::size_t num_params() const override { return params_; }
-  double Gradient(std::span<const double>, const Batch&, std::span<double>) const override {
-    throw std::logic_error("buffer_check trains no model");
-  }
-  double GradientAndHvp(std::span<const double>, const Batch&, std::span<const double>,
-                        std::span<double>, std::span<double>, std::span<double>) const override {
-    throw std::logic_error("buffer_check trains no model");
-  }
-
- private:
-  std::size_t params_;
-};
-
 // The gradient-like vector of step t, uniform in [−1, 1), regenerated identically in the
 // reverse pass.
 void Gradient(std::uint64_t seed, std::size_t t, std::vector<double>& g) {
@@ -164,8 +146,8 @@ int Run(const Options& options, const std::set<std::string>& given_flags) {
                     "--params " + std::to_string(p) + ": the values");
   // The optimizer's run of one step on P parameters: its coefficients (the decays are
   // constant) and moment inputs.
-  const auto run = info.make(std::make_shared<const NoModel>(p), ParameterBlocks::Single(p),
-                             [](std::size_t) { return Batch{}; },
+  const auto run = info.make(std::make_shared<const UntrainedModel>(p, "buffer_check"),
+                             ParameterBlocks::Single(p), [](std::size_t) { return Batch{}; },
                              info.Constant(1, 1, 0.0, settings), {});
   const ExactOptimizer& rule = run->optimizer();
   const std::size_t k = rule.num_moments();

@@ -175,10 +175,7 @@ int Run(const Options& o, const Provenance& provenance) {
   double loss_final = 0.0;
   bool exact = true;  // the exact pass's reversal check; other estimators check none
   std::vector<std::string> not_applicable;
-  std::vector<std::pair<std::string, std::size_t>> nonfinite;  // dataset, count
-  auto count = [&](const std::string& name, std::span<const double> values) {
-    if (const std::size_t bad = CountNonFinite(values)) nonfinite.emplace_back(name, bad);
-  };
+  NonFiniteCounts nonfinite;
   if (o.estimator.name == "exact") {
     const ToolRun tool = TrainAndReverseWithFlags(optimizer, settings, model, blocks, batches,
                                                   o.iters, alpha, w0, training, forward, reverse);
@@ -187,28 +184,22 @@ int Run(const Options& o, const Provenance& provenance) {
     // Every hypergradient by its name: /d_w0, /d_alpha, /d_<moment>0, /d_<schedule>, /d_<scalar>.
     writer.Write("/w_T", outcome.w_T);
     writer.WriteScalar("/loss_final", outcome.f);
-    writer.Write("/d_w0", h.d_w0);
-    count("/d_w0", h.d_w0);
-    writer.Write("/d_alpha", h.d_alpha, schedule_shape);
-    count("/d_alpha", h.d_alpha);
+    WriteCounted(writer, "/d_w0", h.d_w0, {}, nonfinite);
+    WriteCounted(writer, "/d_alpha", h.d_alpha, schedule_shape, nonfinite);
     for (std::size_t i = 0; i < h.d_u0.size(); ++i) {
       const auto u_T = std::span(outcome.u_T).subspan(i * n, n);
       writer.Write("/" + h.d_u0[i].name + "_T", std::vector<double>(u_T.begin(), u_T.end()));
-      writer.Write("/d_" + h.d_u0[i].name + "0", h.d_u0[i].values);
-      count("/d_" + h.d_u0[i].name + "0", h.d_u0[i].values);
+      WriteCounted(writer, "/d_" + h.d_u0[i].name + "0", h.d_u0[i].values, {}, nonfinite);
     }
     for (const NamedValues& d : h.d_schedules) {
-      writer.Write("/d_" + d.name, d.values, schedule_shape);
-      count("/d_" + d.name, d.values);
+      WriteCounted(writer, "/d_" + d.name, d.values, schedule_shape, nonfinite);
     }
     for (const NamedValues& d : h.d_scalars) {
       writer.WriteScalar("/d_" + d.name, d.values[0]);
-      count("/d_" + d.name, d.values);
+      if (const std::size_t bad = CountNonFinite(d.values)) nonfinite.emplace_back("/d_" + d.name, bad);
     }
     if (!l2.empty()) {
-      const std::vector<double> d_log_l2 = BlockLogL2(blocks, l2, h.d_theta);
-      writer.Write("/d_log_l2", d_log_l2);
-      count("/d_log_l2", d_log_l2);
+      WriteCounted(writer, "/d_log_l2", BlockLogL2(blocks, l2, h.d_theta), {}, nonfinite);
     }
     writer.SetAttribute("/", "info_bits", outcome.information_bits);
     writer.SetAttribute("/", "reversal_exact", h.reversal.exact);

@@ -148,19 +148,24 @@ std::size_t CountNonFinite(std::span<const double> values) {
   return n;
 }
 
+void WriteCounted(H5Writer& writer, const std::string& name, const std::vector<double>& values,
+                  const std::vector<std::size_t>& shape, NonFiniteCounts& nonfinite) {
+  if (shape.empty()) {
+    writer.Write(name, values);
+  } else {
+    writer.Write(name, values, shape);
+  }
+  if (const std::size_t bad = CountNonFinite(values)) nonfinite.emplace_back(name, bad);
+}
+
 WrittenEstimate WriteEstimate(H5Writer& writer, const EstimatedHypergradients& estimate,
                               const BlockHypergradients& blocks, const EstimatorProblem& problem,
                               std::span<const double> l2) {
   const std::vector<std::size_t> schedule_shape = {problem.schedule.iters, problem.schedule.blocks};
   WrittenEstimate out;
   auto write = [&](const std::string& name, const std::vector<double>& values,
-                   std::vector<std::size_t> shape) {
-    if (shape.empty()) {
-      writer.Write(name, values);
-    } else {
-      writer.Write(name, values, shape);
-    }
-    if (const std::size_t bad = CountNonFinite(values)) out.nonfinite.emplace_back(name, bad);
+                   const std::vector<std::size_t>& shape) {
+    WriteCounted(writer, name, values, shape, out.nonfinite);
   };
   for (const HyperKind kind : {HyperKind::kW0, HyperKind::kAlpha, HyperKind::kV0, HyperKind::kGamma}) {
     const std::string name = std::string("d_") + HyperKindName(kind);
@@ -193,7 +198,7 @@ WrittenEstimate WriteEstimate(H5Writer& writer, const EstimatedHypergradients& e
 }
 
 void ReportNonFinite(H5Writer& writer, const std::string& program, const std::string& estimator,
-                     const std::vector<std::pair<std::string, std::size_t>>& nonfinite) {
+                     const NonFiniteCounts& nonfinite) {
   std::size_t total = 0;
   std::string list;
   for (const auto& [name, count] : nonfinite) {

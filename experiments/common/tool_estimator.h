@@ -65,12 +65,20 @@ void CheckEstimatorFitsRun(const std::string& name, const EstimatorFlags& comple
 // The number of values that are NaN or ±inf.
 std::size_t CountNonFinite(std::span<const double> values);
 
+// Datasets holding non-finite values, each with their count ("/d_alpha", 12).
+using NonFiniteCounts = std::vector<std::pair<std::string, std::size_t>>;
+
+// Writes `values` as dataset `name` (of `shape`; empty: one dimension) and, when any of them is
+// NaN or ±inf, adds (name, their count) to `nonfinite`.
+void WriteCounted(H5Writer& writer, const std::string& name, const std::vector<double>& values,
+                  const std::vector<std::size_t>& shape, NonFiniteCounts& nonfinite);
+
 // What WriteEstimate wrote: the names the estimator gives no signal for ("d_alpha", ...; not
 // written), and each written dataset holding non-finite values with their count
 // ("/d_alpha", 12).
 struct WrittenEstimate {
   std::vector<std::string> not_applicable;
-  std::vector<std::pair<std::string, std::size_t>> nonfinite;
+  NonFiniteCounts nonfinite;
 };
 
 // Writes the hypergradients of `estimate` under the exact pass's names: /d_alpha and /d_gamma
@@ -87,7 +95,7 @@ WrittenEstimate WriteEstimate(H5Writer& writer, const EstimatedHypergradients& e
 // nonfinite_datasets ("/d_alpha 12, /d_w0 3", "" when none), and when there are any a warning on
 // stderr naming `program`, the estimator, the datasets and the counts.
 void ReportNonFinite(H5Writer& writer, const std::string& program, const std::string& estimator,
-                     const std::vector<std::pair<std::string, std::size_t>>& nonfinite);
+                     const NonFiniteCounts& nonfinite);
 
 // "a,b,c".
 std::string JoinNames(const std::vector<std::string>& names);

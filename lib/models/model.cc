@@ -4,6 +4,15 @@
 
 namespace hypergrad {
 
+double UntrainedModel::Gradient(std::span<const double>, const Batch&, std::span<double>) const {
+  throw std::logic_error(who_ + ": the model is never trained");
+}
+
+double UntrainedModel::GradientAndHvp(std::span<const double>, const Batch&, std::span<const double>,
+                                      std::span<double>, std::span<double>, std::span<double>) const {
+  throw std::logic_error(who_ + ": the model is never trained");
+}
+
 ParameterBlocks ParameterBlocks::Single(std::size_t num_params) {
   return {std::vector<std::uint32_t>(num_params, 0), {"all"}};
 }

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace hypergrad {
@@ -42,6 +43,22 @@ class Model {
   virtual double GradientAndHvp(std::span<const double> w, const Batch& batch,
                                 std::span<const double> u, std::span<double> grad,
                                 std::span<double> hvp, std::span<double> mixed) const = 0;
+};
+
+// A model of P parameters that is never trained: for an optimizer's run made only for its
+// coefficients, moments or buffer (buffer_check, OptimizerInfo::MomentNames). Gradient and
+// GradientAndHvp throw std::logic_error("<who>: the model is never trained").
+class UntrainedModel final : public Model {
+ public:
+  UntrainedModel(std::size_t params, std::string who) : params_(params), who_(std::move(who)) {}
+  std::size_t num_params() const override { return params_; }
+  double Gradient(std::span<const double>, const Batch&, std::span<double>) const override;
+  double GradientAndHvp(std::span<const double>, const Batch&, std::span<const double>,
+                        std::span<double>, std::span<double>, std::span<double>) const override;
+
+ private:
+  std::size_t params_;
+  std::string who_;
 };
 
 // A partition of the parameters into blocks that share a learning rate and a momentum

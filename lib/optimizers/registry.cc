@@ -30,30 +30,10 @@ const OptimizerInfo& FindOptimizer(std::string_view name) {
                               names + ")");
 }
 
-namespace {
-
-// A model of P parameters that is never trained (MomentNames only needs the optimizer).
-class UntrainedModel final : public Model {
- public:
-  explicit UntrainedModel(std::size_t params) : params_(params) {}
-  std::size_t num_params() const override { return params_; }
-  double Gradient(std::span<const double>, const Batch&, std::span<double>) const override {
-    throw std::logic_error("OptimizerInfo::MomentNames: the run is never trained");
-  }
-  double GradientAndHvp(std::span<const double>, const Batch&, std::span<const double>,
-                        std::span<double>, std::span<double>, std::span<double>) const override {
-    throw std::logic_error("OptimizerInfo::MomentNames: the run is never trained");
-  }
-
- private:
-  std::size_t params_;
-};
-
-}  // namespace
-
 std::vector<std::string> OptimizerInfo::MomentNames() const {
-  const auto run = make(std::make_shared<const UntrainedModel>(1), ParameterBlocks::Single(1),
-                        [](std::size_t) { return Batch{}; }, Constant(1, 1, default_alpha), {});
+  const auto run = make(std::make_shared<const UntrainedModel>(1, "OptimizerInfo::MomentNames"),
+                        ParameterBlocks::Single(1), [](std::size_t) { return Batch{}; },
+                        Constant(1, 1, default_alpha), {});
   std::vector<std::string> names;
   for (std::size_t i = 0; i < run->optimizer().num_moments(); ++i) {
     names.push_back(run->optimizer().MomentName(i));
