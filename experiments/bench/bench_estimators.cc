@@ -379,13 +379,14 @@ void MeasureCase(const Case& c, const std::vector<Spec>& specs, std::size_t repe
       bool same = true;
       for (std::size_t rep = 0; rep < repeats; ++rep) {
         BlockHypergradients rep_blocks;
-        const std::size_t before = HeapMeter::Current();
-        HeapMeter::ResetPeak();
-        const auto start = Clock::now();
-        EstimatedHypergradients rep_h = estimator->Estimate(c.p, &rep_blocks);
-        seconds.push_back(Seconds(start));
+        EstimatedHypergradients rep_h;
+        const std::size_t peak = PeakBytes([&] {
+          const auto start = Clock::now();
+          rep_h = estimator->Estimate(c.p, &rep_blocks);
+          seconds.push_back(Seconds(start));
+        });
         if (rep == 0) {
-          r["peak_extra_bytes"] = HeapMeter::Peak() - before;
+          r["peak_extra_bytes"] = peak;
           h = std::move(rep_h);
           blocks = std::move(rep_blocks);
         } else {
