@@ -29,25 +29,9 @@ import time
 
 import numpy as np
 
+from mnist_idx import read_idx
+
 TARGETS = {100: 1.3, 1000: 0.9}
-
-
-def read_idx_images(path, count):
-    with open(path, "rb") as f:
-        header = np.frombuffer(f.read(16), dtype=">u4")
-        if header[0] != 2051:
-            sys.exit(f"{path}: not an idx3 image file (magic {header[0]})")
-        rows, cols = int(header[2]), int(header[3])
-        data = np.frombuffer(f.read(count * rows * cols), dtype=np.uint8)
-    return data.reshape(count, rows * cols).astype(np.float64) / 255.0
-
-
-def read_idx_labels(path, count):
-    with open(path, "rb") as f:
-        header = np.frombuffer(f.read(8), dtype=">u4")
-        if header[0] != 2049:
-            sys.exit(f"{path}: not an idx1 label file (magic {header[0]})")
-        return np.frombuffer(f.read(count), dtype=np.uint8).astype(np.int64)
 
 
 def time_tool(binary, mnist_dir, iters, train_size, out_dir):
@@ -118,10 +102,10 @@ def main():
     torch.use_deterministic_algorithms(True)
     images = os.path.join(args.mnist_dir, "train-images-idx3-ubyte")
     labels = os.path.join(args.mnist_dir, "train-labels-idx1-ubyte")
-    x = read_idx_images(images, args.train_size)
+    x = read_idx(images, args.train_size).reshape(-1, 784).astype(np.float64) / 255.0
     x -= x.mean(axis=0)
     x = torch.from_numpy(x)
-    y = torch.from_numpy(read_idx_labels(labels, args.train_size))
+    y = torch.from_numpy(read_idx(labels, args.train_size).astype(np.int64))
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for iters in horizons:

@@ -19,9 +19,10 @@ import argparse
 import json
 import math
 import os
-import struct
 import sys
 import time
+
+import numpy as np
 
 try:
     import torch
@@ -30,22 +31,15 @@ except ImportError:
     sys.exit(77)
 
 import hypergrad.torch as hgt
-
-
-def read_idx(path):
-    with open(path, "rb") as f:
-        magic, = struct.unpack(">i", f.read(4))
-        dims = struct.unpack(">" + "i" * (magic & 0xFF), f.read(4 * (magic & 0xFF)))
-        data = torch.frombuffer(bytearray(f.read()), dtype=torch.uint8)
-    return data.reshape(dims)
+from mnist_idx import read_idx
 
 
 def load(data_dir, rows, full):
     images = os.path.join(data_dir, "train-images-idx3-ubyte")
     labels = os.path.join(data_dir, "train-labels-idx1-ubyte")
     if os.path.exists(images) and os.path.exists(labels):
-        x = read_idx(images)[:rows].to(torch.float64) / 255.0
-        y = read_idx(labels)[:rows].long()
+        x = torch.from_numpy(read_idx(images, rows).astype(np.float64)) / 255.0
+        y = torch.from_numpy(read_idx(labels, rows).astype(np.int64))
         return x - x.mean(dim=0), y, "MNIST (first %d training images)" % rows
     if full:
         sys.exit(f"error: MNIST not found in {data_dir} (run `make data`); --full needs it")
