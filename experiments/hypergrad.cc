@@ -78,7 +78,7 @@ struct Options {
   std::string out = "hypergrad.h5";
   std::string mnist_dir = DefaultMnistDir();
   unsigned threads = 1;
-  std::string gemm = "openblas";  // --gemm: set while parsing (cli_checks.h)
+  std::string gemm = "portable";  // --gemm: set while parsing (cli_checks.h)
   bool quiet = false;
   EstimatorChoice estimator;      // --estimator and its flags
   std::optional<double> log_l2;   // --log-l2: log λ of every block

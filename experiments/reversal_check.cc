@@ -49,7 +49,7 @@ struct Options {
   std::size_t train_size = 0;
   std::string mnist_dir = DefaultMnistDir();
   unsigned threads = 1;
-  std::string gemm = "openblas";  // --gemm: set while parsing (cli_checks.h)
+  std::string gemm = "portable";  // --gemm: set while parsing (cli_checks.h)
   bool json = false;
   bool quiet = false;
 };

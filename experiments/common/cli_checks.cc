@@ -85,9 +85,9 @@ void AddJsonAndQuietFlags(CLI::App& app, bool& json, bool& quiet) {
 
 CLI::Option* AddGemmOption(CLI::App& app, std::string& name) {
   return app.add_option("--gemm", name,
-                        "matrix product kernel: openblas (OpenBLAS's kernels for this CPU, every "
-                        "committed result; the last bits depend on the CPU) or portable (sums in "
-                        "increasing k: the same bits on every x86-64 CPU)")
+                        "matrix product kernel: portable (sums in increasing k: the same bits on "
+                        "every x86-64 CPU; every committed result) or openblas (OpenBLAS's kernels "
+                        "for this CPU: the last bits depend on the CPU)")
       ->check(CLI::IsMember({"openblas", "portable"}))
       ->each([](const std::string& value) { SetGemmKernel(ParseGemmKernel(value)); })
       ->capture_default_str();

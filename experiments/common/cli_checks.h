@@ -34,8 +34,8 @@ CLI::Option* AddBufferOption(CLI::App& app, std::string& buffer);
 // Adds --json (one JSON object on stdout) and --quiet (no progress lines on stderr).
 void AddJsonAndQuietFlags(CLI::App& app, bool& json, bool& quiet);
 
-// Adds --gemm openblas|portable (gemm.h's kernels; default as `name` holds, "openblas" in every
-// tool for now: the committed results come from it) bound to `name`. Given, it sets the
+// Adds --gemm openblas|portable (gemm.h's kernels; default as `name` holds, "portable" in every
+// tool: the committed results come from it) bound to `name`. Given, it sets the
 // process's kernel (SetGemmKernel) while the command line is parsed, before any product; the
 // result files record the kernel (gemm_kernel, provenance.h).
 CLI::Option* AddGemmOption(CLI::App& app, std::string& name);

@@ -35,7 +35,7 @@ struct ExperimentOptions {
   // The exact buffer pops the digits the authors' Python integers pop, so the forward
   // trajectory is theirs bit for bit; the fast one pops other (equally exact) digits.
   BufferKind buffer = BufferKind::kExact;
-  std::string gemm = "openblas";  // --gemm (cli_checks.h): set as the command line is parsed
+  std::string gemm = "portable";  // --gemm (cli_checks.h): set as the command line is parsed
 };
 
 // "authors" / "native" / "none".

@@ -9,7 +9,7 @@
 
 namespace hypergrad {
 namespace {
-GemmKernel g_kernel = GemmKernel::kOpenBlas;
+GemmKernel g_kernel = GemmKernel::kPortable;
 }  // namespace
 
 void SetGemmKernel(GemmKernel kernel) { g_kernel = kernel; }

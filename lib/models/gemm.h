@@ -26,7 +26,8 @@ struct ConstMatrixRef {
 // 0.3.21's SkylakeX/Cooperlake kernels compute products with M·N·K ≤ 10^6 in a small-matrix
 // kernel that sums in another order (measured: rows 0-23 of a 200×784×50 product alone differ,
 // rows 0-31 do not). Callers that split keep the split fixed by the shapes (mlp.cc).
-// Which kernel Gemm uses, process-wide (default kOpenBlas: committed results come from it).
+// Which kernel Gemm uses, process-wide (default kPortable: the committed results come from it,
+// and its bits are the same on every x86-64 CPU; kOpenBlas is faster on some, CPU-dependent).
 // kPortable sums each c_ij = Σ_k a_ik·b_kj in increasing k, one rounding per multiply and per
 // add (the project compiles with -ffp-contract=off), then adds beta·C as OpenBLAS does (C scaled
 // first unless beta is 1, C ignored when beta is 0): its bits depend on no CPU, vector width,

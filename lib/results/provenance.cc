@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <H5public.h>
+#include <cmath>
 #include <boost/version.hpp>
 #include <cstdio>
 #include <ctime>
@@ -60,6 +61,16 @@ std::string InstructionSet() {
 
 }  // namespace
 
+std::string LibmBuild() {
+  // exp and log at inputs where glibc 2.36's FMA and SSE2 builds differ by one ulp, with the FMA
+  // build's results (measured: a plain run against one under glibc.cpu.hwcaps=-AVX2,-FMA).
+  // volatile: computed at run time by the library, never folded by the compiler.
+  volatile double exp_input = 0x1.7775cfdc785ep+2, log_input = 0x1.07863a478188bp+2;
+  const bool fma = std::exp(exp_input) == 0x1.6108d2571baf9p+8 &&
+                   std::log(log_input) == 0x1.6a4ea65f2a2cep+0;
+  return fma ? "fma" : "other";
+}
+
 std::string LibmTanhDescription() {
   const GlibcTanhVariant variant = ActiveGlibcTanhVariant();
   const std::string glibc = std::string("glibc ") + gnu_get_libc_version();
@@ -79,6 +90,13 @@ std::string UtcNow() {
 
 Provenance CollectProvenance(int argc, char** argv) {
   Provenance p;
+  if (LibmBuild() != "fma") {
+    std::fprintf(stderr,
+                 "warning: glibc runs its non-FMA build of exp and log here (the CPU lacks FMA or "
+                 "AVX2, or GLIBC_TUNABLES hides them): results will differ in the last bits from "
+                 "the committed ones, made on x86-64 CPUs with FMA and AVX2 (recorded as "
+                 "libm_build)\n");
+  }
   for (int i = 0; i < argc; ++i) p.command_line += (i ? " " : "") + Quote(argv[i]);
   // The state of the sources when this binary was built (build_info.h), not of the folder now.
   p.git_revision = HYPERGRAD_GIT_REVISION;
@@ -109,7 +127,12 @@ std::vector<std::pair<std::string, std::string>> ArithmeticProvenance() {
           {"blas_path", blas.path},
           {"gemm_kernel", std::string(GemmKernelName(GetGemmKernel()))},
           {"gemm_kernel_detail", DescribeGemmKernel()},
-          {"tanh_libm", LibmTanhDescription()}};
+          {"tanh_libm", LibmTanhDescription()},
+          {"libm_build", LibmBuild() == "fma"
+                             ? std::string("fma (glibc's FMA/AVX2 builds of exp and log: as every "
+                                           "committed result)")
+                             : std::string("other (not glibc's FMA/AVX2 build of exp and log: "
+                                           "the last bits differ from the committed results)")}};
 }
 
 void WriteProvenance(H5Writer& writer, const Provenance& p, bool quick) {

@@ -20,7 +20,7 @@ struct Shape { std::size_t m, k, n; };
 // Restores the default kernel and variant when a test ends, passed or not.
 struct KernelGuard {
   ~KernelGuard() {
-    SetGemmKernel(GemmKernel::kOpenBlas);
+    SetGemmKernel(GemmKernel::kPortable);
     ForcePortableGemmVariant(PortableGemmVariant::kAuto);
   }
 };

@@ -74,7 +74,7 @@ TEST(ProvenanceTest, RecordsTheGemmKernel) {
   for (GemmKernel kernel : {GemmKernel::kOpenBlas, GemmKernel::kPortable}) {
     SetGemmKernel(kernel);
     const std::string path = WriteFile("gemm");
-    SetGemmKernel(GemmKernel::kOpenBlas);
+    SetGemmKernel(GemmKernel::kPortable);  // the default
     H5::H5File file(path, H5F_ACC_RDONLY);
     const std::string name = ReadString(file, "gemm_kernel"), detail = ReadString(file, "gemm_kernel_detail");
     if (kernel == GemmKernel::kOpenBlas) {
@@ -97,6 +97,32 @@ TEST(ProvenanceTest, RecordsTheKernelSetChosenForTheProcess) {
       "OPENBLAS_CORETYPE=Prescott HYPERGRAD_TEST_BLAS_CORE=prescott '" +
       fs::read_symlink("/proc/self/exe").string() +
       "' --gtest_filter=ProvenanceTest.RecordsTheBlasAndTheTanh > /dev/null";
+  EXPECT_EQ(std::system(command.c_str()), 0) << command;
+}
+
+// libm_build follows the build of exp and log glibc actually picked: "fma" on a CPU with FMA and
+// AVX2 (glibc's choice, unless GLIBC_TUNABLES hides them), "other" in a child started with
+// GLIBC_TUNABLES=glibc.cpu.hwcaps=-AVX2,-FMA, which makes glibc load its SSE2 builds.
+TEST(ProvenanceTest, RecordsGlibcsBuildOfExpAndLog) {
+  const char* expected = std::getenv("HYPERGRAD_TEST_LIBM_BUILD");
+  const std::string path = WriteFile("libm");
+  H5::H5File file(path, H5F_ACC_RDONLY);
+  const std::string build = ReadString(file, "libm_build");
+  file.close();
+  fs::remove(path);
+  EXPECT_EQ(build.rfind(LibmBuild() + " (", 0), 0u) << build;
+  if (expected != nullptr) {
+    EXPECT_EQ(LibmBuild(), expected);
+    return;
+  }
+  if (std::getenv("GLIBC_TUNABLES") == nullptr && __builtin_cpu_supports("fma") &&
+      __builtin_cpu_supports("avx2")) {
+    EXPECT_EQ(LibmBuild(), "fma");
+  }
+  const std::string command =
+      "GLIBC_TUNABLES=glibc.cpu.hwcaps=-AVX2,-FMA HYPERGRAD_TEST_LIBM_BUILD=other '" +
+      fs::read_symlink("/proc/self/exe").string() +
+      "' --gtest_filter=ProvenanceTest.RecordsGlibcsBuildOfExpAndLog > /dev/null";
   EXPECT_EQ(std::system(command.c_str()), 0) << command;
 }
 
