@@ -178,7 +178,8 @@ class Section:
         self.rows, self.notes = rows, notes
         self.provenance = {key: text(h5.attrs[key]) for key in (
             "command_line", "git_revision", "git_dirty", "start_time", "end_time", "host",
-            "build_type", "quick", "seed", "rng", "buffer", "blas_threads")
+            "build_type", "quick", "seed", "rng", "buffer", "blas_threads", "gemm_kernel",
+            "blas_core", "libm_build", "tanh_libm")
             if key in h5.attrs}
 
 

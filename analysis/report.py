@@ -19,6 +19,28 @@ import common
 BEYOND = ("adam",)  # analysis modules of experiments beyond the paper, after the figures
 
 
+def arithmetic_summary(sections):
+    """One paragraph on what decides the results' last bits, from the files' own attributes:
+    the matrix product kernel, OpenBLAS's core and glibc's build of exp/log."""
+    def values(key):
+        return sorted({s.provenance.get(key, "not recorded") for s in sections})
+    gemm, cores = values("gemm_kernel"), values("blas_core")
+    libm = sorted({v.split(" (")[0] for v in values("libm_build")})
+    text = (f"**Arithmetic.** Matrix products: {', '.join(f'`{g}`' for g in gemm)}; OpenBLAS core: "
+            f"{', '.join(cores)}; glibc's exp/log build: {', '.join(libm)} "
+            f"(the files' `gemm_kernel`, `blas_core` and `libm_build` attributes). ")
+    if gemm == ["portable"] and libm == ["fma"]:
+        text += ("Every result here comes from the portable matrix product (each entry summed in "
+                 "increasing k, no fused multiply-add), which gives the same bits under every "
+                 "OpenBLAS core, and from glibc's FMA build of exp and log, which glibc picks on "
+                 "every x86-64 CPU with FMA and AVX2: so these files are the same bits on any such "
+                 "CPU (`tests/gemm_cross_kernel_test.sh` checks two OpenBLAS cores).")
+    else:
+        text += ("Not every result comes from the portable product and glibc's FMA build: their "
+                 "last bits depend on the CPU that made them.")
+    return text
+
+
 def main():
     args = common.parse_args(__doc__, bench=True)
     here = os.path.dirname(os.path.abspath(__file__))
@@ -41,6 +63,7 @@ def main():
         lines.append("")
         lines.append("**Quick run** (`make reproduce QUICK=1`): small grids and few "
                      "meta-iterations; numbers are for checking the pipeline, not the paper.")
+    lines += ["", arithmetic_summary(sections)]
     lines += ["", "| figure | quantities agreeing |", "|---|---|"]
     for s in sections:
         judged = [r for r in s.rows if r.agree is not None]
