@@ -38,9 +38,11 @@
 #include "common/cli_checks.h"
 #include "common/guarded_main.h"
 #include "common/progress.h"
+#include "common/provenance_json.h"
 #include "reversible/algorithm3.h"
 #include "optimizers/registry.h"
 #include "random/random.h"
+#include "results/provenance.h"
 
 namespace hypergrad::experiments {
 namespace {
@@ -123,7 +125,8 @@ class MomentMover {
   std::vector<double> u_, scratch_;
 };
 
-int Run(const Options& options, const std::set<std::string>& given_flags) {
+int Run(const Options& options, const std::set<std::string>& given_flags,
+        const Provenance& provenance) {
   const BufferKind kind = ParseBufferKind(options.buffer);
   const std::size_t p = options.params, steps = options.steps;
   const std::string& optimizer = options.optimizer_flags.optimizer;
@@ -265,6 +268,7 @@ int Run(const Options& options, const std::set<std::string>& given_flags) {
   out["seconds_forward"] = seconds_forward;
   out["seconds_reverse"] = seconds_reverse;
   if (options.json) {
+    out["provenance"] = ProvenanceJson(provenance);
     std::cout << out.dump(2) << "\n";
   } else {
     std::cout << "buffer " << options.buffer << ", " << optimizer;
@@ -307,9 +311,10 @@ int main(int argc, char** argv) {
   AddBufferOption(app, options.buffer);
   AddSeedOption(app, options.seed, "seed of the initial values and gradients");
   AddJsonAndQuietFlags(app, options.json, options.quiet);
+  const hypergrad::Provenance provenance = hypergrad::CollectProvenance(argc, argv);
   return GuardedMain(app, argc, argv, [&] {
     std::set<std::string> given;  // the optimizer flags given on the command line
     for (const auto& [name, value] : options.optimizer_flags.given) given.insert(name);
-    return hypergrad::experiments::Run(options, given);
+    return hypergrad::experiments::Run(options, given, provenance);
   });
 }

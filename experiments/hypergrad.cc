@@ -79,6 +79,7 @@ struct Options {
   std::string mnist_dir = DefaultMnistDir();
   unsigned threads = 1;
   std::string gemm = "portable";  // --gemm: set while parsing (cli_checks.h)
+  std::string gemm_variant = "auto";  // --gemm-variant (cli_checks.h), likewise
   bool quiet = false;
   EstimatorChoice estimator;      // --estimator and its flags
   std::optional<double> log_l2;   // --log-l2: log λ of every block
@@ -357,7 +358,7 @@ int main(int argc, char** argv) {
   app.add_option("--mnist-dir", o.mnist_dir, "folder with the four MNIST idx files")
       ->capture_default_str();
   AddPassThreadsOption(app, o.threads);
-  AddGemmOption(app, o.gemm);
+  AddGemmOption(app, o.gemm, o.gemm_variant);
   app.add_flag("--quiet", o.quiet, "no progress lines on stderr");
   return hypergrad::experiments::GuardedMain(
       app, argc, argv, [&] {

@@ -23,6 +23,7 @@
 #include "common/cli_checks.h"
 #include "common/guarded_main.h"
 #include "common/mnist_source.h"
+#include "common/provenance_json.h"
 #include "common/progress.h"
 #include "common/tool_run.h"
 #include "models/registry.h"
@@ -50,6 +51,7 @@ struct Options {
   std::string mnist_dir = DefaultMnistDir();
   unsigned threads = 1;
   std::string gemm = "portable";  // --gemm: set while parsing (cli_checks.h)
+  std::string gemm_variant = "auto";  // --gemm-variant (cli_checks.h), likewise
   bool json = false;
   bool quiet = false;
 };
@@ -197,17 +199,7 @@ int Run(Options o, const Provenance& provenance) {
   out["seconds_forward"] = outcome.seconds_forward;
   out["seconds_reverse"] = outcome.seconds_reverse;
   if (o.json) {
-    out["provenance"] = {{"command_line", provenance.command_line},
-                         {"git_revision", provenance.git_revision},
-                         {"git_dirty", provenance.git_dirty},
-                         {"start_time", provenance.start_time},
-                         {"end_time", UtcNow()},
-                         {"host", provenance.host},
-                         {"compiler", provenance.compiler},
-                         {"build_type", provenance.build_type},
-                         {"instruction_set", provenance.instruction_set},
-                         {"library_versions", provenance.library_versions}};
-    for (const auto& [name, value] : ArithmeticProvenance()) out["provenance"][name] = value;
+    out["provenance"] = ProvenanceJson(provenance);
     std::cout << out.dump(2) << "\n";
   } else {
     std::cout << o.problem << " " << o.model_flags.model << " " << model.description << ", " << n << " parameters, " << o.iters
@@ -287,7 +279,7 @@ int main(int argc, char** argv) {
   app.add_option("--mnist-dir", o.mnist_dir, "folder with the four MNIST idx files")
       ->capture_default_str();
   AddPassThreadsOption(app, o.threads);
-  AddGemmOption(app, o.gemm);
+  AddGemmOption(app, o.gemm, o.gemm_variant);
   AddJsonAndQuietFlags(app, o.json, o.quiet);
   const hypergrad::Provenance provenance = hypergrad::CollectProvenance(argc, argv);
   return hypergrad::experiments::GuardedMain(app, argc, argv,

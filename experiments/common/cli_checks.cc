@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "models/gemm.h"
+#include "models/gemm_portable.h"
 #include "models/registry.h"
 #include "arithmetic/rational.h"
 
@@ -83,11 +84,25 @@ void AddJsonAndQuietFlags(CLI::App& app, bool& json, bool& quiet) {
   app.add_flag("--quiet", quiet, "no progress lines on stderr");
 }
 
-CLI::Option* AddGemmOption(CLI::App& app, std::string& name) {
+CLI::Option* AddGemmOption(CLI::App& app, std::string& name, std::string& variant) {
+  app.add_option("--gemm-variant", variant,
+                 "instruction set of the portable kernel: auto (the widest this CPU runs), "
+                 "scalar, sse2, avx2 or avx512; all give the same bits (for checking that)")
+      ->check(CLI::IsMember({"auto", "scalar", "sse2", "avx2", "avx512"}))
+      ->each([](const std::string& value) {
+        try {
+          ForcePortableGemmVariant(ParsePortableGemmVariant(value));
+        } catch (const std::invalid_argument& e) {
+          throw CLI::ValidationError("--gemm-variant", e.what());
+        }
+      })
+      ->capture_default_str();
   return app.add_option("--gemm", name,
-                        "matrix product kernel: portable (sums in increasing k: the same bits on "
-                        "every x86-64 CPU; every committed result) or openblas (OpenBLAS's kernels "
-                        "for this CPU: the last bits depend on the CPU)")
+                        "matrix product kernel: portable (each entry summed in increasing k: "
+                        "products of the same bits on every x86-64 CPU, and so whole results on "
+                        "every CPU with FMA and AVX2, whose glibc builds of exp, log and tanh agree; "
+                        "every committed result) or openblas (OpenBLAS's kernels for this CPU: "
+                        "the last bits depend on the CPU)")
       ->check(CLI::IsMember({"openblas", "portable"}))
       ->each([](const std::string& value) { SetGemmKernel(ParseGemmKernel(value)); })
       ->capture_default_str();

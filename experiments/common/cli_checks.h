@@ -35,10 +35,14 @@ CLI::Option* AddBufferOption(CLI::App& app, std::string& buffer);
 void AddJsonAndQuietFlags(CLI::App& app, bool& json, bool& quiet);
 
 // Adds --gemm openblas|portable (gemm.h's kernels; default as `name` holds, "portable" in every
-// tool: the committed results come from it) bound to `name`. Given, it sets the
-// process's kernel (SetGemmKernel) while the command line is parsed, before any product; the
-// result files record the kernel (gemm_kernel, provenance.h).
-CLI::Option* AddGemmOption(CLI::App& app, std::string& name);
+// tool: the committed results come from it) bound to `name`, and --gemm-variant
+// auto|scalar|sse2|avx2|avx512 (the portable kernel's instruction set, gemm_portable.h; default
+// auto, the widest this CPU runs; every variant gives the same bits, which forcing one lets a
+// user or test check) bound to `variant`. Given, each sets the process's kernel
+// (SetGemmKernel, ForcePortableGemmVariant) while the command line is parsed, before any product;
+// a variant this CPU lacks is a command-line error. The result files record both
+// (gemm_kernel, gemm_kernel_detail; provenance.h).
+CLI::Option* AddGemmOption(CLI::App& app, std::string& name, std::string& variant);
 
 // The training optimizer and its hyperparameters, as the tools take them.
 struct OptimizerFlags {

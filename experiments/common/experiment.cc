@@ -111,7 +111,7 @@ void AddExperimentOptions(CLI::App& app, ExperimentOptions& options) {
       ->transform(WholeNumber(1, 64))
       ->capture_default_str();
   app.add_flag("--quiet", options.quiet, "no progress lines on stderr");
-  AddGemmOption(app, options.gemm);
+  AddGemmOption(app, options.gemm, options.gemm_variant);
   if (options.streams != Streams::kNone) {
     AddChoice(app, "--rng", options.streams,
               {{"authors", Streams::kAuthors}, {"native", Streams::kNative}}, StreamsName(options.streams),

@@ -36,6 +36,7 @@ struct ExperimentOptions {
   // trajectory is theirs bit for bit; the fast one pops other (equally exact) digits.
   BufferKind buffer = BufferKind::kExact;
   std::string gemm = "portable";  // --gemm (cli_checks.h): set as the command line is parsed
+  std::string gemm_variant = "auto";  // --gemm-variant (cli_checks.h), likewise
 };
 
 // "authors" / "native" / "none".

@@ -54,15 +54,18 @@ class AnsBuffer final : public InfoBuffer {
           wide_end_(rem_ * (q_ + 1)),
           trivial_(radix == 1),
           q_shift_(rem_ == 0 && (q_ & (q_ - 1)) == 0 ? std::countr_zero(q_) : -1),
-          by_q_(q_),
-          by_q1_(q_ + 1) {}
+          by_{UnsignedDivisor(q_), UnsignedDivisor(q_ + 1)} {}
     bool trivial() const { return trivial_; }
     std::uint64_t Frequency(std::uint32_t digit) const { return q_ + (digit < rem_ ? 1u : 0u); }
     std::uint32_t Start(std::uint32_t digit) const { return digit * q_ + std::min(digit, rem_); }
+    // Branch-free (which frequency a slot has is a coin flip for most radices: a mispredicted
+    // branch per digit cost more than the division): the wide digits' slots [0, wide_end) by
+    // q + 1, the rest from wide_end by q.
     std::uint32_t DigitAt(std::uint32_t slot) const {
       if (q_shift_ >= 0) return slot >> q_shift_;
-      return slot < wide_end_ ? static_cast<std::uint32_t>(by_q1_.Divide(slot))
-                              : rem_ + static_cast<std::uint32_t>(by_q_.Divide(slot - wide_end_));
+      const bool wide = slot < wide_end_;
+      const std::uint32_t base = wide ? 0u : wide_end_, first = wide ? 0u : rem_;
+      return first + static_cast<std::uint32_t>(by_[wide].Divide(slot - base));
     }
     // x / freq and x mod freq for freq = Frequency(some digit) (q or q + 1): by prepared
     // reciprocals, no division instruction.
@@ -73,7 +76,7 @@ class AnsBuffer final : public InfoBuffer {
         remainder = x & (freq - 1);
         return;
       }
-      quotient = (freq == q_ ? by_q_ : by_q1_).Divide(x);
+      quotient = by_[freq != q_].Divide(x);
       remainder = x - quotient * freq;
     }
 
@@ -81,7 +84,7 @@ class AnsBuffer final : public InfoBuffer {
     std::uint32_t q_, rem_, wide_end_;
     bool trivial_;
     int q_shift_;
-    UnsignedDivisor by_q_, by_q1_;
+    UnsignedDivisor by_[2];  // by q, by q + 1
   };
   static Radix Prepare(std::uint32_t radix) { return Radix(radix); }
 
@@ -112,6 +115,48 @@ class AnsBuffer final : public InfoBuffer {
     state_[i] = x;
     return digit;
   }
+  // PushUnchecked(i, digit, push) then PopUnchecked(i, pop), with the same state, stack
+  // contents and pool afterwards (WordStacks::SameState), as one operation: Algorithm 3's
+  // multiply. A push by a radix ≤ 2^16 (frequency ≥ 2^8, so limit ≥ 2^48) moves at most one
+  // word to the stack, and the pop that follows takes back the top word first, so that word
+  // stays in a register (WordStacks::PushPopInPlace keeps the pool's bookkeeping) unless the
+  // pop does not need it. Radices must be at most 2^16 (Algorithm 3's n, d ≤ 65536).
+  std::uint32_t PushPopUnchecked(std::size_t i, std::uint32_t digit, const Radix& push,
+                                 const Radix& pop) {
+    std::uint64_t x = state_[i];
+    bool pending = false;
+    std::uint16_t word = 0;
+    if (!push.trivial()) {
+      const std::uint64_t freq = push.Frequency(digit);
+      const std::uint64_t limit = freq << (kLowerBoundBits - kTotalBits + kWordBits);
+      if (x >= limit) {
+        word = static_cast<std::uint16_t>(x);
+        x >>= kWordBits;
+        pending = true;
+      }
+      std::uint64_t quotient, remainder;
+      push.DivMod(x, freq, quotient, remainder);
+      x = (quotient << kTotalBits) + remainder + push.Start(digit);
+    }
+    std::uint32_t out = 0;
+    if (!pop.trivial()) {
+      const auto slot = static_cast<std::uint32_t>(x & (kTotal - 1));
+      out = pop.DigitAt(slot);
+      x = pop.Frequency(out) * (x >> kTotalBits) + slot - pop.Start(out);
+      if (x < kLowerBound && pending) {
+        x = (x << kWordBits) | word;
+        pending = false;
+        stacks_.PushPopInPlace(i);
+      }
+      while (x < kLowerBound && !pending && !stacks_.Empty(i)) {
+        x = (x << kWordBits) | stacks_.Pop(i);
+      }
+    }
+    if (pending) stacks_.Push(i, word);
+    state_[i] = x;
+    return out;
+  }
+
   void PushUnchecked(std::size_t i, std::uint32_t digit, std::uint32_t radix) {
     PushUnchecked(i, digit, Radix(radix));
   }
@@ -158,6 +203,43 @@ class AnsBuffer final : public InfoBuffer {
       }
       return true;
     }
+    // Push(digit, push) then Pop(pop, digit_out) with the same outcome (false where either
+    // would), the word the push moves kept in a register when the pop takes it back
+    // (PushPopUnchecked); radices at most 2^16.
+    bool PushPop(std::uint32_t digit, const Radix& push, const Radix& pop,
+                 std::uint32_t& digit_out) {
+      bool pending = false;
+      std::uint16_t word = 0;
+      if (!push.trivial()) {
+        const std::uint64_t freq = push.Frequency(digit);
+        const std::uint64_t limit = freq << (kLowerBoundBits - kTotalBits + kWordBits);
+        if (x_ >= limit) {
+          if (words_ == nullptr || fill_ == WordStacks::kCapacity) return false;  // needs a chunk
+          word = static_cast<std::uint16_t>(x_);
+          x_ >>= kWordBits;
+          pending = true;
+        }
+        std::uint64_t quotient, remainder;
+        push.DivMod(x_, freq, quotient, remainder);
+        x_ = (quotient << kTotalBits) + remainder + push.Start(digit);
+      }
+      digit_out = 0;
+      if (!pop.trivial()) {
+        const auto slot = static_cast<std::uint32_t>(x_ & (kTotal - 1));
+        digit_out = pop.DigitAt(slot);
+        x_ = pop.Frequency(digit_out) * (x_ >> kTotalBits) + slot - pop.Start(digit_out);
+        if (x_ < kLowerBound && pending) {
+          x_ = (x_ << kWordBits) | word;
+          pending = false;
+        }
+        while (x_ < kLowerBound && !pending && words_ != nullptr) {
+          if (fill_ == 1) return false;  // the last word of the chunk: it would go back to the pool
+          x_ = (x_ << kWordBits) | words_[--fill_];
+        }
+      }
+      if (pending) words_[fill_++] = word;
+      return true;
+    }
     std::ptrdiff_t Commit(AnsBuffer& buffer, std::size_t i) const {
       buffer.state_[i] = x_;
       if (words_ != nullptr) buffer.stacks_.SetTopFill(i, fill_);
@@ -170,6 +252,12 @@ class AnsBuffer final : public InfoBuffer {
     std::uint8_t fill_, fill0_;
   };
   void WordsAdded(std::ptrdiff_t words) { stacks_.AddToTotal(words); }
+
+  // Whether the two buffers are in the same state: coder states, stack words and chunk pool
+  // (WordStacks::SameState). For tests.
+  bool SameState(const AnsBuffer& other) const {
+    return state_ == other.state_ && stacks_.SameState(other.stacks_);
+  }
 
   // Coder state of element i, for tests.
   std::uint64_t state(std::size_t i) const { return state_[i]; }

@@ -39,6 +39,28 @@ std::uint32_t WordStacks::AllocateChunk() {
   return unused_++;
 }
 
+bool WordStacks::SameState(const WordStacks& other) const {
+  if (head_ != other.head_ || fill_ != other.fill_ || free_ != other.free_ ||
+      unused_ != other.unused_ || total_words_ != other.total_words_ ||
+      pages_.size() != other.pages_.size()) {
+    return false;
+  }
+  for (std::size_t stack = 0; stack < head_.size(); ++stack) {
+    std::size_t used = fill_[stack];
+    for (std::uint32_t chunk = head_[stack]; chunk != kNoChunk; chunk = ChunkAt(chunk).below) {
+      if (ChunkAt(chunk).below != other.ChunkAt(chunk).below ||
+          !std::equal(ChunkAt(chunk).words, ChunkAt(chunk).words + used, other.ChunkAt(chunk).words)) {
+        return false;
+      }
+      used = kChunkWords;
+    }
+  }
+  for (std::uint32_t chunk = free_; chunk != kNoChunk; chunk = ChunkAt(chunk).below) {
+    if (ChunkAt(chunk).below != other.ChunkAt(chunk).below) return false;
+  }
+  return true;
+}
+
 std::size_t WordStacks::AllocatedBytes() const {
   return head_.capacity() * sizeof(std::uint32_t) + fill_.capacity() * sizeof(std::uint8_t) +
          pages_.capacity() * sizeof(pages_[0]) + pages_.size() * (sizeof(Chunk) << kPageBits);

@@ -53,6 +53,24 @@ class WordStacks {
     return word;
   }
 
+  // The effect on the pool of Push(stack, w) immediately followed by Pop(stack), without the
+  // word: where that Push would take a fresh chunk (the stack's top chunk full or absent and no
+  // free chunk), the Pop gives it back to the free list, so the chunk is counted and free
+  // afterwards; otherwise the pair leaves every stack and the pool as they were. Lets a caller
+  // that pushes a word and pops it again keep the word in a register (AnsBuffer::PushPop).
+  void PushPopInPlace(std::size_t stack) {
+    if ((fill_[stack] == kChunkWords || head_[stack] == kNoChunk) && free_ == kNoChunk) {
+      const std::uint32_t chunk = AllocateChunk();
+      ChunkAt(chunk).below = kNoChunk;
+      free_ = chunk;
+    }
+  }
+
+  // Whether two sets of stacks hold the same words in every stack and the same pool (chunk
+  // indices, fill levels, free list, chunks handed out, pages): the state that decides every
+  // later operation and AllocatedBytes. For tests.
+  bool SameState(const WordStacks& other) const;
+
   // In-place access to one stack's top chunk, for callers that work on disjoint stacks from
   // several threads without touching the shared pool (Algorithm 3, algorithm3.cc): the top
   // chunk's words (null if the stack is empty) and how many are used (1 … kCapacity). A caller
@@ -82,6 +100,9 @@ class WordStacks {
   static_assert(sizeof(Chunk) == 32);
 
   Chunk& ChunkAt(std::uint32_t index) {
+    return pages_[index >> kPageBits][index & ((1u << kPageBits) - 1)];
+  }
+  const Chunk& ChunkAt(std::uint32_t index) const {
     return pages_[index >> kPageBits][index & ((1u << kPageBits) - 1)];
   }
   std::uint32_t AllocateChunk();

@@ -28,8 +28,8 @@ GemmKernel ParseGemmKernel(std::string_view name) {
 std::string DescribeGemmKernel() {
   if (g_kernel == GemmKernel::kPortable) {
     return std::string("portable (") + PortableGemmVariantName(ActivePortableGemmVariant()) +
-           " variant; sums in increasing k, one rounding per product and per sum: the same bits "
-           "on every x86-64 CPU)";
+           " variant; sums in increasing k, one rounding per product and per sum: products of "
+           "the same bits on every x86-64 CPU and in every variant)";
   }
   // openblas_get_config() begins with "OpenBLAS <version>".
   return std::string("openblas (") + openblas_get_config() + ", core " + openblas_get_corename() +

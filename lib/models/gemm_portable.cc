@@ -160,6 +160,16 @@ const char* PortableGemmVariantName(PortableGemmVariant variant) {
   return "unknown";
 }
 
+PortableGemmVariant ParsePortableGemmVariant(std::string_view name) {
+  for (const PortableGemmVariant v : {PortableGemmVariant::kAuto, PortableGemmVariant::kScalar,
+                                      PortableGemmVariant::kSse2, PortableGemmVariant::kAvx2,
+                                      PortableGemmVariant::kAvx512}) {
+    if (name == PortableGemmVariantName(v)) return v;
+  }
+  throw std::invalid_argument("portable Gemm variant '" + std::string(name) +
+                              "': expected auto, scalar, sse2, avx2 or avx512");
+}
+
 void ForcePortableGemmVariant(PortableGemmVariant variant) {
   if (!PortableGemmVariantSupported(variant)) {
     throw std::invalid_argument(std::string("ForcePortableGemmVariant: this CPU lacks the ") +

@@ -5,6 +5,7 @@
 #define HYPERGRAD_MODELS_GEMM_PORTABLE_H_
 
 #include <cstddef>
+#include <string_view>
 
 #include "models/gemm.h"
 
@@ -29,6 +30,8 @@ bool PortableGemmVariantSupported(PortableGemmVariant variant);
 PortableGemmVariant ActivePortableGemmVariant();
 // "scalar", "sse2", "avx2", "avx512" ("auto" for kAuto).
 const char* PortableGemmVariantName(PortableGemmVariant variant);
+// The variant named `name` (one of the names above); std::invalid_argument quoting it otherwise.
+PortableGemmVariant ParsePortableGemmVariant(std::string_view name);
 
 // C = op(A)·op(B) + beta·C as above; shapes already checked by Gemm (k = op(A)'s columns).
 void PortableGemm(ConstMatrixRef a, bool transpose_a, ConstMatrixRef b, bool transpose_b,

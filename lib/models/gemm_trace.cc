@@ -3,8 +3,9 @@
 #include <map>
 #include <stdexcept>
 #include <tuple>
-#include <xtensor-blas/xlinalg.hpp>
 #include <xtensor/xtensor.hpp>
+
+#include "models/gemm.h"
 
 namespace hypergrad {
 namespace {
@@ -56,8 +57,10 @@ void ReplayGemms(const std::vector<GemmShape>& shapes, std::size_t repeats) {
   for (std::size_t r = 0; r < repeats; ++r) {
     for (std::size_t i = 0; i < shapes.size(); ++i) {
       Operands& o = *plan[i];
-      xt::blas::gemm(o.a, o.b, o.c, shapes[i].transpose_a, shapes[i].transpose_b, 1.0,
-                     shapes[i].accumulate ? 1.0 : 0.0);
+      const GemmShape& s = shapes[i];
+      Gemm({o.a.data(), o.a.shape(0), o.a.shape(1), o.a.shape(1)}, s.transpose_a,
+           {o.b.data(), o.b.shape(0), o.b.shape(1), o.b.shape(1)}, s.transpose_b,
+           {o.c.data(), o.c.shape(0), o.c.shape(1), o.c.shape(1)}, s.accumulate ? 1.0 : 0.0);
     }
   }
 }

@@ -38,7 +38,8 @@ class GemmTrace {
 };
 
 // Issues the products `shapes` `repeats` times on matrices of those shapes filled with fixed
-// values (OpenBLAS through xtensor-blas, as the models do). For timing only.
+// values, through Gemm with the kernel in use (gemm.h; portable by default), as the models
+// issue them. For timing only.
 void ReplayGemms(const std::vector<GemmShape>& shapes, std::size_t repeats);
 
 }  // namespace hypergrad

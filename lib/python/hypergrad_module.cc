@@ -46,10 +46,12 @@
 #include "reversible/algorithm3.h"
 #include "arithmetic/fixed_point.h"
 #include "buffers/info_buffer.h"
+#include "models/gemm.h"
 #include "models/mlp.h"
 #include "arithmetic/rational.h"
 #include "optimizers/registry.h"
 #include "optimizers/reversible_training.h"
+#include "results/provenance.h"
 
 namespace py = pybind11;
 
@@ -718,8 +720,37 @@ PYBIND11_MODULE(_core, m) {
   // (this is the process's OpenBLAS, numpy's too when it uses the same library).
   SetBlasThreads(1);
   m.def("set_blas_threads", &SetBlasThreads, py::arg("threads"),
-        "OpenBLAS's thread count (default 1 after import; results depend on it)");
+        "OpenBLAS's thread count (default 1 after import). The library's products use the "
+        "portable kernel by default, whose bits depend on no thread count; with "
+        "set_gemm_kernel('openblas') they depend on it");
   m.def("blas_threads", &BlasThreads);
+  m.def(
+      "set_gemm_kernel", [](const std::string& name) { SetGemmKernel(ParseGemmKernel(name)); },
+      py::arg("name"),
+      "the matrix product kernel of the compiled models (Mlp, the tools' models): 'portable' "
+      "(the default; each entry summed in increasing k, the same bits on every x86-64 CPU) or "
+      "'openblas' (OpenBLAS's kernels for this CPU, whose bits depend on it); ValueError otherwise");
+  m.def(
+      "gemm_kernel", [] { return std::string(GemmKernelName(GetGemmKernel())); },
+      "the matrix product kernel in use: 'portable' or 'openblas'");
+  m.def(
+      "arithmetic_provenance",
+      [] {
+        py::dict out;
+        for (const auto& [name, value] : ArithmeticProvenance()) out[py::str(name)] = value;
+        return out;
+      },
+      "what decides the last bits of results in this process, as the tools record it in every "
+      "result file: blas_library, blas_core, blas_config, blas_path, gemm_kernel, "
+      "gemm_kernel_detail, tanh_libm and libm_build ('fma (...)' where glibc runs its FMA/AVX2 "
+      "builds of exp and log, as the committed results did; 'other (...)' otherwise)");
+  if (LibmBuild() != "fma") {
+    PyErr_WarnEx(PyExc_RuntimeWarning,
+                 "hypergrad: glibc runs its non-FMA build of exp and log here (the CPU lacks FMA "
+                 "or AVX2, or GLIBC_TUNABLES hides them): results differ in the last bits from "
+                 "those on CPUs with FMA and AVX2 (hypergrad.arithmetic_provenance())",
+                 1);
+  }
 
   py::class_<Result>(m, "HypergradientResult",
                      "Every hypergradient of one run; besides these, the optimizer's own: d_v0, v_T, "

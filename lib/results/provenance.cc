@@ -128,11 +128,13 @@ std::vector<std::pair<std::string, std::string>> ArithmeticProvenance() {
           {"gemm_kernel", std::string(GemmKernelName(GetGemmKernel()))},
           {"gemm_kernel_detail", DescribeGemmKernel()},
           {"tanh_libm", LibmTanhDescription()},
-          {"libm_build", LibmBuild() == "fma"
-                             ? std::string("fma (glibc's FMA/AVX2 builds of exp and log: as every "
-                                           "committed result)")
-                             : std::string("other (not glibc's FMA/AVX2 build of exp and log: "
-                                           "the last bits differ from the committed results)")}};
+          {"libm_build", LibmBuild() + " (glibc " + gnu_get_libc_version() +
+                             (LibmBuild() == "fma"
+                                  ? ": its FMA/AVX2 builds of exp, log and the functions glibc "
+                                    "picks with them, as every committed result; probed on exp "
+                                    "and log)"
+                                  : ": not its FMA/AVX2 build of exp and log; the last bits "
+                                    "differ from the committed results)")}};
 }
 
 void WriteProvenance(H5Writer& writer, const Provenance& p, bool quick) {

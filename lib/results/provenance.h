@@ -42,8 +42,9 @@ void WriteProvenance(H5Writer& writer, const Provenance& provenance, bool quick)
 // time (IFUNCs, sysdeps/x86_64/fpu/multiarch): a build compiled with -mfma -mavx2 on CPUs with
 // FMA and AVX2, others elsewhere (SSE2; FMA4 for exp on AMD's FMA4 CPUs) or when
 // GLIBC_TUNABLES=glibc.cpu.hwcaps=-AVX2,-FMA hides them. The builds differ in the last bit at
-// about 1 input in 1,300 for exp (log, pow, sin, cos, expm1 and log1p likewise, rarer), so
-// softmax, the initial normal draws and the meta-optimisers' steps depend on it. Decided by
+// about 1 input in 1,300 for exp (log, log2, pow, sin, cos, sincos, expm1 and log1p likewise,
+// chosen by the same test), so softmax, the initial normal draws, the meta-optimisers' steps and
+// the buffers' information counts depend on it. Decided by
 // probing exp and log at inputs where the builds differ (measured with glibc 2.36):
 //   "fma": the FMA build, the one every committed result used (supported CPUs: x86-64 with FMA
 //          and AVX2, i.e. x86-64-v3: Intel since Haswell, AMD since Excavator);

@@ -126,6 +126,21 @@ inline bool RationalMultiplyElement(Int& c, std::size_t i, const Factor<Buffer, 
   return true;
 }
 
+// The same for the fast buffer, its push and pop as one operation (AnsBuffer::PushPopUnchecked:
+// the same buffer afterwards, the word the two would move kept in a register).
+template <class Int>
+inline bool RationalMultiplyElement(Int& c, std::size_t i, const Factor<AnsBuffer, Int>& f,
+                                    AnsBuffer& buffer) {
+  const auto [quotient, remainder] = f.divide_by_d.FloorDivMod(c);
+  const std::uint32_t digit =
+      buffer.PushPopUnchecked(i, static_cast<std::uint32_t>(remainder), f.radix_d, f.radix_n);
+  if (!MultiplyAdd(quotient, f.n, digit, c)) {
+    buffer.PushPopUnchecked(i, digit, f.radix_n, f.radix_d);  // undo the pop, then the push
+    return false;
+  }
+  return true;
+}
+
 // Element i's factor n/d (or d/n if `invert`), prepared again only when the ratio changes:
 // ratios come in runs, one per parameter block, and preparing a factor divides in 128 bits.
 template <class Buffer, class Int>
@@ -206,8 +221,7 @@ inline Local MultiplyLocally(Int& c, std::size_t i, const Factor<AnsBuffer, Int>
   AnsBuffer::Local element(buffer, i);
   const auto [quotient, remainder] = f.divide_by_d.FloorDivMod(c);
   std::uint32_t digit = 0;
-  if (!element.Push(static_cast<std::uint32_t>(remainder), f.radix_d) ||
-      !element.Pop(f.radix_n, digit)) {
+  if (!element.PushPop(static_cast<std::uint32_t>(remainder), f.radix_d, f.radix_n, digit)) {
     return Local::kDeferred;
   }
   if (!MultiplyAdd(quotient, f.n, digit, c)) return Local::kOverflow;  // nothing was stored

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <random>
 
 #include "buffers/exact_buffer.h"
 #include "reversible/algorithm3.h"
@@ -40,6 +41,58 @@ TEST(AnsBufferTest, AgreesWithExactBufferOnLongInterleavings) {
     EXPECT_TRUE(fast.Empty());
     EXPECT_TRUE(exact.Empty());
   }
+}
+
+// Algorithm 3's multiply as one operation (PushPopUnchecked; Local::PushPop on the threaded
+// path) must leave the buffer exactly as the push followed by the pop does: the same popped
+// digits, coder states, stack words and chunk pool (SameState). Radices from 1 to 2^16 (powers of
+// two among them), from empty stacks through growth (push radix above the pop radix: hundreds of
+// chunks per element) and back to empty, so every chunk boundary is crossed both ways.
+TEST(AnsBufferTest, FusedPushPopLeavesTheBufferAsPushThenPop) {
+  const std::size_t elements = 40;
+  const std::uint32_t radices[] = {1, 2, 3, 7, 256, 1000, 4096, 32769, 58983, 65521, 65535, 65536};
+  std::mt19937_64 rng(7);
+  AnsBuffer separate(elements), fused(elements), local_separate(elements), local_fused(elements);
+  std::size_t deferred = 0;
+  for (int phase = 0; phase < 2; ++phase) {
+    for (int step = 0; step < 3000; ++step) {
+      std::uint32_t a = radices[rng() % std::size(radices)], b = radices[rng() % std::size(radices)];
+      // Phase 0 mostly stores (push by the larger radix), phase 1 mostly drains.
+      if ((a < b) == (phase == 0) && rng() % 8 != 0) std::swap(a, b);
+      const AnsBuffer::Radix push(a), pop(b);
+      std::ptrdiff_t words_separate = 0, words_fused = 0;
+      for (std::size_t i = 0; i < elements; ++i) {
+        const auto digit = static_cast<std::uint32_t>(rng() % a);
+        separate.PushUnchecked(i, digit, push);
+        const std::uint32_t expected = separate.PopUnchecked(i, pop);
+        ASSERT_EQ(fused.PushPopUnchecked(i, digit, push, pop), expected) << "step " << step;
+        std::uint32_t got_separate = 0, got_fused = 0;
+        AnsBuffer::Local one(local_separate, i), other(local_fused, i);
+        const bool ok_separate = one.Push(digit, push) && one.Pop(pop, got_separate);
+        const bool ok_fused = other.PushPop(digit, push, pop, got_fused);
+        ASSERT_EQ(ok_fused, ok_separate) << "step " << step << ", element " << i;
+        if (ok_separate) {
+          words_separate += one.Commit(local_separate, i);
+          words_fused += other.Commit(local_fused, i);
+          ASSERT_EQ(got_fused, expected);
+          ASSERT_EQ(got_separate, expected);
+        } else {  // what Algorithm 3 does with a deferred element
+          ++deferred;
+          local_separate.PushUnchecked(i, digit, push);
+          ASSERT_EQ(local_separate.PopUnchecked(i, pop), expected);
+          ASSERT_EQ(local_fused.PushPopUnchecked(i, digit, push, pop), expected);
+        }
+      }
+      local_separate.WordsAdded(words_separate);
+      local_fused.WordsAdded(words_fused);
+      if (step % 250 == 0 || step == 2999) {
+        ASSERT_TRUE(fused.SameState(separate)) << "phase " << phase << ", step " << step;
+        ASSERT_TRUE(local_separate.SameState(separate)) << "phase " << phase << ", step " << step;
+        ASSERT_TRUE(local_fused.SameState(separate)) << "phase " << phase << ", step " << step;
+      }
+    }
+  }
+  EXPECT_GT(deferred, 100u);  // chunk boundaries were crossed on the threaded path
 }
 
 TEST(AnsBufferTest, StateStaysInRenormalisationIntervalWhileWordsAreStored) {

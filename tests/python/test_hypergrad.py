@@ -183,6 +183,25 @@ def test_builtin_mlp_equals_the_cpp_tool_bit_for_bit(tmp_path, threads, tanh):
     assert r.f == tool["loss_final"][()]
 
 
+def test_the_gemm_kernel_is_portable_by_default_switchable_and_in_the_provenance():
+    assert hypergrad.gemm_kernel() == "portable"
+    keys = {"blas_library", "blas_core", "blas_config", "blas_path", "gemm_kernel",
+            "gemm_kernel_detail", "tanh_libm", "libm_build"}
+    provenance = hypergrad.arithmetic_provenance()
+    assert keys <= set(provenance), provenance
+    assert provenance["gemm_kernel"] == "portable"
+    assert provenance["libm_build"].split(" (")[0] in ("fma", "other")
+    try:
+        hypergrad.set_gemm_kernel("openblas")
+        assert hypergrad.gemm_kernel() == "openblas"
+        assert hypergrad.arithmetic_provenance()["gemm_kernel_detail"].startswith("openblas (")
+    finally:
+        hypergrad.set_gemm_kernel("portable")
+    with pytest.raises(ValueError, match="bogus"):
+        hypergrad.set_gemm_kernel("bogus")
+    assert hypergrad.gemm_kernel() == "portable"
+
+
 def test_a_callback_that_is_not_bit_reproducible_is_reported_with_its_step():
     gradient, hvp, meta, w0, alpha, gamma = quadratic_problem()
     calls = {}
