@@ -79,6 +79,22 @@ class AnsBuffer final : public InfoBuffer {
       quotient = by_[freq != q_].Divide(x);
       remainder = x - quotient * freq;
     }
+    // rANS with this radix's frequencies, shared by every push and pop below. A push moves
+    // 16-bit words off x while x ≥ Limit(digit), so that the coded state stays below 2^64;
+    // Encode codes `digit` into such an x; Decode is its inverse (the digit, and x without it).
+    std::uint64_t Limit(std::uint32_t digit) const {
+      return Frequency(digit) << (kLowerBoundBits - kTotalBits + kWordBits);
+    }
+    std::uint64_t Encode(std::uint64_t x, std::uint32_t digit) const {
+      std::uint64_t quotient, remainder;
+      DivMod(x, Frequency(digit), quotient, remainder);
+      return (quotient << kTotalBits) + remainder + Start(digit);
+    }
+    std::uint64_t Decode(std::uint64_t x, std::uint32_t& digit) const {
+      const auto slot = static_cast<std::uint32_t>(x & (kTotal - 1));
+      digit = DigitAt(slot);
+      return Frequency(digit) * (x >> kTotalBits) + slot - Start(digit);
+    }
 
    private:
     std::uint32_t q_, rem_, wide_end_;
@@ -91,24 +107,19 @@ class AnsBuffer final : public InfoBuffer {
   // Unchecked forms for the hot loop of Algorithm 3 (same contract, arguments not validated).
   void PushUnchecked(std::size_t i, std::uint32_t digit, const Radix& radix) {
     if (radix.trivial()) return;  // a base-1 digit carries no information (freq = M would overflow)
-    const std::uint64_t freq = radix.Frequency(digit);
     std::uint64_t x = state_[i];
     // Renormalise: x must be below freq·2^40 so that the coded state stays below 2^64.
-    const std::uint64_t limit = freq << (kLowerBoundBits - kTotalBits + kWordBits);
+    const std::uint64_t limit = radix.Limit(digit);
     while (x >= limit) {
       stacks_.Push(i, static_cast<std::uint16_t>(x));
       x >>= kWordBits;
     }
-    std::uint64_t quotient, remainder;
-    radix.DivMod(x, freq, quotient, remainder);
-    state_[i] = (quotient << kTotalBits) + remainder + radix.Start(digit);
+    state_[i] = radix.Encode(x, digit);
   }
   std::uint32_t PopUnchecked(std::size_t i, const Radix& radix) {
     if (radix.trivial()) return 0;
-    std::uint64_t x = state_[i];
-    const auto slot = static_cast<std::uint32_t>(x & (kTotal - 1));
-    const std::uint32_t digit = radix.DigitAt(slot);
-    x = radix.Frequency(digit) * (x >> kTotalBits) + slot - radix.Start(digit);
+    std::uint32_t digit;
+    std::uint64_t x = radix.Decode(state_[i], digit);
     while (x < kLowerBound && !stacks_.Empty(i)) {
       x = (x << kWordBits) | stacks_.Pop(i);
     }
@@ -127,22 +138,16 @@ class AnsBuffer final : public InfoBuffer {
     bool pending = false;
     std::uint16_t word = 0;
     if (!push.trivial()) {
-      const std::uint64_t freq = push.Frequency(digit);
-      const std::uint64_t limit = freq << (kLowerBoundBits - kTotalBits + kWordBits);
-      if (x >= limit) {
+      if (x >= push.Limit(digit)) {
         word = static_cast<std::uint16_t>(x);
         x >>= kWordBits;
         pending = true;
       }
-      std::uint64_t quotient, remainder;
-      push.DivMod(x, freq, quotient, remainder);
-      x = (quotient << kTotalBits) + remainder + push.Start(digit);
+      x = push.Encode(x, digit);
     }
     std::uint32_t out = 0;
     if (!pop.trivial()) {
-      const auto slot = static_cast<std::uint32_t>(x & (kTotal - 1));
-      out = pop.DigitAt(slot);
-      x = pop.Frequency(out) * (x >> kTotalBits) + slot - pop.Start(out);
+      x = pop.Decode(x, out);
       if (x < kLowerBound && pending) {
         x = (x << kWordBits) | word;
         pending = false;
@@ -177,16 +182,13 @@ class AnsBuffer final : public InfoBuffer {
           fill0_(fill_) {}
     bool Push(std::uint32_t digit, const Radix& radix) {
       if (radix.trivial()) return true;
-      const std::uint64_t freq = radix.Frequency(digit);
-      const std::uint64_t limit = freq << (kLowerBoundBits - kTotalBits + kWordBits);
+      const std::uint64_t limit = radix.Limit(digit);
       while (x_ >= limit) {
         if (words_ == nullptr || fill_ == WordStacks::kCapacity) return false;  // needs a chunk
         words_[fill_++] = static_cast<std::uint16_t>(x_);
         x_ >>= kWordBits;
       }
-      std::uint64_t quotient, remainder;
-      radix.DivMod(x_, freq, quotient, remainder);
-      x_ = (quotient << kTotalBits) + remainder + radix.Start(digit);
+      x_ = radix.Encode(x_, digit);
       return true;
     }
     bool Pop(const Radix& radix, std::uint32_t& digit) {
@@ -194,9 +196,7 @@ class AnsBuffer final : public InfoBuffer {
         digit = 0;
         return true;
       }
-      const auto slot = static_cast<std::uint32_t>(x_ & (kTotal - 1));
-      digit = radix.DigitAt(slot);
-      x_ = radix.Frequency(digit) * (x_ >> kTotalBits) + slot - radix.Start(digit);
+      x_ = radix.Decode(x_, digit);
       while (x_ < kLowerBound && words_ != nullptr) {
         if (fill_ == 1) return false;  // the last word of the chunk: it would go back to the pool
         x_ = (x_ << kWordBits) | words_[--fill_];
@@ -211,23 +211,17 @@ class AnsBuffer final : public InfoBuffer {
       bool pending = false;
       std::uint16_t word = 0;
       if (!push.trivial()) {
-        const std::uint64_t freq = push.Frequency(digit);
-        const std::uint64_t limit = freq << (kLowerBoundBits - kTotalBits + kWordBits);
-        if (x_ >= limit) {
+        if (x_ >= push.Limit(digit)) {
           if (words_ == nullptr || fill_ == WordStacks::kCapacity) return false;  // needs a chunk
           word = static_cast<std::uint16_t>(x_);
           x_ >>= kWordBits;
           pending = true;
         }
-        std::uint64_t quotient, remainder;
-        push.DivMod(x_, freq, quotient, remainder);
-        x_ = (quotient << kTotalBits) + remainder + push.Start(digit);
+        x_ = push.Encode(x_, digit);
       }
       digit_out = 0;
       if (!pop.trivial()) {
-        const auto slot = static_cast<std::uint32_t>(x_ & (kTotal - 1));
-        digit_out = pop.DigitAt(slot);
-        x_ = pop.Frequency(digit_out) * (x_ >> kTotalBits) + slot - pop.Start(digit_out);
+        x_ = pop.Decode(x_, digit_out);
         if (x_ < kLowerBound && pending) {
           x_ = (x_ << kWordBits) | word;
           pending = false;
