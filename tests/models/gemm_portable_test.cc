@@ -108,7 +108,10 @@ TEST(GemmPortable, EveryVariantEqualsTheKOrderLoopBitForBit) {
       // The MLP's products (lib/mlp.cc): layers 784-50-50-10, batches of 50 … 1000 rows.
       {50, 784, 50}, {50, 50, 50}, {50, 50, 10}, {50, 10, 50}, {50, 50, 784},
       {784, 50, 50}, {50, 50, 50}, {10, 50, 50}, {200, 784, 50}, {1000, 50, 10},
-      {784, 1000, 50}, {50, 1000, 10}, {1000, 50, 784}, {333, 784, 50}};
+      {784, 1000, 50}, {50, 1000, 10}, {1000, 50, 784}, {333, 784, 50},
+      // Every width of a last column panel (the kernels' 2- and 4-column tiles and padded ones).
+      {6, 21, 1}, {6, 21, 2}, {6, 21, 3}, {6, 21, 4}, {13, 21, 5}, {13, 21, 9}, {12, 21, 10},
+      {25, 21, 11}, {12, 21, 12}, {25, 9, 13}, {7, 21, 14}, {7, 21, 15}, {7, 21, 18}};
   // And random small shapes: every remainder of the tiles' rows and columns.
   std::vector<Shape> all = shapes;
   std::uniform_int_distribution<std::size_t> size(1, 40);
