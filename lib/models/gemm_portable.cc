@@ -6,6 +6,14 @@
 #include <string>
 #include <vector>
 
+
+
+
+
+
+
+
+
 namespace hypergrad {
 namespace {
 
@@ -34,13 +42,14 @@ void ScalarGemm(ConstMatrixRef a, bool ta, ConstMatrixRef b, bool tb, MatrixRef 
   }
 }
 
-// One MR × NR tile of sums (NR = L·NV) over all k: ap holds op(A)'s MR rows packed k-major
-// (ap[p·MR + r]), bp op(B)'s NR columns packed k-major (bp[p·NR + j]). Each lane of each
-// accumulator is one output element, and gets acc = acc + a·b for p = 0, 1, … in turn: GCC's
+// One MR × NR tile of sums (NR = L·NV) over all k: op(A)(r, p) = ap[p·a_step + r·a_row],
+// op(B)(p, j) = bp[p·b_step + j]; packed (a_step = MR, a_row = 1, b_step = NR) or read where
+// they lie (the operands' strides). Each lane of each accumulator is one output element, and gets acc = acc + a·b for p = 0, 1, … in turn: GCC's
 // vector extensions round the product and the sum separately (the project compiles with
 // -ffp-contract=off), exactly as the scalar definition does, at any lane count L.
 template <int L, int MR, int NV>
-[[gnu::always_inline]] inline void MicroKernel(const double* ap, const double* bp, std::size_t k,
+[[gnu::always_inline]] inline void MicroKernel(const double* ap, std::size_t a_step, std::size_t a_row,
+                                               const double* bp, std::size_t b_step, std::size_t k,
                                                double* tile) {
   typedef double V __attribute__((vector_size(L * sizeof(double))));
   constexpr int NR = L * NV;
@@ -53,10 +62,10 @@ template <int L, int MR, int NV>
   for (std::size_t p = 0; p < k; ++p) {
     V bv[NV];
 #pragma GCC unroll 8
-    for (int v = 0; v < NV; ++v) std::memcpy(&bv[v], bp + p * NR + v * L, sizeof(V));
+    for (int v = 0; v < NV; ++v) std::memcpy(&bv[v], bp + p * b_step + v * L, sizeof(V));
 #pragma GCC unroll 64
     for (int r = 0; r < MR; ++r) {
-      const double s = ap[p * MR + r];
+      const double s = ap[p * a_step + r * a_row];
 #pragma GCC unroll 8
       for (int v = 0; v < NV; ++v) acc[r][v] = acc[r][v] + s * bv[v];
     }
@@ -80,17 +89,74 @@ inline std::size_t PanelWidth(std::size_t jn, std::size_t q) {
   return NR;
 }
 
-// The blocked product: op(B) packed by column blocks of about 512 KiB (all of k: the k loop is
-// never split), panel q at q·k·NR, k-major with its width's stride; op(A) packed MR rows at a
-// time, padded with zeros to whole tiles (the padded lanes are computed and thrown away; they
-// never meet a real element's sum).
-using TileFn = void (*)(const double* ap, const double* bp, std::size_t k, double* tile);
+using TileFn = void (*)(const double* ap, std::size_t a_step, std::size_t a_row, const double* bp,
+                        std::size_t b_step, std::size_t k, double* tile);
 
 // Tiles: MicroKernel<L, MR, NV> (NR = L·NV columns) and its 2- and 4-column forms, each compiled
 // alone (a variant's own non-inlined functions) so that no tile's accumulators compete with the
 // blocking loop's values for registers: inlined together, GCC kept two of AVX2's 12
 // accumulators on the stack and the products took 1.7× as long.
-template <int L, int MR, int NV, TileFn kFull, TileFn kTwo, TileFn kFour>
+
+// Packs columns [first, first + cols) of op(B), all of k, into bp, k-major with stride w ≥ cols
+// (bp[p·w + j]; columns cols … w−1 zero). Whole panels copy straight along the stored rows; the
+// general loop (the last panel) tests each column.
+template <std::size_t NR>
+void PackB(ConstMatrixRef b, bool tb, double* bp, std::size_t w, std::size_t k, std::size_t cols,
+           std::size_t first) {
+  if (cols == NR && w == NR && !tb) {  // op(B)(p, first + j) = b[p][first + j]: NR contiguous
+    for (std::size_t p = 0; p < k; ++p) std::memcpy(bp + p * NR, b.data + p * b.stride + first, NR * sizeof(double));
+  } else if (cols == NR && w == NR) {  // op(B)(p, first + j) = b[first + j][p]: NR rows along p
+    const double* row = b.data + first * b.stride;
+    const std::size_t stride = b.stride;
+    for (std::size_t p = 0; p < k; ++p) {
+#pragma GCC unroll 16
+      for (std::size_t jj = 0; jj < NR; ++jj) bp[p * NR + jj] = row[jj * stride + p];
+    }
+  } else if (tb) {
+    for (std::size_t jj = 0; jj < w; ++jj)
+      for (std::size_t p = 0; p < k; ++p) bp[p * w + jj] = jj < cols ? At(b, tb, p, first + jj) : 0.0;
+  } else {
+    for (std::size_t p = 0; p < k; ++p)
+      for (std::size_t jj = 0; jj < w; ++jj) bp[p * w + jj] = jj < cols ? At(b, tb, p, first + jj) : 0.0;
+  }
+}
+
+// Packs rows [i0, i0 + rows) of op(A), all of k, into ap, k-major with stride MR ≥ rows
+// (ap[p·MR + r]; rows rows … MR−1 zero). A whole block of a transposed A copies MR contiguous
+// doubles per p; of an untransposed one reads its MR rows side by side.
+template <std::size_t MR>
+void PackA(ConstMatrixRef a, bool ta, double* ap, std::size_t k, std::size_t rows, std::size_t i0) {
+  if (rows == MR && ta) {  // op(A)(i0 + r, p) = a[p][i0 + r]
+    for (std::size_t p = 0; p < k; ++p) std::memcpy(ap + p * MR, a.data + p * a.stride + i0, MR * sizeof(double));
+  } else if (rows == MR) {  // op(A)(i0 + r, p) = a[i0 + r][p]
+    const double* row = a.data + i0 * a.stride;
+    const std::size_t stride = a.stride;
+    for (std::size_t p = 0; p < k; ++p) {
+#pragma GCC unroll 16
+      for (std::size_t r = 0; r < MR; ++r) ap[p * MR + r] = row[r * stride + p];
+    }
+  } else if (ta) {
+    for (std::size_t p = 0; p < k; ++p)
+      for (std::size_t r = 0; r < MR; ++r) ap[p * MR + r] = r < rows ? At(a, ta, i0 + r, p) : 0.0;
+  } else {
+    for (std::size_t r = 0; r < MR; ++r)
+      for (std::size_t p = 0; p < k; ++p) ap[p * MR + r] = r < rows ? At(a, ta, i0 + r, p) : 0.0;
+  }
+}
+
+// The blocked product: op(B) by column blocks of about 512 KiB (all of k: the k loop is never
+// split), panel q packed at q·k·NR, k-major with its width's stride; op(A) MR rows at a time,
+// packed with zeros to whole tiles (the padded lanes are computed and thrown away; they never
+// meet a real element's sum). kInPlaceA: whole row blocks of A are read where they lie, never
+// packed; kInPlaceB: so are B's whole panels when B is not transposed (a row of a panel is then
+// NR contiguous doubles). Packing matters here because the MLP's products are narrow: each
+// element of its 784 × 50 weights meets a 50-row piece of the batch per call, each input
+// element 50 columns; packing took about a fifth of `hypergrad`'s time (perf, T = 300). Read
+// in place, the AVX-512 tile ran `hypergrad` T = 500 in 2.84 s of CPU against 3.04 s packed
+// (fastest of 5); the AVX2 tile took 3.42 s with B in place against 3.11 s packed and 3.12 s
+// with A in place (cause not measured), so AVX2 and SSE2 pack.
+template <int L, int MR, int NV, TileFn kFull, TileFn kTwo, TileFn kFour, bool kInPlaceA,
+          bool kInPlaceB>
 [[gnu::always_inline]] inline void BlockedGemm(ConstMatrixRef a, bool ta, ConstMatrixRef b,
                                                bool tb, MatrixRef c, std::size_t k, double beta) {
   constexpr std::size_t NR = static_cast<std::size_t>(L) * NV, kMr = MR;
@@ -98,37 +164,32 @@ template <int L, int MR, int NV, TileFn kFull, TileFn kTwo, TileFn kFour>
   const std::size_t n_padded = (n + NR - 1) / NR * NR;
   const std::size_t nc = std::min(n_padded, std::max(NR, 65536 / std::max<std::size_t>(k, 1) / NR * NR));
   thread_local std::vector<double> bpack, apack;
-  bpack.assign(k * nc, 0.0);
-  apack.assign(k * kMr, 0.0);
+  bpack.resize(k * nc);  // every element a tile reads is written below: no zeroing first
+  apack.resize(k * kMr);
   alignas(64) double tile[MR * NR];
   for (std::size_t j0 = 0; j0 < n; j0 += nc) {
     const std::size_t jn = std::min(nc, n - j0), panels = (jn + NR - 1) / NR;
+    const auto in_place_b = [&](std::size_t q) { return kInPlaceB && !tb && std::min(NR, jn - q * NR) == PanelWidth<NR>(jn, q); };
     for (std::size_t q = 0; q < panels; ++q) {
+      if (in_place_b(q)) continue;
       double* bp = bpack.data() + q * k * NR;
       const std::size_t w = PanelWidth<NR>(jn, q);
       const std::size_t cols = std::min(NR, jn - q * NR), first = j0 + q * NR;
-      if (tb) {  // op(B)(p, j) = b[j][p]: read each row of b along p
-        for (std::size_t jj = 0; jj < w; ++jj)
-          for (std::size_t p = 0; p < k; ++p) bp[p * w + jj] = jj < cols ? At(b, tb, p, first + jj) : 0.0;
-      } else {
-        for (std::size_t p = 0; p < k; ++p)
-          for (std::size_t jj = 0; jj < w; ++jj) bp[p * w + jj] = jj < cols ? At(b, tb, p, first + jj) : 0.0;
-      }
+      PackB<NR>(b, tb, bp, w, k, cols, first);
     }
     for (std::size_t i0 = 0; i0 < m; i0 += kMr) {
       const std::size_t rows = std::min(kMr, m - i0);
-      if (ta) {  // op(A)(i, p) = a[p][i]: read each row of a along i
-        for (std::size_t p = 0; p < k; ++p)
-          for (std::size_t r = 0; r < kMr; ++r) apack[p * kMr + r] = r < rows ? At(a, ta, i0 + r, p) : 0.0;
-      } else {
-        for (std::size_t r = 0; r < kMr; ++r)
-          for (std::size_t p = 0; p < k; ++p) apack[p * kMr + r] = r < rows ? At(a, ta, i0 + r, p) : 0.0;
-      }
+      const bool in_place_a = kInPlaceA && rows == kMr;
+      if (!in_place_a) PackA<kMr>(a, ta, apack.data(), k, rows, i0);
+      const double* ap = !in_place_a ? apack.data() : ta ? a.data + i0 : a.data + i0 * a.stride;
+      const std::size_t a_step = !in_place_a ? kMr : ta ? a.stride : 1;
+      const std::size_t a_row = !in_place_a ? 1 : ta ? 1 : a.stride;
       for (std::size_t q = 0; q < panels; ++q) {
         const std::size_t w = PanelWidth<NR>(jn, q);
-        const double* bp = bpack.data() + q * k * NR;
-        (w == NR ? kFull : w == 2 ? kTwo : kFour)(apack.data(), bp, k, tile);
         const std::size_t cols = std::min(NR, jn - q * NR), first = j0 + q * NR;
+        const bool direct = in_place_b(q);
+        const double* bp = direct ? b.data + first : bpack.data() + q * k * NR;
+        (w == NR ? kFull : w == 2 ? kTwo : kFour)(ap, a_step, a_row, bp, direct ? b.stride : w, k, tile);
         for (std::size_t r = 0; r < rows; ++r) {
           double* out = c.data + (i0 + r) * c.stride + first;
           for (std::size_t jj = 0; jj < cols; ++jj) out[jj] = Prior(beta, out[jj]) + tile[r * w + jj];
@@ -138,15 +199,11 @@ template <int L, int MR, int NV, TileFn kFull, TileFn kTwo, TileFn kFour>
   }
 }
 
-// Tile shapes: MR·NV accumulators plus NV loads of B and one broadcast of A fit the registers
-// (16 xmm / 16 ymm / 32 zmm). AVX-512 takes one vector of 8 columns by 12 rows, not 16 columns
-// by 8: on an AMD EPYC (Zen 4, which runs 512-bit operations in two halves) the 16-wide tile
-// padded the MLP's 50 columns to 64 and took the Fig-2 training step's products 1.43× as long
-// (1,759 against 1,227 µs, 784-50-50-50-10 at batch 200); the 8 × 12 tile matches AVX2's.
 #define HYPERGRAD_TILE(name, target_isa, L, MR, NV)                                                \
   [[gnu::noinline]] __attribute__((target(target_isa))) void name(                                \
-      const double* ap, const double* bp, std::size_t k, double* tile) {                          \
-    MicroKernel<L, MR, NV>(ap, bp, k, tile);                                                      \
+      const double* ap, std::size_t a_step, std::size_t a_row, const double* bp, std::size_t b_step, std::size_t k,  \
+      double* tile) {                                                                             \
+    MicroKernel<L, MR, NV>(ap, a_step, a_row, bp, b_step, k, tile);                                      \
   }
 HYPERGRAD_TILE(TileSse2, "sse2", 2, 6, 2)
 HYPERGRAD_TILE(TileSse2Two, "sse2", 2, 6, 1)
@@ -160,16 +217,16 @@ HYPERGRAD_TILE(TileAvx512Four, "avx512f", 4, 12, 1)
 
 void GemmSse2(ConstMatrixRef a, bool ta, ConstMatrixRef b, bool tb, MatrixRef c, std::size_t k,
               double beta) {
-  BlockedGemm<2, 6, 2, TileSse2, TileSse2Two, TileSse2>(a, ta, b, tb, c, k, beta);
+  BlockedGemm<2, 6, 2, TileSse2, TileSse2Two, TileSse2, false, false>(a, ta, b, tb, c, k, beta);
 }
 __attribute__((target("avx2"))) void GemmAvx2(ConstMatrixRef a, bool ta, ConstMatrixRef b,
                                               bool tb, MatrixRef c, std::size_t k, double beta) {
-  BlockedGemm<4, 6, 2, TileAvx2, TileAvx2Two, TileAvx2Four>(a, ta, b, tb, c, k, beta);
+  BlockedGemm<4, 6, 2, TileAvx2, TileAvx2Two, TileAvx2Four, false, false>(a, ta, b, tb, c, k, beta);
 }
 __attribute__((target("avx512f"))) void GemmAvx512(ConstMatrixRef a, bool ta, ConstMatrixRef b,
                                                    bool tb, MatrixRef c, std::size_t k,
                                                    double beta) {
-  BlockedGemm<8, 12, 1, TileAvx512, TileAvx512Two, TileAvx512Four>(a, ta, b, tb, c, k, beta);
+  BlockedGemm<8, 12, 1, TileAvx512, TileAvx512Two, TileAvx512Four, true, true>(a, ta, b, tb, c, k, beta);
 }
 
 PortableGemmVariant Resolve(PortableGemmVariant v) {
