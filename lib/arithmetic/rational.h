@@ -30,35 +30,52 @@ inline FloorDivModResult FloorDivMod(std::int64_t c, std::int64_t m) {
 }
 
 // ⌊x / d⌋ for unsigned 64-bit x by a divisor 1 ≤ d < 2^32 fixed in advance, without a division
-// instruction (Granlund & Montgomery's method with a 65-bit reciprocal): a shift when d is a
-// power of two, else q = (⌊(x − t)/2⌋ + t) >> (ℓ − 1) with t = ⌊x·magic / 2^64⌋, where
-// ℓ = ⌈log2 d⌉ and 2^64 + magic = ⌈2^(64+ℓ)/d⌉. Exact for every x: the reciprocal's excess
-// e = (2^64 + magic)·d − 2^(64+ℓ) is below d ≤ 2^ℓ, so x·e < 2^(64+ℓ) never reaches the next
-// integer. Prepared once per divisor (the radices of a run are a handful of momentum ratios).
+// instruction or a branch (Granlund & Montgomery's method with a 65-bit reciprocal):
+// q = (⌊(x − t)/2^a⌋ + t) >> b with t = ⌊x·magic / 2^64⌋. For d not a power of two, a = 1,
+// b = ℓ − 1, ℓ = ⌈log2 d⌉ and 2^64 + magic = ⌈2^(64+ℓ)/d⌉: exact for every x, as the
+// reciprocal's excess e = (2^64 + magic)·d − 2^(64+ℓ) is below d ≤ 2^ℓ, so x·e < 2^(64+ℓ) never
+// reaches the next integer. For d = 2^k, magic = 0 (t = 0) and a + b = k: a shift. Prepared once
+// per divisor (the radices of a run are a handful of momentum ratios).
 class UnsignedDivisor {
  public:
-  explicit UnsignedDivisor(std::uint64_t d = 1)
-      : d_(d), power_of_two_((d & (d - 1)) == 0),
-        shift_(power_of_two_ ? std::countr_zero(d) : 64 - std::countl_zero(d)) {
-    if (!power_of_two_) {
-      __extension__ using U128 = unsigned __int128;
-      const U128 reciprocal = (U128{1} << (64 + shift_)) / d + 1;  // ⌈2^(64+ℓ)/d⌉, d ∤ 2^(64+ℓ)
-      magic_ = static_cast<std::uint64_t>(reciprocal);             // minus the 2^64 bit
+  explicit UnsignedDivisor(std::uint64_t d = 1) : d_(d) {
+    if ((d & (d - 1)) == 0) {
+      const int k = std::countr_zero(d);
+      pre_shift_ = k > 0 ? 1 : 0;
+      post_shift_ = k - pre_shift_;
+      return;
     }
+    const int ell = 64 - std::countl_zero(d);
+    __extension__ using U128 = unsigned __int128;
+    const U128 reciprocal = (U128{1} << (64 + ell)) / d + 1;  // ⌈2^(64+ℓ)/d⌉, d ∤ 2^(64+ℓ)
+    magic_ = static_cast<std::uint64_t>(reciprocal);          // minus the 2^64 bit
+    pre_shift_ = 1;
+    post_shift_ = ell - 1;
   }
   std::uint64_t divisor() const { return d_; }
-  std::uint64_t Divide(std::uint64_t x) const {
-    if (power_of_two_) return x >> shift_;
+  // `b` if pick, else `a`, by bit masks: for a data-dependent choice that is a coin flip, which
+  // GCC compiles to a mispredicted branch when written as a conditional.
+  [[gnu::always_inline]] static UnsignedDivisor Blend(const UnsignedDivisor& a,
+                                                      const UnsignedDivisor& b, bool pick) {
+    const std::uint64_t mask = 0 - std::uint64_t{pick};
+    const auto narrow = static_cast<int>(mask);
+    UnsignedDivisor out;
+    out.d_ = a.d_ ^ ((a.d_ ^ b.d_) & mask);
+    out.magic_ = a.magic_ ^ ((a.magic_ ^ b.magic_) & mask);
+    out.pre_shift_ = a.pre_shift_ ^ ((a.pre_shift_ ^ b.pre_shift_) & narrow);
+    out.post_shift_ = a.post_shift_ ^ ((a.post_shift_ ^ b.post_shift_) & narrow);
+    return out;
+  }
+  [[gnu::always_inline]] std::uint64_t Divide(std::uint64_t x) const {
     __extension__ using U128 = unsigned __int128;
     const auto t = static_cast<std::uint64_t>((U128{x} * magic_) >> 64);
-    return (((x - t) >> 1) + t) >> (shift_ - 1);
+    return (((x - t) >> pre_shift_) + t) >> post_shift_;
   }
 
  private:
   std::uint64_t d_;
-  bool power_of_two_;
-  int shift_;
   std::uint64_t magic_ = 0;
+  int pre_shift_ = 0, post_shift_ = 0;
 };
 
 // FloorDivMod by a fixed m (1 ≤ m < 2^32) without a division instruction: a shift and a mask
@@ -70,7 +87,7 @@ class FixedDivisor {
   explicit FixedDivisor(std::int64_t m)
       : divide_(static_cast<std::uint64_t>(m)), m_(m),
         shift_((m & (m - 1)) == 0 ? std::countr_zero(static_cast<std::uint64_t>(m)) : -1) {}
-  FloorDivModResult FloorDivMod(std::int64_t c) const {
+  [[gnu::always_inline]] FloorDivModResult FloorDivMod(std::int64_t c) const {
     if (shift_ >= 0) return {c >> shift_, c & (m_ - 1)};  // arithmetic shift: floor for c < 0
     const std::int64_t sign = c >> 63;  // 0 or −1 (all ones)
     const auto q = static_cast<std::int64_t>(divide_.Divide(static_cast<std::uint64_t>(c ^ sign))) ^ sign;

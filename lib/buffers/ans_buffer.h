@@ -54,53 +54,58 @@ class AnsBuffer final : public InfoBuffer {
           wide_end_(rem_ * (q_ + 1)),
           trivial_(radix == 1),
           q_shift_(rem_ == 0 && (q_ & (q_ - 1)) == 0 ? std::countr_zero(q_) : -1),
-          by_{UnsignedDivisor(q_), UnsignedDivisor(q_ + 1)} {}
+          by_q_(q_), by_q1_(q_ + 1) {}
     bool trivial() const { return trivial_; }
     std::uint64_t Frequency(std::uint32_t digit) const { return q_ + (digit < rem_ ? 1u : 0u); }
     std::uint32_t Start(std::uint32_t digit) const { return digit * q_ + std::min(digit, rem_); }
     // Branch-free (which frequency a slot has is a coin flip for most radices: a mispredicted
     // branch per digit cost more than the division): the wide digits' slots [0, wide_end) by
     // q + 1, the rest from wide_end by q.
-    std::uint32_t DigitAt(std::uint32_t slot) const {
+    [[gnu::always_inline]] std::uint32_t DigitAt(std::uint32_t slot) const {
       if (q_shift_ >= 0) return slot >> q_shift_;
       const bool wide = slot < wide_end_;
-      const std::uint32_t base = wide ? 0u : wide_end_, first = wide ? 0u : rem_;
-      return first + static_cast<std::uint32_t>(by_[wide].Divide(slot - base));
+      const std::uint32_t narrow = std::uint32_t{wide} - 1u;  // a mask: a conditional became a branch
+      const std::uint32_t base = wide_end_ & narrow, first = rem_ & narrow;
+      return first + static_cast<std::uint32_t>(ByFrequency(wide).Divide(slot - base));
     }
     // x / freq and x mod freq for freq = Frequency(some digit) (q or q + 1): by prepared
     // reciprocals, no division instruction.
-    void DivMod(std::uint64_t x, std::uint64_t freq, std::uint64_t& quotient,
+    [[gnu::always_inline]] void DivMod(std::uint64_t x, std::uint64_t freq, std::uint64_t& quotient,
                 std::uint64_t& remainder) const {
       if (q_shift_ >= 0) {  // then every frequency is q = 2^shift
         quotient = x >> q_shift_;
         remainder = x & (freq - 1);
         return;
       }
-      quotient = by_[freq != q_].Divide(x);
+      quotient = ByFrequency(freq != q_).Divide(x);
       remainder = x - quotient * freq;
     }
     // rANS with this radix's frequencies, shared by every push and pop below. A push moves
     // 16-bit words off x while x ≥ Limit(digit), so that the coded state stays below 2^64;
     // Encode codes `digit` into such an x; Decode is its inverse (the digit, and x without it).
-    std::uint64_t Limit(std::uint32_t digit) const {
+    [[gnu::always_inline]] std::uint64_t Limit(std::uint32_t digit) const {
       return Frequency(digit) << (kLowerBoundBits - kTotalBits + kWordBits);
     }
-    std::uint64_t Encode(std::uint64_t x, std::uint32_t digit) const {
+    [[gnu::always_inline]] std::uint64_t Encode(std::uint64_t x, std::uint32_t digit) const {
       std::uint64_t quotient, remainder;
       DivMod(x, Frequency(digit), quotient, remainder);
       return (quotient << kTotalBits) + remainder + Start(digit);
     }
-    std::uint64_t Decode(std::uint64_t x, std::uint32_t& digit) const {
+    [[gnu::always_inline]] std::uint64_t Decode(std::uint64_t x, std::uint32_t& digit) const {
       const auto slot = static_cast<std::uint32_t>(x & (kTotal - 1));
       digit = DigitAt(slot);
       return Frequency(digit) * (x >> kTotalBits) + slot - Start(digit);
     }
 
    private:
+    // The divisor by q + 1 (wide) or q, selected by value (it can stay in registers), branch-free.
+    [[gnu::always_inline]] UnsignedDivisor ByFrequency(bool wide) const {
+      return UnsignedDivisor::Blend(by_q_, by_q1_, wide);
+    }
     std::uint32_t q_, rem_, wide_end_;
     bool trivial_;
     int q_shift_;
-    UnsignedDivisor by_[2];  // by q, by q + 1
+    UnsignedDivisor by_q_, by_q1_;
   };
   static Radix Prepare(std::uint32_t radix) { return Radix(radix); }
 
@@ -161,6 +166,29 @@ class AnsBuffer final : public InfoBuffer {
     state_[i] = x;
     return out;
   }
+
+  // PushPopUnchecked's two common cases worked out without storing anything: the push moves a
+  // word off x and the pop takes it straight back (the steady state), or neither moves a word
+  // and the pop would take none from the stack (x stays ≥ L, or the stack is empty: the
+  // start-up). Then returns true with the new state in `x` and the digit popped in `out`;
+  // StoreState(i, x) makes it PushPopUnchecked's outcome (neither case touches a stack or the
+  // pool). Otherwise returns false, and the caller runs PushPopUnchecked. Radices ≤ 2^16.
+  [[gnu::always_inline]] bool TryPushPopInRegisters(std::size_t i, std::uint32_t digit,
+                                                    const Radix& push, const Radix& pop,
+                                                    std::uint64_t& x, std::uint32_t& out) const {
+    if (push.trivial() || pop.trivial()) return false;
+    x = state_[i];
+    const bool pending = x >= push.Limit(digit);
+    if (pending) x >>= kWordBits;
+    x = pop.Decode(push.Encode(x, digit), out);
+    if (pending) {  // the word comes back: x · 2^16 + word, i.e. the bits shifted off
+      if (x >= kLowerBound || !stacks_.PushPopInPlaceIsNoOp(i)) return false;
+      x = (x << kWordBits) | (state_[i] & 0xFFFF);
+      return true;
+    }
+    return x >= kLowerBound || stacks_.Empty(i);
+  }
+  void StoreState(std::size_t i, std::uint64_t x) { state_[i] = x; }
 
   void PushUnchecked(std::size_t i, std::uint32_t digit, std::uint32_t radix) {
     PushUnchecked(i, digit, Radix(radix));

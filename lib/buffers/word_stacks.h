@@ -66,6 +66,12 @@ class WordStacks {
     }
   }
 
+  // Whether PushPopInPlace(stack) would leave the pool as it is (it changes it only where the
+  // stack's top chunk is full or absent and no chunk is free).
+  bool PushPopInPlaceIsNoOp(std::size_t stack) const {
+    return (fill_[stack] != kChunkWords && head_[stack] != kNoChunk) || free_ != kNoChunk;
+  }
+
   // Whether two sets of stacks hold the same words in every stack and the same pool (chunk
   // indices, fill levels, free list, chunks handed out, pages): the state that decides every
   // later operation and AllocatedBytes. For tests.

@@ -127,10 +127,12 @@ inline bool RationalMultiplyElement(Int& c, std::size_t i, const Factor<Buffer, 
 }
 
 // The same for the fast buffer, its push and pop as one operation (AnsBuffer::PushPopUnchecked:
-// the same buffer afterwards, the word the two would move kept in a register).
+// the same buffer afterwards, the word the two would move kept in a register). Out of line and
+// given the factor by value, so that a caller's copy of it never has its address taken and
+// stays in registers (MultiplyRun).
 template <class Int>
-inline bool RationalMultiplyElement(Int& c, std::size_t i, const Factor<AnsBuffer, Int>& f,
-                                    AnsBuffer& buffer) {
+[[gnu::noinline]] bool PushPopMultiply(Int& c, std::size_t i, const Factor<AnsBuffer, Int> f,
+                                       AnsBuffer& buffer) {
   const auto [quotient, remainder] = f.divide_by_d.FloorDivMod(c);
   const std::uint32_t digit =
       buffer.PushPopUnchecked(i, static_cast<std::uint32_t>(remainder), f.radix_d, f.radix_n);
@@ -141,6 +143,26 @@ inline bool RationalMultiplyElement(Int& c, std::size_t i, const Factor<AnsBuffe
   return true;
 }
 
+// The common cases (AnsBuffer::TryPushPopInRegisters: no word moves to or from a stack beyond
+// the one the push moves and the pop takes back) in registers, the rest by PushPopMultiply.
+template <class Int>
+[[gnu::always_inline]] inline bool RationalMultiplyElement(Int& c, std::size_t i,
+                                                           const Factor<AnsBuffer, Int>& f,
+                                                           AnsBuffer& buffer) {
+  const auto [quotient, remainder] = f.divide_by_d.FloorDivMod(c);
+  std::uint64_t x;
+  std::uint32_t popped;
+  Int result;
+  if (buffer.TryPushPopInRegisters(i, static_cast<std::uint32_t>(remainder), f.radix_d, f.radix_n,
+                                   x, popped) &&
+      MultiplyAdd(quotient, f.n, popped, result)) {
+    buffer.StoreState(i, x);  // nothing else changes (TryPushPopInRegisters' common cases)
+    c = result;
+    return true;
+  }
+  return PushPopMultiply(c, i, f, buffer);
+}
+
 // Element i's factor n/d (or d/n if `invert`), prepared again only when the ratio changes:
 // ratios come in runs, one per parameter block, and preparing a factor divides in 128 bits.
 template <class Buffer, class Int>
@@ -149,7 +171,14 @@ class FactorRuns {
   FactorRuns(std::span<const DecayRatio> ratios, bool invert, std::size_t first = 0)
       : ratios_(ratios), invert_(invert), current_(RatioAt(first)), factor_(Make(current_)) {}
   DecayRatio RatioAt(std::size_t i) const { return ratios_[ratios_.size() == 1 ? 0 : i]; }
-  const Factor<Buffer, Int>& At(std::size_t i) {
+  // The end of the run of equal ratios that starts at i (of `size` elements).
+  std::size_t RunEnd(std::size_t i, std::size_t size) const {
+    if (ratios_.size() == 1) return size;
+    std::size_t end = i + 1;
+    while (end < size && ratios_[end] == ratios_[i]) ++end;
+    return end;
+  }
+  [[gnu::always_inline]] const Factor<Buffer, Int>& At(std::size_t i) {
     const DecayRatio r = RatioAt(i);
     if (r.n != current_.n || r.d != current_.d) {
       current_ = r;
@@ -168,6 +197,17 @@ class FactorRuns {
   Factor<Buffer, Int> factor_;
 };
 
+// Elements [begin, end) of c, all with the factor f (copied: the loop keeps it in registers).
+// Returns the first element that would overflow, unchanged, or end.
+template <class Buffer, class Int>
+std::size_t MultiplyRun(std::span<Int> c, std::size_t begin, std::size_t end,
+                        const Factor<Buffer, Int> f, Buffer& buffer) {
+  for (std::size_t i = begin; i < end; ++i) {
+    if (!RationalMultiplyElement(c[i], i, f, buffer)) return i;
+  }
+  return end;
+}
+
 // The real value of a raw integer of either width (for error messages).
 struct RealValue {
   double unit;  // 2^−R
@@ -180,23 +220,25 @@ void ApplyRatios(std::span<Int> c, std::span<const DecayRatio> ratios, bool inve
                  Buffer& buffer, RealValue real, double limit) {
   if (c.empty()) return;
   FactorRuns<Buffer, Int> factors(ratios, inverse);
-  for (std::size_t i = 0; i < c.size(); ++i) {
+  for (std::size_t run = 0; run < c.size();) {
+    const std::size_t run_end = factors.RunEnd(run, c.size());
+    std::size_t i = MultiplyRun(c, run, run_end, factors.At(run), buffer);
+    run = run_end;
+    if (i == run_end) continue;
     const Factor<Buffer, Int>& f = factors.At(i);
-    if (!RationalMultiplyElement(c[i], i, f, buffer)) {
-      const double value = real(c[i]) * f.n / f.d;
-      // All-or-nothing: undo the elements already done. Each is exactly invertible and its
-      // inverse lands on a value that was representable, so an undo cannot fail; if one did,
-      // v and the buffer would no longer be what the caller had, so say so loudly.
-      FactorRuns<Buffer, Int> inverses(ratios, !inverse, i);
-      for (std::size_t j = i; j-- > 0;) {
-        if (!RationalMultiplyElement(c[j], j, inverses.At(j), buffer)) {
-          throw std::logic_error("Algorithm 3: undoing element " + std::to_string(j) +
-                                 " after an overflow at element " + std::to_string(i) +
-                                 " failed; the vector and buffer are inconsistent");
-        }
+    const double value = real(c[i]) * f.n / f.d;
+    // All-or-nothing: undo the elements already done. Each is exactly invertible and its
+    // inverse lands on a value that was representable, so an undo cannot fail; if one did,
+    // v and the buffer would no longer be what the caller had, so say so loudly.
+    FactorRuns<Buffer, Int> inverses(ratios, !inverse, i);
+    for (std::size_t j = i; j-- > 0;) {
+      if (!RationalMultiplyElement(c[j], j, inverses.At(j), buffer)) {
+        throw std::logic_error("Algorithm 3: undoing element " + std::to_string(j) +
+                               " after an overflow at element " + std::to_string(i) +
+                               " failed; the vector and buffer are inconsistent");
       }
-      throw FixedPointOverflow(i, value, limit);
     }
+    throw FixedPointOverflow(i, value, limit);
   }
 }
 
@@ -218,8 +260,20 @@ inline Local MultiplyLocally(Int& c, std::size_t i, const Factor<ExactBuffer, In
 template <class Int>
 inline Local MultiplyLocally(Int& c, std::size_t i, const Factor<AnsBuffer, Int>& f,
                              AnsBuffer& buffer, std::ptrdiff_t& words) {
-  AnsBuffer::Local element(buffer, i);
   const auto [quotient, remainder] = f.divide_by_d.FloorDivMod(c);
+  std::uint64_t x;
+  std::uint32_t popped;
+  // The common cases touch only element i's state (TryPushPopInRegisters reads the pool's
+  // free list, which no thread changes during the parallel part).
+  if (buffer.TryPushPopInRegisters(i, static_cast<std::uint32_t>(remainder), f.radix_d, f.radix_n,
+                                   x, popped)) {
+    Int result;
+    if (!MultiplyAdd(quotient, f.n, popped, result)) return Local::kOverflow;  // nothing stored
+    buffer.StoreState(i, x);
+    c = result;
+    return Local::kDone;
+  }
+  AnsBuffer::Local element(buffer, i);
   std::uint32_t digit = 0;
   if (!element.PushPop(static_cast<std::uint32_t>(remainder), f.radix_d, f.radix_n, digit)) {
     return Local::kDeferred;

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <limits>
+#include <utility>
 #include <vector>
 
 namespace hypergrad {
@@ -52,6 +53,23 @@ TEST(UnsignedDivisorTest, EqualsDivisionOnEdgesAndRandomValues) {
                                      top / d * d - 1, 1ull << 63, (1ull << 48) - 1};
     for (int i = 0; i < 2000; ++i) xs.push_back(next() >> (next() % 64));
     for (std::uint64_t x : xs) ASSERT_EQ(divisor.Divide(x), x / d) << x << " / " << d;
+  }
+}
+
+// Blend picks either divisor's division, branch-free, for the coder's neighbouring frequencies
+// q and q + 1 (one of them a power of two, or 1, among them).
+TEST(UnsignedDivisorTest, BlendDividesByTheDivisorItPicks) {
+  std::uint64_t state = 1181783497276652981ull;
+  auto next = [&] { state ^= state << 13; state ^= state >> 7; state ^= state << 17; return state; };
+  const std::pair<std::uint64_t, std::uint64_t> pairs[] = {
+      {1, 2}, {2, 3}, {255, 256}, {256, 257}, {284, 285}, {3, 1}, {65536, 65537}, {7, 1ull << 31}};
+  for (const auto& [a, b] : pairs) {
+    const UnsignedDivisor by_a(a), by_b(b);
+    for (int i = 0; i < 5000; ++i) {
+      const std::uint64_t x = next() >> (next() % 64);
+      ASSERT_EQ(UnsignedDivisor::Blend(by_a, by_b, false).Divide(x), x / a) << x << " / " << a;
+      ASSERT_EQ(UnsignedDivisor::Blend(by_a, by_b, true).Divide(x), x / b) << x << " / " << b;
+    }
   }
 }
 

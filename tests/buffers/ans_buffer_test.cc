@@ -44,7 +44,8 @@ TEST(AnsBufferTest, AgreesWithExactBufferOnLongInterleavings) {
 }
 
 // Algorithm 3's multiply as one operation (PushPopUnchecked; Local::PushPop on the threaded
-// path) must leave the buffer exactly as the push followed by the pop does: the same popped
+// path; TryPushPopInRegisters' common cases, PushPopUnchecked for the rest, on one thread) must
+// leave the buffer exactly as the push followed by the pop does: the same popped
 // digits, coder states, stack words and chunk pool (SameState). Radices from 1 to 2^16 (powers of
 // two among them), from empty stacks through growth (push radix above the pop radix: hundreds of
 // chunks per element) and back to empty, so every chunk boundary is crossed both ways.
@@ -52,8 +53,9 @@ TEST(AnsBufferTest, FusedPushPopLeavesTheBufferAsPushThenPop) {
   const std::size_t elements = 40;
   const std::uint32_t radices[] = {1, 2, 3, 7, 256, 1000, 4096, 32769, 58983, 65521, 65535, 65536};
   std::mt19937_64 rng(7);
-  AnsBuffer separate(elements), fused(elements), local_separate(elements), local_fused(elements);
-  std::size_t deferred = 0;
+  AnsBuffer separate(elements), fused(elements), local_separate(elements), local_fused(elements),
+      in_registers(elements);
+  std::size_t deferred = 0, in_registers_done = 0, in_registers_not = 0;
   for (int phase = 0; phase < 2; ++phase) {
     for (int step = 0; step < 3000; ++step) {
       std::uint32_t a = radices[rng() % std::size(radices)], b = radices[rng() % std::size(radices)];
@@ -66,6 +68,16 @@ TEST(AnsBufferTest, FusedPushPopLeavesTheBufferAsPushThenPop) {
         separate.PushUnchecked(i, digit, push);
         const std::uint32_t expected = separate.PopUnchecked(i, pop);
         ASSERT_EQ(fused.PushPopUnchecked(i, digit, push, pop), expected) << "step " << step;
+        std::uint64_t x = 0;
+        std::uint32_t got_in_registers = 0;
+        if (in_registers.TryPushPopInRegisters(i, digit, push, pop, x, got_in_registers)) {
+          in_registers.StoreState(i, x);
+          ++in_registers_done;
+        } else {
+          got_in_registers = in_registers.PushPopUnchecked(i, digit, push, pop);
+          ++in_registers_not;
+        }
+        ASSERT_EQ(got_in_registers, expected) << "step " << step << ", element " << i;
         std::uint32_t got_separate = 0, got_fused = 0;
         AnsBuffer::Local one(local_separate, i), other(local_fused, i);
         const bool ok_separate = one.Push(digit, push) && one.Pop(pop, got_separate);
@@ -89,10 +101,14 @@ TEST(AnsBufferTest, FusedPushPopLeavesTheBufferAsPushThenPop) {
         ASSERT_TRUE(fused.SameState(separate)) << "phase " << phase << ", step " << step;
         ASSERT_TRUE(local_separate.SameState(separate)) << "phase " << phase << ", step " << step;
         ASSERT_TRUE(local_fused.SameState(separate)) << "phase " << phase << ", step " << step;
+        ASSERT_TRUE(in_registers.SameState(separate)) << "phase " << phase << ", step " << step;
       }
     }
   }
   EXPECT_GT(deferred, 100u);  // chunk boundaries were crossed on the threaded path
+  // Both the register form and its fallback ran often.
+  EXPECT_GT(in_registers_done, 10000u);
+  EXPECT_GT(in_registers_not, 10000u);
 }
 
 TEST(AnsBufferTest, StateStaysInRenormalisationIntervalWhileWordsAreStored) {
