@@ -56,13 +56,33 @@ class AnsBuffer final : public InfoBuffer {
           q_shift_(rem_ == 0 && (q_ & (q_ - 1)) == 0 ? std::countr_zero(q_) : -1),
           by_q_(q_), by_q1_(q_ + 1) {}
     bool trivial() const { return trivial_; }
-    std::uint64_t Frequency(std::uint32_t digit) const { return q_ + (digit < rem_ ? 1u : 0u); }
-    std::uint32_t Start(std::uint32_t digit) const { return digit * q_ + std::min(digit, rem_); }
+    // Whether every frequency is q = 2^shift (rem = 0): then coding is shifts and masks.
+    bool power_of_two() const { return q_shift_ >= 0; }
+    // What a caller knows of the radix, so that a hot loop compiles only its form: kAny tests
+    // power_of_two() per call; kPowerOfTwo requires it; kOther divides, which is exact for
+    // every radix.
+    enum class Shape { kAny, kPowerOfTwo, kOther };
+    template <Shape kShape = Shape::kAny>
+    [[gnu::always_inline]] bool Shifts() const {
+      if constexpr (kShape == Shape::kAny) return q_shift_ >= 0;
+      return kShape == Shape::kPowerOfTwo;
+    }
+    template <Shape kShape = Shape::kAny>
+    [[gnu::always_inline]] std::uint64_t Frequency(std::uint32_t digit) const {
+      if (Shifts<kShape>()) return q_;
+      return q_ + (digit < rem_ ? 1u : 0u);
+    }
+    template <Shape kShape = Shape::kAny>
+    [[gnu::always_inline]] std::uint32_t Start(std::uint32_t digit) const {
+      if (Shifts<kShape>()) return digit << q_shift_;
+      return digit * q_ + std::min(digit, rem_);
+    }
     // Branch-free (which frequency a slot has is a coin flip for most radices: a mispredicted
     // branch per digit cost more than the division): the wide digits' slots [0, wide_end) by
     // q + 1, the rest from wide_end by q.
+    template <Shape kShape = Shape::kAny>
     [[gnu::always_inline]] std::uint32_t DigitAt(std::uint32_t slot) const {
-      if (q_shift_ >= 0) return slot >> q_shift_;
+      if (Shifts<kShape>()) return slot >> q_shift_;
       const bool wide = slot < wide_end_;
       const std::uint32_t narrow = std::uint32_t{wide} - 1u;  // a mask: a conditional became a branch
       const std::uint32_t base = wide_end_ & narrow, first = rem_ & narrow;
@@ -70,9 +90,10 @@ class AnsBuffer final : public InfoBuffer {
     }
     // x / freq and x mod freq for freq = Frequency(some digit) (q or q + 1): by prepared
     // reciprocals, no division instruction.
-    [[gnu::always_inline]] void DivMod(std::uint64_t x, std::uint64_t freq, std::uint64_t& quotient,
-                std::uint64_t& remainder) const {
-      if (q_shift_ >= 0) {  // then every frequency is q = 2^shift
+    template <Shape kShape = Shape::kAny>
+    [[gnu::always_inline]] void DivMod(std::uint64_t x, std::uint64_t freq,
+                                       std::uint64_t& quotient, std::uint64_t& remainder) const {
+      if (Shifts<kShape>()) {  // then every frequency is q = 2^shift
         quotient = x >> q_shift_;
         remainder = x & (freq - 1);
         return;
@@ -83,18 +104,21 @@ class AnsBuffer final : public InfoBuffer {
     // rANS with this radix's frequencies, shared by every push and pop below. A push moves
     // 16-bit words off x while x ≥ Limit(digit), so that the coded state stays below 2^64;
     // Encode codes `digit` into such an x; Decode is its inverse (the digit, and x without it).
+    template <Shape kShape = Shape::kAny>
     [[gnu::always_inline]] std::uint64_t Limit(std::uint32_t digit) const {
-      return Frequency(digit) << (kLowerBoundBits - kTotalBits + kWordBits);
+      return Frequency<kShape>(digit) << (kLowerBoundBits - kTotalBits + kWordBits);
     }
+    template <Shape kShape = Shape::kAny>
     [[gnu::always_inline]] std::uint64_t Encode(std::uint64_t x, std::uint32_t digit) const {
       std::uint64_t quotient, remainder;
-      DivMod(x, Frequency(digit), quotient, remainder);
-      return (quotient << kTotalBits) + remainder + Start(digit);
+      DivMod<kShape>(x, Frequency<kShape>(digit), quotient, remainder);
+      return (quotient << kTotalBits) + remainder + Start<kShape>(digit);
     }
+    template <Shape kShape = Shape::kAny>
     [[gnu::always_inline]] std::uint64_t Decode(std::uint64_t x, std::uint32_t& digit) const {
       const auto slot = static_cast<std::uint32_t>(x & (kTotal - 1));
-      digit = DigitAt(slot);
-      return Frequency(digit) * (x >> kTotalBits) + slot - Start(digit);
+      digit = DigitAt<kShape>(slot);
+      return Frequency<kShape>(digit) * (x >> kTotalBits) + slot - Start<kShape>(digit);
     }
 
    private:
@@ -173,14 +197,16 @@ class AnsBuffer final : public InfoBuffer {
   // start-up). Then returns true with the new state in `x` and the digit popped in `out`;
   // StoreState(i, x) makes it PushPopUnchecked's outcome (neither case touches a stack or the
   // pool). Otherwise returns false, and the caller runs PushPopUnchecked. Radices ≤ 2^16.
+  // kPush and kPop: what the caller knows of the radices (Radix::Shape).
+  template <Radix::Shape kPush = Radix::Shape::kAny, Radix::Shape kPop = Radix::Shape::kAny>
   [[gnu::always_inline]] bool TryPushPopInRegisters(std::size_t i, std::uint32_t digit,
                                                     const Radix& push, const Radix& pop,
                                                     std::uint64_t& x, std::uint32_t& out) const {
     if (push.trivial() || pop.trivial()) return false;
     x = state_[i];
-    const bool pending = x >= push.Limit(digit);
+    const bool pending = x >= push.Limit<kPush>(digit);
     if (pending) x >>= kWordBits;
-    x = pop.Decode(push.Encode(x, digit), out);
+    x = pop.Decode<kPop>(push.Encode<kPush>(x, digit), out);
     if (pending) {  // the word comes back: x · 2^16 + word, i.e. the bits shifted off
       if (x >= kLowerBound || !stacks_.PushPopInPlaceIsNoOp(i)) return false;
       x = (x << kWordBits) | (state_[i] & 0xFFFF);

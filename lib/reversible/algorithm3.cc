@@ -145,7 +145,9 @@ template <class Int>
 
 // The common cases (AnsBuffer::TryPushPopInRegisters: no word moves to or from a stack beyond
 // the one the push moves and the pop takes back) in registers, the rest by PushPopMultiply.
-template <class Int>
+// kD and kN: what the caller knows of the radices d and n (AnsBuffer::Radix::Shape).
+using Shape = AnsBuffer::Radix::Shape;
+template <Shape kD = Shape::kAny, Shape kN = Shape::kAny, class Int>
 [[gnu::always_inline]] inline bool RationalMultiplyElement(Int& c, std::size_t i,
                                                            const Factor<AnsBuffer, Int>& f,
                                                            AnsBuffer& buffer) {
@@ -153,8 +155,8 @@ template <class Int>
   std::uint64_t x;
   std::uint32_t popped;
   Int result;
-  if (buffer.TryPushPopInRegisters(i, static_cast<std::uint32_t>(remainder), f.radix_d, f.radix_n,
-                                   x, popped) &&
+  if (buffer.TryPushPopInRegisters<kD, kN>(i, static_cast<std::uint32_t>(remainder), f.radix_d,
+                                           f.radix_n, x, popped) &&
       MultiplyAdd(quotient, f.n, popped, result)) {
     buffer.StoreState(i, x);  // nothing else changes (TryPushPopInRegisters' common cases)
     c = result;
@@ -206,6 +208,27 @@ std::size_t MultiplyRun(std::span<Int> c, std::size_t begin, std::size_t end,
     if (!RationalMultiplyElement(c[i], i, f, buffer)) return i;
   }
   return end;
+}
+
+// The fast buffer's loop compiled for the shapes of d and n: a power-of-two radix (the momentum
+// denominator 2^16) codes by shifts, the other divides, with no test of which per element.
+template <Shape kD, Shape kN, class Int>
+std::size_t MultiplyRunShaped(std::span<Int> c, std::size_t begin, std::size_t end,
+                              const Factor<AnsBuffer, Int> f, AnsBuffer& buffer) {
+  for (std::size_t i = begin; i < end; ++i) {
+    if (!RationalMultiplyElement<kD, kN>(c[i], i, f, buffer)) return i;
+  }
+  return end;
+}
+
+template <class Int>
+std::size_t MultiplyRun(std::span<Int> c, std::size_t begin, std::size_t end,
+                        const Factor<AnsBuffer, Int>& f, AnsBuffer& buffer) {
+  const bool d2 = f.radix_d.power_of_two(), n2 = f.radix_n.power_of_two();
+  if (d2 && !n2) return MultiplyRunShaped<Shape::kPowerOfTwo, Shape::kOther>(c, begin, end, f, buffer);
+  if (!d2 && n2) return MultiplyRunShaped<Shape::kOther, Shape::kPowerOfTwo>(c, begin, end, f, buffer);
+  if (d2) return MultiplyRunShaped<Shape::kPowerOfTwo, Shape::kPowerOfTwo>(c, begin, end, f, buffer);
+  return MultiplyRunShaped<Shape::kOther, Shape::kOther>(c, begin, end, f, buffer);
 }
 
 // The real value of a raw integer of either width (for error messages).

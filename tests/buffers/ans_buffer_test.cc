@@ -44,17 +44,33 @@ TEST(AnsBufferTest, AgreesWithExactBufferOnLongInterleavings) {
 }
 
 // Algorithm 3's multiply as one operation (PushPopUnchecked; Local::PushPop on the threaded
-// path; TryPushPopInRegisters' common cases, PushPopUnchecked for the rest, on one thread) must
-// leave the buffer exactly as the push followed by the pop does: the same popped
-// digits, coder states, stack words and chunk pool (SameState). Radices from 1 to 2^16 (powers of
-// two among them), from empty stacks through growth (push radix above the pop radix: hundreds of
-// chunks per element) and back to empty, so every chunk boundary is crossed both ways.
+// path; TryPushPopInRegisters' common cases, for any radix and compiled for its shape,
+// PushPopUnchecked for the rest, on one thread) must leave the buffer exactly as the push
+// followed by the pop does: the same popped digits, coder states, stack words and chunk pool
+// (SameState). Radices from 1 to 2^16 (powers of two among them), from empty stacks through
+// growth (push radix above the pop radix: hundreds of chunks per element) and back to empty, so
+// every chunk boundary is crossed both ways.
 TEST(AnsBufferTest, FusedPushPopLeavesTheBufferAsPushThenPop) {
   const std::size_t elements = 40;
   const std::uint32_t radices[] = {1, 2, 3, 7, 256, 1000, 4096, 32769, 58983, 65521, 65535, 65536};
   std::mt19937_64 rng(7);
   AnsBuffer separate(elements), fused(elements), local_separate(elements), local_fused(elements),
-      in_registers(elements);
+      in_registers(elements), shaped(elements);
+  // TryPushPopInRegisters compiled for the radices' shapes, as Algorithm 3's loops use it.
+  using Shape = AnsBuffer::Radix::Shape;
+  auto try_shaped = [&](std::size_t i, std::uint32_t digit, const AnsBuffer::Radix& push,
+                        const AnsBuffer::Radix& pop, std::uint64_t& x, std::uint32_t& out) {
+    if (push.power_of_two() && pop.power_of_two()) {
+      return shaped.TryPushPopInRegisters<Shape::kPowerOfTwo, Shape::kPowerOfTwo>(i, digit, push, pop, x, out);
+    }
+    if (push.power_of_two()) {
+      return shaped.TryPushPopInRegisters<Shape::kPowerOfTwo, Shape::kOther>(i, digit, push, pop, x, out);
+    }
+    if (pop.power_of_two()) {
+      return shaped.TryPushPopInRegisters<Shape::kOther, Shape::kPowerOfTwo>(i, digit, push, pop, x, out);
+    }
+    return shaped.TryPushPopInRegisters<Shape::kOther, Shape::kOther>(i, digit, push, pop, x, out);
+  };
   std::size_t deferred = 0, in_registers_done = 0, in_registers_not = 0;
   for (int phase = 0; phase < 2; ++phase) {
     for (int step = 0; step < 3000; ++step) {
@@ -78,6 +94,13 @@ TEST(AnsBufferTest, FusedPushPopLeavesTheBufferAsPushThenPop) {
           ++in_registers_not;
         }
         ASSERT_EQ(got_in_registers, expected) << "step " << step << ", element " << i;
+        std::uint32_t got_shaped = 0;
+        if (try_shaped(i, digit, push, pop, x, got_shaped)) {
+          shaped.StoreState(i, x);
+        } else {
+          got_shaped = shaped.PushPopUnchecked(i, digit, push, pop);
+        }
+        ASSERT_EQ(got_shaped, expected) << "step " << step << ", element " << i;
         std::uint32_t got_separate = 0, got_fused = 0;
         AnsBuffer::Local one(local_separate, i), other(local_fused, i);
         const bool ok_separate = one.Push(digit, push) && one.Pop(pop, got_separate);
@@ -102,6 +125,7 @@ TEST(AnsBufferTest, FusedPushPopLeavesTheBufferAsPushThenPop) {
         ASSERT_TRUE(local_separate.SameState(separate)) << "phase " << phase << ", step " << step;
         ASSERT_TRUE(local_fused.SameState(separate)) << "phase " << phase << ", step " << step;
         ASSERT_TRUE(in_registers.SameState(separate)) << "phase " << phase << ", step " << step;
+        ASSERT_TRUE(shaped.SameState(separate)) << "phase " << phase << ", step " << step;
       }
     }
   }
