@@ -4,6 +4,8 @@
 #include <cmath>
 #include <sstream>
 #include <stdexcept>
+#include <utility>
+#include <vector>
 
 #include "models/gemm.h"
 #include "models/gemm_trace.h"
@@ -20,6 +22,30 @@ namespace {
 constexpr std::size_t kRowChunks = 4, kMinRowsPerChunk = 16, kMaxRowsPerChunk = 1024;
 constexpr std::size_t kUnitChunks = 4, kMinUnitsPerChunk = 32, kMaxBlockDoubles = std::size_t{1} << 19;
 constexpr std::size_t kAlign = 2;  // pieces start on even rows/units: the committed results' splits
+
+// A pass's buffers (activations, deltas, converted inputs): std::vector with an allocator whose
+// resize leaves new doubles uninitialised. Every one is written whole before it is read (by a
+// product with beta 0, which ignores C, or by a loop over all its rows); the zero fill of a plain
+// vector's resize was ~3% of a hypergradient run (perf, memset).
+template <class T>
+struct UninitialisedAllocator : std::allocator<T> {
+  template <class U>
+  struct rebind {
+    using other = UninitialisedAllocator<U>;
+  };
+  UninitialisedAllocator() = default;
+  template <class U>
+  UninitialisedAllocator(const UninitialisedAllocator<U>&) noexcept {}
+  template <class U>
+  void construct(U* p) noexcept {
+    ::new (static_cast<void*>(p)) U;  // default-initialised: no value for a double
+  }
+  template <class U, class... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
+};
+using Doubles = std::vector<double, UninitialisedAllocator<double>>;
 
 std::size_t AtLeast(std::size_t pieces, std::size_t total, std::size_t per_piece) {
   return std::max(pieces, (total + per_piece - 1) / per_piece);
@@ -66,7 +92,7 @@ struct Pass {
 };
 
 // Rows c of the pass's inputs: in place, or converted from the compact source into `scratch`.
-ConstMatrixRef InputRows(const Pass& pass, std::size_t in, Chunk c, std::vector<double>& scratch) {
+ConstMatrixRef InputRows(const Pass& pass, std::size_t in, Chunk c, Doubles& scratch) {
   if (pass.source == nullptr) return {pass.x + c.begin * in, c.size(), in, in};
   scratch.resize(c.size() * in);
   for (std::size_t r = 0; r < c.size(); ++r) pass.source->CopyInputRow(c.begin + r, scratch.data() + r * in);
@@ -75,7 +101,7 @@ ConstMatrixRef InputRows(const Pass& pass, std::size_t in, Chunk c, std::vector<
 
 // Columns `units` of the pass's inputs, every row: a view, or converted into `scratch`.
 ConstMatrixRef InputColumns(const Pass& pass, std::size_t in, Chunk units,
-                            std::vector<double>& scratch) {
+                            Doubles& scratch) {
   if (pass.source == nullptr) return Columns({pass.x, pass.rows, in, in}, units);
   scratch.resize(pass.rows * units.size());
   pass.source->CopyInputColumns(units.begin, units.end, scratch.data());
@@ -117,7 +143,7 @@ struct RunState {
   RunState(const MlpLayout& layout, const Pass& the_pass, TanhKernel kernel);
 
   // Every row of activation or delta m of width `cols`.
-  MatrixRef mat(std::vector<double>& m, std::size_t cols) const { return {m.data(), rows, cols, cols}; }
+  MatrixRef mat(Doubles& m, std::size_t cols) const { return {m.data(), rows, cols, cols}; }
   // The input of hidden layer i > 0, all rows.
   ConstMatrixRef input(std::size_t i) { return Const(mat(a[i], layers[i].in)); }
   // W_i of the weights w, and of the direction u.
@@ -136,9 +162,10 @@ struct RunState {
   const double* const u;
   const TanhKernel tanh;
   const double inv_rows;
-  std::vector<std::vector<double>> a, ra, delta, rdelta;
+  std::vector<Doubles> a, ra, delta, rdelta;
   double zmax = 0.0;  // the batch's largest logit, set after the forward phase
-  std::vector<double> log_p, p, target_mass;
+  Doubles log_p, p;
+  std::vector<double> target_mass;
   std::vector<unsigned char> wrong;
 };
 
@@ -199,7 +226,7 @@ void RForward(RunState& s, Chunk c, ConstMatrixRef x) {
 // target mass and whether the argmax is wrong.
 void Softmax(RunState& s, Chunk c) {
   const std::size_t classes = s.classes;
-  const std::vector<double>& z = s.a[s.depth];
+  const Doubles& z = s.a[s.depth];
   for (std::size_t r = c.begin; r < c.end; ++r) {
     const double* zr = z.data() + r * classes;
     const double* tr = s.pass.t + r * classes;
@@ -221,7 +248,7 @@ void Softmax(RunState& s, Chunk c) {
 
 // Rows c, backward (after Softmax on them): the deltas of every layer. Returns back_i =
 // delta_i·W_iᵀ (rows c only) for i ≥ 1, which RBackward needs.
-std::vector<std::vector<double>> Backward(RunState& s, Chunk c) {
+std::vector<Doubles> Backward(RunState& s, Chunk c) {
   const std::size_t classes = s.classes, last = s.depth - 1;
   for (std::size_t r = c.begin; r < c.end; ++r) {
     for (std::size_t k = 0; k < classes; ++k) {
@@ -229,7 +256,7 @@ std::vector<std::vector<double>> Backward(RunState& s, Chunk c) {
           (s.p[r * classes + k] * s.target_mass[r] - s.pass.t[r * classes + k]) * s.inv_rows;
     }
   }
-  std::vector<std::vector<double>> back(s.depth);
+  std::vector<Doubles> back(s.depth);
   for (std::size_t i = s.depth; i-- > 1;) {
     const std::size_t in = s.layers[i].in;
     back[i].resize(c.size() * in);
@@ -245,7 +272,7 @@ std::vector<std::vector<double>> Backward(RunState& s, Chunk c) {
 // Rows c, R-backward (after Backward on them, `back` its result): R{delta} of every layer, and
 // R{∇_x L} into pass.input_r_grad when asked. R{log p} = R{z} − Σ_c p·R{z} per row; R{delta} of
 // the logits = R{p}·(target mass)/rows.
-void RBackward(RunState& s, Chunk c, const std::vector<std::vector<double>>& back) {
+void RBackward(RunState& s, Chunk c, const std::vector<Doubles>& back) {
   const std::size_t classes = s.classes, last = s.depth - 1;
   for (std::size_t r = c.begin; r < c.end; ++r) {
     const double* rz = s.ra[s.depth].data() + r * classes;
@@ -256,7 +283,7 @@ void RBackward(RunState& s, Chunk c, const std::vector<std::vector<double>>& bac
       s.rdelta[last][r * classes + k] = pr[k] * (rz[k] - mean) * s.target_mass[r] * s.inv_rows;
     }
   }
-  std::vector<double> rback;
+  Doubles rback;
   for (std::size_t i = s.depth; i-- > 0;) {
     if (i == 0 && s.pass.input_r_grad == nullptr) break;
     const std::size_t in = s.layers[i].in;
@@ -313,7 +340,7 @@ void WeightGradients(RunState& s, unsigned threads) {
       return;
     }
     const std::size_t offset = layers[i].weight_offset + units.begin * out;
-    std::vector<double> scratch;
+    Doubles scratch;
     const ConstMatrixRef in_units =
         i == 0 ? InputColumns(s.pass, layers[0].in, units, scratch) : Columns(s.input(i), units);
     Gemm(in_units, true, d, false, MatrixRef{grad + offset, units.size(), out, out});
@@ -340,13 +367,13 @@ double Run(const MlpLayout& layout, const Pass& pass, unsigned threads, TanhKern
       s.rows, AtLeast(kRowChunks, s.rows, kMaxRowsPerChunk), kMinRowsPerChunk, kAlign);
 
   ParallelFor(chunks.size(), threads, [&](std::size_t j) {
-    std::vector<double> scratch;
+    Doubles scratch;
     const ConstMatrixRef x = InputRows(pass, s.layers[0].in, chunks[j], scratch);
     Forward(s, chunks[j], x);
     if (s.want_r) RForward(s, chunks[j], x);
   });
 
-  const std::vector<double>& z = s.a[s.depth];
+  const Doubles& z = s.a[s.depth];
   s.zmax = *std::max_element(z.begin(), z.end());
   s.log_p.resize(s.rows * s.classes);
   s.p.resize(s.rows * s.classes);
@@ -356,7 +383,7 @@ double Run(const MlpLayout& layout, const Pass& pass, unsigned threads, TanhKern
   ParallelFor(chunks.size(), threads, [&](std::size_t j) {
     Softmax(s, chunks[j]);
     if (!s.want_grad) return;
-    const std::vector<std::vector<double>> back = Backward(s, chunks[j]);
+    const std::vector<Doubles> back = Backward(s, chunks[j]);
     if (s.want_r) RBackward(s, chunks[j], back);
   });
 
