@@ -94,6 +94,50 @@ struct IntTraits<Int128> {
   static constexpr double kTwoPowTop = 170141183460469231731687303715884105728.0;  // 2^127
 };
 
+// One piece of AddTerms' sum for int64 (below), the form every training and reverse step runs:
+// raw[i] += ±trunc(term_i · radix) for i in [begin, end), term_i = scale_i · a_i (or a_i).
+// Returns whether a term was out of range or a sum overflowed. Compiled also for x86-64-v4:
+// AVX-512DQ converts 8 doubles to int64 at once (baseline x86-64 has no packed conversion, so
+// there the loop stays scalar); the arithmetic and its rounding are the same in both builds.
+template <bool kScaled, bool kNegate>
+[[gnu::always_inline]] inline bool AddInt64Terms(std::uint64_t* raw, const double* scale,
+                                                 const double* a, std::size_t begin,
+                                                 std::size_t end, double radix) {
+  constexpr std::uint64_t kSignBit = std::uint64_t{1} << 63;
+  std::uint64_t bad = 0;  // an integer, not a bool: GCC vectorises only this reduction
+  for (std::size_t i = begin; i < end; ++i) {
+    const double scaled = (kScaled ? scale[i] * a[i] : a[i]) * radix;  // exact: a power of two
+    const bool ok = std::fabs(scaled) < kTwoPow63;                       // false for NaN too
+    bad |= !ok;
+    const auto fixed = static_cast<std::uint64_t>(static_cast<std::int64_t>(ok ? scaled : 0.0));
+    const std::uint64_t before = raw[i], inc = kNegate ? 0 - fixed : fixed, sum = before + inc;
+    // Signed overflow: both operands' signs differ from the sum's (the sign bit of this); the
+    // most negative integer (exactly −limit) is out of range.
+    bad |= ((before ^ sum) & (inc ^ sum)) >> 63;
+    bad |= sum == kSignBit;
+    raw[i] = sum;
+  }
+  return bad != 0;
+}
+
+[[gnu::target_clones("arch=x86-64-v4", "default")]] bool AddInt64Piece(
+    std::uint64_t* raw, const double* scale, const double* a, std::size_t begin, std::size_t end,
+    double radix, bool negate) {
+  if (scale != nullptr) {
+    return negate ? AddInt64Terms<true, true>(raw, scale, a, begin, end, radix)
+                  : AddInt64Terms<true, false>(raw, scale, a, begin, end, radix);
+  }
+  return negate ? AddInt64Terms<false, true>(raw, scale, a, begin, end, radix)
+                : AddInt64Terms<false, false>(raw, scale, a, begin, end, radix);
+}
+
+// out[i] = ToDouble(in[i]) for i in [begin, end): also compiled for x86-64-v4, whose
+// AVX-512DQ converts 8 int64 at once (rounding to nearest, as the scalar conversion does).
+[[gnu::target_clones("arch=x86-64-v4", "default")]] void Int64ToDoubles(
+    const std::int64_t* in, double* out, std::size_t begin, std::size_t end) {
+  for (std::size_t i = begin; i < end; ++i) out[i] = ToDouble(in[i]);
+}
+
 // values_i += sign · trunc(scale_i · a_i · radix) (scale empty means 1), all-or-nothing, for
 // either width. One branch-free pass (for int64 it vectorises): out-of-range terms and
 // overflowing sums only raise a flag. Sums wrap modulo 2^width, so on a flag the same
@@ -123,6 +167,9 @@ void AddTerms(std::span<Int> values, double radix, double limit, std::span<const
   };
   Unsigned* raw = reinterpret_cast<Unsigned*>(values.data());
   auto add = [&](Chunk piece) {
+    if constexpr (std::is_same_v<Int, std::int64_t>) {
+      return AddInt64Piece(raw, scale_data, a.data(), piece.begin, piece.end, radix, negate);
+    }
     bool bad = false;
     for (std::size_t i = piece.begin; i < piece.end; ++i) {
       const Unsigned before = raw[i], inc = increment(i, bad), sum = before + inc;
@@ -193,7 +240,7 @@ void FixedPointVector::CopyValuesTo(std::span<double> out, unsigned threads) con
   }
   const std::vector<Chunk> pieces = ElementPieces(values_.size(), threads);
   ParallelFor(pieces.size(), threads, [&](std::size_t j) {
-    for (std::size_t i = pieces[j].begin; i < pieces[j].end; ++i) out[i] = ToDouble(values_[i]);
+    Int64ToDoubles(values_.data(), out.data(), pieces[j].begin, pieces[j].end);
   });
 }
 
