@@ -43,14 +43,16 @@ std::vector<std::size_t> Dataset::Labels() const {
 
 namespace {
 
-// p / 255.0 for every byte p, the same bits as dividing (a lookup instead of a division).
-const std::array<double, 256>& PixelValues() {
-  static const std::array<double, 256> table = [] {
-    std::array<double, 256> t{};
-    for (std::size_t p = 0; p < 256; ++p) t[p] = static_cast<double>(p) / 255.0;
-    return t;
-  }();
-  return table;
+// out[d] = pixel[d]/255 − offset[d] (no offset where null) for d < n, in vector registers (a
+// conversion and a division round the same in any of them; a scalar lookup of p/255 was ~2% of
+// a hypergradient run).
+[[gnu::target_clones("arch=x86-64-v4", "avx2", "default")]] void PixelsToDoubles(
+    const std::uint8_t* pixel, const double* offset, std::size_t n, double* out) {
+  if (offset == nullptr) {
+    for (std::size_t d = 0; d < n; ++d) out[d] = static_cast<double>(pixel[d]) / 255.0;
+  } else {
+    for (std::size_t d = 0; d < n; ++d) out[d] = static_cast<double>(pixel[d]) / 255.0 - offset[d];
+  }
 }
 
 }  // namespace
@@ -60,13 +62,8 @@ void Dataset::CopyInputRow(std::size_t r, double* out) const {
     std::copy_n(inputs.begin() + static_cast<std::ptrdiff_t>(r * input_dim), input_dim, out);
     return;
   }
-  const std::uint8_t* row = pixels.data() + r * input_dim;
-  const std::array<double, 256>& value = PixelValues();
-  if (pixel_offset.empty()) {
-    for (std::size_t d = 0; d < input_dim; ++d) out[d] = value[row[d]];
-  } else {
-    for (std::size_t d = 0; d < input_dim; ++d) out[d] = value[row[d]] - pixel_offset[d];
-  }
+  PixelsToDoubles(pixels.data() + r * input_dim,
+                  pixel_offset.empty() ? nullptr : pixel_offset.data(), input_dim, out);
 }
 
 void Dataset::CopyInputColumns(std::size_t begin, std::size_t end, double* out) const {
@@ -78,15 +75,9 @@ void Dataset::CopyInputColumns(std::size_t begin, std::size_t end, double* out) 
     }
     return;
   }
-  const std::array<double, 256>& value = PixelValues();
+  const double* offset = pixel_offset.empty() ? nullptr : pixel_offset.data() + begin;
   for (std::size_t r = 0; r < rows; ++r) {
-    const std::uint8_t* row = pixels.data() + r * input_dim;
-    double* o = out + r * width;
-    if (pixel_offset.empty()) {
-      for (std::size_t d = begin; d < end; ++d) o[d - begin] = value[row[d]];
-    } else {
-      for (std::size_t d = begin; d < end; ++d) o[d - begin] = value[row[d]] - pixel_offset[d];
-    }
+    PixelsToDoubles(pixels.data() + r * input_dim + begin, offset, width, out + r * width);
   }
 }
 
