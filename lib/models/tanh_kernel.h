@@ -63,6 +63,11 @@ VectorIsa BestVectorIsa();
 // std::runtime_error where this CPU lacks `isa`.
 void GlibcTanhSse2BuildInPlace(std::span<double> x, VectorIsa isa);
 
+// x_i ← glibc's tanh(x_i) by the port of glibc's FMA build on 4 lanes (AVX2) or, with `avx512`,
+// 8 (GlibcTanhInPlace picks 8 where the CPU runs AVX-512F/DQ/VL); std::runtime_error where this
+// CPU lacks FMA and AVX2, or AVX-512 when asked for.
+void GlibcTanhFmaBuildInPlace(std::span<double> x, bool avx512);
+
 }  // namespace hypergrad
 
 #endif  // HYPERGRAD_MODELS_TANH_KERNEL_H_

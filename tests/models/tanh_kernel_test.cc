@@ -155,6 +155,16 @@ TEST(TanhKernelTest, LibmKernelIsGlibcsTanhBitForBit) {
           << VectorIsaName(isa);
     }
   }
+  // Where glibc runs its FMA build on a CPU with AVX-512: the 4-lane port as well (the 8-lane
+  // one, which GlibcTanhInPlace picks there, is checked above).
+  if (expected == GlibcTanhVariant::kFma && __builtin_cpu_supports("avx512f") &&
+      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl")) {
+    EXPECT_EQ(CountDifferences(
+                  "fma build on avx2",
+                  [](std::vector<double>& x) { GlibcTanhFmaBuildInPlace(x, /*avx512=*/false); },
+                  InputCount() / 4),
+              0u);
+  }
   // And through the kernel the MLP calls.
   std::vector<double> x = BranchInputs(), want = x;
   TanhInPlace(x, TanhKernel::kLibm);
