@@ -190,9 +190,18 @@ template <int L, int MR, int NV, TileFn kFull, TileFn kTwo, TileFn kFour, bool k
         const bool direct = in_place_b(q);
         const double* bp = direct ? b.data + first : bpack.data() + q * k * NR;
         (w == NR ? kFull : w == 2 ? kTwo : kFour)(ap, a_step, a_row, bp, direct ? b.stride : w, k, tile);
+        // Prior(beta, ·) with the test on beta out of the loops (0.0 + s keeps Prior's bits:
+        // it turns −0 into +0).
         for (std::size_t r = 0; r < rows; ++r) {
           double* out = c.data + (i0 + r) * c.stride + first;
-          for (std::size_t jj = 0; jj < cols; ++jj) out[jj] = Prior(beta, out[jj]) + tile[r * w + jj];
+          const double* t = tile + r * w;
+          if (beta == 0.0) {
+            for (std::size_t jj = 0; jj < cols; ++jj) out[jj] = 0.0 + t[jj];
+          } else if (beta == 1.0) {
+            for (std::size_t jj = 0; jj < cols; ++jj) out[jj] = out[jj] + t[jj];
+          } else {
+            for (std::size_t jj = 0; jj < cols; ++jj) out[jj] = beta * out[jj] + t[jj];
+          }
         }
       }
     }
