@@ -56,6 +56,12 @@ class AnsBuffer final : public InfoBuffer {
           q_shift_(rem_ == 0 && (q_ & (q_ - 1)) == 0 ? std::countr_zero(q_) : -1),
           by_q_(q_), by_q1_(q_ + 1) {}
     bool trivial() const { return trivial_; }
+    // The distribution's constants, for vector loops (algorithm3.cc): q, rem, wide_end = rem·(q +
+    // 1) and log2 q for a power of two (else −1).
+    std::uint32_t q() const { return q_; }
+    std::uint32_t rem() const { return rem_; }
+    std::uint32_t wide_end() const { return wide_end_; }
+    int shift() const { return q_shift_; }
     // Whether every frequency is q = 2^shift (rem = 0): then coding is shifts and masks.
     bool power_of_two() const { return q_shift_ >= 0; }
     // What a caller knows of the radix, so that a hot loop compiles only its form: kAny tests
@@ -215,6 +221,13 @@ class AnsBuffer final : public InfoBuffer {
     return x >= kLowerBound || stacks_.Empty(i);
   }
   void StoreState(std::size_t i, std::uint64_t x) { state_[i] = x; }
+  // The coder states and stacks, for a vector loop that works out TryPushPopInRegisters' common
+  // cases on several elements at once and stores only coder states (algorithm3.cc).
+  std::uint64_t* states() { return state_.data(); }
+  const WordStacks& stacks() const { return stacks_; }
+  static constexpr std::uint64_t LowerBound() { return kLowerBound; }  // L: states in [L, 2^64)
+  static constexpr int WordBits() { return kWordBits; }
+  static constexpr int TotalBits() { return kTotalBits; }
 
   void PushUnchecked(std::size_t i, std::uint32_t digit, std::uint32_t radix) {
     PushUnchecked(i, digit, Radix(radix));

@@ -72,6 +72,14 @@ class WordStacks {
     return (fill_[stack] != kChunkWords && head_[stack] != kNoChunk) || free_ != kNoChunk;
   }
 
+  // For vector loops that test PushPopInPlaceIsNoOp and Empty on several stacks at once: the
+  // top-chunk fills and heads of all stacks, the head of an empty stack, and whether a chunk is
+  // free.
+  const std::uint8_t* fills() const { return fill_.data(); }
+  const std::uint32_t* heads() const { return head_.data(); }
+  static constexpr std::uint32_t kEmptyHead = 0xFFFFFFFFu;
+  bool HasFreeChunk() const { return free_ != kNoChunk; }
+
   // Whether two sets of stacks hold the same words in every stack and the same pool (chunk
   // indices, fill levels, free list, chunks handed out, pages): the state that decides every
   // later operation and AllocatedBytes. For tests.
@@ -96,7 +104,7 @@ class WordStacks {
   std::size_t AllocatedBytes() const;
 
  private:
-  static constexpr std::uint32_t kNoChunk = 0xFFFFFFFFu;
+  static constexpr std::uint32_t kNoChunk = kEmptyHead;
   static constexpr std::uint8_t kChunkWords = kCapacity;
   static constexpr std::size_t kPageBits = 10;  // 1,024 chunks (32 KiB) per page
   struct Chunk {

@@ -14,6 +14,10 @@
 #include "buffers/exact_buffer.h"
 #include "runtime/parallel.h"
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 namespace hypergrad {
 namespace {
 
@@ -221,10 +225,123 @@ std::size_t MultiplyRunShaped(std::span<Int> c, std::size_t begin, std::size_t e
   return end;
 }
 
+#if defined(__x86_64__)
+bool CpuRunsAvx512() {
+  static const bool yes = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+                          __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw");
+  return yes;
+}
+
+// MultiplyRunShaped<kPowerOfTwo, kOther> on int64, 8 elements at a time with AVX-512: the
+// forward pass's v ← v·n/d (d = 2^16). A block whose elements all take TryPushPopInRegisters'
+// common cases and cannot overflow (⌊c/d⌋ inside [lowest, highest] below) is worked out in
+// vector registers and only its coder states and values are stored; any other block runs the
+// scalar loop, element by element. Each lane computes the scalar loop's integers: shifts and
+// masks for d's radix, and the slot's division by q or q + 1 in doubles, which is exact: the
+// slot is below 2^24 and q + 1 ≤ 2^23 + 1, so the rounded quotient is within 2^-29 of the true
+// one, while a quotient that is not an integer lies more than 2^-24 below the next one.
+[[gnu::target("avx512f,avx512dq,avx512vl,avx512bw")]] std::size_t MultiplyRunAvx512(
+    std::span<std::int64_t> c, std::size_t begin, std::size_t end,
+    const Factor<AnsBuffer, std::int64_t>& f, AnsBuffer& buffer) {
+  const AnsBuffer::Radix& push = f.radix_d;
+  const AnsBuffer::Radix& pop = f.radix_n;
+  std::uint64_t* const state = buffer.states();
+  const WordStacks& stacks = buffer.stacks();
+  const std::uint8_t* const fill = stacks.fills();
+  const std::uint32_t* const head = stacks.heads();
+  const __m128i d_shift = _mm_cvtsi32_si128(std::countr_zero(f.d));
+  const __m128i q_shift = _mm_cvtsi32_si128(push.shift());  // the push radix's q = 2^shift
+  const __m512i d_mask = _mm512_set1_epi64(f.d - 1);
+  const __m512i push_limit =
+      _mm512_set1_epi64(static_cast<long long>(std::uint64_t{push.q()} << 40));  // Limit(·)
+  const __m512i push_q_mask = _mm512_set1_epi64(push.q() - 1);
+  const __m512i slot_mask = _mm512_set1_epi64((1 << AnsBuffer::TotalBits()) - 1);
+  const __m512i q = _mm512_set1_epi64(pop.q()), rem = _mm512_set1_epi64(pop.rem());
+  const __m512i wide_end = _mm512_set1_epi64(pop.wide_end());
+  const __m512d by_q = _mm512_set1_pd(pop.q()), by_q1 = _mm512_set1_pd(pop.q() + 1.0);
+  const __m512i lower_bound = _mm512_set1_epi64(static_cast<long long>(AnsBuffer::LowerBound()));
+  const __m512i word_mask = _mm512_set1_epi64(0xFFFF);
+  const __m512i empty_head = _mm512_set1_epi64(WordStacks::kEmptyHead);
+  const __m512i full_fill = _mm512_set1_epi64(WordStacks::kCapacity);
+  const __m512i one = _mm512_set1_epi64(1), n = _mm512_set1_epi64(f.n);
+  // ⌊c/d⌋·n + digit (digit < n) stays inside (−2^63, 2^63) for ⌊c/d⌋ in [lowest, highest].
+  constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
+  const __m512i lowest = _mm512_set1_epi64(-(kMax / f.n));
+  const __m512i highest = _mm512_set1_epi64((kMax - (f.n - 1)) / f.n);
+  std::size_t i = begin;
+  for (; i + 8 <= end; i += 8) {
+    const __m512i cv = _mm512_loadu_si512(c.data() + i);
+    const __m512i quotient = _mm512_sra_epi64(cv, d_shift);  // floor for c < 0 too
+    const __m512i remainder = _mm512_and_si512(cv, d_mask);
+    // Push the remainder (radix d, a power of two): one word off x where x ≥ Limit, then encode.
+    const __m512i x0 = _mm512_loadu_si512(state + i);
+    const __mmask8 pending = _mm512_cmpge_epu64_mask(x0, push_limit);
+    const __m512i x1 = _mm512_mask_srli_epi64(x0, pending, x0, AnsBuffer::WordBits());
+    const __m512i x2 = _mm512_add_epi64(
+        _mm512_add_epi64(_mm512_slli_epi64(_mm512_srl_epi64(x1, q_shift), AnsBuffer::TotalBits()),
+                         _mm512_and_si512(x1, push_q_mask)),
+        _mm512_sll_epi64(remainder, q_shift));
+    // Pop a digit of radix n (not a power of two): DigitAt, then Decode.
+    const __m512i slot = _mm512_and_si512(x2, slot_mask);
+    const __mmask8 wide = _mm512_cmplt_epu64_mask(slot, wide_end);
+    const __m512i base = _mm512_maskz_mov_epi64(static_cast<__mmask8>(~wide), wide_end);
+    const __m512i first = _mm512_maskz_mov_epi64(static_cast<__mmask8>(~wide), rem);
+    const __m512d offset = _mm512_cvtepu64_pd(_mm512_sub_epi64(slot, base));
+    const __m512d divided = _mm512_div_pd(offset, _mm512_mask_blend_pd(wide, by_q, by_q1));
+    const __m512d floored =
+        _mm512_roundscale_pd(divided, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+    const __m512i digit = _mm512_add_epi64(first, _mm512_cvttpd_epu64(floored));
+    const __mmask8 digit_wide = _mm512_cmplt_epu64_mask(digit, rem);
+    const __m512i freq = _mm512_mask_add_epi64(q, digit_wide, q, one);
+    const __m512i start = _mm512_add_epi64(_mm512_mul_epu32(digit, q), _mm512_min_epu64(digit, rem));
+    const __m512i x3 = _mm512_sub_epi64(
+        _mm512_add_epi64(_mm512_mullo_epi64(freq, _mm512_srli_epi64(x2, AnsBuffer::TotalBits())),
+                         slot),
+        start);
+    // TryPushPopInRegisters' common cases, and no overflow of the value.
+    const __mmask8 below = _mm512_cmplt_epu64_mask(x3, lower_bound);
+    const __m512i heads = _mm512_cvtepu32_epi64(
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(head + i)));
+    const __m512i fills = _mm512_cvtepu8_epi64(
+        _mm_loadl_epi64(reinterpret_cast<const __m128i*>(fill + i)));
+    const __mmask8 empty = _mm512_cmpeq_epu64_mask(heads, empty_head);
+    const __mmask8 full = _mm512_cmpeq_epu64_mask(fills, full_fill);
+    // (The pool changes only in a block that ran the scalar loop: read it per block.)
+    const __mmask8 pool_has_free = stacks.HasFreeChunk() ? 0xFF : 0;
+    const __mmask8 no_op = pool_has_free | static_cast<__mmask8>(~(empty | full));
+    const __mmask8 common = (pending & below & no_op) | (~pending & (~below | empty));
+    const __mmask8 safe = _mm512_cmpge_epi64_mask(quotient, lowest) &
+                          _mm512_cmple_epi64_mask(quotient, highest);
+    if (static_cast<__mmask8>(common & safe) != 0xFF) {
+      for (std::size_t j = i; j < i + 8; ++j) {
+        if (!RationalMultiplyElement<Shape::kPowerOfTwo, Shape::kOther>(c[j], j, f, buffer)) return j;
+      }
+      continue;
+    }
+    // The word the push moved comes back below the bits the pop left.
+    const __m512i x = _mm512_mask_or_epi64(x3, pending, _mm512_slli_epi64(x3, AnsBuffer::WordBits()),
+                                           _mm512_and_si512(x0, word_mask));
+    _mm512_storeu_si512(state + i, x);
+    _mm512_storeu_si512(c.data() + i, _mm512_add_epi64(_mm512_mullo_epi64(quotient, n), digit));
+  }
+  for (; i < end; ++i) {
+    if (!RationalMultiplyElement<Shape::kPowerOfTwo, Shape::kOther>(c[i], i, f, buffer)) return i;
+  }
+  return end;
+}
+#endif
+
 template <class Int>
 std::size_t MultiplyRun(std::span<Int> c, std::size_t begin, std::size_t end,
                         const Factor<AnsBuffer, Int>& f, AnsBuffer& buffer) {
   const bool d2 = f.radix_d.power_of_two(), n2 = f.radix_n.power_of_two();
+#if defined(__x86_64__)
+  if constexpr (std::is_same_v<Int, std::int64_t>) {
+    if (d2 && !n2 && !f.radix_d.trivial() && CpuRunsAvx512()) {
+      return MultiplyRunAvx512(c, begin, end, f, buffer);
+    }
+  }
+#endif
   if (d2 && !n2) return MultiplyRunShaped<Shape::kPowerOfTwo, Shape::kOther>(c, begin, end, f, buffer);
   if (!d2 && n2) return MultiplyRunShaped<Shape::kOther, Shape::kPowerOfTwo>(c, begin, end, f, buffer);
   if (d2) return MultiplyRunShaped<Shape::kPowerOfTwo, Shape::kPowerOfTwo>(c, begin, end, f, buffer);

@@ -24,6 +24,61 @@ std::vector<double> NormalVector(std::size_t n, std::uint64_t seed, double scale
   return x;
 }
 
+// The fast buffer against Algorithm 3's definition, element by element: c ← ⌊c/d⌋·n + the digit
+// popped (radix n) after pushing c mod d (radix d), push and pop separately. The same values
+// and the same buffer state (coder states, stack words, chunk pool) after every step. 203
+// elements (not a multiple of 8: vector blocks and a tail); ratios with d a power of two (the
+// forward pass's form, which CPUs with AVX-512 code 8 elements at a time) and not, growing the
+// stacks past full chunks (about 1 bit per multiply at 0.5) and shrinking them again (×1.5
+// pops more than it pushes, so chunks go back to the pool and are taken again), values of
+// both signs.
+TEST(Algorithm3Definition, FastBufferFollowsTheDefinitionElementByElement) {
+  const std::size_t n = 203;
+  const std::vector<double> start = NormalVector(n, 31, 0.5);
+  FixedPointVector v = FixedPointVector::FromDoubles(start), reference = v;
+  AnsBuffer buffer(n), definition(n);
+  auto by_definition = [&](DecayRatio ratio) {
+    const AnsBuffer::Radix radix_d(ratio.d), radix_n(ratio.n);
+    for (std::size_t i = 0; i < n; ++i) {
+      __extension__ using Wide = __int128;
+      const std::int64_t c = reference.raw()[i];
+      std::int64_t q = c / static_cast<std::int64_t>(ratio.d);
+      if (q * static_cast<std::int64_t>(ratio.d) > c) --q;  // floor
+      const auto r = static_cast<std::uint32_t>(c - q * static_cast<std::int64_t>(ratio.d));
+      definition.PushUnchecked(i, r, radix_d);
+      const std::uint32_t digit = definition.PopUnchecked(i, radix_n);
+      const Wide result = static_cast<Wide>(q) * ratio.n + digit;
+      ASSERT_LT(result, static_cast<Wide>(std::numeric_limits<std::int64_t>::max()) + 1);
+      reference.raw()[i] = static_cast<std::int64_t>(result);
+    }
+  };
+  struct Phase {
+    DecayRatio ratio;
+    int steps;
+  };
+  const Phase phases[] = {{DecayToRatio(0.5), 400},  {{49153, 32768}, 150},
+                          {DecayToRatio(0.5), 300},  {DecayToRatio(0.9), 200},
+                          {{3, 7}, 100},             {{49153, 32768}, 300},
+                          {{65536, 65536}, 10},      {{5, 8}, 100}};
+  std::size_t step = 0;
+  for (const Phase& phase : phases) {
+    for (int t = 0; t < phase.steps; ++t, ++step) {
+      MultiplyByRatio(v, {&phase.ratio, 1}, buffer);
+      by_definition(phase.ratio);
+      ASSERT_EQ(v, reference) << "step " << step << ", ratio " << phase.ratio.n << "/" << phase.ratio.d;
+      // Every step: the pool's free list shows a chunk set aside by a push and pop that kept
+      // their word in a register (WordStacks::PushPopInPlace) only until a push takes it.
+      ASSERT_TRUE(buffer.SameState(definition)) << "step " << step;
+      // Keep the values of order 1 (×1.5 phases would overflow): subtract what the step added.
+      const std::vector<double> now = v.Values();
+      std::vector<double> pull(n);
+      for (std::size_t i = 0; i < n; ++i) pull[i] = std::fabs(now[i]) > 4.0 ? now[i] * 0.5 : 0.0;
+      v.Sub(pull);
+      reference.Sub(pull);
+    }
+  }
+}
+
 class Algorithm3Test : public ::testing::TestWithParam<BufferKind> {
  protected:
   std::unique_ptr<InfoBuffer> Make(std::size_t size) { return MakeInfoBuffer(GetParam(), size); }
