@@ -226,10 +226,42 @@ std::size_t MultiplyRunShaped(std::span<Int> c, std::size_t begin, std::size_t e
 }
 
 #if defined(__x86_64__)
+// Radix::Limit(digit) = Frequency(digit) << kLimitShift (log2 L − log2 M + the word's bits).
+constexpr int kLimitShift =
+    std::countr_zero(AnsBuffer::LowerBound()) - AnsBuffer::TotalBits() + AnsBuffer::WordBits();
+
 bool CpuRunsAvx512() {
   static const bool yes = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
                           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw");
   return yes;
+}
+
+// The lanes i … i + 7 whose push and pop take TryPushPopInRegisters' common cases, given which
+// pushes moved a word (pending) and the states after the pops (x): the word comes straight back
+// and WordStacks::PushPopInPlace would not touch the pool, or no word moved and the pop takes
+// none (x ≥ L, or the stack is empty). Read per block: the pool changes in blocks that ran the
+// scalar loop.
+[[gnu::target("avx512f,avx512dq,avx512vl,avx512bw")]] inline __mmask8 CommonLanes(
+    const WordStacks& stacks, std::size_t i, __mmask8 pending, __m512i x) {
+  const __mmask8 below =
+      _mm512_cmplt_epu64_mask(x, _mm512_set1_epi64(static_cast<long long>(AnsBuffer::LowerBound())));
+  const __m512i heads = _mm512_cvtepu32_epi64(
+      _mm256_loadu_si256(reinterpret_cast<const __m256i*>(stacks.heads() + i)));
+  const __m512i fills = _mm512_cvtepu8_epi64(
+      _mm_loadl_epi64(reinterpret_cast<const __m128i*>(stacks.fills() + i)));
+  const __mmask8 empty = _mm512_cmpeq_epu64_mask(heads, _mm512_set1_epi64(WordStacks::kEmptyHead));
+  const __mmask8 full = _mm512_cmpeq_epu64_mask(fills, _mm512_set1_epi64(WordStacks::kCapacity));
+  const __mmask8 pool_has_free = stacks.HasFreeChunk() ? 0xFF : 0;
+  const __mmask8 no_op = pool_has_free | static_cast<__mmask8>(~(empty | full));
+  return (pending & below & no_op) | (~pending & (~below | empty));
+}
+
+// The lanes whose ⌊c/d⌋ (quotient) gives ⌊c/d⌋·n + digit inside (−2^63, 2^63) for every digit < n.
+[[gnu::target("avx512f,avx512dq,avx512vl,avx512bw")]] inline __mmask8 SafeLanes(__m512i quotient,
+                                                                              std::uint32_t n) {
+  constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
+  return _mm512_cmpge_epi64_mask(quotient, _mm512_set1_epi64(-(kMax / n))) &
+         _mm512_cmple_epi64_mask(quotient, _mm512_set1_epi64((kMax - (n - 1)) / n));
 }
 
 // MultiplyRunShaped<kPowerOfTwo, kOther> on int64, 8 elements at a time with AVX-512: the
@@ -247,27 +279,18 @@ bool CpuRunsAvx512() {
   const AnsBuffer::Radix& pop = f.radix_n;
   std::uint64_t* const state = buffer.states();
   const WordStacks& stacks = buffer.stacks();
-  const std::uint8_t* const fill = stacks.fills();
-  const std::uint32_t* const head = stacks.heads();
   const __m128i d_shift = _mm_cvtsi32_si128(std::countr_zero(f.d));
   const __m128i q_shift = _mm_cvtsi32_si128(push.shift());  // the push radix's q = 2^shift
   const __m512i d_mask = _mm512_set1_epi64(f.d - 1);
   const __m512i push_limit =
-      _mm512_set1_epi64(static_cast<long long>(std::uint64_t{push.q()} << 40));  // Limit(·)
+      _mm512_set1_epi64(static_cast<long long>(std::uint64_t{push.q()} << kLimitShift));
   const __m512i push_q_mask = _mm512_set1_epi64(push.q() - 1);
   const __m512i slot_mask = _mm512_set1_epi64((1 << AnsBuffer::TotalBits()) - 1);
   const __m512i q = _mm512_set1_epi64(pop.q()), rem = _mm512_set1_epi64(pop.rem());
   const __m512i wide_end = _mm512_set1_epi64(pop.wide_end());
   const __m512d by_q = _mm512_set1_pd(pop.q()), by_q1 = _mm512_set1_pd(pop.q() + 1.0);
-  const __m512i lower_bound = _mm512_set1_epi64(static_cast<long long>(AnsBuffer::LowerBound()));
   const __m512i word_mask = _mm512_set1_epi64(0xFFFF);
-  const __m512i empty_head = _mm512_set1_epi64(WordStacks::kEmptyHead);
-  const __m512i full_fill = _mm512_set1_epi64(WordStacks::kCapacity);
   const __m512i one = _mm512_set1_epi64(1), n = _mm512_set1_epi64(f.n);
-  // ⌊c/d⌋·n + digit (digit < n) stays inside (−2^63, 2^63) for ⌊c/d⌋ in [lowest, highest].
-  constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
-  const __m512i lowest = _mm512_set1_epi64(-(kMax / f.n));
-  const __m512i highest = _mm512_set1_epi64((kMax - (f.n - 1)) / f.n);
   std::size_t i = begin;
   for (; i + 8 <= end; i += 8) {
     const __m512i cv = _mm512_loadu_si512(c.data() + i);
@@ -298,21 +321,7 @@ bool CpuRunsAvx512() {
         _mm512_add_epi64(_mm512_mullo_epi64(freq, _mm512_srli_epi64(x2, AnsBuffer::TotalBits())),
                          slot),
         start);
-    // TryPushPopInRegisters' common cases, and no overflow of the value.
-    const __mmask8 below = _mm512_cmplt_epu64_mask(x3, lower_bound);
-    const __m512i heads = _mm512_cvtepu32_epi64(
-        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(head + i)));
-    const __m512i fills = _mm512_cvtepu8_epi64(
-        _mm_loadl_epi64(reinterpret_cast<const __m128i*>(fill + i)));
-    const __mmask8 empty = _mm512_cmpeq_epu64_mask(heads, empty_head);
-    const __mmask8 full = _mm512_cmpeq_epu64_mask(fills, full_fill);
-    // (The pool changes only in a block that ran the scalar loop: read it per block.)
-    const __mmask8 pool_has_free = stacks.HasFreeChunk() ? 0xFF : 0;
-    const __mmask8 no_op = pool_has_free | static_cast<__mmask8>(~(empty | full));
-    const __mmask8 common = (pending & below & no_op) | (~pending & (~below | empty));
-    const __mmask8 safe = _mm512_cmpge_epi64_mask(quotient, lowest) &
-                          _mm512_cmple_epi64_mask(quotient, highest);
-    if (static_cast<__mmask8>(common & safe) != 0xFF) {
+    if (static_cast<__mmask8>(CommonLanes(stacks, i, pending, x3) & SafeLanes(quotient, f.n)) != 0xFF) {
       for (std::size_t j = i; j < i + 8; ++j) {
         if (!RationalMultiplyElement<Shape::kPowerOfTwo, Shape::kOther>(c[j], j, f, buffer)) return j;
       }
@@ -329,6 +338,93 @@ bool CpuRunsAvx512() {
   }
   return end;
 }
+
+// ⌊x/m⌋ for 8 unsigned 64-bit x and divisors 1 ≤ m ≤ 2^20 (m_double: the same as doubles), as
+// two 32-bit digits of long division: ⌊x_high/m⌋, then ⌊(remainder·2^32 + x_low)/m⌋. Both
+// dividends are below 2^52 (exact in a double) and both quotients below 2^32, so a rounded
+// quotient is within 2^-21 of the true one, while one that is not an integer lies at least
+// 1/m ≥ 2^-20 below the next: the floor is exact.
+[[gnu::target("avx512f,avx512dq,avx512vl,avx512bw")]] inline __m512i FloorDivideLanes(
+    __m512i y, __m512d m_double) {  // y < 2^52 and y/m < 2^32
+  const __m512d q = _mm512_div_pd(_mm512_cvtepu64_pd(y), m_double);
+  return _mm512_cvttpd_epu64(_mm512_roundscale_pd(q, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC));
+}
+
+[[gnu::target("avx512f,avx512dq,avx512vl,avx512bw")]] inline __m512i DivideLanes(__m512i x,
+                                                                              __m512d m_double,
+                                                                              __m512i m) {
+  const __m512i high = _mm512_srli_epi64(x, 32);
+  const __m512i low = _mm512_and_si512(x, _mm512_set1_epi64(0xFFFFFFFF));
+  const __m512i q_high = FloorDivideLanes(high, m_double);
+  const __m512i rest = _mm512_sub_epi64(high, _mm512_mullo_epi64(q_high, m));
+  const __m512i q_low = FloorDivideLanes(_mm512_or_si512(_mm512_slli_epi64(rest, 32), low), m_double);
+  return _mm512_or_si512(_mm512_slli_epi64(q_high, 32), q_low);
+}
+
+// MultiplyRunShaped<kOther, kPowerOfTwo> on int64 the same way: the reverse pass's v ← v·d/n
+// (dividing by the momentum numerator n, multiplying by 2^16). ⌊c/d⌋ by the sign trick of
+// FixedDivisor (⌊c/d⌋ = −1 − ⌊~c/d⌋ for c < 0) and the encoding's x/freq by DivideLanes; the
+// pop by shifts. For radices whose q + 1 ≤ 2^20 (radix ≥ 17; Algorithm 3's n ≥ 2^15 here).
+[[gnu::target("avx512f,avx512dq,avx512vl,avx512bw")]] std::size_t MultiplyRunAvx512Inverse(
+    std::span<std::int64_t> c, std::size_t begin, std::size_t end,
+    const Factor<AnsBuffer, std::int64_t>& f, AnsBuffer& buffer) {
+  const AnsBuffer::Radix& push = f.radix_d;
+  const AnsBuffer::Radix& pop = f.radix_n;
+  std::uint64_t* const state = buffer.states();
+  const WordStacks& stacks = buffer.stacks();
+  const __m512i d = _mm512_set1_epi64(f.d);
+  const __m512d d_double = _mm512_set1_pd(f.d);
+  const __m512i push_q = _mm512_set1_epi64(push.q()), push_rem = _mm512_set1_epi64(push.rem());
+  const __m512d push_q_double = _mm512_set1_pd(push.q()),
+                push_q1_double = _mm512_set1_pd(push.q() + 1.0);
+  const __m128i pop_shift = _mm_cvtsi32_si128(pop.shift());  // the pop radix's q = 2^shift
+  const __m512i pop_q_mask = _mm512_set1_epi64(pop.q() - 1);
+  const __m512i slot_mask = _mm512_set1_epi64((1 << AnsBuffer::TotalBits()) - 1);
+  const __m512i word_mask = _mm512_set1_epi64(0xFFFF);
+  const __m512i one = _mm512_set1_epi64(1), n = _mm512_set1_epi64(f.n);
+  std::size_t i = begin;
+  for (; i + 8 <= end; i += 8) {
+    const __m512i cv = _mm512_loadu_si512(c.data() + i);
+    const __m512i sign = _mm512_srai_epi64(cv, 63);  // 0 or all ones
+    const __m512i quotient =
+        _mm512_xor_si512(DivideLanes(_mm512_xor_si512(cv, sign), d_double, d), sign);
+    const __m512i remainder = _mm512_sub_epi64(cv, _mm512_mullo_epi64(quotient, d));
+    // Push the remainder (radix d, not a power of two).
+    const __mmask8 r_wide = _mm512_cmplt_epu64_mask(remainder, push_rem);
+    const __m512i freq = _mm512_mask_add_epi64(push_q, r_wide, push_q, one);
+    const __m512i x0 = _mm512_loadu_si512(state + i);
+    const __mmask8 pending = _mm512_cmpge_epu64_mask(x0, _mm512_slli_epi64(freq, kLimitShift));
+    const __m512i x1 = _mm512_mask_srli_epi64(x0, pending, x0, AnsBuffer::WordBits());
+    const __m512i x_by_freq =
+        DivideLanes(x1, _mm512_mask_blend_pd(r_wide, push_q_double, push_q1_double), freq);
+    const __m512i start = _mm512_add_epi64(_mm512_mul_epu32(remainder, push_q),
+                                           _mm512_min_epu64(remainder, push_rem));
+    const __m512i x2 = _mm512_add_epi64(
+        _mm512_add_epi64(_mm512_slli_epi64(x_by_freq, AnsBuffer::TotalBits()),
+                         _mm512_sub_epi64(x1, _mm512_mullo_epi64(x_by_freq, freq))),
+        start);
+    // Pop a digit of radix n (a power of two): shifts and masks.
+    const __m512i slot = _mm512_and_si512(x2, slot_mask);
+    const __m512i digit = _mm512_srl_epi64(slot, pop_shift);
+    const __m512i x3 = _mm512_add_epi64(
+        _mm512_sll_epi64(_mm512_srli_epi64(x2, AnsBuffer::TotalBits()), pop_shift),
+        _mm512_and_si512(slot, pop_q_mask));
+    if (static_cast<__mmask8>(CommonLanes(stacks, i, pending, x3) & SafeLanes(quotient, f.n)) != 0xFF) {
+      for (std::size_t j = i; j < i + 8; ++j) {
+        if (!RationalMultiplyElement<Shape::kOther, Shape::kPowerOfTwo>(c[j], j, f, buffer)) return j;
+      }
+      continue;
+    }
+    const __m512i x = _mm512_mask_or_epi64(x3, pending, _mm512_slli_epi64(x3, AnsBuffer::WordBits()),
+                                           _mm512_and_si512(x0, word_mask));
+    _mm512_storeu_si512(state + i, x);
+    _mm512_storeu_si512(c.data() + i, _mm512_add_epi64(_mm512_mullo_epi64(quotient, n), digit));
+  }
+  for (; i < end; ++i) {
+    if (!RationalMultiplyElement<Shape::kOther, Shape::kPowerOfTwo>(c[i], i, f, buffer)) return i;
+  }
+  return end;
+}
 #endif
 
 template <class Int>
@@ -339,6 +435,9 @@ std::size_t MultiplyRun(std::span<Int> c, std::size_t begin, std::size_t end,
   if constexpr (std::is_same_v<Int, std::int64_t>) {
     if (d2 && !n2 && !f.radix_d.trivial() && CpuRunsAvx512()) {
       return MultiplyRunAvx512(c, begin, end, f, buffer);
+    }
+    if (!d2 && n2 && !f.radix_n.trivial() && f.radix_d.q() < (1u << 20) && CpuRunsAvx512()) {
+      return MultiplyRunAvx512Inverse(c, begin, end, f, buffer);
     }
   }
 #endif

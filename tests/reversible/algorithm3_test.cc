@@ -28,7 +28,8 @@ std::vector<double> NormalVector(std::size_t n, std::uint64_t seed, double scale
 // popped (radix n) after pushing c mod d (radix d), push and pop separately. The same values
 // and the same buffer state (coder states, stack words, chunk pool) after every step. 203
 // elements (not a multiple of 8: vector blocks and a tail); ratios with d a power of two (the
-// forward pass's form, which CPUs with AVX-512 code 8 elements at a time) and not, growing the
+// forward pass's form) or n one (the reverse pass's), which CPUs with AVX-512 code 8 elements
+// at a time, and others, growing the
 // stacks past full chunks (about 1 bit per multiply at 0.5) and shrinking them again (×1.5
 // pops more than it pushes, so chunks go back to the pool and are taken again), values of
 // both signs.
@@ -56,10 +57,13 @@ TEST(Algorithm3Definition, FastBufferFollowsTheDefinitionElementByElement) {
     DecayRatio ratio;
     int steps;
   };
-  const Phase phases[] = {{DecayToRatio(0.5), 400},  {{49153, 32768}, 150},
+  const Phase phases[] = {{{32768, 65535}, 400},     {{65536, 32769}, 300},
+                          {DecayToRatio(0.5), 400},  {{49153, 32768}, 150},
                           {DecayToRatio(0.5), 300},  {DecayToRatio(0.9), 200},
+                          {{65536, 58983}, 250},     {{32768, 49153}, 200},
                           {{3, 7}, 100},             {{49153, 32768}, 300},
-                          {{65536, 65536}, 10},      {{5, 8}, 100}};
+                          {{65536, 65536}, 10},      {{5, 8}, 100},
+                          {{16, 17}, 100},           {{65536, 32769}, 300}};
   std::size_t step = 0;
   for (const Phase& phase : phases) {
     for (int t = 0; t < phase.steps; ++t, ++step) {
