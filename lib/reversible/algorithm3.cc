@@ -226,6 +226,12 @@ std::size_t MultiplyRunShaped(std::span<Int> c, std::size_t begin, std::size_t e
 }
 
 #if defined(__x86_64__)
+// GCC 12's AVX-512 intrinsics start some results from _mm512_undefined_*() (`__m512i __Y = __Y`),
+// which -Wmaybe-uninitialized reports once inlined under a target attribute (GCC bug 105593);
+// no value of ours is read uninitialised.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
 // Radix::Limit(digit) = Frequency(digit) << kLimitShift (log2 L − log2 M + the word's bits).
 constexpr int kLimitShift =
     std::countr_zero(AnsBuffer::LowerBound()) - AnsBuffer::TotalBits() + AnsBuffer::WordBits();
@@ -264,6 +270,39 @@ bool CpuRunsAvx512() {
          _mm512_cmple_epi64_mask(quotient, _mm512_set1_epi64((kMax - (n - 1)) / n));
 }
 
+// One block's lanes after the push and pop: which pushes moved a word, the states before and
+// after, ⌊c/d⌋ and the digits popped.
+struct BlockLanes {
+  __mmask8 pending;
+  __m512i x0, x, quotient, digit;
+};
+constexpr std::size_t kNoOverflow = static_cast<std::size_t>(-1);
+
+// Stores block i … i + 7 where every lane took the common cases and cannot overflow: the coder
+// states (with the word the push moved back below the bits the pop left) and ⌊c/d⌋·n + digit.
+// Otherwise runs the scalar loop on the block, nothing having been stored, and returns the first
+// element that would overflow (or kNoOverflow).
+template <Shape kD, Shape kN>
+[[gnu::target("avx512f,avx512dq,avx512vl,avx512bw")]] inline std::size_t FinishBlock(
+    std::span<std::int64_t> c, std::size_t i, const Factor<AnsBuffer, std::int64_t>& f,
+    AnsBuffer& buffer, const BlockLanes& lanes) {
+  const __mmask8 stored = CommonLanes(buffer.stacks(), i, lanes.pending, lanes.x) &
+                          SafeLanes(lanes.quotient, f.n);
+  if (stored != 0xFF) {
+    for (std::size_t j = i; j < i + 8; ++j) {
+      if (!RationalMultiplyElement<kD, kN>(c[j], j, f, buffer)) return j;
+    }
+    return kNoOverflow;
+  }
+  const __m512i x = _mm512_mask_or_epi64(
+      lanes.x, lanes.pending, _mm512_slli_epi64(lanes.x, AnsBuffer::WordBits()),
+      _mm512_and_si512(lanes.x0, _mm512_set1_epi64(0xFFFF)));
+  _mm512_storeu_si512(buffer.states() + i, x);
+  _mm512_storeu_si512(c.data() + i, _mm512_add_epi64(
+      _mm512_mullo_epi64(lanes.quotient, _mm512_set1_epi64(f.n)), lanes.digit));
+  return kNoOverflow;
+}
+
 // MultiplyRunShaped<kPowerOfTwo, kOther> on int64, 8 elements at a time with AVX-512: the
 // forward pass's v ← v·n/d (d = 2^16). A block whose elements all take TryPushPopInRegisters'
 // common cases and cannot overflow (⌊c/d⌋ inside [lowest, highest] below) is worked out in
@@ -278,7 +317,6 @@ bool CpuRunsAvx512() {
   const AnsBuffer::Radix& push = f.radix_d;
   const AnsBuffer::Radix& pop = f.radix_n;
   std::uint64_t* const state = buffer.states();
-  const WordStacks& stacks = buffer.stacks();
   const __m128i d_shift = _mm_cvtsi32_si128(std::countr_zero(f.d));
   const __m128i q_shift = _mm_cvtsi32_si128(push.shift());  // the push radix's q = 2^shift
   const __m512i d_mask = _mm512_set1_epi64(f.d - 1);
@@ -289,8 +327,7 @@ bool CpuRunsAvx512() {
   const __m512i q = _mm512_set1_epi64(pop.q()), rem = _mm512_set1_epi64(pop.rem());
   const __m512i wide_end = _mm512_set1_epi64(pop.wide_end());
   const __m512d by_q = _mm512_set1_pd(pop.q()), by_q1 = _mm512_set1_pd(pop.q() + 1.0);
-  const __m512i word_mask = _mm512_set1_epi64(0xFFFF);
-  const __m512i one = _mm512_set1_epi64(1), n = _mm512_set1_epi64(f.n);
+  const __m512i one = _mm512_set1_epi64(1);
   std::size_t i = begin;
   for (; i + 8 <= end; i += 8) {
     const __m512i cv = _mm512_loadu_si512(c.data() + i);
@@ -321,22 +358,11 @@ bool CpuRunsAvx512() {
         _mm512_add_epi64(_mm512_mullo_epi64(freq, _mm512_srli_epi64(x2, AnsBuffer::TotalBits())),
                          slot),
         start);
-    if (static_cast<__mmask8>(CommonLanes(stacks, i, pending, x3) & SafeLanes(quotient, f.n)) != 0xFF) {
-      for (std::size_t j = i; j < i + 8; ++j) {
-        if (!RationalMultiplyElement<Shape::kPowerOfTwo, Shape::kOther>(c[j], j, f, buffer)) return j;
-      }
-      continue;
-    }
-    // The word the push moved comes back below the bits the pop left.
-    const __m512i x = _mm512_mask_or_epi64(x3, pending, _mm512_slli_epi64(x3, AnsBuffer::WordBits()),
-                                           _mm512_and_si512(x0, word_mask));
-    _mm512_storeu_si512(state + i, x);
-    _mm512_storeu_si512(c.data() + i, _mm512_add_epi64(_mm512_mullo_epi64(quotient, n), digit));
+    const std::size_t failed = FinishBlock<Shape::kPowerOfTwo, Shape::kOther>(
+        c, i, f, buffer, {.pending = pending, .x0 = x0, .x = x3, .quotient = quotient, .digit = digit});
+    if (failed != kNoOverflow) return failed;
   }
-  for (; i < end; ++i) {
-    if (!RationalMultiplyElement<Shape::kPowerOfTwo, Shape::kOther>(c[i], i, f, buffer)) return i;
-  }
-  return end;
+  return MultiplyRunShaped<Shape::kPowerOfTwo, Shape::kOther>(c, i, end, f, buffer);
 }
 
 // ⌊x/m⌋ for 8 unsigned 64-bit x and divisors 1 ≤ m ≤ 2^20 (m_double: the same as doubles), as
@@ -371,7 +397,6 @@ bool CpuRunsAvx512() {
   const AnsBuffer::Radix& push = f.radix_d;
   const AnsBuffer::Radix& pop = f.radix_n;
   std::uint64_t* const state = buffer.states();
-  const WordStacks& stacks = buffer.stacks();
   const __m512i d = _mm512_set1_epi64(f.d);
   const __m512d d_double = _mm512_set1_pd(f.d);
   const __m512i push_q = _mm512_set1_epi64(push.q()), push_rem = _mm512_set1_epi64(push.rem());
@@ -380,8 +405,7 @@ bool CpuRunsAvx512() {
   const __m128i pop_shift = _mm_cvtsi32_si128(pop.shift());  // the pop radix's q = 2^shift
   const __m512i pop_q_mask = _mm512_set1_epi64(pop.q() - 1);
   const __m512i slot_mask = _mm512_set1_epi64((1 << AnsBuffer::TotalBits()) - 1);
-  const __m512i word_mask = _mm512_set1_epi64(0xFFFF);
-  const __m512i one = _mm512_set1_epi64(1), n = _mm512_set1_epi64(f.n);
+  const __m512i one = _mm512_set1_epi64(1);
   std::size_t i = begin;
   for (; i + 8 <= end; i += 8) {
     const __m512i cv = _mm512_loadu_si512(c.data() + i);
@@ -409,22 +433,13 @@ bool CpuRunsAvx512() {
     const __m512i x3 = _mm512_add_epi64(
         _mm512_sll_epi64(_mm512_srli_epi64(x2, AnsBuffer::TotalBits()), pop_shift),
         _mm512_and_si512(slot, pop_q_mask));
-    if (static_cast<__mmask8>(CommonLanes(stacks, i, pending, x3) & SafeLanes(quotient, f.n)) != 0xFF) {
-      for (std::size_t j = i; j < i + 8; ++j) {
-        if (!RationalMultiplyElement<Shape::kOther, Shape::kPowerOfTwo>(c[j], j, f, buffer)) return j;
-      }
-      continue;
-    }
-    const __m512i x = _mm512_mask_or_epi64(x3, pending, _mm512_slli_epi64(x3, AnsBuffer::WordBits()),
-                                           _mm512_and_si512(x0, word_mask));
-    _mm512_storeu_si512(state + i, x);
-    _mm512_storeu_si512(c.data() + i, _mm512_add_epi64(_mm512_mullo_epi64(quotient, n), digit));
+    const std::size_t failed = FinishBlock<Shape::kOther, Shape::kPowerOfTwo>(
+        c, i, f, buffer, {.pending = pending, .x0 = x0, .x = x3, .quotient = quotient, .digit = digit});
+    if (failed != kNoOverflow) return failed;
   }
-  for (; i < end; ++i) {
-    if (!RationalMultiplyElement<Shape::kOther, Shape::kPowerOfTwo>(c[i], i, f, buffer)) return i;
-  }
-  return end;
+  return MultiplyRunShaped<Shape::kOther, Shape::kPowerOfTwo>(c, i, end, f, buffer);
 }
+#pragma GCC diagnostic pop
 #endif
 
 template <class Int>
