@@ -203,8 +203,12 @@ class AnsBuffer final : public InfoBuffer {
   // start-up). Then returns true with the new state in `x` and the digit popped in `out`;
   // StoreState(i, x) makes it PushPopUnchecked's outcome (neither case touches a stack or the
   // pool). Otherwise returns false, and the caller runs PushPopUnchecked. Radices ≤ 2^16.
-  // kPush and kPop: what the caller knows of the radices (Radix::Shape).
-  template <Radix::Shape kPush = Radix::Shape::kAny, Radix::Shape kPop = Radix::Shape::kAny>
+  // kPush and kPop: what the caller knows of the radices (Radix::Shape). kPoolSettled: the pool
+  // stays as it is until the caller stores x (one thread, elements in index order), so a free
+  // chunk may be counted on; on several threads, where an element before i may be deferred and
+  // take that chunk first, only element i's own top chunk is (pass false).
+  template <Radix::Shape kPush = Radix::Shape::kAny, Radix::Shape kPop = Radix::Shape::kAny,
+            bool kPoolSettled = true>
   [[gnu::always_inline]] bool TryPushPopInRegisters(std::size_t i, std::uint32_t digit,
                                                     const Radix& push, const Radix& pop,
                                                     std::uint64_t& x, std::uint32_t& out) const {
@@ -214,7 +218,9 @@ class AnsBuffer final : public InfoBuffer {
     if (pending) x >>= kWordBits;
     x = pop.Decode<kPop>(push.Encode<kPush>(x, digit), out);
     if (pending) {  // the word comes back: x · 2^16 + word, i.e. the bits shifted off
-      if (x >= kLowerBound || !stacks_.PushPopInPlaceIsNoOp(i)) return false;
+      const bool pool_unchanged =
+          kPoolSettled ? stacks_.PushPopInPlaceIsNoOp(i) : stacks_.TopChunkHasRoom(i);
+      if (x >= kLowerBound || !pool_unchanged) return false;
       x = (x << kWordBits) | (state_[i] & 0xFFFF);
       return true;
     }

@@ -69,7 +69,12 @@ class WordStacks {
   // Whether PushPopInPlace(stack) would leave the pool as it is (it changes it only where the
   // stack's top chunk is full or absent and no chunk is free).
   bool PushPopInPlaceIsNoOp(std::size_t stack) const {
-    return (fill_[stack] != kChunkWords && head_[stack] != kNoChunk) || free_ != kNoChunk;
+    return TopChunkHasRoom(stack) || free_ != kNoChunk;
+  }
+  // Whether the stack's top chunk exists and is not full: then PushPopInPlace(stack) leaves the
+  // pool as it is whatever the pool holds.
+  bool TopChunkHasRoom(std::size_t stack) const {
+    return fill_[stack] != kChunkWords && head_[stack] != kNoChunk;
   }
 
   // For vector loops that test PushPopInPlaceIsNoOp and Empty on several stacks at once: the

@@ -229,8 +229,10 @@ std::size_t MultiplyRunShaped(std::span<Int> c, std::size_t begin, std::size_t e
 // GCC 12's AVX-512 intrinsics start some results from _mm512_undefined_*() (`__m512i __Y = __Y`),
 // which -Wmaybe-uninitialized reports once inlined under a target attribute (GCC bug 105593);
 // no value of ours is read uninitialised.
+#if !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 
 // Radix::Limit(digit) = Frequency(digit) << kLimitShift (log2 L − log2 M + the word's bits).
 constexpr int kLimitShift =
@@ -439,7 +441,9 @@ template <Shape kD, Shape kN>
   }
   return MultiplyRunShaped<Shape::kOther, Shape::kPowerOfTwo>(c, i, end, f, buffer);
 }
+#if !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
 #endif
 
 template <class Int>
@@ -517,10 +521,10 @@ inline Local MultiplyLocally(Int& c, std::size_t i, const Factor<AnsBuffer, Int>
   const auto [quotient, remainder] = f.divide_by_d.FloorDivMod(c);
   std::uint64_t x;
   std::uint32_t popped;
-  // The common cases touch only element i's state (TryPushPopInRegisters reads the pool's
-  // free list, which no thread changes during the parallel part).
-  if (buffer.TryPushPopInRegisters(i, static_cast<std::uint32_t>(remainder), f.radix_d, f.radix_n,
-                                   x, popped)) {
+  // The common cases touch only element i's state; they must not count on a free chunk, which
+  // a deferred element before i may take first (kPoolSettled = false).
+  if (buffer.TryPushPopInRegisters<Shape::kAny, Shape::kAny, false>(
+          i, static_cast<std::uint32_t>(remainder), f.radix_d, f.radix_n, x, popped)) {
     Int result;
     if (!MultiplyAdd(quotient, f.n, popped, result)) return Local::kOverflow;  // nothing stored
     buffer.StoreState(i, x);

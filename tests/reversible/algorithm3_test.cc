@@ -36,8 +36,8 @@ std::vector<double> NormalVector(std::size_t n, std::uint64_t seed, double scale
 TEST(Algorithm3Definition, FastBufferFollowsTheDefinitionElementByElement) {
   const std::size_t n = 203;
   const std::vector<double> start = NormalVector(n, 31, 0.5);
-  FixedPointVector v = FixedPointVector::FromDoubles(start), reference = v;
-  AnsBuffer buffer(n), definition(n);
+  FixedPointVector v = FixedPointVector::FromDoubles(start), reference = v, threaded_v = v;
+  AnsBuffer buffer(n), definition(n), threaded(n);
   auto by_definition = [&](DecayRatio ratio) {
     const AnsBuffer::Radix radix_d(ratio.d), radix_n(ratio.n);
     for (std::size_t i = 0; i < n; ++i) {
@@ -68,19 +68,62 @@ TEST(Algorithm3Definition, FastBufferFollowsTheDefinitionElementByElement) {
   for (const Phase& phase : phases) {
     for (int t = 0; t < phase.steps; ++t, ++step) {
       MultiplyByRatio(v, {&phase.ratio, 1}, buffer);
+      // And on 3 threads (pieces of 13 elements, worked out apart, the pool's users deferred).
+      MultiplyByRatio(threaded_v, {&phase.ratio, 1}, threaded, RatioSplit{.threads = 3, .min_piece = 1});
       by_definition(phase.ratio);
       ASSERT_EQ(v, reference) << "step " << step << ", ratio " << phase.ratio.n << "/" << phase.ratio.d;
       // Every step: the pool's free list shows a chunk set aside by a push and pop that kept
       // their word in a register (WordStacks::PushPopInPlace) only until a push takes it.
       ASSERT_TRUE(buffer.SameState(definition)) << "step " << step;
+      ASSERT_EQ(threaded_v, reference) << "step " << step << " on 3 threads";
+      ASSERT_TRUE(threaded.SameState(definition)) << "step " << step << " on 3 threads";
       // Keep the values of order 1 (×1.5 phases would overflow): subtract what the step added.
       const std::vector<double> now = v.Values();
       std::vector<double> pull(n);
       for (std::size_t i = 0; i < n; ++i) pull[i] = std::fabs(now[i]) > 4.0 ? now[i] * 0.5 : 0.0;
       v.Sub(pull);
       reference.Sub(pull);
+      threaded_v.Sub(pull);
     }
   }
+}
+
+// Found by review: an element worked out on its own thread whose push and pop keep their word
+// in a register with its top chunk full must not count on a free chunk, which an element before
+// it, deferred to the pool's turn, may take first (then the one-thread order hands it a new
+// chunk). Elements 0 and 1 with full top chunks, one free chunk: element 0 takes it (its word
+// stays on the stack), element 1's word comes straight back.
+TEST(Algorithm3Definition, ThreadsLeaveTheSamePoolAsOneThread) {
+  FixedPointVector v(3);
+  AnsBuffer buffer(3);
+  const DecayRatio grow{1, 65536}, none{1, 1};
+  auto refill = [&] {
+    for (auto& x : v.raw()) x = std::int64_t{0x7fffffff} << 20 | 0x5a5a5;
+  };
+  auto multiply = [&](std::vector<DecayRatio> r) { MultiplyByRatio(v, r, buffer, 1u); };
+  while (buffer.stacks().Empty(0) || buffer.stacks().fills()[0] != WordStacks::kCapacity) {
+    refill();
+    multiply({grow, none, none});
+  }
+  while (buffer.stacks().Empty(1) || buffer.stacks().fills()[1] != WordStacks::kCapacity) {
+    refill();
+    multiply({none, grow, none});
+  }
+  while (buffer.stacks().total_words() < 2 * WordStacks::kCapacity + WordStacks::kCapacity + 1) {
+    refill();
+    multiply({none, none, grow});
+  }
+  const std::vector<DecayRatio> back{none, none, grow};
+  DivideByRatio(v, back, buffer, 1u);  // element 2 gives a chunk back
+  ASSERT_TRUE(buffer.stacks().HasFreeChunk());
+  FixedPointVector v1 = v, v2 = v;
+  AnsBuffer one(buffer), two(buffer);
+  const std::vector<DecayRatio> ratios{grow, {65535, 65536}, none};
+  MultiplyByRatio(v1, ratios, one, RatioSplit{.threads = 1, .min_piece = 1});
+  MultiplyByRatio(v2, ratios, two, RatioSplit{.threads = 2, .min_piece = 1});
+  EXPECT_EQ(v1, v2);
+  EXPECT_TRUE(one.SameState(two));
+  EXPECT_EQ(one.AllocatedBytes(), two.AllocatedBytes());
 }
 
 class Algorithm3Test : public ::testing::TestWithParam<BufferKind> {
