@@ -122,26 +122,12 @@ void PackB(ConstMatrixRef b, bool tb, double* bp, std::size_t w, std::size_t k, 
 }
 
 // Packs rows [i0, i0 + rows) of op(A), all of k, into ap, k-major with stride MR ≥ rows
-// (ap[p·MR + r]; rows rows … MR−1 zero). A whole block of a transposed A copies MR contiguous
-// doubles per p; of an untransposed one reads its MR rows side by side.
+// (ap[p·MR + r]; rows rows … MR−1 zero): the rows of op(A) are the columns of op(A)ᵀ, which is
+// A transposed the other way, so PackB packs them (a whole block of a transposed A copies MR
+// contiguous doubles per p; of an untransposed one reads its MR rows side by side).
 template <std::size_t MR>
 void PackA(ConstMatrixRef a, bool ta, double* ap, std::size_t k, std::size_t rows, std::size_t i0) {
-  if (rows == MR && ta) {  // op(A)(i0 + r, p) = a[p][i0 + r]
-    for (std::size_t p = 0; p < k; ++p) std::memcpy(ap + p * MR, a.data + p * a.stride + i0, MR * sizeof(double));
-  } else if (rows == MR) {  // op(A)(i0 + r, p) = a[i0 + r][p]
-    const double* row = a.data + i0 * a.stride;
-    const std::size_t stride = a.stride;
-    for (std::size_t p = 0; p < k; ++p) {
-#pragma GCC unroll 16
-      for (std::size_t r = 0; r < MR; ++r) ap[p * MR + r] = row[r * stride + p];
-    }
-  } else if (ta) {
-    for (std::size_t p = 0; p < k; ++p)
-      for (std::size_t r = 0; r < MR; ++r) ap[p * MR + r] = r < rows ? At(a, ta, i0 + r, p) : 0.0;
-  } else {
-    for (std::size_t r = 0; r < MR; ++r)
-      for (std::size_t p = 0; p < k; ++p) ap[p * MR + r] = r < rows ? At(a, ta, i0 + r, p) : 0.0;
-  }
+  PackB<MR>(a, !ta, ap, MR, k, rows, i0);
 }
 
 // The blocked product: op(B) by column blocks of about 512 KiB (all of k: the k loop is never

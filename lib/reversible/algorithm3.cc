@@ -109,7 +109,8 @@ inline bool MultiplyAdd(Int128 quotient, std::uint32_t n, std::uint32_t digit, I
       __builtin_add_overflow(product, addend, &result)) {
     return false;
   }
-  if (result == static_cast<Int128>(static_cast<unsigned __int128>(1) << 127)) return false;  // −limit
+  __extension__ using U128 = unsigned __int128;
+  if (result == static_cast<Int128>(U128{1} << 127)) return false;  // −limit
   out = result;
   return true;
 }
