@@ -94,41 +94,52 @@ struct IntTraits<Int128> {
   static constexpr double kTwoPowTop = 170141183460469231731687303715884105728.0;  // 2^127
 };
 
-// One piece of AddTerms' sum for int64 (below), the form every training and reverse step runs:
-// raw[i] += ±trunc(term_i · radix) for i in [begin, end), term_i = scale_i · a_i (or a_i).
-// Returns whether a term was out of range or a sum overflowed. Compiled also for x86-64-v4:
-// AVX-512DQ converts 8 doubles to int64 at once (baseline x86-64 has no packed conversion, so
-// there the loop stays scalar); the arithmetic and its rounding are the same in both builds.
-template <bool kScaled, bool kNegate>
-[[gnu::always_inline]] inline bool AddInt64Terms(std::uint64_t* raw, const double* scale,
-                                                 const double* a, std::size_t begin,
-                                                 std::size_t end, double radix) {
-  constexpr std::uint64_t kSignBit = std::uint64_t{1} << 63;
-  std::uint64_t bad = 0;  // an integer, not a bool: GCC vectorises only this reduction
+// One piece of AddTerms' sum (below): raw[i] += ±trunc(term_i · radix) for i in [begin, end),
+// term_i = scale_i · a_i (or a_i, scale null), modulo 2^width. Returns whether a term was out
+// of range or a sum overflowed (signed: both operands' signs differ from the sum's; the most
+// negative integer, exactly −limit, is out of range). Branch-free, the flags gathered in an
+// integer: GCC vectorises that reduction, not a bool's.
+template <class Int, bool kScaled, bool kNegate>
+[[gnu::always_inline]] inline bool AddTermsPiece(typename IntTraits<Int>::Unsigned* raw,
+                                                 const double* scale, const double* a,
+                                                 std::size_t begin, std::size_t end, double radix) {
+  using Unsigned = typename IntTraits<Int>::Unsigned;
+  constexpr int kTopBit = 8 * sizeof(Int) - 1;
+  constexpr Unsigned kSignBit = Unsigned{1} << kTopBit;
+  std::uint64_t bad = 0;
   for (std::size_t i = begin; i < end; ++i) {
     const double scaled = (kScaled ? scale[i] * a[i] : a[i]) * radix;  // exact: a power of two
-    const bool ok = std::fabs(scaled) < kTwoPow63;                       // false for NaN too
+    const bool ok = std::fabs(scaled) < IntTraits<Int>::kTwoPowTop;     // false for NaN too
     bad |= !ok;
-    const auto fixed = static_cast<std::uint64_t>(static_cast<std::int64_t>(ok ? scaled : 0.0));
-    const std::uint64_t before = raw[i], inc = kNegate ? 0 - fixed : fixed, sum = before + inc;
-    // Signed overflow: both operands' signs differ from the sum's (the sign bit of this); the
-    // most negative integer (exactly −limit) is out of range.
-    bad |= ((before ^ sum) & (inc ^ sum)) >> 63;
+    const auto fixed = static_cast<Unsigned>(static_cast<Int>(ok ? scaled : 0.0));
+    const Unsigned before = raw[i], inc = kNegate ? Unsigned{0} - fixed : fixed, sum = before + inc;
+    bad |= static_cast<std::uint64_t>(((before ^ sum) & (inc ^ sum)) >> kTopBit);
     bad |= sum == kSignBit;
     raw[i] = sum;
   }
   return bad != 0;
 }
 
+template <class Int>
+[[gnu::always_inline]] inline bool AddPiece(typename IntTraits<Int>::Unsigned* raw,
+                                            const double* scale, const double* a,
+                                            std::size_t begin, std::size_t end, double radix,
+                                            bool negate) {
+  if (scale != nullptr) {
+    return negate ? AddTermsPiece<Int, true, true>(raw, scale, a, begin, end, radix)
+                  : AddTermsPiece<Int, true, false>(raw, scale, a, begin, end, radix);
+  }
+  return negate ? AddTermsPiece<Int, false, true>(raw, scale, a, begin, end, radix)
+                : AddTermsPiece<Int, false, false>(raw, scale, a, begin, end, radix);
+}
+
+// The int64 form, which every training and reverse step runs, compiled also for x86-64-v4:
+// AVX-512DQ converts 8 doubles to int64 at once (baseline x86-64 has no packed conversion, so
+// there the loop stays scalar); the arithmetic and its rounding are the same in both builds.
 [[gnu::target_clones("arch=x86-64-v4", "default")]] bool AddInt64Piece(
     std::uint64_t* raw, const double* scale, const double* a, std::size_t begin, std::size_t end,
     double radix, bool negate) {
-  if (scale != nullptr) {
-    return negate ? AddInt64Terms<true, true>(raw, scale, a, begin, end, radix)
-                  : AddInt64Terms<true, false>(raw, scale, a, begin, end, radix);
-  }
-  return negate ? AddInt64Terms<false, true>(raw, scale, a, begin, end, radix)
-                : AddInt64Terms<false, false>(raw, scale, a, begin, end, radix);
+  return AddPiece<std::int64_t>(raw, scale, a, begin, end, radix, negate);
 }
 
 // out[i] = ToDouble(in[i]) for i in [begin, end): also compiled for x86-64-v4, whose
@@ -169,17 +180,9 @@ void AddTerms(std::span<Int> values, double radix, double limit, std::span<const
   auto add = [&](Chunk piece) {
     if constexpr (std::is_same_v<Int, std::int64_t>) {
       return AddInt64Piece(raw, scale_data, a.data(), piece.begin, piece.end, radix, negate);
+    } else {
+      return AddPiece<Int>(raw, scale_data, a.data(), piece.begin, piece.end, radix, negate);
     }
-    bool bad = false;
-    for (std::size_t i = piece.begin; i < piece.end; ++i) {
-      const Unsigned before = raw[i], inc = increment(i, bad), sum = before + inc;
-      // Signed overflow: both operands' signs differ from the sum's; the most negative integer
-      // (exactly −limit) is out of range.
-      bad |= static_cast<Int>((before ^ sum) & (inc ^ sum)) < 0;
-      bad |= sum == kSignBit;
-      raw[i] = sum;
-    }
-    return bad;
   };
   auto undo = [&](Chunk piece) {
     bool ignored = false;

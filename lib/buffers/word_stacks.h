@@ -59,7 +59,7 @@ class WordStacks {
   // afterwards; otherwise the pair leaves every stack and the pool as they were. Lets a caller
   // that pushes a word and pops it again keep the word in a register (AnsBuffer::PushPop).
   void PushPopInPlace(std::size_t stack) {
-    if ((fill_[stack] == kChunkWords || head_[stack] == kNoChunk) && free_ == kNoChunk) {
+    if (!PushPopInPlaceIsNoOp(stack)) {
       const std::uint32_t chunk = AllocateChunk();
       ChunkAt(chunk).below = kNoChunk;
       free_ = chunk;
