@@ -235,10 +235,6 @@ std::size_t MultiplyRunShaped(std::span<Int> c, std::size_t begin, std::size_t e
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 
-// Radix::Limit(digit) = Frequency(digit) << kLimitShift (log2 L − log2 M + the word's bits).
-constexpr int kLimitShift =
-    std::countr_zero(AnsBuffer::LowerBound()) - AnsBuffer::TotalBits() + AnsBuffer::WordBits();
-
 bool CpuRunsAvx512() {
   static const bool yes = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
                           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw");
@@ -323,8 +319,8 @@ template <Shape kD, Shape kN>
   const __m128i d_shift = _mm_cvtsi32_si128(std::countr_zero(f.d));
   const __m128i q_shift = _mm_cvtsi32_si128(push.shift());  // the push radix's q = 2^shift
   const __m512i d_mask = _mm512_set1_epi64(f.d - 1);
-  const __m512i push_limit =
-      _mm512_set1_epi64(static_cast<long long>(std::uint64_t{push.q()} << kLimitShift));
+  const __m512i push_limit =  // every digit's, a power of two's frequencies being all q
+      _mm512_set1_epi64(static_cast<long long>(push.Limit<Shape::kPowerOfTwo>(0)));
   const __m512i push_q_mask = _mm512_set1_epi64(push.q() - 1);
   const __m512i slot_mask = _mm512_set1_epi64((1 << AnsBuffer::TotalBits()) - 1);
   const __m512i q = _mm512_set1_epi64(pop.q()), rem = _mm512_set1_epi64(pop.rem());
@@ -403,6 +399,10 @@ template <Shape kD, Shape kN>
   const __m512i d = _mm512_set1_epi64(f.d);
   const __m512d d_double = _mm512_set1_pd(f.d);
   const __m512i push_q = _mm512_set1_epi64(push.q()), push_rem = _mm512_set1_epi64(push.rem());
+  // Limit(digit) of the wide digits (below rem, frequency q + 1: digit 0) and of the others
+  // (digit rem, which is below the radix).
+  const __m512i limit_wide = _mm512_set1_epi64(static_cast<long long>(push.Limit(0)));
+  const __m512i limit_narrow = _mm512_set1_epi64(static_cast<long long>(push.Limit(push.rem())));
   const __m512d push_q_double = _mm512_set1_pd(push.q()),
                 push_q1_double = _mm512_set1_pd(push.q() + 1.0);
   const __m128i pop_shift = _mm_cvtsi32_si128(pop.shift());  // the pop radix's q = 2^shift
@@ -420,7 +420,8 @@ template <Shape kD, Shape kN>
     const __mmask8 r_wide = _mm512_cmplt_epu64_mask(remainder, push_rem);
     const __m512i freq = _mm512_mask_add_epi64(push_q, r_wide, push_q, one);
     const __m512i x0 = _mm512_loadu_si512(state + i);
-    const __mmask8 pending = _mm512_cmpge_epu64_mask(x0, _mm512_slli_epi64(freq, kLimitShift));
+    const __mmask8 pending =
+        _mm512_cmpge_epu64_mask(x0, _mm512_mask_blend_epi64(r_wide, limit_narrow, limit_wide));
     const __m512i x1 = _mm512_mask_srli_epi64(x0, pending, x0, AnsBuffer::WordBits());
     const __m512i x_by_freq =
         DivideLanes(x1, _mm512_mask_blend_pd(r_wide, push_q_double, push_q1_double), freq);
