@@ -48,6 +48,11 @@ Dataset MakeCompactDataset(std::vector<std::uint8_t> pixels, std::vector<double>
                            std::size_t input_dim, const std::vector<std::size_t>& labels,
                            std::size_t classes);
 
+// out[d] = pixel[d]/255 − offset[d] for d < n (no subtraction where offset is null): the value of
+// a stored pixel, as Dataset reads its compact form and the MNIST loader converts. In vector
+// registers where the CPU has them (a conversion and a division round the same in any).
+void PixelsToDoubles(const std::uint8_t* pixel, const double* offset, std::size_t n, double* out);
+
 // A generated classification problem (no download): inputs N(0, 1), labels the argmax of a
 // random linear teacher plus noise, so a network can learn it. Deterministic in `seed`.
 Dataset MakeSyntheticDataset(std::size_t rows, std::size_t input_dim, std::size_t classes,

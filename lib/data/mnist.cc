@@ -45,7 +45,7 @@ Dataset ToDataset(std::size_t count, std::size_t pixels, const IdxFile& labels, 
 // Every image of `images` as pixel/255, then the data set.
 Dataset ToDataset(const IdxFile& images, const IdxFile& labels, const std::string& name) {
   std::vector<double> inputs(images.data.size());
-  for (std::size_t i = 0; i < inputs.size(); ++i) inputs[i] = images.data[i] / 255.0;
+  PixelsToDoubles(images.data.data(), nullptr, inputs.size(), inputs.data());
   const std::size_t count = images.dims[0];
   return ToDataset(count, images.dims[1] * images.dims[2], labels, count, std::move(inputs), name);
 }
@@ -166,7 +166,7 @@ Dataset LoadMnistTrainingRows(const std::string& dir, std::size_t count, std::ve
     if (compact) {
       std::copy_n(chunk.data(), keep * pixels, kept.data() + first * pixels);
     } else {
-      for (std::size_t k = 0; k < keep * pixels; ++k) inputs[first * pixels + k] = chunk[k] / 255.0;
+      PixelsToDoubles(chunk.data(), nullptr, keep * pixels, inputs.data() + first * pixels);
     }
     if (mean) AddRowsToMean(chunk.data(), n, pixels, mean->data());
   }

@@ -180,13 +180,16 @@ bool CpuHasAvx512() {
   return avx512;
 }
 
-void GlibcTanhFmaLoop(double* v, std::size_t n) {
-  if (CpuHasAvx512()) {
+void RunFmaBuildPort(double* v, std::size_t n, bool avx512) {
+  if (avx512) {
     GlibcTanhFmaLoopAvx512(v, n);
   } else {
     GlibcTanhFmaLoopAvx2(v, n);
   }
 }
+
+// The FMA build's port on the widest registers this CPU has.
+void GlibcTanhFmaLoop(double* v, std::size_t n) { RunFmaBuildPort(v, n, CpuHasAvx512()); }
 
 // The SSE2 build's port compiled for three instruction sets: the same IEEE operations in the
 // same order (no FMA in any of these targets, and -ffp-contract=off), so the same bits; SSE4.1
@@ -328,11 +331,7 @@ void GlibcTanhFmaBuildInPlace(std::span<double> x, bool avx512) {
     throw std::runtime_error(std::string("glibc tanh, FMA build's port on ") +
                              (avx512 ? "AVX-512" : "AVX2") + ": this CPU lacks it");
   }
-  if (avx512) {
-    GlibcTanhFmaLoopAvx512(x.data(), x.size());
-  } else {
-    GlibcTanhFmaLoopAvx2(x.data(), x.size());
-  }
+  RunFmaBuildPort(x.data(), x.size(), avx512);
 }
 
 void GlibcTanhSse2BuildInPlace(std::span<double> x, VectorIsa isa) {
