@@ -9,6 +9,7 @@
 
 #include "models/gemm.h"
 #include "models/gemm_trace.h"
+#include "runtime/large_buffer.h"
 #include "runtime/parallel.h"
 
 namespace hypergrad {
@@ -23,29 +24,11 @@ constexpr std::size_t kRowChunks = 4, kMinRowsPerChunk = 16, kMaxRowsPerChunk = 
 constexpr std::size_t kUnitChunks = 4, kMinUnitsPerChunk = 32, kMaxBlockDoubles = std::size_t{1} << 19;
 constexpr std::size_t kAlign = 2;  // pieces start on even rows/units: the committed results' splits
 
-// A pass's buffers (activations, deltas, converted inputs): std::vector with an allocator whose
-// resize leaves new doubles uninitialised. Every one is written whole before it is read (by a
-// product with beta 0, which ignores C, or by a loop over all its rows); the zero fill of a plain
-// vector's resize was ~3% of a hypergradient run (perf, memset).
-template <class T>
-struct UninitialisedAllocator : std::allocator<T> {
-  template <class U>
-  struct rebind {
-    using other = UninitialisedAllocator<U>;
-  };
-  UninitialisedAllocator() = default;
-  template <class U>
-  UninitialisedAllocator(const UninitialisedAllocator<U>&) noexcept {}
-  template <class U>
-  void construct(U* p) noexcept {
-    ::new (static_cast<void*>(p)) U;  // default-initialised: no value for a double
-  }
-  template <class U, class... Args>
-  void construct(U* p, Args&&... args) {
-    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
-  }
-};
-using Doubles = std::vector<double, UninitialisedAllocator<double>>;
+// A pass's buffers (activations, deltas, converted inputs), left uninitialised: every one is
+// written whole before it is read (by a product with beta 0, which ignores C, or by a loop over all
+// its rows); the zero fill of a plain vector's resize was ~3% of a hypergradient run (perf,
+// memset). A full-set pass's buffers (megabytes) get huge pages (large_buffer.h).
+using Doubles = std::vector<double, LargeBufferAllocator<double>>;
 
 std::size_t AtLeast(std::size_t pieces, std::size_t total, std::size_t per_piece) {
   return std::max(pieces, (total + per_piece - 1) / per_piece);
@@ -91,21 +74,35 @@ struct Pass {
   std::size_t* errors = nullptr;   // count of rows whose argmax is wrong
 };
 
-// Rows c of the pass's inputs: in place, or converted from the compact source into `scratch`.
-ConstMatrixRef InputRows(const Pass& pass, std::size_t in, Chunk c, Doubles& scratch) {
-  if (pass.source == nullptr) return {pass.x + c.begin * in, c.size(), in, in};
-  scratch.resize(c.size() * in);
-  for (std::size_t r = 0; r < c.size(); ++r) pass.source->CopyInputRow(c.begin + r, scratch.data() + r * in);
-  return {scratch.data(), c.size(), in, in};
+// The calling thread's buffer for converted inputs, at least `doubles` long, kept for the
+// thread's life: a full-set pass converts megabytes per piece (at most kMaxRowsPerChunk rows or
+// kMaxBlockDoubles), and a new buffer for each piece would be new pages to fault in and clear.
+// A body uses it for one piece at a time (ParallelFor runs one body at a time per thread).
+double* InputScratch(std::size_t doubles) {
+  thread_local Doubles scratch;
+  if (scratch.size() < doubles) {
+    scratch.clear();  // nothing to copy into the larger buffer
+    scratch.resize(doubles);
+  }
+  return scratch.data();
 }
 
-// Columns `units` of the pass's inputs, every row: a view, or converted into `scratch`.
-ConstMatrixRef InputColumns(const Pass& pass, std::size_t in, Chunk units,
-                            Doubles& scratch) {
+// Rows c of the pass's inputs: in place, or converted from the compact source into the thread's
+// InputScratch (valid until the thread's next call).
+ConstMatrixRef InputRows(const Pass& pass, std::size_t in, Chunk c) {
+  if (pass.source == nullptr) return {pass.x + c.begin * in, c.size(), in, in};
+  double* out = InputScratch(c.size() * in);
+  for (std::size_t r = 0; r < c.size(); ++r) pass.source->CopyInputRow(c.begin + r, out + r * in);
+  return {out, c.size(), in, in};
+}
+
+// Columns `units` of the pass's inputs, every row: a view, or converted into the thread's
+// InputScratch (valid until the thread's next call).
+ConstMatrixRef InputColumns(const Pass& pass, std::size_t in, Chunk units) {
   if (pass.source == nullptr) return Columns({pass.x, pass.rows, in, in}, units);
-  scratch.resize(pass.rows * units.size());
-  pass.source->CopyInputColumns(units.begin, units.end, scratch.data());
-  return {scratch.data(), pass.rows, units.size(), units.size()};
+  double* out = InputScratch(pass.rows * units.size());
+  pass.source->CopyInputColumns(units.begin, units.end, out);
+  return {out, pass.rows, units.size(), units.size()};
 }
 
 // The products of one pass by their whole shapes, in the order of the unsplit algorithm: what
@@ -340,9 +337,8 @@ void WeightGradients(RunState& s, unsigned threads) {
       return;
     }
     const std::size_t offset = layers[i].weight_offset + units.begin * out;
-    Doubles scratch;
     const ConstMatrixRef in_units =
-        i == 0 ? InputColumns(s.pass, layers[0].in, units, scratch) : Columns(s.input(i), units);
+        i == 0 ? InputColumns(s.pass, layers[0].in, units) : Columns(s.input(i), units);
     Gemm(in_units, true, d, false, MatrixRef{grad + offset, units.size(), out, out});
     if (!s.want_r) return;
     const MatrixRef h{hvp + offset, units.size(), out, out};
@@ -367,8 +363,7 @@ double Run(const MlpLayout& layout, const Pass& pass, unsigned threads, TanhKern
       s.rows, AtLeast(kRowChunks, s.rows, kMaxRowsPerChunk), kMinRowsPerChunk, kAlign);
 
   ParallelFor(chunks.size(), threads, [&](std::size_t j) {
-    Doubles scratch;
-    const ConstMatrixRef x = InputRows(pass, s.layers[0].in, chunks[j], scratch);
+    const ConstMatrixRef x = InputRows(pass, s.layers[0].in, chunks[j]);
     Forward(s, chunks[j], x);
     if (s.want_r) RForward(s, chunks[j], x);
   });

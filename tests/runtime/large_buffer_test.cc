@@ -1,0 +1,99 @@
+// The large-buffer allocator: values survive growth, large blocks start on a 2 MiB boundary and
+// (where the kernel offers transparent huge pages on advice) are backed by huge pages.
+#include "runtime/large_buffer.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace hypergrad {
+namespace {
+
+using Doubles = std::vector<double, LargeBufferAllocator<double>>;
+
+TEST(LargeBufferAllocatorTest, KeepsValuesAcrossGrowthFromSmallToLarge) {
+  Doubles v;
+  for (std::size_t i = 0; i < 1'000'000; ++i) v.push_back(static_cast<double>(i) * 0.5);
+  ASSERT_EQ(v.size(), 1'000'000u);  // 8 MB: grew through both kinds of block
+  for (std::size_t i = 0; i < v.size(); i += 997) ASSERT_EQ(v[i], static_cast<double>(i) * 0.5) << i;
+  v.resize(10);
+  v.shrink_to_fit();
+  EXPECT_EQ(v[9], 4.5);
+}
+
+TEST(LargeBufferAllocatorTest, ValuesGivenToResizeAreWritten) {
+  Doubles v(3 * kHugePageBytes / sizeof(double), 2.0);  // construct(p, value): written
+  for (std::size_t i = 0; i < v.size(); i += 4099) ASSERT_EQ(v[i], 2.0) << i;
+  v.assign(100, -1.0);
+  EXPECT_EQ(v[99], -1.0);
+}
+
+TEST(LargeBufferAllocatorTest, LargeBlocksStartOnHugePageBoundaries) {
+  LargeBufferAllocator<double> allocator;
+  for (const std::size_t bytes : {kHugePageBytes, kHugePageBytes + 8, 5 * kHugePageBytes - 8}) {
+    double* p = allocator.allocate(bytes / sizeof(double));
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(p) % kHugePageBytes, 0u) << bytes;
+    p[bytes / sizeof(double) - 1] = 1.0;  // the whole block is usable
+    allocator.deallocate(p, bytes / sizeof(double));
+  }
+  double* small = allocator.allocate(100);
+  small[99] = 1.0;
+  allocator.deallocate(small, 100);
+}
+
+TEST(LargeBufferAllocatorTest, AdviceOnRangesWithoutAWholeHugePageChangesNothing) {
+  std::vector<char> bytes(kHugePageBytes / 2, 'x');
+  AdviseHugePages(bytes.data(), bytes.size());
+  AdviseHugePages(bytes.data() + 1, 0);
+  AdviseHugePages(nullptr, 0);
+  EXPECT_EQ(bytes.front(), 'x');
+  EXPECT_EQ(bytes.back(), 'x');
+}
+
+// AnonHugePages of the mapping holding `p` (/proc/self/smaps), in kB; -1 if not found.
+long AnonHugePagesKb(const void* p) {
+  std::ifstream smaps("/proc/self/smaps");
+  const auto address = reinterpret_cast<std::uintptr_t>(p);
+  std::string line;
+  bool inside = false;
+  while (std::getline(smaps, line)) {
+    std::uintptr_t begin = 0, end = 0;
+    char dash = 0;
+    std::istringstream head(line);
+    if (head >> std::hex >> begin >> dash >> end && dash == '-') {
+      inside = begin <= address && address < end;
+    } else if (inside && line.rfind("AnonHugePages:", 0) == 0) {
+      return std::stol(line.substr(14));
+    }
+  }
+  return -1;
+}
+
+TEST(LargeBufferAllocatorTest, LargeBlocksAreBackedByHugePagesWhereTheKernelAdvisesThem) {
+  auto setting = [](const char* name) {
+    std::ifstream file(std::string("/sys/kernel/mm/transparent_hugepage/") + name);
+    std::string line;
+    std::getline(file, line);
+    return line;
+  };
+  const std::string enabled = setting("enabled"), defrag = setting("defrag");
+  if (enabled.find("[madvise]") == std::string::npos && enabled.find("[always]") == std::string::npos) {
+    GTEST_SKIP() << "no transparent huge pages on advice here (enabled: " << enabled << ")";
+  }
+  // With these defrag settings an advised fault compacts memory for a huge page when none is
+  // free (Documentation/admin-guide/mm/transhuge.rst), so none here means no advice was given.
+  if (defrag.find("[always]") == std::string::npos && defrag.find("[madvise]") == std::string::npos &&
+      defrag.find("[defer+madvise]") == std::string::npos) {
+    GTEST_SKIP() << "advised faults do not wait for a huge page here (defrag: " << defrag << ")";
+  }
+  Doubles v(4 * kHugePageBytes / sizeof(double));
+  for (std::size_t i = 0; i < v.size(); i += 512) v[i] = 1.0;  // fault every 4 KiB page in
+  EXPECT_GE(AnonHugePagesKb(v.data()), 2048);
+}
+
+}  // namespace
+}  // namespace hypergrad
