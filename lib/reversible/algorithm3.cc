@@ -204,17 +204,6 @@ class FactorRuns {
   Factor<Buffer, Int> factor_;
 };
 
-// Elements [begin, end) of c, all with the factor f (copied: the loop keeps it in registers).
-// Returns the first element that would overflow, unchanged, or end.
-template <class Buffer, class Int>
-std::size_t MultiplyRun(std::span<Int> c, std::size_t begin, std::size_t end,
-                        const Factor<Buffer, Int> f, Buffer& buffer) {
-  for (std::size_t i = begin; i < end; ++i) {
-    if (!RationalMultiplyElement(c[i], i, f, buffer)) return i;
-  }
-  return end;
-}
-
 // The fast buffer's loop compiled for the shapes of d and n: a power-of-two radix (the momentum
 // denominator 2^16) codes by shifts, the other divides, with no test of which per element.
 template <Shape kD, Shape kN, class Int>
@@ -225,6 +214,101 @@ std::size_t MultiplyRunShaped(std::span<Int> c, std::size_t begin, std::size_t e
   }
   return end;
 }
+
+// The parallel form: the elements in a fixed split (never dependent on the thread count), each
+// piece on its own thread, elements worked out without touching anything shared. Elements the
+// fast buffer cannot code locally (they take a chunk from its pool or give one back: a few in a
+// thousand) are then run on one thread in index order, so the pool sees the same operations in
+// the same order as ApplyRatios. Any overflow: the work done is undone and ApplyRatios runs
+// alone, to fail as it does. The result is bit for bit that of ApplyRatios.
+enum class Local { kDone, kDeferred, kOverflow };
+
+template <Shape = Shape::kAny, Shape = Shape::kAny, class Int>
+inline Local MultiplyLocally(Int& c, std::size_t i, const Factor<ExactBuffer, Int>& f,
+                             ExactBuffer& buffer, std::ptrdiff_t&) {
+  // One integer per element: nothing is shared (cpp_int's allocations are thread-safe).
+  return RationalMultiplyElement(c, i, f, buffer) ? Local::kDone : Local::kOverflow;
+}
+
+template <Shape kD = Shape::kAny, Shape kN = Shape::kAny, class Int>
+inline Local MultiplyLocally(Int& c, std::size_t i, const Factor<AnsBuffer, Int>& f,
+                             AnsBuffer& buffer, std::ptrdiff_t& words) {
+  const auto [quotient, remainder] = f.divide_by_d.FloorDivMod(c);
+  std::uint64_t x;
+  std::uint32_t popped;
+  // The common cases touch only element i's state; they must not count on a free chunk, which
+  // a deferred element before i may take first (kPoolSettled = false).
+  if (buffer.TryPushPopInRegisters<kD, kN, false>(
+          i, static_cast<std::uint32_t>(remainder), f.radix_d, f.radix_n, x, popped)) {
+    Int result;
+    if (!MultiplyAdd(quotient, f.n, popped, result)) return Local::kOverflow;  // nothing stored
+    buffer.StoreState(i, x);
+    c = result;
+    return Local::kDone;
+  }
+  AnsBuffer::Local element(buffer, i);
+  std::uint32_t digit = 0;
+  if (!element.PushPop(static_cast<std::uint32_t>(remainder), f.radix_d, f.radix_n, digit)) {
+    return Local::kDeferred;
+  }
+  if (!MultiplyAdd(quotient, f.n, digit, c)) return Local::kOverflow;  // nothing was stored
+  words += element.Commit(buffer, i);
+  return Local::kDone;
+}
+
+inline void AddWords(ExactBuffer&, std::ptrdiff_t) {}
+inline void AddWords(AnsBuffer& buffer, std::ptrdiff_t words) { buffer.WordsAdded(words); }
+
+
+// One piece's first pass in the parallel form: the elements before `end` were visited; those
+// in `deferred` (index order) wait for the pass on one thread; `words`: the change in stored
+// words of the elements done.
+struct Piece {
+  std::vector<std::size_t> deferred;
+  std::size_t end = 0;
+  bool overflow = false;
+  std::ptrdiff_t words = 0;
+};
+
+// How a run of elements with one factor is worked out, for MultiplyRun and the vector loops:
+// Elements<kD, kN>(c, begin, end, f, buffer) works out elements [begin, end) one by one and
+// returns end, or the first element that would overflow (unchanged; those before it done);
+// kPoolSettled says whether nothing else can change the pool's free chunks meanwhile.
+//
+// InOrder: one thread, elements in index order (ApplyRatios): each runs to the end.
+struct InOrder {
+  static constexpr bool kPoolSettled = true;
+  template <Shape kD, Shape kN, class Int>
+  std::size_t Elements(std::span<Int> c, std::size_t begin, std::size_t end,
+                       const Factor<AnsBuffer, Int>& f, AnsBuffer& buffer) {
+    return MultiplyRunShaped<kD, kN>(c, begin, end, f, buffer);
+  }
+  template <Shape, Shape, class Buffer, class Int>
+  std::size_t Elements(std::span<Int> c, std::size_t begin, std::size_t end,
+                       const Factor<Buffer, Int> f, Buffer& buffer) {
+    for (std::size_t i = begin; i < end; ++i) {
+      if (!RationalMultiplyElement(c[i], i, f, buffer)) return i;
+    }
+    return end;
+  }
+};
+
+// OnItsOwn: one piece of the parallel form, beside other threads' pieces: nothing shared is
+// touched; an element that needs the pool is deferred (MultiplyLocally).
+struct OnItsOwn {
+  static constexpr bool kPoolSettled = false;
+  Piece& piece;
+  template <Shape kD, Shape kN, class Buffer, class Int>
+  std::size_t Elements(std::span<Int> c, std::size_t begin, std::size_t end,
+                       const Factor<Buffer, Int>& f, Buffer& buffer) {
+    for (std::size_t i = begin; i < end; ++i) {
+      const Local outcome = MultiplyLocally<kD, kN>(c[i], i, f, buffer, piece.words);
+      if (outcome == Local::kOverflow) return i;
+      if (outcome == Local::kDeferred) piece.deferred.push_back(i);
+    }
+    return end;
+  }
+};
 
 #if defined(__x86_64__)
 // GCC 12's AVX-512 intrinsics start some results from _mm512_undefined_*() (`__m512i __Y = __Y`),
@@ -243,11 +327,12 @@ bool CpuRunsAvx512() {
 
 // The lanes i … i + 7 whose push and pop take TryPushPopInRegisters' common cases, given which
 // pushes moved a word (pending) and the states after the pops (x): the word comes straight back
-// and WordStacks::PushPopInPlace would not touch the pool, or no word moved and the pop takes
-// none (x ≥ L, or the stack is empty). Read per block: the pool changes in blocks that ran the
-// scalar loop.
+// and WordStacks::PushPopInPlace would not touch the pool (its top chunk has room, or a chunk is
+// free and pool_has_free may count on it: kPoolSettled), or no word moved and the pop takes none
+// (x ≥ L, or the stack is empty). Read per block: the pool changes in blocks that ran the scalar
+// loop.
 [[gnu::target("avx512f,avx512dq,avx512vl,avx512bw")]] inline __mmask8 CommonLanes(
-    const WordStacks& stacks, std::size_t i, __mmask8 pending, __m512i x) {
+    const WordStacks& stacks, std::size_t i, __mmask8 pending, __m512i x, bool pool_has_free) {
   const __mmask8 below =
       _mm512_cmplt_epu64_mask(x, _mm512_set1_epi64(static_cast<long long>(AnsBuffer::LowerBound())));
   const __m512i heads = _mm512_cvtepu32_epi64(
@@ -256,8 +341,7 @@ bool CpuRunsAvx512() {
       _mm_loadl_epi64(reinterpret_cast<const __m128i*>(stacks.fills() + i)));
   const __mmask8 empty = _mm512_cmpeq_epu64_mask(heads, _mm512_set1_epi64(WordStacks::kEmptyHead));
   const __mmask8 full = _mm512_cmpeq_epu64_mask(fills, _mm512_set1_epi64(WordStacks::kCapacity));
-  const __mmask8 pool_has_free = stacks.HasFreeChunk() ? 0xFF : 0;
-  const __mmask8 no_op = pool_has_free | static_cast<__mmask8>(~(empty | full));
+  const __mmask8 no_op = (pool_has_free ? 0xFF : 0) | static_cast<__mmask8>(~(empty | full));
   return (pending & below & no_op) | (~pending & (~below | empty));
 }
 
@@ -279,19 +363,18 @@ constexpr std::size_t kNoOverflow = static_cast<std::size_t>(-1);
 
 // Stores block i … i + 7 where every lane took the common cases and cannot overflow: the coder
 // states (with the word the push moved back below the bits the pop left) and ⌊c/d⌋·n + digit.
-// Otherwise runs the scalar loop on the block, nothing having been stored, and returns the first
-// element that would overflow (or kNoOverflow).
-template <Shape kD, Shape kN>
+// Otherwise works the block out element by element (policy.Elements), nothing having been
+// stored, and returns the first element that would overflow (or kNoOverflow).
+template <Shape kD, Shape kN, class Policy>
 [[gnu::target("avx512f,avx512dq,avx512vl,avx512bw")]] inline std::size_t FinishBlock(
     std::span<std::int64_t> c, std::size_t i, const Factor<AnsBuffer, std::int64_t>& f,
-    AnsBuffer& buffer, const BlockLanes& lanes) {
-  const __mmask8 stored = CommonLanes(buffer.stacks(), i, lanes.pending, lanes.x) &
+    AnsBuffer& buffer, const BlockLanes& lanes, Policy& policy) {
+  const bool pool_has_free = Policy::kPoolSettled && buffer.stacks().HasFreeChunk();
+  const __mmask8 stored = CommonLanes(buffer.stacks(), i, lanes.pending, lanes.x, pool_has_free) &
                           SafeLanes(lanes.quotient, f.n);
   if (stored != 0xFF) {
-    for (std::size_t j = i; j < i + 8; ++j) {
-      if (!RationalMultiplyElement<kD, kN>(c[j], j, f, buffer)) return j;
-    }
-    return kNoOverflow;
+    const std::size_t stop = policy.template Elements<kD, kN>(c, i, i + 8, f, buffer);
+    return stop == i + 8 ? kNoOverflow : stop;
   }
   const __m512i x = _mm512_mask_or_epi64(
       lanes.x, lanes.pending, _mm512_slli_epi64(lanes.x, AnsBuffer::WordBits()),
@@ -310,9 +393,10 @@ template <Shape kD, Shape kN>
 // masks for d's radix, and the slot's division by q or q + 1 in doubles, which is exact: the
 // slot is below 2^24 and q + 1 ≤ 2^23 + 1, so the rounded quotient is within 2^-29 of the true
 // one, while a quotient that is not an integer lies more than 2^-24 below the next one.
+template <class Policy>
 [[gnu::target("avx512f,avx512dq,avx512vl,avx512bw")]] std::size_t MultiplyRunAvx512(
     std::span<std::int64_t> c, std::size_t begin, std::size_t end,
-    const Factor<AnsBuffer, std::int64_t>& f, AnsBuffer& buffer) {
+    const Factor<AnsBuffer, std::int64_t>& f, AnsBuffer& buffer, Policy& policy) {
   const AnsBuffer::Radix& push = f.radix_d;
   const AnsBuffer::Radix& pop = f.radix_n;
   std::uint64_t* const state = buffer.states();
@@ -358,10 +442,11 @@ template <Shape kD, Shape kN>
                          slot),
         start);
     const std::size_t failed = FinishBlock<Shape::kPowerOfTwo, Shape::kOther>(
-        c, i, f, buffer, {.pending = pending, .x0 = x0, .x = x3, .quotient = quotient, .digit = digit});
+        c, i, f, buffer, {.pending = pending, .x0 = x0, .x = x3, .quotient = quotient, .digit = digit},
+        policy);
     if (failed != kNoOverflow) return failed;
   }
-  return MultiplyRunShaped<Shape::kPowerOfTwo, Shape::kOther>(c, i, end, f, buffer);
+  return policy.template Elements<Shape::kPowerOfTwo, Shape::kOther>(c, i, end, f, buffer);
 }
 
 // ⌊x/m⌋ for 8 unsigned 64-bit x and divisors 1 ≤ m ≤ 2^20 (m_double: the same as doubles), as
@@ -390,9 +475,10 @@ template <Shape kD, Shape kN>
 // (dividing by the momentum numerator n, multiplying by 2^16). ⌊c/d⌋ by the sign trick of
 // FixedDivisor (⌊c/d⌋ = −1 − ⌊~c/d⌋ for c < 0) and the encoding's x/freq by DivideLanes; the
 // pop by shifts. For radices whose q + 1 ≤ 2^20 (radix ≥ 17; Algorithm 3's n ≥ 2^15 here).
+template <class Policy>
 [[gnu::target("avx512f,avx512dq,avx512vl,avx512bw")]] std::size_t MultiplyRunAvx512Inverse(
     std::span<std::int64_t> c, std::size_t begin, std::size_t end,
-    const Factor<AnsBuffer, std::int64_t>& f, AnsBuffer& buffer) {
+    const Factor<AnsBuffer, std::int64_t>& f, AnsBuffer& buffer, Policy& policy) {
   const AnsBuffer::Radix& push = f.radix_d;
   const AnsBuffer::Radix& pop = f.radix_n;
   std::uint64_t* const state = buffer.states();
@@ -438,34 +524,45 @@ template <Shape kD, Shape kN>
         _mm512_sll_epi64(_mm512_srli_epi64(x2, AnsBuffer::TotalBits()), pop_shift),
         _mm512_and_si512(slot, pop_q_mask));
     const std::size_t failed = FinishBlock<Shape::kOther, Shape::kPowerOfTwo>(
-        c, i, f, buffer, {.pending = pending, .x0 = x0, .x = x3, .quotient = quotient, .digit = digit});
+        c, i, f, buffer, {.pending = pending, .x0 = x0, .x = x3, .quotient = quotient, .digit = digit},
+        policy);
     if (failed != kNoOverflow) return failed;
   }
-  return MultiplyRunShaped<Shape::kOther, Shape::kPowerOfTwo>(c, i, end, f, buffer);
+  return policy.template Elements<Shape::kOther, Shape::kPowerOfTwo>(c, i, end, f, buffer);
 }
 #if !defined(__clang__)
 #pragma GCC diagnostic pop
 #endif
 #endif
 
-template <class Int>
+// Elements [begin, end) of c, all with the factor f, as `policy` works them out: on the fast
+// buffer compiled for the radices' shapes, 8 at a time where the CPU runs AVX-512 and the shapes
+// are the momentum's. Returns end, or the first element that would overflow.
+template <class Policy, class Int>
 std::size_t MultiplyRun(std::span<Int> c, std::size_t begin, std::size_t end,
-                        const Factor<AnsBuffer, Int>& f, AnsBuffer& buffer) {
+                        const Factor<AnsBuffer, Int>& f, AnsBuffer& buffer, Policy& policy) {
   const bool d2 = f.radix_d.power_of_two(), n2 = f.radix_n.power_of_two();
 #if defined(__x86_64__)
   if constexpr (std::is_same_v<Int, std::int64_t>) {
     if (d2 && !n2 && !f.radix_d.trivial() && CpuRunsAvx512()) {
-      return MultiplyRunAvx512(c, begin, end, f, buffer);
+      return MultiplyRunAvx512(c, begin, end, f, buffer, policy);
     }
     if (!d2 && n2 && !f.radix_n.trivial() && f.radix_d.q() < (1u << 20) && CpuRunsAvx512()) {
-      return MultiplyRunAvx512Inverse(c, begin, end, f, buffer);
+      return MultiplyRunAvx512Inverse(c, begin, end, f, buffer, policy);
     }
   }
 #endif
-  if (d2 && !n2) return MultiplyRunShaped<Shape::kPowerOfTwo, Shape::kOther>(c, begin, end, f, buffer);
-  if (!d2 && n2) return MultiplyRunShaped<Shape::kOther, Shape::kPowerOfTwo>(c, begin, end, f, buffer);
-  if (d2) return MultiplyRunShaped<Shape::kPowerOfTwo, Shape::kPowerOfTwo>(c, begin, end, f, buffer);
-  return MultiplyRunShaped<Shape::kOther, Shape::kOther>(c, begin, end, f, buffer);
+  constexpr Shape k2 = Shape::kPowerOfTwo, kOther = Shape::kOther;
+  if (d2 && !n2) return policy.template Elements<k2, kOther>(c, begin, end, f, buffer);
+  if (!d2 && n2) return policy.template Elements<kOther, k2>(c, begin, end, f, buffer);
+  if (d2) return policy.template Elements<k2, k2>(c, begin, end, f, buffer);
+  return policy.template Elements<kOther, kOther>(c, begin, end, f, buffer);
+}
+// Any other buffer: element by element.
+template <class Policy, class Buffer, class Int>
+std::size_t MultiplyRun(std::span<Int> c, std::size_t begin, std::size_t end,
+                        const Factor<Buffer, Int>& f, Buffer& buffer, Policy& policy) {
+  return policy.template Elements<Shape::kAny, Shape::kAny>(c, begin, end, f, buffer);
 }
 
 // The real value of a raw integer of either width (for error messages).
@@ -480,9 +577,10 @@ void ApplyRatios(std::span<Int> c, std::span<const DecayRatio> ratios, bool inve
                  Buffer& buffer, RealValue real, double limit) {
   if (c.empty()) return;
   FactorRuns<Buffer, Int> factors(ratios, inverse);
+  InOrder in_order;
   for (std::size_t run = 0; run < c.size();) {
     const std::size_t run_end = factors.RunEnd(run, c.size());
-    std::size_t i = MultiplyRun(c, run, run_end, factors.At(run), buffer);
+    std::size_t i = MultiplyRun(c, run, run_end, factors.At(run), buffer, in_order);
     run = run_end;
     if (i == run_end) continue;
     const Factor<Buffer, Int>& f = factors.At(i);
@@ -502,50 +600,6 @@ void ApplyRatios(std::span<Int> c, std::span<const DecayRatio> ratios, bool inve
   }
 }
 
-// The parallel form: the elements in a fixed split (never dependent on the thread count), each
-// piece on its own thread, elements worked out without touching anything shared. Elements the
-// fast buffer cannot code locally (they take a chunk from its pool or give one back: a few in a
-// thousand) are then run on one thread in index order, so the pool sees the same operations in
-// the same order as ApplyRatios. Any overflow: the work done is undone and ApplyRatios runs
-// alone, to fail as it does. The result is bit for bit that of ApplyRatios.
-enum class Local { kDone, kDeferred, kOverflow };
-
-template <class Int>
-inline Local MultiplyLocally(Int& c, std::size_t i, const Factor<ExactBuffer, Int>& f,
-                             ExactBuffer& buffer, std::ptrdiff_t&) {
-  // One integer per element: nothing is shared (cpp_int's allocations are thread-safe).
-  return RationalMultiplyElement(c, i, f, buffer) ? Local::kDone : Local::kOverflow;
-}
-
-template <class Int>
-inline Local MultiplyLocally(Int& c, std::size_t i, const Factor<AnsBuffer, Int>& f,
-                             AnsBuffer& buffer, std::ptrdiff_t& words) {
-  const auto [quotient, remainder] = f.divide_by_d.FloorDivMod(c);
-  std::uint64_t x;
-  std::uint32_t popped;
-  // The common cases touch only element i's state; they must not count on a free chunk, which
-  // a deferred element before i may take first (kPoolSettled = false).
-  if (buffer.TryPushPopInRegisters<Shape::kAny, Shape::kAny, false>(
-          i, static_cast<std::uint32_t>(remainder), f.radix_d, f.radix_n, x, popped)) {
-    Int result;
-    if (!MultiplyAdd(quotient, f.n, popped, result)) return Local::kOverflow;  // nothing stored
-    buffer.StoreState(i, x);
-    c = result;
-    return Local::kDone;
-  }
-  AnsBuffer::Local element(buffer, i);
-  std::uint32_t digit = 0;
-  if (!element.PushPop(static_cast<std::uint32_t>(remainder), f.radix_d, f.radix_n, digit)) {
-    return Local::kDeferred;
-  }
-  if (!MultiplyAdd(quotient, f.n, digit, c)) return Local::kOverflow;  // nothing was stored
-  words += element.Commit(buffer, i);
-  return Local::kDone;
-}
-
-inline void AddWords(ExactBuffer&, std::ptrdiff_t) {}
-inline void AddWords(AnsBuffer& buffer, std::ptrdiff_t words) { buffer.WordsAdded(words); }
-
 constexpr std::size_t kPieces = 16;
 
 template <class Buffer, class Int>
@@ -556,42 +610,40 @@ void ApplyRatiosParallel(std::span<Int> c, std::span<const DecayRatio> ratios, b
   if (threads <= 1 || pieces.size() <= 1) {
     return ApplyRatios(c, ratios, inverse, buffer, real, limit);
   }
-  struct Piece {
-    std::vector<std::size_t> deferred;  // in index order
-    std::size_t end = 0;                // elements before it were visited
-    bool overflow = false;
-    std::ptrdiff_t words = 0;
-  };
   std::vector<Piece> done(pieces.size());
-  // Runs `invert` (or not) over piece j's elements before done[j].end that were not deferred.
+  // Runs `invert` (or not) over piece j's elements: on the first pass all of them, run by run
+  // of equal factors (OnItsOwn, in vector registers where MultiplyRun can), stopping at the
+  // first that would overflow; on the undo pass those before done[j].end not deferred.
   auto sweep = [&](std::size_t j, bool invert, bool first_pass) {
     Piece& piece = done[j];
-    std::size_t next_deferred = 0;
     FactorRuns<Buffer, Int> factors(ratios, invert, pieces[j].begin);
-    const std::size_t end = first_pass ? pieces[j].end : piece.end;
-    for (std::size_t i = pieces[j].begin; i < end; ++i) {
-      const Factor<Buffer, Int>& f = factors.At(i);
-      if (!first_pass) {
-        if (next_deferred < piece.deferred.size() && piece.deferred[next_deferred] == i) {
-          ++next_deferred;
-          continue;
+    if (first_pass) {
+      OnItsOwn on_its_own{piece};
+      for (std::size_t i = pieces[j].begin; i < pieces[j].end;) {
+        const std::size_t run_end = std::min(factors.RunEnd(i, c.size()), pieces[j].end);
+        const std::size_t stop = MultiplyRun(c, i, run_end, factors.At(i), buffer, on_its_own);
+        if (stop != run_end) {
+          piece.overflow = true;
+          piece.end = stop;
+          return;
         }
-        if (MultiplyLocally(c[i], i, f, buffer, piece.words) != Local::kDone) {
-          throw std::logic_error("Algorithm 3: undoing element " + std::to_string(i) +
-                                 " on its own thread failed; the vector and buffer are "
-                                 "inconsistent");
-        }
+        i = run_end;
+      }
+      piece.end = pieces[j].end;
+      return;
+    }
+    std::size_t next_deferred = 0;
+    for (std::size_t i = pieces[j].begin; i < piece.end; ++i) {
+      if (next_deferred < piece.deferred.size() && piece.deferred[next_deferred] == i) {
+        ++next_deferred;
         continue;
       }
-      const Local outcome = MultiplyLocally(c[i], i, f, buffer, piece.words);
-      if (outcome == Local::kDeferred) piece.deferred.push_back(i);
-      if (outcome == Local::kOverflow) {
-        piece.overflow = true;
-        piece.end = i;
-        return;
+      if (MultiplyLocally(c[i], i, factors.At(i), buffer, piece.words) != Local::kDone) {
+        throw std::logic_error("Algorithm 3: undoing element " + std::to_string(i) +
+                               " on its own thread failed; the vector and buffer are "
+                               "inconsistent");
       }
     }
-    if (first_pass) piece.end = end;
   };
   ParallelFor(pieces.size(), threads, [&](std::size_t j) { sweep(j, inverse, true); });
   const auto words_and_undo = [&](bool undo) {
