@@ -200,32 +200,37 @@ class AnsBuffer final : public InfoBuffer {
   // PushPopUnchecked's two common cases worked out without storing anything: the push moves a
   // word off x and the pop takes it straight back (the steady state), or neither moves a word
   // and the pop would take none from the stack (x stays ≥ L, or the stack is empty: the
-  // start-up). Then returns true with the new state in `x` and the digit popped in `out`;
-  // StoreState(i, x) makes it PushPopUnchecked's outcome (neither case touches a stack or the
-  // pool). Otherwise returns false, and the caller runs PushPopUnchecked. Radices ≤ 2^16.
-  // kPush and kPop: what the caller knows of the radices (Radix::Shape). kPoolSettled: the pool
-  // stays as it is until the caller stores x (one thread, elements in index order), so a free
-  // chunk may be counted on; on several threads, where an element before i may be deferred and
-  // take that chunk first, only element i's own top chunk is (pass false).
-  template <Radix::Shape kPush = Radix::Shape::kAny, Radix::Shape kPop = Radix::Shape::kAny,
-            bool kPoolSettled = true>
+  // start-up). Then returns true with the new state in `x`, the digit popped in `out`, and in
+  // `in_place` whether the pool's bookkeeping is left to do: StoreState(i, x), then
+  // PushPopInPlace(i) if in_place, is PushPopUnchecked's outcome. in_place: the word went out
+  // and came back while the stack's top chunk is full or absent, where PushPopUnchecked counts a
+  // fresh chunk, free afterwards, if no chunk is free (WordStacks::PushPopInPlace). Neither case
+  // touches a stack, so on several threads a caller may store x at once and replay
+  // PushPopInPlace(i) on one thread, in index order among the pool's other changes. Otherwise
+  // returns false, and the caller runs PushPopUnchecked. Radices ≤ 2^16. kPush and kPop: what
+  // the caller knows of the radices (Radix::Shape).
+  template <Radix::Shape kPush = Radix::Shape::kAny, Radix::Shape kPop = Radix::Shape::kAny>
   [[gnu::always_inline]] bool TryPushPopInRegisters(std::size_t i, std::uint32_t digit,
                                                     const Radix& push, const Radix& pop,
-                                                    std::uint64_t& x, std::uint32_t& out) const {
+                                                    std::uint64_t& x, std::uint32_t& out,
+                                                    bool& in_place) const {
     if (push.trivial() || pop.trivial()) return false;
     x = state_[i];
     const bool pending = x >= push.Limit<kPush>(digit);
     if (pending) x >>= kWordBits;
     x = pop.Decode<kPop>(push.Encode<kPush>(x, digit), out);
     if (pending) {  // the word comes back: x · 2^16 + word, i.e. the bits shifted off
-      const bool pool_unchanged =
-          kPoolSettled ? stacks_.PushPopInPlaceIsNoOp(i) : stacks_.TopChunkHasRoom(i);
-      if (x >= kLowerBound || !pool_unchanged) return false;
+      if (x >= kLowerBound) return false;
+      in_place = !stacks_.TopChunkHasRoom(i);
       x = (x << kWordBits) | (state_[i] & 0xFFFF);
       return true;
     }
+    in_place = false;
     return x >= kLowerBound || stacks_.Empty(i);
   }
+  // The pool's bookkeeping of a push and pop that kept their word in a register
+  // (TryPushPopInRegisters' in_place).
+  void PushPopInPlace(std::size_t i) { stacks_.PushPopInPlace(i); }
   void StoreState(std::size_t i, std::uint64_t x) { state_[i] = x; }
   // The coder states and stacks, for a vector loop that works out TryPushPopInRegisters' common
   // cases on several elements at once and stores only coder states (algorithm3.cc).

@@ -149,7 +149,8 @@ template <class Int>
 }
 
 // The common cases (AnsBuffer::TryPushPopInRegisters: no word moves to or from a stack beyond
-// the one the push moves and the pop takes back) in registers, the rest by PushPopMultiply.
+// the one the push moves and the pop takes back; the pool's bookkeeping of that word, where
+// in_place, by PushPopInPlace) in registers, the rest by PushPopMultiply.
 // kD and kN: what the caller knows of the radices d and n (AnsBuffer::Radix::Shape).
 using Shape = AnsBuffer::Radix::Shape;
 template <Shape kD = Shape::kAny, Shape kN = Shape::kAny, class Int>
@@ -159,11 +160,13 @@ template <Shape kD = Shape::kAny, Shape kN = Shape::kAny, class Int>
   const auto [quotient, remainder] = f.divide_by_d.FloorDivMod(c);
   std::uint64_t x;
   std::uint32_t popped;
+  bool in_place = false;
   Int result;
   if (buffer.TryPushPopInRegisters<kD, kN>(i, static_cast<std::uint32_t>(remainder), f.radix_d,
-                                           f.radix_n, x, popped) &&
+                                           f.radix_n, x, popped, in_place) &&
       MultiplyAdd(quotient, f.n, popped, result)) {
-    buffer.StoreState(i, x);  // nothing else changes (TryPushPopInRegisters' common cases)
+    buffer.StoreState(i, x);  // no stack changes (TryPushPopInRegisters' common cases)
+    if (in_place) buffer.PushPopInPlace(i);
     c = result;
     return true;
   }
@@ -178,11 +181,18 @@ class FactorRuns {
   FactorRuns(std::span<const DecayRatio> ratios, bool invert, std::size_t first = 0)
       : ratios_(ratios), invert_(invert), current_(RatioAt(first)), factor_(Make(current_)) {}
   DecayRatio RatioAt(std::size_t i) const { return ratios_[ratios_.size() == 1 ? 0 : i]; }
-  // The end of the run of equal ratios that starts at i (of `size` elements).
+  // The end of the run of equal ratios that starts at i, at most `size` (a ratio compared as
+  // one 64-bit word, four at a time: the scan was ~5% of a training step's time).
   std::size_t RunEnd(std::size_t i, std::size_t size) const {
     if (ratios_.size() == 1) return size;
+    const auto word = [this](std::size_t k) { return std::bit_cast<std::uint64_t>(ratios_[k]); };
+    const std::uint64_t first = word(i);
     std::size_t end = i + 1;
-    while (end < size && ratios_[end] == ratios_[i]) ++end;
+    while (end + 4 <= size && ((word(end) ^ first) | (word(end + 1) ^ first) |
+                               (word(end + 2) ^ first) | (word(end + 3) ^ first)) == 0) {
+      end += 4;
+    }
+    while (end < size && word(end) == first) ++end;
     return end;
   }
   [[gnu::always_inline]] const Factor<Buffer, Int>& At(std::size_t i) {
@@ -218,30 +228,62 @@ std::size_t MultiplyRunShaped(std::span<Int> c, std::size_t begin, std::size_t e
 // The parallel form: the elements in a fixed split (never dependent on the thread count), each
 // piece on its own thread, elements worked out without touching anything shared. Elements the
 // fast buffer cannot code locally (they take a chunk from its pool or give one back: a few in a
-// thousand) are then run on one thread in index order, so the pool sees the same operations in
-// the same order as ApplyRatios. Any overflow: the work done is undone and ApplyRatios runs
-// alone, to fail as it does. The result is bit for bit that of ApplyRatios.
+// thousand) are then run on one thread in index order, and so is the pool's bookkeeping of the
+// elements whose word stayed in a register over a full or absent top chunk (in_place), so the
+// pool sees the same operations in the same order as ApplyRatios. Any overflow: the work done
+// is undone and ApplyRatios runs alone, to fail as it does. The result is bit for bit that of
+// ApplyRatios.
 enum class Local { kDone, kDeferred, kOverflow };
 
+// An element done on its own thread whose pool bookkeeping (AnsBuffer::PushPopInPlace) waits
+// for the pass on one thread; its value and coder state before, for an undo.
+template <class Int>
+struct InPlace {
+  std::size_t i;
+  Int c;
+  std::uint64_t x;
+};
+
+// One piece's first pass: the elements before `end` were visited; those in `deferred` wait for
+// the pass on one thread, and so does the bookkeeping of those in `in_place` (both in index
+// order); `words`: the change in stored words of the elements done.
+template <class Int>
+struct Piece {
+  std::vector<std::size_t> deferred;
+  std::vector<InPlace<Int>> in_place;
+  std::size_t end = 0;
+  bool overflow = false;
+  std::ptrdiff_t words = 0;
+};
+
+// Element i on its own thread: kDone, kDeferred where it needs the pool, or kOverflow (nothing
+// stored). An element whose bookkeeping waits is added to `in_place`; without one (an undo,
+// which must leave the pool alone) such an element is kDeferred.
 template <Shape = Shape::kAny, Shape = Shape::kAny, class Int>
 inline Local MultiplyLocally(Int& c, std::size_t i, const Factor<ExactBuffer, Int>& f,
-                             ExactBuffer& buffer, std::ptrdiff_t&) {
+                             ExactBuffer& buffer, std::ptrdiff_t&, std::vector<InPlace<Int>>*) {
   // One integer per element: nothing is shared (cpp_int's allocations are thread-safe).
   return RationalMultiplyElement(c, i, f, buffer) ? Local::kDone : Local::kOverflow;
 }
 
 template <Shape kD = Shape::kAny, Shape kN = Shape::kAny, class Int>
 inline Local MultiplyLocally(Int& c, std::size_t i, const Factor<AnsBuffer, Int>& f,
-                             AnsBuffer& buffer, std::ptrdiff_t& words) {
+                             AnsBuffer& buffer, std::ptrdiff_t& words,
+                             std::vector<InPlace<Int>>* in_place_elements) {
   const auto [quotient, remainder] = f.divide_by_d.FloorDivMod(c);
   std::uint64_t x;
   std::uint32_t popped;
-  // The common cases touch only element i's state; they must not count on a free chunk, which
-  // a deferred element before i may take first (kPoolSettled = false).
-  if (buffer.TryPushPopInRegisters<kD, kN, false>(
-          i, static_cast<std::uint32_t>(remainder), f.radix_d, f.radix_n, x, popped)) {
+  bool in_place = false;
+  // The common cases touch only element i's state; their pool bookkeeping, where there is one,
+  // waits: a deferred element before i may take a free chunk first.
+  if (buffer.TryPushPopInRegisters<kD, kN>(i, static_cast<std::uint32_t>(remainder), f.radix_d,
+                                           f.radix_n, x, popped, in_place)) {
     Int result;
     if (!MultiplyAdd(quotient, f.n, popped, result)) return Local::kOverflow;  // nothing stored
+    if (in_place) {
+      if (in_place_elements == nullptr) return Local::kDeferred;
+      in_place_elements->push_back({i, c, buffer.states()[i]});
+    }
     buffer.StoreState(i, x);
     c = result;
     return Local::kDone;
@@ -258,26 +300,26 @@ inline Local MultiplyLocally(Int& c, std::size_t i, const Factor<AnsBuffer, Int>
 
 inline void AddWords(ExactBuffer&, std::ptrdiff_t) {}
 inline void AddWords(AnsBuffer& buffer, std::ptrdiff_t words) { buffer.WordsAdded(words); }
+// The fast buffer's kept pool bookkeeping and state restore (InPlace; the exact buffer keeps
+// none).
+inline void PushPopInPlace(ExactBuffer&, std::size_t) {}
+inline void PushPopInPlace(AnsBuffer& buffer, std::size_t i) { buffer.PushPopInPlace(i); }
+inline void RestoreState(ExactBuffer&, std::size_t, std::uint64_t) {}
+inline void RestoreState(AnsBuffer& buffer, std::size_t i, std::uint64_t x) { buffer.StoreState(i, x); }
 
-
-// One piece's first pass in the parallel form: the elements before `end` were visited; those
-// in `deferred` (index order) wait for the pass on one thread; `words`: the change in stored
-// words of the elements done.
-struct Piece {
-  std::vector<std::size_t> deferred;
-  std::size_t end = 0;
-  bool overflow = false;
-  std::ptrdiff_t words = 0;
-};
 
 // How a run of elements with one factor is worked out, for MultiplyRun and the vector loops:
 // Elements<kD, kN>(c, begin, end, f, buffer) works out elements [begin, end) one by one and
 // returns end, or the first element that would overflow (unchanged; those before it done);
-// kPoolSettled says whether nothing else can change the pool's free chunks meanwhile.
+// InPlace(buffer, i, c, x) does or keeps the pool bookkeeping of element i (its value c and
+// coder state x before) once the vector loop has stored it.
 //
 // InOrder: one thread, elements in index order (ApplyRatios): each runs to the end.
 struct InOrder {
-  static constexpr bool kPoolSettled = true;
+  template <class Int>
+  static void InPlace(AnsBuffer& buffer, std::size_t i, Int, std::uint64_t) {
+    buffer.PushPopInPlace(i);
+  }
   template <Shape kD, Shape kN, class Int>
   std::size_t Elements(std::span<Int> c, std::size_t begin, std::size_t end,
                        const Factor<AnsBuffer, Int>& f, AnsBuffer& buffer) {
@@ -294,15 +336,19 @@ struct InOrder {
 };
 
 // OnItsOwn: one piece of the parallel form, beside other threads' pieces: nothing shared is
-// touched; an element that needs the pool is deferred (MultiplyLocally).
+// touched; an element that needs the pool is deferred, and pool bookkeeping kept for later
+// (MultiplyLocally).
+template <class Int>
 struct OnItsOwn {
-  static constexpr bool kPoolSettled = false;
-  Piece& piece;
-  template <Shape kD, Shape kN, class Buffer, class Int>
+  Piece<Int>& piece;
+  void InPlace(AnsBuffer&, std::size_t i, Int c, std::uint64_t x) {
+    piece.in_place.push_back({i, c, x});
+  }
+  template <Shape kD, Shape kN, class Buffer>
   std::size_t Elements(std::span<Int> c, std::size_t begin, std::size_t end,
                        const Factor<Buffer, Int>& f, Buffer& buffer) {
     for (std::size_t i = begin; i < end; ++i) {
-      const Local outcome = MultiplyLocally<kD, kN>(c[i], i, f, buffer, piece.words);
+      const Local outcome = MultiplyLocally<kD, kN>(c[i], i, f, buffer, piece.words, &piece.in_place);
       if (outcome == Local::kOverflow) return i;
       if (outcome == Local::kDeferred) piece.deferred.push_back(i);
     }
@@ -325,14 +371,16 @@ bool CpuRunsAvx512() {
   return yes;
 }
 
-// The lanes i … i + 7 whose push and pop take TryPushPopInRegisters' common cases, given which
-// pushes moved a word (pending) and the states after the pops (x): the word comes straight back
-// and WordStacks::PushPopInPlace would not touch the pool (its top chunk has room, or a chunk is
-// free and pool_has_free may count on it: kPoolSettled), or no word moved and the pop takes none
-// (x ≥ L, or the stack is empty). Read per block: the pool changes in blocks that ran the scalar
-// loop.
-[[gnu::target("avx512f,avx512dq,avx512vl,avx512bw")]] inline __mmask8 CommonLanes(
-    const WordStacks& stacks, std::size_t i, __mmask8 pending, __m512i x, bool pool_has_free) {
+// Of the lanes i … i + 7, given which pushes moved a word (pending) and the states after the
+// pops (x): those whose push and pop take TryPushPopInRegisters' common cases (the word comes
+// straight back, or no word moved and the pop takes none: x ≥ L, or the stack is empty), and
+// among them those whose word came back over a full or absent top chunk (its in_place). Read
+// per block: the stacks change in blocks worked out element by element.
+struct CommonCases {
+  __mmask8 common, in_place;
+};
+[[gnu::target("avx512f,avx512dq,avx512vl,avx512bw")]] inline CommonCases CommonLanes(
+    const WordStacks& stacks, std::size_t i, __mmask8 pending, __m512i x) {
   const __mmask8 below =
       _mm512_cmplt_epu64_mask(x, _mm512_set1_epi64(static_cast<long long>(AnsBuffer::LowerBound())));
   const __m512i heads = _mm512_cvtepu32_epi64(
@@ -341,8 +389,8 @@ bool CpuRunsAvx512() {
       _mm_loadl_epi64(reinterpret_cast<const __m128i*>(stacks.fills() + i)));
   const __mmask8 empty = _mm512_cmpeq_epu64_mask(heads, _mm512_set1_epi64(WordStacks::kEmptyHead));
   const __mmask8 full = _mm512_cmpeq_epu64_mask(fills, _mm512_set1_epi64(WordStacks::kCapacity));
-  const __mmask8 no_op = (pool_has_free ? 0xFF : 0) | static_cast<__mmask8>(~(empty | full));
-  return (pending & below & no_op) | (~pending & (~below | empty));
+  return {static_cast<__mmask8>((pending & below) | (~pending & (~below | empty))),
+          static_cast<__mmask8>(pending & (empty | full))};
 }
 
 // The lanes whose ⌊c/d⌋ (quotient) gives ⌊c/d⌋·n + digit inside (−2^63, 2^63) for every digit < n.
@@ -362,19 +410,22 @@ struct BlockLanes {
 constexpr std::size_t kNoOverflow = static_cast<std::size_t>(-1);
 
 // Stores block i … i + 7 where every lane took the common cases and cannot overflow: the coder
-// states (with the word the push moved back below the bits the pop left) and ⌊c/d⌋·n + digit.
-// Otherwise works the block out element by element (policy.Elements), nothing having been
-// stored, and returns the first element that would overflow (or kNoOverflow).
+// states (with the word the push moved back below the bits the pop left) and ⌊c/d⌋·n + digit,
+// the in_place lanes' pool bookkeeping by policy.InPlace in index order. Otherwise works the
+// block out element by element (policy.Elements), nothing having been stored, and returns the
+// first element that would overflow (or kNoOverflow).
 template <Shape kD, Shape kN, class Policy>
 [[gnu::target("avx512f,avx512dq,avx512vl,avx512bw")]] inline std::size_t FinishBlock(
     std::span<std::int64_t> c, std::size_t i, const Factor<AnsBuffer, std::int64_t>& f,
     AnsBuffer& buffer, const BlockLanes& lanes, Policy& policy) {
-  const bool pool_has_free = Policy::kPoolSettled && buffer.stacks().HasFreeChunk();
-  const __mmask8 stored = CommonLanes(buffer.stacks(), i, lanes.pending, lanes.x, pool_has_free) &
-                          SafeLanes(lanes.quotient, f.n);
-  if (stored != 0xFF) {
+  const CommonCases cases = CommonLanes(buffer.stacks(), i, lanes.pending, lanes.x);
+  if ((cases.common & SafeLanes(lanes.quotient, f.n)) != 0xFF) {
     const std::size_t stop = policy.template Elements<kD, kN>(c, i, i + 8, f, buffer);
     return stop == i + 8 ? kNoOverflow : stop;
+  }
+  for (unsigned mask = cases.in_place; mask != 0; mask &= mask - 1) {
+    const std::size_t j = i + static_cast<std::size_t>(std::countr_zero(mask));
+    policy.InPlace(buffer, j, c[j], buffer.states()[j]);  // before the stores below
   }
   const __m512i x = _mm512_mask_or_epi64(
       lanes.x, lanes.pending, _mm512_slli_epi64(lanes.x, AnsBuffer::WordBits()),
@@ -610,17 +661,17 @@ void ApplyRatiosParallel(std::span<Int> c, std::span<const DecayRatio> ratios, b
   if (threads <= 1 || pieces.size() <= 1) {
     return ApplyRatios(c, ratios, inverse, buffer, real, limit);
   }
-  std::vector<Piece> done(pieces.size());
+  std::vector<Piece<Int>> done(pieces.size());
   // Runs `invert` (or not) over piece j's elements: on the first pass all of them, run by run
   // of equal factors (OnItsOwn, in vector registers where MultiplyRun can), stopping at the
   // first that would overflow; on the undo pass those before done[j].end not deferred.
   auto sweep = [&](std::size_t j, bool invert, bool first_pass) {
-    Piece& piece = done[j];
+    Piece<Int>& piece = done[j];
     FactorRuns<Buffer, Int> factors(ratios, invert, pieces[j].begin);
     if (first_pass) {
-      OnItsOwn on_its_own{piece};
+      OnItsOwn<Int> on_its_own{piece};
       for (std::size_t i = pieces[j].begin; i < pieces[j].end;) {
-        const std::size_t run_end = std::min(factors.RunEnd(i, c.size()), pieces[j].end);
+        const std::size_t run_end = factors.RunEnd(i, pieces[j].end);
         const std::size_t stop = MultiplyRun(c, i, run_end, factors.At(i), buffer, on_its_own);
         if (stop != run_end) {
           piece.overflow = true;
@@ -632,13 +683,22 @@ void ApplyRatiosParallel(std::span<Int> c, std::span<const DecayRatio> ratios, b
       piece.end = pieces[j].end;
       return;
     }
-    std::size_t next_deferred = 0;
+    // The undo: deferred elements were not done; those with bookkeeping kept get their value
+    // and state back (their pool bookkeeping was not done either); the others are inverted.
+    std::size_t next_deferred = 0, next_in_place = 0;
     for (std::size_t i = pieces[j].begin; i < piece.end; ++i) {
       if (next_deferred < piece.deferred.size() && piece.deferred[next_deferred] == i) {
         ++next_deferred;
         continue;
       }
-      if (MultiplyLocally(c[i], i, factors.At(i), buffer, piece.words) != Local::kDone) {
+      if (next_in_place < piece.in_place.size() && piece.in_place[next_in_place].i == i) {
+        const InPlace<Int>& before = piece.in_place[next_in_place++];
+        c[i] = before.c;
+        RestoreState(buffer, i, before.x);
+        continue;
+      }
+      if (MultiplyLocally(c[i], i, factors.At(i), buffer, piece.words,
+                          static_cast<std::vector<InPlace<Int>>*>(nullptr)) != Local::kDone) {
         throw std::logic_error("Algorithm 3: undoing element " + std::to_string(i) +
                                " on its own thread failed; the vector and buffer are "
                                "inconsistent");
@@ -648,15 +708,16 @@ void ApplyRatiosParallel(std::span<Int> c, std::span<const DecayRatio> ratios, b
   ParallelFor(pieces.size(), threads, [&](std::size_t j) { sweep(j, inverse, true); });
   const auto words_and_undo = [&](bool undo) {
     std::ptrdiff_t words = 0;
-    for (Piece& piece : done) words += std::exchange(piece.words, 0);
+    for (Piece<Int>& piece : done) words += std::exchange(piece.words, 0);
     AddWords(buffer, words);
     if (!undo) return;
     ParallelFor(pieces.size(), threads, [&](std::size_t j) { sweep(j, !inverse, false); });
     words = 0;
-    for (Piece& piece : done) words += piece.words;
+    for (Piece<Int>& piece : done) words += piece.words;
     AddWords(buffer, words);
   };
-  const bool overflow = std::any_of(done.begin(), done.end(), [](const Piece& p) { return p.overflow; });
+  const bool overflow =
+      std::any_of(done.begin(), done.end(), [](const Piece<Int>& p) { return p.overflow; });
   if (overflow) {
     words_and_undo(true);
     // v and buffer as they were: fails as it does
@@ -665,8 +726,17 @@ void ApplyRatiosParallel(std::span<Int> c, std::span<const DecayRatio> ratios, b
   words_and_undo(false);
   FactorRuns<Buffer, Int> factors(ratios, inverse);
   for (std::size_t j = 0; j < pieces.size(); ++j) {
+    // The deferred elements and the pool bookkeeping kept, merged in index order.
+    const std::vector<InPlace<Int>>& in_place = done[j].in_place;
+    std::size_t next_in_place = 0;
+    const auto bookkeeping_before = [&](std::size_t end) {
+      for (; next_in_place < in_place.size() && in_place[next_in_place].i < end; ++next_in_place) {
+        PushPopInPlace(buffer, in_place[next_in_place].i);
+      }
+    };
     for (std::size_t k = 0; k < done[j].deferred.size(); ++k) {
       const std::size_t i = done[j].deferred[k];
+      bookkeeping_before(i);
       const Factor<Buffer, Int>& f = factors.At(i);
       if (RationalMultiplyElement(c[i], i, f, buffer)) continue;
       // The first element that overflows (the others are independent of it): undo the deferred
@@ -686,6 +756,7 @@ void ApplyRatiosParallel(std::span<Int> c, std::span<const DecayRatio> ratios, b
       words_and_undo(true);
       throw FixedPointOverflow(i, value, limit);
     }
+    bookkeeping_before(pieces[j].end);
   }
 }
 

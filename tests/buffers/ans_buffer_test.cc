@@ -59,19 +59,20 @@ TEST(AnsBufferTest, FusedPushPopLeavesTheBufferAsPushThenPop) {
   // TryPushPopInRegisters compiled for the radices' shapes, as Algorithm 3's loops use it.
   using Shape = AnsBuffer::Radix::Shape;
   auto try_shaped = [&](std::size_t i, std::uint32_t digit, const AnsBuffer::Radix& push,
-                        const AnsBuffer::Radix& pop, std::uint64_t& x, std::uint32_t& out) {
+                        const AnsBuffer::Radix& pop, std::uint64_t& x, std::uint32_t& out,
+                        bool& in_place) {
     if (push.power_of_two() && pop.power_of_two()) {
-      return shaped.TryPushPopInRegisters<Shape::kPowerOfTwo, Shape::kPowerOfTwo>(i, digit, push, pop, x, out);
+      return shaped.TryPushPopInRegisters<Shape::kPowerOfTwo, Shape::kPowerOfTwo>(i, digit, push, pop, x, out, in_place);
     }
     if (push.power_of_two()) {
-      return shaped.TryPushPopInRegisters<Shape::kPowerOfTwo, Shape::kOther>(i, digit, push, pop, x, out);
+      return shaped.TryPushPopInRegisters<Shape::kPowerOfTwo, Shape::kOther>(i, digit, push, pop, x, out, in_place);
     }
     if (pop.power_of_two()) {
-      return shaped.TryPushPopInRegisters<Shape::kOther, Shape::kPowerOfTwo>(i, digit, push, pop, x, out);
+      return shaped.TryPushPopInRegisters<Shape::kOther, Shape::kPowerOfTwo>(i, digit, push, pop, x, out, in_place);
     }
-    return shaped.TryPushPopInRegisters<Shape::kOther, Shape::kOther>(i, digit, push, pop, x, out);
+    return shaped.TryPushPopInRegisters<Shape::kOther, Shape::kOther>(i, digit, push, pop, x, out, in_place);
   };
-  std::size_t deferred = 0, in_registers_done = 0, in_registers_not = 0;
+  std::size_t deferred = 0, in_registers_done = 0, in_registers_not = 0, in_place_done = 0;
   for (int phase = 0; phase < 2; ++phase) {
     for (int step = 0; step < 3000; ++step) {
       std::uint32_t a = radices[rng() % std::size(radices)], b = radices[rng() % std::size(radices)];
@@ -86,17 +87,21 @@ TEST(AnsBufferTest, FusedPushPopLeavesTheBufferAsPushThenPop) {
         ASSERT_EQ(fused.PushPopUnchecked(i, digit, push, pop), expected) << "step " << step;
         std::uint64_t x = 0;
         std::uint32_t got_in_registers = 0;
-        if (in_registers.TryPushPopInRegisters(i, digit, push, pop, x, got_in_registers)) {
+        bool in_place = false;
+        if (in_registers.TryPushPopInRegisters(i, digit, push, pop, x, got_in_registers, in_place)) {
           in_registers.StoreState(i, x);
+          if (in_place) in_registers.PushPopInPlace(i);  // the pool's bookkeeping
           ++in_registers_done;
+          in_place_done += in_place;
         } else {
           got_in_registers = in_registers.PushPopUnchecked(i, digit, push, pop);
           ++in_registers_not;
         }
         ASSERT_EQ(got_in_registers, expected) << "step " << step << ", element " << i;
         std::uint32_t got_shaped = 0;
-        if (try_shaped(i, digit, push, pop, x, got_shaped)) {
+        if (try_shaped(i, digit, push, pop, x, got_shaped, in_place)) {
           shaped.StoreState(i, x);
+          if (in_place) shaped.PushPopInPlace(i);
         } else {
           got_shaped = shaped.PushPopUnchecked(i, digit, push, pop);
         }
@@ -133,6 +138,7 @@ TEST(AnsBufferTest, FusedPushPopLeavesTheBufferAsPushThenPop) {
   // Both the register form and its fallback ran often.
   EXPECT_GT(in_registers_done, 10000u);
   EXPECT_GT(in_registers_not, 10000u);
+  EXPECT_GT(in_place_done, 100u);  // the pool's bookkeeping left to the caller ran too
 }
 
 TEST(AnsBufferTest, StateStaysInRenormalisationIntervalWhileWordsAreStored) {

@@ -126,6 +126,50 @@ TEST(Algorithm3Definition, ThreadsLeaveTheSamePoolAsOneThread) {
   EXPECT_EQ(one.AllocatedBytes(), two.AllocatedBytes());
 }
 
+// An overflow on several threads after elements whose push and pop kept their word in a
+// register over a full or absent top chunk (their pool bookkeeping kept for the pass on one
+// thread, AnsBuffer::TryPushPopInRegisters' in_place): those elements get their values and
+// coder states back, and v and the buffer end as one thread leaves them. After ~270 steps at
+// 0.9 (the momentum's ratio) most elements' pushes send a word out over a stack still empty and
+// their pops take it back (2,811 such elements in the overflowing call, counted when this test
+// was written); element `hot` (ratio 1 meanwhile) then overflows.
+TEST(Algorithm3Definition, OverflowOnThreadsPutsBackElementsWhoseBookkeepingWaited) {
+  const std::size_t n = 3000, hot = 2500;
+  std::vector<double> start = NormalVector(n, 12, 0.5);
+  start[hot] = 2040.0;
+  FixedPointVector v = FixedPointVector::FromDoubles(start);
+  AnsBuffer buffer(n);
+  std::vector<DecayRatio> warm(n, DecayToRatio(0.9));
+  warm[hot] = DecayRatio{1, 1};
+  for (int t = 0; t < 300; ++t) {
+    MultiplyByRatio(v, warm, buffer, RatioSplit{.threads = 3, .min_piece = 1});
+    if (t % 40 == 0) {  // keep the values of order 1: a ×1/2 a step would leave only zeros
+      const std::vector<double> now = v.Values();
+      std::vector<double> push(n, 0.0);
+      for (std::size_t i = 0; i < n; ++i) push[i] = i == hot ? 0.0 : start[i] - now[i];
+      v.Add(push);
+    }
+  }
+  std::vector<DecayRatio> grow = warm;
+  grow[hot] = DecayToRatio(1.01);
+  const FixedPointVector before = v;
+  FixedPointVector v1 = v;
+  AnsBuffer one(buffer);
+  for (const unsigned threads : {1u, 3u}) {
+    FixedPointVector& u = threads == 1 ? v1 : v;
+    AnsBuffer& b = threads == 1 ? one : buffer;
+    try {
+      MultiplyByRatio(u, grow, b, RatioSplit{.threads = threads, .min_piece = 1});
+      FAIL() << "2040 · 1.01 should overflow";
+    } catch (const FixedPointOverflow& e) {
+      EXPECT_EQ(e.index(), hot) << threads << " threads";
+    }
+  }
+  EXPECT_EQ(v1, before);
+  EXPECT_EQ(v, before);
+  EXPECT_TRUE(buffer.SameState(one));
+}
+
 class Algorithm3Test : public ::testing::TestWithParam<BufferKind> {
  protected:
   std::unique_ptr<InfoBuffer> Make(std::size_t size) { return MakeInfoBuffer(GetParam(), size); }
