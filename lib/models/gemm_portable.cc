@@ -6,14 +6,6 @@
 #include <string>
 #include <vector>
 
-
-
-
-
-
-
-
-
 namespace hypergrad {
 namespace {
 
@@ -91,6 +83,11 @@ inline std::size_t PanelWidth(std::size_t jn, std::size_t q) {
 
 using TileFn = void (*)(const double* ap, std::size_t a_step, std::size_t a_row, const double* bp,
                         std::size_t b_step, std::size_t k, double* tile);
+// The tiles of one row count: NR columns, and the 2- and 4-column forms (PanelWidth).
+template <TileFn kFull, TileFn kTwo, TileFn kFour>
+struct Tiles {
+  static TileFn For(std::size_t w, std::size_t nr) { return w == nr ? kFull : w == 2 ? kTwo : kFour; }
+};
 
 // Tiles: MicroKernel<L, MR, NV> (NR = L·NV columns) and its 2- and 4-column forms, each compiled
 // alone (a variant's own non-inlined functions) so that no tile's accumulators compete with the
@@ -141,8 +138,11 @@ void PackA(ConstMatrixRef a, bool ta, double* ap, std::size_t k, std::size_t row
 // in place, the AVX-512 tile ran `hypergrad` T = 500 in 2.84 s of CPU against 3.04 s packed
 // (fastest of 5); the AVX2 tile took 3.42 s with B in place against 3.11 s packed and 3.12 s
 // with A in place (cause not measured), so AVX2 and SSE2 pack.
-template <int L, int MR, int NV, TileFn kFull, TileFn kTwo, TileFn kFour, bool kInPlaceA,
-          bool kInPlaceB>
+// Few4 and Few8: the tiles of 4 and 8 rows that a last row block of at most 4 or 8 rows
+// runs instead of the MR-row tile (whose padded rows cost as much as real ones): the MLP's
+// 50-row pieces of a batch leave 2 rows after four blocks of 12, so the 12-row tile computed 60
+// rows for 50. Each row's sums are the same whatever the tile's height.
+template <int L, int MR, int NV, class Full, class Few4, class Few8, bool kInPlaceA, bool kInPlaceB>
 [[gnu::always_inline]] inline void BlockedGemm(ConstMatrixRef a, bool ta, ConstMatrixRef b,
                                                bool tb, MatrixRef c, std::size_t k, double beta) {
   constexpr std::size_t NR = static_cast<std::size_t>(L) * NV, kMr = MR;
@@ -175,7 +175,8 @@ template <int L, int MR, int NV, TileFn kFull, TileFn kTwo, TileFn kFour, bool k
         const std::size_t cols = std::min(NR, jn - q * NR), first = j0 + q * NR;
         const bool direct = in_place_b(q);
         const double* bp = direct ? b.data + first : bpack.data() + q * k * NR;
-        (w == NR ? kFull : w == 2 ? kTwo : kFour)(ap, a_step, a_row, bp, direct ? b.stride : w, k, tile);
+        const TileFn tile_fn = rows <= 4 ? Few4::For(w, NR) : rows <= 8 ? Few8::For(w, NR) : Full::For(w, NR);
+        tile_fn(ap, a_step, a_row, bp, direct ? b.stride : w, k, tile);
         // Prior(beta, ·) with the test on beta out of the loops (0.0 + s keeps Prior's bits:
         // it turns −0 into +0).
         for (std::size_t r = 0; r < rows; ++r) {
@@ -208,20 +209,31 @@ HYPERGRAD_TILE(TileAvx2Four, "avx2", 4, 6, 1)
 HYPERGRAD_TILE(TileAvx512, "avx512f", 8, 12, 1)
 HYPERGRAD_TILE(TileAvx512Two, "avx512f", 2, 12, 1)
 HYPERGRAD_TILE(TileAvx512Four, "avx512f", 4, 12, 1)
+HYPERGRAD_TILE(TileAvx512Rows8, "avx512f", 8, 8, 1)
+HYPERGRAD_TILE(TileAvx512Rows8Two, "avx512f", 2, 8, 1)
+HYPERGRAD_TILE(TileAvx512Rows8Four, "avx512f", 4, 8, 1)
+HYPERGRAD_TILE(TileAvx512Rows4, "avx512f", 8, 4, 1)
+HYPERGRAD_TILE(TileAvx512Rows4Two, "avx512f", 2, 4, 1)
+HYPERGRAD_TILE(TileAvx512Rows4Four, "avx512f", 4, 4, 1)
 #undef HYPERGRAD_TILE
 
 void GemmSse2(ConstMatrixRef a, bool ta, ConstMatrixRef b, bool tb, MatrixRef c, std::size_t k,
               double beta) {
-  BlockedGemm<2, 6, 2, TileSse2, TileSse2Two, TileSse2, false, false>(a, ta, b, tb, c, k, beta);
+  using Full = Tiles<TileSse2, TileSse2Two, TileSse2>;
+  BlockedGemm<2, 6, 2, Full, Full, Full, false, false>(a, ta, b, tb, c, k, beta);
 }
 __attribute__((target("avx2"))) void GemmAvx2(ConstMatrixRef a, bool ta, ConstMatrixRef b,
                                               bool tb, MatrixRef c, std::size_t k, double beta) {
-  BlockedGemm<4, 6, 2, TileAvx2, TileAvx2Two, TileAvx2Four, false, false>(a, ta, b, tb, c, k, beta);
+  using Full = Tiles<TileAvx2, TileAvx2Two, TileAvx2Four>;
+  BlockedGemm<4, 6, 2, Full, Full, Full, false, false>(a, ta, b, tb, c, k, beta);
 }
 __attribute__((target("avx512f"))) void GemmAvx512(ConstMatrixRef a, bool ta, ConstMatrixRef b,
                                                    bool tb, MatrixRef c, std::size_t k,
                                                    double beta) {
-  BlockedGemm<8, 12, 1, TileAvx512, TileAvx512Two, TileAvx512Four, true, true>(a, ta, b, tb, c, k, beta);
+  using Full = Tiles<TileAvx512, TileAvx512Two, TileAvx512Four>;
+  using Few8 = Tiles<TileAvx512Rows8, TileAvx512Rows8Two, TileAvx512Rows8Four>;
+  using Few4 = Tiles<TileAvx512Rows4, TileAvx512Rows4Two, TileAvx512Rows4Four>;
+  BlockedGemm<8, 12, 1, Full, Few4, Few8, true, true>(a, ta, b, tb, c, k, beta);
 }
 
 PortableGemmVariant Resolve(PortableGemmVariant v) {
