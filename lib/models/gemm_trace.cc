@@ -1,5 +1,6 @@
 #include "models/gemm_trace.h"
 
+#include <chrono>
 #include <map>
 #include <stdexcept>
 #include <tuple>
@@ -33,7 +34,7 @@ void GemmTrace::Record(const GemmShape& shape) {
 
 bool GemmTrace::Active() { return g_trace != nullptr; }
 
-void ReplayGemms(const std::vector<GemmShape>& shapes, std::size_t repeats) {
+double ReplayGemms(const std::vector<GemmShape>& shapes, std::size_t repeats) {
   using Matrix = xt::xtensor<double, 2>;
   struct Operands {
     Matrix a, b, c;
@@ -54,6 +55,7 @@ void ReplayGemms(const std::vector<GemmShape>& shapes, std::size_t repeats) {
     }
     plan.push_back(&it->second);
   }
+  const auto start = std::chrono::steady_clock::now();
   for (std::size_t r = 0; r < repeats; ++r) {
     for (std::size_t i = 0; i < shapes.size(); ++i) {
       Operands& o = *plan[i];
@@ -63,6 +65,7 @@ void ReplayGemms(const std::vector<GemmShape>& shapes, std::size_t repeats) {
            {o.c.data(), o.c.shape(0), o.c.shape(1), o.c.shape(1)}, s.accumulate ? 1.0 : 0.0);
     }
   }
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
 }  // namespace hypergrad

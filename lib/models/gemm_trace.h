@@ -39,8 +39,10 @@ class GemmTrace {
 
 // Issues the products `shapes` `repeats` times on matrices of those shapes filled with fixed
 // values, through Gemm with the kernel in use (gemm.h; portable by default), as the models
-// issue them. For timing only.
-void ReplayGemms(const std::vector<GemmShape>& shapes, std::size_t repeats);
+// issue them, and returns the seconds the products took: the matrices are made, filled and
+// first touched before the clock starts (a full-set loss's operands are tens of megabytes,
+// whose allocation and page faults are no product's cost). For timing only.
+double ReplayGemms(const std::vector<GemmShape>& shapes, std::size_t repeats);
 
 }  // namespace hypergrad
 
