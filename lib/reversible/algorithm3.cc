@@ -684,7 +684,10 @@ void ApplyRatiosParallel(std::span<Int> c, std::span<const DecayRatio> ratios, b
       return;
     }
     // The undo: deferred elements were not done; those with bookkeeping kept get their value
-    // and state back (their pool bookkeeping was not done either); the others are inverted.
+    // and state back (their pool bookkeeping was not done either); the others are inverted on
+    // their own thread, which never needs the pool: each inverse retraces its element's step
+    // (the same words move back between the coder and the same top chunk), so it is local
+    // whenever the step was (a reviewer's 16,000 overflowing calls never hit the logic_error).
     std::size_t next_deferred = 0, next_in_place = 0;
     for (std::size_t i = pieces[j].begin; i < piece.end; ++i) {
       if (next_deferred < piece.deferred.size() && piece.deferred[next_deferred] == i) {
@@ -740,7 +743,11 @@ void ApplyRatiosParallel(std::span<Int> c, std::span<const DecayRatio> ratios, b
       const Factor<Buffer, Int>& f = factors.At(i);
       if (RationalMultiplyElement(c[i], i, f, buffer)) continue;
       // The first element that overflows (the others are independent of it): undo the deferred
-      // ones before it in reverse, then the local ones, and name it.
+      // ones before it in reverse, then the local ones, and name it. The bookkeeping replayed
+      // before it stays done, as one thread's would: there it is undone by steps that find the
+      // chunk it set aside still free and change nothing (algorithm3.h: the pool may keep it).
+      // Errors other than an overflow (std::bad_alloc while the pool grows) leave the call
+      // partly done, on one thread or several, not necessarily in the same way.
       const double value = real(c[i]) * f.n / f.d;
       FactorRuns<Buffer, Int> inverses(ratios, !inverse, i);
       for (std::size_t jj = j + 1; jj-- > 0;) {

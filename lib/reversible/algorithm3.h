@@ -19,7 +19,11 @@ namespace hypergrad {
 // single entry used for all. `buffer` must have v.size() elements.
 // Throws std::invalid_argument on size mismatches or a ratio outside [1, 65536]/[1, 65536], and
 // FixedPointOverflow naming the element if a result leaves (-2048, 2048) (possible only for
-// n > d); in both cases v and buffer are left unchanged.
+// n > d); in both cases v and what buffer holds (values, coder states, stored words) are left
+// unchanged. (The fast buffer's chunk pool may not be: an element done before the overflow
+// and undone after it may have set a fresh chunk aside on the free list, WordStacks::
+// PushPopInPlace, which stays there, free; AllocatedBytes may report it. Found by a reviewer's
+// harness: a one-thread overflow after a start-up state on an empty stack.)
 // With `threads` > 1, the exact and fast buffers work on pieces of v in parallel (a fixed split,
 // parallel.h): v, the buffer and every error are the same bits as with one thread. (One
 // difference: after an overflow the exact buffer's integers hold the same values but may keep

@@ -11,7 +11,10 @@ namespace hypergrad {
 // Calls body(i) for i in [0, count) on up to `threads` threads (each i exactly once, in no
 // particular order; the calling thread works too). The first exception thrown by a body is
 // rethrown after all threads stop. Results are deterministic as long as each body writes only
-// its own outputs: which thread runs which i never matters.
+// its own outputs: which thread runs which i never matters for the result. For speed, each
+// thread starts on its own contiguous share of [0, count) (the caller the first), and a thread
+// done with its share takes items left in the others': loops over the same data with the same
+// count keep it mostly on the same cores.
 //
 // The threads are kept between calls (a call costs a wake-up, not a thread start, so it suits
 // loops of a few milliseconds). A call made inside a body runs its items on the calling thread
