@@ -74,35 +74,22 @@ struct Pass {
   std::size_t* errors = nullptr;   // count of rows whose argmax is wrong
 };
 
-// The calling thread's buffer for converted inputs, at least `doubles` long, kept for the
-// thread's life: a full-set pass converts megabytes per piece (at most kMaxRowsPerChunk rows or
-// kMaxBlockDoubles), and a new buffer for each piece would be new pages to fault in and clear.
-// A body uses it for one piece at a time (ParallelFor runs one body at a time per thread).
-double* InputScratch(std::size_t doubles) {
-  thread_local Doubles scratch;
-  if (scratch.size() < doubles) {
-    scratch.clear();  // nothing to copy into the larger buffer
-    scratch.resize(doubles);
-  }
-  return scratch.data();
-}
-
-// Rows c of the pass's inputs: in place, or converted from the compact source into the thread's
-// InputScratch (valid until the thread's next call).
-ConstMatrixRef InputRows(const Pass& pass, std::size_t in, Chunk c) {
+// Rows c of the pass's inputs: in place, or converted from the compact source into `scratch`.
+// (A buffer per piece, not one kept per thread: kept buffers outlive the pass, which the heap
+// benchmarks would count as a later run's baseline.)
+ConstMatrixRef InputRows(const Pass& pass, std::size_t in, Chunk c, Doubles& scratch) {
   if (pass.source == nullptr) return {pass.x + c.begin * in, c.size(), in, in};
-  double* out = InputScratch(c.size() * in);
-  for (std::size_t r = 0; r < c.size(); ++r) pass.source->CopyInputRow(c.begin + r, out + r * in);
-  return {out, c.size(), in, in};
+  scratch.resize(c.size() * in);
+  for (std::size_t r = 0; r < c.size(); ++r) pass.source->CopyInputRow(c.begin + r, scratch.data() + r * in);
+  return {scratch.data(), c.size(), in, in};
 }
 
-// Columns `units` of the pass's inputs, every row: a view, or converted into the thread's
-// InputScratch (valid until the thread's next call).
-ConstMatrixRef InputColumns(const Pass& pass, std::size_t in, Chunk units) {
+// Columns `units` of the pass's inputs, every row: a view, or converted into `scratch`.
+ConstMatrixRef InputColumns(const Pass& pass, std::size_t in, Chunk units, Doubles& scratch) {
   if (pass.source == nullptr) return Columns({pass.x, pass.rows, in, in}, units);
-  double* out = InputScratch(pass.rows * units.size());
-  pass.source->CopyInputColumns(units.begin, units.end, out);
-  return {out, pass.rows, units.size(), units.size()};
+  scratch.resize(pass.rows * units.size());
+  pass.source->CopyInputColumns(units.begin, units.end, scratch.data());
+  return {scratch.data(), pass.rows, units.size(), units.size()};
 }
 
 // The products of one pass by their whole shapes, in the order of the unsplit algorithm: what
@@ -337,8 +324,9 @@ void WeightGradients(RunState& s, unsigned threads) {
       return;
     }
     const std::size_t offset = layers[i].weight_offset + units.begin * out;
+    Doubles scratch;
     const ConstMatrixRef in_units =
-        i == 0 ? InputColumns(s.pass, layers[0].in, units) : Columns(s.input(i), units);
+        i == 0 ? InputColumns(s.pass, layers[0].in, units, scratch) : Columns(s.input(i), units);
     Gemm(in_units, true, d, false, MatrixRef{grad + offset, units.size(), out, out});
     if (!s.want_r) return;
     const MatrixRef h{hvp + offset, units.size(), out, out};
@@ -363,7 +351,8 @@ double Run(const MlpLayout& layout, const Pass& pass, unsigned threads, TanhKern
       s.rows, AtLeast(kRowChunks, s.rows, kMaxRowsPerChunk), kMinRowsPerChunk, kAlign);
 
   ParallelFor(chunks.size(), threads, [&](std::size_t j) {
-    const ConstMatrixRef x = InputRows(pass, s.layers[0].in, chunks[j]);
+    Doubles scratch;
+    const ConstMatrixRef x = InputRows(pass, s.layers[0].in, chunks[j], scratch);
     Forward(s, chunks[j], x);
     if (s.want_r) RForward(s, chunks[j], x);
   });
