@@ -17,6 +17,13 @@ namespace hypergrad {
 // The size of a transparent huge page on x86-64.
 inline constexpr std::size_t kHugePageBytes = std::size_t{2} << 20;
 
+// A block of `bytes` (a multiple of kHugePageBytes) mapped straight from the kernel on a 2 MiB
+// boundary and advised for huge pages; std::bad_alloc if none. Not through operator new or
+// malloc: an aligned malloc's usable size varies by up to 2 MiB with where the block lands, which
+// made the benchmarks' heap meter (operator new, usable sizes) vary by megabytes between runs.
+void* MapHugePages(std::size_t bytes);
+void UnmapHugePages(void* block, std::size_t bytes) noexcept;
+
 // Asks the kernel to back the whole 2 MiB pages inside [data, data + bytes) with huge pages
 // (madvise MADV_HUGEPAGE); call it before the memory is first written. Only advice: it changes
 // no value and does nothing where the kernel has no transparent huge pages or the range holds no
@@ -26,7 +33,7 @@ void AdviseHugePages(void* data, std::size_t bytes);
 // std::allocator, except that (1) construct() without arguments leaves a value uninitialised
 // (default-initialised: no value for a double), so a vector's resize writes nothing — for
 // buffers written whole before they are read; (2) an allocation of at least kHugePageBytes
-// starts on a 2 MiB boundary, is rounded up to whole huge pages and advised for them.
+// is rounded up to whole huge pages and mapped by MapHugePages.
 template <class T>
 struct LargeBufferAllocator : std::allocator<T> {
   template <class U>
@@ -41,15 +48,12 @@ struct LargeBufferAllocator : std::allocator<T> {
     if (n > kMaxBytes / sizeof(T)) throw std::bad_array_new_length();
     const std::size_t bytes = n * sizeof(T);
     if (bytes < kHugePageBytes) return std::allocator<T>::allocate(n);
-    const std::size_t rounded = RoundedBytes(bytes);
-    void* p = ::operator new(rounded, std::align_val_t{kHugePageBytes});
-    AdviseHugePages(p, rounded);
-    return static_cast<T*>(p);
+    return static_cast<T*>(MapHugePages(RoundedBytes(bytes)));
   }
   void deallocate(T* p, std::size_t n) noexcept {
     const std::size_t bytes = n * sizeof(T);
     if (bytes < kHugePageBytes) return std::allocator<T>::deallocate(p, n);
-    ::operator delete(p, RoundedBytes(bytes), std::align_val_t{kHugePageBytes});
+    UnmapHugePages(p, RoundedBytes(bytes));
   }
 
   template <class U>
