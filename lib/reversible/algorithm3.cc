@@ -307,7 +307,6 @@ inline void PushPopInPlace(AnsBuffer& buffer, std::size_t i) { buffer.PushPopInP
 inline void RestoreState(ExactBuffer&, std::size_t, std::uint64_t) {}
 inline void RestoreState(AnsBuffer& buffer, std::size_t i, std::uint64_t x) { buffer.StoreState(i, x); }
 
-
 // How a run of elements with one factor is worked out, for MultiplyRun and the vector loops:
 // Elements<kD, kN>(c, begin, end, f, buffer) works out elements [begin, end) one by one and
 // returns end, or the first element that would overflow (unchanged; those before it done);

@@ -166,13 +166,15 @@ class Pool {
 }  // namespace
 
 void ParallelFor(std::size_t count, unsigned threads, const std::function<void(std::size_t)>& body) {
+  const auto used = static_cast<unsigned>(std::max<std::size_t>(1, std::min<std::size_t>(threads, count)));
+  if (used == 1 || in_parallel_loop) {  // in index order on this thread; an error stops the loop
+    for (std::size_t i = 0; i < count; ++i) body(i);
+    return;
+  }
   Loop loop;
   loop.body = &body;
-  const auto used = static_cast<unsigned>(std::max<std::size_t>(1, std::min<std::size_t>(threads, count)));
-  if (used == 1 || in_parallel_loop) {
-    loop.Split(count, 1);
-    loop.Work(0);
-  } else if (loop.Split(count, used), !Pool::Instance().TryRun(loop, loop.slots - 1)) {
+  loop.Split(count, used);
+  if (!Pool::Instance().TryRun(loop, loop.slots - 1)) {
     // Another thread's loop holds the pool: threads of our own, for this loop only.
     std::vector<std::thread> extra;
     for (unsigned t = 1; t < loop.slots; ++t) {
