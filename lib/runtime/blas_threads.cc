@@ -13,10 +13,27 @@ char* openblas_get_corename(void);
 }
 
 namespace hypergrad {
+namespace {
+
+// OpenBLAS's pthread build starts its worker threads when it is loaded, and an idle worker spins
+// (sched_yield) for 2^28 TSC ticks, about 0.13 s at 2.1 GHz, before it sleeps (THREAD_TIMEOUT,
+// driver/others/blas_server.c, 0.3.21): at the start of every process it takes a core the
+// program's own threads want (perf: 5% of a two-thread hypergrad run's samples). With one BLAS
+// thread no product hands work to a worker, so they are stopped; OpenBLAS starts them again by
+// itself when a count above 1 is set (goto_set_num_threads re-initialises a stopped server).
+// Looked up at run time: other BLAS builds (serial, OpenMP) do not export it.
+void StopIdleBlasThreads() {
+  using Shutdown = int (*)();
+  static const auto shutdown = reinterpret_cast<Shutdown>(dlsym(RTLD_DEFAULT, "blas_thread_shutdown_"));
+  if (shutdown != nullptr) shutdown();
+}
+
+}  // namespace
 
 void SetBlasThreads(int threads) {
   if (threads < 1) throw std::invalid_argument("BLAS threads: " + std::to_string(threads) + " is not ≥ 1");
   openblas_set_num_threads(threads);
+  if (threads == 1) StopIdleBlasThreads();
 }
 
 int BlasThreads() { return openblas_get_num_threads(); }
