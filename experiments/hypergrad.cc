@@ -112,10 +112,11 @@ EstimatorProblem SgdProblem(const ToolModel& model, const ParameterBlocks& block
 
 int Run(const Options& o, const Provenance& provenance) {
   // Only the rows used are held, one byte per pixel, and converted (pixel/255 − mean, the same
-  // bits as converting up front) batch by batch; the mean image is accumulated while reading.
+  // bits as converting up front) batch by batch; the mean image is accumulated while reading,
+  // on --threads (hashing beside it).
   std::vector<double> mean;
   Dataset rows = LoadMnistTrainingRowsFrom(o.mnist_dir, o.train_size,
-                                           o.normalize == "mean" ? &mean : nullptr, true);
+                                           o.normalize == "mean" ? &mean : nullptr, true, o.threads);
   rows.pixel_offset = std::move(mean);
   auto data = std::make_shared<const Dataset>(std::move(rows));
   if (o.batch_size > data->rows) {

@@ -96,7 +96,7 @@ int Run(Options o, const Provenance& provenance) {
     }
     // The rows used, one byte per pixel (pixel/255 when read, the bits of the whole load).
     data = std::make_shared<const Dataset>(
-        LoadMnistTrainingRowsFrom(o.mnist_dir, o.train_size, nullptr, true));
+        LoadMnistTrainingRowsFrom(o.mnist_dir, o.train_size, nullptr, true, o.threads));
   } else {
     data = std::make_shared<const Dataset>(
         MakeSyntheticDataset(o.train_size, shape.inputs, shape.classes, o.seed));

@@ -161,9 +161,9 @@ InitialWeightsFile ReadInitialWeights(const std::string& path, std::size_t n) {
 }
 
 Dataset LoadMnistTrainingRowsFrom(const std::string& dir, std::size_t count,
-                                  std::vector<double>* mean, bool compact) {
+                                  std::vector<double>* mean, bool compact, unsigned threads) {
   return LoadChecked(dir, {0, 1}, [&](std::vector<std::string>* sha256) {
-    return LoadMnistTrainingRows(dir, count, mean, compact, sha256);
+    return LoadMnistTrainingRows(dir, count, mean, compact, sha256, threads);
   });
 }
 

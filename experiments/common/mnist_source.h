@@ -24,9 +24,11 @@ std::string DefaultOmniglotZip();
 // file is read once: hashed as it is parsed.
 MnistData LoadMnistFrom(const std::string& dir);
 // The same checks for the two training files only, then LoadMnistTrainingRows (data/mnist.h):
-// the first `count` training images and, if `mean` is given, the mean of all 60,000.
+// the first `count` training images and, if `mean` is given, the mean of all 60,000, loaded on
+// up to `threads` threads (the same bits for any number).
 Dataset LoadMnistTrainingRowsFrom(const std::string& dir, std::size_t count,
-                                  std::vector<double>* mean, bool compact = false);
+                                  std::vector<double>* mean, bool compact = false,
+                                  unsigned threads = 1);
 
 // The Omniglot zip at `path`, checked and recorded the same way (pinned when it is
 // DefaultOmniglotZip()). Returns `path`.

@@ -10,6 +10,7 @@
 
 #include "data/sha256.h"
 #include "runtime/large_buffer.h"
+#include "runtime/parallel.h"
 
 namespace hypergrad {
 namespace {
@@ -61,11 +62,13 @@ struct OpenIdx {
   std::unique_ptr<Sha256> hash;    // of every byte read, if the caller wants the file's hash
 };
 
-// Reads `count` bytes (the file was checked to hold them), adding them to the hash.
-void ReadBytes(OpenIdx& file, std::uint8_t* out, std::size_t count, const std::string& path) {
+// Reads `count` bytes (the file was checked to hold them), adding them to the hash unless the
+// caller hashes them itself (`hash` false).
+void ReadBytes(OpenIdx& file, std::uint8_t* out, std::size_t count, const std::string& path,
+               bool hash = true) {
   file.in.read(reinterpret_cast<char*>(out), static_cast<std::streamsize>(count));
   if (!file.in) throw std::runtime_error(path + ": read error");
-  if (file.hash) file.hash->Update(out, count);
+  if (hash && file.hash) file.hash->Update(out, count);
 }
 
 // The file's SHA-256, reading (and hashing) the data bytes not read yet.
@@ -141,7 +144,7 @@ IdxFile ReadIdxFile(const std::string& path, std::uint32_t expected_magic, std::
 }
 
 Dataset LoadMnistTrainingRows(const std::string& dir, std::size_t count, std::vector<double>* mean,
-                              bool compact, std::vector<std::string>* sha256) {
+                              bool compact, std::vector<std::string>* sha256, unsigned threads) {
   const std::string images_path = dir + "/" + kMnistFiles[0];
   OpenIdx images = OpenIdxFile(images_path, 0x803, sha256 != nullptr);
   std::string labels_hash;
@@ -163,19 +166,38 @@ Dataset LoadMnistTrainingRows(const std::string& dir, std::size_t count, std::ve
     AdviseHugePages(kept.data(), count * pixels);
   }
   if (mean) mean->assign(pixels, 0.0);
+  // Every chunk is hashed, kept and added to the mean while the next one is read, three pieces of
+  // work on up to `threads` threads (in that order on one): the hash sees the bytes in file
+  // order, and each chunk's rows are kept and added by one piece in row order, so neither the
+  // hash nor the mean depends on the thread count. With a hash or a mean the whole file is read.
   const std::size_t chunk_rows = 1000;
-  std::vector<std::uint8_t> chunk(chunk_rows * pixels);
-  for (std::size_t first = 0; first < rows && (mean || first < count); first += chunk_rows) {
-    const std::size_t n = std::min(chunk_rows, rows - first);
-    ReadBytes(images, chunk.data(), n * pixels, images_path);
+  const std::size_t needed_rows = mean || images.hash ? rows : count;
+  std::vector<std::uint8_t> chunks[2] = {std::vector<std::uint8_t>(chunk_rows * pixels),
+                                         std::vector<std::uint8_t>(chunk_rows * pixels)};
+  auto read = [&](std::size_t first, std::vector<std::uint8_t>& chunk) {
+    const std::size_t n = std::min(chunk_rows, needed_rows - first);
+    ReadBytes(images, chunk.data(), n * pixels, images_path, /*hash=*/false);
     images.unread -= n * pixels;
+  };
+  if (needed_rows > 0) read(0, chunks[0]);
+  for (std::size_t first = 0, c = 0; first < needed_rows; first += chunk_rows, ++c) {
+    const std::vector<std::uint8_t>& chunk = chunks[c % 2];
+    const std::size_t n = std::min(chunk_rows, needed_rows - first);
     const std::size_t keep = first < count ? std::min(n, count - first) : 0;
-    if (compact) {
-      kept.insert(kept.end(), chunk.data(), chunk.data() + keep * pixels);
-    } else {
-      PixelsToDoubles(chunk.data(), nullptr, keep * pixels, inputs.data() + first * pixels);
-    }
-    if (mean) AddRowsToMean(chunk.data(), n, pixels, mean->data());
+    ParallelFor(3, threads, [&](std::size_t piece) {
+      if (piece == 0) {
+        if (images.hash) images.hash->Update(chunk.data(), n * pixels);
+      } else if (piece == 1) {
+        if (compact) {
+          kept.insert(kept.end(), chunk.data(), chunk.data() + keep * pixels);
+        } else {
+          PixelsToDoubles(chunk.data(), nullptr, keep * pixels, inputs.data() + first * pixels);
+        }
+        if (mean) AddRowsToMean(chunk.data(), n, pixels, mean->data());
+      } else if (first + chunk_rows < needed_rows) {
+        read(first + chunk_rows, chunks[(c + 1) % 2]);
+      }
+    });
   }
   if (mean) {
     for (double& m : *mean) m /= static_cast<double>(rows);

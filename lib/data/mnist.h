@@ -50,8 +50,11 @@ MnistData LoadMnist(const std::string& dir, std::vector<std::string>* sha256 = n
 // With `compact`, the rows are kept as bytes (Dataset::compact: 7.8 MB for 10,000 images instead
 // of 63 MB), the same inputs bit for bit when read. With `sha256`, the SHA-256 of the two files
 // (images, labels), from the bytes read (then the whole images file is read, in chunks).
+// `threads` (≥ 1) hash, convert and read the next chunk side by side; the results are the same
+// bits for any number.
 Dataset LoadMnistTrainingRows(const std::string& dir, std::size_t count, std::vector<double>* mean,
-                              bool compact = false, std::vector<std::string>* sha256 = nullptr);
+                              bool compact = false, std::vector<std::string>* sha256 = nullptr,
+                              unsigned threads = 1);
 
 // Consecutive slices of the training images followed by the test images, from row 0, with no
 // shuffling (the authors' hypergrad/data.py, load_data_subset): sizes {10000, 10000, 10000} gives

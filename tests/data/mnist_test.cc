@@ -106,23 +106,26 @@ TEST_F(MnistTest, LoadsAFolderAndScalesPixels) {
 }
 
 // Reading only the first rows (in chunks of 1,000) gives LoadMnist's rows and mean bit for bit,
-// with the same errors.
+// with the same errors, on any number of threads.
 TEST_F(MnistTest, TrainingRowsAndMeanEqualTheWholeLoad) {
   WriteAll(2500, 5);
   const MnistData all = LoadMnist(dir_.string());
   const std::vector<double> all_mean = MeanInput(all.train);
+  for (const unsigned threads : {1u, 2u, 3u})
   for (std::size_t count : {0u, 1u, 999u, 1000u, 1500u, 2500u}) {
+    SCOPED_TRACE("threads " + std::to_string(threads));
     std::vector<double> mean;
-    const Dataset rows = LoadMnistTrainingRows(dir_.string(), count, &mean);
+    const Dataset rows = LoadMnistTrainingRows(dir_.string(), count, &mean, false, nullptr, threads);
     const Dataset expected = all.train.Slice(0, count);
     EXPECT_EQ(rows.rows, count);
     EXPECT_EQ(rows.inputs, expected.inputs) << count;
     EXPECT_EQ(rows.targets, expected.targets) << count;
     EXPECT_EQ(mean, all_mean) << count;
-    EXPECT_EQ(LoadMnistTrainingRows(dir_.string(), count, nullptr).inputs, expected.inputs);
+    EXPECT_EQ(LoadMnistTrainingRows(dir_.string(), count, nullptr, false, nullptr, threads).inputs,
+              expected.inputs);
     // Compact: one byte per pixel, read back as the same doubles, with or without the mean.
     std::vector<double> compact_mean;
-    Dataset compact = LoadMnistTrainingRows(dir_.string(), count, &compact_mean, true);
+    Dataset compact = LoadMnistTrainingRows(dir_.string(), count, &compact_mean, true, nullptr, threads);
     EXPECT_EQ(compact_mean, all_mean) << count;
     EXPECT_TRUE(compact.inputs.empty());
     EXPECT_EQ(compact.pixels.size(), count * 784);
@@ -175,11 +178,16 @@ TEST_F(MnistTest, LoadersHashWhatTheyReadAndReadEachFileOnce) {
   const std::size_t train_bytes =
       fs::file_size(dir_ / kMnistFiles[0]) + fs::file_size(dir_ / kMnistFiles[1]);
   std::vector<std::string> got;
+  std::vector<double> got_mean;
   LoadMnist(dir_.string(), &got);
   EXPECT_EQ(got, want);
+  for (const unsigned threads : {1u, 2u})
   for (const std::size_t count : {0u, 10u, 2500u}) {
-    LoadMnistTrainingRows(dir_.string(), count, nullptr, count == 10, &got);
-    EXPECT_EQ(got, (std::vector<std::string>{want[0], want[1]})) << count;  // the whole files
+    for (std::vector<double>* mean : {static_cast<std::vector<double>*>(nullptr), &got_mean}) {
+      LoadMnistTrainingRows(dir_.string(), count, mean, count == 10, &got, threads);
+      EXPECT_EQ(got, (std::vector<std::string>{want[0], want[1]}))  // the whole files
+          << count << " rows, threads " << threads << (mean ? ", with the mean" : "");
+    }
   }
   std::size_t before = BytesRead();
   const MnistData all = experiments::LoadMnistFrom(dir_.string());
