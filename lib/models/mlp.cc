@@ -71,6 +71,13 @@ void SumRows(ConstMatrixRef m, double* out) {
 struct Pass {
   const double* x = nullptr;         // rows × in, or null: read from `source`
   const Dataset* source = nullptr;   // compact inputs of all its rows (Dataset::compact)
+  // Or a batch gathered by the pass itself: row r is row gather_rows[r] of `gather`, its input
+  // converted into x_gathered and its targets copied into t_gathered (x and t point there) by
+  // the forward loop's piece that computes it, on the thread that reads it next.
+  const Dataset* gather = nullptr;
+  const std::size_t* gather_rows = nullptr;
+  double* x_gathered = nullptr;
+  double* t_gathered = nullptr;
   const double* t = nullptr;
   std::size_t rows = 0;
   std::span<const double> w, u;
@@ -83,6 +90,15 @@ struct Pass {
 // (A buffer per piece, not one kept per thread: kept buffers outlive the pass, which the heap
 // benchmarks would count as a later run's baseline.)
 ConstMatrixRef InputRows(const Pass& pass, std::size_t in, Chunk c, Doubles& scratch) {
+  if (pass.gather != nullptr) {
+    const std::size_t classes = pass.gather->classes;
+    for (std::size_t r = c.begin; r < c.end; ++r) {
+      const std::size_t row = pass.gather_rows[r];
+      pass.gather->CopyInputRow(row, pass.x_gathered + r * in);
+      std::copy_n(pass.gather->targets.begin() + static_cast<std::ptrdiff_t>(row * classes), classes,
+                  pass.t_gathered + r * classes);
+    }
+  }
   if (pass.source == nullptr) return {pass.x + c.begin * in, c.size(), in, in};
   scratch.resize(c.size() * in);
   for (std::size_t r = 0; r < c.size(); ++r) pass.source->CopyInputRow(c.begin + r, scratch.data() + r * in);
@@ -565,7 +581,7 @@ double Mlp::GradientAndHvp(std::span<const double> w, const Batch& batch,
   const std::size_t first = batch.rows.front(), rows = batch.rows.size();
   bool contiguous = !data_->compact() && first + rows <= data_->rows;
   for (std::size_t j = 0; contiguous && j < rows; ++j) contiguous = batch.rows[j] == first + j;
-  Doubles x, t;  // written whole below
+  Doubles x, t;  // written whole by the pass (Pass::gather)
   if (!contiguous) {
     for (const std::size_t r : batch.rows) {
       if (r >= data_->rows) {
@@ -575,23 +591,21 @@ double Mlp::GradientAndHvp(std::span<const double> w, const Batch& batch,
     }
     x.resize(rows * dim);
     t.resize(rows * classes);
-    // On the pass's threads: each row is converted alone, so any split gives the same bits (the
-    // gather was ~4% of a two-thread hypergradient run on one thread, perf).
-    const std::vector<Chunk> pieces = FixedChunks(rows, kRowChunks, kMinRowsPerChunk, 1);
-    ParallelFor(pieces.size(), options_.threads, [&](std::size_t k) {
-      for (std::size_t j = pieces[k].begin; j < pieces[k].end; ++j) {
-        const std::size_t r = batch.rows[j];
-        data_->CopyInputRow(r, x.data() + j * dim);
-        std::copy_n(data_->targets.begin() + static_cast<std::ptrdiff_t>(r * classes), classes,
-                    t.begin() + static_cast<std::ptrdiff_t>(j * classes));
-      }
-    });
   }
   const bool want_input_r = !u.empty() && !mixed.empty() && options_.hyper_inputs;
   std::vector<double> input_r(want_input_r ? rows * dim : 0);
   Pass pass;
   pass.x = contiguous ? data_->inputs.data() + first * dim : x.data();
   pass.t = contiguous ? data_->targets.data() + first * classes : t.data();
+  if (!contiguous) {
+    // Gathered by the forward loop, row piece by row piece on the pass's threads: each row is
+    // converted alone, so the bits are those of any split (a gather before the pass, on one
+    // thread or in a loop of its own, was 4-6% of a two-thread hypergradient run, perf).
+    pass.gather = data_.get();
+    pass.gather_rows = batch.rows.data();
+    pass.x_gathered = x.data();
+    pass.t_gathered = t.data();
+  }
   pass.rows = rows;
   pass.w = w;
   pass.u = u;

@@ -285,7 +285,8 @@ TEST(MlpTest, EveryOutputIsTheSameBitsOnAnyNumberOfThreads) {
 
 // Compact inputs (bytes converted per batch and per piece of a full-data pass) give the bits of
 // the same inputs held as doubles: gradients, HVPs, and an evaluation large enough (5,000 rows)
-// to be converted in several pieces of rows and of input columns.
+// to be converted in several pieces of rows and of input columns; so do batches of rows in any
+// order, gathered by the pass.
 TEST(MlpTest, CompactDataGiveTheBitsOfTheSameDataAsDoubles) {
   const std::size_t rows = 5000, dim = 30;
   RandomStream rng(31);
@@ -309,6 +310,29 @@ TEST(MlpTest, CompactDataGiveTheBitsOfTheSameDataAsDoubles) {
     EXPECT_EQ(a.GradientAndHvp(w, batch, u, ga, ha, {}), b.GradientAndHvp(w, batch, u, gb, hb, {}));
     EXPECT_TRUE(SameBits(ga, gb));
     EXPECT_TRUE(SameBits(ha, hb));
+    // Rows in any order (gathered by the pass, piece by piece) give the bits of the same rows
+    // laid out in place.
+    Batch scattered;
+    std::vector<double> picked_inputs;
+    std::vector<std::size_t> picked_labels;
+    for (std::size_t j = 0; j < 200; ++j) {
+      const std::size_t r = (j * 37 + 11) % rows;
+      scattered.rows.push_back(r);
+      picked_inputs.insert(picked_inputs.end(), inputs.begin() + static_cast<std::ptrdiff_t>(r * dim),
+                           inputs.begin() + static_cast<std::ptrdiff_t>((r + 1) * dim));
+      picked_labels.push_back(labels[r]);
+    }
+    const Mlp in_place(options, std::make_shared<const Dataset>(MakeDataset(picked_inputs, dim, picked_labels, 4)));
+    Batch first;
+    for (std::size_t j = 0; j < 200; ++j) first.rows.push_back(j);
+    std::vector<double> gp(n), hp(n);
+    const double lp = in_place.GradientAndHvp(w, first, u, gp, hp, {});
+    for (const Mlp* m : {&a, &b}) {
+      std::vector<double> gs(n), hs(n);
+      EXPECT_EQ(m->GradientAndHvp(w, scattered, u, gs, hs, {}), lp) << threads << " threads";
+      EXPECT_TRUE(SameBits(gs, gp)) << threads << " threads";
+      EXPECT_TRUE(SameBits(hs, hp)) << threads << " threads";
+    }
     const Evaluation ca = a.Evaluate(w, *compact, ea), cb = b.Evaluate(w, *dense, eb);
     EXPECT_TRUE(SameBits({&ca.nll, 1}, {&cb.nll, 1})) << threads << " threads";
     EXPECT_EQ(ca.error, cb.error);
