@@ -74,6 +74,21 @@ void Dataset::CopyInputColumns(std::size_t begin, std::size_t end, double* out) 
   }
 }
 
+void Dataset::CopyInputColumns(std::span<const std::size_t> picked, std::size_t begin,
+                               std::size_t end, double* out) const {
+  const std::size_t width = end - begin;
+  const double* offset = pixel_offset.empty() ? nullptr : pixel_offset.data() + begin;
+  for (std::size_t j = 0; j < picked.size(); ++j) {
+    const std::size_t r = picked[j];
+    if (compact()) {
+      PixelsToDoubles(pixels.data() + r * input_dim + begin, offset, width, out + j * width);
+    } else {
+      std::copy_n(inputs.begin() + static_cast<std::ptrdiff_t>(r * input_dim + begin), width,
+                  out + j * width);
+    }
+  }
+}
+
 void Dataset::Validate() const {
   if (compact()) {
     if (pixels.size() != rows * input_dim || targets.size() != rows * classes ||

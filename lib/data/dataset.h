@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <vector>
 
 namespace hypergrad {
@@ -28,6 +29,10 @@ struct Dataset {
   // Inputs of every row in columns [begin, end) into `out` (rows × (end − begin), row-major).
   // Precondition: begin ≤ end ≤ input_dim.
   void CopyInputColumns(std::size_t begin, std::size_t end, double* out) const;
+  // The same for the rows `rows` in that order (rows.size() × (end − begin)). Precondition: every
+  // row < rows, begin ≤ end ≤ input_dim.
+  void CopyInputColumns(std::span<const std::size_t> rows, std::size_t begin, std::size_t end,
+                        double* out) const;
 
   // Rows [begin, end) as a new data set. Throws std::out_of_range if end > rows or begin > end.
   Dataset Slice(std::size_t begin, std::size_t end) const;

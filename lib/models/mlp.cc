@@ -70,10 +70,13 @@ void SumRows(ConstMatrixRef m, double* out) {
 // requested never changes how the gradient is computed, so its bits are always the same.
 struct Pass {
   const double* x = nullptr;         // rows × in, or null: read from `source`
-  const Dataset* source = nullptr;   // compact inputs of all its rows (Dataset::compact)
+  // Inputs converted where they are read, into each piece's own scratch: row r of the pass is
+  // row source_rows[r] of `source` (row r if source_rows is null).
+  const Dataset* source = nullptr;
+  const std::size_t* source_rows = nullptr;
   // Or a batch gathered by the pass itself: row r is row gather_rows[r] of `gather`, its input
   // converted into x_gathered and its targets copied into t_gathered (x and t point there) by
-  // the forward loop's piece that computes it, on the thread that reads it next.
+  // the forward loop's piece that computes it.
   const Dataset* gather = nullptr;
   const std::size_t* gather_rows = nullptr;
   double* x_gathered = nullptr;
@@ -101,7 +104,10 @@ ConstMatrixRef InputRows(const Pass& pass, std::size_t in, Chunk c, Doubles& scr
   }
   if (pass.source == nullptr) return {pass.x + c.begin * in, c.size(), in, in};
   scratch.resize(c.size() * in);
-  for (std::size_t r = 0; r < c.size(); ++r) pass.source->CopyInputRow(c.begin + r, scratch.data() + r * in);
+  for (std::size_t r = 0; r < c.size(); ++r) {
+    const std::size_t row = c.begin + r;
+    pass.source->CopyInputRow(pass.source_rows ? pass.source_rows[row] : row, scratch.data() + r * in);
+  }
   return {scratch.data(), c.size(), in, in};
 }
 
@@ -109,7 +115,11 @@ ConstMatrixRef InputRows(const Pass& pass, std::size_t in, Chunk c, Doubles& scr
 ConstMatrixRef InputColumns(const Pass& pass, std::size_t in, Chunk units, Doubles& scratch) {
   if (pass.source == nullptr) return Columns({pass.x, pass.rows, in, in}, units);
   scratch.resize(pass.rows * units.size());
-  pass.source->CopyInputColumns(units.begin, units.end, scratch.data());
+  if (pass.source_rows != nullptr) {
+    pass.source->CopyInputColumns({pass.source_rows, pass.rows}, units.begin, units.end, scratch.data());
+  } else {
+    pass.source->CopyInputColumns(units.begin, units.end, scratch.data());
+  }
   return {scratch.data(), pass.rows, units.size(), units.size()};
 }
 
@@ -581,7 +591,15 @@ double Mlp::GradientAndHvp(std::span<const double> w, const Batch& batch,
   const std::size_t first = batch.rows.front(), rows = batch.rows.size();
   bool contiguous = !data_->compact() && first + rows <= data_->rows;
   for (std::size_t j = 0; contiguous && j < rows; ++j) contiguous = batch.rows[j] == first + j;
-  Doubles x, t;  // written whole by the pass (Pass::gather)
+  // Rows not in place: on one thread they are gathered once, by the pass (Pass::gather). On
+  // several, each piece converts the inputs it reads into its own scratch (Pass::source), twice
+  // a pass (the rows' pieces and the weight gradients' input columns), and only the targets are
+  // gathered here: a batch gathered into one buffer that both threads write and read moved its
+  // cache lines between the cores every pass, and the conversion took 3x its one-thread CPU time
+  // (perf, hypergrad T = 300 on two threads). Either way each input is converted alone, so the
+  // bits are the same.
+  const bool gather_once = options_.threads <= 1;
+  Doubles x, t;  // written whole before they are read
   if (!contiguous) {
     for (const std::size_t r : batch.rows) {
       if (r >= data_->rows) {
@@ -589,22 +607,29 @@ double Mlp::GradientAndHvp(std::span<const double> w, const Batch& batch,
                                 std::to_string(data_->rows) + " rows");
       }
     }
-    x.resize(rows * dim);
+    if (gather_once) x.resize(rows * dim);
     t.resize(rows * classes);
+    if (!gather_once) {
+      for (std::size_t j = 0; j < rows; ++j) {
+        std::copy_n(data_->targets.begin() + static_cast<std::ptrdiff_t>(batch.rows[j] * classes),
+                    classes, t.begin() + static_cast<std::ptrdiff_t>(j * classes));
+      }
+    }
   }
   const bool want_input_r = !u.empty() && !mixed.empty() && options_.hyper_inputs;
   std::vector<double> input_r(want_input_r ? rows * dim : 0);
   Pass pass;
   pass.x = contiguous ? data_->inputs.data() + first * dim : x.data();
   pass.t = contiguous ? data_->targets.data() + first * classes : t.data();
-  if (!contiguous) {
-    // Gathered by the forward loop, row piece by row piece on the pass's threads: each row is
-    // converted alone, so the bits are those of any split (a gather before the pass, on one
-    // thread or in a loop of its own, was 4-6% of a two-thread hypergradient run, perf).
+  if (!contiguous && gather_once) {
     pass.gather = data_.get();
     pass.gather_rows = batch.rows.data();
     pass.x_gathered = x.data();
     pass.t_gathered = t.data();
+  } else if (!contiguous) {
+    pass.x = nullptr;
+    pass.source = data_.get();
+    pass.source_rows = batch.rows.data();
   }
   pass.rows = rows;
   pass.w = w;
