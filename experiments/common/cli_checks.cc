@@ -67,8 +67,9 @@ CLI::Option* AddSeedOption(CLI::App& app, std::uint64_t& seed, const std::string
 CLI::Option* AddPassThreadsOption(CLI::App& app, unsigned& threads) {
   return app.add_option("--threads", threads,
                         "threads splitting each training and reverse step of the one run (results "
-                        "are the same bits for any number; unlike the figure targets, where "
-                        "--threads runs independent runs side by side)")
+                        "are the same bits for any number; at most as many run as the CPUs the "
+                        "process may use; unlike the figure targets, where --threads runs "
+                        "independent runs side by side)")
       ->transform(WholeNumber(1, 256))
       ->capture_default_str();
 }

@@ -10,6 +10,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include <sched.h>
+
 namespace hypergrad {
 namespace {
 
@@ -165,8 +167,23 @@ class Pool {
 
 }  // namespace
 
+// The CPUs this process may run on (its affinity mask, e.g. taskset or a container's cpuset),
+// read once; at least 1.
+unsigned UsableCpus() {
+  static const unsigned cpus = [] {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) != 0) return std::max(1u, std::thread::hardware_concurrency());
+    return static_cast<unsigned>(std::max(1, CPU_COUNT(&set)));
+  }();
+  return cpus;
+}
+
 void ParallelFor(std::size_t count, unsigned threads, const std::function<void(std::size_t)>& body) {
-  const auto used = static_cast<unsigned>(std::max<std::size_t>(1, std::min<std::size_t>(threads, count)));
+  // More threads than CPUs only lose: the threads wait for each other at every loop's end while
+  // one of them is off the CPU (BM_Threads: 4 threads on 2 cores took 1.12x one thread's time).
+  const auto used = static_cast<unsigned>(
+      std::max<std::size_t>(1, std::min<std::size_t>({threads, count, UsableCpus()})));
   if (used == 1 || in_parallel_loop) {  // in index order on this thread; an error stops the loop
     for (std::size_t i = 0; i < count; ++i) body(i);
     return;

@@ -8,8 +8,9 @@
 
 namespace hypergrad {
 
-// Calls body(i) for i in [0, count) on up to `threads` threads (each i exactly once, in no
-// particular order; the calling thread works too). The first exception thrown by a body is
+// Calls body(i) for i in [0, count) on up to `threads` threads, never more than the CPUs the
+// process may run on (its affinity mask), each i exactly once, in no particular order; the
+// calling thread works too. The first exception thrown by a body is
 // rethrown after all threads stop. Results are deterministic as long as each body writes only
 // its own outputs: which thread runs which i never matters for the result. For speed, each
 // thread starts on its own contiguous share of [0, count) (the caller the first), and a thread

@@ -4,7 +4,12 @@
 
 #include <gtest/gtest.h>
 
+#include <sched.h>
+
 #include <atomic>
+#include <chrono>
+#include <mutex>
+#include <set>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -36,6 +41,28 @@ TEST(ParallelForTest, RethrowsTheFirstErrorAfterAllThreadsStop) {
   std::atomic<int> sum{0};
   ParallelFor(10, 3, [&](std::size_t i) { sum += static_cast<int>(i); });
   EXPECT_EQ(sum, 45);
+}
+
+// More threads than the process's CPUs would only wait for each other: a loop runs on at most
+// as many threads as its affinity mask allows.
+TEST(ParallelForTest, NeverRunsOnMoreThreadsThanTheProcessHasCpus) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  ASSERT_EQ(sched_getaffinity(0, sizeof set, &set), 0);
+  const auto cpus = static_cast<std::size_t>(CPU_COUNT(&set));
+  std::mutex mutex;
+  std::set<std::thread::id> ids;
+  ParallelFor(256, 64, [&](std::size_t) {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      ids.insert(std::this_thread::get_id());
+    }
+    const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(200);
+    while (std::chrono::steady_clock::now() < until) {
+    }
+  });
+  EXPECT_GE(ids.size(), 1u);
+  EXPECT_LE(ids.size(), cpus);
 }
 
 TEST(ParallelForTest, NestedAndConcurrentLoopsFinish) {
