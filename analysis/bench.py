@@ -36,7 +36,8 @@ def load(bench):
     if os.path.exists(path):
         with open(path) as f:
             data = json.load(f)
-        out["speed_vs_torch"] = {"context": data.get("meta", {}), "runs": data.get("cases", [])}
+        out["speed_vs_torch"] = {"context": data.get("meta", {}), "runs": data.get("cases", []),
+                                 "threads": data.get("threads_cases", [])}
     return out
 
 
@@ -416,6 +417,23 @@ def speed_lines(data):
             met = "" if r.get("met") is None else ("yes" if r["met"] else "**no**")
             out.append(f"| {r['iters']} | {r['hypergrad_best']:.2f} s | {r['torch_best']:.2f} s "
                        f"| {r['ratio_best']:.2f} | {target} | {met} |")
+    whole = data.get("speed_vs_torch", {}).get("threads", [])
+    if whole:
+        meta = data["speed_vs_torch"]["context"]
+        out += ["", f"**On several threads, whole process** (`experiments/python/speed_vs_torch.py`, "
+                f"{meta.get('time', '?')}): the same `hypergrad` run with `--threads 1` and `--threads N`, "
+                f"{meta.get('threads_repeats', '?')} alternating pairs of runs; the speed-up is the best "
+                "one-thread time over the best N-thread time (the median of the paired ratios beside it); "
+                "the two output files compared dataset by dataset; issue [Q]'s target.", "",
+                "| T | threads | cores | 1 thread | N threads | speed-up | paired median | target | met | bitwise equal |",
+                "|---|---|---|---|---|---|---|---|---|---|"]
+        for r in whole:
+            target = "" if r.get("target") is None else f"≥ {r['target']}"
+            met = "" if r.get("met") is None else ("yes" if r["met"] else "**no**")
+            equal = {True: "yes", False: "**no**"}.get(r.get("bitwise_equal"), "not checked")
+            out.append(f"| {r['iters']} | {r['threads']} | {r['cores']} | {r['one_thread_best']:.3f} s "
+                       f"| {r['threads_best']:.3f} s | {r['speedup_best']:.2f}× "
+                       f"| {r['speedup_paired_median']:.2f}× | {target} | {met} | {equal} |")
     threads = thread_runs(data)
     if threads:
         out += ["", "`BM_Threads`: one run (training + final loss + reverse, reversible, fast "

@@ -201,26 +201,39 @@ assert edited["groups_with_other_settings"] == ["meta"], edited
 assert edited["compared"] < self_["compared"], (edited["compared"], self_["compared"])
 PY
 
-# experiments/python/speed_vs_torch.py (make bench-speed), where python3-torch is installed: the
-# tool against PyTorch on a small fake MNIST, its JSON and the report's table.
-if $py -c "import torch" 2> /dev/null; then
-  $py "$src/tests/support/make_fake_mnist.py" "$tmp/fake_mnist" 600 100
-  $py "$src/experiments/python/speed_vs_torch.py" --hypergrad "$bin/hypergrad" --mnist-dir "$tmp/fake_mnist" \
-    --train-size 400 --T 2,3 --repeats 1 --out "$tmp/bench/speed_vs_torch.json" > "$tmp/speed.log" 2>&1 \
-    || fail "speed_vs_torch.py: $(tail -5 "$tmp/speed.log")"
-  $py - "$tmp/bench/speed_vs_torch.json" <<'PY' || fail "speed_vs_torch.json"
+# experiments/python/speed_vs_torch.py (make bench-speed): the tool against PyTorch where
+# python3-torch is installed (left out, and recorded so, where it is not) and the tool on one
+# thread and on two, on a small fake MNIST; its JSON and the report's tables.
+if $py -c "import torch" 2> /dev/null; then has_torch=1; else has_torch=0; fi
+$py "$src/tests/support/make_fake_mnist.py" "$tmp/fake_mnist" 600 100
+$py "$src/experiments/python/speed_vs_torch.py" --hypergrad "$bin/hypergrad" --mnist-dir "$tmp/fake_mnist" \
+  --train-size 400 --T 2,3 --repeats 1 --threads-iters 3 --threads-repeats 2 \
+  --out "$tmp/bench/speed_vs_torch.json" > "$tmp/speed.log" 2>&1 \
+  || fail "speed_vs_torch.py: $(tail -5 "$tmp/speed.log")"
+$py - "$tmp/bench/speed_vs_torch.json" "$has_torch" <<'PY' || fail "speed_vs_torch.json"
 import json, sys
 doc = json.load(open(sys.argv[1]))
-assert [r["iters"] for r in doc["cases"]] == [2, 3], doc
-for r in doc["cases"]:
-    assert r["hypergrad_best"] > 0 and r["torch_best"] > 0, r
-    assert abs(r["ratio_best"] - r["hypergrad_best"] / r["torch_best"]) < 1e-12 and r["target"] is None, r
+if sys.argv[2] == "1":
+    assert [r["iters"] for r in doc["cases"]] == [2, 3], doc
+    for r in doc["cases"]:
+        assert r["hypergrad_best"] > 0 and r["torch_best"] > 0, r
+        assert abs(r["ratio_best"] - r["hypergrad_best"] / r["torch_best"]) < 1e-12 and r["target"] is None, r
+else:
+    assert doc["cases"] == [] and doc["meta"]["torch"] is None, doc
+[t] = doc["threads_cases"]
+assert t["iters"] == 3 and t["threads"] == 2 and len(t["one_thread_seconds"]) == len(t["threads_seconds"]) == 2, t
+assert abs(t["speedup_best"] - min(t["one_thread_seconds"]) / min(t["threads_seconds"])) < 1e-12, t
+assert t["target"] is None and t["met"] is None, t  # the target is for T = 300
+assert t["bitwise_equal"] is True, t  # the same bits on any number of threads
 assert doc["meta"]["train_size"] == 400 and doc["meta"]["repeats"] == 1
 PY
-  $py "$src/analysis/bench.py" --bench "$tmp/bench" --results "$tmp/res" > /dev/null
-  $py "$src/analysis/report.py" --results "$tmp/res" --bench "$tmp/bench" > /dev/null
+$py "$src/analysis/bench.py" --bench "$tmp/bench" --results "$tmp/res" > /dev/null
+$py "$src/analysis/report.py" --results "$tmp/res" --bench "$tmp/bench" > /dev/null
+if [ "$has_torch" = 1 ]; then
   grep -q "^| 2 | [0-9.]* s | [0-9.]* s | [0-9.]* |  |  |" "$tmp/res/REPORT.md" || fail "PyTorch comparison row missing"
 else
-  echo "python3-torch not installed: speed_vs_torch.py not checked"
+  echo "python3-torch not installed: the PyTorch comparison not checked"
 fi
+grep -q "^| 3 | 2 | [0-9]* | [0-9.]* s | [0-9.]* s | [0-9.]*× | [0-9.]*× |  |  | yes |" "$tmp/res/REPORT.md" \
+  || fail "whole-process threads row missing"
 echo "bench pipeline: ok"
