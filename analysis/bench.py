@@ -395,6 +395,13 @@ def thread_runs(data):
                   key=lambda r: (r["iters"], r["threads"]))
 
 
+def target_cells(row, relation):
+    """The target and met cells of a speed_vs_torch.py row (empty where it has no target)."""
+    if row.get("target") is None:
+        return "", ""
+    return f"{relation} {row['target']}", "yes" if row["met"] else "**no**"
+
+
 def speed_lines(data):
     """Markdown lines: our run against its own matrix products, and on several threads."""
     out = []
@@ -427,8 +434,7 @@ def speed_lines(data):
                 f"{meta.get('repeats', '?')} alternating runs each; issue [Q]'s targets.", "",
                 "| T | hypergrad | PyTorch | ratio | target | met |", "|---|---|---|---|---|---|"]
         for r in torch_runs:
-            target = "" if r.get("target") is None else f"≤ {r['target']}"
-            met = "" if r.get("met") is None else ("yes" if r["met"] else "**no**")
+            target, met = target_cells(r, "≤")
             out.append(f"| {r['iters']} | {r['hypergrad_best']:.2f} s | {r['torch_best']:.2f} s "
                        f"| {r['ratio_best']:.2f} | {target} | {met} |")
     whole = data.get("speed_vs_torch", {}).get("threads", [])
@@ -442,8 +448,7 @@ def speed_lines(data):
                 "| T | threads | cores | 1 thread | N threads | speed-up | paired median | target | met | bitwise equal |",
                 "|---|---|---|---|---|---|---|---|---|---|"]
         for r in whole:
-            target = "" if r.get("target") is None else f"≥ {r['target']}"
-            met = "" if r.get("met") is None else ("yes" if r["met"] else "**no**")
+            target, met = target_cells(r, "≥")
             equal = {True: "yes", False: "**no**"}.get(r.get("bitwise_equal"), "not checked")
             out.append(f"| {r['iters']} | {r['threads']} | {r['cores']} | {r['one_thread_best']:.3f} s "
                        f"| {r['threads_best']:.3f} s | {r['speedup_best']:.2f}× "
