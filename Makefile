@@ -115,8 +115,9 @@ endif
 bench-adam: build
 	@$(MAKE) --no-print-directory bench-runs RUNS="$(filter bench_adam:%,$(BENCH_RUNS))"
 
-# Only the speed runs (bench_speed.json: BM_MatrixProductFloor, BM_Threads), ≈ 2 min, and where
-# python3-torch is installed the tool against PyTorch (speed_vs_torch.json, ≈ 1 min) first.
+# Only the speed runs (bench_speed.json: BM_MatrixProductFloor, BM_Threads), ≈ 2 min, after the
+# tool as a whole process (speed_vs_torch.json): on 1 and 2 threads at T = 300 (≈ 15 s), and
+# against PyTorch where python3-torch is installed (≈ 1 min; recorded as left out where not).
 bench-speed: build data
 	@mkdir -p $(BENCH_OUT) && $(PYTHON) experiments/python/speed_vs_torch.py --hypergrad $(BIN)/hypergrad \
 	  --mnist-dir $(BUILD)/data/mnist --out $(BENCH_OUT)/speed_vs_torch.json

@@ -31,7 +31,7 @@ def load(bench):
             with open(path) as f:
                 data = json.load(f)
             out[name] = {"context": data.get("context", {}), "runs": data.get("benchmarks", [])}
-    # experiments/python/speed_vs_torch.py (make bench-speed, where python3-torch is installed).
+    # experiments/python/speed_vs_torch.py (make bench-speed; its PyTorch part where python3-torch is installed).
     path = os.path.join(bench, "speed_vs_torch.json")
     if os.path.exists(path):
         with open(path) as f:
@@ -424,6 +424,10 @@ def speed_lines(data):
                        f"| {r['gemm_seconds_hypergradient']:.2f} s | {r['hypergradient_over_gemm']:.2f}× "
                        f"| {r['flops_per_training_step'] / 1e6:.2f} / {r['flops_per_reverse_step'] / 1e6:.2f} |")
     torch_runs = data.get("speed_vs_torch", {}).get("runs", [])
+    if "speed_vs_torch" in data and data["speed_vs_torch"]["context"].get("torch") is None:
+        meta = data["speed_vs_torch"]["context"]
+        out += ["", f"**Against PyTorch**: left out: python3-torch was not installed when "
+                f"`experiments/python/speed_vs_torch.py` ran ({meta.get('time', '?')})."]
     if torch_runs:
         meta = data["speed_vs_torch"]["context"]
         out += ["", f"**Against PyTorch** (`experiments/python/speed_vs_torch.py`, {meta.get('time', '?')}, "
@@ -445,12 +449,13 @@ def speed_lines(data):
                 f"{meta.get('threads_repeats', '?')} alternating pairs of runs; the speed-up is the best "
                 "one-thread time over the best N-thread time (the median of the paired ratios beside it); "
                 "the two output files compared dataset by dataset; issue [Q]'s target.", "",
-                "| T | threads | cores | 1 thread | N threads | speed-up | paired median | target | met | bitwise equal |",
-                "|---|---|---|---|---|---|---|---|---|---|"]
+                "| T | images | threads | cores | 1 thread | N threads | speed-up | paired median | target | met | bitwise equal |",
+                "|---|---|---|---|---|---|---|---|---|---|---|"]
         for r in whole:
             target, met = target_cells(r, "≥")
             equal = {True: "yes", False: "**no**"}.get(r.get("bitwise_equal"), "not checked")
-            out.append(f"| {r['iters']} | {r['threads']} | {r['cores']} | {r['one_thread_best']:.3f} s "
+            out.append(f"| {r['iters']} | {r.get('train_size', meta.get('train_size', '?')):,} | {r['threads']} "
+                       f"| {r['cores']} | {r['one_thread_best']:.3f} s "
                        f"| {r['threads_best']:.3f} s | {r['speedup_best']:.2f}× "
                        f"| {r['speedup_paired_median']:.2f}× | {target} | {met} | {equal} |")
     threads = thread_runs(data)

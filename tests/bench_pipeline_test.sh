@@ -234,6 +234,31 @@ if [ "$has_torch" = 1 ]; then
 else
   echo "python3-torch not installed: the PyTorch comparison not checked"
 fi
-grep -q "^| 3 | 2 | [0-9]* | [0-9.]* s | [0-9.]* s | [0-9.]*× | [0-9.]*× |  |  | yes |" "$tmp/res/REPORT.md" \
+grep -q "^| 3 | 400 | 2 | [0-9]* | [0-9.]* s | [0-9.]* s | [0-9.]*× | [0-9.]*× |  |  | yes |" "$tmp/res/REPORT.md" \
   || fail "whole-process threads row missing"
+# Without python3-torch (hidden here where it is installed): the PyTorch part is left out, said so
+# in the JSON and the report, and bad arguments are refused before any run.
+$py - "$src/experiments/python/speed_vs_torch.py" --hypergrad "$bin/hypergrad" --mnist-dir "$tmp/fake_mnist" \
+  --train-size 400 --T 2 --repeats 1 --threads-iters 0 --out "$tmp/bench/speed_vs_torch.json" \
+  > "$tmp/speed_nt.log" 2>&1 <<'PY' || fail "speed_vs_torch.py without torch: $(tail -5 "$tmp/speed_nt.log")"
+import os, runpy, sys
+sys.modules["torch"] = None  # import torch now raises ImportError
+script = sys.argv[1]
+sys.path.insert(0, os.path.dirname(script))  # as when the script is run directly
+sys.argv = sys.argv[1:]
+runpy.run_path(script, run_name="__main__")
+PY
+$py -c "import json, sys; d = json.load(open(sys.argv[1])); assert d['cases'] == [] and d['meta']['torch'] is None and d['meta']['horizons'] == [2] and d['threads_cases'] == [], d" \
+  "$tmp/bench/speed_vs_torch.json" || fail "speed_vs_torch.json without torch"
+$py "$src/analysis/bench.py" --bench "$tmp/bench" --results "$tmp/res" > /dev/null
+$py "$src/analysis/report.py" --results "$tmp/res" --bench "$tmp/bench" > /dev/null
+grep -q "Against PyTorch\*\*: left out: python3-torch was not installed" "$tmp/res/REPORT.md" \
+  || fail "the report does not say the PyTorch comparison was left out"
+for bad in "--T abc" "--T 0" "--train-size 1000" "--threads 1"; do
+  if $py "$src/experiments/python/speed_vs_torch.py" --hypergrad "$bin/hypergrad" --mnist-dir "$tmp/fake_mnist" \
+       $bad --out "$tmp/bad.json" > "$tmp/bad.log" 2>&1; then fail "speed_vs_torch.py accepted $bad"; fi
+  grep -q "^speed_vs_torch: " "$tmp/bad.log" && ! grep -q Traceback "$tmp/bad.log" \
+    || fail "speed_vs_torch.py $bad: no clear message: $(cat "$tmp/bad.log")"
+  [ ! -e "$tmp/bad.json" ] || fail "speed_vs_torch.py $bad wrote a file"
+done
 echo "bench pipeline: ok"
