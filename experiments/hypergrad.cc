@@ -38,6 +38,7 @@
 // Attributes: reversal_exact (exact only), model and its flags, optimizer, estimator and its
 // settings, every setting, provenance.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <iostream>
@@ -57,6 +58,7 @@
 #include "optimizers/registry.h"
 #include "optimizers/reversible_sgd.h"
 #include "optimizers/batch_schedule.h"
+#include "runtime/parallel.h"
 
 namespace hypergrad::experiments {
 namespace {
@@ -278,6 +280,8 @@ int Run(const Options& o, const Provenance& provenance) {
   writer.SetAttribute("/", "block_names", names);
   writer.SetAttribute("/", "buffer", o.buffer);
   writer.SetAttribute("/", "threads", static_cast<std::int64_t>(o.threads));
+  // What ran: at most the CPUs the process may use (the results are the same bits either way).
+  writer.SetAttribute("/", "threads_used", static_cast<std::int64_t>(std::min(o.threads, UsableCpus())));
   WriteDataFiles(writer);
   writer.SetAttribute("/", "objective", model.objective_text);
   WriteProvenance(writer, provenance, false);

@@ -12,6 +12,7 @@
 // is not finite or more than twice the loss at w_0, or with a weight at or beyond 1024 (half
 // the range |w| < 2048 of w's fixed point) (exit 0 when the reversal was exact: it still was).
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <iomanip>
@@ -32,6 +33,7 @@
 #include "optimizers/registry.h"
 #include "optimizers/reversible_sgd.h"
 #include "optimizers/batch_schedule.h"
+#include "runtime/parallel.h"
 
 namespace hypergrad::experiments {
 namespace {
@@ -185,6 +187,7 @@ int Run(Options o, const Provenance& provenance) {
   out["buffer"] = o.buffer;
   out["seed"] = o.seed;
   out["threads"] = o.threads;
+  out["threads_used"] = std::min(o.threads, UsableCpus());  // at most the CPUs it may use
   out["gemm"] = o.gemm;
   out["batch_size"] = o.batch_size;
   out["train_size"] = o.train_size;

@@ -526,6 +526,21 @@ for f in files[1:]:
     for key in ("d_w0", "d_v0", "d_alpha", "d_gamma", "w_T", "v_T", "loss_final"):
         assert files[0][key][()].tobytes() == f[key][()].tobytes(), (f.filename, key)
 assert [int(f.attrs["threads"]) for f in files] == [1, 2, 3, 1]
+# What ran: at most the CPUs the process may use.
+import os
+cpus = len(os.sched_getaffinity(0))
+assert [int(f.attrs["threads_used"]) for f in files] == [min(n, cpus) for n in (1, 2, 3, 1)]
+PY
+# Under an affinity mask of one CPU, --threads 3 runs on one thread: same bits, recorded.
+taskset -c "$(cut -d, -f1 <<< "$(taskset -pc $$ | sed 's/.*: //; s/-.*//')")" "$bin/hypergrad" \
+  --mnist-dir "$tmp/mnist" --train-size 400 --batch-size 100 --iters 12 --layers 784,20,10 \
+  --threads 3 --out "$tmp/h_one_cpu.h5" --quiet
+/usr/bin/python3 - "$tmp/h_threads1.h5" "$tmp/h_one_cpu.h5" <<'PY'
+import sys, h5py
+a, b = (h5py.File(p, "r") for p in sys.argv[1:])
+for key in ("d_w0", "d_v0", "d_alpha", "d_gamma", "w_T", "v_T", "loss_final"):
+    assert a[key][()].tobytes() == b[key][()].tobytes(), key
+assert int(b.attrs["threads"]) == 3 and int(b.attrs["threads_used"]) == 1
 PY
 # --tanh polynomial (tanh_kernel.h): exact reversal, the same bits on 1 and 3 threads, other
 # bits than glibc's tanh, recorded.

@@ -165,10 +165,12 @@ class Pool {
   std::condition_variable done_;
 };
 
+// Set by AllowThreadsBeyondCpus.
+std::atomic<bool> threads_beyond_cpus{false};
+
 }  // namespace
 
-// The CPUs this process may run on (its affinity mask, e.g. taskset or a container's cpuset),
-// read once; at least 1.
+// The affinity mask: taskset's or a container's cpuset (not a CPU quota, which it does not show).
 unsigned UsableCpus() {
   static const unsigned cpus = [] {
     cpu_set_t set;
@@ -179,11 +181,14 @@ unsigned UsableCpus() {
   return cpus;
 }
 
+void AllowThreadsBeyondCpus(bool allowed) { threads_beyond_cpus.store(allowed); }
+
 void ParallelFor(std::size_t count, unsigned threads, const std::function<void(std::size_t)>& body) {
   // More threads than CPUs only lose: the threads wait for each other at every loop's end while
   // one of them is off the CPU (BM_Threads: 4 threads on 2 cores took 1.12x one thread's time).
+  const unsigned cap = threads_beyond_cpus.load(std::memory_order_relaxed) ? threads : UsableCpus();
   const auto used = static_cast<unsigned>(
-      std::max<std::size_t>(1, std::min<std::size_t>({threads, count, UsableCpus()})));
+      std::max<std::size_t>(1, std::min<std::size_t>({threads, count, cap})));
   if (used == 1 || in_parallel_loop) {  // in index order on this thread; an error stops the loop
     for (std::size_t i = 0; i < count; ++i) body(i);
     return;

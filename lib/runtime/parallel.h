@@ -23,6 +23,14 @@ namespace hypergrad {
 // pool starts threads of its own.
 void ParallelFor(std::size_t count, unsigned threads, const std::function<void(std::size_t)>& body);
 
+// The CPUs this process may run on (its affinity mask, read once); at least 1.
+unsigned UsableCpus();
+
+// Lets loops run on more threads than UsableCpus() (false by default). The cap serves speed
+// only, the results being the same bits for any count: the tests turn it off so that their runs
+// on 3 or 4 threads exercise that many threads on any machine.
+void AllowThreadsBeyondCpus(bool allowed);
+
 // [begin, end) of one piece of a fixed split.
 struct Chunk {
   std::size_t begin = 0, end = 0;

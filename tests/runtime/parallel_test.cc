@@ -45,14 +45,11 @@ TEST(ParallelForTest, RethrowsTheFirstErrorAfterAllThreadsStop) {
 
 // More threads than the process's CPUs would only wait for each other: a loop runs on at most
 // as many threads as its affinity mask allows.
-TEST(ParallelForTest, NeverRunsOnMoreThreadsThanTheProcessHasCpus) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  ASSERT_EQ(sched_getaffinity(0, sizeof set, &set), 0);
-  const auto cpus = static_cast<std::size_t>(CPU_COUNT(&set));
+// The threads a loop of 256 items of 200 µs asked for `threads` runs on.
+std::size_t ThreadsUsed(unsigned threads) {
   std::mutex mutex;
   std::set<std::thread::id> ids;
-  ParallelFor(256, 64, [&](std::size_t) {
+  ParallelFor(256, threads, [&](std::size_t) {
     {
       std::lock_guard<std::mutex> lock(mutex);
       ids.insert(std::this_thread::get_id());
@@ -61,8 +58,23 @@ TEST(ParallelForTest, NeverRunsOnMoreThreadsThanTheProcessHasCpus) {
     while (std::chrono::steady_clock::now() < until) {
     }
   });
-  EXPECT_GE(ids.size(), 1u);
-  EXPECT_LE(ids.size(), cpus);
+  return ids.size();
+}
+
+TEST(ParallelForTest, NeverRunsOnMoreThreadsThanTheProcessHasCpus) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  ASSERT_EQ(sched_getaffinity(0, sizeof set, &set), 0);
+  const auto cpus = static_cast<std::size_t>(CPU_COUNT(&set));
+  EXPECT_EQ(UsableCpus(), cpus);
+  AllowThreadsBeyondCpus(false);  // the default outside the tests
+  const std::size_t capped = ThreadsUsed(64);
+  AllowThreadsBeyondCpus(true);  // as every test binary runs (support/threads_beyond_cpus.cc)
+  EXPECT_GE(capped, 1u);
+  EXPECT_LE(capped, cpus);
+  // Allowed, a loop asked for more threads than CPUs gets them (a worker that finds no items
+  // left never records itself, so at least two of the four).
+  EXPECT_GE(ThreadsUsed(4), 2u);
 }
 
 TEST(ParallelForTest, NestedAndConcurrentLoopsFinish) {
