@@ -117,8 +117,14 @@ int Run(const Options& o, const Provenance& provenance) {
   // bits as converting up front) batch by batch; the mean image is accumulated while reading,
   // on --threads (hashing beside it).
   std::vector<double> mean;
-  Dataset rows = LoadMnistTrainingRowsFrom(o.mnist_dir, o.train_size,
-                                           o.normalize == "mean" ? &mean : nullptr, true, o.threads);
+  Dataset rows = [&] {
+    try {
+      return LoadMnistTrainingRowsFrom(o.mnist_dir, o.train_size,
+                                       o.normalize == "mean" ? &mean : nullptr, true, o.threads);
+    } catch (const std::invalid_argument& e) {  // more rows asked for than the file holds
+      throw std::invalid_argument(std::string(e.what()) + " (--train-size)");
+    }
+  }();
   rows.pixel_offset = std::move(mean);
   auto data = std::make_shared<const Dataset>(std::move(rows));
   if (o.batch_size > data->rows) {
@@ -323,8 +329,8 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"sequential", "random"}))
       ->capture_default_str();
   app.add_option("--normalize", o.normalize,
-                 "none: pixels/255; mean: also subtract the mean image of the 60000 training "
-                 "images")
+                 "none: pixels/255; mean: also subtract the mean image of every image in the "
+                 "training file (60,000 in MNIST)")
       ->check(CLI::IsMember({"none", "mean"}))
       ->capture_default_str();
   app.add_option("--iters", o.iters, "training iterations T")
@@ -360,7 +366,8 @@ int main(int argc, char** argv) {
                  "(keeping its mode), anything else (folder, device, FIFO, symlink) is refused")
       ->check([](const std::string& path) { return path.empty() ? std::string("the path is empty") : std::string(); })
       ->capture_default_str();
-  app.add_option("--mnist-dir", o.mnist_dir, "folder with the four MNIST idx files")
+  app.add_option("--mnist-dir", o.mnist_dir, "folder with the MNIST idx files (this tool reads the two training files, "
+                 "train-images-idx3-ubyte and train-labels-idx1-ubyte)")
       ->capture_default_str();
   AddPassThreadsOption(app, o.threads);
   AddGemmOption(app, o.gemm, o.gemm_variant);

@@ -97,8 +97,12 @@ int Run(Options o, const Provenance& provenance) {
                                   " exceeds the 60000 MNIST training images");
     }
     // The rows used, one byte per pixel (pixel/255 when read, the bits of the whole load).
-    data = std::make_shared<const Dataset>(
-        LoadMnistTrainingRowsFrom(o.mnist_dir, o.train_size, nullptr, true, o.threads));
+    try {
+      data = std::make_shared<const Dataset>(
+          LoadMnistTrainingRowsFrom(o.mnist_dir, o.train_size, nullptr, true, o.threads));
+    } catch (const std::invalid_argument& e) {  // more rows asked for than the file holds
+      throw std::invalid_argument(std::string(e.what()) + " (--train-size)");
+    }
   } else {
     data = std::make_shared<const Dataset>(
         MakeSyntheticDataset(o.train_size, shape.inputs, shape.classes, o.seed));
@@ -279,7 +283,8 @@ int main(int argc, char** argv) {
   app.add_option("--train-size", o.train_size,
                  "training rows (default 1024 synthetic, the first 10000 MNIST images)")
       ->transform(WholeNumber(1, std::uint64_t{1} << 32));
-  app.add_option("--mnist-dir", o.mnist_dir, "folder with the four MNIST idx files")
+  app.add_option("--mnist-dir", o.mnist_dir, "folder with the MNIST idx files (this tool reads the two training files, "
+                 "train-images-idx3-ubyte and train-labels-idx1-ubyte)")
       ->capture_default_str();
   AddPassThreadsOption(app, o.threads);
   AddGemmOption(app, o.gemm, o.gemm_variant);

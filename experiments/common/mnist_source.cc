@@ -97,7 +97,11 @@ namespace {
 // The MNIST files `files` (indices into kMnistFiles) exist in `dir`.
 void RequireMnistFiles(const std::string& dir, std::initializer_list<int> files) {
   for (int i : files) {
-    if (!std::filesystem::exists(std::filesystem::path(dir) / kMnistFiles[i])) {
+    const std::filesystem::path path = std::filesystem::path(dir) / kMnistFiles[i];
+    std::error_code error;
+    const bool exists = std::filesystem::exists(path, error);
+    if (error) throw std::runtime_error(path.string() + ": cannot access: " + error.message());
+    if (!exists) {
       throw std::runtime_error("MNIST file " + std::string(kMnistFiles[i]) + " not found in " + dir +
                                " (build the 'mnist_data' target, e.g. `make data`, or pass "
                                "--mnist-dir with a folder holding the four raw idx files)");

@@ -145,15 +145,15 @@ IdxFile ReadIdxFile(const std::string& path, std::uint32_t expected_magic, std::
 
 Dataset LoadMnistTrainingRows(const std::string& dir, std::size_t count, std::vector<double>* mean,
                               bool compact, std::vector<std::string>* sha256, unsigned threads) {
-  const std::string images_path = dir + "/" + kMnistFiles[0];
+  const std::string images_path = dir + "/" + kMnistFiles[0], labels_path = dir + "/" + kMnistFiles[1];
   OpenIdx images = OpenIdxFile(images_path, 0x803, sha256 != nullptr);
   std::string labels_hash;
-  const IdxFile labels =
-      ReadIdxFile(dir + "/" + kMnistFiles[1], 0x801, sha256 ? &labels_hash : nullptr);
+  const IdxFile labels = ReadIdxFile(labels_path, 0x801, sha256 ? &labels_hash : nullptr);
   const std::size_t rows = images.dims[0], pixels = images.dims[1] * images.dims[2];
   if (count > rows) {
-    throw std::invalid_argument("LoadMnistTrainingRows: " + std::to_string(count) + " rows of " +
-                                std::to_string(rows));
+    throw std::invalid_argument(images_path + ": holds " + std::to_string(rows) +
+                                " images, fewer than the " + std::to_string(count) +
+                                " training rows asked for");
   }
   // Rows in chunks: the first `count` kept as pixel/255, every row added to the mean in row
   // order (the additions MeanInput makes, so the mean has its bits).
@@ -205,9 +205,9 @@ Dataset LoadMnistTrainingRows(const std::string& dir, std::size_t count, std::ve
   if (sha256) *sha256 = {FinishHash(images, images_path), labels_hash};
   if (compact) {
     return MakeCompactDataset(std::move(kept), {}, pixels,
-                              CheckedLabels(rows, labels, count, "training set"), 10);
+                              CheckedLabels(rows, labels, count, "training set (" + labels_path + ")"), 10);
   }
-  return ToDataset(rows, pixels, labels, count, std::move(inputs), "training set");
+  return ToDataset(rows, pixels, labels, count, std::move(inputs), "training set (" + labels_path + ")");
 }
 
 MnistData LoadMnist(const std::string& dir, std::vector<std::string>* sha256) {
@@ -216,9 +216,9 @@ MnistData LoadMnist(const std::string& dir, std::vector<std::string>* sha256) {
   auto hash = [&](int i) { return sha256 ? &hashes[i] : nullptr; };
   MnistData mnist;
   mnist.train = ToDataset(ReadIdxFile(path(0), 0x803, hash(0)), ReadIdxFile(path(1), 0x801, hash(1)),
-                          "training set");
+                          "training set (" + path(1) + ")");
   mnist.test = ToDataset(ReadIdxFile(path(2), 0x803, hash(2)), ReadIdxFile(path(3), 0x801, hash(3)),
-                         "test set");
+                         "test set (" + path(3) + ")");
   if (sha256) sha256->assign(std::begin(hashes), std::end(hashes));
   return mnist;
 }

@@ -17,6 +17,7 @@ namespace hypergrad {
 namespace {
 
 namespace fs = std::filesystem;
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 void Put32(std::vector<std::uint8_t>& out, std::uint32_t v) {
@@ -143,15 +144,21 @@ TEST_F(MnistTest, TrainingRowsAndMeanEqualTheWholeLoad) {
       }
     }
   }
-  EXPECT_THROW(LoadMnistTrainingRows(dir_.string(), 2501, nullptr), std::invalid_argument);
+  // Errors name the file.
+  EXPECT_THAT([&] { LoadMnistTrainingRows(dir_.string(), 2501, nullptr); },
+              ::testing::ThrowsMessage<std::invalid_argument>(AllOf(
+                  HasSubstr(kMnistFiles[0]), HasSubstr("holds 2500 images, fewer than the 2501"))));
   auto bad = Labels(2500);
   bad.back() = 11;  // beyond the rows kept: still an error, as for LoadMnist
   Write(kMnistFiles[1], bad);
   EXPECT_THAT([&] { LoadMnistTrainingRows(dir_.string(), 10, nullptr); },
-              ::testing::ThrowsMessage<std::runtime_error>(HasSubstr("label 11")));
+              ::testing::ThrowsMessage<std::runtime_error>(AllOf(HasSubstr("label 11"), HasSubstr(kMnistFiles[1]))));
+  EXPECT_THAT([&] { LoadMnist(dir_.string()); },
+              ::testing::ThrowsMessage<std::runtime_error>(AllOf(HasSubstr("label 11"), HasSubstr(kMnistFiles[1]))));
   Write(kMnistFiles[1], Labels(2499));
   EXPECT_THAT([&] { LoadMnistTrainingRows(dir_.string(), 10, nullptr); },
-              ::testing::ThrowsMessage<std::runtime_error>(HasSubstr("2500 images but 2499 labels")));
+              ::testing::ThrowsMessage<std::runtime_error>(
+                  AllOf(HasSubstr("2500 images but 2499 labels"), HasSubstr(kMnistFiles[1]))));
 }
 
 // Bytes this process has read through read() so far (/proc/self/io, "rchar").
