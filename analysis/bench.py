@@ -423,6 +423,25 @@ def speed_lines(data):
                        f"| {r.get('seconds_reverse', float('nan')):.2f} s | {r['seconds_hypergradient']:.2f} s "
                        f"| {r['gemm_seconds_hypergradient']:.2f} s | {r['hypergradient_over_gemm']:.2f}× "
                        f"| {r['flops_per_training_step'] / 1e6:.2f} / {r['flops_per_reverse_step'] / 1e6:.2f} |")
+    shared = [r for r in floor if "ms_per_training_step" in r]
+    if shared:
+        pieces = [("products", "products"), ("algorithm3", "Algorithm 3"), ("tanh", "tanh"),
+                  ("fixed_point_adds", "fixed-point adds"), ("fixed_point_to_double", "fixed point → double"),
+                  ("input_conversion", "input conversion"), ("rest", "rest")]
+        out += ["", "Each piece's share of a step (`BM_MatrixProductFloor`: the same run once more, "
+                "one thread, its pieces timed by `runtime/step_profile.h`: the products (Gemm), "
+                "Algorithm 3 (multiply/divide by the ratios), tanh, the fixed-point adds and "
+                "conversions back to double, the inputs gathered or converted for a pass; rest: "
+                "everything else — the softmax, bias sums, the per-block hypergradient sums, the "
+                "optimizer's own arithmetic, allocation). This benchmark's data are doubles in "
+                "random batches, so its input conversion is a gather of rows.", "",
+                "| T | tanh | step | ms per step | " + " | ".join(name for _, name in pieces) + " |",
+                "|---|---|---|---|" + "---|" * len(pieces)]
+        for r in shared:
+            for phase in ("training", "reverse"):
+                out.append(f"| {r['iters']:.0f} | {'polynomial' if r.get('polynomial_tanh') else 'glibc'} "
+                           f"| {phase} | {r[f'ms_per_{phase}_step']:.2f} | "
+                           + " | ".join(f"{100 * r[f'share_{phase}_{key}']:.0f}%" for key, _ in pieces) + " |")
     torch_runs = data.get("speed_vs_torch", {}).get("runs", [])
     if "speed_vs_torch" in data and data["speed_vs_torch"]["context"].get("torch") is None:
         meta = data["speed_vs_torch"]["context"]

@@ -44,6 +44,14 @@ floor = next(r for n, r in runs.items() if "MatrixProductFloor" in n)
 assert floor["gemms_per_training_step"] == 11 and floor["gemms_per_reverse_step"] == 31, floor
 assert floor["flops_per_training_step"] == 37960000, floor
 assert floor["training_over_gemm"] > 0 and floor["hypergradient_over_gemm"] > 0 and floor["peak_rss_bytes"] > 0
+# Each piece's share of a step (step_profile.h): every piece timed, the shares and the rest add
+# up to the whole step, the products take the largest share, no share is negative.
+pieces = ("products", "algorithm3", "tanh", "fixed_point_adds", "fixed_point_to_double", "input_conversion")
+for phase in ("training", "reverse"):
+    shares = [floor[f"share_{phase}_{p}"] for p in pieces]
+    assert all(x > 0 for x in shares), (phase, shares)
+    assert abs(sum(shares) + floor[f"share_{phase}_rest"] - 1) < 1e-9 and floor[f"share_{phase}_rest"] > 0, floor
+    assert max(shares) == floor[f"share_{phase}_products"] and floor[f"ms_per_{phase}_step"] > 0, floor
 # Both tanh kernels are timed against the same floor; two threads give one thread's bits.
 assert sorted(r["polynomial_tanh"] for n, r in runs.items() if "MatrixProductFloor" in n) == [0, 1]
 threads = next(r for n, r in runs.items() if "BM_Threads" in n)
@@ -139,6 +147,7 @@ grep -q "## Memory and exactness" "$tmp/res/REPORT.md" || fail "report section m
 grep -q "| 100 | revolve s=20 |" "$tmp/res/REPORT.md" || fail "Revolve row missing"
 grep -q "^| 100 | fast | 0\.[0-9]* |" "$tmp/res/REPORT.md" || fail "reversible-Adam row missing"
 grep -q "^| 100 | polynomial | " "$tmp/res/REPORT.md" || fail "matrix-product floor row missing"
+grep -q "^| 100 | glibc | reverse | [0-9.]* | [0-9]*% | " "$tmp/res/REPORT.md" || fail "step shares row missing"
 grep -q "^| 100 | 2 | " "$tmp/res/REPORT.md" || fail "threads row missing"
 grep -q "## Exact against approximate hypergradients" "$tmp/res/REPORT.md" || fail "estimator section missing"
 grep -q "^| fig2 | 10 | forward | alpha_block | 8 | [0-9.e-]* | 1 " "$tmp/res/REPORT.md" || fail "forward-mode row missing"

@@ -37,6 +37,7 @@
 #include "heap_meter.h"
 #include "optimizers/reversible_adam.h"
 #include "trajectories/revolve_schedule.h"
+#include "runtime/step_profile.h"
 
 namespace hypergrad {
 namespace {
@@ -179,6 +180,39 @@ void BM_Forward(benchmark::State& state) {
   state.counters["gradients"] = static_cast<double>(iters);
 }
 
+// Counters share_<phase>_<piece> (fractions of the phase's time; <piece> as StepPieceName, and
+// rest: everything else) and ms_per_<phase>_step, phase training or reverse, from one run of T
+// steps (reversible, fast buffer, one thread) with StepPieceTimer recording.
+void StepShares(benchmark::State& state, const bench::Fig2Network& p, std::size_t iters) {
+  ReversibleSgd sgd(p.Setup(iters, kGamma), {.buffer = BufferKind::kFast});
+  std::vector<double> d_w(p.w0().size());
+  RecordStepPieces(true);
+  auto t0 = std::chrono::steady_clock::now();
+  sgd.Train(p.w0(), p.v0());
+  const double train = Since(t0);
+  const std::array<double, kStepPieces> after_training = StepPieceSeconds();
+  p.model().Evaluate(sgd.weights(), p.model().data(), d_w);
+  const std::array<double, kStepPieces> after_loss = StepPieceSeconds();
+  t0 = std::chrono::steady_clock::now();
+  sgd.Reverse(d_w);
+  const double reverse = Since(t0);
+  const std::array<double, kStepPieces> after_reverse = StepPieceSeconds();
+  RecordStepPieces(false);
+  const auto record = [&](const char* phase, double seconds, const std::array<double, kStepPieces>& from,
+                          const std::array<double, kStepPieces>& to) {
+    double pieces = 0;
+    for (int k = 0; k < kStepPieces; ++k) {
+      const double share = (to[k] - from[k]) / seconds;
+      pieces += share;
+      state.counters[std::string("share_") + phase + "_" + StepPieceName(static_cast<StepPiece>(k))] = share;
+    }
+    state.counters[std::string("share_") + phase + "_rest"] = 1.0 - pieces;
+    state.counters[std::string("ms_per_") + phase + "_step"] = 1e3 * seconds / static_cast<double>(iters);
+  };
+  record("training", train, {}, after_training);
+  record("reverse", reverse, after_loss, after_reverse);
+}
+
 // Our run against its own matrix products timed alone (issue [I]'s reference): the products of
 // one training step, one reverse step and the final full-data loss are recorded by shape
 // (gemm_trace.h) and replayed T times on fixed operands; in the same run, training alone and
@@ -213,6 +247,9 @@ void BM_MatrixProductFloor(benchmark::State& state) {
     gemm_hyper = gemm_train + ReplayGemms(final_loss, 1) + ReplayGemms(reverse_step, iters);
     state.SetIterationTime(hyper);
   }
+  // Each piece's share of a training and of a reverse step: the same run once more, its pieces
+  // timed (step_profile.h; the timers cost well under 1% here), outside the timed iterations.
+  StepShares(state, p, iters);
   const auto flops = [](const std::vector<GemmShape>& shapes) {
     double f = 0;
     for (const GemmShape& s : shapes) f += s.Flops();

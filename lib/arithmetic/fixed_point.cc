@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "runtime/parallel.h"
+#include "runtime/step_profile.h"
 
 namespace hypergrad {
 namespace {
@@ -157,6 +158,7 @@ template <class Int>
 template <class Int>
 void AddTerms(std::span<Int> values, double radix, double limit, std::span<const double> scale,
               std::span<const double> a, bool negate, unsigned threads) {
+  const StepPieceTimer timer(StepPiece::kFixedPointAdds);
   using Unsigned = typename IntTraits<Int>::Unsigned;
   constexpr double kTop = IntTraits<Int>::kTwoPowTop;
   constexpr Unsigned kSignBit = Unsigned{1} << (8 * sizeof(Int) - 1);
@@ -238,6 +240,7 @@ std::vector<double> FixedPointVector::Values() const {
 }
 
 void FixedPointVector::CopyValuesTo(std::span<double> out, unsigned threads) const {
+  const StepPieceTimer timer(StepPiece::kFixedPointToDouble);
   if (out.size() != values_.size()) {
     throw std::invalid_argument("FixedPointVector::CopyValuesTo: size mismatch");
   }
@@ -282,6 +285,7 @@ std::vector<double> WideFixedPointVector::Values() const {
 }
 
 void WideFixedPointVector::CopyValuesTo(std::span<double> out, unsigned threads) const {
+  const StepPieceTimer timer(StepPiece::kFixedPointToDouble);
   if (out.size() != values_.size()) {
     throw std::invalid_argument("WideFixedPointVector::CopyValuesTo: size mismatch");
   }

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "models/gemm_portable.h"
+#include "runtime/step_profile.h"
 
 namespace hypergrad {
 namespace {
@@ -38,6 +39,7 @@ std::string DescribeGemmKernel() {
 
 void Gemm(ConstMatrixRef a, bool transpose_a, ConstMatrixRef b, bool transpose_b, MatrixRef c,
           double beta) {
+  const StepPieceTimer timer(StepPiece::kProducts);
   const std::size_t a_rows = transpose_a ? a.cols : a.rows, k = transpose_a ? a.rows : a.cols;
   const std::size_t b_rows = transpose_b ? b.cols : b.rows, b_cols = transpose_b ? b.rows : b.cols;
   if (a_rows != c.rows || b_rows != k || b_cols != c.cols) {

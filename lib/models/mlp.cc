@@ -11,6 +11,7 @@
 #include "models/gemm_trace.h"
 #include "runtime/large_buffer.h"
 #include "runtime/parallel.h"
+#include "runtime/step_profile.h"
 
 namespace hypergrad {
 namespace {
@@ -93,6 +94,7 @@ struct Pass {
 // (A buffer per piece, not one kept per thread: kept buffers outlive the pass, which the heap
 // benchmarks would count as a later run's baseline.)
 ConstMatrixRef InputRows(const Pass& pass, std::size_t in, Chunk c, Doubles& scratch) {
+  const StepPieceTimer timer(StepPiece::kInputConversion);
   if (pass.gather != nullptr) {
     const std::size_t classes = pass.gather->classes;
     for (std::size_t r = c.begin; r < c.end; ++r) {
@@ -113,6 +115,7 @@ ConstMatrixRef InputRows(const Pass& pass, std::size_t in, Chunk c, Doubles& scr
 
 // Columns `units` of the pass's inputs, every row: a view, or converted into `scratch`.
 ConstMatrixRef InputColumns(const Pass& pass, std::size_t in, Chunk units, Doubles& scratch) {
+  const StepPieceTimer timer(StepPiece::kInputConversion);
   if (pass.source == nullptr) return Columns({pass.x, pass.rows, in, in}, units);
   scratch.resize(pass.rows * units.size());
   if (pass.source_rows != nullptr) {

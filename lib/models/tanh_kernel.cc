@@ -1,4 +1,5 @@
 #include "models/tanh_kernel.h"
+#include "runtime/step_profile.h"
 
 #include <algorithm>
 #include <bit>
@@ -354,6 +355,7 @@ TanhKernel ParseTanhKernel(std::string_view name) {
 }
 
 void TanhInPlace(std::span<double> x, TanhKernel kernel) {
+  const StepPieceTimer timer(StepPiece::kTanh);
   double* v = x.data();
   const std::size_t n = x.size();
   if (kernel == TanhKernel::kLibm) {

@@ -13,6 +13,7 @@
 #include "buffers/ans_buffer.h"
 #include "buffers/exact_buffer.h"
 #include "runtime/parallel.h"
+#include "runtime/step_profile.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -772,6 +773,7 @@ FixedPointFormat FormatOf(const WideFixedPointVector& v);
 template <class Vector>
 void Apply(Vector& v, std::span<const DecayRatio> ratios, InfoBuffer& buffer, bool inverse,
            RatioSplit split) {
+  const StepPieceTimer timer(StepPiece::kAlgorithm3);
   const char* what = inverse ? "DivideByRatio" : "MultiplyByRatio";
   if (buffer.size() != v.size()) {
     throw std::invalid_argument(std::string(what) + ": buffer has " +
