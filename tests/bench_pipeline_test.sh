@@ -263,11 +263,31 @@ $py "$src/analysis/bench.py" --bench "$tmp/bench" --results "$tmp/res" > /dev/nu
 $py "$src/analysis/report.py" --results "$tmp/res" --bench "$tmp/bench" > /dev/null
 grep -q "Against PyTorch\*\*: left out: python3-torch was not installed" "$tmp/res/REPORT.md" \
   || fail "the report does not say the PyTorch comparison was left out"
-for bad in "--T abc" "--T 0" "--train-size 1000" "--threads 1"; do
+# Each bad argument last, after settings that are good on their own (the last one counts).
+for bad in "--T abc" "--T 0" "--train-size 1000" "--train-size 500" "--threads-iters 3 --threads 1" \
+           "--out $tmp" "--hypergrad $bin"; do
   if $py "$src/experiments/python/speed_vs_torch.py" --hypergrad "$bin/hypergrad" --mnist-dir "$tmp/fake_mnist" \
-       $bad --out "$tmp/bad.json" > "$tmp/bad.log" 2>&1; then fail "speed_vs_torch.py accepted $bad"; fi
-  grep -q "^speed_vs_torch: " "$tmp/bad.log" && ! grep -q Traceback "$tmp/bad.log" \
-    || fail "speed_vs_torch.py $bad: no clear message: $(cat "$tmp/bad.log")"
+       --train-size 400 --T 2 --repeats 1 --threads-iters 0 --out "$tmp/bad.json" $bad > "$tmp/bad.log" 2>&1; then
+    fail "speed_vs_torch.py accepted $bad"
+  fi
+  grep -q "^speed_vs_torch: " "$tmp/bad.log" && ! grep -q Traceback "$tmp/bad.log" && ! grep -q "run 1:" "$tmp/bad.log" \
+    || fail "speed_vs_torch.py $bad: no clear message before the timings: $(cat "$tmp/bad.log")"
   [ ! -e "$tmp/bad.json" ] || fail "speed_vs_torch.py $bad wrote a file"
 done
+# Data the tool refuses (a label that is not a digit): stopped before the timings, in one line.
+cp -r "$tmp/fake_mnist" "$tmp/bad_mnist"
+$py - "$tmp/bad_mnist/train-labels-idx1-ubyte" <<'PY'
+import sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(8 + 5)
+    f.write(bytes([12]))
+PY
+if $py "$src/experiments/python/speed_vs_torch.py" --hypergrad "$bin/hypergrad" --mnist-dir "$tmp/bad_mnist" \
+     --train-size 400 --T 2 --repeats 1 --out "$tmp/bad.json" > "$tmp/bad.log" 2>&1; then
+  fail "speed_vs_torch.py ran on a bad labels file"
+fi
+grep -q "label 12 of image 5 is not a digit" "$tmp/bad.log" && grep -q "^speed_vs_torch: .* failed" "$tmp/bad.log" \
+  && ! grep -q Traceback "$tmp/bad.log" && ! grep -q "run 1:" "$tmp/bad.log" \
+  || fail "speed_vs_torch.py on a bad labels file: $(cat "$tmp/bad.log")"
+[ ! -e "$tmp/bad.json" ] || fail "speed_vs_torch.py wrote a file for bad data"
 echo "bench pipeline: ok"

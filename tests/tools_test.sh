@@ -173,6 +173,14 @@ if "$bin/hypergrad" --mnist-dir "$tmp/nowhere" --out "$tmp/bad.h5" --quiet 2> "$
   fail "hypergrad ran without data"
 fi
 grep -q "not found in $tmp/nowhere" "$tmp/err" || fail "missing-data message: $(cat "$tmp/err")"
+# --mnist-dir naming a file, or nothing: said so.
+for dir in "$tmp/mnist/train-images-idx3-ubyte" ""; do
+  if "$bin/hypergrad" --mnist-dir "$dir" --out "$tmp/bad.h5" --quiet 2> "$tmp/err"; then
+    fail "hypergrad ran with --mnist-dir '$dir'"
+  fi
+  grep -q "not a folder\|an empty path" "$tmp/err" || fail "--mnist-dir '$dir' message: $(cat "$tmp/err")"
+  [ ! -e "$tmp/bad.h5" ] || fail "hypergrad wrote a file with --mnist-dir '$dir'"
+done
 "$bin/hypergrad" --mnist-dir "$tmp/mnist" --layers 784,20,10 --w0 "$tmp/w0.h5" --iters 5 \
   --train-size 400 --batch-size 100 --log-alpha 9 --out "$tmp/bad.h5" --quiet 2> "$tmp/err" \
   && fail "hypergrad did not fail on divergence"

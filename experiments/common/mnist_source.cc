@@ -96,6 +96,12 @@ namespace {
 
 // The MNIST files `files` (indices into kMnistFiles) exist in `dir`.
 void RequireMnistFiles(const std::string& dir, std::initializer_list<int> files) {
+  if (dir.empty()) throw std::runtime_error("the MNIST folder (--mnist-dir) is an empty path");
+  std::error_code ignored;  // an inaccessible folder is reported per file below
+  if (std::filesystem::exists(dir, ignored) && !std::filesystem::is_directory(dir, ignored)) {
+    throw std::runtime_error(dir + ": not a folder (--mnist-dir names the folder holding the MNIST "
+                                   "idx files)");
+  }
   for (int i : files) {
     const std::filesystem::path path = std::filesystem::path(dir) / kMnistFiles[i];
     std::error_code error;
@@ -104,7 +110,7 @@ void RequireMnistFiles(const std::string& dir, std::initializer_list<int> files)
     if (!exists) {
       throw std::runtime_error("MNIST file " + std::string(kMnistFiles[i]) + " not found in " + dir +
                                " (build the 'mnist_data' target, e.g. `make data`, or pass "
-                               "--mnist-dir with a folder holding the four raw idx files)");
+                               "--mnist-dir with a folder holding the raw idx files)");
     }
   }
 }

@@ -148,16 +148,17 @@ def main():
     parser.add_argument("--out", required=True, help="JSON file to write")
     args = parser.parse_args()
     # Every argument is checked before the first timing (a run with the defaults takes minutes).
-    if not os.access(args.hypergrad, os.X_OK):
-        sys.exit(f"speed_vs_torch: --hypergrad {args.hypergrad}: not an executable")
+    if not os.path.isfile(args.hypergrad) or not os.access(args.hypergrad, os.X_OK):
+        sys.exit(f"speed_vs_torch: --hypergrad {args.hypergrad}: not an executable file")
     if args.repeats < 1 or args.threads_repeats < 1:
         sys.exit("speed_vs_torch: --repeats and --threads-repeats must be at least 1")
     if args.threads_iters < 0 or args.threads_iters > 1000000:
         sys.exit(f"speed_vs_torch: --threads-iters {args.threads_iters}: must be in [0, 1000000] (0: left out)")
     if args.threads_iters > 0 and not 2 <= args.threads <= 256:
         sys.exit(f"speed_vs_torch: --threads {args.threads}: must be in [2, 256]")
-    if not 200 <= args.train_size <= 60000:
-        sys.exit("speed_vs_torch: --train-size must be in [200, 60000] (batches of 200)")
+    if not 200 <= args.train_size <= 60000 or args.train_size % 200:
+        sys.exit(f"speed_vs_torch: --train-size {args.train_size}: must be a multiple of 200 (the batch "
+                 "size, so that both runs take the same batches) in [200, 60000]")
     try:
         horizons = [int(t) for t in args.T.split(",")]
     except ValueError:
@@ -177,9 +178,19 @@ def main():
         count = struct.unpack(">i", head[4:8])[0]
         if count < args.train_size:
             sys.exit(f"speed_vs_torch: {path} holds {count} entries, fewer than --train-size {args.train_size}")
+    if not args.out or os.path.isdir(args.out):
+        sys.exit(f"speed_vs_torch: --out {args.out!r}: expected the path of a JSON file to write")
     out_dir = os.path.dirname(os.path.abspath(args.out))
     if not os.path.isdir(out_dir) or not os.access(out_dir, os.W_OK):
         sys.exit(f"speed_vs_torch: --out {args.out}: {out_dir} is not a writable folder")
+    # One short run of the tool on these data: a file it refuses (truncated, a label that is not a
+    # digit, ...) stops the script here with the tool's own message, not after minutes of timing.
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            time_tool(args.hypergrad, args.mnist_dir, 1, args.train_size, tmp)
+        except subprocess.CalledProcessError as e:
+            sys.exit(f"speed_vs_torch: {args.hypergrad} --iters 1 on --mnist-dir {args.mnist_dir} failed "
+                     f"(exit status {e.returncode}; its message is above)")
     try:
         import torch
     except ImportError:
@@ -190,12 +201,26 @@ def main():
         torch.set_num_threads(1)
         torch.use_deterministic_algorithms(True)
         # The tool's --normalize mean: the mean image of every image in the file.
-        every = read_idx(images).reshape(-1, 784).astype(np.float64) / 255.0
+        try:
+            every = read_idx(images).reshape(-1, 784).astype(np.float64) / 255.0
+        except ValueError as e:
+            sys.exit(f"speed_vs_torch: {e}")
         x = every[:args.train_size] - every.mean(axis=0)
         del every
         x = torch.from_numpy(x)
         y = torch.from_numpy(read_idx(labels, args.train_size).astype(np.int64))
     rows, threads_rows = [], []
+    try:
+        measure(args, torch, x if torch is not None else None, y if torch is not None else None,
+                horizons, rows, threads_rows)
+    except subprocess.CalledProcessError as e:
+        sys.exit(f"speed_vs_torch: {args.hypergrad} failed during the timings (exit status {e.returncode}; "
+                 "its message is above)")
+    write_and_print(args, torch, horizons, rows, threads_rows)
+
+
+def measure(args, torch, x, y, horizons, rows, threads_rows):
+    """The timed runs: the threads comparison, then each horizon against PyTorch (appended to rows)."""
     with tempfile.TemporaryDirectory() as tmp:
         if args.threads_iters > 0:
             threads_rows.append(threads_case(args.hypergrad, args.mnist_dir, args.threads_iters, args.threads,
@@ -213,6 +238,10 @@ def main():
                    "target": TARGETS.get(iters) if args.train_size == 10000 else None}
             row["met"] = None if row["target"] is None else row["ratio_best"] <= row["target"]
             rows.append(row)
+
+
+def write_and_print(args, torch, horizons, rows, threads_rows):
+    """The JSON file (written whole, then renamed into place) and a summary on stdout."""
     doc = {"meta": {"torch": torch.__version__ if torch is not None else None,
                     "python": platform.python_version(), "cpus": os.cpu_count(),
                     "load_average_at_end": list(os.getloadavg()),
