@@ -235,6 +235,7 @@ assert abs(t["speedup_best"] - min(t["one_thread_seconds"]) / min(t["threads_sec
 assert t["target"] is None and t["met"] is None, t  # the target is for T = 300
 assert t["bitwise_equal"] is True, t  # the same bits on any number of threads
 assert doc["meta"]["train_size"] == 400 and doc["meta"]["repeats"] == 1
+assert doc["meta"]["mnist_pinned"] is False, doc["meta"]  # fake data: no target is judged on them
 PY
 $py "$src/analysis/bench.py" --bench "$tmp/bench" --results "$tmp/res" > /dev/null
 $py "$src/analysis/report.py" --results "$tmp/res" --bench "$tmp/bench" > /dev/null
