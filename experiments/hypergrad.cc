@@ -117,14 +117,9 @@ int Run(const Options& o, const Provenance& provenance) {
   // bits as converting up front) batch by batch; the mean image is accumulated while reading,
   // on --threads (hashing beside it).
   std::vector<double> mean;
-  Dataset rows = [&] {
-    try {
-      return LoadMnistTrainingRowsFrom(o.mnist_dir, o.train_size,
-                                       o.normalize == "mean" ? &mean : nullptr, true, o.threads);
-    } catch (const std::invalid_argument& e) {  // more rows asked for than the file holds
-      throw std::invalid_argument(std::string(e.what()) + " (--train-size)");
-    }
-  }();
+  Dataset rows = LoadMnistTrainingRowsFrom(o.mnist_dir, o.train_size,
+                                           o.normalize == "mean" ? &mean : nullptr, true, o.threads,
+                                           "--train-size");
   rows.pixel_offset = std::move(mean);
   auto data = std::make_shared<const Dataset>(std::move(rows));
   if (o.batch_size > data->rows) {

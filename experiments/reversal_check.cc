@@ -97,12 +97,8 @@ int Run(Options o, const Provenance& provenance) {
                                   " exceeds the 60000 MNIST training images");
     }
     // The rows used, one byte per pixel (pixel/255 when read, the bits of the whole load).
-    try {
-      data = std::make_shared<const Dataset>(
-          LoadMnistTrainingRowsFrom(o.mnist_dir, o.train_size, nullptr, true, o.threads));
-    } catch (const std::invalid_argument& e) {  // more rows asked for than the file holds
-      throw std::invalid_argument(std::string(e.what()) + " (--train-size)");
-    }
+    data = std::make_shared<const Dataset>(LoadMnistTrainingRowsFrom(
+        o.mnist_dir, o.train_size, nullptr, true, o.threads, "--train-size"));
   } else {
     data = std::make_shared<const Dataset>(
         MakeSyntheticDataset(o.train_size, shape.inputs, shape.classes, o.seed));

@@ -171,9 +171,15 @@ InitialWeightsFile ReadInitialWeights(const std::string& path, std::size_t n) {
 }
 
 Dataset LoadMnistTrainingRowsFrom(const std::string& dir, std::size_t count,
-                                  std::vector<double>* mean, bool compact, unsigned threads) {
+                                  std::vector<double>* mean, bool compact, unsigned threads,
+                                  const std::string& count_flag) {
   return LoadChecked(dir, {0, 1}, [&](std::vector<std::string>* sha256) {
-    return LoadMnistTrainingRows(dir, count, mean, compact, sha256, threads);
+    try {
+      return LoadMnistTrainingRows(dir, count, mean, compact, sha256, threads);
+    } catch (const std::invalid_argument& e) {  // more rows asked for than the file holds
+      if (count_flag.empty()) throw;
+      throw std::invalid_argument(std::string(e.what()) + " (" + count_flag + ")");
+    }
   });
 }
 

@@ -25,10 +25,11 @@ std::string DefaultOmniglotZip();
 MnistData LoadMnistFrom(const std::string& dir);
 // The same checks for the two training files only, then LoadMnistTrainingRows (data/mnist.h):
 // the first `count` training images and, if `mean` is given, the mean of all 60,000, loaded on
-// up to `threads` threads (the same bits for any number).
+// up to `threads` threads (the same bits for any number). With `count_flag`, the error for more
+// rows than the file holds names that option too.
 Dataset LoadMnistTrainingRowsFrom(const std::string& dir, std::size_t count,
                                   std::vector<double>* mean, bool compact = false,
-                                  unsigned threads = 1);
+                                  unsigned threads = 1, const std::string& count_flag = "");
 
 // The Omniglot zip at `path`, checked and recorded the same way (pinned when it is
 // DefaultOmniglotZip()). Returns `path`.

@@ -76,12 +76,10 @@ struct Pass {
   const Dataset* source = nullptr;
   const std::size_t* source_rows = nullptr;
   // Or a batch gathered by the pass itself: row r is row gather_rows[r] of `gather`, its input
-  // converted into x_gathered and its targets copied into t_gathered (x and t point there) by
-  // the forward loop's piece that computes it.
+  // converted into x_gathered (x points there) by the forward loop's piece that computes it.
   const Dataset* gather = nullptr;
   const std::size_t* gather_rows = nullptr;
   double* x_gathered = nullptr;
-  double* t_gathered = nullptr;
   const double* t = nullptr;
   std::size_t rows = 0;
   std::span<const double> w, u;
@@ -96,13 +94,7 @@ struct Pass {
 ConstMatrixRef InputRows(const Pass& pass, std::size_t in, Chunk c, Doubles& scratch) {
   const StepPieceTimer timer(StepPiece::kInputConversion);
   if (pass.gather != nullptr) {
-    const std::size_t classes = pass.gather->classes;
-    for (std::size_t r = c.begin; r < c.end; ++r) {
-      const std::size_t row = pass.gather_rows[r];
-      pass.gather->CopyInputRow(row, pass.x_gathered + r * in);
-      std::copy_n(pass.gather->targets.begin() + static_cast<std::ptrdiff_t>(row * classes), classes,
-                  pass.t_gathered + r * classes);
-    }
+    for (std::size_t r = c.begin; r < c.end; ++r) pass.gather->CopyInputRow(pass.gather_rows[r], pass.x_gathered + r * in);
   }
   if (pass.source == nullptr) return {pass.x + c.begin * in, c.size(), in, in};
   scratch.resize(c.size() * in);
@@ -594,13 +586,13 @@ double Mlp::GradientAndHvp(std::span<const double> w, const Batch& batch,
   const std::size_t first = batch.rows.front(), rows = batch.rows.size();
   bool contiguous = !data_->compact() && first + rows <= data_->rows;
   for (std::size_t j = 0; contiguous && j < rows; ++j) contiguous = batch.rows[j] == first + j;
-  // Rows not in place: on one thread they are gathered once, by the pass (Pass::gather). On
-  // several, each piece converts the inputs it reads into its own scratch (Pass::source), twice
-  // a pass (the rows' pieces and the weight gradients' input columns), and only the targets are
-  // gathered here: a batch gathered into one buffer that both threads write and read moved its
-  // cache lines between the cores every pass, and the conversion took 3x its one-thread CPU time
-  // (perf, hypergrad T = 300 on two threads). Either way each input is converted alone, so the
-  // bits are the same.
+  // Rows not in place: their targets are gathered here; their inputs, on one thread, once by the
+  // pass (Pass::gather). On several, each piece converts the inputs it reads into its own scratch
+  // (Pass::source), twice a pass (the rows' pieces and the weight gradients' input columns): a
+  // batch gathered into one buffer that both threads write and read moved its cache lines
+  // between the cores every pass, and the conversion took 3x its one-thread CPU time (perf,
+  // hypergrad T = 300 on two threads). Either way each input is converted alone, so the bits
+  // are the same.
   const bool gather_once = options_.threads <= 1;
   Doubles x, t;  // written whole before they are read
   if (!contiguous) {
@@ -612,11 +604,9 @@ double Mlp::GradientAndHvp(std::span<const double> w, const Batch& batch,
     }
     if (gather_once) x.resize(rows * dim);
     t.resize(rows * classes);
-    if (!gather_once) {
-      for (std::size_t j = 0; j < rows; ++j) {
-        std::copy_n(data_->targets.begin() + static_cast<std::ptrdiff_t>(batch.rows[j] * classes),
-                    classes, t.begin() + static_cast<std::ptrdiff_t>(j * classes));
-      }
+    for (std::size_t j = 0; j < rows; ++j) {
+      std::copy_n(data_->targets.begin() + static_cast<std::ptrdiff_t>(batch.rows[j] * classes),
+                  classes, t.begin() + static_cast<std::ptrdiff_t>(j * classes));
     }
   }
   const bool want_input_r = !u.empty() && !mixed.empty() && options_.hyper_inputs;
@@ -628,7 +618,6 @@ double Mlp::GradientAndHvp(std::span<const double> w, const Batch& batch,
     pass.gather = data_.get();
     pass.gather_rows = batch.rows.data();
     pass.x_gathered = x.data();
-    pass.t_gathered = t.data();
   } else if (!contiguous) {
     pass.x = nullptr;
     pass.source = data_.get();
