@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
+#include <mutex>
 #include <sstream>
 #include <stdexcept>
 #include <utility>
@@ -88,9 +90,8 @@ struct Pass {
   std::size_t* errors = nullptr;   // count of rows whose argmax is wrong
 };
 
-// Rows c of the pass's inputs: in place, or converted from the compact source into `scratch`.
-// (A buffer per piece, not one kept per thread: kept buffers outlive the pass, which the heap
-// benchmarks would count as a later run's baseline.)
+// Rows c of the pass's inputs: in place, or converted from the compact source into `scratch`
+// (a buffer of the pass's ScratchPool, never one kept beyond the pass).
 ConstMatrixRef InputRows(const Pass& pass, std::size_t in, Chunk c, Doubles& scratch) {
   const StepPieceTimer timer(StepPiece::kInputConversion);
   if (pass.gather != nullptr) {
@@ -149,6 +150,43 @@ void TraceProducts(const MlpLayout& layout, const Pass& pass) {
 // input of layer i (a[0] unused: x), a[depth] the logits; ra = R{a}; delta[i] = ∂L/∂(pre-
 // activation output of layer i), rdelta = R{delta}; log_p, p: the softmax per row and class;
 // target_mass: Σ_c t per row; wrong: 1 where the row's argmax is not its target's.
+// Scratch buffers for the input conversions of one pass (InputRows, InputColumns): a piece
+// takes a buffer left by a finished piece, or a new one, and gives it back when done, so a pass
+// holds at most one per thread, all freed with the pass (nothing outlives it for the heap
+// benchmarks to count). A full-set pass's pieces convert megabytes each: with a buffer of their
+// own, each of the final loss's 10 row pieces and 15 input-unit pieces mapped, faulted and
+// zeroed fresh huge pages (clear_page_erms, ~10% of a hypergrad --iters 1 run, perf).
+class ScratchPool {
+ public:
+  class Lease {
+   public:
+    explicit Lease(ScratchPool& pool) : pool_(pool), buffer_(pool.Take()) {}
+    ~Lease() { pool_.Give(std::move(buffer_)); }
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    Doubles& get() { return *buffer_; }
+
+   private:
+    ScratchPool& pool_;
+    std::unique_ptr<Doubles> buffer_;
+  };
+
+ private:
+  std::unique_ptr<Doubles> Take() {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    if (free_.empty()) return std::make_unique<Doubles>();
+    std::unique_ptr<Doubles> b = std::move(free_.back());
+    free_.pop_back();
+    return b;
+  }
+  void Give(std::unique_ptr<Doubles> b) {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    free_.push_back(std::move(b));
+  }
+  std::mutex mutex_;
+  std::vector<std::unique_ptr<Doubles>> free_;
+};
+
 struct RunState {
   RunState(const MlpLayout& layout, const Pass& the_pass, TanhKernel kernel);
 
@@ -177,6 +215,7 @@ struct RunState {
   Doubles log_p, p;
   std::vector<double> target_mass;
   std::vector<unsigned char> wrong;
+  ScratchPool scratch;  // the input conversions' buffers
 };
 
 RunState::RunState(const MlpLayout& layout, const Pass& the_pass, TanhKernel kernel)
@@ -350,9 +389,9 @@ void WeightGradients(RunState& s, unsigned threads) {
       return;
     }
     const std::size_t offset = layers[i].weight_offset + units.begin * out;
-    Doubles scratch;
+    ScratchPool::Lease scratch(s.scratch);
     const ConstMatrixRef in_units =
-        i == 0 ? InputColumns(s.pass, layers[0].in, units, scratch) : Columns(s.input(i), units);
+        i == 0 ? InputColumns(s.pass, layers[0].in, units, scratch.get()) : Columns(s.input(i), units);
     Gemm(in_units, true, d, false, MatrixRef{grad + offset, units.size(), out, out});
     if (!s.want_r) return;
     const MatrixRef h{hvp + offset, units.size(), out, out};
@@ -377,8 +416,8 @@ double Run(const MlpLayout& layout, const Pass& pass, unsigned threads, TanhKern
       s.rows, AtLeast(kRowChunks, s.rows, kMaxRowsPerChunk), kMinRowsPerChunk, kRowAlign);
 
   ParallelFor(chunks.size(), threads, [&](std::size_t j) {
-    Doubles scratch;
-    const ConstMatrixRef x = InputRows(pass, s.layers[0].in, chunks[j], scratch);
+    ScratchPool::Lease scratch(s.scratch);
+    const ConstMatrixRef x = InputRows(pass, s.layers[0].in, chunks[j], scratch.get());
     Forward(s, chunks[j], x);
     if (s.want_r) RForward(s, chunks[j], x);
   });

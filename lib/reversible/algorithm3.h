@@ -37,7 +37,7 @@ void MultiplyByRatio(FixedPointVector& v, std::span<const DecayRatio> ratios,
 // are the same bits for any split and thread count.
 struct RatioSplit {
   unsigned threads = 1;
-  std::size_t min_piece = 4096;
+  std::size_t min_piece = 2048;
 };
 void MultiplyByRatio(FixedPointVector& v, std::span<const DecayRatio> ratios,
                      InfoBuffer& buffer, RatioSplit split);
