@@ -349,12 +349,13 @@ def section(bench, results):
                      f"{mb(h['state_bytes'])}, constant in T) |")
     for r in floor_runs(data):
         T, tanh = int(r["iters"]), "polynomial tanh" if r["polynomial_tanh"] else "glibc tanh"
-        lines.append(f"| training ≤ 1.2 × its matrix products alone, T = {T}, one thread, {tanh} "
+        layout = FLOOR_DATA[bool(r.get("tool_layout"))]
+        lines.append(f"| training ≤ 1.2 × its matrix products alone, T = {T}, one thread, {tanh}, {layout} "
                      f"| {r['training_over_gemm']:.2f}× | {'yes' if r['training_over_gemm'] <= 1.2 else 'no'} |")
-        lines.append(f"| training + final loss + reverse ≤ 1.25 × their products, T = {T}, {tanh} "
+        lines.append(f"| training + final loss + reverse ≤ 1.25 × their products, T = {T}, {tanh}, {layout} "
                      f"| {r['hypergradient_over_gemm']:.2f}× | {'yes' if r['hypergradient_over_gemm'] <= 1.25 else 'no'} |")
         if not r["polynomial_tanh"]:  # issue [Q]'s target, for the default (glibc's tanh)
-            lines.append(f"| training + final loss + reverse ≤ 1.5 × their products (issue [Q]), T = {T}, {tanh} "
+            lines.append(f"| training + final loss + reverse ≤ 1.5 × their products (issue [Q]), T = {T}, {tanh}, {layout} "
                          f"| {r['hypergradient_over_gemm']:.2f}× | {'yes' if r['hypergradient_over_gemm'] <= 1.5 else 'no'} |")
     for r in data.get("speed_vs_torch", {}).get("runs", []):
         if r.get("target") is not None:
@@ -383,10 +384,14 @@ def speed_source(data):
     return data.get("bench_speed", data.get("bench_hypergrad", {})).get("runs", [])
 
 
+# BM_MatrixProductFloor's data (its tool_layout counter; runs before it have doubles only).
+FLOOR_DATA = {False: "doubles, random batches", True: "8-bit, in order (the tool's)"}
+
+
 def floor_runs(data):
     return sorted((r for r in speed_source(data)
                    if r["name"].startswith("BM_MatrixProductFloor") and not r.get("error_occurred")),
-                  key=lambda r: (r["iters"], r.get("polynomial_tanh", 0)))
+                  key=lambda r: (r["iters"], r.get("tool_layout", 0), r.get("polynomial_tanh", 0)))
 
 
 def thread_runs(data):
@@ -412,12 +417,18 @@ def speed_lines(data):
                 "the final 10,000-row loss issue, recorded by whole shape (a product split over "
                 "threads counts once) and replayed alone T times in the same benchmark run: the "
                 "floor our run is measured against (one thread). With glibc's tanh (every "
-                "committed result) and with the polynomial kernel (`--tanh polynomial`).", "",
-                "| T | tanh | training | its products | ratio | final loss | reverse | training + loss + reverse "
+                "committed result) and with the polynomial kernel (`--tanh polynomial`). Data: "
+                "generated inputs of MNIST's shape, 10,000 rows, either stored as doubles (63 MB) "
+                "in batches drawn with replacement, so that every pass gathers its rows from "
+                "memory, or as the `hypergrad` tool stores MNIST for Fig 2: 8-bit pixels (8 MB) "
+                "converted to doubles when read, in batches taken in order. The replayed products "
+                "read operands already in cache.", "",
+                "| T | tanh | data | training | its products | ratio | final loss | reverse | training + loss + reverse "
                 "| their products | ratio | MFLOP per training / reverse step |",
-                "|---|---|---|---|---|---|---|---|---|---|---|"]
+                "|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for r in floor:
             out.append(f"| {r['iters']:.0f} | {'polynomial' if r.get('polynomial_tanh') else 'glibc'} "
+                       f"| {FLOOR_DATA[bool(r.get('tool_layout'))]} "
                        f"| {r['seconds_training']:.2f} s | {r['gemm_seconds_training']:.2f} s "
                        f"| {r['training_over_gemm']:.2f}× | {r.get('seconds_final_loss', float('nan')):.2f} s "
                        f"| {r.get('seconds_reverse', float('nan')):.2f} s | {r['seconds_hypergradient']:.2f} s "
@@ -433,14 +444,21 @@ def speed_lines(data):
                 "Algorithm 3 (multiply/divide by the ratios), tanh, the fixed-point adds and "
                 "conversions back to double, the inputs gathered or converted for a pass; rest: "
                 "everything else — the softmax, bias sums, the per-block hypergradient sums, the "
-                "optimizer's own arithmetic, allocation). This benchmark's data are doubles in "
-                "random batches, so its input conversion is a gather of rows.", "",
-                "| T | tanh | step | ms per step | " + " | ".join(name for _, name in pieces) + " |",
-                "|---|---|---|---|" + "---|" * len(pieces)]
+                "optimizer's own arithmetic, allocation). With doubles in random batches the "
+                "input conversion is a gather of rows; with 8-bit pixels, their conversion. "
+                "*Products alone*: the same step's products replayed on operands in cache, per "
+                "step (the products' share of the step, times its time, against this shows what "
+                "the step's own cache misses cost them).", "",
+                "| T | tanh | data | step | ms per step | products alone (ms) | "
+                + " | ".join(name for _, name in pieces) + " |",
+                "|---|---|---|---|---|---|" + "---|" * len(pieces)]
         for r in shared:
             for phase in ("training", "reverse"):
+                alone = r.get(f"ms_gemm_per_{phase}_step")
                 out.append(f"| {r['iters']:.0f} | {'polynomial' if r.get('polynomial_tanh') else 'glibc'} "
-                           f"| {phase} | {r[f'ms_per_{phase}_step']:.2f} | "
+                           f"| {FLOOR_DATA[bool(r.get('tool_layout'))]} "
+                           f"| {phase} | {r[f'ms_per_{phase}_step']:.2f} "
+                           f"| {'—' if alone is None else f'{alone:.2f}'} | "
                            + " | ".join(f"{100 * r[f'share_{phase}_{key}']:.0f}%" for key, _ in pieces) + " |")
     torch_runs = data.get("speed_vs_torch", {}).get("runs", [])
     if "speed_vs_torch" in data and data["speed_vs_torch"]["context"].get("torch") is None:

@@ -22,6 +22,10 @@ BEYOND = ("adam",)  # analysis modules of experiments beyond the paper, after th
 def arithmetic_summary(sections):
     """One paragraph on what decides the results' last bits, from the files' own attributes:
     the matrix product kernel, OpenBLAS's core and glibc's build of exp/log."""
+    if not sections:
+        return ("**Arithmetic.** No result files were found, so nothing here says which matrix "
+                "product, OpenBLAS core or exp/log build made them.")
+
     def values(key):
         return sorted({s.provenance.get(key, "not recorded") for s in sections})
     gemm, cores = values("gemm_kernel"), values("blas_core")

@@ -52,8 +52,14 @@ for phase in ("training", "reverse"):
     assert all(x > 0 for x in shares), (phase, shares)
     assert abs(sum(shares) + floor[f"share_{phase}_rest"] - 1) < 1e-9 and floor[f"share_{phase}_rest"] > 0, floor
     assert max(shares) == floor[f"share_{phase}_products"] and floor[f"ms_per_{phase}_step"] > 0, floor
-# Both tanh kernels are timed against the same floor; two threads give one thread's bits.
-assert sorted(r["polynomial_tanh"] for n, r in runs.items() if "MatrixProductFloor" in n) == [0, 1]
+    assert floor[f"ms_gemm_per_{phase}_step"] > 0, floor
+# Both tanh kernels are timed against the same floor, and glibc's on the tool's data layout too
+# (8-bit pixels in order: the same products); two threads give one thread's bits.
+floors = [r for n, r in runs.items() if "MatrixProductFloor" in n]
+assert sorted((r["polynomial_tanh"], r["tool_layout"]) for r in floors) == [(0, 0), (0, 1), (1, 0)], floors
+tool = next(r for r in floors if r["tool_layout"] == 1)
+assert tool["gemms_per_reverse_step"] == 31 and tool["flops_per_training_step"] == 37960000, tool
+assert tool["share_training_input_conversion"] > 0 and tool["hypergradient_over_gemm"] > 0, tool
 threads = next(r for n, r in runs.items() if "BM_Threads" in n)
 assert threads["threads"] == 2 and threads["bitwise_equal_to_one_thread"] == 1, threads
 assert threads["speedup"] > 0 and threads["seconds_one_thread"] > 0, threads
@@ -144,10 +150,18 @@ for f in bench_bits bench_recovery bench_memory; do
 done
 $py "$src/analysis/report.py" --results "$tmp/res" --bench "$tmp/bench" > /dev/null
 grep -q "## Memory and exactness" "$tmp/res/REPORT.md" || fail "report section missing"
+# No figure's result file here: the report says so instead of an empty list of kernels.
+grep -q "^\*\*Arithmetic.\*\* No result files were found" "$tmp/res/REPORT.md" \
+  || fail "the report's Arithmetic line without result files: $(grep Arithmetic "$tmp/res/REPORT.md")"
 grep -q "| 100 | revolve s=20 |" "$tmp/res/REPORT.md" || fail "Revolve row missing"
 grep -q "^| 100 | fast | 0\.[0-9]* |" "$tmp/res/REPORT.md" || fail "reversible-Adam row missing"
 grep -q "^| 100 | polynomial | " "$tmp/res/REPORT.md" || fail "matrix-product floor row missing"
-grep -q "^| 100 | glibc | reverse | [0-9.]* | [0-9]*% | " "$tmp/res/REPORT.md" || fail "step shares row missing"
+grep -q "^| 100 | glibc | doubles, random batches | reverse | [0-9.]* | [0-9.]* | [0-9]*% | " "$tmp/res/REPORT.md" \
+  || fail "step shares row missing"
+grep -q "^| 100 | glibc | 8-bit, in order (the tool's) | reverse | [0-9.]* | [0-9.]* | [0-9]*% | " "$tmp/res/REPORT.md" \
+  || fail "step shares row of the tool's data layout missing"
+grep -q "^| training + final loss + reverse ≤ 1.5 × their products (issue \[Q\]), T = 100, glibc tanh, 8-bit, in order (the tool's) | [0-9.]*× | " \
+  "$tmp/res/REPORT.md" || fail "issue [Q]'s products target on the tool's data layout missing"
 grep -q "^| 100 | 2 | " "$tmp/res/REPORT.md" || fail "threads row missing"
 grep -q "## Exact against approximate hypergradients" "$tmp/res/REPORT.md" || fail "estimator section missing"
 grep -q "^| fig2 | 10 | forward | alpha_block | 8 | [0-9.e-]* | 1 " "$tmp/res/REPORT.md" || fail "forward-mode row missing"
@@ -275,6 +289,16 @@ for bad in "--T abc" "--T 0" "--train-size 1000" "--train-size 500" "--threads-i
     || fail "speed_vs_torch.py $bad: no clear message before the timings: $(cat "$tmp/bad.log")"
   [ ! -e "$tmp/bad.json" ] || fail "speed_vs_torch.py $bad wrote a file"
 done
+# With PyTorch, a horizon its unrolled run cannot hold in this machine's memory (2.7 GB per 1000
+# steps; T = 10^6 needs 2.7 TB) is refused before the timings too.
+if $py -c "import torch" 2> /dev/null; then
+  if $py "$src/experiments/python/speed_vs_torch.py" --hypergrad "$bin/hypergrad" --mnist-dir "$tmp/fake_mnist"        --train-size 400 --T 2,1000000 --repeats 1 --threads-iters 0 --out "$tmp/bad.json" > "$tmp/bad.log" 2>&1; then
+    fail "speed_vs_torch.py accepted --T 1000000 with PyTorch"
+  fi
+  grep -q "^speed_vs_torch: --T 2,1000000: PyTorch's unrolled run at T = 1000000 needs about 2700.0 GB" "$tmp/bad.log" \
+    && ! grep -q "run 1:" "$tmp/bad.log" && [ ! -e "$tmp/bad.json" ] \
+    || fail "speed_vs_torch.py --T 1000000 with PyTorch: $(cat "$tmp/bad.log")"
+fi
 # Data the tool refuses (a label that is not a digit): stopped before the timings, in one line.
 cp -r "$tmp/fake_mnist" "$tmp/bad_mnist"
 $py - "$tmp/bad_mnist/train-labels-idx1-ubyte" <<'PY'

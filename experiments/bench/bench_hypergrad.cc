@@ -222,8 +222,15 @@ void StepShares(benchmark::State& state, const bench::Fig2Network& p, std::size_
 void BM_MatrixProductFloor(benchmark::State& state) {
   const auto iters = static_cast<std::size_t>(state.range(0));
   const auto tanh = state.range(1) == 0 ? TanhKernel::kLibm : TanhKernel::kPolynomial;
-  static const bench::Fig2Network polynomial(10000, 1, TanhKernel::kPolynomial);
-  const bench::Fig2Network& p = tanh == TanhKernel::kLibm ? Problem() : polynomial;
+  const auto layout = state.range(2) == 0 ? bench::Fig2Data::kRandomDoubles : bench::Fig2Data::kToolLayout;
+  static std::map<std::pair<TanhKernel, bench::Fig2Data>, std::unique_ptr<bench::Fig2Network>> networks;
+  auto& made = networks[{tanh, layout}];
+  if (!made && tanh == TanhKernel::kLibm && layout == bench::Fig2Data::kRandomDoubles) {
+    made = std::make_unique<bench::Fig2Network>(Problem());
+  } else if (!made) {
+    made = std::make_unique<bench::Fig2Network>(10000, 1, tanh, layout);
+  }
+  const bench::Fig2Network& p = *made;
   const std::size_t n = p.w0().size();
   const Batch batch = p.Setup(1, kGamma).batches(0);
   std::vector<double> g(n), hv(n), u(n, 1e-3);
@@ -231,7 +238,7 @@ void BM_MatrixProductFloor(benchmark::State& state) {
   { GemmTrace trace; p.model().Gradient(p.w0(), batch, g); step = trace.shapes(); }
   { GemmTrace trace; p.model().GradientAndHvp(p.w0(), batch, u, g, hv, {}); reverse_step = trace.shapes(); }
   { GemmTrace trace; p.model().Evaluate(p.w0(), p.model().data(), g); final_loss = trace.shapes(); }
-  double train = 0, final_loss_seconds = 0, hyper = 0, gemm_train = 0, gemm_hyper = 0;
+  double train = 0, final_loss_seconds = 0, hyper = 0, gemm_train = 0, gemm_hyper = 0, gemm_reverse = 0;
   for (auto _ : state) {
     auto t0 = std::chrono::steady_clock::now();
     ReversibleSgd sgd(p.Setup(iters, kGamma), {.buffer = BufferKind::kFast});
@@ -244,7 +251,8 @@ void BM_MatrixProductFloor(benchmark::State& state) {
     hyper = Since(t0);
     if (!h.reversal.exact) state.SkipWithError("reverse pass not exact");
     gemm_train = ReplayGemms(step, iters);  // products only: operands made before the clock
-    gemm_hyper = gemm_train + ReplayGemms(final_loss, 1) + ReplayGemms(reverse_step, iters);
+    gemm_reverse = ReplayGemms(reverse_step, iters);
+    gemm_hyper = gemm_train + ReplayGemms(final_loss, 1) + gemm_reverse;
     state.SetIterationTime(hyper);
   }
   // Each piece's share of a training and of a reverse step: the same run once more, its pieces
@@ -260,6 +268,7 @@ void BM_MatrixProductFloor(benchmark::State& state) {
   state.counters["iters"] = static_cast<double>(iters);
   state.counters["threads"] = 1;
   state.counters["polynomial_tanh"] = tanh == TanhKernel::kPolynomial ? 1.0 : 0.0;
+  state.counters["tool_layout"] = layout == bench::Fig2Data::kToolLayout ? 1.0 : 0.0;
   state.counters["seconds_training"] = train;
   state.counters["seconds_hypergradient"] = hyper;
   state.counters["seconds_final_loss"] = final_loss_seconds;
@@ -267,6 +276,8 @@ void BM_MatrixProductFloor(benchmark::State& state) {
   state.counters["gemm_seconds_training"] = gemm_train;
   state.counters["gemm_seconds_hypergradient"] = gemm_hyper;
   state.counters["training_over_gemm"] = train / gemm_train;
+  state.counters["ms_gemm_per_training_step"] = 1e3 * gemm_train / static_cast<double>(iters);
+  state.counters["ms_gemm_per_reverse_step"] = 1e3 * gemm_reverse / static_cast<double>(iters);
   state.counters["hypergradient_over_gemm"] = hyper / gemm_hyper;
   state.counters["gemms_per_training_step"] = static_cast<double>(step.size());
   state.counters["gemms_per_reverse_step"] = static_cast<double>(reverse_step.size());
@@ -423,9 +434,10 @@ void RegisterAll() {
         ->Unit(benchmark::kMillisecond)
         ->UseRealTime();
     benchmark::RegisterBenchmark("BM_MatrixProductFloor", BM_MatrixProductFloor)
-        ->Args({static_cast<int>(iters), 0})
-        ->Args({static_cast<int>(iters), 1})
-        ->ArgNames({"iters", "polynomial_tanh"})
+        ->Args({static_cast<int>(iters), 0, 0})
+        ->Args({static_cast<int>(iters), 1, 0})
+        ->Args({static_cast<int>(iters), 0, 1})
+        ->ArgNames({"iters", "polynomial_tanh", "tool_layout"})
         ->Iterations(1)
         ->Unit(benchmark::kMillisecond)
         ->UseManualTime();

@@ -4,7 +4,10 @@
 #ifndef HYPERGRAD_EXPERIMENTS_BENCH_FIG2_NETWORK_H_
 #define HYPERGRAD_EXPERIMENTS_BENCH_FIG2_NETWORK_H_
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <vector>
 #include <memory>
 
 #include "models/mlp.h"
@@ -14,13 +17,21 @@
 
 namespace hypergrad::bench {
 
+// How the inputs are stored and batched: kRandomDoubles, float64 inputs in batches drawn with
+// replacement (every pass gathers its rows from 63 MB); kToolLayout, as the hypergrad tool runs
+// Fig 2: 8-bit pixels (an eighth of the memory) converted when read, batches in order.
+enum class Fig2Data { kRandomDoubles, kToolLayout };
+
 class Fig2Network {
  public:
   // `threads` for each pass of the model (MlpOptions::threads; the same bits for any number) and
   // its tanh kernel.
-  explicit Fig2Network(std::size_t rows, unsigned threads = 1, TanhKernel tanh = TanhKernel::kLibm)
-      : rows_(rows) {
-    auto data = std::make_shared<const Dataset>(MakeSyntheticDataset(rows, 784, 10, 1));
+  explicit Fig2Network(std::size_t rows, unsigned threads = 1, TanhKernel tanh = TanhKernel::kLibm,
+                       Fig2Data layout = Fig2Data::kRandomDoubles)
+      : rows_(rows), layout_(layout) {
+    auto data = std::make_shared<const Dataset>(layout == Fig2Data::kRandomDoubles
+                                                    ? MakeSyntheticDataset(rows, 784, 10, 1)
+                                                    : SyntheticPixels(rows));
     model_ = std::make_shared<const Mlp>(
         MlpOptions{{784, 50, 50, 50, 10}, {}, false, false, threads, tanh}, data);
     blocks_ = model_->layout().LayerParamBlocks();
@@ -31,14 +42,28 @@ class Fig2Network {
   }
   SgdSetup Setup(std::size_t iters, double gamma) const {
     return {model_, blocks_, SgdSchedule::Constant(iters, blocks_.num_blocks(), std::exp(-1.0), gamma),
-            RandomBatches(rows_, 200, 3)};
+            layout_ == Fig2Data::kRandomDoubles ? RandomBatches(rows_, 200, 3) : SequentialBatches(rows_, 200)};
   }
   const Mlp& model() const { return *model_; }
   const std::vector<double>& w0() const { return w0_; }
   const std::vector<double>& v0() const { return v0_; }
 
  private:
+  // MakeSyntheticDataset's inputs and labels stored as hypergrad stores MNIST: 8-bit pixels
+  // round(128 + 32·x) clamped to [0, 255], read as pixel/255 − the mean image (--normalize mean).
+  static Dataset SyntheticPixels(std::size_t rows) {
+    const Dataset d = MakeSyntheticDataset(rows, 784, 10, 1);
+    std::vector<std::uint8_t> pixels(d.inputs.size());
+    std::vector<double> mean(784, 0.0);
+    for (std::size_t i = 0; i < pixels.size(); ++i) {
+      pixels[i] = static_cast<std::uint8_t>(std::clamp(std::round(128.0 + 32.0 * d.inputs[i]), 0.0, 255.0));
+      mean[i % 784] += pixels[i] / 255.0;
+    }
+    for (double& m : mean) m /= static_cast<double>(rows);
+    return MakeCompactDataset(std::move(pixels), std::move(mean), 784, d.Labels(), 10);
+  }
   std::size_t rows_;
+  Fig2Data layout_;
   std::shared_ptr<const Mlp> model_;
   ParameterBlocks blocks_;
   std::vector<double> w0_, v0_;

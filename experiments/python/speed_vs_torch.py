@@ -143,6 +143,18 @@ def time_torch(torch, x, y, iters, layers=(784, 50, 50, 50, 10), batch=200):
     return seconds
 
 
+def available_memory_bytes():
+    """MemAvailable from /proc/meminfo, or None where it cannot be read."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--hypergrad", required=True, help="the hypergrad binary")
@@ -212,6 +224,14 @@ def main():
         print("speed_vs_torch: python3-torch is not installed: the comparison with PyTorch is left out",
               file=sys.stderr)
     if torch is not None:
+        # PyTorch's unrolled run keeps every step's graph: 2.7 GB at T = 1000 (measured peak), so
+        # a horizon the machine cannot hold is refused here, not after the tool's timings.
+        need = max(horizons) * 2.7e6
+        available = available_memory_bytes()
+        if available is not None and need > available:
+            sys.exit(f"speed_vs_torch: --T {args.T}: PyTorch's unrolled run at T = {max(horizons)} needs "
+                     f"about {need / 1e9:.1f} GB (2.7 GB per 1000 steps), more than the "
+                     f"{available / 1e9:.1f} GB this machine has available")
         torch.set_num_threads(1)
         torch.use_deterministic_algorithms(True)
         # The tool's --normalize mean: the mean image of every image in the file.
