@@ -82,7 +82,7 @@ BENCH_RUNS := bench_buffer:bench_buffer:. \
               bench_hypergrad:bench_hypergrad:-BM_AdamHypergradient|BM_MatrixProductFloor|BM_Threads \
               bench_adam:bench_hypergrad:BM_AdamHypergradient \
               bench_speed:bench_hypergrad:BM_MatrixProductFloor|BM_Threads bench_recovery:bench_recovery:. \
-              bench_gemm:bench_gemm:.
+              bench_gemm:bench_gemm:. bench_wider:bench_gemm:BM_WiderProducts
 
 # Results in results/bench feed results/figures and REPORT.md; elsewhere (BENCH_OUT=DIR) the
 # figures go to DIR/figures and the committed report is left alone.
@@ -121,7 +121,7 @@ bench-adam: build
 bench-speed: build data
 	@mkdir -p $(BENCH_OUT) && $(PYTHON) experiments/python/speed_vs_torch.py --hypergrad $(BIN)/hypergrad \
 	  --mnist-dir $(BUILD)/data/mnist --out $(BENCH_OUT)/speed_vs_torch.json
-	@$(MAKE) --no-print-directory bench-runs RUNS="$(filter bench_speed:%,$(BENCH_RUNS))"
+	@$(MAKE) --no-print-directory bench-runs RUNS="$(filter bench_speed:% bench_wider:%,$(BENCH_RUNS))"
 
 bench-runs:
 	@mkdir -p $(BENCH_OUT)

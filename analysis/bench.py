@@ -11,7 +11,7 @@ import os
 
 import common
 
-FILES = ("bench_buffer", "bench_hypergrad", "bench_recovery", "bench_adam", "bench_speed")
+FILES = ("bench_buffer", "bench_hypergrad", "bench_recovery", "bench_adam", "bench_speed", "bench_wider")
 PAPER_BITS = {0.9: 0.152, 0.98: 0.029}   # the paper's bits per parameter per iteration
 METHOD_ORDER = ["stored", "checkpointed", "revolve s=2", "revolve s=5", "revolve s=10",
                 "revolve s=20", "reversible exact", "reversible fast", "naive-float"]
@@ -407,6 +407,35 @@ def target_cells(row, relation):
     return f"{relation} {row['target']}", "yes" if row["met"] else "**no**"
 
 
+WIDER_PAIRS = {1: "(a) a·W and a·U", 2: "(b) aᵀ·δ and aᵀ·R{δ}", 4: "(c) δ·Wᵀ and R{δ}·Wᵀ", 7: "all three"}
+
+
+def wider_lines(data):
+    """Markdown lines: issue [Q] item 2, a reverse step's products that share an operand issued
+    as two products or as one twice as wide (bench_gemm's BM_WiderProducts)."""
+    runs = sorted((r for r in data.get("bench_wider", {}).get("runs", [])
+                   if r["name"].startswith("BM_WiderProducts") and not r.get("error_occurred")),
+                  key=lambda r: int(field(r["name"], "pairs")))
+    if not runs:
+        return []
+    out = ["", "**Fewer, wider products** (`bench_gemm`'s `BM_WiderProducts`, portable kernel, one thread; "
+           "issue [Q] item 2, measured before it is built): the products of a reverse step that share "
+           "an operand, per layer of the Fig-2 network, issued as two products or as one twice as wide "
+           "(the same bits: each element's sum is unchanged); best of 20 alternating repeats each, with "
+           "the reverse step's 31 products as issued today in the same run. *Copies*: putting the "
+           "wide product's doubled operand together from its halves and splitting its result, which "
+           "it needs where the halves are stored apart, as they are today.", "",
+           "| pairs | two products | one wide | ratio | copies | reverse step's products "
+           "| saved | saved after copies |", "|---|---|---|---|---|---|---|---|"]
+    for r in runs:
+        pairs = WIDER_PAIRS.get(int(field(r["name"], "pairs")), field(r["name"], "pairs"))
+        out.append(f"| {pairs} | {r['us_separate']:.0f} µs | {r['us_fused']:.0f} µs | {r['fused_over_separate']:.2f} "
+                   f"| {r['us_copies']:.0f} µs | {r['us_reverse_step_products']:.0f} µs "
+                   f"| {100 * r['saving_share_of_reverse_products']:.1f}% "
+                   f"| {100 * r['saving_with_copies_share']:.1f}% |")
+    return out
+
+
 def speed_lines(data):
     """Markdown lines: our run against its own matrix products, and on several threads."""
     out = []
@@ -460,6 +489,7 @@ def speed_lines(data):
                            f"| {phase} | {r[f'ms_per_{phase}_step']:.2f} "
                            f"| {'—' if alone is None else f'{alone:.2f}'} | "
                            + " | ".join(f"{100 * r[f'share_{phase}_{key}']:.0f}%" for key, _ in pieces) + " |")
+    out += wider_lines(data)
     torch_runs = data.get("speed_vs_torch", {}).get("runs", [])
     if "speed_vs_torch" in data and data["speed_vs_torch"]["context"].get("torch") is None:
         meta = data["speed_vs_torch"]["context"]

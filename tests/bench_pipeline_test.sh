@@ -28,6 +28,23 @@ for key in ("blas_library", "blas_core", "blas_config", "gemm_kernel", "gemm_ker
 (run,) = out["benchmarks"]
 assert run["products"] == 11 and run["portable_over_openblas"] > 0, run
 PY
+# Issue [Q] item 2: a reverse step's products that share an operand, two narrow against one wide
+# (bench-speed's bench_wider.json): per layer, pairs (b) four wide products for eight, (c) three
+# for six (layers 1-3), the same FLOPs either way; the report renders them.
+"$bin/bench_gemm" --benchmark_filter='BM_WiderProducts/pairs:(2|4)/' --benchmark_out="$tmp/bench/bench_wider.json" \
+  --benchmark_out_format=json > "$tmp/bench_wider.log" 2>&1 || fail "BM_WiderProducts: $(tail -5 "$tmp/bench_wider.log")"
+$py - "$tmp/bench/bench_wider.json" <<'PY' || fail "BM_WiderProducts counters"
+import json, sys
+runs = {r["name"].split("/")[1]: r for r in json.load(open(sys.argv[1]))["benchmarks"]}
+assert sorted(runs) == ["pairs:2", "pairs:4"], runs
+assert (runs["pairs:2"]["products"], runs["pairs:2"]["products_fused"]) == (8, 4), runs
+assert (runs["pairs:4"]["products"], runs["pairs:4"]["products_fused"]) == (6, 3), runs
+# (b): 2·in·rows·out FLOPs per product, in = 784, 50, 50, 50 and out = 50, 50, 50, 10, rows 200.
+assert runs["pairs:2"]["flops"] == 2 * 2 * 200 * (784 * 50 + 50 * 50 + 50 * 50 + 50 * 10), runs
+for r in runs.values():
+    assert min(r["us_separate"], r["us_fused"], r["us_copies"], r["us_reverse_step_products"]) > 0, r
+    assert abs(r["saving_share_of_reverse_products"] - (r["us_separate"] - r["us_fused"]) / r["us_reverse_step_products"]) < 1e-9, r
+PY
 # Revolve at T = 100 (with, untimed, the stored-trajectory reference and the naive baseline).
 run bench_hypergrad 'BM_(Forward/iters:100|MatrixProductFloor/iters:100/|Threads/iters:100/threads:2/|Hypergradient/iters:100/method:(revolve/buffer:fast/snapshots:20|reversible/buffer:fast)|AdamHypergradient/iters:100/method:reversible/buffer:fast)'
 $py - "$tmp/bench/bench_hypergrad.json" <<'PY' || fail "bench_hypergrad counters"
@@ -156,6 +173,8 @@ grep -q "^\*\*Arithmetic.\*\* No result files were found" "$tmp/res/REPORT.md" \
 grep -q "| 100 | revolve s=20 |" "$tmp/res/REPORT.md" || fail "Revolve row missing"
 grep -q "^| 100 | fast | 0\.[0-9]* |" "$tmp/res/REPORT.md" || fail "reversible-Adam row missing"
 grep -q "^| 100 | polynomial | " "$tmp/res/REPORT.md" || fail "matrix-product floor row missing"
+grep -q "^| (b) aᵀ·δ and aᵀ·R{δ} | [0-9]* µs | [0-9]* µs | [0-9.]* | " "$tmp/res/REPORT.md" \
+  || fail "wider products row missing"
 grep -q "^| 100 | glibc | doubles, random batches | reverse | [0-9.]* | [0-9.]* | [0-9]*% | " "$tmp/res/REPORT.md" \
   || fail "step shares row missing"
 grep -q "^| 100 | glibc | 8-bit, in order (the tool's) | reverse | [0-9.]* | [0-9.]* | [0-9]*% | " "$tmp/res/REPORT.md" \

@@ -4,6 +4,7 @@
 // step (the gradient) and of one reverse step (gradient and Hessian-vector product) are recorded
 // by shape (gemm_trace.h) and issued on fixed random operands.
 //   BM_Step: one kernel, one step's products per iteration.
+//   BM_WiderProducts: a reverse step's products that share an operand, two narrow or one wide.
 //   BM_StepRatio (each portable variant), BM_ShapeRatio (the widest and AVX2): both kernels timed alternately in the same iteration (the
 //     fastest of `kPairs` alternating pairs each), counter portable_over_openblas: the ratio of
 //     neighbouring measurements, less exposed to a busy machine than two separate runs.
@@ -170,6 +171,93 @@ void BM_ShapeRatio(benchmark::State& state) {
   state.counters["transpose_b"] = s.transpose_b;
 }
 
+// Issue [Q] item 2, measured before it is built: products of a reverse step that share an
+// operand, issued as two products or as one twice as wide, on the portable kernel (one product
+// per pair gives each element the same in-order sum, so the same bits). Per layer (in, out) of
+// the Fig-2 network, batch rows = 200: (a) a_i·W_i and a_i·U_i (forward and R-forward share
+// a_i): one rows × in · in × 2out product; (b) a_iᵀ·delta_i and a_iᵀ·R{delta_i} (the gradient
+// and the Hessian-vector product): in × rows · rows × 2out; (c) delta_i·W_iᵀ and
+// R{delta_i}·W_iᵀ for i ≥ 1 (Backward and RBackward): 2rows × out · out × in. Operands stored
+// densely; a real fused product would also need its halves side by side in memory (copies not
+// timed with the products: us_copies, beside them). In the same run, the reverse step's 31
+// products as issued today, alternately; counters: both times per step, the fused pairs' time
+// over the separate pairs' time, and the saving (before and after the copies) as a share of the
+// reverse step's product time. range(0): which pairs, a bit mask of (a) 1, (b) 2, (c) 4.
+void BM_WiderProducts(benchmark::State& state) {
+  const auto pairs = state.range(0);
+  const std::size_t rows = 200;
+  const std::vector<std::pair<std::size_t, std::size_t>> layers = {{784, 50}, {50, 50}, {50, 50}, {50, 10}};
+  std::vector<GemmShape> separate, fused;
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    const auto [in, out] = layers[i];
+    if (pairs & 1) {
+      separate.insert(separate.end(), 2, GemmShape{rows, out, in, false, false, false});
+      fused.push_back({rows, 2 * out, in, false, false, false});
+    }
+    if (pairs & 2) {
+      separate.insert(separate.end(), 2, GemmShape{in, out, rows, true, false, false});
+      fused.push_back({in, 2 * out, rows, true, false, false});
+    }
+    if ((pairs & 4) && i > 0) {
+      separate.insert(separate.end(), 2, GemmShape{rows, in, out, false, true, false});
+      fused.push_back({2 * rows, in, out, false, true, false});
+    }
+  }
+  // The copies a fused product needs where its halves are stored apart: the doubled operand
+  // (B of k × 2n, or A of 2m × k) put together from its halves, and C split into its halves
+  // (0.0 + c, as a product with beta 0 writes it).
+  std::vector<std::vector<double>> halves, whole;
+  for (const GemmShape& x : fused) {
+    const std::size_t operand = x.m == 2 * rows ? x.m * x.k : x.k * x.n, product = x.m * x.n;
+    halves.emplace_back(operand + product, 1.0);
+    whole.emplace_back(operand + product, 2.0);
+  }
+  const auto copies = [&](int times) {
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int r = 0; r < times; ++r) {
+      for (std::size_t f = 0; f < fused.size(); ++f) {
+        const GemmShape& x = fused[f];
+        const bool by_rows = x.m == 2 * rows;
+        // By columns: B's rows are [left half | right half]; by rows: A's two halves follow each
+        // other (a plain copy). C the other way round.
+        const std::size_t operand = by_rows ? x.m * x.k : x.k * x.n, width = by_rows ? x.k : x.n;
+        double* dst = whole[f].data();
+        const double* src = halves[f].data();
+        for (std::size_t i = 0; i < operand / width; ++i) {
+          std::copy_n(src + i * (width / 2), width / 2, dst + i * width);
+          std::copy_n(src + operand / 2 + i * (width / 2), width / 2, dst + i * width + width / 2);
+        }
+        const std::size_t c = x.m * x.n;
+        for (std::size_t i = 0; i < c; ++i) halves[f][operand + i] = 0.0 + whole[f][operand + i];
+      }
+      benchmark::ClobberMemory();
+    }
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / times;
+  };
+  Operands two(separate), one(fused), step(Recorded().reverse);
+  double flops = 0;
+  for (const GemmShape& x : separate) flops += x.Flops();
+  const int repeats = std::max(1, static_cast<int>(2e7 / flops));
+  double t_two = 1e300, t_one = 1e300, t_step = 1e300, t_copies = 1e300;
+  for (auto _ : state) {
+    for (int pair = 0; pair < kPairs; ++pair) {
+      t_copies = std::min(t_copies, copies(repeats));
+      t_two = std::min(t_two, two.Seconds(GemmKernel::kPortable, repeats));
+      t_one = std::min(t_one, one.Seconds(GemmKernel::kPortable, repeats));
+      t_step = std::min(t_step, step.Seconds(GemmKernel::kPortable, repeats));
+    }
+  }
+  Describe(state, separate);
+  state.counters["products_fused"] = static_cast<double>(fused.size());
+  state.counters["us_separate"] = 1e6 * t_two;
+  state.counters["us_fused"] = 1e6 * t_one;
+  state.counters["us_reverse_step_products"] = 1e6 * t_step;
+  state.counters["fused_over_separate"] = t_one / t_two;
+  state.counters["saving_share_of_reverse_products"] = (t_two - t_one) / t_step;
+  state.counters["us_copies"] = 1e6 * t_copies;
+  state.counters["saving_with_copies_share"] = (t_two - t_one - t_copies) / t_step;
+}
+
 void ShapeArgs(benchmark::internal::Benchmark* b) {
   b->ArgNames({"shape", "variant"});
   for (std::size_t i = 0; i < Recorded().distinct.size(); ++i)
@@ -179,6 +267,7 @@ void ShapeArgs(benchmark::internal::Benchmark* b) {
 BENCHMARK(BM_Step)->ArgNames({"step", "kernel"})->ArgsProduct({{0, 1}, {0, 1}})->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_StepRatio)->ArgNames({"step", "variant"})->ArgsProduct({{0, 1}, {0, 2, 3, 4}})->Iterations(1)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_ShapeRatio)->Apply(ShapeArgs)->Iterations(1)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_WiderProducts)->ArgName("pairs")->Arg(1)->Arg(2)->Arg(4)->Arg(7)->Iterations(1)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace hypergrad
