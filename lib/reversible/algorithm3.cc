@@ -803,7 +803,12 @@ void Apply(Vector& v, std::span<const DecayRatio> ratios, InfoBuffer& buffer, bo
                                 " ratios for " + std::to_string(v.size()) +
                                 " elements (expected 1 or one per element)");
   }
-  for (std::size_t i = 0; i < ratios.size(); ++i) {
+  // n − 1 and d − 1 below 65536 (unsigned: 0 wraps above), tested over every ratio without a
+  // branch (it vectorises; a test per ratio was ~1.5% of hypergrad's time, perf), then the
+  // first offending one found.
+  bool any_outside = false;
+  for (const DecayRatio r : ratios) any_outside |= ((r.n - 1) | (r.d - 1)) >= 65536u;
+  for (std::size_t i = 0; any_outside && i < ratios.size(); ++i) {
     const DecayRatio r = ratios[i];
     if (r.n < 1 || r.d < 1 || r.n > 65536 || r.d > 65536) {
       throw std::invalid_argument(std::string(what) + ": ratio " + std::to_string(i) + " = " +

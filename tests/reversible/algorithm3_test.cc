@@ -170,6 +170,53 @@ TEST(Algorithm3Definition, OverflowOnThreadsPutsBackElementsWhoseBookkeepingWait
   EXPECT_TRUE(buffer.SameState(one));
 }
 
+// The AVX-512 loops form floors of quotients in doubles (a rounded quotient, then its floor),
+// where a floor is most easily off by one: values exactly at a multiple of the divisor and one
+// either side, of both signs, from small to the format's largest, for divisors from 3 to 65535
+// on the reverse pass's path (n/d with n = 2^16: ⌊c/d⌋, then the coder's x/freq) and, for the
+// digits (slot/q, slot/(q + 1)), numerators n from 3 to 65535 on the forward pass's path
+// (d = 2^16). Each step against the definition, element by element, coder states and pool
+// included; 8 steps each, so that later steps meet coder states the earlier ones built.
+TEST(Algorithm3Definition, VectorDivisionsAreExactAtMultiplesOfTheDivisor) {
+  // (A product by 1/m, rounded, would fall below the quotient at exact multiples of 49153 and
+  // 65521: a division without a correction fails this test there.)
+  for (const std::uint32_t m : {3u, 17u, 255u, 32768u + 1, 40000u, 49153u, 58983u, 65521u, 65535u}) {
+    for (const bool reverse_path : {true, false}) {
+      const DecayRatio ratio = reverse_path ? DecayRatio{65536, m} : DecayRatio{m, 65536};
+      std::vector<std::int64_t> raw;
+      for (const std::int64_t k : {std::int64_t{0}, std::int64_t{1}, std::int64_t{2}, std::int64_t{1000003},
+                                   std::int64_t{1} << 40, (std::int64_t{1} << 46) / m * 3,
+                                   (std::int64_t{1} << 62) / 65536 / m}) {
+        for (const std::int64_t delta : {-1, 0, 1}) {
+          raw.push_back(k * m + delta);
+          raw.push_back(-(k * m + delta));
+        }
+      }
+      const std::size_t n = raw.size();
+      FixedPointVector v(n), reference(n);
+      std::copy(raw.begin(), raw.end(), v.raw().begin());
+      std::copy(raw.begin(), raw.end(), reference.raw().begin());
+      AnsBuffer buffer(n), definition(n);
+      const AnsBuffer::Radix radix_d(ratio.d), radix_n(ratio.n);
+      for (int step = 0; step < 8; ++step) {
+        MultiplyByRatio(v, {&ratio, 1}, buffer);
+        for (std::size_t i = 0; i < n; ++i) {
+          const std::int64_t c = reference.raw()[i];
+          std::int64_t q = c / static_cast<std::int64_t>(ratio.d);
+          if (q * static_cast<std::int64_t>(ratio.d) > c) --q;  // floor
+          definition.PushUnchecked(i, static_cast<std::uint32_t>(c - q * static_cast<std::int64_t>(ratio.d)), radix_d);
+          reference.raw()[i] = q * ratio.n + definition.PopUnchecked(i, radix_n);
+        }
+        ASSERT_EQ(v, reference) << ratio.n << "/" << ratio.d << ", step " << step;
+        ASSERT_TRUE(buffer.SameState(definition)) << ratio.n << "/" << ratio.d << ", step " << step;
+        // Back to the same boundary values for the next step (the coder states carry on).
+        std::copy(raw.begin(), raw.end(), v.raw().begin());
+        std::copy(raw.begin(), raw.end(), reference.raw().begin());
+      }
+    }
+  }
+}
+
 class Algorithm3Test : public ::testing::TestWithParam<BufferKind> {
  protected:
   std::unique_ptr<InfoBuffer> Make(std::size_t size) { return MakeInfoBuffer(GetParam(), size); }
