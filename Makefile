@@ -81,7 +81,7 @@ test: build
 BENCH_RUNS := bench_buffer:bench_buffer:. \
               bench_hypergrad:bench_hypergrad:-BM_AdamHypergradient|BM_MatrixProductFloor|BM_Threads \
               bench_adam:bench_hypergrad:BM_AdamHypergradient \
-              bench_speed:bench_hypergrad:BM_MatrixProductFloor|BM_Threads bench_recovery:bench_recovery:. \
+              bench_speed:bench_hypergrad:BM_MatrixProductFloor|BM_Threads|BM_CrossCore bench_recovery:bench_recovery:. \
               bench_gemm:bench_gemm:. bench_wider:bench_gemm:BM_WiderProducts
 
 # Results in results/bench feed results/figures and REPORT.md; elsewhere (BENCH_OUT=DIR) the

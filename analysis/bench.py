@@ -380,8 +380,12 @@ def section(bench, results):
 
 
 def speed_source(data):
-    """make bench writes the speed runs to bench_speed; a direct bench_hypergrad run has them too."""
-    return data.get("bench_speed", data.get("bench_hypergrad", {})).get("runs", [])
+    """make bench writes the speed runs to bench_speed; a direct bench_hypergrad run has them too
+    (a benchmark that bench_speed has is taken from it alone)."""
+    speed = data.get("bench_speed", {}).get("runs", [])
+    families = {r["name"].split("/")[0] for r in speed}
+    return speed + [r for r in data.get("bench_hypergrad", {}).get("runs", [])
+                    if r["name"].split("/")[0] not in families]
 
 
 # BM_MatrixProductFloor's data (its tool_layout counter; runs before it have doubles only).
@@ -539,6 +543,20 @@ def speed_lines(data):
             out.append(f"| {r['iters']:.0f} | {r['threads']:.0f} | {r['cores']:.0f} "
                        f"| {r['seconds_one_thread']:.2f} s | {r['seconds_threads']:.2f} s "
                        f"| {r['speedup']:.2f}× | {'yes' if r['bitwise_equal_to_one_thread'] else '**no**'} |")
+    cross = [r for r in speed_source(data) if r["name"].startswith("BM_CrossCore") and not r.get("error_occurred")]
+    if cross:
+        r = cross[0]
+        out += ["", f"**What the two cores cost each other** (`BM_CrossCore`, CPUs {r['cpu_a']:.0f} and "
+                f"{r['cpu_b']:.0f}, best of several repeats): a cache line passed from one core to the "
+                f"other and back takes {r['round_trip_ns']:.0f} ns; 512 KB that the other core has just "
+                f"written read at {r['read_other_core_gb_per_s']:.0f} GB/s, against "
+                f"{r['read_own_gb_per_s']:.0f} GB/s after writing it oneself "
+                f"({r['read_own_gb_per_s'] / r['read_other_core_gb_per_s']:.1f}× slower); one reverse "
+                f"step's products take {r['products_alone_ms_per_step']:.2f} ms on one core alone and "
+                f"{r['products_both_busy_ms_per_step']:.2f} ms on each of the two at once "
+                f"({100 * r['products_both_busy_speed']:.0f}% of the speed). Every value one thread of a "
+                f"pass reads from the other's part (the weights each step writes, the rows of the "
+                f"activations and deltas the weight gradients sum over) pays the slower read."]
     return out
 
 

@@ -45,6 +45,20 @@ for r in runs.values():
     assert min(r["us_separate"], r["us_fused"], r["us_copies"], r["us_reverse_step_products"]) > 0, r
     assert abs(r["saving_share_of_reverse_products"] - (r["us_separate"] - r["us_fused"]) / r["us_reverse_step_products"]) < 1e-9, r
 PY
+# What two cores cost each other (BM_CrossCore, bench-speed's bench_speed.json), where the
+# process may run on two CPUs: every figure positive, its CPUs two different ones.
+if [ "$($py -c 'import os; print(len(os.sched_getaffinity(0)))')" -ge 2 ]; then
+  "$bin/bench_hypergrad" --benchmark_filter='BM_CrossCore' --benchmark_out="$tmp/bench/bench_speed.json" \
+    --benchmark_out_format=json > "$tmp/cross.log" 2>&1 || fail "BM_CrossCore: $(tail -5 "$tmp/cross.log")"
+  $py - "$tmp/bench/bench_speed.json" <<'PY' || fail "BM_CrossCore counters"
+import json, sys
+(r,) = json.load(open(sys.argv[1]))["benchmarks"]
+assert not r.get("error_occurred") and r["cpu_a"] != r["cpu_b"], r
+for key in ("round_trip_ns", "read_other_core_gb_per_s", "read_own_gb_per_s", "products_alone_ms_per_step",
+            "products_both_busy_ms_per_step", "products_both_busy_speed"):
+    assert r[key] > 0, (key, r)
+PY
+fi
 # Revolve at T = 100 (with, untimed, the stored-trajectory reference and the naive baseline).
 run bench_hypergrad 'BM_(Forward/iters:100|MatrixProductFloor/iters:100/|Threads/iters:100/threads:2/|Hypergradient/iters:100/method:(revolve/buffer:fast/snapshots:20|reversible/buffer:fast)|AdamHypergradient/iters:100/method:reversible/buffer:fast)'
 $py - "$tmp/bench/bench_hypergrad.json" <<'PY' || fail "bench_hypergrad counters"
@@ -175,6 +189,10 @@ grep -q "^| 100 | fast | 0\.[0-9]* |" "$tmp/res/REPORT.md" || fail "reversible-A
 grep -q "^| 100 | polynomial | " "$tmp/res/REPORT.md" || fail "matrix-product floor row missing"
 grep -q "^| (b) aᵀ·δ and aᵀ·R{δ} | [0-9]* µs | [0-9]* µs | [0-9.]* | " "$tmp/res/REPORT.md" \
   || fail "wider products row missing"
+if [ -s "$tmp/bench/bench_speed.json" ]; then  # BM_CrossCore ran (two CPUs)
+  grep -q "^\*\*What the two cores cost each other\*\* (\`BM_CrossCore\`, CPUs [0-9]* and [0-9]*, .* read at [0-9]* GB/s, against [0-9]* GB/s" \
+    "$tmp/res/REPORT.md" || fail "the two cores' costs are not in the report"
+fi
 grep -q "^| 100 | glibc | doubles, random batches | reverse | [0-9.]* | [0-9.]* | [0-9]*% | " "$tmp/res/REPORT.md" \
   || fail "step shares row missing"
 grep -q "^| 100 | glibc | 8-bit, in order (the tool's) | reverse | [0-9.]* | [0-9.]* | [0-9]*% | " "$tmp/res/REPORT.md" \

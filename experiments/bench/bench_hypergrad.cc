@@ -21,6 +21,7 @@
 #include "runtime/blas_threads.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <map>
@@ -29,6 +30,8 @@
 #include <thread>
 #include <vector>
 
+#include <pthread.h>
+#include <sched.h>
 #include <sys/resource.h>
 
 #include "bench_size.h"
@@ -334,6 +337,121 @@ void BM_Threads(benchmark::State& state) {
   state.counters["bitwise_equal_to_one_thread"] = bitwise ? 1.0 : 0.0;
 }
 
+// What two cores cost each other, the limits of BM_Threads and of issue [Q]'s two-thread
+// target, on the first two CPUs the process may run on (skipped with fewer): a cache line's
+// round trip between them (one atomic passed back and forth); reading 512 KB (in either core's
+// own 1 MB-class L2) that the other core has just written against reading it after writing it
+// oneself (8 independent sums, so reading is the limit); and one reverse step's products
+// (gemm_trace.h, replayed on fixed operands) on one core alone against on both at once, each
+// timing its own. Best of several repeats each; the calling thread's CPU mask is restored.
+// The sum of x[0 … n) (n a multiple of 8) in 8 independent sums, in the CPU's widest vectors:
+// a read limited by where the data come from, not by the additions.
+[[gnu::target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")]] double SumOfEights(
+    const double* x, std::size_t n) {
+  double sums[8] = {};
+  for (std::size_t i = 0; i < n; i += 8)
+    for (int j = 0; j < 8; ++j) sums[j] += x[i + j];
+  double total = 0;
+  for (const double v : sums) total += v;
+  return total;
+}
+
+void BM_CrossCore(benchmark::State& state) {
+  cpu_set_t original;
+  CPU_ZERO(&original);
+  sched_getaffinity(0, sizeof original, &original);
+  std::vector<int> cpus;
+  for (int c = 0; c < CPU_SETSIZE && cpus.size() < 2; ++c) {
+    if (CPU_ISSET(c, &original)) cpus.push_back(c);
+  }
+  if (cpus.size() < 2) {
+    state.SkipWithError("needs two CPUs");
+    for (auto _ : state) {}
+    return;
+  }
+  const auto pin = [](int cpu) {
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    pthread_setaffinity_np(pthread_self(), sizeof one, &one);
+  };
+  std::vector<GemmShape> reverse_step;
+  {
+    const std::size_t n = Problem().w0().size();
+    std::vector<double> g(n), hv(n), u(n, 1e-3);
+    GemmTrace trace;
+    Problem().model().GradientAndHvp(Problem().w0(), Problem().Setup(1, kGamma).batches(0), u, g, hv, {});
+    reverse_step = trace.shapes();
+  }
+  double round_trip = 1e300, remote = 1e300, local = 1e300, alone = 1e300, together = 1e300;
+  for (auto _ : state) {
+    pin(cpus[0]);
+    {  // round trip: this thread writes 2i+1, the other answers 2i+2
+      alignas(64) std::atomic<std::int64_t> flag{0};
+      constexpr std::int64_t kTrips = 100000;
+      for (int r = 0; r < 3; ++r) {
+        flag = 0;
+        std::thread other([&] {
+          pin(cpus[1]);
+          for (std::int64_t i = 0; i < kTrips; ++i) {
+            while (flag.load(std::memory_order_acquire) != 2 * i + 1) {}
+            flag.store(2 * i + 2, std::memory_order_release);
+          }
+        });
+        const auto t0 = std::chrono::steady_clock::now();
+        for (std::int64_t i = 0; i < kTrips; ++i) {
+          flag.store(2 * i + 1, std::memory_order_release);
+          while (flag.load(std::memory_order_acquire) != 2 * i + 2) {}
+        }
+        round_trip = std::min(round_trip, Since(t0) / kTrips);
+        other.join();
+      }
+    }
+    {  // reads of 512 KB written by the other core, and by this one
+      std::vector<double> data(65536, 1.0);
+      const auto read = [&] { benchmark::DoNotOptimize(SumOfEights(data.data(), data.size())); };
+      for (int r = 0; r < 9; ++r) {
+        std::thread([&] {
+          pin(cpus[1]);
+          for (double& x : data) x += 1.0;
+        }).join();
+        auto t0 = std::chrono::steady_clock::now();
+        read();
+        remote = std::min(remote, Since(t0));
+        for (double& x : data) x += 1.0;
+        t0 = std::chrono::steady_clock::now();
+        read();
+        local = std::min(local, Since(t0));
+      }
+    }
+    {  // one reverse step's products, 50 times: alone, then on both cores at once
+      constexpr std::size_t kSteps = 50;
+      for (int r = 0; r < 3; ++r) {
+        alone = std::min(alone, ReplayGemms(reverse_step, kSteps));
+        double other_seconds = 0;
+        std::thread other([&] {
+          pin(cpus[1]);
+          other_seconds = ReplayGemms(reverse_step, kSteps);
+        });
+        const double mine = ReplayGemms(reverse_step, kSteps);
+        other.join();
+        together = std::min(together, std::max(mine, other_seconds));
+      }
+    }
+    sched_setaffinity(0, sizeof original, &original);
+    state.SetIterationTime(round_trip);
+  }
+  const double bytes = 65536.0 * sizeof(double);
+  state.counters["cpu_a"] = cpus[0];
+  state.counters["cpu_b"] = cpus[1];
+  state.counters["round_trip_ns"] = 1e9 * round_trip;
+  state.counters["read_other_core_gb_per_s"] = bytes / remote / 1e9;
+  state.counters["read_own_gb_per_s"] = bytes / local / 1e9;
+  state.counters["products_alone_ms_per_step"] = 1e3 * alone / 50;
+  state.counters["products_both_busy_ms_per_step"] = 1e3 * together / 50;
+  state.counters["products_both_busy_speed"] = alone / together;
+}
+
 void BM_Hypergradient(benchmark::State& state, std::size_t iters, Method m) {
   Problem();
   RunResult r;
@@ -441,6 +559,9 @@ void RegisterAll() {
         ->Iterations(1)
         ->Unit(benchmark::kMillisecond)
         ->UseManualTime();
+    if (iters == sizes.front()) {
+      benchmark::RegisterBenchmark("BM_CrossCore", BM_CrossCore)->Iterations(1)->UseManualTime();
+    }
     for (const int threads : {2, 4}) {
       benchmark::RegisterBenchmark("BM_Threads", BM_Threads)
           ->Args({static_cast<int>(iters), threads})
