@@ -552,9 +552,16 @@ def speed_lines(data):
                 f"written read at {r['read_other_core_gb_per_s']:.0f} GB/s, against "
                 f"{r['read_own_gb_per_s']:.0f} GB/s after writing it oneself "
                 f"({r['read_own_gb_per_s'] / r['read_other_core_gb_per_s']:.1f}× slower); one reverse "
-                f"step's products take {r['products_alone_ms_per_step']:.2f} ms on one core alone and "
-                f"{r['products_both_busy_ms_per_step']:.2f} ms on each of the two at once "
-                f"({100 * r['products_both_busy_speed']:.0f}% of the speed). Every value one thread of a "
+                f"step's products take {r['products_alone_ms_per_step']:.2f} ms on CPU {r['cpu_a']:.0f} alone"
+                + (f", {r['products_alone_ms_per_step_cpu_b']:.2f} ms on CPU {r['cpu_b']:.0f} alone"
+                   if "products_alone_ms_per_step_cpu_b" in r else "") +
+                f", and {r['products_both_busy_ms_per_step']:.2f} ms on each of the two at once "
+                f"({100 * r['products_both_busy_speed']:.0f}% of CPU {r['cpu_a']:.0f}'s speed alone). "
+                + (f"50 training steps with their reversal took {r['steps_ms_cpu_a']:.2f} ms per step on "
+                   f"CPU {r['cpu_a']:.0f} and {r['steps_ms_cpu_b']:.2f} ms on CPU {r['cpu_b']:.0f} (the "
+                   f"same work on each core alone; on this kind of virtual machine one core is at times "
+                   f"a quarter slower than the other). " if "steps_ms_cpu_a" in r else "") +
+                f"Two threads wait for the slower core at every loop's end. Every value one thread of a "
                 f"pass reads from the other's part (the weights each step writes, the rows of the "
                 f"activations and deltas the weight gradients sum over) pays the slower read."]
     return out

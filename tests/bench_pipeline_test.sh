@@ -55,6 +55,7 @@ import json, sys
 (r,) = json.load(open(sys.argv[1]))["benchmarks"]
 assert not r.get("error_occurred") and r["cpu_a"] != r["cpu_b"], r
 for key in ("round_trip_ns", "read_other_core_gb_per_s", "read_own_gb_per_s", "products_alone_ms_per_step",
+            "products_alone_ms_per_step_cpu_b", "steps_ms_cpu_a", "steps_ms_cpu_b",
             "products_both_busy_ms_per_step", "products_both_busy_speed"):
     assert r[key] > 0, (key, r)
 PY

@@ -342,8 +342,9 @@ void BM_Threads(benchmark::State& state) {
 // round trip between them (one atomic passed back and forth); reading 512 KB (in either core's
 // own 1 MB-class L2) that the other core has just written against reading it after writing it
 // oneself (8 independent sums, so reading is the limit); and one reverse step's products
-// (gemm_trace.h, replayed on fixed operands) on one core alone against on both at once, each
-// timing its own. Best of several repeats each; the calling thread's CPU mask is restored.
+// (gemm_trace.h, replayed on fixed operands) on each core alone (virtual CPUs need not be equally
+// fast) against on both at once, each timing its own; and 50 training steps with their reversal
+// (reversible, fast buffer) on each core alone, per step (training and reverse). Best of several repeats each; the calling thread's CPU mask is restored.
 // The sum of x[0 … n) (n a multiple of 8) in 8 independent sums, in the CPU's widest vectors:
 // a read limited by where the data come from, not by the additions.
 [[gnu::target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")]] double SumOfEights(
@@ -383,7 +384,8 @@ void BM_CrossCore(benchmark::State& state) {
     Problem().model().GradientAndHvp(Problem().w0(), Problem().Setup(1, kGamma).batches(0), u, g, hv, {});
     reverse_step = trace.shapes();
   }
-  double round_trip = 1e300, remote = 1e300, local = 1e300, alone = 1e300, together = 1e300;
+  double round_trip = 1e300, remote = 1e300, local = 1e300, alone = 1e300, alone_b = 1e300, together = 1e300;
+  double run_seconds[2] = {1e300, 1e300};
   for (auto _ : state) {
     pin(cpus[0]);
     {  // round trip: this thread writes 2i+1, the other answers 2i+2
@@ -424,9 +426,12 @@ void BM_CrossCore(benchmark::State& state) {
         local = std::min(local, Since(t0));
       }
     }
-    {  // one reverse step's products, 50 times: alone, then on both cores at once
+    {  // one reverse step's products, 50 times: alone on each core, then on both at once
       constexpr std::size_t kSteps = 50;
       for (int r = 0; r < 3; ++r) {
+        pin(cpus[1]);
+        alone_b = std::min(alone_b, ReplayGemms(reverse_step, kSteps));
+        pin(cpus[0]);
         alone = std::min(alone, ReplayGemms(reverse_step, kSteps));
         double other_seconds = 0;
         std::thread other([&] {
@@ -436,6 +441,19 @@ void BM_CrossCore(benchmark::State& state) {
         const double mine = ReplayGemms(reverse_step, kSteps);
         other.join();
         together = std::min(together, std::max(mine, other_seconds));
+      }
+    }
+    {  // 50 training steps and their reversal (reversible, fast buffer, one thread) on each core
+      for (int r = 0; r < 3; ++r) {
+        for (int which = 0; which < 2; ++which) {
+          pin(cpus[which]);
+          const auto t0 = std::chrono::steady_clock::now();
+          ReversibleSgd sgd(Problem().Setup(50, kGamma), {.buffer = BufferKind::kFast});
+          sgd.Train(Problem().w0(), Problem().v0());
+          std::vector<double> d_w(Problem().w0().size(), 1e-3);
+          benchmark::DoNotOptimize(sgd.Reverse(d_w).d_w0.data());
+          run_seconds[which] = std::min(run_seconds[which], Since(t0));
+        }
       }
     }
     sched_setaffinity(0, sizeof original, &original);
@@ -448,8 +466,11 @@ void BM_CrossCore(benchmark::State& state) {
   state.counters["read_other_core_gb_per_s"] = bytes / remote / 1e9;
   state.counters["read_own_gb_per_s"] = bytes / local / 1e9;
   state.counters["products_alone_ms_per_step"] = 1e3 * alone / 50;
+  state.counters["products_alone_ms_per_step_cpu_b"] = 1e3 * alone_b / 50;
   state.counters["products_both_busy_ms_per_step"] = 1e3 * together / 50;
   state.counters["products_both_busy_speed"] = alone / together;
+  state.counters["steps_ms_cpu_a"] = 1e3 * run_seconds[0] / 50;
+  state.counters["steps_ms_cpu_b"] = 1e3 * run_seconds[1] / 50;
 }
 
 void BM_Hypergradient(benchmark::State& state, std::size_t iters, Method m) {
