@@ -28,17 +28,38 @@ def load(bench):
     for name in FILES:
         path = os.path.join(bench, name + ".json")
         if os.path.exists(path):
-            with open(path) as f:
-                data = json.load(f)
+            data = read_json(path)
             out[name] = {"context": data.get("context", {}), "runs": data.get("benchmarks", [])}
     # experiments/python/speed_vs_torch.py (make bench-speed; its PyTorch part where python3-torch is installed).
     path = os.path.join(bench, "speed_vs_torch.json")
     if os.path.exists(path):
-        with open(path) as f:
-            data = json.load(f)
+        data = read_json(path)
         out["speed_vs_torch"] = {"context": data.get("meta", {}), "runs": data.get("cases", []),
                                  "threads": data.get("threads_cases", [])}
     return out
+
+
+def read_json(path):
+    """A JSON object from `path`; SystemExit naming the file if it is not one."""
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except (OSError, ValueError) as e:
+        raise SystemExit(f"report: {path}: not a readable JSON file ({e}); rerun the benchmark that writes it")
+    if not isinstance(data, dict):
+        raise SystemExit(f"report: {path}: expected a JSON object, found {type(data).__name__}")
+    return data
+
+
+def failed_lines(data):
+    """Markdown lines naming every benchmark run that ended in an error or was skipped, and why
+    (their rows are left out of the tables above)."""
+    failed = [(name, r) for name, d in data.items() for r in d.get("runs", []) if r.get("error_occurred")]
+    if not failed:
+        return []
+    return ["", "**Benchmarks that did not complete** (left out of the tables above): "
+            + "; ".join(f"`{r.get('name', '?')}` in {name}.json: {r.get('error_message', 'no message')}"
+                        for name, r in failed) + "."]
 
 
 def field(name, key):
@@ -228,10 +249,19 @@ def headline(data):
 
 
 def section(bench, results):
-    """Markdown lines of the "Memory and exactness" section, or [] if no benchmark JSON."""
+    """Markdown lines of the "Memory and exactness" section, or [] if no benchmark JSON; a
+    benchmark run that lacks a counter its table needs stops the report, naming it."""
     data = load(bench)
     if not data:
         return []
+    try:
+        return section_lines(data, bench, results)
+    except KeyError as e:
+        raise SystemExit(f"report: a benchmark run in {bench} lacks the counter {e} that its table needs "
+                         "(a run of an older build, or an edited file): rerun make bench / make bench-speed")
+
+
+def section_lines(data, bench, results):
     lines = ['<a id="bench"></a>', "## Memory and exactness (benchmarks)", ""]
     lines.append("From `make bench` (Google Benchmark JSON in `results/bench/`; "
                  "`make bench BENCH_FULL=1` adds T = 10000).")
@@ -331,6 +361,7 @@ def section(bench, results):
         lines += adam_table(data)
 
     lines += speed_lines(data)
+    lines += failed_lines(data)
 
     lines += ["", "### Targets", "", "| target | measured | met |", "|---|---|---|"]
     if "bits_0.9" in h:
@@ -425,7 +456,8 @@ def wider_lines(data):
     out = ["", "**Fewer, wider products** (`bench_gemm`'s `BM_WiderProducts`, portable kernel, one thread; "
            "issue [Q] item 2, measured before it is built): the products of a reverse step that share "
            "an operand, per layer of the Fig-2 network, issued as two products or as one twice as wide "
-           "(the same bits: each element's sum is unchanged); best of 20 alternating repeats each, with "
+           "(the same bits: each element's sum is unchanged, `gemm_portable_test` "
+           "OneWideProductEqualsTheTwoItJoins); best of 20 alternating repeats each, with "
            "the reverse step's 31 products as issued today in the same run. *Copies*: putting the "
            "wide product's doubled operand together from its halves and splitting its result, which "
            "it needs where the halves are stored apart, as they are today.", "",
@@ -445,8 +477,7 @@ def speed_lines(data):
     out = []
     floor = floor_runs(data)
     if floor:
-        out += ["", "### Time against the matrix products, and on several threads", "",
-                "`BM_MatrixProductFloor`: the products one training step, one reverse step and "
+        out += ["", "`BM_MatrixProductFloor`: the products one training step, one reverse step and "
                 "the final 10,000-row loss issue, recorded by whole shape (a product split over "
                 "threads counts once) and replayed alone T times in the same benchmark run: the "
                 "floor our run is measured against (one thread). With glibc's tanh (every "
@@ -480,8 +511,9 @@ def speed_lines(data):
                 "optimizer's own arithmetic, allocation). With doubles in random batches the "
                 "input conversion is a gather of rows; with 8-bit pixels, their conversion. "
                 "*Products alone*: the same step's products replayed on operands in cache, per "
-                "step (the products' share of the step, times its time, against this shows what "
-                "the step's own cache misses cost them).", "",
+                "step (above the products' share times the step's time, the difference is what "
+                "the step's own cache misses cost them; the two come from different runs, and "
+                "single runs here vary by about ±10%).", "",
                 "| T | tanh | data | step | ms per step | products alone (ms) | "
                 + " | ".join(name for _, name in pieces) + " |",
                 "|---|---|---|---|---|---|" + "---|" * len(pieces)]
@@ -536,35 +568,51 @@ def speed_lines(data):
                 "three alternating pairs of runs: single timings here vary by about ±10%). Each pass is "
                 "split in a fixed way that does not depend on N (batch rows, input units, "
                 "parameter ranges), so the hypergradients are the same bits (checked in every "
-                "run).", "",
+                "run). *Cores*: the CPUs the process may run on; a loop uses no more threads than "
+                "that.", "",
                 "| T | threads | cores | 1 thread | N threads | speed-up | bitwise equal |",
                 "|---|---|---|---|---|---|---|"]
         for r in threads:
-            out.append(f"| {r['iters']:.0f} | {r['threads']:.0f} | {r['cores']:.0f} "
+            used = r.get("threads_used", r["threads"])
+            shown = f"{r['threads']:.0f}" + (f" ({used:.0f} used)" if used < r["threads"] else "")
+            out.append(f"| {r['iters']:.0f} | {shown} | {r['cores']:.0f} "
                        f"| {r['seconds_one_thread']:.2f} s | {r['seconds_threads']:.2f} s "
                        f"| {r['speedup']:.2f}× | {'yes' if r['bitwise_equal_to_one_thread'] else '**no**'} |")
-    cross = [r for r in speed_source(data) if r["name"].startswith("BM_CrossCore") and not r.get("error_occurred")]
-    if cross:
-        r = cross[0]
-        out += ["", f"**What the two cores cost each other** (`BM_CrossCore`, CPUs {r['cpu_a']:.0f} and "
-                f"{r['cpu_b']:.0f}, best of several repeats): a cache line passed from one core to the "
-                f"other and back takes {r['round_trip_ns']:.0f} ns; 512 KB that the other core has just "
-                f"written read at {r['read_other_core_gb_per_s']:.0f} GB/s, against "
-                f"{r['read_own_gb_per_s']:.0f} GB/s after writing it oneself "
-                f"({r['read_own_gb_per_s'] / r['read_other_core_gb_per_s']:.1f}× slower); one reverse "
-                f"step's products take {r['products_alone_ms_per_step']:.2f} ms on CPU {r['cpu_a']:.0f} alone"
-                + (f", {r['products_alone_ms_per_step_cpu_b']:.2f} ms on CPU {r['cpu_b']:.0f} alone"
-                   if "products_alone_ms_per_step_cpu_b" in r else "") +
-                f", and {r['products_both_busy_ms_per_step']:.2f} ms on each of the two at once "
-                f"({100 * r['products_both_busy_speed']:.0f}% of CPU {r['cpu_a']:.0f}'s speed alone). "
-                + (f"50 training steps with their reversal took {r['steps_ms_cpu_a']:.2f} ms per step on "
-                   f"CPU {r['cpu_a']:.0f} and {r['steps_ms_cpu_b']:.2f} ms on CPU {r['cpu_b']:.0f} (the "
-                   f"same work on each core alone; on this kind of virtual machine one core is at times "
-                   f"a quarter slower than the other). " if "steps_ms_cpu_a" in r else "") +
-                f"Two threads wait for the slower core at every loop's end. Every value one thread of a "
-                f"pass reads from the other's part (the weights each step writes, the rows of the "
-                f"activations and deltas the weight gradients sum over) pays the slower read."]
+    out += cross_core_lines(data)
+    if out:
+        out = ["", "### Time against the matrix products, and on several threads"] + out
     return out
+
+
+def cross_core_lines(data):
+    """Markdown lines: BM_CrossCore, what the two cores cost each other."""
+    out = []
+    cross = [r for r in speed_source(data) if r["name"].startswith("BM_CrossCore") and not r.get("error_occurred")]
+    if not cross:
+        return out
+    r = cross[0]
+    a, b = f"CPU {r['cpu_a']:.0f}", f"CPU {r['cpu_b']:.0f}"
+    text = (f"**What the two cores cost each other** (`BM_CrossCore`, {a} and {b}, best of several "
+            f"repeats each): a cache line passed from one core to the other and back takes "
+            f"{r['round_trip_ns']:.0f} ns; 512 KB that the other core has just written read at "
+            f"{r['read_other_core_gb_per_s']:.0f} GB/s, against {r['read_own_gb_per_s']:.0f} GB/s after "
+            f"writing it oneself ({r['read_own_gb_per_s'] / r['read_other_core_gb_per_s']:.1f}× slower). ")
+    if "products_both_busy_ms_per_step_cpu_b" in r:
+        text += (f"One reverse step's products take {r['products_alone_ms_per_step']:.2f} ms on {a} alone "
+                 f"and {r['products_alone_ms_per_step_cpu_b']:.2f} ms on {b} alone; on both at once, "
+                 f"{r['products_both_busy_ms_per_step']:.2f} and {r['products_both_busy_ms_per_step_cpu_b']:.2f} ms "
+                 f"(the slower core at {100 * r['products_both_busy_speed']:.0f}% of its speed alone). ")
+    if "steps_ms_cpu_a" in r:
+        fast, slow = sorted((r["steps_ms_cpu_a"], r["steps_ms_cpu_b"]))
+        text += (f"50 training steps with their reversal (one thread) take {r['steps_ms_cpu_a']:.2f} ms per "
+                 f"step on {a} and {r['steps_ms_cpu_b']:.2f} ms on {b}"
+                 + (f": here {b if r['steps_ms_cpu_b'] > r['steps_ms_cpu_a'] else a} is "
+                    f"{100 * (slow / fast - 1):.0f}% slower, and two threads wait for it at every loop's end. "
+                    if slow > 1.05 * fast else " (within 5% of each other). "))
+    text += ("Every value one thread of a pass reads from the other's part (the weights each step "
+             "writes, the rows of the activations and deltas the weight gradients sum over) comes at "
+             "the slower rate.")
+    return out + ["", text]
 
 
 def adam_table(data):

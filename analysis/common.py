@@ -38,7 +38,12 @@ def parse_args(description, bench=False):
     if bench:
         parser.add_argument("--bench", default=None,
                             help="benchmark JSON folder (default RESULTS/bench, from make bench)")
-    return parser.parse_args()
+    args = parser.parse_args()
+    if not os.path.isdir(args.results):
+        parser.error(f"--results {args.results}: not a folder")
+    if bench and args.bench is not None and not os.path.isdir(args.bench):
+        parser.error(f"--bench {args.bench}: not a folder")
+    return args
 
 
 def result_path(results, name):

@@ -55,7 +55,8 @@ import json, sys
 (r,) = json.load(open(sys.argv[1]))["benchmarks"]
 assert not r.get("error_occurred") and r["cpu_a"] != r["cpu_b"], r
 for key in ("round_trip_ns", "read_other_core_gb_per_s", "read_own_gb_per_s", "products_alone_ms_per_step",
-            "products_alone_ms_per_step_cpu_b", "steps_ms_cpu_a", "steps_ms_cpu_b",
+            "products_alone_ms_per_step_cpu_b", "products_both_busy_ms_per_step_cpu_b", "steps_ms_cpu_a",
+            "steps_ms_cpu_b",
             "products_both_busy_ms_per_step", "products_both_busy_speed"):
     assert r[key] > 0, (key, r)
 PY
@@ -95,6 +96,10 @@ assert tool["share_training_input_conversion"] > 0 and tool["hypergradient_over_
 threads = next(r for n, r in runs.items() if "BM_Threads" in n)
 assert threads["threads"] == 2 and threads["bitwise_equal_to_one_thread"] == 1, threads
 assert threads["speedup"] > 0 and threads["seconds_one_thread"] > 0, threads
+# cores: the CPUs the process may run on; threads_used: what a loop uses (no more than those).
+import os
+assert threads["cores"] == len(os.sched_getaffinity(0)), threads
+assert threads["threads_used"] == min(2, threads["cores"]), threads
 # Reversible Adam: exact, equal to its stored trajectory, and far below storing (w, m, s).
 adam = next(r for n, r in runs.items() if "Adam" in n)
 assert adam["reversal_exact"] == 1 and adam["bitwise_equal_to_stored"] == 1, adam
@@ -182,6 +187,40 @@ for f in bench_bits bench_recovery bench_memory; do
 done
 $py "$src/analysis/report.py" --results "$tmp/res" --bench "$tmp/bench" > /dev/null
 grep -q "## Memory and exactness" "$tmp/res/REPORT.md" || fail "report section missing"
+# A benchmark that ended in an error is named in the report with its message (its rows left
+# out); a file that is not JSON, a run lacking a counter its table needs, or a --results or
+# --bench that is not a folder stop report.py with one line naming it, no traceback.
+mkdir -p "$tmp/odd/bench" "$tmp/odd/res"
+cp "$tmp/bench/"*.json "$tmp/odd/bench/"
+$py - "$tmp/odd/bench/bench_wider.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["benchmarks"][0].update({"error_occurred": True, "error_message": "made up for the test"})
+json.dump(d, open(sys.argv[1], "w"))
+PY
+$py "$src/analysis/report.py" --results "$tmp/odd/res" --bench "$tmp/odd/bench" > /dev/null
+grep -q "^\*\*Benchmarks that did not complete\*\* (left out of the tables above): \`BM_WiderProducts/pairs:2/.*\` in bench_wider.json: made up for the test" \
+  "$tmp/odd/res/REPORT.md" || fail "a benchmark that ended in an error is not named in the report"
+odd_case() {  # odd_case WHAT EXPECTED-MESSAGE ARGS...: report.py refuses, one line, no traceback
+  local what=$1 expected=$2
+  shift 2
+  if $py "$src/analysis/report.py" "$@" > "$tmp/odd.log" 2>&1; then fail "report.py accepted $what"; fi
+  grep -q -e "$expected" "$tmp/odd.log" && ! grep -q Traceback "$tmp/odd.log" \
+    || fail "report.py on $what: $(cat "$tmp/odd.log")"
+}
+echo '{' > "$tmp/odd/bench/bench_speed.json"
+odd_case "a file that is not JSON" "report: .*bench_speed.json: not a readable JSON file" --results "$tmp/odd/res" --bench "$tmp/odd/bench"
+cp "$tmp/bench/bench_hypergrad.json" "$tmp/odd/bench/bench_speed.json"
+$py - "$tmp/odd/bench/bench_speed.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+for r in d["benchmarks"]:
+    r.pop("training_over_gemm", None)
+json.dump(d, open(sys.argv[1], "w"))
+PY
+odd_case "a run lacking a counter" "report: a benchmark run in .* lacks the counter 'training_over_gemm'" --results "$tmp/odd/res" --bench "$tmp/odd/bench"
+odd_case "a --results that is not a folder" "--results $tmp/no/such: not a folder" --results "$tmp/no/such"
+odd_case "a --bench that is not a folder" "--bench $tmp/no/such: not a folder" --results "$tmp/odd/res" --bench "$tmp/no/such"
 # No figure's result file here: the report says so instead of an empty list of kernels.
 grep -q "^\*\*Arithmetic.\*\* No result files were found" "$tmp/res/REPORT.md" \
   || fail "the report's Arithmetic line without result files: $(grep Arithmetic "$tmp/res/REPORT.md")"
@@ -191,7 +230,7 @@ grep -q "^| 100 | polynomial | " "$tmp/res/REPORT.md" || fail "matrix-product fl
 grep -q "^| (b) aᵀ·δ and aᵀ·R{δ} | [0-9]* µs | [0-9]* µs | [0-9.]* | " "$tmp/res/REPORT.md" \
   || fail "wider products row missing"
 if [ -s "$tmp/bench/bench_speed.json" ]; then  # BM_CrossCore ran (two CPUs)
-  grep -q "^\*\*What the two cores cost each other\*\* (\`BM_CrossCore\`, CPUs [0-9]* and [0-9]*, .* read at [0-9]* GB/s, against [0-9]* GB/s" \
+  grep -q "^\*\*What the two cores cost each other\*\* (\`BM_CrossCore\`, CPU [0-9]* and CPU [0-9]*, .* read at [0-9]* GB/s, against [0-9]* GB/s" \
     "$tmp/res/REPORT.md" || fail "the two cores' costs are not in the report"
 fi
 grep -q "^| 100 | glibc | doubles, random batches | reverse | [0-9.]* | [0-9.]* | [0-9]*% | " "$tmp/res/REPORT.md" \

@@ -223,9 +223,13 @@ void BM_WiderProducts(benchmark::State& state) {
         const std::size_t operand = by_rows ? x.m * x.k : x.k * x.n, width = by_rows ? x.k : x.n;
         double* dst = whole[f].data();
         const double* src = halves[f].data();
-        for (std::size_t i = 0; i < operand / width; ++i) {
-          std::copy_n(src + i * (width / 2), width / 2, dst + i * width);
-          std::copy_n(src + operand / 2 + i * (width / 2), width / 2, dst + i * width + width / 2);
+        if (by_rows) {
+          std::copy_n(src, operand, dst);
+        } else {
+          for (std::size_t i = 0; i < operand / width; ++i) {
+            std::copy_n(src + i * (width / 2), width / 2, dst + i * width);
+            std::copy_n(src + operand / 2 + i * (width / 2), width / 2, dst + i * width + width / 2);
+          }
         }
         const std::size_t c = x.m * x.n;
         for (std::size_t i = 0; i < c; ++i) halves[f][operand + i] = 0.0 + whole[f][operand + i];

@@ -31,6 +31,8 @@ import argparse
 import json
 import os
 import platform
+import resource
+import signal
 import statistics
 import struct
 import subprocess
@@ -144,15 +146,28 @@ def time_torch(torch, x, y, iters, layers=(784, 50, 50, 50, 10), batch=200):
 
 
 def available_memory_bytes():
-    """MemAvailable from /proc/meminfo, or None where it cannot be read."""
+    """The memory this process can take, as far as can be read: the least of MemAvailable
+    (/proc/meminfo), its address-space limit (ulimit -v) and its cgroup's memory.max; None where
+    none of them can be read."""
+    limits = []
     try:
         with open("/proc/meminfo") as f:
             for line in f:
                 if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
+                    limits.append(int(line.split()[1]) * 1024)
     except (OSError, ValueError, IndexError):
-        return None
-    return None
+        pass
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft != resource.RLIM_INFINITY:
+        limits.append(soft)
+    try:
+        with open("/sys/fs/cgroup/memory.max") as f:
+            value = f.read().strip()
+        if value.isdigit():
+            limits.append(int(value))
+    except OSError:
+        pass
+    return min(limits) if limits else None
 
 
 def main():
@@ -215,7 +230,7 @@ def main():
             time_tool(args.hypergrad, args.mnist_dir, 1, args.train_size, tmp)
         except subprocess.CalledProcessError as e:
             sys.exit(f"speed_vs_torch: {args.hypergrad} --iters 1 on --mnist-dir {args.mnist_dir} failed "
-                     f"(exit status {e.returncode}; its message is above)")
+                     f"({how_it_ended(e.returncode)})")
         args.pinned_mnist = pinned_mnist(os.path.join(tmp, "tool_1_1.h5"))
     try:
         import torch
@@ -231,7 +246,7 @@ def main():
         if available is not None and need > available:
             sys.exit(f"speed_vs_torch: --T {args.T}: PyTorch's unrolled run at T = {max(horizons)} needs "
                      f"about {need / 1e9:.1f} GB (2.7 GB per 1000 steps), more than the "
-                     f"{available / 1e9:.1f} GB this machine has available")
+                     f"{available / 1e9:.1f} GB this process may take (free memory, ulimit -v, cgroup)")
         torch.set_num_threads(1)
         torch.use_deterministic_algorithms(True)
         # The tool's --normalize mean: the mean image of every image in the file.
@@ -248,9 +263,21 @@ def main():
         measure(args, torch, x if torch is not None else None, y if torch is not None else None,
                 horizons, rows, threads_rows)
     except subprocess.CalledProcessError as e:
-        sys.exit(f"speed_vs_torch: {args.hypergrad} failed during the timings (exit status {e.returncode}; "
-                 "its message is above)")
+        sys.exit(f"speed_vs_torch: {args.hypergrad} failed during the timings ({how_it_ended(e.returncode)})")
+    except RuntimeError as e:  # PyTorch: out of memory under a limit the check above did not see
+        sys.exit(f"speed_vs_torch: PyTorch's run failed during the timings: {str(e).splitlines()[0]}")
     write_and_print(args, torch, horizons, rows, threads_rows)
+
+
+def how_it_ended(returncode):
+    """How a tool run ended, for a message: its exit status, or the signal that killed it."""
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        return f"killed by {name}, signal {-returncode}"
+    return f"exit status {returncode}; its message is above"
 
 
 def measure(args, torch, x, y, horizons, rows, threads_rows):

@@ -139,6 +139,69 @@ TEST(GemmPortable, EveryVariantEqualsTheKOrderLoopBitForBit) {
   }
 }
 
+// Issue [Q] item 2 (bench_gemm's BM_WiderProducts): two products that share an operand give the
+// same bits as one twice as wide, its other operand's halves side by side (columns of B) or one
+// above the other (rows of A), on every variant: the MLP's three kinds at batch 200, layers
+// (784, 50), (50, 50) and (50, 10).
+TEST(GemmPortable, OneWideProductEqualsTheTwoItJoins) {
+  KernelGuard guard;
+  SetGemmKernel(GemmKernel::kPortable);
+  std::mt19937_64 rng(11);
+  std::normal_distribution<double> normal;
+  const auto random = [&](std::size_t count) {
+    std::vector<double> v(count);
+    for (double& x : v) x = normal(rng);
+    return v;
+  };
+  const std::size_t rows = 200;
+  for (PortableGemmVariant variant : SupportedVariants()) {
+    ForcePortableGemmVariant(variant);
+    for (const auto& [in, out] : {std::pair<std::size_t, std::size_t>{784, 50}, {50, 50}, {50, 10}}) {
+      const std::string where = std::string(PortableGemmVariantName(variant)) + " layer " +
+                                std::to_string(in) + "x" + std::to_string(out);
+      {  // a·W and a·U: a (rows × in) times [W | U] (in × 2out)
+        const std::vector<double> a = random(rows * in), w = random(in * out), u = random(in * out);
+        std::vector<double> wu(in * 2 * out), aw(rows * out), au(rows * out), wide(rows * 2 * out);
+        for (std::size_t p = 0; p < in; ++p) {
+          std::copy_n(w.data() + p * out, out, wu.data() + p * 2 * out);
+          std::copy_n(u.data() + p * out, out, wu.data() + p * 2 * out + out);
+        }
+        Gemm({a.data(), rows, in, in}, false, {w.data(), in, out, out}, false, {aw.data(), rows, out, out});
+        Gemm({a.data(), rows, in, in}, false, {u.data(), in, out, out}, false, {au.data(), rows, out, out});
+        Gemm({a.data(), rows, in, in}, false, {wu.data(), in, 2 * out, 2 * out}, false, {wide.data(), rows, 2 * out, 2 * out});
+        for (std::size_t r = 0; r < rows; ++r) {
+          ASSERT_EQ(0, std::memcmp(aw.data() + r * out, wide.data() + r * 2 * out, out * sizeof(double))) << where << " a·W row " << r;
+          ASSERT_EQ(0, std::memcmp(au.data() + r * out, wide.data() + r * 2 * out + out, out * sizeof(double))) << where << " a·U row " << r;
+        }
+      }
+      {  // aᵀ·δ and aᵀ·R{δ}: aᵀ (in × rows) times [δ | R{δ}] (rows × 2out)
+        const std::vector<double> a = random(rows * in), d = random(rows * out), rd = random(rows * out);
+        std::vector<double> both(rows * 2 * out), g(in * out), h(in * out), wide(in * 2 * out);
+        for (std::size_t r = 0; r < rows; ++r) {
+          std::copy_n(d.data() + r * out, out, both.data() + r * 2 * out);
+          std::copy_n(rd.data() + r * out, out, both.data() + r * 2 * out + out);
+        }
+        Gemm({a.data(), rows, in, in}, true, {d.data(), rows, out, out}, false, {g.data(), in, out, out});
+        Gemm({a.data(), rows, in, in}, true, {rd.data(), rows, out, out}, false, {h.data(), in, out, out});
+        Gemm({a.data(), rows, in, in}, true, {both.data(), rows, 2 * out, 2 * out}, false, {wide.data(), in, 2 * out, 2 * out});
+        for (std::size_t i = 0; i < in; ++i) {
+          ASSERT_EQ(0, std::memcmp(g.data() + i * out, wide.data() + i * 2 * out, out * sizeof(double))) << where << " aᵀ·δ row " << i;
+          ASSERT_EQ(0, std::memcmp(h.data() + i * out, wide.data() + i * 2 * out + out, out * sizeof(double))) << where << " aᵀ·R{δ} row " << i;
+        }
+      }
+      {  // δ·Wᵀ and R{δ}·Wᵀ: [δ; R{δ}] (2rows × out) times Wᵀ (out × in)
+        const std::vector<double> stacked = random(2 * rows * out), w = random(in * out);
+        std::vector<double> back(rows * in), rback(rows * in), wide(2 * rows * in);
+        Gemm({stacked.data(), rows, out, out}, false, {w.data(), in, out, out}, true, {back.data(), rows, in, in});
+        Gemm({stacked.data() + rows * out, rows, out, out}, false, {w.data(), in, out, out}, true, {rback.data(), rows, in, in});
+        Gemm({stacked.data(), 2 * rows, out, out}, false, {w.data(), in, out, out}, true, {wide.data(), 2 * rows, in, in});
+        ASSERT_EQ(0, std::memcmp(back.data(), wide.data(), rows * in * sizeof(double))) << where << " δ·Wᵀ";
+        ASSERT_EQ(0, std::memcmp(rback.data(), wide.data() + rows * in, rows * in * sizeof(double))) << where << " R{δ}·Wᵀ";
+      }
+    }
+  }
+}
+
 // Zeros of either sign, infinities and subnormals: the variants follow the definition there too.
 TEST(GemmPortable, SpecialValuesFollowTheDefinition) {
   KernelGuard guard;
