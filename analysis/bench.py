@@ -263,11 +263,18 @@ def section(bench, results):
 
 def section_lines(data, bench, results):
     lines = ['<a id="bench"></a>', "## Memory and exactness (benchmarks)", ""]
-    lines.append("From `make bench` (Google Benchmark JSON in `results/bench/`; "
+    lines.append(f"From `make bench` and `make bench-speed` (Google Benchmark JSON in `{bench}`; "
                  "`make bench BENCH_FULL=1` adds T = 10000).")
     ctx = data.get("bench_hypergrad", data[next(iter(data))])["context"]
     lines.append(f"Machine: {ctx.get('num_cpus', '?')} CPUs at {ctx.get('mhz_per_cpu', '?')} MHz, "
-                 f"run {ctx.get('date', '?')}, one OpenBLAS thread.")
+                 f"one OpenBLAS thread (every program sets it). Runs: "
+                 + "; ".join(f"{name} {d['context'].get('date', d['context'].get('time', '?'))}"
+                             for name, d in data.items()) + ".")
+    def recorded(key):  # every value the benchmark files record for `key`
+        return ", ".join(sorted({str(d["context"].get(key, "not recorded")).split(" (")[0]
+                                 for name, d in data.items() if name != "speed_vs_torch"}))
+    lines.append(f"Arithmetic of the runs (their JSON context): products {recorded('gemm_kernel')}; "
+                 f"OpenBLAS core {recorded('blas_core')}; glibc's exp/log build {recorded('libm_build')}.")
     rel = lambda name: os.path.relpath(os.path.join(results, "figures", name + ".png"), results)
     h = headline(data)
 
