@@ -139,6 +139,28 @@ TEST(GemmPortable, EveryVariantEqualsTheKOrderLoopBitForBit) {
   }
 }
 
+// op(A)·[B1 | B2] (B1 and B2 random, k × out, side by side) against op(A)·B1 and op(A)·B2, bit
+// for bit; A stored a_rows × a_cols, op(A) = Aᵀ if ta.
+template <class Random>
+void SideBySide(const std::vector<double>& a, std::size_t a_rows, std::size_t a_cols, bool ta,
+                std::size_t out, Random& random, const std::string& what) {
+  const std::size_t m = ta ? a_cols : a_rows, k = ta ? a_rows : a_cols;
+  const std::vector<double> b1 = random(k * out), b2 = random(k * out);
+  std::vector<double> both(k * 2 * out), c1(m * out), c2(m * out), wide(m * 2 * out);
+  for (std::size_t p = 0; p < k; ++p) {
+    std::copy_n(b1.data() + p * out, out, both.data() + p * 2 * out);
+    std::copy_n(b2.data() + p * out, out, both.data() + p * 2 * out + out);
+  }
+  const ConstMatrixRef av{a.data(), a_rows, a_cols, a_cols};
+  Gemm(av, ta, {b1.data(), k, out, out}, false, {c1.data(), m, out, out});
+  Gemm(av, ta, {b2.data(), k, out, out}, false, {c2.data(), m, out, out});
+  Gemm(av, ta, {both.data(), k, 2 * out, 2 * out}, false, {wide.data(), m, 2 * out, 2 * out});
+  for (std::size_t i = 0; i < m; ++i) {
+    ASSERT_EQ(0, std::memcmp(c1.data() + i * out, wide.data() + i * 2 * out, out * sizeof(double))) << what << ", row " << i;
+    ASSERT_EQ(0, std::memcmp(c2.data() + i * out, wide.data() + i * 2 * out + out, out * sizeof(double))) << what << ", row " << i;
+  }
+}
+
 // Issue [Q] item 2 (bench_gemm's BM_WiderProducts): two products that share an operand give the
 // same bits as one twice as wide, its other operand's halves side by side (columns of B) or one
 // above the other (rows of A), on every variant: the MLP's three kinds at batch 200, layers
@@ -159,36 +181,11 @@ TEST(GemmPortable, OneWideProductEqualsTheTwoItJoins) {
     for (const auto& [in, out] : {std::pair<std::size_t, std::size_t>{784, 50}, {50, 50}, {50, 10}}) {
       const std::string where = std::string(PortableGemmVariantName(variant)) + " layer " +
                                 std::to_string(in) + "x" + std::to_string(out);
-      {  // a·W and a·U: a (rows × in) times [W | U] (in × 2out)
-        const std::vector<double> a = random(rows * in), w = random(in * out), u = random(in * out);
-        std::vector<double> wu(in * 2 * out), aw(rows * out), au(rows * out), wide(rows * 2 * out);
-        for (std::size_t p = 0; p < in; ++p) {
-          std::copy_n(w.data() + p * out, out, wu.data() + p * 2 * out);
-          std::copy_n(u.data() + p * out, out, wu.data() + p * 2 * out + out);
-        }
-        Gemm({a.data(), rows, in, in}, false, {w.data(), in, out, out}, false, {aw.data(), rows, out, out});
-        Gemm({a.data(), rows, in, in}, false, {u.data(), in, out, out}, false, {au.data(), rows, out, out});
-        Gemm({a.data(), rows, in, in}, false, {wu.data(), in, 2 * out, 2 * out}, false, {wide.data(), rows, 2 * out, 2 * out});
-        for (std::size_t r = 0; r < rows; ++r) {
-          ASSERT_EQ(0, std::memcmp(aw.data() + r * out, wide.data() + r * 2 * out, out * sizeof(double))) << where << " a·W row " << r;
-          ASSERT_EQ(0, std::memcmp(au.data() + r * out, wide.data() + r * 2 * out + out, out * sizeof(double))) << where << " a·U row " << r;
-        }
-      }
-      {  // aᵀ·δ and aᵀ·R{δ}: aᵀ (in × rows) times [δ | R{δ}] (rows × 2out)
-        const std::vector<double> a = random(rows * in), d = random(rows * out), rd = random(rows * out);
-        std::vector<double> both(rows * 2 * out), g(in * out), h(in * out), wide(in * 2 * out);
-        for (std::size_t r = 0; r < rows; ++r) {
-          std::copy_n(d.data() + r * out, out, both.data() + r * 2 * out);
-          std::copy_n(rd.data() + r * out, out, both.data() + r * 2 * out + out);
-        }
-        Gemm({a.data(), rows, in, in}, true, {d.data(), rows, out, out}, false, {g.data(), in, out, out});
-        Gemm({a.data(), rows, in, in}, true, {rd.data(), rows, out, out}, false, {h.data(), in, out, out});
-        Gemm({a.data(), rows, in, in}, true, {both.data(), rows, 2 * out, 2 * out}, false, {wide.data(), in, 2 * out, 2 * out});
-        for (std::size_t i = 0; i < in; ++i) {
-          ASSERT_EQ(0, std::memcmp(g.data() + i * out, wide.data() + i * 2 * out, out * sizeof(double))) << where << " aᵀ·δ row " << i;
-          ASSERT_EQ(0, std::memcmp(h.data() + i * out, wide.data() + i * 2 * out + out, out * sizeof(double))) << where << " aᵀ·R{δ} row " << i;
-        }
-      }
+      // a·W and a·U: a (rows × in) times [W | U] (in × 2out); aᵀ·δ and aᵀ·R{δ}: aᵀ (in × rows)
+      // times [δ | R{δ}] (rows × 2out).
+      const std::vector<double> a = random(rows * in);
+      SideBySide(a, rows, in, false, out, random, where + " a·W, a·U");
+      SideBySide(a, rows, in, true, out, random, where + " aᵀ·δ, aᵀ·R{δ}");
       {  // δ·Wᵀ and R{δ}·Wᵀ: [δ; R{δ}] (2rows × out) times Wᵀ (out × in)
         const std::vector<double> stacked = random(2 * rows * out), w = random(in * out);
         std::vector<double> back(rows * in), rback(rows * in), wide(2 * rows * in);
