@@ -146,10 +146,6 @@ void TraceProducts(const MlpLayout& layout, const Pass& pass) {
   }
 }
 
-// What one Run keeps between its phases, allocated for the outputs the pass asks for. a[i]: the
-// input of layer i (a[0] unused: x), a[depth] the logits; ra = R{a}; delta[i] = ∂L/∂(pre-
-// activation output of layer i), rdelta = R{delta}; log_p, p: the softmax per row and class;
-// target_mass: Σ_c t per row; wrong: 1 where the row's argmax is not its target's.
 // Scratch buffers for the input conversions of one pass (InputRows, InputColumns): a piece
 // takes a buffer left by a finished piece, or a new one, and gives it back when done, so a pass
 // holds at most one per thread, all freed with the pass (nothing outlives it for the heap
@@ -187,6 +183,10 @@ class ScratchPool {
   std::vector<std::unique_ptr<Doubles>> free_;
 };
 
+// What one Run keeps between its phases, allocated for the outputs the pass asks for. a[i]: the
+// input of layer i (a[0] unused: x), a[depth] the logits; ra = R{a}; delta[i] = ∂L/∂(pre-
+// activation output of layer i), rdelta = R{delta}; log_p, p: the softmax per row and class;
+// target_mass: Σ_c t per row; wrong: 1 where the row's argmax is not its target's.
 struct RunState {
   RunState(const MlpLayout& layout, const Pass& the_pass, TanhKernel kernel);
 
