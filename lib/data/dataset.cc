@@ -59,34 +59,35 @@ void Dataset::CopyInputRow(std::size_t r, double* out) const {
                   pixel_offset.empty() ? nullptr : pixel_offset.data(), input_dim, out);
 }
 
-void Dataset::CopyInputColumns(std::size_t begin, std::size_t end, double* out) const {
+namespace {
+
+// Columns [begin, end) of `count` input rows, the j-th being row row_of(j), into out (count ×
+// (end − begin)): both CopyInputColumns.
+template <class RowOf>
+void CopyColumnsOfRows(const Dataset& d, std::size_t count, RowOf row_of, std::size_t begin,
+                       std::size_t end, double* out) {
   const std::size_t width = end - begin;
-  if (!compact()) {
-    for (std::size_t r = 0; r < rows; ++r) {
-      std::copy_n(inputs.begin() + static_cast<std::ptrdiff_t>(r * input_dim + begin), width,
-                  out + r * width);
+  const double* offset = d.pixel_offset.empty() ? nullptr : d.pixel_offset.data() + begin;
+  for (std::size_t j = 0; j < count; ++j) {
+    const std::size_t r = row_of(j);
+    if (d.compact()) {
+      PixelsToDoubles(d.pixels.data() + r * d.input_dim + begin, offset, width, out + j * width);
+    } else {
+      std::copy_n(d.inputs.begin() + static_cast<std::ptrdiff_t>(r * d.input_dim + begin), width,
+                  out + j * width);
     }
-    return;
   }
-  const double* offset = pixel_offset.empty() ? nullptr : pixel_offset.data() + begin;
-  for (std::size_t r = 0; r < rows; ++r) {
-    PixelsToDoubles(pixels.data() + r * input_dim + begin, offset, width, out + r * width);
-  }
+}
+
+}  // namespace
+
+void Dataset::CopyInputColumns(std::size_t begin, std::size_t end, double* out) const {
+  CopyColumnsOfRows(*this, rows, [](std::size_t j) { return j; }, begin, end, out);
 }
 
 void Dataset::CopyInputColumns(std::span<const std::size_t> picked, std::size_t begin,
                                std::size_t end, double* out) const {
-  const std::size_t width = end - begin;
-  const double* offset = pixel_offset.empty() ? nullptr : pixel_offset.data() + begin;
-  for (std::size_t j = 0; j < picked.size(); ++j) {
-    const std::size_t r = picked[j];
-    if (compact()) {
-      PixelsToDoubles(pixels.data() + r * input_dim + begin, offset, width, out + j * width);
-    } else {
-      std::copy_n(inputs.begin() + static_cast<std::ptrdiff_t>(r * input_dim + begin), width,
-                  out + j * width);
-    }
-  }
+  CopyColumnsOfRows(*this, picked.size(), [&](std::size_t j) { return picked[j]; }, begin, end, out);
 }
 
 void Dataset::Validate() const {
