@@ -669,13 +669,11 @@ void ApplyRatios(std::span<Int> c, std::span<const DecayRatio> ratios, bool inve
   }
 }
 
-constexpr std::size_t kPieces = 16;
-
 template <class Buffer, class Int>
 void ApplyRatiosParallel(std::span<Int> c, std::span<const DecayRatio> ratios, bool inverse,
                          Buffer& buffer, RatioSplit split, RealValue real, double limit) {
   const unsigned threads = split.threads;
-  const std::vector<Chunk> pieces = FixedChunks(c.size(), kPieces, std::max<std::size_t>(1, split.min_piece), 1);
+  const std::vector<Chunk> pieces = FixedChunks(c.size(), kElementPieces, std::max<std::size_t>(1, split.min_piece), 1);
   if (threads <= 1 || pieces.size() <= 1) {
     return ApplyRatios(c, ratios, inverse, buffer, real, limit);
   }

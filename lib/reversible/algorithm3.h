@@ -9,6 +9,7 @@
 #include "arithmetic/fixed_point.h"
 #include "buffers/info_buffer.h"
 #include "arithmetic/rational.h"
+#include "runtime/parallel.h"
 
 namespace hypergrad {
 
@@ -31,13 +32,14 @@ namespace hypergrad {
 void MultiplyByRatio(FixedPointVector& v, std::span<const DecayRatio> ratios,
                      InfoBuffer& buffer, unsigned threads = 1);
 
-// How the parallel form splits v: at most 16 pieces of at least `min_piece` elements, fixed by
-// v's size. The default suits training (a piece is tens of microseconds); the fuzzer uses
+// How the parallel form splits v: at most kElementPieces pieces of at least `min_piece` elements,
+// fixed by v's size. The default, the element loops' split (parallel.h), suits training (a piece
+// is microseconds to tens of microseconds); the fuzzer uses
 // pieces of one to three elements to exercise the parallel path on small vectors. The results
 // are the same bits for any split and thread count.
 struct RatioSplit {
   unsigned threads = 1;
-  std::size_t min_piece = 2048;
+  std::size_t min_piece = kMinElementsPerPiece;
 };
 void MultiplyByRatio(FixedPointVector& v, std::span<const DecayRatio> ratios,
                      InfoBuffer& buffer, RatioSplit split);

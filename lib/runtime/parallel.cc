@@ -231,7 +231,7 @@ std::vector<Chunk> FixedChunks(std::size_t count, std::size_t max_chunks, std::s
 
 std::vector<Chunk> ElementPieces(std::size_t n, unsigned threads) {
   if (threads <= 1) return {{0, n}};
-  return FixedChunks(n, 16, 2048, 1);
+  return FixedChunks(n, kElementPieces, kMinElementsPerPiece, 1);
 }
 
 }  // namespace hypergrad

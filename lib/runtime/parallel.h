@@ -44,10 +44,15 @@ struct Chunk {
 std::vector<Chunk> FixedChunks(std::size_t count, std::size_t max_chunks, std::size_t min_size,
                                std::size_t align);
 
+// How parameter-length vectors are split for several threads: at most kElementPieces pieces of
+// at least kMinElementsPerPiece elements (FixedChunks, alignment 1). Algorithm 3's parallel form
+// splits the same way by default (algorithm3.h, RatioSplit), so that with ParallelFor's fixed
+// shares each thread works on the same parameters in every loop of a step.
+inline constexpr std::size_t kElementPieces = 16, kMinElementsPerPiece = 2048;
+
 // The pieces element-wise work over n elements is split into for `threads`: the whole range
-// for one thread, else a fixed split of at most 16 pieces of at least 8,192 elements (never
-// dependent on the thread count beyond that; each element is computed alone, so the results
-// are the same bits either way).
+// for one thread, else the fixed split above (never dependent on the thread count beyond that;
+// each element is computed alone, so the results are the same bits either way).
 std::vector<Chunk> ElementPieces(std::size_t n, unsigned threads);
 
 // body(k) for every k < n, on the fixed split ElementPieces(n, threads): element-wise loops whose
