@@ -40,12 +40,7 @@ struct Steps {
 const Steps& Recorded() {
   static const Steps steps = [] {
     const bench::Fig2Network p(1000);
-    const Batch batch = p.Setup(1, 0.9).batches(0);
-    const std::size_t n = p.w0().size();
-    std::vector<double> g(n), hv(n), u(n, 1e-3);
-    Steps s;
-    { GemmTrace trace; p.model().Gradient(p.w0(), batch, g); s.training = trace.shapes(); }
-    { GemmTrace trace; p.model().GradientAndHvp(p.w0(), batch, u, g, hv, {}); s.reverse = trace.shapes(); }
+    Steps s{p.TrainingStepProducts(), p.ReverseStepProducts(), {}};
     std::map<std::tuple<std::size_t, std::size_t, std::size_t, bool, bool, bool>, GemmShape> seen;
     for (const auto* list : {&s.training, &s.reverse})
       for (const GemmShape& x : *list)

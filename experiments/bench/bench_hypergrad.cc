@@ -236,12 +236,14 @@ void BM_MatrixProductFloor(benchmark::State& state) {
   }
   const bench::Fig2Network& p = *made;
   const std::size_t n = p.w0().size();
-  const Batch batch = p.Setup(1, kGamma).batches(0);
-  std::vector<double> g(n), hv(n), u(n, 1e-3);
-  std::vector<GemmShape> step, reverse_step, final_loss;
-  { GemmTrace trace; p.model().Gradient(p.w0(), batch, g); step = trace.shapes(); }
-  { GemmTrace trace; p.model().GradientAndHvp(p.w0(), batch, u, g, hv, {}); reverse_step = trace.shapes(); }
-  { GemmTrace trace; p.model().Evaluate(p.w0(), p.model().data(), g); final_loss = trace.shapes(); }
+  const std::vector<GemmShape> step = p.TrainingStepProducts(), reverse_step = p.ReverseStepProducts();
+  std::vector<GemmShape> final_loss;
+  {
+    std::vector<double> g(n);
+    GemmTrace trace;
+    p.model().Evaluate(p.w0(), p.model().data(), g);
+    final_loss = trace.shapes();
+  }
   double train = 0, final_loss_seconds = 0, hyper = 0, gemm_train = 0, gemm_hyper = 0, gemm_reverse = 0;
   for (auto _ : state) {
     auto t0 = std::chrono::steady_clock::now();
@@ -348,7 +350,8 @@ void BM_Threads(benchmark::State& state) {
 // oneself (8 independent sums, so reading is the limit); and one reverse step's products
 // (gemm_trace.h, replayed on fixed operands) on each core alone (virtual CPUs need not be equally
 // fast) against on both at once, each timing its own; and 50 training steps with their reversal
-// (reversible, fast buffer) on each core alone, per step (training and reverse). Best of several repeats each; the calling thread's CPU mask is restored.
+// (reversible, fast buffer) on each core alone, per step (training and reverse). Best of several
+// repeats each; the calling thread's CPU mask is restored.
 // The sum of x[0 … n) (n a multiple of 8) in 8 independent sums, in the CPU's widest vectors:
 // a read limited by where the data come from, not by the additions.
 [[gnu::target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")]] double SumOfEights(
@@ -380,14 +383,7 @@ void BM_CrossCore(benchmark::State& state) {
     CPU_SET(cpu, &one);
     pthread_setaffinity_np(pthread_self(), sizeof one, &one);
   };
-  std::vector<GemmShape> reverse_step;
-  {
-    const std::size_t n = Problem().w0().size();
-    std::vector<double> g(n), hv(n), u(n, 1e-3);
-    GemmTrace trace;
-    Problem().model().GradientAndHvp(Problem().w0(), Problem().Setup(1, kGamma).batches(0), u, g, hv, {});
-    reverse_step = trace.shapes();
-  }
+  const std::vector<GemmShape> reverse_step = Problem().ReverseStepProducts();
   double round_trip = 1e300, remote = 1e300, local = 1e300, alone = 1e300, alone_b = 1e300, together = 1e300,
          together_b = 1e300;
   double run_seconds[2] = {1e300, 1e300};

@@ -10,6 +10,7 @@
 #include <vector>
 #include <memory>
 
+#include "models/gemm_trace.h"
 #include "models/mlp.h"
 #include "random/random.h"
 #include "optimizers/reversible_sgd.h"
@@ -45,6 +46,10 @@ class Fig2Network {
             layout_ == Fig2Data::kRandomDoubles ? RandomBatches(rows_, 200, 3) : SequentialBatches(rows_, 200)};
   }
   const Mlp& model() const { return *model_; }
+  // The products one training step (the gradient) and one reverse step (gradient and
+  // Hessian-vector product) issue on the first batch, by whole shape (gemm_trace.h).
+  std::vector<GemmShape> TrainingStepProducts() const { return StepProducts(false); }
+  std::vector<GemmShape> ReverseStepProducts() const { return StepProducts(true); }
   const std::vector<double>& w0() const { return w0_; }
   const std::vector<double>& v0() const { return v0_; }
 
@@ -61,6 +66,19 @@ class Fig2Network {
     }
     for (double& m : mean) m /= static_cast<double>(rows);
     return MakeCompactDataset(std::move(pixels), std::move(mean), 784, d.Labels(), 10);
+  }
+  std::vector<GemmShape> StepProducts(bool reverse) const {
+    const std::size_t n = w0_.size();
+    const Batch batch = Setup(1, 0.9).batches(0);
+    std::vector<double> work(3 * n, 1e-3);  // the gradient, H·u and the direction u
+    const std::span<double> g(work.data(), n), hv(work.data() + n, n), u(work.data() + 2 * n, n);
+    GemmTrace trace;
+    if (reverse) {
+      model_->GradientAndHvp(w0_, batch, u, g, hv, {});
+    } else {
+      model_->Gradient(w0_, batch, g);
+    }
+    return trace.shapes();
   }
   std::size_t rows_;
   Fig2Data layout_;
