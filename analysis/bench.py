@@ -449,7 +449,8 @@ def target_cells(row, relation):
     return f"{relation} {row['target']}", "yes" if row["met"] else "**no**"
 
 
-WIDER_PAIRS = {1: "(a) a·W and a·U", 2: "(b) aᵀ·δ and aᵀ·R{δ}", 4: "(c) δ·Wᵀ and R{δ}·Wᵀ", 7: "all three"}
+WIDER_PAIRS = {1: "(a) a·W and a·U", 2: "(b) aᵀ·δ and aᵀ·R{δ}", 3: "(a) and (b)",
+               4: "(c) δ·Wᵀ and R{δ}·Wᵀ", 7: "all three"}
 
 
 def wider_lines(data):
@@ -460,22 +461,32 @@ def wider_lines(data):
                   key=lambda r: int(field(r["name"], "pairs")))
     if not runs:
         return []
+    pair_built = any("us_gemm_pair" in r for r in runs)
     out = ["", "**Fewer, wider products** (`bench_gemm`'s `BM_WiderProducts`, portable kernel, one thread; "
-           "issue [Q] item 2, measured before it is built): the products of a reverse step that share "
-           "an operand, per layer of the Fig-2 network, issued as two products or as one twice as wide "
-           "(the same bits: each element's sum is unchanged, `gemm_portable_test` "
-           "OneWideProductEqualsTheTwoItJoins); best of 20 alternating repeats each, with "
-           "the reverse step's 31 products as issued today in the same run. *Copies*: putting the "
-           "wide product's doubled operand together from its halves and splitting its result, which "
-           "it needs where the halves are stored apart, as they are today.", "",
+           "issue [Q] item 2): the products of a reverse step that share an operand, per layer of "
+           "the Fig-2 network, issued as two products or as one twice as wide (the same bits: each "
+           "element's sum is unchanged, `gemm_portable_test` OneWideProductEqualsTheTwoItJoins); "
+           "best of 20 alternating repeats each, with the reverse step's products as issued in the "
+           "same run. *Copies*: putting the wide product's doubled operand together from its halves "
+           "and splitting its result, which a plain wide product needs where the halves are stored "
+           "apart." + (" *GemmPair*: the two products as one wide product with the halves read "
+                       "and written where they lie, no copies (`GemmPair`, gemm.h; "
+                       "`gemm_portable_test` GemmPairGivesEachProductTheDefinitionsBits). The MLP "
+                       "issues (b) so; not (a), which made the `hypergrad` tool slower (1.024× "
+                       "the time of (b) alone at T = 500, one thread), nor (c)." if pair_built else ""), "",
            "| pairs | two products | one wide | ratio | copies | reverse step's products "
-           "| saved | saved after copies |", "|---|---|---|---|---|---|---|---|"]
+           "| saved | saved after copies |" + (" GemmPair | saved by GemmPair |" if pair_built else ""),
+           "|---|---|---|---|---|---|---|---|" + ("---|---|" if pair_built else "")]
     for r in runs:
         pairs = WIDER_PAIRS.get(int(field(r["name"], "pairs")), field(r["name"], "pairs"))
-        out.append(f"| {pairs} | {r['us_separate']:.0f} µs | {r['us_fused']:.0f} µs | {r['fused_over_separate']:.2f} "
-                   f"| {r['us_copies']:.0f} µs | {r['us_reverse_step_products']:.0f} µs "
-                   f"| {100 * r['saving_share_of_reverse_products']:.1f}% "
-                   f"| {100 * r['saving_with_copies_share']:.1f}% |")
+        line = (f"| {pairs} | {r['us_separate']:.0f} µs | {r['us_fused']:.0f} µs | {r['fused_over_separate']:.2f} "
+                f"| {r['us_copies']:.0f} µs | {r['us_reverse_step_products']:.0f} µs "
+                f"| {100 * r['saving_share_of_reverse_products']:.1f}% "
+                f"| {100 * r['saving_with_copies_share']:.1f}% |")
+        if pair_built:
+            line += (f" {r['us_gemm_pair']:.0f} µs | {100 * r['saving_gemm_pair_share']:.1f}% |"
+                     if "us_gemm_pair" in r else " — | — |")
+        out.append(line)
     return out
 
 

@@ -30,7 +30,7 @@ assert run["products"] == 11 and run["portable_over_openblas"] > 0, run
 PY
 # Issue [Q] item 2: a reverse step's products that share an operand, two narrow against one wide
 # (bench-speed's bench_wider.json): per layer, pairs (b) four wide products for eight, (c) three
-# for six (layers 1-3), the same FLOPs either way; the report renders them.
+# for six (layers 1-3), the same FLOPs either way, and (b) as GemmPair; the report renders them.
 "$bin/bench_gemm" --benchmark_filter='BM_WiderProducts/pairs:(2|4)/' --benchmark_out="$tmp/bench/bench_wider.json" \
   --benchmark_out_format=json > "$tmp/bench_wider.log" 2>&1 || fail "BM_WiderProducts: $(tail -5 "$tmp/bench_wider.log")"
 $py - "$tmp/bench/bench_wider.json" <<'PY' || fail "BM_WiderProducts counters"
@@ -44,6 +44,9 @@ assert runs["pairs:2"]["flops"] == 2 * 2 * 200 * (784 * 50 + 50 * 50 + 50 * 50 +
 for r in runs.values():
     assert min(r["us_separate"], r["us_fused"], r["us_copies"], r["us_reverse_step_products"]) > 0, r
     assert abs(r["saving_share_of_reverse_products"] - (r["us_separate"] - r["us_fused"]) / r["us_reverse_step_products"]) < 1e-9, r
+# GemmPair, as the MLP issues (a) and (b), is timed where the selection has no (c).
+assert runs["pairs:2"]["us_gemm_pair"] > 0 and "us_gemm_pair" not in runs["pairs:4"], runs
+assert abs(runs["pairs:2"]["saving_gemm_pair_share"] - (runs["pairs:2"]["us_separate"] - runs["pairs:2"]["us_gemm_pair"]) / runs["pairs:2"]["us_reverse_step_products"]) < 1e-9, runs
 PY
 # What two cores cost each other (BM_CrossCore, bench-speed's bench_speed.json), where the
 # process may run on two CPUs: every figure positive, its CPUs two different ones.
@@ -71,11 +74,13 @@ assert revolve["bitwise_equal_to_stored"] == 1, revolve
 # t(100, 20) = 178 forward steps: the schedule's count and the closed form.
 assert revolve["forward_steps"] == revolve["closed_form_forward_steps"] == 178, revolve
 assert revolve["measured_peak_extra_bytes"] > 0 and revolve["computed_peak_extra_bytes"] > 0
-# The matrix-product floor: the Fig-2 step issues 11 products forward and 31 in a reverse step
-# (gradient, Hessian-vector product), 2·m·n·k FLOPs each as recorded.
+# The matrix-product floor: the Fig-2 step issues 11 products forward and 27 in a reverse step
+# (gradient, Hessian-vector product: 31 products, of which the 4 pairs aᵀ·δ, aᵀ·R{δ} run as one
+# wide product each, GemmPair), 2·m·n·k FLOPs each as recorded: the FLOPs of the 31.
 floor = next(r for n, r in runs.items() if "MatrixProductFloor" in n)
-assert floor["gemms_per_training_step"] == 11 and floor["gemms_per_reverse_step"] == 31, floor
+assert floor["gemms_per_training_step"] == 11 and floor["gemms_per_reverse_step"] == 27, floor
 assert floor["flops_per_training_step"] == 37960000, floor
+assert floor["flops_per_reverse_step"] == 82520000, floor
 assert floor["training_over_gemm"] > 0 and floor["hypergradient_over_gemm"] > 0 and floor["peak_rss_bytes"] > 0
 # Each piece's share of a step (step_profile.h): every piece timed, the shares and the rest add
 # up to the whole step, the products take the largest share, no share is negative.
@@ -91,7 +96,7 @@ for phase in ("training", "reverse"):
 floors = [r for n, r in runs.items() if "MatrixProductFloor" in n]
 assert sorted((r["polynomial_tanh"], r["tool_layout"]) for r in floors) == [(0, 0), (0, 1), (1, 0)], floors
 tool = next(r for r in floors if r["tool_layout"] == 1)
-assert tool["gemms_per_reverse_step"] == 31 and tool["flops_per_training_step"] == 37960000, tool
+assert tool["gemms_per_reverse_step"] == 27 and tool["flops_per_training_step"] == 37960000, tool
 assert tool["share_training_input_conversion"] > 0 and tool["hypergradient_over_gemm"] > 0, tool
 threads = next(r for n, r in runs.items() if "BM_Threads" in n)
 assert threads["threads"] == 2 and threads["bitwise_equal_to_one_thread"] == 1, threads

@@ -4,7 +4,8 @@
 // step (the gradient) and of one reverse step (gradient and Hessian-vector product) are recorded
 // by shape (gemm_trace.h) and issued on fixed random operands.
 //   BM_Step: one kernel, one step's products per iteration.
-//   BM_WiderProducts: a reverse step's products that share an operand, two narrow or one wide.
+//   BM_WiderProducts: a reverse step's products that share an operand, two narrow or one wide
+//     (and GemmPair, as the MLP issues one of the three kinds).
 //   BM_StepRatio (each portable variant), BM_ShapeRatio (the widest and AVX2): both kernels timed alternately in the same iteration (the
 //     fastest of `kPairs` alternating pairs each), counter portable_over_openblas: the ratio of
 //     neighbouring measurements, less exposed to a busy machine than two separate runs.
@@ -82,6 +83,26 @@ class Operands {
     const auto t0 = std::chrono::steady_clock::now();
     for (int r = 0; r < repeats; ++r) Issue(kernel);
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / repeats;
+  }
+  // Products 2j and 2j + 1 (the same shape, B not transposed, C stored) as one GemmPair on the
+  // portable kernel, as mlp.cc issues them: product 2j's A shared, each half's B and C where
+  // they lie. The seconds per issue of all of them.
+  double PairSeconds(int repeats) {
+    SetGemmKernel(GemmKernel::kPortable);
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int r = 0; r < repeats; ++r) {
+      for (std::size_t i = 0; i + 1 < shapes_.size(); i += 2) {
+        const GemmShape& s = shapes_[i];
+        const ConstMatrixRef a = s.transpose_a ? ConstMatrixRef{a_[i].data(), s.k, s.m, s.m}
+                                               : ConstMatrixRef{a_[i].data(), s.m, s.k, s.k};
+        GemmPair(a, s.transpose_a, {b_[i].data(), s.k, s.n, s.n}, {c_[i].data(), s.m, s.n, s.n}, 0.0,
+                 {b_[i + 1].data(), s.k, s.n, s.n}, {c_[i + 1].data(), s.m, s.n, s.n}, 0.0);
+      }
+      benchmark::ClobberMemory();
+    }
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / repeats;
+    SetGemmKernel(GemmKernel::kOpenBlas);
+    return seconds;
   }
 
  private:
@@ -166,18 +187,21 @@ void BM_ShapeRatio(benchmark::State& state) {
   state.counters["transpose_b"] = s.transpose_b;
 }
 
-// Issue [Q] item 2, measured before it is built: products of a reverse step that share an
-// operand, issued as two products or as one twice as wide, on the portable kernel (one product
-// per pair gives each element the same in-order sum, so the same bits). Per layer (in, out) of
-// the Fig-2 network, batch rows = 200: (a) a_i·W_i and a_i·U_i (forward and R-forward share
-// a_i): one rows × in · in × 2out product; (b) a_iᵀ·delta_i and a_iᵀ·R{delta_i} (the gradient
-// and the Hessian-vector product): in × rows · rows × 2out; (c) delta_i·W_iᵀ and
-// R{delta_i}·W_iᵀ for i ≥ 1 (Backward and RBackward): 2rows × out · out × in. Operands stored
-// densely; a real fused product would also need its halves side by side in memory (copies not
-// timed with the products: us_copies, beside them). In the same run, the reverse step's 31
-// products as issued today, alternately; counters: both times per step, the fused pairs' time
-// over the separate pairs' time, and the saving (before and after the copies) as a share of the
-// reverse step's product time. range(0): which pairs, a bit mask of (a) 1, (b) 2, (c) 4.
+// Issue [Q] item 2: products of a reverse step that share an operand, issued as two products or
+// as one twice as wide, on the portable kernel (one product per pair gives each element the same
+// in-order sum, so the same bits). Per layer (in, out) of the Fig-2 network, batch rows = 200:
+// (a) a_i·W_i and a_i·U_i (forward and R-forward share a_i): one rows × in · in × 2out product;
+// (b) a_iᵀ·delta_i and a_iᵀ·R{delta_i} (the gradient and the Hessian-vector product):
+// in × rows · rows × 2out; (c) delta_i·W_iᵀ and R{delta_i}·W_iᵀ for i ≥ 1 (Backward and
+// RBackward): 2rows × out · out × in. The wide product on dense operands, which would need its
+// halves side by side in memory (copies timed apart: us_copies); and, for (a) and (b), GemmPair
+// (halves where they lie, no copies; us_gemm_pair). mlp.cc issues (b) as a GemmPair; not (a),
+// which made `hypergrad` slower (T = 500, one thread, 8 alternating runs: 1.024× the time with
+// (b) alone; its 24-row pieces gain nothing from the wider tiles), nor (c) (0.4% of a reverse
+// step's products saved before copies). In the same run,
+// the reverse step's products as issued now (with the pairs), alternately; counters: the times
+// per step, the fused pairs' time over the separate pairs' time, and the savings as a share of
+// the reverse step's product time. range(0): which pairs, a bit mask of (a) 1, (b) 2, (c) 4.
 void BM_WiderProducts(benchmark::State& state) {
   const auto pairs = state.range(0);
   const std::size_t rows = 200;
@@ -237,12 +261,14 @@ void BM_WiderProducts(benchmark::State& state) {
   double flops = 0;
   for (const GemmShape& x : separate) flops += x.Flops();
   const int repeats = std::max(1, static_cast<int>(2e7 / flops));
-  double t_two = 1e300, t_one = 1e300, t_step = 1e300, t_copies = 1e300;
+  const bool built = (pairs & 4) == 0;  // only (a) and (b): GemmPair timed too
+  double t_two = 1e300, t_one = 1e300, t_step = 1e300, t_copies = 1e300, t_pair = 1e300;
   for (auto _ : state) {
     for (int pair = 0; pair < kPairs; ++pair) {
       t_copies = std::min(t_copies, copies(repeats));
       t_two = std::min(t_two, two.Seconds(GemmKernel::kPortable, repeats));
       t_one = std::min(t_one, one.Seconds(GemmKernel::kPortable, repeats));
+      if (built) t_pair = std::min(t_pair, two.PairSeconds(repeats));
       t_step = std::min(t_step, step.Seconds(GemmKernel::kPortable, repeats));
     }
   }
@@ -255,6 +281,11 @@ void BM_WiderProducts(benchmark::State& state) {
   state.counters["saving_share_of_reverse_products"] = (t_two - t_one) / t_step;
   state.counters["us_copies"] = 1e6 * t_copies;
   state.counters["saving_with_copies_share"] = (t_two - t_one - t_copies) / t_step;
+  if (built) {
+    state.counters["us_gemm_pair"] = 1e6 * t_pair;
+    state.counters["gemm_pair_over_separate"] = t_pair / t_two;
+    state.counters["saving_gemm_pair_share"] = (t_two - t_pair) / t_step;
+  }
 }
 
 void ShapeArgs(benchmark::internal::Benchmark* b) {
@@ -266,7 +297,7 @@ void ShapeArgs(benchmark::internal::Benchmark* b) {
 BENCHMARK(BM_Step)->ArgNames({"step", "kernel"})->ArgsProduct({{0, 1}, {0, 1}})->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_StepRatio)->ArgNames({"step", "variant"})->ArgsProduct({{0, 1}, {0, 2, 3, 4}})->Iterations(1)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_ShapeRatio)->Apply(ShapeArgs)->Iterations(1)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_WiderProducts)->ArgName("pairs")->Arg(1)->Arg(2)->Arg(4)->Arg(7)->Iterations(1)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_WiderProducts)->ArgName("pairs")->Arg(1)->Arg(2)->Arg(3)->Arg(4)->Arg(7)->Iterations(1)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace hypergrad

@@ -21,6 +21,19 @@ inline double Prior(double beta, double old) {
   return beta == 0.0 ? 0.0 : (beta == 1.0 ? old : beta * old);
 }
 
+// op(B) and C of one blocked product: one matrix each, or two side by side (GemmPair): columns
+// [0, split) of the product are part 0's, [split, cols) part 1's, at column j − split there.
+// B's parts are never transposed when there are two.
+struct SplitB {
+  ConstMatrixRef part[2];
+  std::size_t split;
+};
+struct SplitC {
+  MatrixRef part[2];
+  double beta[2];
+  std::size_t split, cols;
+};
+
 // The definition, one element at a time: s = 0; s = s + a_ik·b_kj in increasing k.
 void ScalarGemm(ConstMatrixRef a, bool ta, ConstMatrixRef b, bool tb, MatrixRef c, std::size_t k,
                 double beta) {
@@ -142,11 +155,19 @@ void PackA(ConstMatrixRef a, bool ta, double* ap, std::size_t k, std::size_t row
 // runs instead of the MR-row tile (whose padded rows cost as much as real ones): the MLP's
 // 50-row pieces of a batch leave 2 rows after four blocks of 12, so the 12-row tile computed 60
 // rows for 50. Each row's sums are the same whatever the tile's height.
+// Two products side by side (SplitB, SplitC) run as one: B's panels are packed from either part
+// (a panel that straddles the split from both), a panel within one part is read in place as
+// above, and each tile's columns are stored to the part, and with the beta, they belong to.
 template <int L, int MR, int NV, class Full, class Few4, class Few8, bool kInPlaceA, bool kInPlaceB>
-[[gnu::always_inline]] inline void BlockedGemm(ConstMatrixRef a, bool ta, ConstMatrixRef b,
-                                               bool tb, MatrixRef c, std::size_t k, double beta) {
+[[gnu::always_inline]] inline void BlockedGemm(ConstMatrixRef a, bool ta, const SplitB& b,
+                                               bool tb, const SplitC& c, std::size_t k) {
   constexpr std::size_t NR = static_cast<std::size_t>(L) * NV, kMr = MR;
-  const std::size_t m = c.rows, n = c.cols;
+  const std::size_t m = c.part[0].rows, n = c.cols, split = c.split;
+  // The part holding product columns [first, first + cols), or 2 if they straddle the split.
+  const auto part_of = [split](std::size_t first, std::size_t cols) -> std::size_t {
+    return first + cols <= split ? 0 : first >= split ? 1 : 2;
+  };
+  const auto local = [split](std::size_t part, std::size_t first) { return part == 0 ? first : first - split; };
   const std::size_t n_padded = (n + NR - 1) / NR * NR;
   const std::size_t nc = std::min(n_padded, std::max(NR, 65536 / std::max<std::size_t>(k, 1) / NR * NR));
   thread_local std::vector<double> bpack, apack;
@@ -158,13 +179,32 @@ template <int L, int MR, int NV, class Full, class Few4, class Few8, bool kInPla
   alignas(64) double tile[MR * NR];
   for (std::size_t j0 = 0; j0 < n; j0 += nc) {
     const std::size_t jn = std::min(nc, n - j0), panels = (jn + NR - 1) / NR;
-    const auto in_place_b = [&](std::size_t q) { return kInPlaceB && !tb && std::min(NR, jn - q * NR) == PanelWidth<NR>(jn, q); };
+    const auto in_place_b = [&](std::size_t q) {
+      const std::size_t cols = std::min(NR, jn - q * NR);
+      return kInPlaceB && !tb && cols == PanelWidth<NR>(jn, q) && part_of(j0 + q * NR, cols) < 2;
+    };
     for (std::size_t q = 0; q < panels; ++q) {
       if (in_place_b(q)) continue;
       double* bp = bpack.data() + q * k * NR;
       const std::size_t w = PanelWidth<NR>(jn, q);
       const std::size_t cols = std::min(NR, jn - q * NR), first = j0 + q * NR;
-      PackB<NR>(b, tb, bp, w, k, cols, first);
+      const std::size_t part = part_of(first, cols);
+      if (part < 2) {
+        PackB<NR>(b.part[part], tb, bp, w, k, cols, local(part, first));
+        continue;
+      }
+      // Straddling: `left` columns from part 0, the rest from part 1 (B not transposed).
+      const std::size_t left = split - first;
+      const double* b0 = b.part[0].data + first;
+      const double* b1 = b.part[1].data;
+      for (std::size_t p = 0; p < k; ++p) {
+        double* dst = bp + p * w;
+        const double* s0 = b0 + p * b.part[0].stride;
+        const double* s1 = b1 + p * b.part[1].stride;
+        for (std::size_t jj = 0; jj < left; ++jj) dst[jj] = s0[jj];
+        for (std::size_t jj = left; jj < cols; ++jj) dst[jj] = s1[jj - left];
+        for (std::size_t jj = cols; jj < w; ++jj) dst[jj] = 0.0;
+      }
     }
     for (std::size_t i0 = 0; i0 < m; i0 += kMr) {
       const std::size_t rows = std::min(kMr, m - i0);
@@ -177,20 +217,30 @@ template <int L, int MR, int NV, class Full, class Few4, class Few8, bool kInPla
         const std::size_t w = PanelWidth<NR>(jn, q);
         const std::size_t cols = std::min(NR, jn - q * NR), first = j0 + q * NR;
         const bool direct = in_place_b(q);
-        const double* bp = direct ? b.data + first : bpack.data() + q * k * NR;
+        const std::size_t b_part = direct ? std::min<std::size_t>(part_of(first, cols), 1) : 0;
+        const double* bp = direct ? b.part[b_part].data + local(b_part, first) : bpack.data() + q * k * NR;
         const TileFn tile_fn = rows <= 4 ? Few4::For(w, NR) : rows <= 8 ? Few8::For(w, NR) : Full::For(w, NR);
-        tile_fn(ap, a_step, a_row, bp, direct ? b.stride : w, k, tile);
-        // Prior(beta, ·) with the test on beta out of the loops (0.0 + s keeps Prior's bits:
-        // it turns −0 into +0).
-        for (std::size_t r = 0; r < rows; ++r) {
-          double* out = c.data + (i0 + r) * c.stride + first;
-          const double* t = tile + r * w;
-          if (beta == 0.0) {
-            for (std::size_t jj = 0; jj < cols; ++jj) out[jj] = 0.0 + t[jj];
-          } else if (beta == 1.0) {
-            for (std::size_t jj = 0; jj < cols; ++jj) out[jj] = out[jj] + t[jj];
-          } else {
-            for (std::size_t jj = 0; jj < cols; ++jj) out[jj] = beta * out[jj] + t[jj];
+        tile_fn(ap, a_step, a_row, bp, direct ? b.part[b_part].stride : w, k, tile);
+        // The tile's columns [first, first + cols), in at most two runs, one per part of C.
+        for (std::size_t part = 0; part < 2; ++part) {
+          const std::size_t begin = part == 0 ? first : std::max(first, split);
+          const std::size_t end = part == 0 ? std::min(first + cols, split) : first + cols;
+          if (begin >= end) continue;
+          const MatrixRef& cp = c.part[part];
+          const double beta = c.beta[part];
+          const std::size_t run = end - begin;
+          // Prior(beta, ·) with the test on beta out of the loops (0.0 + s keeps Prior's bits:
+          // it turns −0 into +0).
+          for (std::size_t r = 0; r < rows; ++r) {
+            double* out = cp.data + (i0 + r) * cp.stride + local(part, begin);
+            const double* t = tile + r * w + (begin - first);
+            if (beta == 0.0) {
+              for (std::size_t jj = 0; jj < run; ++jj) out[jj] = 0.0 + t[jj];
+            } else if (beta == 1.0) {
+              for (std::size_t jj = 0; jj < run; ++jj) out[jj] = out[jj] + t[jj];
+            } else {
+              for (std::size_t jj = 0; jj < run; ++jj) out[jj] = beta * out[jj] + t[jj];
+            }
           }
         }
       }
@@ -220,23 +270,31 @@ HYPERGRAD_TILE(TileAvx512Rows4Two, "avx512f", 2, 4, 1)
 HYPERGRAD_TILE(TileAvx512Rows4Four, "avx512f", 4, 4, 1)
 #undef HYPERGRAD_TILE
 
-void GemmSse2(ConstMatrixRef a, bool ta, ConstMatrixRef b, bool tb, MatrixRef c, std::size_t k,
-              double beta) {
+void GemmSse2(ConstMatrixRef a, bool ta, const SplitB& b, bool tb, const SplitC& c, std::size_t k) {
   using Full = Tiles<TileSse2, TileSse2Two, TileSse2>;
-  BlockedGemm<2, 6, 2, Full, Full, Full, false, false>(a, ta, b, tb, c, k, beta);
+  BlockedGemm<2, 6, 2, Full, Full, Full, false, false>(a, ta, b, tb, c, k);
 }
-__attribute__((target("avx2"))) void GemmAvx2(ConstMatrixRef a, bool ta, ConstMatrixRef b,
-                                              bool tb, MatrixRef c, std::size_t k, double beta) {
+__attribute__((target("avx2"))) void GemmAvx2(ConstMatrixRef a, bool ta, const SplitB& b, bool tb,
+                                              const SplitC& c, std::size_t k) {
   using Full = Tiles<TileAvx2, TileAvx2Two, TileAvx2Four>;
-  BlockedGemm<4, 6, 2, Full, Full, Full, false, false>(a, ta, b, tb, c, k, beta);
+  BlockedGemm<4, 6, 2, Full, Full, Full, false, false>(a, ta, b, tb, c, k);
 }
-__attribute__((target("avx512f"))) void GemmAvx512(ConstMatrixRef a, bool ta, ConstMatrixRef b,
-                                                   bool tb, MatrixRef c, std::size_t k,
-                                                   double beta) {
+__attribute__((target("avx512f"))) void GemmAvx512(ConstMatrixRef a, bool ta, const SplitB& b,
+                                                   bool tb, const SplitC& c, std::size_t k) {
   using Full = Tiles<TileAvx512, TileAvx512Two, TileAvx512Four>;
   using Few8 = Tiles<TileAvx512Rows8, TileAvx512Rows8Two, TileAvx512Rows8Four>;
   using Few4 = Tiles<TileAvx512Rows4, TileAvx512Rows4Two, TileAvx512Rows4Four>;
-  BlockedGemm<8, 12, 1, Full, Few4, Few8, true, true>(a, ta, b, tb, c, k, beta);
+  BlockedGemm<8, 12, 1, Full, Few4, Few8, true, true>(a, ta, b, tb, c, k);
+}
+
+// The blocked variant in use on B and C split as above; false for kScalar (which has none).
+bool BlockedVariant(ConstMatrixRef a, bool ta, const SplitB& b, bool tb, const SplitC& c, std::size_t k) {
+  switch (ActivePortableGemmVariant()) {
+    case PortableGemmVariant::kScalar: return false;
+    case PortableGemmVariant::kAvx2: GemmAvx2(a, ta, b, tb, c, k); return true;
+    case PortableGemmVariant::kAvx512: GemmAvx512(a, ta, b, tb, c, k); return true;
+    default: GemmSse2(a, ta, b, tb, c, k); return true;
+  }
 }
 
 PortableGemmVariant Resolve(PortableGemmVariant v) {
@@ -289,11 +347,20 @@ PortableGemmVariant ActivePortableGemmVariant() { return Resolve(g_forced); }
 
 void PortableGemm(ConstMatrixRef a, bool transpose_a, ConstMatrixRef b, bool transpose_b,
                   MatrixRef c, std::size_t k, double beta) {
-  switch (ActivePortableGemmVariant()) {
-    case PortableGemmVariant::kScalar: return ScalarGemm(a, transpose_a, b, transpose_b, c, k, beta);
-    case PortableGemmVariant::kAvx2: return GemmAvx2(a, transpose_a, b, transpose_b, c, k, beta);
-    case PortableGemmVariant::kAvx512: return GemmAvx512(a, transpose_a, b, transpose_b, c, k, beta);
-    default: return GemmSse2(a, transpose_a, b, transpose_b, c, k, beta);
+  const SplitB parts_b{{b, {}}, c.cols};
+  const SplitC parts_c{{c, {}}, {beta, 0.0}, c.cols, c.cols};
+  if (!BlockedVariant(a, transpose_a, parts_b, transpose_b, parts_c, k)) {
+    ScalarGemm(a, transpose_a, b, transpose_b, c, k, beta);
+  }
+}
+
+void PortableGemmPair(ConstMatrixRef a, bool transpose_a, ConstMatrixRef b1, MatrixRef c1,
+                      double beta1, ConstMatrixRef b2, MatrixRef c2, double beta2, std::size_t k) {
+  const SplitB parts_b{{b1, b2}, c1.cols};
+  const SplitC parts_c{{c1, c2}, {beta1, beta2}, c1.cols, c1.cols + c2.cols};
+  if (!BlockedVariant(a, transpose_a, parts_b, false, parts_c, k)) {
+    ScalarGemm(a, transpose_a, b1, false, c1, k, beta1);
+    ScalarGemm(a, transpose_a, b2, false, c2, k, beta2);
   }
 }
 

@@ -37,6 +37,11 @@ PortableGemmVariant ParsePortableGemmVariant(std::string_view name);
 void PortableGemm(ConstMatrixRef a, bool transpose_a, ConstMatrixRef b, bool transpose_b,
                   MatrixRef c, std::size_t k, double beta);
 
+// GemmPair's C1 = op(A)·B1 + beta1·C1 and C2 = op(A)·B2 + beta2·C2 as above, as one product
+// op(A)·[B1 | B2] split where it is stored; shapes already checked by GemmPair.
+void PortableGemmPair(ConstMatrixRef a, bool transpose_a, ConstMatrixRef b1, MatrixRef c1,
+                      double beta1, ConstMatrixRef b2, MatrixRef c2, double beta2, std::size_t k);
+
 }  // namespace hypergrad
 
 #endif  // HYPERGRAD_MODELS_GEMM_PORTABLE_H_

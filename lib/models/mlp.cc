@@ -120,29 +120,36 @@ ConstMatrixRef InputColumns(const Pass& pass, std::size_t in, Chunk units, Doubl
 }
 
 // The products of one pass by their whole shapes, in the order of the unsplit algorithm: what
-// the benchmarks' cost floor replays (gemm_trace.h), whatever the split.
+// the benchmarks' cost floor replays (gemm_trace.h), whatever the split. A GemmPair counts as the
+// one product twice as wide that the portable kernel runs (accumulating when either half does).
 void TraceProducts(const MlpLayout& layout, const Pass& pass) {
   if (!GemmTrace::Active()) return;
   const auto& layers = layout.layers();
   const std::size_t depth = layers.size(), rows = pass.rows;
-  for (const auto& l : layers) GemmTrace::Record({rows, l.out, l.in, false, false, false});
-  if (pass.grad.empty()) return;
-  for (std::size_t i = depth; i-- > 0;) {
-    GemmTrace::Record({layers[i].in, layers[i].out, rows, true, false, false});
-    if (i > 0) GemmTrace::Record({rows, layers[i].in, layers[i].out, false, true, false});
-  }
-  if (pass.u.empty()) return;
-  for (std::size_t i = 0; i < depth; ++i) {
+  const bool r = !pass.u.empty();
+  for (const auto& l : layers) GemmTrace::Record({rows, l.out, l.in, false, false, false});  // Forward
+  for (std::size_t i = 0; r && i < depth; ++i) {  // RForward
     GemmTrace::Record({rows, layers[i].out, layers[i].in, false, false, false});
     if (i > 0) GemmTrace::Record({rows, layers[i].out, layers[i].in, false, false, true});
   }
-  for (std::size_t i = depth; i-- > 0;) {
-    GemmTrace::Record({layers[i].in, layers[i].out, rows, true, false, false});
-    if (i > 0) GemmTrace::Record({layers[i].in, layers[i].out, rows, true, false, true});
-    if (i > 0 || pass.input_r_grad != nullptr) {
+  if (pass.grad.empty()) return;
+  for (std::size_t i = depth; i-- > 0;) {  // Backward
+    if (i > 0) GemmTrace::Record({rows, layers[i].in, layers[i].out, false, true, false});
+  }
+  for (std::size_t i = depth; i-- > 0;) {  // RBackward
+    if (r && (i > 0 || pass.input_r_grad != nullptr)) {
       GemmTrace::Record({rows, layers[i].in, layers[i].out, false, true, false});
       GemmTrace::Record({rows, layers[i].in, layers[i].out, false, true, true});
     }
+  }
+  for (std::size_t i = depth; i-- > 0;) {  // WeightGradients
+    const std::size_t in = layers[i].in, out = layers[i].out;
+    if (!r) {
+      GemmTrace::Record({in, out, rows, true, false, false});
+      continue;
+    }
+    if (i > 0) GemmTrace::Record({in, out, rows, true, false, false});
+    GemmTrace::Record({in, 2 * out, rows, true, false, i > 0});
   }
 }
 
@@ -392,16 +399,16 @@ void WeightGradients(RunState& s, unsigned threads) {
     ScratchPool::Lease scratch(s.scratch);
     const ConstMatrixRef in_units =
         i == 0 ? InputColumns(s.pass, layers[0].in, units, scratch.get()) : Columns(s.input(i), units);
-    Gemm(in_units, true, d, false, MatrixRef{grad + offset, units.size(), out, out});
-    if (!s.want_r) return;
-    const MatrixRef h{hvp + offset, units.size(), out, out};
-    const ConstMatrixRef rd = Const(s.mat(s.rdelta[i], out));
-    if (i == 0) {
-      Gemm(in_units, true, rd, false, h);
-    } else {
-      Gemm(Columns(Const(s.mat(s.ra[i], layers[i].in)), units), true, d, false, h);
-      Gemm(in_units, true, rd, false, h, 1.0);
+    const MatrixRef g{grad + offset, units.size(), out, out};
+    if (!s.want_r) {
+      Gemm(in_units, true, d, false, g);
+      return;
     }
+    // H·u = R{a_i}ᵀ·delta_i, then a_iᵀ·R{delta_i} added; a_iᵀ·delta_i and a_iᵀ·R{delta_i} as one
+    // pair (GemmPair: every element the bits of two calls).
+    const MatrixRef h{hvp + offset, units.size(), out, out};
+    if (i > 0) Gemm(Columns(Const(s.mat(s.ra[i], layers[i].in)), units), true, d, false, h);
+    GemmPair(in_units, true, d, g, 0.0, Const(s.mat(s.rdelta[i], out)), h, i == 0 ? 0.0 : 1.0);
   });
 }
 

@@ -199,6 +199,85 @@ TEST(GemmPortable, OneWideProductEqualsTheTwoItJoins) {
   }
 }
 
+// GemmPair (two products sharing op(A), issued by the portable kernel as one twice as wide and
+// split where C1 and C2 lie): each C against the definition written out here, bit for bit, with
+// the padding of their strided storage untouched; every variant, op(A) and Aᵀ, betas mixed
+// (the MLP's Hessian-vector product adds to its C, the gradient stores), widths that put the
+// split inside a tile and past a column block (k = 784 blocks 80 columns), and the MLP's pairs.
+// With kOpenBlas, the pair equals its two Gemm calls.
+TEST(GemmPortable, GemmPairGivesEachProductTheDefinitionsBits) {
+  KernelGuard guard;
+  std::mt19937_64 rng(13);
+  std::normal_distribution<double> normal;
+  struct PairShape { std::size_t m, k, n1, n2; };
+  std::vector<PairShape> shapes = {{200, 784, 50, 50}, {784, 200, 50, 50}, {50, 200, 50, 50},
+                                   {200, 50, 10, 10},  {24, 784, 50, 50},  {13, 784, 47, 45},
+                                   {7, 9, 1, 1},       {12, 5, 8, 8},      {9, 3, 3, 13}};
+  std::uniform_int_distribution<std::size_t> size(1, 30);
+  for (int i = 0; i < 16; ++i) shapes.push_back({size(rng), size(rng), size(rng), size(rng)});
+  const double betas[][2] = {{0.0, 1.0}, {1.0, 0.0}, {0.0, 0.0}, {-0.75, 1.0}};
+  std::size_t case_index = 0;
+  for (const PairShape s : shapes) for (int ta = 0; ta < 2; ++ta) for (const auto& beta : betas) {
+    if (s.m * s.k > 100000 && (case_index++ % 4) != 0) continue;  // large: a quarter of the cases
+    const std::size_t ar = ta ? s.k : s.m, ac = ta ? s.m : s.k, as = ac + 3;
+    const std::size_t n[2] = {s.n1, s.n2}, bs[2] = {s.n1 + 2, s.n2 + 5}, cs[2] = {s.n1 + 1, s.n2 + 4};
+    std::vector<double> a(ar * as), b[2], c0[2], want[2];
+    for (double& x : a) x = normal(rng);
+    for (int q = 0; q < 2; ++q) {
+      b[q].resize(s.k * bs[q]);
+      c0[q].resize(s.m * cs[q]);
+      for (double& x : b[q]) x = normal(rng);
+      for (double& x : c0[q]) x = normal(rng);
+      want[q] = c0[q];
+      for (std::size_t i = 0; i < s.m; ++i) for (std::size_t j = 0; j < n[q]; ++j) {
+        double sum = 0.0;
+        for (std::size_t p = 0; p < s.k; ++p) sum = sum + (ta ? a[p * as + i] : a[i * as + p]) * b[q][p * bs[q] + j];
+        want[q][i * cs[q] + j] = (beta[q] == 0.0 ? 0.0 : beta[q] * want[q][i * cs[q] + j]) + sum;
+      }
+    }
+    const ConstMatrixRef av{a.data(), ar, ac, as};
+    const auto run = [&](std::vector<double> (&got)[2]) {
+      got[0] = c0[0];
+      got[1] = c0[1];
+      GemmPair(av, ta, {b[0].data(), s.k, n[0], bs[0]}, {got[0].data(), s.m, n[0], cs[0]}, beta[0],
+               {b[1].data(), s.k, n[1], bs[1]}, {got[1].data(), s.m, n[1], cs[1]}, beta[1]);
+    };
+    const std::string name = std::to_string(s.m) + "x" + std::to_string(s.k) + "x(" +
+                             std::to_string(s.n1) + "+" + std::to_string(s.n2) + ") ta=" +
+                             std::to_string(ta) + " betas " + std::to_string(beta[0]) + "," +
+                             std::to_string(beta[1]);
+    SetGemmKernel(GemmKernel::kPortable);
+    for (PortableGemmVariant v : SupportedVariants()) {
+      ForcePortableGemmVariant(v);
+      std::vector<double> got[2];
+      run(got);
+      for (int q = 0; q < 2; ++q) {
+        const long at = FirstDifference(want[q], got[q]);
+        ASSERT_EQ(-1, at) << name << " variant " << PortableGemmVariantName(v) << ": C" << q + 1
+                          << " first differs at storage index " << at;
+      }
+    }
+    SetGemmKernel(GemmKernel::kOpenBlas);
+    std::vector<double> got[2], two[2] = {c0[0], c0[1]};
+    run(got);
+    for (int q = 0; q < 2; ++q) {
+      Gemm(av, ta, {b[q].data(), s.k, n[q], bs[q]}, false, {two[q].data(), s.m, n[q], cs[q]}, beta[q]);
+      ASSERT_EQ(-1, FirstDifference(two[q], got[q])) << name << " openblas: C" << q + 1;
+    }
+  }
+}
+
+TEST(GemmPortable, GemmPairRefusesShapesThatDoNotFit) {
+  std::vector<double> a(6 * 4), b1(4 * 3), b2(5 * 2), c1(6 * 3), c2(6 * 2);
+  try {
+    GemmPair({a.data(), 6, 4, 4}, false, {b1.data(), 4, 3, 3}, {c1.data(), 6, 3, 3}, 0.0,
+             {b2.data(), 5, 2, 2}, {c2.data(), 6, 2, 2}, 0.0);
+    FAIL() << "no error for a second B of 5 rows against k = 4";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("second product"), std::string::npos) << e.what();
+  }
+}
+
 // Zeros of either sign, infinities and subnormals: the variants follow the definition there too.
 TEST(GemmPortable, SpecialValuesFollowTheDefinition) {
   KernelGuard guard;

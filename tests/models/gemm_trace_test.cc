@@ -90,16 +90,19 @@ class MlpProducts : public ::testing::TestWithParam<unsigned> {
 // Forward: per layer a·W (rows × out, inner in).
 const std::vector<GemmShape> kForward = {{64, 8, 6, false, false, false},
                                          {64, 3, 8, false, false, false}};
-// Backward: ∂W_1 = a_1ᵀ·δ_1, δ_1·W_1ᵀ, ∂W_0 = xᵀ·δ_0.
-const std::vector<GemmShape> kBackward = {{8, 3, 64, true, false, false},
-                                          {64, 8, 3, false, true, false},
+// Backward: δ_1·W_1ᵀ; then the weight gradients ∂W_1 = a_1ᵀ·δ_1, ∂W_0 = xᵀ·δ_0.
+const std::vector<GemmShape> kBackward = {{64, 8, 3, false, true, false},
+                                          {8, 3, 64, true, false, false},
                                           {6, 8, 64, true, false, false}};
-// R-forward: R{h_0} = x·U_0; R{h_1} = R{a_1}·W_1 + a_1·U_1. R-backward: Hu for W_1 = R{a_1}ᵀ·δ_1
-// + a_1ᵀ·R{δ_1}; R{δ_1}·W_1ᵀ + δ_1·U_1ᵀ; Hu for W_0 = xᵀ·R{δ_0} (no R{∇_x L} asked).
-const std::vector<GemmShape> kR = {{64, 8, 6, false, false, false}, {64, 3, 8, false, false, false},
-                                   {64, 3, 8, false, false, true},  {8, 3, 64, true, false, false},
-                                   {8, 3, 64, true, false, true},   {64, 8, 3, false, true, false},
-                                   {64, 8, 3, false, true, true},   {6, 8, 64, true, false, false}};
+// With the R-pass, as issued (a GemmPair is one product twice as wide): forward; R-forward
+// x·U_0, then R{a_1}·W_1 and a_1·U_1 added; backward δ_1·W_1ᵀ; R-backward R{δ_1}·W_1ᵀ + δ_1·U_1ᵀ
+// (no R{∇_x L} asked: nothing for layer 0); the weight gradients and H·u: R{a_1}ᵀ·δ_1, then
+// a_1ᵀ·[δ_1 | R{δ_1}] (its second half added to H·u); xᵀ·[δ_0 | R{δ_0}].
+const std::vector<GemmShape> kWithR = {
+    {64, 8, 6, false, false, false},  {64, 3, 8, false, false, false}, {64, 8, 6, false, false, false},
+    {64, 3, 8, false, false, false},  {64, 3, 8, false, false, true},  {64, 8, 3, false, true, false},
+    {64, 8, 3, false, true, false},   {64, 8, 3, false, true, true},   {8, 3, 64, true, false, false},
+    {8, 6, 64, true, false, true},    {6, 16, 64, true, false, false}};
 
 std::vector<GemmShape> Concat(std::initializer_list<std::vector<GemmShape>> parts) {
   std::vector<GemmShape> all;
@@ -130,7 +133,11 @@ TEST_P(MlpProducts, HessianVectorProductRecordsTheRPasses) {
   std::vector<double> grad(w_.size()), hvp(w_.size()), u(w_.size(), 0.5);
   GemmTrace trace;
   mlp_->GradientAndHvp(w_, Batch{rows}, u, grad, hvp, {});
-  EXPECT_EQ(trace.shapes(), Concat({kForward, kBackward, kR}));
+  EXPECT_EQ(trace.shapes(), kWithR);
+  // The FLOPs of the 13 products (two pairs joined): forward and backward as above, and the
+  // R-pass's 2·(64·8·6 + 2·64·3·8 + 2·8·3·64 + 2·64·8·3 + 6·8·64).
+  EXPECT_EQ(trace.Flops(), 2.0 * (3072 + 1536) + 2.0 * (1536 + 1536 + 3072) +
+                               2.0 * (3072 + 3072 + 3072 + 3072 + 3072));
 }
 
 INSTANTIATE_TEST_SUITE_P(Threads, MlpProducts, ::testing::Values(1u, 3u));
