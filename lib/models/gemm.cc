@@ -52,6 +52,17 @@ std::size_t CheckShapes(const char* name, ConstMatrixRef a, bool transpose_a, Co
                                 std::to_string(b_cols) + ", C " + std::to_string(c.rows) + " x " +
                                 std::to_string(c.cols));
   }
+  // Rows may not overlap: OpenBLAS refuses a stride below the columns (it prints and leaves C
+  // alone, even for one row) where the portable kernel would write overlapping rows.
+  for (const auto& [what, rows, cols, stride] :
+       {std::tuple{"A", a.rows, a.cols, a.stride}, std::tuple{"B", b.rows, b.cols, b.stride},
+        std::tuple{"C", c.rows, c.cols, c.stride}}) {
+    if (rows > 0 && stride < cols) {
+      throw std::invalid_argument(std::string(name) + ": " + what + " is stored " + std::to_string(rows) +
+                                  " x " + std::to_string(cols) + " with row stride " +
+                                  std::to_string(stride) + ", below its columns");
+    }
+  }
   const std::size_t int_max = 2147483647;
   if (c.rows > int_max || c.cols > int_max || k > int_max || a.stride > int_max ||
       b.stride > int_max || c.stride > int_max) {

@@ -16,8 +16,9 @@ namespace hypergrad {
 //   c_ij = prior + s, prior = 0 (beta 0), c_ij (beta 1), beta·c_ij (other beta)
 // and differs only in how many output elements it computes side by side (vector lanes across
 // j; the k loop of one element is never split or reordered, and no fused multiply-add is
-// emitted), so all give the same bits. kScalar: one element at a time, the definition.
-// kSse2: 2 lanes (the x86-64 baseline). kAvx2: 4 lanes. kAvx512: 8 lanes.
+// emitted), so all give the same bits (up to which NaN comes out where two NaNs meet, gemm.h).
+// kScalar: one element at a time, the definition. kSse2: 2 lanes (the x86-64 baseline).
+// kAvx2: 4 lanes. kAvx512: 8 lanes.
 enum class PortableGemmVariant { kAuto, kScalar, kSse2, kAvx2, kAvx512 };
 
 // Which variant later portable products use, process-wide (kAuto: the widest this CPU runs,

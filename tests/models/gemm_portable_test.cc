@@ -267,6 +267,31 @@ TEST(GemmPortable, GemmPairGivesEachProductTheDefinitionsBits) {
   }
 }
 
+// A stride below a matrix's columns (rows that overlap) is refused by name, by both kernels,
+// with C untouched (OpenBLAS alone would print a complaint and return).
+TEST(GemmPortable, OverlappingRowsAreRefused) {
+  KernelGuard guard;
+  std::vector<double> a(4, 1.0), b(4, 1.0), c(4, 7.0);
+  for (GemmKernel kernel : {GemmKernel::kPortable, GemmKernel::kOpenBlas}) {
+    SetGemmKernel(kernel);
+    try {
+      Gemm({a.data(), 2, 2, 2}, false, {b.data(), 2, 2, 2}, false, {c.data(), 2, 2, 1});
+      FAIL() << "no error for C of 2 columns with row stride 1";
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find("C is stored 2 x 2 with row stride 1"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(c, std::vector<double>(4, 7.0));
+    EXPECT_THROW(GemmPair({a.data(), 2, 2, 1}, false, {b.data(), 2, 1, 1}, {c.data(), 2, 1, 1}, 0.0,
+                          {b.data(), 2, 1, 1}, {c.data() + 2, 2, 1, 1}, 0.0),
+                 std::invalid_argument);
+  }
+  // Even one row (OpenBLAS refuses it too); an empty matrix's stride is never read.
+  SetGemmKernel(GemmKernel::kPortable);
+  EXPECT_THROW(Gemm({a.data(), 1, 2, 0}, false, {b.data(), 2, 2, 2}, false, {c.data(), 1, 2, 2}),
+               std::invalid_argument);
+  EXPECT_NO_THROW(Gemm({a.data(), 0, 2, 0}, false, {b.data(), 2, 2, 2}, false, {c.data(), 0, 2, 0}));
+}
+
 TEST(GemmPortable, GemmPairRefusesShapesThatDoNotFit) {
   std::vector<double> a(6 * 4), b1(4 * 3), b2(5 * 2), c1(6 * 3), c2(6 * 2);
   try {
