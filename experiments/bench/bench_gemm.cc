@@ -197,8 +197,8 @@ void BM_ShapeRatio(benchmark::State& state) {
 // halves side by side in memory (copies timed apart: us_copies); and, for (a) and (b), GemmPair
 // (halves where they lie, no copies; us_gemm_pair). mlp.cc issues (b) as a GemmPair; not (a),
 // which made `hypergrad` slower (T = 500, one thread, 8 alternating runs: 1.024× the time with
-// (b) alone; its 24-row pieces gain nothing from the wider tiles), nor (c) (0.4% of a reverse
-// step's products saved before copies). In the same run,
+// (b) alone; why was not measured), nor (c) (0.4% of a reverse step's products saved before
+// copies). In the same run,
 // the reverse step's products as issued now (with the pairs), alternately; counters: the times
 // per step, the fused pairs' time over the separate pairs' time, and the savings as a share of
 // the reverse step's product time. range(0): which pairs, a bit mask of (a) 1, (b) 2, (c) 4.
