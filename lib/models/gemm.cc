@@ -71,8 +71,13 @@ std::size_t CheckShapes(const char* name, ConstMatrixRef a, bool transpose_a, Co
   return k;
 }
 
-void OpenBlasGemm(ConstMatrixRef a, bool transpose_a, ConstMatrixRef b, bool transpose_b,
-                  MatrixRef c, std::size_t k, double beta) {
+// C = op(A)·op(B) + beta·C on the kernel in use; shapes already checked, C not empty.
+void IssueGemm(ConstMatrixRef a, bool transpose_a, ConstMatrixRef b, bool transpose_b,
+               MatrixRef c, std::size_t k, double beta) {
+  if (g_kernel == GemmKernel::kPortable) {
+    PortableGemm(a, transpose_a, b, transpose_b, c, k, beta);
+    return;
+  }
   cblas_dgemm(CblasRowMajor, transpose_a ? CblasTrans : CblasNoTrans,
               transpose_b ? CblasTrans : CblasNoTrans, static_cast<int>(c.rows),
               static_cast<int>(c.cols), static_cast<int>(k), 1.0, a.data,
@@ -87,11 +92,7 @@ void Gemm(ConstMatrixRef a, bool transpose_a, ConstMatrixRef b, bool transpose_b
   const StepPieceTimer timer(StepPiece::kProducts);
   const std::size_t k = CheckShapes("Gemm", a, transpose_a, b, transpose_b, c);
   if (c.rows == 0 || c.cols == 0) return;
-  if (g_kernel == GemmKernel::kPortable) {
-    PortableGemm(a, transpose_a, b, transpose_b, c, k, beta);
-    return;
-  }
-  OpenBlasGemm(a, transpose_a, b, transpose_b, c, k, beta);
+  IssueGemm(a, transpose_a, b, transpose_b, c, k, beta);
 }
 
 void GemmPair(ConstMatrixRef a, bool transpose_a, ConstMatrixRef b1, MatrixRef c1, double beta1,
@@ -104,14 +105,8 @@ void GemmPair(ConstMatrixRef a, bool transpose_a, ConstMatrixRef b1, MatrixRef c
     PortableGemmPair(a, transpose_a, b1, c1, beta1, b2, c2, beta2, k);
     return;
   }
-  for (const auto& [b, c, beta] : {std::tuple{b1, c1, beta1}, std::tuple{b2, c2, beta2}}) {
-    if (c.cols == 0) continue;
-    if (g_kernel == GemmKernel::kPortable) {
-      PortableGemm(a, transpose_a, b, false, c, k, beta);
-    } else {
-      OpenBlasGemm(a, transpose_a, b, false, c, k, beta);
-    }
-  }
+  if (c1.cols > 0) IssueGemm(a, transpose_a, b1, false, c1, k, beta1);
+  if (c2.cols > 0) IssueGemm(a, transpose_a, b2, false, c2, k, beta2);
 }
 
 }  // namespace hypergrad

@@ -55,10 +55,10 @@ void Gemm(ConstMatrixRef a, bool transpose_a, ConstMatrixRef b, bool transpose_b
 // not transposed, with the same rows (k), C1 and C2 op(A)'s rows; shapes checked as Gemm checks
 // each (std::invalid_argument). C1 and C2 must not overlap each other or an operand (not
 // checked). Each gets the bits Gemm gives it alone, with either kernel (up to NaN payloads, as
-// above). kPortable issues them as one product twice
-// as wide, op(A)·[B1 | B2], reading and writing each half where it lies (a 50-wide product
-// leaves a 2-column tile over, two of them one 4-column tile: the MLP's aᵀ·δ with aᵀ·R{δ} took
-// 0.82–0.91× the two products' time, bench_gemm BM_WiderProducts); kOpenBlas as the two products.
+// above). kPortable issues them as one product twice as wide, op(A)·[B1 | B2], reading and
+// writing each half where it lies (a 50-wide product leaves a 2-column tile over, two of them
+// one 4-column tile: the MLP's aᵀ·δ with aᵀ·R{δ} took 0.82–0.91× the two products' time,
+// bench_gemm BM_WiderProducts); kOpenBlas as the two products.
 void GemmPair(ConstMatrixRef a, bool transpose_a, ConstMatrixRef b1, MatrixRef c1, double beta1,
               ConstMatrixRef b2, MatrixRef c2, double beta2);
 
