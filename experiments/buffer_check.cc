@@ -43,6 +43,7 @@
 #include "optimizers/registry.h"
 #include "random/random.h"
 #include "results/provenance.h"
+#include "runtime/large_buffer.h"
 
 namespace hypergrad::experiments {
 namespace {
@@ -294,6 +295,7 @@ int Run(const Options& options, const std::set<std::string>& given_flags,
 }  // namespace hypergrad::experiments
 
 int main(int argc, char** argv) {
+  (void)hypergrad::UseHugePagesForTheHeap();  // a short run's fixed cost was mostly page faults
   using namespace hypergrad::experiments;
   Options options;
   CLI::App app{

@@ -55,6 +55,7 @@
 #include "random/random.h"
 #include "results/h5_writer.h"
 #include "results/provenance.h"
+#include "runtime/large_buffer.h"
 #include "optimizers/registry.h"
 #include "optimizers/reversible_sgd.h"
 #include "optimizers/batch_schedule.h"
@@ -301,6 +302,7 @@ int Run(const Options& o, const Provenance& provenance) {
 }  // namespace hypergrad::experiments
 
 int main(int argc, char** argv) {
+  (void)hypergrad::UseHugePagesForTheHeap();  // a short run's fixed cost was mostly page faults
   using namespace hypergrad::experiments;
   const hypergrad::Provenance provenance = hypergrad::CollectProvenance(argc, argv);
   hypergrad::experiments::Options o;

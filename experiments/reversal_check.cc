@@ -30,6 +30,7 @@
 #include "models/registry.h"
 #include "random/random.h"
 #include "results/provenance.h"
+#include "runtime/large_buffer.h"
 #include "optimizers/registry.h"
 #include "optimizers/reversible_sgd.h"
 #include "optimizers/batch_schedule.h"
@@ -239,6 +240,7 @@ int Run(Options o, const Provenance& provenance) {
 }  // namespace hypergrad::experiments
 
 int main(int argc, char** argv) {
+  (void)hypergrad::UseHugePagesForTheHeap();  // a short run's fixed cost was mostly page faults
   using namespace hypergrad::experiments;
   hypergrad::experiments::Options o;
   CLI::App app{

@@ -12,6 +12,7 @@
 #include "data/sha256.h"
 #include "random/numpy_random.h"
 #include "random/random.h"
+#include "runtime/large_buffer.h"
 
 namespace hypergrad::experiments {
 
@@ -133,6 +134,7 @@ int ExperimentMain(int argc, char** argv, const std::string& name, const std::st
                    const std::function<void(CLI::App&)>& add_options,
                    const std::function<int(const ExperimentOptions&, const Provenance&)>& run,
                    const ExperimentOptions& defaults) {
+  (void)UseHugePagesForTheHeap();  // before MPI and the run's threads start
   const MpiSession mpi(&argc, &argv);  // a no-op unless started by mpirun/srun
   const Provenance provenance = CollectProvenance(argc, argv);
   ExperimentOptions options = defaults;

@@ -4,7 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cstdint>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -73,7 +76,9 @@ long AnonHugePagesKb(const void* p) {
   return -1;
 }
 
-TEST(LargeBufferAllocatorTest, LargeBlocksAreBackedByHugePagesWhereTheKernelAdvisesThem) {
+// Why huge pages cannot be checked here ("" where they can): the kernel gives none on advice, or
+// an advised fault need not wait for one.
+std::string NoHugePagesOnAdvice() {
   auto setting = [](const char* name) {
     std::ifstream file(std::string("/sys/kernel/mm/transparent_hugepage/") + name);
     std::string line;
@@ -82,17 +87,67 @@ TEST(LargeBufferAllocatorTest, LargeBlocksAreBackedByHugePagesWhereTheKernelAdvi
   };
   const std::string enabled = setting("enabled"), defrag = setting("defrag");
   if (enabled.find("[madvise]") == std::string::npos && enabled.find("[always]") == std::string::npos) {
-    GTEST_SKIP() << "no transparent huge pages on advice here (enabled: " << enabled << ")";
+    return "no transparent huge pages on advice here (enabled: " + enabled + ")";
   }
   // With these defrag settings an advised fault compacts memory for a huge page when none is
   // free (Documentation/admin-guide/mm/transhuge.rst), so none here means no advice was given.
   if (defrag.find("[always]") == std::string::npos && defrag.find("[madvise]") == std::string::npos &&
       defrag.find("[defer+madvise]") == std::string::npos) {
-    GTEST_SKIP() << "advised faults do not wait for a huge page here (defrag: " << defrag << ")";
+    return "advised faults do not wait for a huge page here (defrag: " + defrag + ")";
   }
+  return "";
+}
+
+// Whether p lies in a mapping /proc/self/maps names [heap] (the program break's region).
+bool OnTheHeap(const void* p) {
+  std::ifstream maps("/proc/self/maps");
+  const auto address = reinterpret_cast<std::uintptr_t>(p);
+  std::string line;
+  while (std::getline(maps, line)) {
+    std::uintptr_t begin = 0, end = 0;
+    char dash = 0;
+    std::istringstream head(line);
+    if (head >> std::hex >> begin >> dash >> end && line.size() >= 6 &&
+        line.compare(line.size() - 6, 6, "[heap]") == 0 && begin <= address && address < end) {
+      return true;
+    }
+  }
+  return false;
+}
+
+TEST(LargeBufferAllocatorTest, LargeBlocksAreBackedByHugePagesWhereTheKernelAdvisesThem) {
+  if (const std::string why = NoHugePagesOnAdvice(); !why.empty()) GTEST_SKIP() << why;
   Doubles v(4 * kHugePageBytes / sizeof(double));
   for (std::size_t i = 0; i < v.size(); i += 512) v[i] = 1.0;  // fault every 4 KiB page in
   EXPECT_GE(AnonHugePagesKb(v.data()), 2048);
+}
+
+// After UseHugePagesForTheHeap, a 5 MiB block from plain malloc (which glibc would otherwise
+// map on its own, unadvised) lies on the heap and is backed by huge pages once written.
+TEST(UseHugePagesForTheHeapTest, PlainMallocBlocksComeFromTheHeapOnHugePages) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "a sanitizer's allocator replaces glibc's";
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || __has_feature(memory_sanitizer)
+  GTEST_SKIP() << "a sanitizer's allocator replaces glibc's";
+#endif
+#endif
+#if !defined(__GLIBC__)
+  GTEST_SKIP() << "not glibc";
+#endif
+  ASSERT_TRUE(UseHugePagesForTheHeap());
+  const std::size_t bytes = 5 * kHugePageBytes / 2;
+  auto* block = static_cast<char*>(std::malloc(2 * bytes));
+  ASSERT_NE(block, nullptr);
+  for (std::size_t i = 0; i < 2 * bytes; i += 4096) block[i] = 1;  // fault every 4 KiB page in
+  EXPECT_TRUE(OnTheHeap(block)) << "a 5 MiB malloc block was mapped apart from the heap";
+  EXPECT_LE(static_cast<void*>(block + 2 * bytes), sbrk(0));
+  if (const std::string why = NoHugePagesOnAdvice(); why.empty()) {
+    // Its far half: the heap below the program break of the call (where the block may begin)
+    // keeps its 4 KiB pages.
+    EXPECT_GE(AnonHugePagesKb(block + bytes), 2048) << "the heap holding the block has no huge pages";
+  }
+  std::free(block);
 }
 
 }  // namespace
