@@ -7,7 +7,8 @@
 # the CPU has AVX, else Prescott, which every x86-64 CPU runs. The same pair with --gemm openblas
 # is only reported (equal or not depends on the two sets' summation orders). Then the same run
 # with the portable kernel's SSE2 and AVX2 variants forced (--gemm-variant) must give the same
-# results as the variant this CPU picks.
+# results as the variant this CPU picks, and record the forced variant; --gemm-variant with
+# --gemm openblas is refused.
 # Usage: gemm_cross_kernel_test.sh BIN_DIR
 set -euo pipefail
 bin=$1
@@ -64,10 +65,23 @@ variant=$("$py" -c 'import sys, h5py; print(h5py.File(sys.argv[1], "r").attrs["g
 for forced in sse2 avx2; do
   [ "$forced" = avx2 ] && ! grep -qw avx2 /proc/cpuinfo && continue
   run "$tmp/portable_$forced.h5" default --gemm-variant "$forced"
+  detail=$(attr "$tmp/portable_$forced.h5" gemm_kernel_detail)
+  case $detail in
+    *"$forced"*) ;;
+    *) fail "--gemm-variant $forced: the file records the kernel as '$detail', not the forced variant" ;;
+  esac
   same "$tmp/portable_here.h5" "$tmp/portable_$forced.h5" \
     || fail "default (portable) Gemm: --gemm-variant $forced differs from the variant picked here ($variant)"
   echo "default (portable) Gemm: --gemm-variant $forced gives the same results as: $variant"
 done
+
+# --gemm-variant chooses among the portable kernel's builds: with --gemm openblas it is refused
+# (a non-zero exit and no file), not silently ignored.
+if run "$tmp/openblas_variant.h5" openblas --gemm-variant sse2 2> "$tmp/variant.err"; then
+  fail "--gemm openblas --gemm-variant sse2 was accepted"
+fi
+grep -q "gemm-variant sse2" "$tmp/variant.err" || fail "--gemm openblas --gemm-variant sse2: no error naming the flag: $(cat "$tmp/variant.err")"
+[ ! -e "$tmp/openblas_variant.h5" ] || fail "--gemm openblas --gemm-variant sse2 left a file"
 
 run "$tmp/openblas_here.h5" openblas
 run "$tmp/openblas_child.h5" openblas OPENBLAS_CORETYPE=$other

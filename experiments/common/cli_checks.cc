@@ -86,7 +86,7 @@ void AddJsonAndQuietFlags(CLI::App& app, bool& json, bool& quiet) {
 }
 
 CLI::Option* AddGemmOption(CLI::App& app, std::string& name, std::string& variant) {
-  app.add_option("--gemm-variant", variant,
+  CLI::Option* variant_option = app.add_option("--gemm-variant", variant,
                  "instruction set of the portable kernel: auto (the widest this CPU runs), "
                  "scalar, sse2, avx2 or avx512; all give the same bits (for checking that)")
       ->check(CLI::IsMember({"auto", "scalar", "sse2", "avx2", "avx512"}))
@@ -105,7 +105,16 @@ CLI::Option* AddGemmOption(CLI::App& app, std::string& name, std::string& varian
                         "every committed result) or openblas (OpenBLAS's kernels for this CPU: "
                         "the last bits depend on the CPU)")
       ->check(CLI::IsMember({"openblas", "portable"}))
-      ->each([](const std::string& value) { SetGemmKernel(ParseGemmKernel(value)); })
+      ->each([variant_option, &variant](const std::string& value) {
+        // --gemm-variant picks the portable kernel's instruction set: OpenBLAS would ignore it.
+        // (CLI11 runs the options' callbacks in the order they were added: the variant first.)
+        if (value == "openblas" && variant_option->count() > 0 && variant != "auto") {
+          throw CLI::ValidationError("--gemm-variant " + variant +
+                                     " chooses the portable kernel's instruction set; --gemm openblas "
+                                     "does not use it");
+        }
+        SetGemmKernel(ParseGemmKernel(value));
+      })
       ->capture_default_str();
 }
 
