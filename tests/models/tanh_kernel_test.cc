@@ -1,6 +1,6 @@
-// The default (libm) kernel: glibc's tanh bit for bit at 10^8 inputs per build and instruction set, through our vectorised
-// port of glibc's operations, for the build of glibc's expm1 this CPU selects and (in a child
-// process told by GLIBC_TUNABLES to ignore FMA and AVX2) for the SSE2 build.
+// The default (libm) kernel: glibc's tanh bit for bit at 10^8 inputs per build and instruction
+// set, through our vectorised port of glibc's operations, for the build of glibc's expm1 this CPU
+// selects and (in a child process told by GLIBC_TUNABLES to ignore FMA and AVX2) for the SSE2 build.
 // The polynomial tanh: within 4 ulp of glibc's, exact where tanh is ±0 or ±1, NaN for NaN, and
 // the same bits wherever an element sits in an array (the reversal recomputes activations in
 // pieces of other sizes).
