@@ -7,6 +7,7 @@
 #include <cmath>
 #include <vector>
 
+#include "bench_context.h"
 #include "reversible/algorithm3.h"
 #include "random/random.h"
 
@@ -122,4 +123,13 @@ BENCHMARK(BM_BitsPerStep)
 }  // namespace
 }  // namespace hypergrad
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  // No matrix products here, but the same record as the other benchmarks' files (the information
+  // counts call glibc's log2, whose build the record names).
+  hypergrad::bench::RecordArithmeticContext();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -11,6 +11,13 @@
 #include <malloc.h>
 #endif
 
+// UseHugePagesForTheHeap needs glibc's mallopt and mallinfo2 (glibc 2.33 and later).
+#if defined(__GLIBC__) && defined(__GLIBC_PREREQ)
+#if __GLIBC_PREREQ(2, 33)
+#define HYPERGRAD_GLIBC_MALLOC 1
+#endif
+#endif
+
 // A sanitizer's allocator replaces glibc's (UseHugePagesForTheHeap leaves it alone).
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || __has_feature(memory_sanitizer)
@@ -56,28 +63,31 @@ void* MapHugePages(std::size_t bytes) {
 void UnmapHugePages(void* block, std::size_t bytes) noexcept { munmap(block, bytes); }
 
 bool UseHugePagesForTheHeap() {
-#if defined(__GLIBC__) && defined(MADV_HUGEPAGE) && !defined(HYPERGRAD_SANITIZER_ALLOCATOR)
-  // glibc's bound on M_MMAP_THRESHOLD is 32 MiB on 64-bit machines (HEAP_MAX_SIZE / 2).
-  if (mallopt(M_MMAP_THRESHOLD, 32 << 20) == 0) return false;
-  (void)mallopt(M_TRIM_THRESHOLD, 1 << 30);
-  (void)mallopt(M_TOP_PAD, 256 << 20);
-  // The free space at the heap's top (mallinfo2's keepcost) and a block it cannot hold, which
-  // makes malloc grow the heap now, by the pad; freed, the block joins the top again (below the
-  // trim threshold, so the heap keeps it). The free top and the growth are advised. volatile: a
-  // compiler may drop a malloc whose block is only freed.
+#if defined(HYPERGRAD_GLIBC_MALLOC) && defined(MADV_HUGEPAGE) && !defined(HYPERGRAD_SANITIZER_ALLOCATOR)
+  // The contract's numbers: the heap grown and advised once by 32 MiB; blocks below 2 MiB from the
+  // heap; the free top kept up to 64 MiB (more than the growth, so that it is not given back).
+  constexpr int kAdvisedBytes = 32 << 20, kMmapThreshold = 2 << 20, kTrimThreshold = 64 << 20;
+  constexpr int kDefaultTopPad = 128 * 1024;  // M_TOP_PAD's default (mallopt(3))
+  if (mallopt(M_MMAP_THRESHOLD, kMmapThreshold) == 0) return false;
+  if (mallopt(M_TRIM_THRESHOLD, kTrimThreshold) == 0) return false;
+  // The free space at the heap's top (mallinfo2's keepcost) and a block it cannot hold: with the
+  // pad, malloc grows the heap by kAdvisedBytes now; freed, the block joins the top again, which
+  // stays (less than the trim threshold lies free). The pad goes back to glibc's default, so that
+  // later growths, and the other threads' arenas, are as before. volatile: a compiler may drop a
+  // malloc whose block is only freed.
   const std::size_t top = mallinfo2().keepcost;
   auto* const before = static_cast<char*>(sbrk(0));
-  if (before == reinterpret_cast<char*>(-1)) return false;
-  if (top < (std::size_t{16} << 20)) {
-    void* volatile block = std::malloc(top + (std::size_t{1} << 20));
-    std::free(block);
-  }
+  if (before == reinterpret_cast<char*>(-1) || top >= std::size_t{kAdvisedBytes}) return false;
+  (void)mallopt(M_TOP_PAD, kAdvisedBytes);
+  char* volatile block = static_cast<char*>(std::malloc(top + (std::size_t{1} << 20)));
+  (void)mallopt(M_TOP_PAD, kDefaultTopPad);
   auto* const after = static_cast<char*>(sbrk(0));
   char* const from = before - top;
-  if (after == reinterpret_cast<char*>(-1) || after < from ||
-      static_cast<std::size_t>(after - from) < kHugePageBytes) {
-    return false;  // no room to advise (e.g. brk refused to grow)
-  }
+  // Advised only where the block came from the program break's heap and that heap grew: glibc may
+  // keep its main heap in mappings instead (then `from` is no heap memory at all).
+  const bool on_the_heap = block != nullptr && block >= from && block < after && after > before;
+  std::free(block);
+  if (!on_the_heap || static_cast<std::size_t>(after - from) < kHugePageBytes) return false;
   AdviseHugePages(from, static_cast<std::size_t>(after - from));
   return true;
 #else

@@ -30,20 +30,22 @@ void UnmapHugePages(void* block, std::size_t bytes) noexcept;
 // whole huge page.
 void AdviseHugePages(void* data, std::size_t bytes);
 
-// Puts this process's ordinary heap on huge pages. Memory written for the first time costs a
-// page fault per page; with 4 KiB pages that was most of a short run's fixed cost on the
+// Puts the start of this process's ordinary heap on huge pages. Memory written for the first time
+// costs a page fault per page; with 4 KiB pages that was most of a short run's fixed cost on the
 // paravirtualised 2-core machines this suite is measured on (about 7 µs a fault: hypergrad
-// --iters 1 took 6,360 faults and 0.23 s, and 1,600 faults and 0.17 s with this call).
-// Through glibc's mallopt: blocks up to 32 MiB come from the main heap instead of mappings of
-// their own (which are unmapped when freed and fault afresh when asked for again); the heap grows
-// 256 MiB of address space at a time (pages are backed only when written) and is not shrunk
-// while less than 1 GiB lies free at its top; one such growth is made now and advised
-// (MADV_HUGEPAGE). Heap grown past it is not advised, threads other than the first allocate from
-// arenas of their own, and blocks of kHugePageBytes or more in LargeBufferAllocator are mapped
-// apart as before. Only where memory lies, never a value: call it first thing in main, before any
-// thread starts. Returns whether the heap was grown and advised; false, and nothing done, without
-// glibc or under a sanitizer's allocator; false where the heap could not grow (then only the
-// thresholds above are set).
+// --iters 1 took 6,360 faults and 0.23 s, and about 1,600 faults and 0.17 s with this call).
+// Through glibc's mallopt: blocks below 2 MiB that the heap cannot hold grow the heap instead of
+// getting mappings of their own (which are unmapped when freed and fault afresh when asked for
+// again); the main heap grows now by 32 MiB of address space (pages are backed only when
+// written), advised for huge pages (MADV_HUGEPAGE), and later growths are glibc's as before but
+// not advised; up to 64 MiB free at the top of a heap (the main one and the other threads'
+// arenas) is kept rather than given back (so freed memory may stay resident up to that much).
+// Any block that fits the heap's free space, whatever its size, comes from it (glibc's rule).
+// LargeBufferAllocator's blocks of kHugePageBytes or more are mapped apart as before. Where memory
+// lies, never a value. Call it first thing in main, before the program's own threads start.
+// Returns whether the heap grew and was advised; false and nothing done without glibc 2.33 or
+// later or under a sanitizer's allocator; false with only the thresholds set where the heap
+// already had 32 MiB free, could not grow, or lies in mappings (glibc's hugetlb tunable).
 bool UseHugePagesForTheHeap();
 
 // std::allocator, except that (1) construct() without arguments leaves a value uninitialised
