@@ -270,9 +270,14 @@ def section_lines(data, bench, results):
                  f"one OpenBLAS thread (every program sets it). Runs: "
                  + "; ".join(f"{name} {d['context'].get('date', d['context'].get('time', '?'))}"
                              for name, d in data.items()) + ".")
-    def recorded(key):  # every value the benchmark files record for `key`
-        return ", ".join(sorted({str(d["context"].get(key, "not recorded")).split(" (")[0]
-                                 for name, d in data.items() if name != "speed_vs_torch"}))
+    def recorded(key):  # every value the benchmark files record for `key`, each with its files
+        files = {}
+        for name, d in data.items():
+            if name != "speed_vs_torch":
+                files.setdefault(str(d["context"].get(key, "not recorded")).split(" (")[0], []).append(name)
+        if len(files) == 1:
+            return f"{next(iter(files))} (every file)"
+        return ", ".join(f"{value} ({', '.join(sorted(names))})" for value, names in sorted(files.items()))
     lines.append(f"Arithmetic of the runs (their JSON context): products {recorded('gemm_kernel')}; "
                  f"OpenBLAS core {recorded('blas_core')}; glibc's exp/log build {recorded('libm_build')}.")
     rel = lambda name: os.path.relpath(os.path.join(results, "figures", name + ".png"), results)
