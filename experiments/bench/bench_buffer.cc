@@ -126,10 +126,5 @@ BENCHMARK(BM_BitsPerStep)
 int main(int argc, char** argv) {
   // No matrix products here, but the same record as the other benchmarks' files (the information
   // counts call glibc's log2, whose build the record names).
-  hypergrad::bench::RecordArithmeticContext();
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
+  return hypergrad::bench::RunBenchmarks(argc, argv);
 }

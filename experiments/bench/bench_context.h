@@ -15,6 +15,17 @@ inline void RecordArithmeticContext() {
   for (const auto& [name, value] : ArithmeticProvenance()) benchmark::AddCustomContext(name, value);
 }
 
+// A benchmark program's main after its own set-up: records the arithmetic, then runs the
+// benchmarks asked for on the command line; 1 for an argument it does not know.
+inline int RunBenchmarks(int argc, char** argv) {
+  RecordArithmeticContext();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
+
 }  // namespace hypergrad::bench
 
 #endif  // HYPERGRAD_EXPERIMENTS_BENCH_BENCH_CONTEXT_H_

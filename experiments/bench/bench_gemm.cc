@@ -304,10 +304,5 @@ BENCHMARK(BM_WiderProducts)->ArgName("pairs")->Arg(1)->Arg(2)->Arg(3)->Arg(4)->A
 
 int main(int argc, char** argv) {
   hypergrad::SetBlasThreads(1);
-  hypergrad::bench::RecordArithmeticContext();
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
+  return hypergrad::bench::RunBenchmarks(argc, argv);
 }

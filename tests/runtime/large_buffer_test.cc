@@ -60,8 +60,9 @@ TEST(LargeBufferAllocatorTest, AdviceOnRangesWithoutAWholeHugePageChangesNothing
   EXPECT_EQ(bytes.back(), 'x');
 }
 
-// AnonHugePages of the mapping holding `p` (/proc/self/smaps), in kB; -1 if not found.
-long AnonHugePagesKb(const void* p) {
+// The rest of the line that starts with `field` in the entry of /proc/self/smaps for the mapping
+// holding `p`; "" if there is none.
+std::string SmapsField(const void* p, const std::string& field) {
   std::ifstream smaps("/proc/self/smaps");
   const auto address = reinterpret_cast<std::uintptr_t>(p);
   std::string line;
@@ -72,12 +73,22 @@ long AnonHugePagesKb(const void* p) {
     std::istringstream head(line);
     if (head >> std::hex >> begin >> dash >> end && dash == '-') {
       inside = begin <= address && address < end;
-    } else if (inside && line.rfind("AnonHugePages:", 0) == 0) {
-      return std::stol(line.substr(14));
+    } else if (inside && line.rfind(field, 0) == 0) {
+      return line.substr(field.size());
     }
   }
-  return -1;
+  return "";
 }
+
+// AnonHugePages of the mapping holding `p`, in kB; -1 if not found.
+long AnonHugePagesKb(const void* p) {
+  const std::string kb = SmapsField(p, "AnonHugePages:");
+  return kb.empty() ? -1 : std::stol(kb);
+}
+
+// The VmFlags of the mapping holding `p` ("hg": advised for huge pages, whatever the kernel then
+// does), with a space after the last, or " " if not found.
+std::string VmFlags(const void* p) { return SmapsField(p, "VmFlags:") + " "; }
 
 // Why huge pages cannot be checked here ("" where they can): the kernel gives none on advice, or
 // an advised fault need not wait for one.
@@ -123,26 +134,6 @@ TEST(LargeBufferAllocatorTest, LargeBlocksAreBackedByHugePagesWhereTheKernelAdvi
   Doubles v(4 * kHugePageBytes / sizeof(double));
   for (std::size_t i = 0; i < v.size(); i += 512) v[i] = 1.0;  // fault every 4 KiB page in
   EXPECT_GE(AnonHugePagesKb(v.data()), 2048);
-}
-
-// The VmFlags line of the mapping holding `p` (/proc/self/smaps; "hg": advised for huge pages,
-// whatever the kernel then does), or "" if not found.
-std::string VmFlags(const void* p) {
-  std::ifstream smaps("/proc/self/smaps");
-  const auto address = reinterpret_cast<std::uintptr_t>(p);
-  std::string line;
-  bool inside = false;
-  while (std::getline(smaps, line)) {
-    std::uintptr_t begin = 0, end = 0;
-    char dash = 0;
-    std::istringstream head(line);
-    if (head >> std::hex >> begin >> dash >> end && dash == '-') {
-      inside = begin <= address && address < end;
-    } else if (inside && line.rfind("VmFlags:", 0) == 0) {
-      return line.substr(8) + " ";
-    }
-  }
-  return "";
 }
 
 // UseHugePagesForTheHeap, called first thing in a fresh process (this test binary started again
