@@ -54,5 +54,36 @@ TEST(DatasetTest, CompactFormReadsBackTheConvertedPixels) {
   EXPECT_THROW(MakeCompactDataset({1, 2, 3}, {}, 2, {0, 1}, 2), std::invalid_argument);
 }
 
+// Every pixel value's conversion against its definition, p/255 (the division, correctly rounded)
+// minus the offset, in runs of every length up to 40 (the vector loops and their tails) from
+// every start: the product-and-FMA form that CPUs with FMA run must give each quotient's bits.
+TEST(DatasetTest, PixelsToDoublesIsTheDivisionAtEveryPixelValue) {
+  std::vector<std::uint8_t> pixels(256 + 40);
+  for (std::size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<std::uint8_t>(i * 7 % 256);
+  std::vector<double> offset(pixels.size());
+  for (std::size_t i = 0; i < offset.size(); ++i) offset[i] = 0.001 * static_cast<double>(i) - 0.13;
+  volatile double divisor = 255.0;  // the quotient by division at run time, not folded
+  std::vector<double> out(pixels.size());
+  PixelsToDoubles(pixels.data(), nullptr, pixels.size(), out.data());
+  for (std::size_t i = 0; i < pixels.size(); ++i) {
+    ASSERT_EQ(out[i], static_cast<double>(pixels[i]) / divisor) << "pixel " << int{pixels[i]};
+  }
+  PixelsToDoubles(pixels.data(), offset.data(), pixels.size(), out.data());
+  for (std::size_t i = 0; i < pixels.size(); ++i) {
+    ASSERT_EQ(out[i], static_cast<double>(pixels[i]) / divisor - offset[i]) << "pixel " << int{pixels[i]};
+  }
+  for (std::size_t start = 0; start < 8; ++start) {
+    for (std::size_t n = 0; n <= 40; ++n) {
+      std::vector<double> got(n + 1, -7.0);
+      PixelsToDoubles(pixels.data() + start, offset.data() + start, n, got.data());
+      for (std::size_t i = 0; i < n; ++i) {
+        ASSERT_EQ(got[i], static_cast<double>(pixels[start + i]) / divisor - offset[start + i])
+            << "start " << start << ", length " << n << ", element " << i;
+      }
+      ASSERT_EQ(got[n], -7.0) << "written past the end: start " << start << ", length " << n;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace hypergrad
