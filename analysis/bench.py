@@ -399,11 +399,11 @@ def section_lines(data, bench, results):
                      f"| {r['hypergradient_over_gemm']:.2f}× | {'yes' if r['hypergradient_over_gemm'] <= 1.25 else 'no'} |")
         if not r["polynomial_tanh"]:  # issue [Q]'s target, for the default (glibc's tanh)
             rounds = (f" (fastest of {r['rounds']:.0f} against fastest of {r['rounds']:.0f}; each round's own: "
-                      f"median {r['hypergradient_over_gemm_paired_median']:.2f}×, "
-                      f"{r['hypergradient_over_gemm_paired_min']:.2f}–{r['hypergradient_over_gemm_paired_max']:.2f}×)"
+                      f"median {r['hypergradient_over_gemm_paired_median']:.3f}×, "
+                      f"{r['hypergradient_over_gemm_paired_min']:.3f}–{r['hypergradient_over_gemm_paired_max']:.3f}×)"
                       if "rounds" in r else "")
             lines.append(f"| training + final loss + reverse ≤ 1.5 × their products (issue [Q]), T = {T}, {tanh}, {layout} "
-                         f"| {r['hypergradient_over_gemm']:.2f}×{rounds} | {'yes' if r['hypergradient_over_gemm'] <= 1.5 else 'no'} |")
+                         f"| {r['hypergradient_over_gemm']:.3f}×{rounds} | {'yes' if r['hypergradient_over_gemm'] <= 1.5 else 'no'} |")
     for r in data.get("speed_vs_torch", {}).get("runs", []):
         if r.get("target") is not None:
             lines.append(f"| whole process ≤ {r['target']} × PyTorch's in-process time, T = {r['iters']}, one "
