@@ -45,8 +45,9 @@ namespace {
 // out[d] = p/255 (− offset[d]) for the pixels p. With kFma, p/255 as a product and one FMA
 // correction, q = p·r with r = 1/255 rounded, then q + (p − q·255)·r: the correctly rounded
 // quotient at every one of the 256 pixel values (checked against the division in
-// dataset_test, all 256; the product q alone is off in 24 of them). A division per element
-// bound the conversion (~2% of a hypergradient run; a scalar lookup of p/255 was no faster).
+// dataset_test, all 256; the product q alone is off in 24 of them). 200 rows of 784 in cache,
+// best of 5: 27.8 → 25.0 µs with AVX-512, 45.9 → 36.3 µs with AVX2 (the same form without FMA,
+// also correctly rounded at all 256, took 29.9 and 42.6 µs; a scalar lookup was no faster).
 template <bool kFma>
 [[gnu::always_inline]] inline void ConvertPixels(const std::uint8_t* pixel, const double* offset,
                                                  std::size_t n, double* out) {

@@ -54,8 +54,8 @@ Dataset MakeCompactDataset(std::vector<std::uint8_t> pixels, std::vector<double>
                            std::size_t classes);
 
 // out[d] = pixel[d]/255 − offset[d] for d < n (no subtraction where offset is null): the value of
-// a stored pixel, as Dataset reads its compact form and the MNIST loader converts. In vector
-// registers where the CPU has them (a conversion and a division round the same in any).
+// a stored pixel, as Dataset reads its compact form and the MNIST loader converts; pixel/255 is
+// the correctly rounded quotient, the same bits in vector registers of any width.
 void PixelsToDoubles(const std::uint8_t* pixel, const double* offset, std::size_t n, double* out);
 
 // A generated classification problem (no download): inputs N(0, 1), labels the argmax of a

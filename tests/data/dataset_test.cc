@@ -55,35 +55,37 @@ TEST(DatasetTest, CompactFormReadsBackTheConvertedPixels) {
 }
 
 // Every pixel value's conversion against its definition, p/255 (the division, correctly rounded)
-// minus the offset, in runs of every length up to 40 (the vector loops and their tails) from
-// every start: the product-and-FMA form that CPUs with FMA run must give each quotient's bits.
+// minus the offset, or without one: all 256 values, then runs of every length up to 140 (past
+// two 64-element blocks of the AVX-512 loop, its 32- and 8-element steps and the scalar tail)
+// from 8 starts: the product-and-correction form must give each quotient's bits.
 TEST(DatasetTest, PixelsToDoublesIsTheDivisionAtEveryPixelValue) {
-  std::vector<std::uint8_t> pixels(256 + 40);
+  std::vector<std::uint8_t> pixels(256 + 148);
   for (std::size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<std::uint8_t>(i * 7 % 256);
   std::vector<double> offset(pixels.size());
   for (std::size_t i = 0; i < offset.size(); ++i) offset[i] = 0.001 * static_cast<double>(i) - 0.13;
   volatile double divisor = 255.0;  // the quotient by division at run time, not folded
-  std::vector<double> out(pixels.size());
-  PixelsToDoubles(pixels.data(), nullptr, pixels.size(), out.data());
-  for (std::size_t i = 0; i < pixels.size(); ++i) {
-    ASSERT_EQ(out[i], static_cast<double>(pixels[i]) / divisor) << "pixel " << int{pixels[i]};
-  }
-  PixelsToDoubles(pixels.data(), offset.data(), pixels.size(), out.data());
-  for (std::size_t i = 0; i < pixels.size(); ++i) {
-    ASSERT_EQ(out[i], static_cast<double>(pixels[i]) / divisor - offset[i]) << "pixel " << int{pixels[i]};
-  }
-  for (std::size_t start = 0; start < 8; ++start) {
-    for (std::size_t n = 0; n <= 40; ++n) {
-      std::vector<double> got(n + 1, -7.0);
-      PixelsToDoubles(pixels.data() + start, offset.data() + start, n, got.data());
-      for (std::size_t i = 0; i < n; ++i) {
-        ASSERT_EQ(got[i], static_cast<double>(pixels[start + i]) / divisor - offset[start + i])
-            << "start " << start << ", length " << n << ", element " << i;
+  const auto expected = [&](std::size_t i, bool with_offset) {
+    return static_cast<double>(pixels[i]) / divisor - (with_offset ? offset[i] : 0.0);
+  };
+  for (const bool with_offset : {false, true}) {
+    const double* off = with_offset ? offset.data() : nullptr;
+    std::vector<double> out(pixels.size());
+    PixelsToDoubles(pixels.data(), off, pixels.size(), out.data());
+    for (std::size_t i = 0; i < pixels.size(); ++i) {
+      ASSERT_EQ(out[i], expected(i, with_offset)) << "pixel " << int{pixels[i]} << ", offset " << with_offset;
+    }
+    for (std::size_t start = 0; start < 8; ++start) {
+      for (std::size_t n = 0; n <= 140; ++n) {
+        std::vector<double> got(n + 1, -7.0);
+        PixelsToDoubles(pixels.data() + start, off ? off + start : nullptr, n, got.data());
+        for (std::size_t i = 0; i < n; ++i) {
+          ASSERT_EQ(got[i], expected(start + i, with_offset))
+              << "start " << start << ", length " << n << ", element " << i << ", offset " << with_offset;
+        }
+        ASSERT_EQ(got[n], -7.0) << "written past the end: start " << start << ", length " << n;
       }
-      ASSERT_EQ(got[n], -7.0) << "written past the end: start " << start << ", length " << n;
     }
   }
 }
-
 }  // namespace
 }  // namespace hypergrad
