@@ -222,8 +222,9 @@ void StepShares(benchmark::State& state, const bench::Fig2Network& p, std::size_
 // (gemm_trace.h) and replayed T times on fixed operands; in the same run, training alone and
 // training + final loss + reverse pass (reversible, fast buffer) are timed, three rounds of
 // both. Counters: both times (from the fastest run), both products-only times (from the fastest
-// replay), their ratios (and each round's hypergradient ratio: median, min, max), FLOPs per step as issued, peak RSS, threads;
-// once with glibc's tanh and once with the polynomial kernel (tanh_kernel.h).
+// replay), their ratios (and each round's hypergradient ratio: median, min, max), FLOPs per
+// step as issued, peak RSS, threads; once with glibc's tanh and once with the polynomial kernel
+// (tanh_kernel.h).
 void BM_MatrixProductFloor(benchmark::State& state) {
   const auto iters = static_cast<std::size_t>(state.range(0));
   const auto tanh = state.range(1) == 0 ? TanhKernel::kLibm : TanhKernel::kPolynomial;

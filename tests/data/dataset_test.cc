@@ -87,5 +87,6 @@ TEST(DatasetTest, PixelsToDoublesIsTheDivisionAtEveryPixelValue) {
     }
   }
 }
+
 }  // namespace
 }  // namespace hypergrad
